@@ -1,0 +1,77 @@
+# weft: `make` builds, `make test` checks and tests, `sudo make demo` shows it work.
+# Every target first installs what is missing (scripts/toolchain.sh), quietly when present.
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+
+BUILD := build
+BPF_SRC := $(wildcard bpf/*.bpf.c)
+BPF_OBJ := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_HDR := $(wildcard bpf/include/*.h)
+TEST_BPF_SRC := $(wildcard test/fixtures/bpf/*.bpf.c)
+TEST_BPF_OBJ := $(patsubst test/fixtures/bpf/%.bpf.c,$(BUILD)/test-bpf/%.bpf.o,$(TEST_BPF_SRC))
+NATIVE := $(BUILD)/native/Release/weft_native.node
+NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/CMakeLists.txt
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I$(BUILD)/bpf -Ibpf/include
+
+.PHONY: all build toolchain deps layout check test test-unit test-integration demo clean
+
+all: build
+
+toolchain:
+	@bash scripts/toolchain.sh
+
+node_modules/.installed: package.json package-lock.json | toolchain
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+deps: toolchain node_modules/.installed
+
+build: deps $(BPF_OBJ) $(TEST_BPF_OBJ) $(NATIVE)
+
+# The kernel's own BTF, so CO-RE programs compile against the running kernel.
+$(BUILD)/bpf/vmlinux.h: | toolchain
+	@mkdir -p $(@D)
+	@bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+bpf/include/layout.h: agent/src/datapath/layout.ts agent/src/datapath/header.ts | toolchain
+	@node scripts/gen-layout-header.ts $@
+
+layout: bpf/include/layout.h
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDR) bpf/include/layout.h $(BUILD)/bpf/vmlinux.h
+	@echo "  BPF   $@"
+	@clang $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/test-bpf/%.bpf.o: test/fixtures/bpf/%.bpf.c $(BPF_HDR) $(BUILD)/bpf/vmlinux.h
+	@mkdir -p $(@D)
+	@clang $(BPF_CFLAGS) -c $< -o $@
+
+$(NATIVE): $(NATIVE_SRC) node_modules/.installed
+	@echo "  NAPI  $@"
+	@npx cmake-js compile --directory native --out $(CURDIR)/$(BUILD)/native \
+		--log-level error >$(BUILD)/native-build.log 2>&1 || { cat $(BUILD)/native-build.log; exit 1; }
+
+check: deps
+	@npx biome check .
+	@npx tsc --noEmit
+	@node scripts/gen-layout-header.ts /dev/stdout | cmp -s - bpf/include/layout.h || \
+		{ echo "bpf/include/layout.h is stale: run make layout"; exit 1; }
+
+# Unit tests need neither root nor BPF; integration tests need both (CI is root).
+test: check build
+	@node scripts/run-tests.ts
+
+test-unit: build
+	@node scripts/run-tests.ts --project unit
+
+test-integration: build
+	@node scripts/run-tests.ts --project integration
+
+demo: build
+	@node scripts/demo.ts
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,258 @@
+// The one source of truth for every struct, constant and map shared by the BPF
+// programs and TypeScript. `make layout` turns it into bpf/include/layout.h; a
+// test proves the compiled objects' BTF matches it field by field.
+
+export type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32';
+export type FieldType = Scalar | { readonly bytes: number };
+
+export interface FieldSpec {
+  readonly name: string;
+  readonly type: FieldType;
+}
+
+export interface StructSpec {
+  readonly name: string;
+  readonly doc: string;
+  readonly fields: readonly FieldSpec[];
+}
+
+export type MapType =
+  | 'array'
+  | 'hash'
+  | 'lru_hash'
+  | 'ringbuf'
+  | 'sockmap'
+  | 'sockhash'
+  | 'lpm_trie';
+
+/** A key or value is a struct or a bare scalar. */
+export type Layout = StructSpec | Scalar;
+
+export interface MapSpec {
+  readonly name: string;
+  readonly doc: string;
+  readonly type: MapType;
+  readonly key?: Layout;
+  readonly value?: Layout;
+  readonly maxEntries: number;
+  /** Ring buffer records: not a key or value, but shared all the same. */
+  readonly record?: StructSpec;
+}
+
+/** Bump on any change below: the agent compares it with the pinned `meta` map. */
+export const LAYOUT_VERSION = 1;
+
+export const constants = {
+  LAYOUT_VERSION,
+  PORT_OUTBOUND: 15001,
+  PORT_INBOUND: 15006,
+  PORT_HBONE: 15008,
+  PORT_ADMIN: 15000,
+  PORT_METRICS: 15020,
+  PORT_HEALTH: 15021,
+  /** meta.flags: splice the app↔proxy loopback hop with sockops + sk_msg. */
+  META_F_SPLICE: 1,
+  /** workload.flags: strict mTLS, plaintext from outside the mesh is refused. */
+  WL_F_STRICT: 1,
+  /** event.kind */
+  EV_CONNECT: 1,
+  EV_SK_LOOKUP: 2,
+  /** event.verdict and verdict.action */
+  VERDICT_ALLOW: 1,
+  VERDICT_DENY: 2,
+  VERDICT_REDIRECT: 3,
+  AF_INET: 2,
+  AF_INET6: 10,
+} as const;
+
+const struct = (name: string, doc: string, fields: FieldSpec[]): StructSpec => ({
+  name,
+  doc,
+  fields,
+});
+const f = (name: string, type: FieldType): FieldSpec => ({ name, type });
+const addr = (name: string): FieldSpec => f(name, { bytes: 16 });
+
+export const Meta = struct('weft_meta', 'Map-layout version and node-wide switches.', [
+  f('layout_version', 'u32'),
+  f('flags', 'u32'),
+]);
+
+export const Workload = struct('weft_workload', 'An enrolled cgroup: which workload it is.', [
+  f('id', 'u32'),
+  f('flags', 'u32'),
+]);
+
+export const OrigDst = struct(
+  'weft_orig_dst',
+  'Where a redirected connection was going; IPv4 sits in addr[0..4).',
+  [addr('addr'), f('port', 'be16'), f('family', 'u16'), f('workload_id', 'u32')],
+);
+
+export const EgressKey = struct('weft_egress_key', 'An egress destination of one workload.', [
+  f('workload_id', 'u32'),
+  f('port', 'be16'),
+  f('family', 'u16'),
+  addr('addr'),
+]);
+
+export const Verdict = struct('weft_verdict', 'A compiled decision and what made it.', [
+  f('policy_id', 'u32'),
+  f('rule', 'u16'),
+  f('action', 'u8'),
+  f('stage', 'u8'),
+]);
+
+export const InboundKey = struct('weft_inbound_key', 'A local address sk_lookup steers.', [
+  addr('addr'),
+  f('port', 'u16'),
+  f('family', 'u16'),
+]);
+
+export const SockKey = struct('weft_sock_key', 'One end of a loopback connection.', [
+  f('netns', 'u64'),
+  f('local_ip4', 'be32'),
+  f('remote_ip4', 'be32'),
+  f('local_port', 'u32'),
+  f('remote_port', 'u32'),
+]);
+
+export const Event = struct('weft_event', 'A datapath verdict, sent through the ring buffer.', [
+  f('ts_ns', 'u64'),
+  f('cgroup_id', 'u64'),
+  f('cookie', 'u64'),
+  f('workload_id', 'u32'),
+  f('policy_id', 'u32'),
+  addr('addr'),
+  f('port', 'be16'),
+  f('family', 'u16'),
+  f('rule', 'u16'),
+  f('kind', 'u8'),
+  f('verdict', 'u8'),
+]);
+
+export const structs: readonly StructSpec[] = [
+  Meta,
+  Workload,
+  OrigDst,
+  EgressKey,
+  Verdict,
+  InboundKey,
+  SockKey,
+  Event,
+];
+
+export const maps: readonly MapSpec[] = [
+  {
+    name: 'meta',
+    doc: 'Entry 0: layout version and switches.',
+    type: 'array',
+    key: 'u32',
+    value: Meta,
+    maxEntries: 1,
+  },
+  {
+    name: 'enrolled',
+    doc: 'cgroup id → workload; absent means not in the mesh.',
+    type: 'hash',
+    key: 'u64',
+    value: Workload,
+    maxEntries: 16384,
+  },
+  {
+    name: 'orig_dst',
+    doc: 'socket cookie → original destination of a redirected connect().',
+    type: 'lru_hash',
+    key: 'u64',
+    value: OrigDst,
+    maxEntries: 65536,
+  },
+  {
+    name: 'egress_deny',
+    doc: 'Connect-time denials.',
+    type: 'hash',
+    key: EgressKey,
+    value: Verdict,
+    maxEntries: 65536,
+  },
+  {
+    name: 'inbound_targets',
+    doc: 'Local address (port 0: any port) → index in inbound_socks.',
+    type: 'hash',
+    key: InboundKey,
+    value: 'u32',
+    maxEntries: 16384,
+  },
+  {
+    name: 'inbound_socks',
+    doc: 'Listening sockets sk_lookup may steer to.',
+    type: 'sockmap',
+    key: 'u32',
+    value: 'u64',
+    maxEntries: 16384,
+  },
+  {
+    name: 'splice_socks',
+    doc: 'Established loopback sockets of enrolled workloads, for sk_msg.',
+    type: 'sockhash',
+    key: SockKey,
+    value: 'u64',
+    maxEntries: 65536,
+  },
+  {
+    name: 'events',
+    doc: 'Verdict events to userspace.',
+    type: 'ringbuf',
+    maxEntries: 256 * 1024,
+    record: Event,
+  },
+];
+
+const scalarSize: Record<Scalar, number> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, be32: 4 };
+
+export function fieldSize(t: FieldType): number {
+  return typeof t === 'string' ? scalarSize[t] : t.bytes;
+}
+
+function fieldAlign(t: FieldType): number {
+  return typeof t === 'string' ? scalarSize[t] : 1;
+}
+
+export interface PlacedField extends FieldSpec {
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface StructLayout {
+  readonly spec: StructSpec;
+  readonly size: number;
+  readonly fields: readonly PlacedField[];
+}
+
+/**
+ * Places fields by C's natural alignment and refuses implicit padding: every
+ * byte is named, so C and TS can never disagree on what a hole holds.
+ */
+export function place(spec: StructSpec): StructLayout {
+  let offset = 0;
+  let maxAlign = 1;
+  const fields: PlacedField[] = [];
+  for (const field of spec.fields) {
+    const align = fieldAlign(field.type);
+    const size = fieldSize(field.type);
+    if (offset % align !== 0) {
+      throw new Error(`${spec.name}.${field.name}: offset ${offset} needs explicit padding`);
+    }
+    fields.push({ ...field, offset, size });
+    offset += size;
+    maxAlign = Math.max(maxAlign, align);
+  }
+  if (offset % maxAlign !== 0) {
+    throw new Error(`${spec.name}: size ${offset} needs explicit tail padding to ${maxAlign}`);
+  }
+  return { spec, size: offset, fields };
+}
+
+export function layoutSize(l: Layout): number {
+  return typeof l === 'string' ? scalarSize[l] : place(l).size;
+}

@@ -1,0 +1,160 @@
+/* Generated from agent/src/datapath/layout.ts by `make layout`. Do not edit. */
+#ifndef WEFT_LAYOUT_H
+#define WEFT_LAYOUT_H
+
+#define WEFT_LAYOUT_VERSION 1
+#define WEFT_PORT_OUTBOUND 15001
+#define WEFT_PORT_INBOUND 15006
+#define WEFT_PORT_HBONE 15008
+#define WEFT_PORT_ADMIN 15000
+#define WEFT_PORT_METRICS 15020
+#define WEFT_PORT_HEALTH 15021
+#define WEFT_META_F_SPLICE 1
+#define WEFT_WL_F_STRICT 1
+#define WEFT_EV_CONNECT 1
+#define WEFT_EV_SK_LOOKUP 2
+#define WEFT_VERDICT_ALLOW 1
+#define WEFT_VERDICT_DENY 2
+#define WEFT_VERDICT_REDIRECT 3
+#define WEFT_AF_INET 2
+#define WEFT_AF_INET6 10
+
+/* Map-layout version and node-wide switches. (8 bytes) */
+struct weft_meta {
+	__u32 layout_version;
+	__u32 flags;
+};
+
+/* An enrolled cgroup: which workload it is. (8 bytes) */
+struct weft_workload {
+	__u32 id;
+	__u32 flags;
+};
+
+/* Where a redirected connection was going; IPv4 sits in addr[0..4). (24 bytes) */
+struct weft_orig_dst {
+	__u8 addr[16];
+	__be16 port;
+	__u16 family;
+	__u32 workload_id;
+};
+
+/* An egress destination of one workload. (24 bytes) */
+struct weft_egress_key {
+	__u32 workload_id;
+	__be16 port;
+	__u16 family;
+	__u8 addr[16];
+};
+
+/* A compiled decision and what made it. (8 bytes) */
+struct weft_verdict {
+	__u32 policy_id;
+	__u16 rule;
+	__u8 action;
+	__u8 stage;
+};
+
+/* A local address sk_lookup steers. (20 bytes) */
+struct weft_inbound_key {
+	__u8 addr[16];
+	__u16 port;
+	__u16 family;
+};
+
+/* One end of a loopback connection. (24 bytes) */
+struct weft_sock_key {
+	__u64 netns;
+	__be32 local_ip4;
+	__be32 remote_ip4;
+	__u32 local_port;
+	__u32 remote_port;
+};
+
+/* A datapath verdict, sent through the ring buffer. (56 bytes) */
+struct weft_event {
+	__u64 ts_ns;
+	__u64 cgroup_id;
+	__u64 cookie;
+	__u32 workload_id;
+	__u32 policy_id;
+	__u8 addr[16];
+	__be16 port;
+	__u16 family;
+	__u16 rule;
+	__u8 kind;
+	__u8 verdict;
+};
+
+/* Entry 0: layout version and switches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct weft_meta);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
+
+/* cgroup id → workload; absent means not in the mesh. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u64);
+	__type(value, struct weft_workload);
+	__uint(max_entries, 16384);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} enrolled SEC(".maps");
+
+/* socket cookie → original destination of a redirected connect(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u64);
+	__type(value, struct weft_orig_dst);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} orig_dst SEC(".maps");
+
+/* Connect-time denials. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct weft_egress_key);
+	__type(value, struct weft_verdict);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} egress_deny SEC(".maps");
+
+/* Local address (port 0: any port) → index in inbound_socks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct weft_inbound_key);
+	__type(value, __u32);
+	__uint(max_entries, 16384);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} inbound_targets SEC(".maps");
+
+/* Listening sockets sk_lookup may steer to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 16384);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} inbound_socks SEC(".maps");
+
+/* Established loopback sockets of enrolled workloads, for sk_msg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__type(key, struct weft_sock_key);
+	__type(value, __u64);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} splice_socks SEC(".maps");
+
+/* Verdict events to userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 262144);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+struct weft_event *const __weft_record_events = 0;
+
+#endif

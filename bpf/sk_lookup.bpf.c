@@ -1,0 +1,52 @@
+/* sk_lookup, attached per pod netns: steer plaintext inbound TCP for a steered
+ * local address to the proxy's listener in that netns. The accepted socket's
+ * local address stays the original destination. */
+#include "common.h"
+
+static __always_inline __u32 *weft_target(struct bpf_sk_lookup *ctx, __u16 port)
+{
+	struct weft_inbound_key k = {};
+	__u32 *idx;
+
+	k.family = ctx->family;
+	k.port = port;
+	if (ctx->family == WEFT_AF_INET) {
+		__u32 a = ctx->local_ip4;
+		__builtin_memcpy(k.addr, &a, 4);
+	} else {
+		__u32 a[4] = { ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2],
+			       ctx->local_ip6[3] };
+		__builtin_memcpy(k.addr, a, 16);
+	}
+	idx = bpf_map_lookup_elem(&inbound_targets, &k);
+	if (idx)
+		return idx;
+	k.port = 0;
+	return bpf_map_lookup_elem(&inbound_targets, &k);
+}
+
+SEC("sk_lookup")
+int weft_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	struct bpf_sock *sk;
+	__u32 *idx;
+	long err;
+
+	if (ctx->protocol != IPPROTO_TCP_)
+		return SK_PASS;
+	if (weft_is_own_port((__u16)ctx->local_port))
+		return SK_PASS;
+	idx = weft_target(ctx, (__u16)ctx->local_port);
+	if (!idx)
+		return SK_PASS;
+	sk = bpf_map_lookup_elem(&inbound_socks, idx);
+	/* A steered address without its listener refuses rather than leaking
+	 * around the proxy (fail closed). */
+	if (!sk)
+		return SK_DROP;
+	err = bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return err ? SK_DROP : SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

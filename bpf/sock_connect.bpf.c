@@ -1,0 +1,172 @@
+/* cgroup/connect4|6 and getpeername4|6: redirect an enrolled workload's TCP
+ * connect() to the proxy's outbound listener in its own netns, deny it at once
+ * when egress policy says so, and show the app the peer it asked for. */
+#include "common.h"
+#include "egress.h"
+#include "events.h"
+
+#define SYS_PROCEED 1
+#define SYS_REJECT 0 /* connect() fails with EPERM */
+
+static __always_inline int weft_deny(struct bpf_sock_addr *ctx, __u64 cg,
+				     const struct weft_workload *wl,
+				     const struct weft_verdict *v, __u16 family,
+				     const __u32 *addr, __be16 port)
+{
+	struct weft_event_args ev = {
+		.cgroup_id = cg,
+		.cookie = bpf_get_socket_cookie(ctx),
+		.workload_id = wl->id,
+		.policy_id = v->policy_id,
+		.addr = addr,
+		.port = port,
+		.family = family,
+		.rule = v->rule,
+		.kind = WEFT_EV_CONNECT,
+		.verdict = WEFT_VERDICT_DENY,
+	};
+	weft_emit(&ev);
+	return SYS_REJECT;
+}
+
+static __always_inline void weft_remember(struct bpf_sock_addr *ctx,
+					  const struct weft_workload *wl, __u16 family,
+					  const __u32 *addr, __be16 port)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct weft_orig_dst od = {};
+
+	if (family == WEFT_AF_INET)
+		__builtin_memcpy(od.addr, addr, 4);
+	else
+		__builtin_memcpy(od.addr, addr, 16);
+	od.port = port;
+	od.family = family;
+	od.workload_id = wl->id;
+	bpf_map_update_elem(&orig_dst, &cookie, &od, BPF_ANY);
+}
+
+SEC("cgroup/connect4")
+int weft_connect4(struct bpf_sock_addr *ctx)
+{
+	__u64 cg;
+	struct weft_workload *wl;
+	struct weft_verdict *v;
+	__u32 addr[1];
+	__be16 port;
+
+	if (ctx->protocol != IPPROTO_TCP_)
+		return SYS_PROCEED;
+	cg = bpf_get_current_cgroup_id();
+	wl = bpf_map_lookup_elem(&enrolled, &cg);
+	if (!wl)
+		return SYS_PROCEED;
+	addr[0] = ctx->user_ip4;
+	port = (__be16)ctx->user_port;
+	if (weft_is_loopback4(addr[0]))
+		return SYS_PROCEED;
+
+	v = weft_egress_lookup(wl->id, WEFT_AF_INET, addr, port);
+	if (v && v->action == WEFT_VERDICT_DENY)
+		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port);
+
+	weft_remember(ctx, wl, WEFT_AF_INET, addr, port);
+	ctx->user_ip4 = bpf_htonl(LOOPBACK4);
+	ctx->user_port = bpf_htons(WEFT_PORT_OUTBOUND);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/connect6")
+int weft_connect6(struct bpf_sock_addr *ctx)
+{
+	__u64 cg;
+	struct weft_workload *wl;
+	struct weft_verdict *v;
+	__u32 addr[4];
+	__u16 family = WEFT_AF_INET6;
+	__be16 port;
+
+	if (ctx->protocol != IPPROTO_TCP_)
+		return SYS_PROCEED;
+	cg = bpf_get_current_cgroup_id();
+	wl = bpf_map_lookup_elem(&enrolled, &cg);
+	if (!wl)
+		return SYS_PROCEED;
+	addr[0] = ctx->user_ip6[0];
+	addr[1] = ctx->user_ip6[1];
+	addr[2] = ctx->user_ip6[2];
+	addr[3] = ctx->user_ip6[3];
+	port = (__be16)ctx->user_port;
+	if (weft_is_loopback6(addr))
+		return SYS_PROCEED;
+	if (weft_is_v4mapped(addr)) {
+		/* An IPv4 peer through a dual-stack socket: police it as IPv4. */
+		if (weft_is_loopback4(addr[3]))
+			return SYS_PROCEED;
+		addr[0] = addr[3];
+		family = WEFT_AF_INET;
+	}
+
+	v = weft_egress_lookup(wl->id, family, addr, port);
+	if (v && v->action == WEFT_VERDICT_DENY)
+		return weft_deny(ctx, cg, wl, v, family, addr, port);
+
+	weft_remember(ctx, wl, family, addr, port);
+	ctx->user_ip6[0] = 0;
+	ctx->user_ip6[1] = 0;
+	if (family == WEFT_AF_INET) {
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = bpf_htonl(LOOPBACK4);
+	} else {
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+	}
+	ctx->user_port = bpf_htons(WEFT_PORT_OUTBOUND);
+	return SYS_PROCEED;
+}
+
+static __always_inline struct weft_orig_dst *weft_orig(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	return bpf_map_lookup_elem(&orig_dst, &cookie);
+}
+
+SEC("cgroup/getpeername4")
+int weft_getpeername4(struct bpf_sock_addr *ctx)
+{
+	struct weft_orig_dst *od = weft_orig(ctx);
+	__u32 a;
+
+	if (!od || od->family != WEFT_AF_INET)
+		return SYS_PROCEED;
+	__builtin_memcpy(&a, od->addr, 4);
+	ctx->user_ip4 = a;
+	ctx->user_port = od->port;
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/getpeername6")
+int weft_getpeername6(struct bpf_sock_addr *ctx)
+{
+	struct weft_orig_dst *od = weft_orig(ctx);
+	__u32 a[4];
+
+	if (!od)
+		return SYS_PROCEED;
+	if (od->family == WEFT_AF_INET) {
+		a[0] = 0;
+		a[1] = 0;
+		a[2] = bpf_htonl(0xffff);
+		__builtin_memcpy(&a[3], od->addr, 4);
+	} else {
+		__builtin_memcpy(a, od->addr, 16);
+	}
+	ctx->user_ip6[0] = a[0];
+	ctx->user_ip6[1] = a[1];
+	ctx->user_ip6[2] = a[2];
+	ctx->user_ip6[3] = a[3];
+	ctx->user_port = od->port;
+	return SYS_PROCEED;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

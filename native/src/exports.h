@@ -1,0 +1,11 @@
+// Each file registers its functions on the addon's exports.
+#pragma once
+#include <napi.h>
+
+namespace weft {
+void InitMaps(Napi::Env env, Napi::Object exports);
+void InitLinks(Napi::Env env, Napi::Object exports);
+void InitRingBuffer(Napi::Env env, Napi::Object exports);
+void InitNetns(Napi::Env env, Napi::Object exports);
+void InitBtf(Napi::Env env, Napi::Object exports);
+}  // namespace weft
