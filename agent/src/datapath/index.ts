@@ -1,0 +1,11 @@
+// The datapath component: load objects, attach programs, read and write maps,
+// consume events, and open sockets in other namespaces.
+export { attachCgroup, attachedPrograms, attachNetns, attachSkMsg, Link, MapAttachment } from './attach.ts';
+export { type Addr, type Codec, codecFor, type Decoded, decodeAddr, encodeAddr } from './codec.ts';
+export { type DatapathEvent, decodeEvent, EventStream } from './events.ts';
+export * as layout from './layout.ts';
+export { BpfMap, checkMapInfo, mapSpec, UpdateFlags } from './map.ts';
+export { type NativeError, native, repoRoot } from './native.ts';
+export { listenInNetns, netnsSocket } from './netns.ts';
+export { LoadedObject, type LoadOptions, loadObject, Program } from './object.ts';
+export { BPFFS, cgroup2Root, cgroupId, ensureBpffs, parseMounts } from './system.ts';

@@ -1,0 +1,141 @@
+// A BPF map seen through its layout: keys and values go in and come out as
+// typed objects. The map owns its fd; close() releases it.
+import { type Codec, codecFor } from './codec.ts';
+import { type Layout, layoutSize, type MapSpec, maps } from './layout.ts';
+import { type KernelMapInfo, type NativeError, native } from './native.ts';
+
+export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
+
+const kernelType: Record<MapSpec['type'], string> = {
+  array: 'array',
+  hash: 'hash',
+  lru_hash: 'lru_hash',
+  ringbuf: 'ringbuf',
+  sockmap: 'sockmap',
+  sockhash: 'sockhash',
+  lpm_trie: 'lpm_trie',
+};
+
+export function mapSpec(name: string): MapSpec {
+  const spec = maps.find((m) => m.name === name);
+  if (!spec) throw new Error(`no map named '${name}' in the layout`);
+  return spec;
+}
+
+function sizeOf(l: Layout | undefined): number {
+  return l === undefined ? 0 : layoutSize(l);
+}
+
+/** Throws when what the kernel holds is not what the layout describes. */
+export function checkMapInfo(spec: MapSpec, info: KernelMapInfo, where: string): void {
+  const want = {
+    type: kernelType[spec.type],
+    keySize: sizeOf(spec.key),
+    valueSize: sizeOf(spec.value),
+    maxEntries: spec.maxEntries,
+  };
+  for (const k of Object.keys(want) as (keyof typeof want)[]) {
+    if (info[k] !== want[k]) {
+      throw new Error(
+        `map '${spec.name}' at ${where}: ${k} is ${info[k]}, the layout says ${want[k]} ` +
+          '(a pin left by another weft version? remove it or migrate)',
+      );
+    }
+  }
+}
+
+export class BpfMap<K = unknown, V = unknown> {
+  readonly spec: MapSpec;
+  readonly fd: number;
+  private readonly keyCodec: Codec<K>;
+  private readonly valueCodec: Codec<V>;
+  private readonly keyScratch: Buffer;
+  private closed = false;
+
+  /** Takes ownership of fd. */
+  constructor(spec: MapSpec, fd: number) {
+    if (!spec.key || !spec.value) throw new Error(`map '${spec.name}' has no key/value layout`);
+    this.spec = spec;
+    this.fd = fd;
+    this.keyCodec = codecFor<K>(spec.key);
+    this.valueCodec = codecFor<V>(spec.value);
+    this.keyScratch = Buffer.alloc(this.keyCodec.size);
+  }
+
+  /** Opens a pinned map and checks it against the layout before trusting it. */
+  static openPinned<K, V>(path: string, spec: MapSpec): BpfMap<K, V> {
+    const n = native();
+    const fd = n.objGet(path);
+    try {
+      checkMapInfo(spec, n.mapInfo(fd), path);
+    } catch (e) {
+      n.closeFd(fd);
+      throw e;
+    }
+    return new BpfMap<K, V>(spec, fd);
+  }
+
+  get(key: K): V | undefined {
+    const buf = native().mapLookup(this.fd, this.key(key), this.valueCodec.size);
+    return buf === null ? undefined : this.valueCodec.decode(buf);
+  }
+
+  set(key: K, value: V, flags: number = UpdateFlags.ANY): void {
+    native().mapUpdate(this.fd, this.key(key), this.valueCodec.encode(value), flags);
+  }
+
+  /** Whether there was an entry to delete. */
+  delete(key: K): boolean {
+    return native().mapDelete(this.fd, this.key(key));
+  }
+
+  *keys(): Generator<K> {
+    const n = native();
+    let cur: Buffer | null = null;
+    for (;;) {
+      const next: Buffer | null = n.mapNextKey(this.fd, cur, this.keyCodec.size);
+      if (next === null) return;
+      yield this.keyCodec.decode(next);
+      cur = next;
+    }
+  }
+
+  /** Every entry: one batch syscall per chunk where the kernel can, else key by key. */
+  entries(): Array<[K, V]> {
+    const n = native();
+    const ks = this.keyCodec.size;
+    const vs = this.valueCodec.size;
+    try {
+      const { keys, values, count } = n.mapLookupBatch(this.fd, ks, vs, 256);
+      const out: Array<[K, V]> = [];
+      for (let i = 0; i < count; i++) {
+        out.push([this.keyCodec.decode(keys, i * ks), this.valueCodec.decode(values, i * vs)]);
+      }
+      return out;
+    } catch (e) {
+      const code = (e as NativeError).code;
+      if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOTSUPP')
+        throw e;
+    }
+    const out: Array<[K, V]> = [];
+    for (const k of this.keys()) {
+      const v = this.get(k);
+      if (v !== undefined) out.push([k, v]);
+    }
+    return out;
+  }
+
+  pin(path: string): void {
+    native().objPin(this.fd, path);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native().closeFd(this.fd);
+  }
+
+  private key(key: K): Buffer {
+    return this.keyCodec.encode(key, this.keyScratch);
+  }
+}

@@ -1,0 +1,134 @@
+// The native addon's surface, typed. Everything here is a thin call into
+// native/src; the classes in this folder give it shape.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface ProgramInfo {
+  name: string;
+  section: string;
+  type: string;
+  attachType: string;
+  fd: number;
+}
+
+export interface ObjectMapInfo {
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  fd: number;
+  pinPath: string | null;
+}
+
+export interface KernelMapInfo {
+  id: number;
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+export interface KernelLinkInfo {
+  id: number;
+  progId: number;
+  type: string;
+  attachType?: string;
+  cgroupId?: bigint;
+  netnsIno?: number;
+}
+
+export interface BtfMember {
+  name: string;
+  bitOffset: number;
+  bitSize: number;
+  size: number;
+  type: string;
+}
+
+export interface BtfStruct {
+  name: string;
+  size: number;
+  members: BtfMember[];
+}
+
+export interface NetnsSocketOptions {
+  family?: 4 | 6;
+  type?: 'tcp' | 'udp';
+  address?: string;
+  port?: number;
+  backlog?: number;
+  reuseAddr?: boolean;
+  reusePort?: boolean;
+  transparent?: boolean;
+  v6only?: boolean;
+}
+
+export interface NativeBpfObject {
+  load(): void;
+  programs(): ProgramInfo[];
+  maps(): ObjectMapInfo[];
+  close(): void;
+}
+
+export interface NativeRingBuffer {
+  close(): void;
+  ref(): void;
+  unref(): void;
+  consume(): number;
+}
+
+export interface Native {
+  BpfObject: new (path: string, pinRoot: string | null) => NativeBpfObject;
+  RingBuffer: new (fd: number, cb: (records: Buffer[]) => void) => NativeRingBuffer;
+  mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  mapLookupBatch(
+    fd: number,
+    keySize: number,
+    valueSize: number,
+    chunk: number,
+  ): { keys: Buffer; values: Buffer; count: number };
+  linkCreate(progFd: number, targetFd: number, attachType: string): number;
+  linkDetach(linkFd: number): void;
+  progAttach(progFd: number, targetFd: number, attachType: string, flags: number): void;
+  progDetach(progFd: number, targetFd: number, attachType: string): void;
+  progQuery(targetFd: number, attachType: string): number[];
+  objPin(fd: number, path: string): void;
+  objGet(path: string): number;
+  mapInfo(fd: number): KernelMapInfo;
+  linkInfo(fd: number): KernelLinkInfo;
+  dupFd(fd: number): number;
+  closeFd(fd: number): void;
+  netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;
+  btfStructs(objectPath: string, prefix: string): BtfStruct[];
+}
+
+/** An Error from the addon: errno and code always, libbpf's words where it had any. */
+export interface NativeError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  libbpfLog?: string;
+  verifierLog?: string;
+}
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const addonPath = `${repoRoot}build/native/Release/weft_native.node`;
+
+let cached: Native | undefined;
+
+/** Loads the addon once; a clear error says how to build it when it is missing. */
+export function native(): Native {
+  if (cached) return cached;
+  if (!existsSync(addonPath)) {
+    throw new Error(`weft native addon not built (${addonPath}); run: make build`);
+  }
+  cached = createRequire(import.meta.url)(addonPath) as Native;
+  return cached;
+}

@@ -1,0 +1,34 @@
+// make test: runs vitest and ends with one line, `N passed, N failed, N skipped`.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+
+const out = 'build/test-results.json';
+mkdirSync('build', { recursive: true });
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${out}`,
+  ...process.argv.slice(2),
+];
+const r = spawnSync('npx', args, { stdio: 'inherit' });
+
+interface Report {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numFailedTestSuites: number;
+}
+let report: Report;
+try {
+  report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+} catch {
+  console.log('0 passed, 1 failed, 0 skipped');
+  process.exit(r.status || 1);
+}
+// A file that failed to load counts as a failure even though none of its tests ran.
+const failed = report.numFailedTests + (report.numFailedTests === 0 ? report.numFailedTestSuites : 0);
+console.log(`${report.numPassedTests} passed, ${failed} failed, ${report.numPendingTests + report.numTodoTests} skipped`);
+process.exit(r.status ?? 1);

@@ -1,0 +1,177 @@
+// cgroup/connect4|6 and getpeername4|6 on a real cgroup and netns: a real
+// process's connect() is left alone, redirected to the proxy port, or denied
+// with EPERM and a ring buffer event, as the maps say.
+import type { Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  attachCgroup,
+  attachedPrograms,
+  type BpfMap,
+  cgroupId,
+  type DatapathEvent,
+  type Decoded,
+  encodeAddr,
+  EventStream,
+  layout,
+  type Link,
+  listenInNetns,
+  type LoadedObject,
+  loadObject,
+  repoRoot,
+} from '../../../agent/src/datapath/index.ts';
+import { ipIn } from '../../../agent/src/sandbox/host.ts';
+import { type ConnectResult, connectScript } from '../../support/pod-scripts.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+
+const APP4 = '10.199.0.1';
+const APP6 = 'fd00:199::1';
+const { constants: C } = layout;
+
+describePrivileged('connect hooks', () => {
+  let rig: Rig;
+  let ns: { name: string; path: string };
+  let cg: string;
+  let obj: LoadedObject;
+  let links: Link[] = [];
+  let enrolled: BpfMap<bigint, Decoded>;
+  let egress: BpfMap<Decoded, Decoded>;
+  let origDst: BpfMap<bigint, Decoded>;
+  let events: EventStream;
+  const seen: DatapathEvent[] = [];
+  const servers: Server[] = [];
+  const proxied: string[] = [];
+
+  const serve = async (address: string, port: number, reply: string, family: 4 | 6 = 4) => {
+    servers.push(
+      await listenInNetns(ns.path, { address, port, family }, (s) => {
+        if (reply === 'proxy') proxied.push(`${s.remoteAddress}`);
+        s.end(reply);
+      }),
+    );
+  };
+  const pod = (host: string, port: number) =>
+    runInPod({ cgroupDir: cg, netnsPath: ns.path }, connectScript(host, port)).then((r) =>
+      lastJson<ConnectResult>(r),
+    );
+
+  beforeAll(async () => {
+    rig = makeRig('connect');
+    ns = rig.netns('pod');
+    // The "remote" app lives at addresses of the pod's own loopback device.
+    ipIn(ns.name, 'addr', 'add', `${APP4}/32`, 'dev', 'lo');
+    ipIn(ns.name, 'addr', 'add', `${APP6}/128`, 'dev', 'lo');
+    cg = rig.cgroup('pod');
+
+    obj = loadObject(`${repoRoot}build/bpf/sock_connect.bpf.o`);
+    rig.cleanup.add('object', () => obj.close());
+    for (const name of obj.programNames()) {
+      const prog = obj.program(name);
+      const link = attachCgroup(prog, cg);
+      prog.close();
+      links.push(link);
+      rig.cleanup.add(`link ${name}`, () => link.close());
+    }
+    enrolled = obj.map('enrolled');
+    egress = obj.map('egress_deny');
+    origDst = obj.map('orig_dst');
+    events = new EventStream(obj.mapFd('events'));
+    events.on('event', (e) => seen.push(e));
+    rig.cleanup.add('maps', () => {
+      for (const m of [enrolled, egress, origDst]) m.close();
+      events.close();
+    });
+
+    await serve(APP4, 8080, 'app');
+    await serve(APP6, 8080, 'app6', 6);
+    await serve('127.0.0.1', 8081, 'loopback');
+    await serve('127.0.0.1', C.PORT_OUTBOUND, 'proxy');
+    await serve('::1', C.PORT_OUTBOUND, 'proxy', 6);
+    rig.cleanup.add('servers', () => {
+      for (const s of servers) s.close();
+    });
+  });
+
+  afterAll(() => rig.teardown());
+
+  describe('not enrolled', () => {
+    it('leaves connect() alone', async () => {
+      expect(await pod(APP4, 8080)).toMatchObject({ data: 'app', remote: APP4, remotePort: 8080 });
+    });
+  });
+
+  describe('enrolled', () => {
+    beforeAll(() => {
+      enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
+    });
+
+    it('redirects to the proxy port and getpeername shows the original peer', async () => {
+      const before = proxied.length;
+      const r = await pod(APP4, 8080);
+      expect(r).toMatchObject({ data: 'proxy', remote: APP4, remotePort: 8080 });
+      expect(proxied.length).toBe(before + 1);
+      // The proxy's side of the map: the original destination and who asked.
+      const entries = origDst.entries().map(([, v]) => v);
+      const a = encodeAddr(APP4);
+      expect(entries).toContainEqual({
+        addr: a.bytes,
+        port: 8080,
+        family: C.AF_INET,
+        workload_id: 7,
+      });
+    });
+
+    it('redirects IPv6 to the proxy on ::1 and restores the IPv6 peer', async () => {
+      expect(await pod(APP6, 8080)).toMatchObject({ data: 'proxy', remote: APP6, remotePort: 8080 });
+    });
+
+    it('does not redirect loopback inside the pod', async () => {
+      expect(await pod('127.0.0.1', 8081)).toMatchObject({ data: 'loopback', remotePort: 8081 });
+    });
+
+    it('denies at connect() with EPERM and reports the verdict on the ring buffer', async () => {
+      const a = encodeAddr(APP4);
+      egress.set(
+        { workload_id: 7, port: 8080, family: a.family, addr: a.bytes },
+        { policy_id: 42, rule: 3, action: C.VERDICT_DENY, stage: 0 },
+      );
+      const before = proxied.length;
+      const r = await pod(APP4, 8080);
+      expect(r).toEqual({ error: 'EPERM' });
+      expect(proxied.length).toBe(before);
+      await expect.poll(() => seen.length, { timeout: 3000 }).toBeGreaterThan(0);
+      expect(seen.at(-1)).toMatchObject({
+        kind: 'connect',
+        verdict: 'deny',
+        workloadId: 7,
+        policyId: 42,
+        rule: 3,
+        addr: APP4,
+        port: 8080,
+        cgroupId: cgroupId(cg),
+      });
+      // The any-port entry denies other ports too; removing both lets traffic through.
+      egress.set(
+        { workload_id: 7, port: 0, family: a.family, addr: a.bytes },
+        { policy_id: 43, rule: 0, action: C.VERDICT_DENY, stage: 0 },
+      );
+      expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
+      egress.delete({ workload_id: 7, port: 8080, family: a.family, addr: a.bytes });
+      egress.delete({ workload_id: 7, port: 0, family: a.family, addr: a.bytes });
+      expect(await pod(APP4, 8080)).toMatchObject({ data: 'proxy' });
+    });
+
+    it('stops redirecting new connections once unenrolled', async () => {
+      expect(enrolled.delete(cgroupId(cg))).toBe(true);
+      expect(await pod(APP4, 8080)).toMatchObject({ data: 'app' });
+    });
+  });
+
+  it('leaves nothing attached once the links are closed', () => {
+    const types = ['cgroup_inet4_connect', 'cgroup_inet6_connect', 'cgroup_inet4_getpeername'];
+    for (const t of types) expect(attachedPrograms(cg, t)).toHaveLength(1);
+    for (const l of links) l.close();
+    links = [];
+    for (const t of types) expect(attachedPrograms(cg, t)).toEqual([]);
+  });
+});
