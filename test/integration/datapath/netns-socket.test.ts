@@ -1,0 +1,63 @@
+// Sockets made inside another network namespace: Node listens on them and a
+// process inside that namespace reaches them, while the host's loopback does not.
+import { connect, type Server } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listenInNetns, native, netnsSocket } from '../../../agent/src/datapath/index.ts';
+import { connectScript, type ConnectResult } from '../../support/pod-scripts.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+
+describePrivileged('sockets in another netns', () => {
+  let rig: Rig;
+  let ns: { name: string; path: string };
+  let server: Server;
+  // A port unlikely to be in use on the host, so "refused there" means "not there".
+  const port = 20000 + (process.pid % 20000);
+
+  beforeAll(async () => {
+    rig = makeRig('netns');
+    ns = rig.netns('a');
+    server = await listenInNetns(ns.path, { address: '127.0.0.1', port }, (s) => s.end('inside'));
+    rig.cleanup.add('server', () => server.close());
+  });
+  afterAll(() => rig.teardown());
+
+  it('is reached from inside the namespace', async () => {
+    const r = lastJson<ConnectResult>(await runInPod({ netnsPath: ns.path }, connectScript('127.0.0.1', port)));
+    expect(r).toMatchObject({ data: 'inside', remotePort: port });
+  });
+
+  it('is not on the host loopback', async () => {
+    const code = await new Promise<string>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(code).toBe('ECONNREFUSED');
+  });
+
+  it('binds IPv6 and UDP sockets too', () => {
+    const n = native();
+    const tcp6 = netnsSocket(ns.path, { family: 6, address: '::1', port: 0, backlog: 8, v6only: true });
+    const udp = netnsSocket(ns.path, { type: 'udp', address: '127.0.0.1', port: 0 });
+    expect(tcp6).toBeGreaterThan(2);
+    expect(udp).toBeGreaterThan(2);
+    n.closeFd(tcp6);
+    n.closeFd(udp);
+  });
+
+  it('says which step failed and where', () => {
+    expect(() => netnsSocket('/var/run/netns/weft-no-such-ns', { port: 0 })).toThrow(
+      expect.objectContaining({
+        code: 'ENOENT',
+        message: expect.stringContaining('open netns'),
+      }),
+    );
+    expect(() => netnsSocket(ns.path, { address: '127.0.0.1', port })).toThrow(
+      expect.objectContaining({ code: 'EADDRINUSE', message: expect.stringContaining('bind') }),
+    );
+  });
+});

@@ -1,0 +1,97 @@
+// sk_lookup attached to a real netns: inbound TCP to a steered address lands on
+// the proxy's listener with the original destination as its local address.
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  attachedPrograms,
+  attachNetns,
+  type BpfMap,
+  type Decoded,
+  encodeAddr,
+  layout,
+  type Link,
+  type LoadedObject,
+  loadObject,
+  netnsSocket,
+  repoRoot,
+} from '../../../agent/src/datapath/index.ts';
+import { ipIn } from '../../../agent/src/sandbox/host.ts';
+import { type ConnectResult, connectScript } from '../../support/pod-scripts.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+
+const POD = '10.199.1.1';
+const C = layout.constants;
+
+describePrivileged('sk_lookup steering', () => {
+  let rig: Rig;
+  let ns: { name: string; path: string };
+  let obj: LoadedObject;
+  let link: Link;
+  let targets: BpfMap<Decoded, number>;
+  let socks: BpfMap<number, bigint>;
+  let proxy: Server;
+  let proxyFd: number;
+  const accepted: string[] = [];
+  const target = () => {
+    const a = encodeAddr(POD);
+    return { addr: a.bytes, port: 0, family: a.family };
+  };
+  const dial = (port: number) =>
+    runInPod({ netnsPath: ns.path }, connectScript(POD, port)).then((r) => lastJson<ConnectResult>(r));
+
+  beforeAll(async () => {
+    rig = makeRig('sklookup');
+    ns = rig.netns('pod');
+    ipIn(ns.name, 'addr', 'add', `${POD}/32`, 'dev', 'lo');
+    obj = loadObject(`${repoRoot}build/bpf/sk_lookup.bpf.o`);
+    rig.cleanup.add('object', () => obj.close());
+    targets = obj.map('inbound_targets');
+    socks = obj.map('inbound_socks');
+    rig.cleanup.add('maps', () => {
+      targets.close();
+      socks.close();
+    });
+    proxyFd = netnsSocket(ns.path, { address: '127.0.0.1', port: C.PORT_INBOUND, backlog: 64 });
+    proxy = createServer((s) => {
+      accepted.push(`${s.localAddress}:${s.localPort}`);
+      s.end('proxy');
+    });
+    await new Promise<void>((r) => proxy.listen({ fd: proxyFd }, r));
+    rig.cleanup.add('proxy', () => proxy.close());
+  });
+  afterAll(() => rig.teardown());
+
+  it('refuses before anything is attached (nothing listens there)', async () => {
+    expect(await dial(9090)).toEqual({ error: 'ECONNREFUSED' });
+  });
+
+  it('steers a steered address to the listener, keeping the original destination', async () => {
+    const prog = obj.program('weft_sk_lookup');
+    link = attachNetns(prog, ns.path);
+    prog.close();
+    rig.cleanup.add('link', () => link.close());
+    targets.set(target(), 0);
+    socks.set(0, BigInt(proxyFd));
+    expect(await dial(9090)).toMatchObject({ data: 'proxy', remote: POD, remotePort: 9090 });
+    expect(accepted.at(-1)).toBe(`${POD}:9090`);
+    expect(link.info()).toMatchObject({ type: 'netns', attachType: 'sk_lookup' });
+  });
+
+  it('never steers the proxy and agent ports', async () => {
+    expect(await dial(C.PORT_HBONE)).toEqual({ error: 'ECONNREFUSED' });
+  });
+
+  it('fails closed when the steered address has lost its listener', async () => {
+    socks.delete(0);
+    const before = accepted.length;
+    expect(await dial(9090)).toEqual({ error: 'ECONNREFUSED' });
+    expect(accepted.length).toBe(before);
+  });
+
+  it('detaches when the link is closed', async () => {
+    expect(attachedPrograms(ns.path, 'sk_lookup')).toHaveLength(1);
+    link.close();
+    expect(attachedPrograms(ns.path, 'sk_lookup')).toEqual([]);
+  });
+});
