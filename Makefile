@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(BUILD)/bpf -Ibpf/include
 
-.PHONY: all build toolchain deps layout check test test-unit test-integration demo clean
+.PHONY: all build toolchain deps layout check format test test-unit test-integration demo clean
 
 all: build
 
@@ -59,6 +59,9 @@ check: deps
 	@npx tsc --noEmit
 	@node scripts/gen-layout-header.ts /dev/stdout | cmp -s - bpf/include/layout.h || \
 		{ echo "bpf/include/layout.h is stale: run make layout"; exit 1; }
+
+format: deps
+	@npx biome check --write .
 
 # Unit tests need neither root nor BPF; integration tests need both (CI is root).
 test: check build

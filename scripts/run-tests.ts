@@ -29,6 +29,9 @@ try {
   process.exit(r.status || 1);
 }
 // A file that failed to load counts as a failure even though none of its tests ran.
-const failed = report.numFailedTests + (report.numFailedTests === 0 ? report.numFailedTestSuites : 0);
-console.log(`${report.numPassedTests} passed, ${failed} failed, ${report.numPendingTests + report.numTodoTests} skipped`);
+const failed =
+  report.numFailedTests + (report.numFailedTests === 0 ? report.numFailedTestSuites : 0);
+console.log(
+  `${report.numPassedTests} passed, ${failed} failed, ${report.numPendingTests + report.numTodoTests} skipped`,
+);
 process.exit(r.status ?? 1);

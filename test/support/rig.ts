@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { BPFFS, cgroup2Root } from '../../agent/src/datapath/system.ts';
+import { Cleanup } from '../../agent/src/sandbox/cleanup.ts';
 import {
   addCgroup,
   addNetns,
@@ -14,8 +16,6 @@ import {
   delPinDir,
   NETNS_DIR,
 } from '../../agent/src/sandbox/host.ts';
-import { Cleanup } from '../../agent/src/sandbox/cleanup.ts';
-import { BPFFS, cgroup2Root } from '../../agent/src/datapath/system.ts';
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
 

@@ -70,7 +70,9 @@ function structCodec(fields: readonly PlacedField[], size: number, name: string)
           writeScalar(buf, fl.type, fl.offset, v, `${name}.${fl.name}`);
         } else {
           if (!Buffer.isBuffer(v) || v.length > fl.size) {
-            throw new TypeError(`${name}.${fl.name}: expected a Buffer of at most ${fl.size} bytes`);
+            throw new TypeError(
+              `${name}.${fl.name}: expected a Buffer of at most ${fl.size} bytes`,
+            );
           }
           v.copy(buf, fl.offset);
         }
@@ -146,7 +148,10 @@ export function encodeAddr(ip: string): Addr {
   const lastColon = text.lastIndexOf(':');
   if (text.slice(lastColon + 1).includes('.')) {
     // A dotted IPv4 tail fills the last two groups.
-    v4 = text.slice(lastColon + 1).split('.').map(Number);
+    v4 = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     text = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const [head = '', tail] = text.split('::');
@@ -155,7 +160,11 @@ export function encodeAddr(ip: string): Addr {
   const groups =
     tail === undefined
       ? headGroups
-      : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+      : [
+          ...headGroups,
+          ...Array(8 - headGroups.length - tailGroups.length).fill('0'),
+          ...tailGroups,
+        ];
   groups.forEach((g, i) => {
     bytes.writeUInt16BE(Number.parseInt(g, 16), i * 2);
   });

@@ -42,12 +42,7 @@ function cType(l: Layout): string {
 function renderStruct(s: StructSpec): string {
   const layout = place(s);
   const lines = layout.fields.map((fl) => `\t${cField(fl.name, fl.type)}`);
-  return [
-    `/* ${s.doc} (${layout.size} bytes) */`,
-    `struct ${s.name} {`,
-    ...lines,
-    '};',
-  ].join('\n');
+  return [`/* ${s.doc} (${layout.size} bytes) */`, `struct ${s.name} {`, ...lines, '};'].join('\n');
 }
 
 function renderMap(m: MapSpec): string {

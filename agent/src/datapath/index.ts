@@ -1,6 +1,13 @@
 // The datapath component: load objects, attach programs, read and write maps,
 // consume events, and open sockets in other namespaces.
-export { attachCgroup, attachedPrograms, attachNetns, attachSkMsg, Link, MapAttachment } from './attach.ts';
+export {
+  attachCgroup,
+  attachedPrograms,
+  attachNetns,
+  attachSkMsg,
+  Link,
+  MapAttachment,
+} from './attach.ts';
 export { type Addr, type Codec, codecFor, type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 export { type DatapathEvent, decodeEvent, EventStream } from './events.ts';
 export * as layout from './layout.ts';

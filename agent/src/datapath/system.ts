@@ -11,13 +11,14 @@ export interface Mount {
 
 /** Parses /proc/self/mounts text; octal escapes (\040) in paths are decoded. */
 export function parseMounts(text: string): Mount[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
+  const decodeOctal = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
   return text
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => {
       const [source = '', target = '', fstype = ''] = l.split(' ');
-      return { source, target: unescape(target), fstype };
+      return { source, target: decodeOctal(target), fstype };
     });
 }
 
@@ -28,7 +29,10 @@ function mounts(): Mount[] {
 /** The cgroup v2 mount point, wherever this host put it. */
 export function cgroup2Root(mountList: Mount[] = mounts()): string {
   const m = mountList.find((x) => x.fstype === 'cgroup2');
-  if (!m) throw new Error('no cgroup2 filesystem is mounted; weft needs cgroup v2 (mount -t cgroup2 none /sys/fs/cgroup)');
+  if (!m)
+    throw new Error(
+      'no cgroup2 filesystem is mounted; weft needs cgroup v2 (mount -t cgroup2 none /sys/fs/cgroup)',
+    );
   return m.target;
 }
 

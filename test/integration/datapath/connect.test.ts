@@ -10,12 +10,12 @@ import {
   cgroupId,
   type DatapathEvent,
   type Decoded,
-  encodeAddr,
   EventStream,
-  layout,
+  encodeAddr,
   type Link,
-  listenInNetns,
   type LoadedObject,
+  layout,
+  listenInNetns,
   loadObject,
   repoRoot,
 } from '../../../agent/src/datapath/index.ts';
@@ -122,7 +122,11 @@ describePrivileged('connect hooks', () => {
     });
 
     it('redirects IPv6 to the proxy on ::1 and restores the IPv6 peer', async () => {
-      expect(await pod(APP6, 8080)).toMatchObject({ data: 'proxy', remote: APP6, remotePort: 8080 });
+      expect(await pod(APP6, 8080)).toMatchObject({
+        data: 'proxy',
+        remote: APP6,
+        remotePort: 8080,
+      });
     });
 
     it('does not redirect loopback inside the pod', async () => {

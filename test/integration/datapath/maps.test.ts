@@ -69,7 +69,8 @@ describePrivileged('typed maps', () => {
       const batch = m.entries();
       expect(batch).toHaveLength(1000);
       const byKey = new Map(batch.map(([k, v]) => [k, v]));
-      for (let i = 0; i < 1000; i++) expect(byKey.get(BigInt(1_000_000 + i))).toEqual({ id: i, flags: i & 1 });
+      for (let i = 0; i < 1000; i++)
+        expect(byKey.get(BigInt(1_000_000 + i))).toEqual({ id: i, flags: i & 1 });
       expect([...m.keys()].sort()).toEqual([...byKey.keys()].sort());
       for (let i = 0; i < 1000; i++) m.delete(BigInt(1_000_000 + i));
       expect(m.entries()).toEqual([]);
@@ -113,7 +114,9 @@ describePrivileged('typed maps', () => {
     } catch (e) {
       err = e as Error;
     }
-    expect(err?.message).toMatch(/map 'orig_dst' at .*enrolled: type is hash, the layout says lru_hash/);
+    expect(err?.message).toMatch(
+      /map 'orig_dst' at .*enrolled: type is hash, the layout says lru_hash/,
+    );
   });
 
   it('reports a missing pin as ENOENT with its path', () => {

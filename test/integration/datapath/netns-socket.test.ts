@@ -3,7 +3,7 @@
 import { connect, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listenInNetns, native, netnsSocket } from '../../../agent/src/datapath/index.ts';
-import { connectScript, type ConnectResult } from '../../support/pod-scripts.ts';
+import { type ConnectResult, connectScript } from '../../support/pod-scripts.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
 
@@ -23,7 +23,9 @@ describePrivileged('sockets in another netns', () => {
   afterAll(() => rig.teardown());
 
   it('is reached from inside the namespace', async () => {
-    const r = lastJson<ConnectResult>(await runInPod({ netnsPath: ns.path }, connectScript('127.0.0.1', port)));
+    const r = lastJson<ConnectResult>(
+      await runInPod({ netnsPath: ns.path }, connectScript('127.0.0.1', port)),
+    );
     expect(r).toMatchObject({ data: 'inside', remotePort: port });
   });
 
@@ -41,7 +43,13 @@ describePrivileged('sockets in another netns', () => {
 
   it('binds IPv6 and UDP sockets too', () => {
     const n = native();
-    const tcp6 = netnsSocket(ns.path, { family: 6, address: '::1', port: 0, backlog: 8, v6only: true });
+    const tcp6 = netnsSocket(ns.path, {
+      family: 6,
+      address: '::1',
+      port: 0,
+      backlog: 8,
+      v6only: true,
+    });
     const udp = netnsSocket(ns.path, { type: 'udp', address: '127.0.0.1', port: 0 });
     expect(tcp6).toBeGreaterThan(2);
     expect(udp).toBeGreaterThan(2);

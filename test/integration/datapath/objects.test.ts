@@ -2,7 +2,12 @@
 // reaches the caller with the verifier's log, and leaves nothing behind.
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type NativeError, loadObject, native, repoRoot } from '../../../agent/src/datapath/index.ts';
+import {
+  loadObject,
+  type NativeError,
+  native,
+  repoRoot,
+} from '../../../agent/src/datapath/index.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { makeRig, type Rig } from '../../support/rig.ts';
 

@@ -8,9 +8,9 @@ import {
   type BpfMap,
   type Decoded,
   encodeAddr,
-  layout,
   type Link,
   type LoadedObject,
+  layout,
   loadObject,
   netnsSocket,
   repoRoot,
@@ -38,7 +38,9 @@ describePrivileged('sk_lookup steering', () => {
     return { addr: a.bytes, port: 0, family: a.family };
   };
   const dial = (port: number) =>
-    runInPod({ netnsPath: ns.path }, connectScript(POD, port)).then((r) => lastJson<ConnectResult>(r));
+    runInPod({ netnsPath: ns.path }, connectScript(POD, port)).then((r) =>
+      lastJson<ConnectResult>(r),
+    );
 
   beforeAll(async () => {
     rig = makeRig('sklookup');

@@ -1,0 +1,72 @@
+// weft CLI entry: parses the command line and dispatches. A command is listed
+// here only once it works.
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { LAYOUT_VERSION } from '../datapath/layout.ts';
+
+interface Command {
+  summary: string;
+  run(args: string[]): number | Promise<number>;
+}
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+export const commands: Record<string, Command> = {
+  version: {
+    summary: 'Print the weft version, the BPF map-layout version and the Node runtime',
+    run() {
+      process.stdout.write(
+        `weft ${pkg.version} (map layout ${LAYOUT_VERSION}, node ${process.version})\n`,
+      );
+      return 0;
+    },
+  },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const list = Object.entries(commands)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join('\n');
+  return `weft: a sidecarless service mesh (eBPF redirection, one mTLS proxy per node)
+
+Usage: weft <command> [options]
+
+Commands:
+${list}
+
+Options:
+  -h, --help     Show this help
+  -V, --version  Same as the version command
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    process.stdout.write(usage());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '-V' || first === '--version') return commands.version!.run([]);
+  const cmd = commands[first];
+  if (!cmd) {
+    process.stderr.write(`weft: unknown command '${first}'. Run 'weft --help' for the list.\n`);
+    return 2;
+  }
+  return cmd.run(rest);
+}
+
+const entry = process.argv[1];
+if (entry && realpathSync(entry) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      process.stderr.write(`weft: ${err.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

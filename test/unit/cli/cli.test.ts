@@ -1,0 +1,40 @@
+// The weft CLI as a user runs it: the real bin/weft script in a child process.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const bin = new URL('../../../bin/weft', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+const weft = (...args: string[]) => spawnSync(bin, args, { encoding: 'utf8' });
+
+describe('weft CLI', () => {
+  it('prints help with the commands that exist', () => {
+    const r = weft('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^weft: a sidecarless service mesh/);
+    expect(r.stdout).toMatch(/Usage: weft <command>/);
+    expect(r.stdout).toMatch(/\n {2}version {2}Print the weft version/);
+    expect(r.stderr).toBe('');
+  });
+
+  it('prints the version from package.json', () => {
+    const r = weft('version');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`^weft ${pkg.version.replace(/\./g, '\\.')} \\(map layout \\d+, node v\\d+`),
+    );
+    expect(weft('--version').stdout).toBe(r.stdout);
+  });
+
+  it('names an unknown command and exits 2', () => {
+    const r = weft('frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("weft: unknown command 'frobnicate'. Run 'weft --help' for the list.\n");
+  });
+
+  it('shows usage on stdout and exits 2 when given nothing', () => {
+    const r = weft();
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/Usage: weft/);
+  });
+});
