@@ -1,7 +1,6 @@
 // Per-test-file host fixtures: namespaces, cgroups and pins named after the
 // file and the process, so test files run in parallel, and swept when a
 // previous run of the same file died before cleaning up.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BPFFS, cgroup2Root } from '../../agent/src/datapath/system.ts';
@@ -70,51 +69,4 @@ export function makeRig(tag: string): Rig {
       if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
     },
   };
-}
-
-export interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a Node ES module script as a process that first joins `cgroupDir` (if
- * given) and then enters the netns, so the hooks see exactly this process.
- */
-export function runInPod(
-  opts: { cgroupDir?: string; netnsPath: string },
-  script: string,
-  timeoutMs = 20_000,
-): Promise<ChildResult> {
-  const join = opts.cgroupDir ? `echo $$ > '${opts.cgroupDir}/cgroup.procs' && ` : '';
-  const cmd = `${join}exec nsenter --net='${opts.netnsPath}' '${process.execPath}' --input-type=module -e "$WEFT_SCRIPT"`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', cmd], {
-      env: { ...process.env, WEFT_SCRIPT: script },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: timeoutMs,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** The JSON a pod script printed as its last line. */
-export function lastJson<T>(r: ChildResult): T {
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    throw new Error(`pod script printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
-  }
 }

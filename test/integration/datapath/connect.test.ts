@@ -19,10 +19,15 @@ import {
   loadObject,
   repoRoot,
 } from '../../../agent/src/datapath/index.ts';
+import {
+  type ConnectResult,
+  connectScript,
+  lastJson,
+  runInPod,
+} from '../../../agent/src/sandbox/exec.ts';
 import { ipIn } from '../../../agent/src/sandbox/host.ts';
-import { type ConnectResult, connectScript } from '../../support/pod-scripts.ts';
 import { describePrivileged } from '../../support/privileged.ts';
-import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+import { makeRig, type Rig } from '../../support/rig.ts';
 
 const APP4 = '10.199.0.1';
 const APP6 = 'fd00:199::1';

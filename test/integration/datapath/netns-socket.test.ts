@@ -3,9 +3,14 @@
 import { connect, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listenInNetns, native, netnsSocket } from '../../../agent/src/datapath/index.ts';
-import { type ConnectResult, connectScript } from '../../support/pod-scripts.ts';
+import {
+  type ConnectResult,
+  connectScript,
+  lastJson,
+  runInPod,
+} from '../../../agent/src/sandbox/exec.ts';
 import { describePrivileged } from '../../support/privileged.ts';
-import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+import { makeRig, type Rig } from '../../support/rig.ts';
 
 describePrivileged('sockets in another netns', () => {
   let rig: Rig;

@@ -15,10 +15,15 @@ import {
   netnsSocket,
   repoRoot,
 } from '../../../agent/src/datapath/index.ts';
+import {
+  type ConnectResult,
+  connectScript,
+  lastJson,
+  runInPod,
+} from '../../../agent/src/sandbox/exec.ts';
 import { ipIn } from '../../../agent/src/sandbox/host.ts';
-import { type ConnectResult, connectScript } from '../../support/pod-scripts.ts';
 import { describePrivileged } from '../../support/privileged.ts';
-import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+import { makeRig, type Rig } from '../../support/rig.ts';
 
 const POD = '10.199.1.1';
 const C = layout.constants;

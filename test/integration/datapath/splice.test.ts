@@ -15,8 +15,9 @@ import {
   type MapAttachment,
   repoRoot,
 } from '../../../agent/src/datapath/index.ts';
+import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { describePrivileged } from '../../support/privileged.ts';
-import { lastJson, makeRig, type Rig, runInPod } from '../../support/rig.ts';
+import { makeRig, type Rig } from '../../support/rig.ts';
 
 const MB = 4;
 
