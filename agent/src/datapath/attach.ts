@@ -1,7 +1,7 @@
 // Attaching programs: BPF links for cgroups (connect, getpeername, sockops) and
 // network namespaces (sk_lookup); a prog attach for sk_msg on a sockhash.
 // A link detaches when its last fd closes and no pin holds it.
-import { closeSync, constants as fsc, openSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, unlinkSync } from 'node:fs';
 import type { BpfMap } from './map.ts';
 import { type KernelLinkInfo, native } from './native.ts';
 import type { Program } from './object.ts';
@@ -36,8 +36,14 @@ export class Link {
     return native().linkInfo(this.fd);
   }
 
+  /** Pins the link: it then stays attached after every fd is closed, until unpinned. */
   pin(path: string): void {
     native().objPin(this.fd, path);
+  }
+
+  /** Removes a pin; the link detaches once no pin and no fd holds it. */
+  static unpin(path: string): void {
+    unlinkSync(path);
   }
 
   /** Detaches now, whoever else holds the link, then releases the fd. */

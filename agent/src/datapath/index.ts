@@ -13,6 +13,6 @@ export { type DatapathEvent, decodeEvent, EventStream } from './events.ts';
 export * as layout from './layout.ts';
 export { BpfMap, checkMapInfo, mapSpec, UpdateFlags } from './map.ts';
 export { type NativeError, native, repoRoot } from './native.ts';
-export { listenInNetns, netnsSocket } from './netns.ts';
+export { connectInNetns, listenInNetns, netnsSocket } from './netns.ts';
 export { LoadedObject, type LoadOptions, loadObject, Program } from './object.ts';
 export { BPFFS, cgroup2Root, cgroupId, ensureBpffs, parseMounts } from './system.ts';

@@ -1,6 +1,6 @@
 // Listening inside another network namespace: the addon creates the socket
 // there (on a thread of its own) and Node serves it like any other.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, Socket } from 'node:net';
 import { type NetnsSocketOptions, native } from './native.ts';
 
 export function netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number {
@@ -37,4 +37,22 @@ export function listenInNetns(
     });
     server.listen({ fd }, () => resolve(server));
   });
+}
+
+export interface NetnsConnectOptions {
+  host: string;
+  port: number;
+  family?: 4 | 6;
+  /** Source address to bind first (e.g. to speak from a pod's own IP). */
+  localAddress?: string;
+}
+
+/** A TCP connection made from inside netnsPath: Node wraps the addon's socket and connects it. */
+export function connectInNetns(netnsPath: string, opts: NetnsConnectOptions): Socket {
+  const fd = native().netnsSocket(netnsPath, {
+    family: opts.family ?? 4,
+    ...(opts.localAddress ? { address: opts.localAddress, port: 0 } : {}),
+  });
+  const socket = new Socket({ fd, readable: true, writable: true });
+  return socket.connect(opts.port, opts.host);
 }

@@ -2,7 +2,12 @@
 // process inside that namespace reaches them, while the host's loopback does not.
 import { connect, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { listenInNetns, native, netnsSocket } from '../../../agent/src/datapath/index.ts';
+import {
+  connectInNetns,
+  listenInNetns,
+  native,
+  netnsSocket,
+} from '../../../agent/src/datapath/index.ts';
 import {
   type ConnectResult,
   connectScript,
@@ -32,6 +37,19 @@ describePrivileged('sockets in another netns', () => {
       await runInPod({ netnsPath: ns.path }, connectScript('127.0.0.1', port)),
     );
     expect(r).toMatchObject({ data: 'inside', remotePort: port });
+  });
+
+  it('is reached by a socket made in the namespace and wrapped by Node', async () => {
+    const s = connectInNetns(ns.path, { host: '127.0.0.1', port });
+    const data = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      s.on('data', (d) => {
+        got += d;
+      });
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+    });
+    expect(data).toBe('inside');
   });
 
   it('is not on the host loopback', async () => {
