@@ -1,0 +1,71 @@
+// The cluster as the agent sees it: one immutable, versioned snapshot that
+// every compiler reads. Sources (manifest directory, Kubernetes) produce it.
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Namespace {
+  readonly name: string;
+  readonly labels: Labels;
+}
+
+export interface ContainerPort {
+  readonly name?: string;
+  readonly containerPort: number;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface Pod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** 'default' when the manifest names none, as Kubernetes does. */
+  readonly serviceAccountName: string;
+  readonly nodeName: string;
+  readonly ports: readonly ContainerPort[];
+  /** status.podIP: filled by the sandbox (or the cluster); absent until assigned. */
+  readonly podIP?: string;
+  /** status.hostIP */
+  readonly hostIP?: string;
+}
+
+export interface ServicePort {
+  readonly name?: string;
+  readonly port: number;
+  /** A number, or the name of a container port; defaults to port. */
+  readonly targetPort: number | string;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface Service {
+  readonly namespace: string;
+  readonly name: string;
+  readonly selector: Labels;
+  readonly ports: readonly ServicePort[];
+  /** spec.clusterIP: filled by the sandbox (or the cluster); absent until assigned. */
+  readonly clusterIP?: string;
+}
+
+export interface ClusterObjects {
+  /** Keyed by name. */
+  readonly namespaces: ReadonlyMap<string, Namespace>;
+  /** Keyed by `namespace/name`. */
+  readonly pods: ReadonlyMap<string, Pod>;
+  /** Keyed by `namespace/name`. */
+  readonly services: ReadonlyMap<string, Service>;
+}
+
+export interface Snapshot extends ClusterObjects {
+  /** Increases by one with every change a source publishes. */
+  readonly version: number;
+}
+
+/** A rejected object: where it is and what is wrong with it. */
+export interface ObjectError {
+  readonly file: string;
+  /** `Kind namespace/name`, or `document N` when the object has no usable identity. */
+  readonly object: string;
+  /** Dotted path of the offending field, e.g. `spec.ports[0].port`; '' for the whole document. */
+  readonly field: string;
+  readonly message: string;
+}
