@@ -36,6 +36,17 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 		return SK_PASS;
 	if (weft_is_own_port((__u16)ctx->local_port))
 		return SK_PASS;
+	/* The proxy reaches the app from 127.0.0.6 (a loopback source no outside
+	 * peer can have); that must not be steered back to the proxy. */
+	if (ctx->family == WEFT_AF_INET && weft_is_loopback4(ctx->remote_ip4))
+		return SK_PASS;
+	if (ctx->family == WEFT_AF_INET6) {
+		/* ctx fields are read one by one: the verifier refuses ctx pointer math. */
+		__u32 r6[4] = { ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
+				ctx->remote_ip6[3] };
+		if (weft_is_loopback6(r6))
+			return SK_PASS;
+	}
 	idx = weft_target(ctx, (__u16)ctx->local_port);
 	if (!idx)
 		return SK_PASS;

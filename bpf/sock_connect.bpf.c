@@ -65,6 +65,9 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	port = (__be16)ctx->user_port;
 	if (weft_is_loopback4(addr[0]))
 		return SYS_PROCEED;
+	/* The agent's and proxy's own ports are reached directly. */
+	if (weft_is_own_port(bpf_ntohs(port)))
+		return SYS_PROCEED;
 
 	v = weft_egress_lookup(wl->id, WEFT_AF_INET, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
@@ -98,6 +101,9 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	addr[3] = ctx->user_ip6[3];
 	port = (__be16)ctx->user_port;
 	if (weft_is_loopback6(addr))
+		return SYS_PROCEED;
+	/* The agent's and proxy's own ports are reached directly. */
+	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;
 	if (weft_is_v4mapped(addr)) {
 		/* An IPv4 peer through a dual-stack socket: police it as IPv4. */

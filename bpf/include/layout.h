@@ -2,7 +2,7 @@
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 
-#define WEFT_LAYOUT_VERSION 1
+#define WEFT_LAYOUT_VERSION 2
 #define WEFT_PORT_OUTBOUND 15001
 #define WEFT_PORT_INBOUND 15006
 #define WEFT_PORT_HBONE 15008
@@ -62,6 +62,13 @@ struct weft_inbound_key {
 	__u16 family;
 };
 
+/* A redirected connection as the proxy sees it: which workload, from which local port. (8 bytes) */
+struct weft_conn_key {
+	__u32 workload_id;
+	__u16 port;
+	__u16 family;
+};
+
 /* One end of a loopback connection. (24 bytes) */
 struct weft_sock_key {
 	__u64 netns;
@@ -112,6 +119,15 @@ struct {
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } orig_dst SEC(".maps");
+
+/* Established redirected connection → original destination, for the proxy on accept. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct weft_conn_key);
+	__type(value, struct weft_orig_dst);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conn_orig SEC(".maps");
 
 /* Connect-time denials. */
 struct {

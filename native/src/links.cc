@@ -44,6 +44,14 @@ static Napi::Value LinkDetach(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// linkUpdate(linkFd, newProgFd): swaps the program behind a link atomically, so
+// an upgraded agent replaces programs without a moment unattached.
+static Napi::Value LinkUpdate(const Napi::CallbackInfo& info) {
+  if (bpf_link_update(Fd(info[0]), Fd(info[1]), nullptr) != 0)
+    ThrowErrno(info.Env(), errno, "bpf_link_update");
+  return info.Env().Undefined();
+}
+
 // progAttach(progFd, targetFd, attachType, flags)
 static Napi::Value ProgAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -152,6 +160,7 @@ static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 void InitLinks(Napi::Env env, Napi::Object exports) {
   exports.Set("linkCreate", Napi::Function::New(env, LinkCreate));
   exports.Set("linkDetach", Napi::Function::New(env, LinkDetach));
+  exports.Set("linkUpdate", Napi::Function::New(env, LinkUpdate));
   exports.Set("progAttach", Napi::Function::New(env, ProgAttach));
   exports.Set("progDetach", Napi::Function::New(env, ProgDetach));
   exports.Set("progQuery", Napi::Function::New(env, ProgQuery));

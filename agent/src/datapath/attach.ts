@@ -46,6 +46,11 @@ export class Link {
     unlinkSync(path);
   }
 
+  /** Replaces the link's program in one step (an agent upgrade keeps its attachments). */
+  update(prog: Program): void {
+    native().linkUpdate(this.fd, prog.fd);
+  }
+
   /** Detaches now, whoever else holds the link, then releases the fd. */
   detach(): void {
     if (this.closed) return;

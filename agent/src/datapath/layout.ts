@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -109,6 +109,12 @@ export const InboundKey = struct('weft_inbound_key', 'A local address sk_lookup 
   f('family', 'u16'),
 ]);
 
+export const ConnKey = struct(
+  'weft_conn_key',
+  'A redirected connection as the proxy sees it: which workload, from which local port.',
+  [f('workload_id', 'u32'), f('port', 'u16'), f('family', 'u16')],
+);
+
 export const SockKey = struct('weft_sock_key', 'One end of a loopback connection.', [
   f('netns', 'u64'),
   f('local_ip4', 'be32'),
@@ -138,6 +144,7 @@ export const structs: readonly StructSpec[] = [
   EgressKey,
   Verdict,
   InboundKey,
+  ConnKey,
   SockKey,
   Event,
 ];
@@ -164,6 +171,14 @@ export const maps: readonly MapSpec[] = [
     doc: 'socket cookie → original destination of a redirected connect().',
     type: 'lru_hash',
     key: 'u64',
+    value: OrigDst,
+    maxEntries: 65536,
+  },
+  {
+    name: 'conn_orig',
+    doc: 'Established redirected connection → original destination, for the proxy on accept.',
+    type: 'lru_hash',
+    key: ConnKey,
     value: OrigDst,
     maxEntries: 65536,
   },

@@ -96,6 +96,7 @@ export interface Native {
   ): { keys: Buffer; values: Buffer; count: number };
   linkCreate(progFd: number, targetFd: number, attachType: string): number;
   linkDetach(linkFd: number): void;
+  linkUpdate(linkFd: number, progFd: number): void;
   progAttach(progFd: number, targetFd: number, attachType: string, flags: number): void;
   progDetach(progFd: number, targetFd: number, attachType: string): void;
   progQuery(targetFd: number, attachType: string): number[];

@@ -23,7 +23,7 @@ describePrivileged('BPF objects', () => {
 
   it('finds the objects the build made', () => {
     expect(objects).toEqual(
-      expect.arrayContaining(['sock_connect.bpf.o', 'sk_lookup.bpf.o', 'splice.bpf.o']),
+      expect.arrayContaining(['sock_connect.bpf.o', 'sk_lookup.bpf.o', 'sock_ops.bpf.o']),
     );
   });
 
@@ -44,7 +44,7 @@ describePrivileged('BPF objects', () => {
   it('shares maps between objects through a pin root and reopens them', () => {
     const pins = rig.pinDir();
     const a = loadObject(`${bpfDir}/sock_connect.bpf.o`, { pinRoot: pins });
-    const b = loadObject(`${bpfDir}/splice.bpf.o`, { pinRoot: pins });
+    const b = loadObject(`${bpfDir}/sock_ops.bpf.o`, { pinRoot: pins });
     const n = native();
     try {
       const ma = a.map('meta');
