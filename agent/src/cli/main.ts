@@ -3,6 +3,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
+import { UsageError } from './args.ts';
+import * as agentCmd from './commands/agent.ts';
+import * as sandboxCmd from './commands/sandbox.ts';
+import * as statusCmd from './commands/status.ts';
 
 interface Command {
   summary: string;
@@ -14,6 +18,15 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 };
 
 export const commands: Record<string, Command> = {
+  agent: {
+    summary: 'Run the node agent (BPF datapath and node proxy) in the foreground',
+    run: agentCmd.run,
+  },
+  sandbox: { summary: 'A cluster on this host: up, down, status, exec', run: sandboxCmd.run },
+  status: {
+    summary: "Show a node's enrolled workloads, listeners and proxy counters",
+    run: statusCmd.run,
+  },
   version: {
     summary: 'Print the weft version, the BPF map-layout version and the Node runtime',
     run() {
@@ -66,7 +79,7 @@ if (entry && realpathSync(entry) === fileURLToPath(import.meta.url)) {
     },
     (err: Error) => {
       process.stderr.write(`weft: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = err instanceof UsageError ? 2 : 1;
     },
   );
 }

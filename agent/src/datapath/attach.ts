@@ -47,7 +47,7 @@ export class Link {
   }
 
   /** Replaces the link's program in one step (an agent upgrade keeps its attachments). */
-  update(prog: Program): void {
+  update(prog: { readonly fd: number }): void {
     native().linkUpdate(this.fd, prog.fd);
   }
 

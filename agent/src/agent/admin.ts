@@ -1,0 +1,46 @@
+// The admin API: GET /status as JSON, on a unix socket (what `weft status`
+// uses) and on 127.0.0.1:15000 in the agent's netns.
+import { existsSync, unlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { constants } from '../datapath/layout.ts';
+import type { AgentStatus } from './status.ts';
+
+export class AdminServer {
+  private readonly servers: Server[] = [];
+
+  static async start(
+    status: () => AgentStatus,
+    socketPath: string,
+    tcp = true,
+  ): Promise<AdminServer> {
+    const a = new AdminServer();
+    const handler = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/status') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(status()));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found: try GET /status\n');
+    });
+    if (existsSync(socketPath)) unlinkSync(socketPath); // left by a killed agent
+    await new Promise<void>((resolve, reject) => {
+      handler.once('error', reject);
+      handler.listen(socketPath, resolve);
+    });
+    a.servers.push(handler);
+    if (tcp) {
+      const t = createServer(handler.listeners('request')[0] as never);
+      await new Promise<void>((resolve, reject) => {
+        t.once('error', reject);
+        t.listen(constants.PORT_ADMIN, '127.0.0.1', resolve);
+      });
+      a.servers.push(t);
+    }
+    return a;
+  }
+
+  close(): void {
+    for (const s of this.servers) s.close();
+  }
+}

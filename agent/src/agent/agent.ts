@@ -1,0 +1,179 @@
+// One node's agent: the manifest source feeds snapshots; the compilers turn
+// each into the node's workloads and the proxy's tables; the datapath and the
+// proxy apply them. Changes are applied one at a time, in order.
+import { existsSync } from 'node:fs';
+import { compileServices, compileWorkloads, type NodeWorkload } from '../compile/index.ts';
+import { LAYOUT_VERSION } from '../datapath/layout.ts';
+import { NodeDatapath } from '../datapath/node.ts';
+import { cgroupId } from '../datapath/system.ts';
+import { NodeProxy } from '../proxy/index.ts';
+import { ManifestSource } from '../sources/manifests/index.ts';
+import type { ObjectError, Snapshot } from '../state/types.ts';
+import { IdAllocator } from './ids.ts';
+import type { AgentStatus } from './status.ts';
+
+export interface AgentOptions {
+  node: string;
+  manifests: string;
+  cgroupRoot: string;
+  pinRoot: string;
+  splice?: boolean;
+  log?: (line: string) => void;
+}
+
+interface Applied {
+  workload: NodeWorkload;
+  id: number;
+  cgroup: bigint;
+}
+
+export class Agent {
+  readonly opts: AgentOptions;
+  private source!: ManifestSource;
+  private datapath!: NodeDatapath;
+  private proxy!: NodeProxy;
+  private ids!: IdAllocator;
+  private readonly applied = new Map<string, Applied>();
+  private readonly workloadErrors = new Map<string, string>();
+  private workloads: NodeWorkload[] = [];
+  private snapshotVersion = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly log: (line: string) => void;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+  }
+
+  async start(): Promise<void> {
+    this.datapath = new NodeDatapath({
+      cgroupRoot: this.opts.cgroupRoot,
+      pinRoot: this.opts.pinRoot,
+      splice: this.opts.splice,
+    });
+    this.datapath.attachRoot();
+    this.ids = new IdAllocator(this.datapath.existingIds());
+    this.proxy = new NodeProxy((id, port, v6) => this.datapath.takeOrig(id, port, v6));
+    this.source = new ManifestSource(this.opts.manifests);
+    const first = await this.source.start();
+    this.source.on('snapshot', (s: Snapshot) => this.enqueue(s));
+    this.source.on('errors', (errs: ObjectError[]) => {
+      for (const e of errs)
+        this.log(`manifest rejected: ${e.file}: ${e.object}: ${e.field}: ${e.message}`);
+    });
+    await this.enqueue(first);
+  }
+
+  private enqueue(s: Snapshot): Promise<void> {
+    this.queue = this.queue
+      .then(() => this.apply(s))
+      .catch((e: Error) => this.log(`apply failed: ${e.message}`));
+    return this.queue;
+  }
+
+  private async apply(snap: Snapshot): Promise<void> {
+    const workloads = compileWorkloads(snap, this.opts.node);
+    this.proxy.setTables({ version: snap.version, services: compileServices(snap) });
+    const want = new Map(workloads.filter((w) => w.enrolled).map((w) => [w.key, w]));
+
+    for (const [key, a] of this.applied) {
+      const w = want.get(key);
+      if (
+        w &&
+        w.podIP === a.workload.podIP &&
+        w.netnsPath === a.workload.netnsPath &&
+        w.cgroupDir === a.workload.cgroupDir
+      )
+        continue;
+      this.takeOut(key, a);
+    }
+    // Enrolled before this agent started but no longer wanted (or gone).
+    const known = new Set([...this.applied.values()].map((a) => a.cgroup));
+    const wanted = new Set(
+      [...want.values()].filter((w) => existsSync(w.cgroupDir!)).map((w) => cgroupId(w.cgroupDir!)),
+    );
+    for (const cg of this.ids.cgroups()) {
+      if (known.has(cg) || wanted.has(cg)) continue;
+      const id = this.ids.id(cg)!;
+      this.datapath.unenroll(id, {});
+      this.ids.release(cg);
+    }
+    this.datapath.prunePods(new Set([...want.values()].map((w) => w.netnsPath!)));
+
+    for (const [key, w] of want) {
+      if (this.applied.has(key)) continue;
+      try {
+        await this.bringIn(w);
+        this.workloadErrors.delete(key);
+      } catch (e) {
+        this.workloadErrors.set(key, (e as Error).message);
+        this.log(`enroll ${key} failed: ${(e as Error).message}`);
+      }
+    }
+    this.workloads = workloads;
+    this.snapshotVersion = snap.version;
+  }
+
+  private async bringIn(w: NodeWorkload): Promise<void> {
+    const cgroup = cgroupId(w.cgroupDir!);
+    const id = this.ids.idFor(cgroup);
+    const p = await this.proxy.add(w, id);
+    try {
+      this.datapath.enroll(
+        id,
+        { cgroupDir: w.cgroupDir!, podIP: w.podIP!, netnsPath: w.netnsPath! },
+        p.listeners.inboundFd,
+      );
+    } catch (e) {
+      this.proxy.remove(w.key);
+      throw e;
+    }
+    this.applied.set(w.key, { workload: w, id, cgroup });
+  }
+
+  private takeOut(key: string, a: Applied): void {
+    const w = a.workload;
+    this.datapath.unenroll(a.id, {
+      cgroupDir: w.cgroupDir,
+      podIP: w.podIP,
+      netnsPath: w.netnsPath,
+    });
+    this.proxy.remove(key);
+    this.ids.release(a.cgroup);
+    this.applied.delete(key);
+  }
+
+  status(): AgentStatus {
+    const byKey = new Map(this.proxy.list().map((p) => [p.workload.key, p]));
+    return {
+      node: this.opts.node,
+      layoutVersion: LAYOUT_VERSION,
+      snapshotVersion: this.snapshotVersion,
+      workloads: this.workloads.map((w) => {
+        const p = byKey.get(w.key);
+        return {
+          key: w.key,
+          podIP: w.podIP ?? null,
+          serviceAccount: w.serviceAccount,
+          enrolled: p !== undefined,
+          reason: this.workloadErrors.get(w.key) ?? w.reason,
+          workloadId: p?.workloadId ?? null,
+          listeners: p ? p.listeners.addresses.map((l) => `${l.role} ${l.address}:${l.port}`) : [],
+        };
+      }),
+      proxy: {
+        outbound: { ...this.proxy.stats.outbound },
+        inbound: { ...this.proxy.stats.inbound },
+      },
+      rejected: this.source.errors().map((e) => ({ ...e })),
+    };
+  }
+
+  /** Stops listening and lets go of the datapath; pins stay, so enrolled pods fail closed until the next start. */
+  async stop(): Promise<void> {
+    this.source?.close();
+    await this.queue;
+    this.proxy?.close();
+    this.datapath?.close();
+  }
+}

@@ -1,0 +1,71 @@
+// What `weft status` shows for a node: the admin API's /status document.
+export interface WorkloadStatus {
+  key: string;
+  podIP: string | null;
+  serviceAccount: string;
+  enrolled: boolean;
+  reason: string;
+  workloadId: number | null;
+  listeners: string[];
+}
+
+export interface DirectionCounters {
+  accepted: number;
+  active: number;
+  failed: number;
+  reset: number;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
+export interface AgentStatus {
+  node: string;
+  layoutVersion: number;
+  snapshotVersion: number;
+  workloads: WorkloadStatus[];
+  proxy: { outbound: DirectionCounters; inbound: DirectionCounters };
+  rejected: { file: string; object: string; field: string; message: string }[];
+}
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The human form of a status document. */
+export function formatStatus(s: AgentStatus): string {
+  const rows = [['WORKLOAD', 'IP', 'MESH', 'ID', 'LISTENERS', 'WHY']];
+  for (const w of s.workloads) {
+    rows.push([
+      w.key,
+      w.podIP ?? '-',
+      w.enrolled ? 'enrolled' : 'no',
+      w.workloadId === null ? '-' : String(w.workloadId),
+      w.listeners.length ? w.listeners.join(', ') : '-',
+      w.reason,
+    ]);
+  }
+  const o = s.proxy.outbound;
+  const i = s.proxy.inbound;
+  const lines = [
+    `node ${s.node}  (snapshot ${s.snapshotVersion}, map layout ${s.layoutVersion})`,
+    '',
+    s.workloads.length ? pad(rows) : 'no pods on this node',
+    '',
+    `proxy outbound: ${o.accepted} accepted, ${o.active} active, ${o.failed} failed, ${o.reset} reset`,
+    `proxy inbound:  ${i.accepted} accepted, ${i.active} active, ${i.failed} failed, ${i.reset} reset`,
+  ];
+  if (s.rejected.length) {
+    lines.push('', 'rejected objects (the last good version is in force):');
+    for (const r of s.rejected)
+      lines.push(`  ${r.file}: ${r.object}: ${r.field || '(document)'}: ${r.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,70 @@
+// weft status: what one node's agent has enrolled and is listening for.
+import { request } from 'node:http';
+import { type AgentStatus, formatStatus } from '../../agent/status.ts';
+import { loadSandboxState } from '../../sandbox/state.ts';
+import { parse, UsageError } from '../args.ts';
+
+export const help = `Usage: weft status [--admin-socket PATH | --sandbox NAME --node NODE] [-o text|json]
+
+Shows, for one node, the enrolled workloads, their listeners and the proxy's counters.
+
+Options:
+  --admin-socket PATH   the agent's admin socket (default /run/weft/agent.sock)
+  --sandbox NAME        ask a node of a running sandbox (with --node)
+  --node NODE           the sandbox node to ask
+  -o, --output FORMAT   text (default) or json
+`;
+
+export function fetchStatus(socketPath: string): Promise<AgentStatus> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/status', timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as AgentStatus);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', (e) =>
+      reject(new Error(`no agent answers on ${socketPath} (${(e as Error).message})`)),
+    );
+    req.end();
+  });
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse('status', args, {
+    'admin-socket': { type: 'string' },
+    sandbox: { type: 'string' },
+    node: { type: 'string' },
+    output: { type: 'string', short: 'o', default: 'text' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (values.output !== 'text' && values.output !== 'json')
+    throw new UsageError('status: -o takes text or json');
+  let socket = values['admin-socket'] ?? '/run/weft/agent.sock';
+  if (values.sandbox) {
+    const state = loadSandboxState(values.sandbox);
+    const node = state.nodes.find((n) => n.name === values.node);
+    if (!node) {
+      throw new UsageError(
+        `status: sandbox ${values.sandbox} has nodes ${state.nodes.map((n) => n.name).join(', ')}; pick one with --node`,
+      );
+    }
+    socket = node.adminSocket;
+  }
+  const s = await fetchStatus(socket);
+  process.stdout.write(
+    values.output === 'json' ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s),
+  );
+  return 0;
+}

@@ -1,0 +1,54 @@
+// Which pods on this node are in the mesh, and where they live. Pure: a
+// snapshot in, the node's workload table out.
+import type { Namespace, Pod, Snapshot } from '../state/types.ts';
+
+export const MESH_LABEL = 'weft.dev/mesh';
+/** Where a pod's netns and cgroup are, for sources that know (the sandbox, plain hosts). */
+export const NETNS_ANNOTATION = 'weft.dev/netns-path';
+export const CGROUP_ANNOTATION = 'weft.dev/cgroup-path';
+
+export interface NodeWorkload {
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly serviceAccount: string;
+  readonly podIP?: string;
+  readonly netnsPath?: string;
+  readonly cgroupDir?: string;
+  readonly enrolled: boolean;
+  /** Why it is (or is not) in the mesh, in words for `weft status`. */
+  readonly reason: string;
+}
+
+function enrollment(ns: Namespace | undefined, pod: Pod): { enrolled: boolean; reason: string } {
+  if (pod.labels[MESH_LABEL] === 'disabled')
+    return { enrolled: false, reason: `pod label ${MESH_LABEL}=disabled` };
+  if (ns?.labels[MESH_LABEL] !== 'enabled') {
+    return { enrolled: false, reason: `namespace ${pod.namespace} lacks ${MESH_LABEL}=enabled` };
+  }
+  if (!pod.podIP) return { enrolled: false, reason: 'no pod IP yet' };
+  if (!pod.annotations[NETNS_ANNOTATION] || !pod.annotations[CGROUP_ANNOTATION]) {
+    return { enrolled: false, reason: 'netns or cgroup of the pod unknown' };
+  }
+  return { enrolled: true, reason: `namespace ${pod.namespace} has ${MESH_LABEL}=enabled` };
+}
+
+/** The pods scheduled on nodeName, sorted by key, each with its enrollment. */
+export function compileWorkloads(snap: Snapshot, nodeName: string): NodeWorkload[] {
+  const out: NodeWorkload[] = [];
+  for (const [key, pod] of snap.pods) {
+    if (pod.nodeName !== nodeName) continue;
+    const e = enrollment(snap.namespaces.get(pod.namespace), pod);
+    out.push({
+      key,
+      namespace: pod.namespace,
+      name: pod.name,
+      serviceAccount: pod.serviceAccountName,
+      podIP: pod.podIP,
+      netnsPath: pod.annotations[NETNS_ANNOTATION],
+      cgroupDir: pod.annotations[CGROUP_ANNOTATION],
+      ...e,
+    });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

@@ -1,0 +1,59 @@
+// Service VIPs and their endpoints, as the outbound proxy resolves them. Pure.
+import type { Pod, Service, ServicePort, Snapshot } from '../state/types.ts';
+
+export interface Endpoint {
+  readonly ip: string;
+  readonly port: number;
+  /** namespace/name of the pod behind it. */
+  readonly pod: string;
+}
+
+export interface ServiceTarget {
+  /** namespace/name of the Service. */
+  readonly service: string;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** `ip:port` of a ClusterIP port, the key the proxy looks an original destination up by. */
+export function vipKey(ip: string, port: number): string {
+  return `${ip}:${port}`;
+}
+
+function selects(svc: Service, pod: Pod): boolean {
+  const sel = Object.entries(svc.selector);
+  // A Service without a selector has hand-made endpoints in Kubernetes; none here.
+  return (
+    sel.length > 0 && pod.namespace === svc.namespace && sel.every(([k, v]) => pod.labels[k] === v)
+  );
+}
+
+function targetPort(sp: ServicePort, pod: Pod): number | undefined {
+  if (typeof sp.targetPort === 'number') return sp.targetPort;
+  return pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)
+    ?.containerPort;
+}
+
+/** Every TCP ClusterIP port in the cluster → its ready endpoints (pods with an IP), sorted. */
+export function compileServices(snap: Snapshot): Map<string, ServiceTarget> {
+  const out = new Map<string, ServiceTarget>();
+  const pods = [...snap.pods.values()].filter((p) => p.podIP);
+  for (const svc of snap.services.values()) {
+    if (!svc.clusterIP) continue;
+    for (const sp of svc.ports) {
+      if (sp.protocol !== 'TCP') continue;
+      const endpoints: Endpoint[] = [];
+      for (const pod of pods) {
+        if (!selects(svc, pod)) continue;
+        const port = targetPort(sp, pod);
+        if (port !== undefined)
+          endpoints.push({ ip: pod.podIP!, port, pod: `${pod.namespace}/${pod.name}` });
+      }
+      endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : a.port - b.port));
+      out.set(vipKey(svc.clusterIP, sp.port), {
+        service: `${svc.namespace}/${svc.name}`,
+        endpoints,
+      });
+    }
+  }
+  return out;
+}

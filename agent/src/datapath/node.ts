@@ -1,0 +1,216 @@
+// The datapath of one node: the programs attached at the agent's cgroup root,
+// sk_lookup per enrolled pod netns, and the tables they read. Everything is
+// pinned under the pin root, so a restarted agent picks it all up again: maps
+// keep their entries and links keep their programs attached (and are updated
+// to the new agent's programs in one step).
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
+import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
+import { EventStream } from './events.ts';
+import { constants, LAYOUT_VERSION } from './layout.ts';
+import type { BpfMap } from './map.ts';
+import { repoRoot } from './native.ts';
+import { type LoadedObject, loadObject } from './object.ts';
+import { cgroupId, ensureBpffs } from './system.ts';
+
+const OBJECTS = ['sock_connect', 'sock_ops', 'sk_lookup'] as const;
+/** Programs attached once at the cgroup root. */
+const ROOT_PROGRAMS: Record<string, (typeof OBJECTS)[number]> = {
+  weft_connect4: 'sock_connect',
+  weft_connect6: 'sock_connect',
+  weft_getpeername4: 'sock_connect',
+  weft_getpeername6: 'sock_connect',
+  weft_sockops: 'sock_ops',
+};
+
+export interface NodeDatapathOptions {
+  /** cgroup v2 directory whose subtree holds the node's pods. */
+  cgroupRoot: string;
+  /** bpffs directory for this node's pins. */
+  pinRoot: string;
+  bpfDir?: string;
+  splice?: boolean;
+}
+
+export interface EnrolledEntry {
+  cgroupDir: string;
+  podIP: string;
+  netnsPath: string;
+}
+
+export class NodeDatapath {
+  readonly opts: NodeDatapathOptions;
+  private readonly objects = new Map<string, LoadedObject>();
+  private readonly enrolled: BpfMap<bigint, Decoded>;
+  private readonly connOrig: BpfMap<Decoded, Decoded>;
+  private readonly targets: BpfMap<Decoded, number>;
+  private readonly socks: BpfMap<number, bigint>;
+  private readonly meta: BpfMap<number, Decoded>;
+  private readonly linkDir: string;
+  private readonly origKey = { workload_id: 0, port: 0, family: 0 };
+
+  constructor(opts: NodeDatapathOptions) {
+    this.opts = opts;
+    const bpfDir = opts.bpfDir ?? `${repoRoot}build/bpf`;
+    ensureBpffs(opts.pinRoot);
+    this.linkDir = join(opts.pinRoot, 'links');
+    mkdirSync(this.linkDir, { recursive: true });
+    try {
+      for (const name of OBJECTS) {
+        this.objects.set(name, loadObject(`${bpfDir}/${name}.bpf.o`, { pinRoot: opts.pinRoot }));
+      }
+    } catch (e) {
+      this.closeObjects();
+      throw e;
+    }
+    const o = this.objects.get('sock_connect')!;
+    this.meta = o.map('meta');
+    this.enrolled = o.map('enrolled');
+    this.connOrig = o.map('conn_orig');
+    this.targets = o.map('inbound_targets');
+    this.socks = o.map('inbound_socks');
+    this.checkLayout();
+  }
+
+  private checkLayout(): void {
+    const m = this.meta.get(0);
+    const version = m?.layout_version as number | undefined;
+    if (version && version !== LAYOUT_VERSION) {
+      throw new Error(
+        `pinned maps under ${this.opts.pinRoot} have layout ${version}, this agent has ${LAYOUT_VERSION}; ` +
+          'remove the pins (they hold enrollment only) and restart',
+      );
+    }
+    this.meta.set(0, {
+      layout_version: LAYOUT_VERSION,
+      flags: this.opts.splice ? constants.META_F_SPLICE : 0,
+    });
+  }
+
+  /** Attaches (or, after a restart, re-points) the root programs. Idempotent. */
+  attachRoot(): void {
+    for (const [prog, objName] of Object.entries(ROOT_PROGRAMS)) {
+      const p = this.objects.get(objName)!.program(prog);
+      try {
+        this.pinnedLink(prog, () => attachCgroup(p, this.opts.cgroupRoot), p);
+      } finally {
+        p.close();
+      }
+    }
+    const ops = this.objects.get('sock_ops')!;
+    const msg = ops.program('weft_sk_msg');
+    const hash = ops.map('splice_socks');
+    try {
+      // Attaching again replaces the sockhash's previous verdict program.
+      attachSkMsg(msg, hash);
+    } finally {
+      msg.close();
+      hash.close();
+    }
+  }
+
+  private pinnedLink(name: string, attach: () => Link, prog: { readonly fd: number }): void {
+    const pin = join(this.linkDir, name);
+    if (existsSync(pin)) {
+      const l = Link.openPinned(pin);
+      try {
+        l.update(prog);
+      } finally {
+        l.close();
+      }
+      return;
+    }
+    const l = attach();
+    try {
+      l.pin(pin);
+    } finally {
+      l.close();
+    }
+  }
+
+  /** Workload ids already in the pinned map, by cgroup id: kept across restarts. */
+  existingIds(): Map<bigint, number> {
+    return new Map(this.enrolled.entries().map(([k, v]) => [k, v.id as number]));
+  }
+
+  /** Puts a pod in the mesh: sk_lookup on its netns, its inbound listener, then its cgroup. */
+  enroll(id: number, e: EnrolledEntry, inboundFd: number): void {
+    const prog = this.objects.get('sk_lookup')!.program('weft_sk_lookup');
+    try {
+      this.pinnedLink(
+        `sk_lookup-${statSync(e.netnsPath).ino}`,
+        () => attachNetns(prog, e.netnsPath),
+        prog,
+      );
+    } finally {
+      prog.close();
+    }
+    this.socks.set(id, BigInt(inboundFd));
+    const a = encodeAddr(e.podIP);
+    this.targets.set({ addr: a.bytes, port: 0, family: a.family }, id);
+    // Last: from here on the pod's connect()s are redirected, and the proxy is ready.
+    this.enrolled.set(cgroupId(e.cgroupDir), { id, flags: 0 });
+  }
+
+  /** Takes a pod out: new connections go direct again; established ones are untouched. */
+  unenroll(id: number, e: Partial<EnrolledEntry>): void {
+    if (e.cgroupDir && existsSync(e.cgroupDir)) this.enrolled.delete(cgroupId(e.cgroupDir));
+    for (const [k, v] of this.enrolled.entries()) if (v.id === id) this.enrolled.delete(k);
+    if (e.podIP) {
+      const a = encodeAddr(e.podIP);
+      this.targets.delete({ addr: a.bytes, port: 0, family: a.family });
+    }
+    this.socks.delete(id);
+    if (e.netnsPath && existsSync(e.netnsPath)) {
+      const pin = join(this.linkDir, `sk_lookup-${statSync(e.netnsPath).ino}`);
+      if (existsSync(pin)) unlinkSync(pin);
+    }
+  }
+
+  /** Re-registers a (new) inbound listener for an already enrolled workload. */
+  setInbound(id: number, inboundFd: number): void {
+    this.socks.set(id, BigInt(inboundFd));
+  }
+
+  /** The original destination of a redirected connection, consumed on read. */
+  takeOrig(
+    workloadId: number,
+    port: number,
+    v6: boolean,
+  ): { ip: string; port: number } | undefined {
+    const k = this.origKey;
+    k.workload_id = workloadId;
+    k.port = port;
+    k.family = v6 ? constants.AF_INET6 : constants.AF_INET;
+    const v = this.connOrig.get(k);
+    if (!v) return undefined;
+    this.connOrig.delete(k);
+    return { ip: decodeAddr(v.family as number, v.addr as Buffer), port: v.port as number };
+  }
+
+  events(): EventStream {
+    return new EventStream(this.objects.get('sock_connect')!.mapFd('events'));
+  }
+
+  /** Pinned sk_lookup links whose netns is gone, left by pods deleted while no agent ran. */
+  prunePods(liveNetns: Set<string>): void {
+    const live = new Set(
+      [...liveNetns].filter((p) => existsSync(p)).map((p) => `sk_lookup-${statSync(p).ino}`),
+    );
+    for (const f of readdirSync(this.linkDir)) {
+      if (f.startsWith('sk_lookup-') && !live.has(f)) unlinkSync(join(this.linkDir, f));
+    }
+  }
+
+  private closeObjects(): void {
+    for (const o of this.objects.values()) o.close();
+    this.objects.clear();
+  }
+
+  /** Releases this process's handles; pins (and so the datapath) stay. */
+  close(): void {
+    for (const m of [this.meta, this.enrolled, this.connOrig, this.targets, this.socks]) m.close();
+    this.closeObjects();
+  }
+}

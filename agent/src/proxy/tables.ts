@@ -1,0 +1,24 @@
+// What the proxy needs to route, built by the compilers and swapped whole:
+// a connection reads one table from start to end, never half of an update.
+import type { ServiceTarget } from '../compile/services.ts';
+
+export interface ProxyTables {
+  readonly version: number;
+  /** `ip:port` of a ClusterIP port → endpoints. */
+  readonly services: ReadonlyMap<string, ServiceTarget>;
+}
+
+export const emptyTables: ProxyTables = { version: 0, services: new Map() };
+
+/** Round robin over a service's endpoints; positions survive table swaps. */
+export class Balancer {
+  private readonly next = new Map<string, number>();
+
+  pick(key: string, target: ServiceTarget): { ip: string; port: number } | undefined {
+    const n = target.endpoints.length;
+    if (n === 0) return undefined;
+    const i = this.next.get(key) ?? 0;
+    this.next.set(key, (i + 1) % n);
+    return target.endpoints[i % n];
+  }
+}

@@ -1,0 +1,299 @@
+// A cluster on one host. The controller (this class, in whichever process ran
+// `up`) builds the network, turns the user's manifests into pods with
+// addresses and cgroups, writes the resolved cluster for the agents, and runs
+// one agent per node inside that node's netns and cgroup.
+import { spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../datapath/native.ts';
+import { cgroup2Root } from '../datapath/system.ts';
+import { ManifestSource } from '../sources/manifests/index.ts';
+import type { Snapshot } from '../state/types.ts';
+import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
+import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
+import { type Placement, renderResolved } from './resolved.ts';
+import { loadSandboxState, type NodeState, type SandboxState, saveSandboxState } from './state.ts';
+import { nextClusterIP, nextPodIP, type SandboxLayout, sandboxLayout } from './topology.ts';
+
+export interface SandboxOptions {
+  name: string;
+  nodes: number;
+  manifests: string;
+  splice?: boolean;
+  log?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Sandbox {
+  readonly layout: SandboxLayout;
+  readonly state: SandboxState;
+  private readonly opts: SandboxOptions;
+  private source: ManifestSource | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly log: (line: string) => void;
+
+  private constructor(opts: SandboxOptions) {
+    this.opts = opts;
+    this.layout = sandboxLayout(opts.name);
+    this.log = opts.log ?? (() => {});
+    const cg = join(cgroup2Root(), this.layout.cgroup);
+    this.state = {
+      name: opts.name,
+      manifests: opts.manifests,
+      resolvedDir: join(this.layout.stateDir, 'resolved'),
+      controllerPid: process.pid,
+      ready: false,
+      nodes: Array.from({ length: opts.nodes }, (_, i) => {
+        const n = this.layout.node(i + 1);
+        return {
+          name: n.name,
+          index: n.index,
+          netns: n.netns,
+          cgroupRoot: join(cg, n.name),
+          pinRoot: join(this.layout.pinRoot, n.name),
+          adminSocket: join(this.layout.stateDir, `${n.name}.sock`),
+          log: join(this.layout.stateDir, `${n.name}.log`),
+          agentPid: null,
+        };
+      }),
+      pods: [],
+      services: {},
+      problems: [],
+    };
+  }
+
+  /** Builds the sandbox and returns once every agent answers. Cleans up if any step fails. */
+  static async up(opts: SandboxOptions): Promise<Sandbox> {
+    if (opts.nodes < 1 || opts.nodes > 50) throw new Error('--nodes must be between 1 and 50');
+    if (!existsSync(opts.manifests))
+      throw new Error(`manifest directory ${opts.manifests} does not exist`);
+    const l = sandboxLayout(opts.name);
+    if (existsSync(join(NETNS_DIR, l.underlayNetns))) {
+      throw new Error(
+        `sandbox '${opts.name}' already exists; run: weft sandbox down --name ${opts.name}`,
+      );
+    }
+    const s = new Sandbox(opts);
+    try {
+      mkdirSync(s.state.resolvedDir, { recursive: true });
+      buildUnderlay(s.layout);
+      for (const n of s.state.nodes) {
+        buildNode(s.layout, s.layout.node(n.index));
+        addCgroup(s.layout.cgroup);
+        mkdirSync(join(n.cgroupRoot, 'agent'), { recursive: true });
+      }
+      saveSandboxState(s.state);
+      s.source = new ManifestSource(opts.manifests);
+      await s.reconcile(await s.source.start());
+      s.source.on('snapshot', (snap: Snapshot) => {
+        s.queue = s.queue
+          .then(() => s.reconcile(snap))
+          .catch((e: Error) => s.log(`reconcile: ${e.message}`));
+      });
+      for (const n of s.state.nodes) await s.startAgent(n.name);
+      s.state.ready = true;
+      saveSandboxState(s.state);
+    } catch (e) {
+      await s.down();
+      throw e;
+    }
+    return s;
+  }
+
+  private node(name: string): NodeState {
+    const n = this.state.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`sandbox ${this.opts.name} has no node ${name}`);
+    return n;
+  }
+
+  /** Makes pods and ClusterIPs match the manifests, then publishes the resolved cluster. */
+  private async reconcile(snap: Snapshot): Promise<void> {
+    const problems: string[] = [];
+    const byKey = new Map(this.state.pods.map((p) => [p.key, p]));
+    for (const p of [...this.state.pods]) {
+      const want = snap.pods.get(p.key);
+      if (want && want.nodeName === p.node) continue;
+      removePod(this.layout, p.slot);
+      delCgroupTree(p.cgroup);
+      byKey.delete(p.key);
+    }
+    const taken = new Set([...byKey.values()].map((p) => p.ip));
+    let slot = Math.max(0, ...[...byKey.values()].map((p) => p.slot));
+    for (const [key, pod] of snap.pods) {
+      if (byKey.has(key)) continue;
+      const n = this.state.nodes.find((x) => x.name === pod.nodeName);
+      if (!n) {
+        problems.push(
+          `Pod ${key}: spec.nodeName ${pod.nodeName} is not a sandbox node (${this.state.nodes.map((x) => x.name).join(', ')})`,
+        );
+        continue;
+      }
+      const nl = this.layout.node(n.index);
+      const ip = nextPodIP(nl, taken);
+      if (!ip) {
+        problems.push(`Pod ${key}: no address left in ${nl.podCIDR}`);
+        continue;
+      }
+      taken.add(ip);
+      slot++;
+      const cgroup = join(n.cgroupRoot, `pod-${slot}`);
+      buildPod(this.layout, nl, slot, ip);
+      mkdirSync(cgroup, { recursive: true });
+      byKey.set(key, {
+        key,
+        node: n.name,
+        slot,
+        ip,
+        netns: netnsPath(this.layout.podNetns(slot)),
+        cgroup,
+      });
+    }
+    const services: Record<string, string> = {};
+    const usedVIPs = new Set(Object.values(this.state.services));
+    for (const [key, svc] of snap.services) {
+      const ip = svc.clusterIP ?? this.state.services[key] ?? nextClusterIP(usedVIPs);
+      if (!ip) continue;
+      usedVIPs.add(ip);
+      services[key] = ip;
+    }
+    this.state.pods = [...byKey.values()].sort((a, b) => a.slot - b.slot);
+    this.state.services = services;
+    this.state.problems = problems;
+    const placements = new Map<string, Placement>(
+      this.state.pods.map((p) => [
+        p.key,
+        {
+          ip: p.ip,
+          hostIP: this.layout.node(this.node(p.node).index).underlayIP,
+          netnsPath: p.netns,
+          cgroupDir: p.cgroup,
+        },
+      ]),
+    );
+    const out = join(this.state.resolvedDir, 'cluster.yaml');
+    writeFileSync(
+      `${out}.tmp`,
+      renderResolved(snap, placements, new Map(Object.entries(services))),
+    );
+    renameSync(`${out}.tmp`, out);
+    saveSandboxState(this.state);
+    for (const p of problems) this.log(p);
+  }
+
+  /** Starts a node's agent in the node's netns and cgroup; resolves once it answers. */
+  async startAgent(nodeName: string): Promise<void> {
+    const n = this.node(nodeName);
+    const args = [
+      `${repoRoot}agent/src/cli/main.ts`,
+      'agent',
+      '--node',
+      n.name,
+      '--manifests',
+      this.state.resolvedDir,
+      '--cgroup-root',
+      n.cgroupRoot,
+      '--bpffs',
+      n.pinRoot,
+      '--admin-socket',
+      n.adminSocket,
+      ...(this.opts.splice ? ['--splice'] : []),
+    ];
+    const script = `echo $$ > '${join(n.cgroupRoot, 'agent')}/cgroup.procs' && exec nsenter --net='${netnsPath(n.netns)}' "$@"`;
+    const logFd = openSync(n.log, 'a');
+    const child = spawn('sh', ['-c', script, 'sh', process.execPath, ...args], {
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+    });
+    closeSync(logFd);
+    child.unref();
+    n.agentPid = child.pid ?? null;
+    saveSandboxState(this.state);
+    const { fetchStatus } = await import('../cli/commands/status.ts');
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null)
+        throw new Error(`agent of ${n.name} exited (${child.exitCode}); see ${n.log}`);
+      try {
+        await fetchStatus(n.adminSocket);
+        return;
+      } catch {
+        await sleep(50);
+      }
+    }
+    throw new Error(`agent of ${n.name} did not answer within 10 s; see ${n.log}`);
+  }
+
+  /** Stops a node's agent (SIGKILL by default: a crash). Its pins stay, so pods fail closed. */
+  async stopAgent(nodeName: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const n = this.node(nodeName);
+    const pid = n.agentPid;
+    if (pid === null) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+    for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await sleep(25);
+    n.agentPid = null;
+    saveSandboxState(this.state);
+  }
+
+  /** Stops the controller's watch, the agents, and removes everything. */
+  async down(): Promise<string[]> {
+    this.source?.close();
+    await this.queue.catch(() => {});
+    for (const n of this.state.nodes) await this.stopAgent(n.name, 'SIGTERM');
+    return teardown(this.opts.name);
+  }
+}
+
+/**
+ * Removes every trace of sandbox `name`: processes (by its cgroup tree and its
+ * namespaces), namespaces, cgroups, pins and the state directory. Works from
+ * the names alone, so it also cleans up after a crash. Idempotent.
+ */
+export function teardown(name: string): string[] {
+  const l = sandboxLayout(name);
+  const errors: string[] = [];
+  const attempt = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      errors.push(`${what}: ${(e as Error).message}`);
+    }
+  };
+  let controller: number | null = null;
+  attempt('state', () => {
+    controller = loadSandboxState(name).controllerPid;
+  });
+  if (controller !== null && controller !== process.pid) {
+    attempt('controller', () => {
+      try {
+        process.kill(controller!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    });
+  }
+  attempt('cgroups', () => delCgroupTree(join(cgroup2Root(), l.cgroup)));
+  if (existsSync(NETNS_DIR)) {
+    const ours = new RegExp(`^${l.prefix}-(net|n\\d+|p\\d+)$`);
+    for (const ns of readdirSync(NETNS_DIR)) {
+      if (ours.test(ns)) {
+        attempt(`netns ${ns}`, () => delNetns(ns));
+      }
+    }
+  }
+  attempt('pins', () => delPinDir(l.pinRoot));
+  attempt('state dir', () => rmSync(l.stateDir, { recursive: true, force: true }));
+  return errors;
+}

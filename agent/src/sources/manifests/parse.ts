@@ -1,0 +1,494 @@
+// One manifest file → the Namespaces, Pods and Services in it, plus a precise
+// error for every field that Kubernetes itself would reject. Pure: no I/O.
+import { isIP } from 'node:net';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import type {
+  ContainerPort,
+  Labels,
+  Namespace,
+  ObjectError,
+  Pod,
+  Service,
+  ServicePort,
+} from '../../state/types.ts';
+
+export type ParsedObject =
+  | { kind: 'Namespace'; value: Namespace }
+  | { kind: 'Pod'; value: Pod }
+  | { kind: 'Service'; value: Service };
+
+/** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
+export interface IgnoredObject {
+  readonly kind: string;
+  readonly object: unknown;
+}
+
+export interface ParseResult {
+  /** Valid objects, in document order. */
+  readonly objects: ParsedObject[];
+  /** Identities (see objectId) of recognised objects that were rejected, in document order. */
+  readonly rejected: string[];
+  readonly ignored: IgnoredObject[];
+  readonly errors: ObjectError[];
+  /** The file as a whole is unusable (YAML syntax, unreadable): none of its content is trusted. */
+  readonly broken: boolean;
+}
+
+type Kind = ParsedObject['kind'];
+type Protocol = ContainerPort['protocol'];
+
+/** `Namespace name`, `Pod ns/name`, `Service ns/name`: the identity used in errors and merging. */
+export function objectId(o: ParsedObject): string {
+  return o.kind === 'Namespace'
+    ? idOf('Namespace', undefined, o.value.name)
+    : idOf(o.kind, o.value.namespace, o.value.name);
+}
+
+function idOf(kind: Kind, namespace: string | undefined, name: string): string {
+  return namespace === undefined ? `${kind} ${name}` : `${kind} ${namespace}/${name}`;
+}
+
+export function parseManifestFile(file: string, text: string): ParseResult {
+  const result: ParseResult = { objects: [], rejected: [], ignored: [], errors: [], broken: false };
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text.replace(/^\uFEFF/, ''), {
+    lineCounter: lines,
+    prettyErrors: false,
+  });
+  for (const [i, doc] of docs.entries()) {
+    const where = `document ${i + 1}`;
+    const bad = doc.errors[0];
+    if (bad) {
+      const { line, col } = lines.linePos(bad.pos[0]);
+      return broken(
+        file,
+        where,
+        `YAML syntax error at line ${line}, column ${col}: ${bad.message}`,
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = doc.toJS();
+    } catch (err) {
+      // Alias bombs and the like: the document is well formed but cannot become data.
+      const { line } = lines.linePos(doc.range[0]);
+      return broken(file, where, `YAML error in the document at line ${line}: ${message(err)}`);
+    }
+    if (raw === null || raw === undefined) continue;
+    readDocument(raw, file, i + 1, result);
+  }
+  return result;
+}
+
+function broken(file: string, object: string, msg: string): ParseResult {
+  return {
+    objects: [],
+    rejected: [],
+    ignored: [],
+    errors: [{ file, object, field: '', message: msg }],
+    broken: true,
+  };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function readDocument(raw: unknown, file: string, doc: number, out: ParseResult): void {
+  if (isMap(raw) && raw.kind === 'List') {
+    const items = raw.items;
+    if (!Array.isArray(items)) {
+      const r = new Reporter(file, `document ${doc}`, '');
+      r.add('items', `expected a list of objects, found ${describe(items)}`);
+      out.errors.push(...r.errors);
+      return;
+    }
+    for (const [j, item] of items.entries()) readObject(item, file, doc, `items[${j}]`, out);
+    return;
+  }
+  readObject(raw, file, doc, '', out);
+}
+
+const kinds: readonly string[] = ['Namespace', 'Pod', 'Service'];
+
+function readObject(raw: unknown, file: string, doc: number, prefix: string, out: ParseResult) {
+  const anonymous = new Reporter(file, `document ${doc}`, prefix);
+  if (!isMap(raw)) {
+    anonymous.add(
+      '',
+      `expected a Kubernetes object (a map with kind and metadata), found ${describe(raw)}`,
+    );
+    out.errors.push(...anonymous.errors);
+    return;
+  }
+  const { kind, apiVersion } = raw;
+  if (typeof kind !== 'string' || kind === '') {
+    anonymous.add('kind', `expected the object's kind, such as Pod, found ${describe(kind)}`);
+    out.errors.push(...anonymous.errors);
+    return;
+  }
+  if (kind === 'List') {
+    anonymous.add('kind', 'expected an object, found a List inside a List');
+    out.errors.push(...anonymous.errors);
+    return;
+  }
+  // A kind of another API group (a Knative Service, say) is someone else's object.
+  const foreign = typeof apiVersion === 'string' && apiVersion.includes('/');
+  if (!kinds.includes(kind) || foreign) {
+    out.ignored.push({ kind, object: raw });
+    return;
+  }
+  const k = kind as Kind;
+  const id = identify(k, raw.metadata);
+  // A named object's fields are relative to it; an unnamed one needs the path inside the document.
+  const r = id ? new Reporter(file, id, '') : anonymous;
+  if (apiVersion !== 'v1')
+    r.add('apiVersion', `expected v1 for a ${k}, found ${describe(apiVersion)}`);
+  const object: ParsedObject =
+    k === 'Namespace'
+      ? { kind: k, value: readNamespace(raw, r) }
+      : k === 'Pod'
+        ? { kind: k, value: readPod(raw, r) }
+        : { kind: k, value: readService(raw, r) };
+  if (r.errors.length === 0) {
+    out.objects.push(object);
+  } else {
+    out.errors.push(...r.errors);
+    if (id) out.rejected.push(id);
+  }
+}
+
+/** The object's identity when its metadata names it at all (even with an invalid name). */
+function identify(kind: Kind, metadata: unknown): string | undefined {
+  if (!isMap(metadata)) return undefined;
+  const { name, namespace } = metadata;
+  if (typeof name !== 'string' || name === '') return undefined;
+  if (kind === 'Namespace') return idOf(kind, undefined, name);
+  if (isAbsent(namespace) || namespace === '') return idOf(kind, 'default', name);
+  return typeof namespace === 'string' ? idOf(kind, namespace, name) : undefined;
+}
+
+// --- the three kinds ---------------------------------------------------------
+// Each reader reports every mistake it finds and returns its best reading; the
+// caller keeps the value only when nothing was reported.
+
+function readNamespace(raw: Record<string, unknown>, r: Reporter): Namespace {
+  const meta = r.map(raw.metadata, 'metadata', true);
+  return {
+    name: (meta && r.name(meta.name, 'metadata.name', dns1123Label)) ?? '',
+    labels: r.labels(meta?.labels, 'metadata.labels'),
+  };
+}
+
+function readPod(raw: Record<string, unknown>, r: Reporter): Pod {
+  // Read in document order so errors come out in the order the reader meets them.
+  const meta = r.map(raw.metadata, 'metadata', true);
+  const name = (meta && r.name(meta.name, 'metadata.name', dns1123Subdomain)) ?? '';
+  const namespace = (meta && r.namespace(meta.namespace)) ?? '';
+  const labels = r.labels(meta?.labels, 'metadata.labels');
+  const annotations = r.annotations(meta?.annotations, 'metadata.annotations');
+  const spec = r.map(raw.spec, 'spec', true);
+  // serviceAccount is the deprecated spelling; Kubernetes still honours it.
+  const [sa, saField] = isAbsent(spec?.serviceAccountName)
+    ? [spec?.serviceAccount, 'spec.serviceAccount']
+    : [spec?.serviceAccountName, 'spec.serviceAccountName'];
+  const serviceAccountName = isAbsent(sa) ? 'default' : r.name(sa, saField, dns1123Subdomain);
+  const nodeName = spec && r.name(spec.nodeName, 'spec.nodeName', dns1123Subdomain);
+  const ports = readContainerPorts(spec?.containers, r);
+  const status = r.map(raw.status, 'status', false);
+  const podIP = r.ip(status?.podIP, 'status.podIP');
+  const hostIP = r.ip(status?.hostIP, 'status.hostIP');
+  return {
+    namespace,
+    name,
+    labels,
+    annotations,
+    serviceAccountName: serviceAccountName ?? '',
+    nodeName: nodeName ?? '',
+    ports,
+    ...(podIP ? { podIP } : {}),
+    ...(hostIP ? { hostIP } : {}),
+  };
+}
+
+function readContainerPorts(containers: unknown, r: Reporter): ContainerPort[] {
+  const ports: ContainerPort[] = [];
+  for (const [ci, c] of r.list(containers, 'spec.containers').entries()) {
+    const cf = `spec.containers[${ci}]`;
+    const container = r.map(c, cf, true);
+    if (!container) continue;
+    // Kubernetes wants port names unique within a container; a Service's targetPort names one.
+    const names = new Set<string>();
+    for (const [pi, p] of r.list(container.ports, `${cf}.ports`).entries()) {
+      const pf = `${cf}.ports[${pi}]`;
+      const port = r.map(p, pf, true);
+      if (!port) continue;
+      const containerPort = r.port(port.containerPort, `${pf}.containerPort`);
+      const protocol = r.protocol(port.protocol, `${pf}.protocol`);
+      const name = isAbsent(port.name) ? undefined : r.name(port.name, `${pf}.name`, ianaSvcName);
+      if (name !== undefined) {
+        if (names.has(name))
+          r.add(`${pf}.name`, `expected a name unique in the container, found "${name}" again`);
+        names.add(name);
+      }
+      if (containerPort === undefined || protocol === undefined) continue;
+      ports.push(
+        name === undefined ? { containerPort, protocol } : { name, containerPort, protocol },
+      );
+    }
+  }
+  return ports;
+}
+
+function readService(raw: Record<string, unknown>, r: Reporter): Service {
+  const meta = r.map(raw.metadata, 'metadata', true);
+  // Kubernetes holds Service names to RFC 1035 (a letter first): they become DNS names.
+  const name = (meta && r.name(meta.name, 'metadata.name', dns1035Label)) ?? '';
+  const namespace = (meta && r.namespace(meta.namespace)) ?? '';
+  const spec = r.map(raw.spec, 'spec', true);
+  const selector = r.labels(spec?.selector, 'spec.selector');
+  const ports = spec ? readServicePorts(spec, r) : [];
+  const clusterIP =
+    spec?.clusterIP === 'None' ? undefined : r.ip(spec?.clusterIP, 'spec.clusterIP');
+  return { namespace, name, selector, ports, ...(clusterIP ? { clusterIP } : {}) };
+}
+
+function readServicePorts(spec: Record<string, unknown>, r: Reporter): ServicePort[] {
+  const list = r.list(spec.ports, 'spec.ports');
+  // Only a headless or ExternalName Service may go without ports, as in Kubernetes.
+  if (list.length === 0 && spec.clusterIP !== 'None' && spec.type !== 'ExternalName') {
+    if (Array.isArray(spec.ports) || isAbsent(spec.ports))
+      r.add('spec.ports', `expected at least one port, found ${describe(spec.ports)}`);
+    return [];
+  }
+  const ports: ServicePort[] = [];
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  for (const [i, p] of list.entries()) {
+    const f = `spec.ports[${i}]`;
+    const sp = r.map(p, f, true);
+    if (!sp) continue;
+    const port = r.port(sp.port, `${f}.port`);
+    const protocol = r.protocol(sp.protocol, `${f}.protocol`);
+    const targetPort = r.targetPort(sp.targetPort, `${f}.targetPort`);
+    let name: string | undefined;
+    if (!isAbsent(sp.name)) {
+      name = r.name(sp.name, `${f}.name`, dns1123Label);
+      if (name !== undefined && names.has(name))
+        r.add(`${f}.name`, `expected a name unique among the ports, found "${name}" again`);
+      if (name !== undefined) names.add(name);
+    } else if (list.length > 1) {
+      r.add(
+        `${f}.name`,
+        'expected a name: a Service with several ports must name each, found nothing',
+      );
+    }
+    if (port === undefined || protocol === undefined || targetPort === null) continue;
+    const key = `${port}/${protocol}`;
+    if (seen.has(key))
+      r.add(`${f}.port`, `expected each port and protocol once, found ${key} again`);
+    seen.add(key);
+    ports.push({
+      ...(name === undefined ? {} : { name }),
+      port,
+      targetPort: targetPort ?? port,
+      protocol,
+    });
+  }
+  return ports;
+}
+
+// --- fields -------------------------------------------------------------------
+
+interface NameRule {
+  readonly what: string;
+  readonly max: number;
+  readonly test: (s: string) => boolean;
+}
+
+const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1123Label: NameRule = {
+  what: "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)",
+  max: 63,
+  test: (s) => labelRe.test(s),
+};
+const dns1035Label: NameRule = {
+  what: "a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters)",
+  max: 63,
+  test: (s) => /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(s),
+};
+const dns1123Subdomain: NameRule = {
+  what: "a DNS-1123 subdomain (dot-separated lowercase labels of letters, digits and '-', at most 253 characters)",
+  max: 253,
+  test: (s) => s.split('.').every((l) => labelRe.test(l)),
+};
+const ianaSvcName: NameRule = {
+  what: "a port name (at most 15 lowercase letters, digits and '-', with at least one letter, no '--', not starting or ending with '-')",
+  max: 15,
+  test: (s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) && !s.includes('--'),
+};
+const qualifiedNameRe = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** A label or annotation key: `[prefix/]name`, prefix a DNS subdomain, name ≤ 63. */
+function isQualifiedName(key: string): boolean {
+  const parts = key.split('/');
+  if (parts.length > 2) return false;
+  const name = parts.pop() ?? '';
+  const prefix = parts[0];
+  if (prefix !== undefined && !(prefix.length <= 253 && dns1123Subdomain.test(prefix)))
+    return false;
+  return name.length <= 63 && qualifiedNameRe.test(name);
+}
+
+function isLabelValue(v: string): boolean {
+  return v === '' || (v.length <= 63 && qualifiedNameRe.test(v));
+}
+
+const labelKeyWhat =
+  "a label key ([prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a DNS-1123 subdomain)";
+const labelValueWhat =
+  "a label value (a string of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)";
+
+/** Collects errors for one object; each method returns the field's value, or undefined when wrong. */
+class Reporter {
+  readonly errors: ObjectError[] = [];
+  private readonly file: string;
+  private readonly object: string;
+  private readonly prefix: string;
+
+  constructor(file: string, object: string, prefix: string) {
+    this.file = file;
+    this.object = object;
+    this.prefix = prefix;
+  }
+
+  add(field: string, message: string): void {
+    const path = this.prefix && field ? `${this.prefix}.${field}` : this.prefix || field;
+    this.errors.push({ file: this.file, object: this.object, field: path, message });
+  }
+
+  /** A map; absent (or null) is an error when required, else an empty map. */
+  map(v: unknown, field: string, required: boolean): Record<string, unknown> | undefined {
+    if (isMap(v)) return v;
+    if (isAbsent(v) && !required) return {};
+    this.add(field, `expected a map, found ${describe(v)}`);
+    return undefined;
+  }
+
+  /** A list; absent (or null) is empty. */
+  list(v: unknown, field: string): unknown[] {
+    if (Array.isArray(v)) return v;
+    if (!isAbsent(v)) this.add(field, `expected a list, found ${describe(v)}`);
+    return [];
+  }
+
+  name(v: unknown, field: string, rule: NameRule): string | undefined {
+    if (typeof v !== 'string' || v === '') {
+      this.add(field, `expected ${rule.what}, found ${describe(v)}`);
+      return undefined;
+    }
+    if (v.length > rule.max || !rule.test(v)) {
+      const long = v.length > rule.max ? ` (${v.length} characters)` : '';
+      this.add(field, `expected ${rule.what}, found ${describe(v)}${long}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  namespace(v: unknown): string | undefined {
+    return isAbsent(v) || v === '' ? 'default' : this.name(v, 'metadata.namespace', dns1123Label);
+  }
+
+  labels(v: unknown, field: string): Labels {
+    return this.stringMap(v, field, true);
+  }
+
+  annotations(v: unknown, field: string): Labels {
+    return this.stringMap(v, field, false);
+  }
+
+  private stringMap(v: unknown, field: string, checkValues: boolean): Labels {
+    const m = this.map(v, field, false);
+    if (!m) return {};
+    const entries: [string, string][] = [];
+    for (const [key, value] of Object.entries(m)) {
+      const f = `${field}${fieldKey(key)}`;
+      if (!isQualifiedName(key)) {
+        this.add(f, `expected ${labelKeyWhat}, found ${describe(key)}`);
+      } else if (typeof value !== 'string') {
+        this.add(f, `expected a string (quote it), found ${describe(value)}`);
+      } else if (checkValues && !isLabelValue(value)) {
+        this.add(f, `expected ${labelValueWhat}, found ${describe(value)}`);
+      } else {
+        entries.push([key, value]);
+      }
+    }
+    return Object.fromEntries(entries);
+  }
+
+  port(v: unknown, field: string): number | undefined {
+    if (isPortNumber(v)) return v;
+    this.add(field, `expected a port number from 1 to 65535, found ${describe(v)}`);
+    return undefined;
+  }
+
+  /** A number, a container port's name, undefined when absent (0 and '' count as absent, as in Kubernetes); null when wrong. */
+  targetPort(v: unknown, field: string): number | string | undefined | null {
+    if (isAbsent(v) || v === 0 || v === '') return undefined;
+    if (isPortNumber(v)) return v;
+    if (typeof v === 'string' && v.length <= ianaSvcName.max && ianaSvcName.test(v)) return v;
+    this.add(
+      field,
+      `expected a port number from 1 to 65535 or ${ianaSvcName.what}, found ${describe(v)}`,
+    );
+    return null;
+  }
+
+  protocol(v: unknown, field: string): Protocol | undefined {
+    if (isAbsent(v)) return 'TCP';
+    if (v === 'TCP' || v === 'UDP' || v === 'SCTP') return v;
+    this.add(field, `expected TCP, UDP or SCTP, found ${describe(v)}`);
+    return undefined;
+  }
+
+  /** An IP address; absent or '' (not yet assigned) is undefined. */
+  ip(v: unknown, field: string): string | undefined {
+    if (isAbsent(v) || v === '') return undefined;
+    if (typeof v === 'string' && isIP(v) !== 0) return v;
+    this.add(field, `expected an IPv4 or IPv6 address, found ${describe(v)}`);
+    return undefined;
+  }
+}
+
+function isPortNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** YAML's null and a missing key mean the same to Kubernetes. */
+function isAbsent(v: unknown): v is null | undefined {
+  return v === undefined || v === null;
+}
+
+/** `.app`, or `["weft.dev/mesh"]` for keys a dotted path would garble. */
+function fieldKey(key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** What was found, for messages: `nothing`, `a map`, `the string "80"`, `the number 70000`. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') {
+    const s = v.length > 80 ? `${v.slice(0, 77)}...` : v;
+    return `the string ${JSON.stringify(s)}`;
+  }
+  if (typeof v === 'number') return `the number ${v}`;
+  if (typeof v === 'boolean') return `${v}`;
+  if (typeof v === 'object') return 'a map';
+  return typeof v;
+}
