@@ -1,7 +1,7 @@
 // Running a program as a pod would: joined to the pod's cgroup (so the cgroup
 // hooks see it) and inside the pod's netns (nsenter, not `ip netns exec`,
 // which remounts /sys).
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface PodPlacement {
   cgroupDir?: string;
@@ -14,14 +14,26 @@ export interface ExecResult {
   stderr: string;
 }
 
+function podCommand(pod: PodPlacement): string {
+  const joinCgroup = pod.cgroupDir ? `echo $$ > '${pod.cgroupDir}/cgroup.procs' && ` : '';
+  return `${joinCgroup}exec nsenter --net='${pod.netnsPath}' '${process.execPath}' --input-type=module -e "$WEFT_SCRIPT"`;
+}
+
+/** Starts a Node ES module script in the pod and leaves it running (a server, say). */
+export function spawnInPod(pod: PodPlacement, script: string): ChildProcess {
+  return spawn('sh', ['-c', podCommand(pod)], {
+    env: { ...process.env, WEFT_SCRIPT: script },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Runs a Node ES module script in the pod; it is killed after timeoutMs. */
 export function runInPod(
   pod: PodPlacement,
   script: string,
   timeoutMs = 20_000,
 ): Promise<ExecResult> {
-  const joinCgroup = pod.cgroupDir ? `echo $$ > '${pod.cgroupDir}/cgroup.procs' && ` : '';
-  const cmd = `${joinCgroup}exec nsenter --net='${pod.netnsPath}' '${process.execPath}' --input-type=module -e "$WEFT_SCRIPT"`;
+  const cmd = podCommand(pod);
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', cmd], {
       env: { ...process.env, WEFT_SCRIPT: script },

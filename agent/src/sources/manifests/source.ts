@@ -15,6 +15,8 @@ export interface ManifestSourceOptions {
   pollMs?: number;
   /** How long to let a burst of watch events settle before reading; default 50 ms. */
   debounceMs?: number;
+  /** Use fs.watch as well as polling; default true. */
+  watch?: boolean;
 }
 
 interface FileState {
@@ -46,6 +48,7 @@ export class ManifestSource extends EventEmitter<{
   private readonly dir: string;
   private readonly pollMs: number;
   private readonly debounceMs: number;
+  private readonly useWatch: boolean;
   private readonly merger = new LastGood();
   /** Keyed by path relative to dir. */
   private readonly files = new Map<string, FileState>();
@@ -66,6 +69,7 @@ export class ManifestSource extends EventEmitter<{
     this.dir = dir;
     this.pollMs = opts.pollMs ?? 250;
     this.debounceMs = opts.debounceMs ?? 50;
+    this.useWatch = opts.watch ?? true;
   }
 
   /** Reads the directory once and starts watching it; rejects when it is missing. */
@@ -114,6 +118,7 @@ export class ManifestSource extends EventEmitter<{
     this.watcher?.close();
     this.watcher = undefined;
     this.watchedIno = ino;
+    if (!this.useWatch) return;
     const onEvent = (_event: string, filename: string | Buffer | null) => {
       if (filename) this.dirty.add(normalize(filename.toString()));
       this.debounce();
