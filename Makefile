@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(BUILD)/bpf -Ibpf/include
 
-.PHONY: all build toolchain deps layout check format test test-unit test-integration demo clean
+.PHONY: all build toolchain deps layout check format test test-unit test-integration demo bench clean
 
 all: build
 
@@ -75,6 +75,10 @@ test-integration: build
 
 demo: build
 	@node scripts/demo.ts
+
+# Direct vs through the mesh, same node and across nodes (needs root); writes docs/benchmarks.md.
+bench: build
+	@node bench/run.ts
 
 clean:
 	rm -rf $(BUILD)

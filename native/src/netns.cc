@@ -16,6 +16,7 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "errors.h"
 #include "exports.h"
@@ -33,6 +34,7 @@ struct SocketSpec {
   bool reusePort = false;
   bool transparent = false;
   bool v6only = false;
+  bool bindNoPort = false;  // IP_BIND_ADDRESS_NO_PORT: take the port at connect()
 };
 
 struct SocketResult {
@@ -41,6 +43,24 @@ struct SocketResult {
   std::string step;
 };
 
+// Enters the netns on the calling thread (a dedicated one: never Node's own).
+static SocketResult Enter(const std::string& netns) {
+  SocketResult r;
+  int ns = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (ns < 0) {
+    r.err = errno;
+    r.step = "open netns";
+    return r;
+  }
+  if (setns(ns, CLONE_NEWNET) != 0) {
+    r.err = errno;
+    r.step = "setns";
+  }
+  close(ns);
+  return r;
+}
+
+// Makes one socket in the calling thread's netns.
 static SocketResult Make(const SocketSpec& s) {
   SocketResult r;
   auto fail = [&](const char* step) {
@@ -50,15 +70,6 @@ static SocketResult Make(const SocketSpec& s) {
     r.fd = -1;
     return r;
   };
-  int ns = open(s.netns.c_str(), O_RDONLY | O_CLOEXEC);
-  if (ns < 0) return fail("open netns");
-  int rc = setns(ns, CLONE_NEWNET);
-  int setnsErr = errno;
-  close(ns);
-  if (rc != 0) {
-    errno = setnsErr;
-    return fail("setns");
-  }
   r.fd = socket(s.family, s.type | SOCK_CLOEXEC, 0);
   if (r.fd < 0) return fail("socket");
   int one = 1;
@@ -68,6 +79,8 @@ static SocketResult Make(const SocketSpec& s) {
     return fail("SO_REUSEPORT");
   if (s.transparent && setsockopt(r.fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) != 0)
     return fail("IP_TRANSPARENT");
+  if (s.bindNoPort && setsockopt(r.fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) != 0)
+    return fail("IP_BIND_ADDRESS_NO_PORT");
   if (s.family == AF_INET6) {
     int v6only = s.v6only ? 1 : 0;
     if (setsockopt(r.fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0)
@@ -102,9 +115,7 @@ static SocketResult Make(const SocketSpec& s) {
   return r;
 }
 
-// netnsSocket(netnsPath, { family: 4|6, type: 'tcp'|'udp', address, port,
-//   backlog, reuseAddr, reusePort, transparent, v6only }) -> fd
-static Napi::Value NetnsSocket(const Napi::CallbackInfo& info) {
+static SocketSpec Spec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SocketSpec s;
   s.netns = info[0].As<Napi::String>();
@@ -118,17 +129,54 @@ static Napi::Value NetnsSocket(const Napi::CallbackInfo& info) {
   s.reusePort = o.Has("reusePort") && o.Get("reusePort").ToBoolean();
   s.transparent = o.Has("transparent") && o.Get("transparent").ToBoolean();
   s.v6only = o.Has("v6only") && o.Get("v6only").ToBoolean();
+  s.bindNoPort = o.Has("bindNoPort") && o.Get("bindNoPort").ToBoolean();
   if (s.port > 65535) ThrowErrno(env, EINVAL, "port out of range");
+  return s;
+}
 
+// netnsSocket(netnsPath, { family: 4|6, type: 'tcp'|'udp', address, port,
+//   backlog, reuseAddr, reusePort, transparent, v6only, bindNoPort }) -> fd
+static Napi::Value NetnsSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SocketSpec s = Spec(info);
   SocketResult r;
-  std::thread t([&] { r = Make(s); });
+  std::thread t([&] {
+    r = Enter(s.netns);
+    if (r.err == 0) r = Make(s);
+  });
   t.join();
   if (r.fd < 0) ThrowErrno(env, r.err, "netns socket (" + r.step + ") in " + s.netns);
   return Napi::Number::New(env, r.fd);
 }
 
+// netnsSockets(netnsPath, opts, count) -> fd[]: a batch made on one thread that
+// enters the netns once, for pools on a proxy's per-connection path.
+static Napi::Value NetnsSockets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SocketSpec s = Spec(info);
+  uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+  std::vector<int> fds;
+  SocketResult r;
+  std::thread t([&] {
+    r = Enter(s.netns);
+    for (uint32_t i = 0; r.err == 0 && i < count; i++) {
+      r = Make(s);
+      if (r.fd >= 0) fds.push_back(r.fd);
+    }
+  });
+  t.join();
+  if (r.err != 0) {
+    for (int fd : fds) close(fd);
+    ThrowErrno(env, r.err, "netns socket (" + r.step + ") in " + s.netns);
+  }
+  Napi::Array out = Napi::Array::New(env, fds.size());
+  for (uint32_t i = 0; i < fds.size(); i++) out.Set(i, fds[i]);
+  return out;
+}
+
 void InitNetns(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsSocket", Napi::Function::New(env, NetnsSocket));
+  exports.Set("netnsSockets", Napi::Function::New(env, NetnsSockets));
 }
 
 }  // namespace weft

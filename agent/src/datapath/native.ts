@@ -65,6 +65,8 @@ export interface NetnsSocketOptions {
   reusePort?: boolean;
   transparent?: boolean;
   v6only?: boolean;
+  /** IP_BIND_ADDRESS_NO_PORT: bind the address now, pick the port at connect(). */
+  bindNoPort?: boolean;
 }
 
 export interface NativeBpfObject {
@@ -107,6 +109,7 @@ export interface Native {
   dupFd(fd: number): number;
   closeFd(fd: number): void;
   netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;
+  netnsSockets(netnsPath: string, opts: NetnsSocketOptions, count: number): number[];
   btfStructs(objectPath: string, prefix: string): BtfStruct[];
 }
 

@@ -4,11 +4,13 @@
 import type { Socket } from 'node:net';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { join } from './pipe.ts';
+import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 
 export interface InboundContext {
   readonly netnsPath: string;
   readonly stats: DirectionStats;
+  readonly pool: SocketPool;
 }
 
 export function handleInbound(ctx: InboundContext, client: Socket): void {
@@ -24,6 +26,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   let upstream: Socket;
   try {
     upstream = dialFromNetns(
+      ctx.pool,
       ctx.netnsPath,
       host,
       port,

@@ -5,6 +5,7 @@ import type { NodeWorkload } from '../compile/enrollment.ts';
 import { handleInbound } from './inbound.ts';
 import { WorkloadListeners } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
+import { SocketPool } from './socket-pool.ts';
 import { ProxyStats } from './stats.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
@@ -22,6 +23,7 @@ export class NodeProxy {
   readonly stats = new ProxyStats();
   private tables: ProxyTables = emptyTables;
   private readonly balancer = new Balancer();
+  private readonly pool = new SocketPool();
   private readonly workloads = new Map<string, ProxiedWorkload>();
   private readonly lookup: OrigLookup;
 
@@ -44,9 +46,10 @@ export class NodeProxy {
       stats: this.stats.outbound,
       lookup: this.lookup,
       balancer: this.balancer,
+      pool: this.pool,
       tables: () => this.tables,
     };
-    const inCtx = { netnsPath, stats: this.stats.inbound };
+    const inCtx = { netnsPath, stats: this.stats.inbound, pool: this.pool };
     const listeners = await WorkloadListeners.open(
       netnsPath,
       (s) => handleOutbound(out, s),
@@ -59,7 +62,10 @@ export class NodeProxy {
 
   /** Stops listening for the workload; its established connections carry on. */
   remove(key: string): void {
-    this.workloads.get(key)?.listeners.close();
+    const p = this.workloads.get(key);
+    if (!p) return;
+    p.listeners.close();
+    this.pool.drop(p.workload.netnsPath!);
     this.workloads.delete(key);
   }
 
@@ -69,5 +75,6 @@ export class NodeProxy {
 
   close(): void {
     for (const key of [...this.workloads.keys()]) this.remove(key);
+    this.pool.close();
   }
 }

@@ -16,7 +16,7 @@ async function serveFd(fd: number, onConnection: (s: Socket) => void): Promise<S
   const server = createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ fd }, () => {
+    server.listen({ fd, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { vipKey } from '../compile/services.ts';
 import { dialFromNetns } from './forward.ts';
 import { join } from './pipe.ts';
+import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 import type { Balancer, ProxyTables } from './tables.ts';
 
@@ -28,6 +29,7 @@ export interface OutboundContext {
   readonly stats: DirectionStats;
   readonly lookup: OrigLookup;
   readonly balancer: Balancer;
+  readonly pool: SocketPool;
   tables(): ProxyTables;
 }
 
@@ -56,7 +58,7 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   }
   let upstream: Socket;
   try {
-    upstream = dialFromNetns(ctx.netnsPath, host, port);
+    upstream = dialFromNetns(ctx.pool, ctx.netnsPath, host, port);
   } catch {
     stats.failed++;
     client.resetAndDestroy();

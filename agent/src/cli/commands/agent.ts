@@ -56,5 +56,6 @@ export async function run(args: string[]): Promise<number> {
   });
   admin.close();
   await agent.stop();
-  return 0;
+  // Established proxied connections would keep the loop alive; an agent told to stop exits.
+  process.exit(0);
 }

@@ -1,0 +1,62 @@
+// Programs the benchmark runs inside pods: an echo/sink server, a bulk sender
+// and a 1-byte ping-pong. The same programs run for direct and meshed paths,
+// so their own cost cancels out of the ratios.
+
+/** Port 9000 echoes (for round trips); port 9001 sinks and reports bytes after the client's FIN. */
+export const benchServer = `
+import net from 'node:net';
+net.createServer({ noDelay: true }, (s) => { s.setNoDelay(true); s.pipe(s); s.on('error', () => {}); }).listen(9000, '0.0.0.0', () => {
+  net.createServer({ allowHalfOpen: true }, (s) => {
+    let n = 0;
+    s.on('data', (d) => { n += d.length; });
+    s.on('end', () => s.end(String(n)));
+    s.on('error', () => {});
+  }).listen(9001, '0.0.0.0', () => console.log('listening'));
+});
+`;
+
+/** Sends as fast as back-pressure allows for ms milliseconds; prints {bytes, seconds}. */
+export const bulkClient = (host: string, ms: number) => `
+import net from 'node:net';
+const chunk = Buffer.alloc(256 * 1024, 7);
+const s = net.connect({ host: '${host}', port: 9001, allowHalfOpen: true });
+let t0 = 0; let sent = 0; let stop = false; let reply = '';
+const pump = () => { while (!stop) { sent += chunk.length; if (!s.write(chunk)) return; } };
+s.on('connect', () => { t0 = performance.now(); setTimeout(() => { stop = true; s.end(); }, ${ms}); pump(); });
+s.on('drain', pump);
+s.on('data', (d) => { reply += d; });
+s.on('end', () => {
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ bytes: Number(reply), sent, seconds }));
+});
+s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
+`;
+
+/** n sequential 1-byte round trips after a warm-up; prints sorted RTTs in microseconds. */
+export const pingClient = (host: string, n: number) => `
+import net from 'node:net';
+const s = net.connect({ host: '${host}', port: 9000, noDelay: true });
+const one = Buffer.from([1]);
+const warm = 2000; const rtts = new Float64Array(${n}); let i = -warm; let t = 0n;
+s.on('connect', () => { t = process.hrtime.bigint(); s.write(one); });
+s.on('data', () => {
+  const now = process.hrtime.bigint();
+  if (i >= 0) rtts[i] = Number(now - t) / 1000;
+  i++;
+  if (i === ${n}) { s.destroy(); rtts.sort(); console.log(JSON.stringify({ p50: rtts[Math.floor(${n} * 0.5)], p99: rtts[Math.floor(${n} * 0.99)] })); return; }
+  t = process.hrtime.bigint(); s.write(one);
+});
+s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
+`;
+
+/** Opens connections one after another for ms milliseconds; prints {count, seconds}. */
+export const connectClient = (host: string, ms: number) => `
+import net from 'node:net';
+const t0 = performance.now(); let count = 0;
+const next = () => {
+  if (performance.now() - t0 > ${ms}) { console.log(JSON.stringify({ count, seconds: (performance.now() - t0) / 1000 })); return; }
+  const s = net.connect({ host: '${host}', port: 9000 }, () => { count++; s.destroy(); next(); });
+  s.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); });
+};
+next();
+`;

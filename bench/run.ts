@@ -1,0 +1,163 @@
+// make bench: direct vs through the mesh, same node and across nodes, in one
+// run on one sandbox per configuration; every figure is a ratio to direct
+// measured minutes apart at most. Writes docs/benchmarks.md.
+import { execSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fetchStatus } from '../agent/src/cli/commands/status.ts';
+import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { Sandbox, teardown } from '../agent/src/sandbox/sandbox.ts';
+import { benchServer, bulkClient, connectClient, pingClient } from './pod-programs.ts';
+
+const BULK_MS = Number(process.env.WEFT_BENCH_BULK_MS ?? 3000);
+const PINGS = Number(process.env.WEFT_BENCH_PINGS ?? 20000);
+const CONNECT_MS = Number(process.env.WEFT_BENCH_CONNECT_MS ?? 2000);
+
+const pod = (ns: string, name: string, node: string, enrolled: boolean) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}${enrolled ? '' : ', labels: {weft.dev/mesh: disabled}'}}
+spec: {nodeName: ${node}, containers: [{name: app}]}
+`;
+// The same three pods twice: once opted out (direct), once in the mesh.
+const manifests = [
+  'apiVersion: v1\nkind: Namespace\nmetadata: {name: bench, labels: {weft.dev/mesh: enabled}}\n',
+  pod('bench', 'client', 'node-1', true),
+  pod('bench', 'local', 'node-1', true),
+  pod('bench', 'remote', 'node-2', true),
+  pod('bench', 'dclient', 'node-1', false),
+  pod('bench', 'dlocal', 'node-1', false),
+  pod('bench', 'dremote', 'node-2', false),
+].join('---\n');
+
+interface Row {
+  path: string;
+  gbps: number;
+  p50: number;
+  p99: number;
+  cps: number;
+  /** What failed, when a measurement could not complete. */
+  errors: string[];
+}
+
+async function measure(sbx: Sandbox, from: string, to: string, label: string): Promise<Row> {
+  const p = (k: string) => {
+    const s = sbx.state.pods.find((x) => x.key === `bench/${k}`)!;
+    return { netnsPath: s.netns, cgroupDir: s.cgroup, ip: s.ip };
+  };
+  const target = p(to).ip;
+  const bulk = lastJson<{ bytes: number; seconds: number; error?: string }>(
+    await runInPod(p(from), bulkClient(target, BULK_MS), BULK_MS + 30_000),
+  );
+  const ping = lastJson<{ p50: number; p99: number; error?: string }>(
+    await runInPod(p(from), pingClient(target, PINGS), 120_000),
+  );
+  const conn = lastJson<{ count: number; seconds: number; error?: string }>(
+    await runInPod(p(from), connectClient(target, CONNECT_MS), CONNECT_MS + 30_000),
+  );
+  const errors: string[] = [];
+  if (bulk.error) errors.push(`throughput: ${bulk.error}`);
+  if (ping.error) errors.push(`latency: ${ping.error}`);
+  if (conn.error) errors.push(`connections: ${conn.error}`);
+  return {
+    path: label,
+    gbps: bulk.error ? Number.NaN : (bulk.bytes * 8) / bulk.seconds / 1e9,
+    p50: ping.error ? Number.NaN : ping.p50,
+    p99: ping.error ? Number.NaN : ping.p99,
+    cps: conn.error ? Number.NaN : conn.count / conn.seconds,
+    errors,
+  };
+}
+
+async function runConfig(name: string, splice: boolean): Promise<Row[]> {
+  teardown(name);
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+  writeFileSync(join(dir, 'bench.yaml'), manifests);
+  const sbx = await Sandbox.up({ name, nodes: 2, manifests: dir, splice });
+  const children = [];
+  try {
+    for (const k of ['local', 'remote', 'dlocal', 'dremote']) {
+      const s = sbx.state.pods.find((x) => x.key === `bench/${k}`)!;
+      const child = spawnInPod({ netnsPath: s.netns, cgroupDir: s.cgroup }, benchServer);
+      children.push(child);
+      await new Promise<void>((resolve) => child.stdout?.on('data', () => resolve()));
+    }
+    const rows: Row[] = [];
+    const mode = splice ? 'mesh+splice' : 'mesh';
+    if (!splice) rows.push(await measure(sbx, 'dclient', 'dlocal', 'direct, same node'));
+    rows.push(await measure(sbx, 'client', 'local', `${mode}, same node`));
+    if (!splice) rows.push(await measure(sbx, 'dclient', 'dremote', 'direct, across nodes'));
+    rows.push(await measure(sbx, 'client', 'remote', `${mode}, across nodes`));
+    const st = await fetchStatus(sbx.state.nodes[0]!.adminSocket);
+    process.stderr.write(`  node-1 proxy: ${st.proxy.outbound.accepted} outbound connections\n`);
+    return rows;
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await sbx.down();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number, d = 2) => (Number.isNaN(n) ? 'failed' : n.toFixed(d));
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('make bench needs root (it builds a sandbox)');
+  process.stderr.write('bench: plain mesh…\n');
+  const rows = await runConfig('bench', false);
+  process.stderr.write('bench: mesh with the sockops/sk_msg splice…\n');
+  rows.push(...(await runConfig('benchs', true)));
+  const direct = (where: string) => rows.find((r) => r.path === `direct, ${where}`)!;
+  const lines = [
+    '| path | throughput (Gbit/s) | vs direct | RTT p50 (µs) | added p50 | RTT p99 (µs) | added p99 | connections/s | vs direct |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const d = direct(r.path.endsWith('same node') ? 'same node' : 'across nodes');
+    const same = r === d;
+    lines.push(
+      `| ${r.path} | ${fmt(r.gbps)} | ${same ? '1' : `${fmt((r.gbps / d.gbps) * 100, 0)}%`} | ${fmt(r.p50, 0)} | ${same ? '' : `+${fmt(r.p50 - d.p50, 0)}`} | ${fmt(r.p99, 0)} | ${same ? '' : `+${fmt(r.p99 - d.p99, 0)}`} | ${fmt(r.cps, 0)} | ${same ? '1' : `${fmt((r.cps / d.cps) * 100, 0)}%`} |`,
+    );
+  }
+  const failures = rows.flatMap((r) => r.errors.map((e) => `- ${r.path}: ${e}`));
+  const table =
+    lines.join('\n') + (failures.length ? `\n\nFailed measurements:\n${failures.join('\n')}` : '');
+  process.stdout.write(`\n${table}\n`);
+  const cross = rows.find((r) => r.path === 'mesh, across nodes')!;
+  const dCross = direct('across nodes');
+  const kernel = execSync('uname -r', { encoding: 'utf8' }).trim();
+  const doc = `# Benchmarks
+
+Written by \`make bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}. Every ratio compares
+paths measured in the same run on the same machine.
+
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${kernel}, Node ${process.version}.
+
+## Setup
+
+A 2-node sandbox. The same pods exist twice: opted out of the mesh (direct) and enrolled
+(mesh). A meshed connection crosses two proxy hops, as in any node-proxy mesh: the client
+node's proxy (outbound, reached over loopback in the client pod's netns) and the server
+node's proxy (inbound, reached by sk_lookup steering). Same-node traffic takes the same two
+hops through one agent. L4 plaintext; mTLS comes with the identity issue.
+
+- throughput: one connection, 256 KiB writes for ${BULK_MS / 1000} s, bytes counted by the server;
+- latency: ${PINGS} sequential 1-byte round trips on one connection (after 2000 warm-up);
+- connections/s: connect-then-close, one after another, for ${CONNECT_MS / 1000} s.
+
+Client and server are the same Node programs for every path, so their cost is in the
+direct figures too.
+
+${table}
+
+Targets for this stage, across nodes: throughput ≥ 35% of direct (measured
+${fmt((cross.gbps / dCross.gbps) * 100, 0)}%), ≤ 60 µs added at p50 (measured +${fmt(cross.p50 - dCross.p50, 0)} µs).
+
+"mesh+splice" turns on the sockops/sk_msg splice of the app↔proxy loopback hop
+(\`weft agent --splice\`). It stays off by default unless these rows show it winning.
+`;
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), doc);
+  process.stderr.write('wrote docs/benchmarks.md\n');
+}
+
+await main();
