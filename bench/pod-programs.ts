@@ -49,13 +49,18 @@ s.on('data', () => {
 s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
 `;
 
-/** Opens connections one after another for ms milliseconds; prints {count, seconds}. */
+/**
+ * New connections one after another for ms milliseconds, each carrying one
+ * byte to the server and back before it closes (so a connection counts only
+ * once it works end to end); prints {count, seconds}.
+ */
 export const connectClient = (host: string, ms: number) => `
 import net from 'node:net';
 const t0 = performance.now(); let count = 0;
 const next = () => {
   if (performance.now() - t0 > ${ms}) { console.log(JSON.stringify({ count, seconds: (performance.now() - t0) / 1000 })); return; }
-  const s = net.connect({ host: '${host}', port: 9000 }, () => { count++; s.destroy(); next(); });
+  const s = net.connect({ host: '${host}', port: 9000, noDelay: true }, () => s.write('x'));
+  s.once('data', () => { count++; s.destroy(); next(); });
   s.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); });
 };
 next();

@@ -13,6 +13,8 @@ import { benchServer, bulkClient, connectClient, pingClient } from './pod-progra
 const BULK_MS = Number(process.env.WEFT_BENCH_BULK_MS ?? 3000);
 const PINGS = Number(process.env.WEFT_BENCH_PINGS ?? 20000);
 const CONNECT_MS = Number(process.env.WEFT_BENCH_CONNECT_MS ?? 2000);
+// Paths are measured in turns, this many rounds; each figure is the median.
+const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 
 const pod = (ns: string, name: string, node: string, enrolled: boolean) => `
 apiVersion: v1
@@ -70,6 +72,22 @@ async function measure(sbx: Sandbox, from: string, to: string, label: string): P
   };
 }
 
+function med(xs: number[]): number {
+  const ok = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return ok.length === xs.length ? ok[Math.floor(ok.length / 2)]! : Number.NaN;
+}
+
+function median(rs: Row[]): Row {
+  return {
+    path: rs[0]!.path,
+    gbps: med(rs.map((r) => r.gbps)),
+    p50: med(rs.map((r) => r.p50)),
+    p99: med(rs.map((r) => r.p99)),
+    cps: med(rs.map((r) => r.cps)),
+    errors: [...new Set(rs.flatMap((r) => r.errors))],
+  };
+}
+
 async function runConfig(name: string, splice: boolean): Promise<Row[]> {
   teardown(name);
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
@@ -83,12 +101,21 @@ async function runConfig(name: string, splice: boolean): Promise<Row[]> {
       children.push(child);
       await new Promise<void>((resolve) => child.stdout?.on('data', () => resolve()));
     }
-    const rows: Row[] = [];
     const mode = splice ? 'mesh+splice' : 'mesh';
-    if (!splice) rows.push(await measure(sbx, 'dclient', 'dlocal', 'direct, same node'));
-    rows.push(await measure(sbx, 'client', 'local', `${mode}, same node`));
-    if (!splice) rows.push(await measure(sbx, 'dclient', 'dremote', 'direct, across nodes'));
-    rows.push(await measure(sbx, 'client', 'remote', `${mode}, across nodes`));
+    const paths: [string, string, string][] = [
+      ...(splice ? [] : [['dclient', 'dlocal', 'direct, same node'] as [string, string, string]]),
+      ['client', 'local', `${mode}, same node`],
+      ...(splice
+        ? []
+        : [['dclient', 'dremote', 'direct, across nodes'] as [string, string, string]]),
+      ['client', 'remote', `${mode}, across nodes`],
+    ];
+    const samples = new Map<string, Row[]>(paths.map(([, , l]) => [l, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [from, to, label] of paths)
+        samples.get(label)!.push(await measure(sbx, from, to, label));
+    }
+    const rows = paths.map(([, , label]) => median(samples.get(label)!));
     const st = await fetchStatus(sbx.state.nodes[0]!.adminSocket);
     process.stderr.write(`  node-1 proxy: ${st.proxy.outbound.accepted} outbound connections\n`);
     return rows;
@@ -143,10 +170,11 @@ hops through one agent. L4 plaintext; mTLS comes with the identity issue.
 
 - throughput: one connection, 256 KiB writes for ${BULK_MS / 1000} s, bytes counted by the server;
 - latency: ${PINGS} sequential 1-byte round trips on one connection (after 2000 warm-up);
-- connections/s: connect-then-close, one after another, for ${CONNECT_MS / 1000} s.
+- connections/s: one after another for ${CONNECT_MS / 1000} s, each connect, send 1 byte, read it back, close.
 
 Client and server are the same Node programs for every path, so their cost is in the
-direct figures too.
+direct figures too. Paths are measured in turns, ${ROUNDS} rounds; each figure is the median
+of its rounds, which tames the noise of a small shared machine.
 
 ${table}
 

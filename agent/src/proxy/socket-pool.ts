@@ -4,7 +4,7 @@
 // connection that drew one is on its way.
 import { type NetnsSocketOptions, native } from '../datapath/native.ts';
 
-const BATCH = 16;
+const BATCH = 32;
 
 export class SocketPool {
   private readonly spares = new Map<string, number[]>();
