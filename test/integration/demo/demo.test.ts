@@ -19,9 +19,9 @@ describePrivileged('demo', () => {
     expect(r.stdout).toContain('All expected outcomes seen.');
     expect(r.stdout).not.toContain('✗');
     expect(r.status).toBe(0);
-    const pid = /weft-demo-(\d+)-pod/.exec(r.stdout)?.[1];
-    expect(pid).toBeDefined();
-    expect(existsSync(`/var/run/netns/weft-demo-${pid}-pod`)).toBe(false);
-    expect(readdirSync(cgroup2Root()).filter((d) => d.startsWith(`weft-demo-${pid}`))).toEqual([]);
+    const name = `demo${r.pid! % 100000}`;
+    expect(readdirSync('/var/run/netns').filter((n) => n.startsWith(`weft-${name}-`))).toEqual([]);
+    expect(existsSync(`${cgroup2Root()}/weft-${name}`)).toBe(false);
+    expect(existsSync(`/sys/fs/bpf/weft/${name}`)).toBe(false);
   });
 });
