@@ -2,39 +2,61 @@
  * local address to the proxy's listener in that netns. The accepted socket's
  * local address stays the original destination. */
 #include "common.h"
+#include "events.h"
 
-static __always_inline __u32 *weft_target(struct bpf_sk_lookup *ctx, __u16 port)
+/* Fills k with the local address (the caller reuses it) and finds its target. */
+static __always_inline struct weft_inbound_target *
+weft_target(struct bpf_sk_lookup *ctx, struct weft_inbound_key *k, __u16 port)
 {
-	struct weft_inbound_key k = {};
-	__u32 *idx;
+	struct weft_inbound_target *t;
 
-	k.family = ctx->family;
-	k.port = port;
+	k->family = ctx->family;
+	k->port = port;
 	if (ctx->family == WEFT_AF_INET) {
 		__u32 a = ctx->local_ip4;
-		__builtin_memcpy(k.addr, &a, 4);
+		__builtin_memcpy(k->addr, &a, 4);
 	} else {
 		__u32 a[4] = { ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2],
 			       ctx->local_ip6[3] };
-		__builtin_memcpy(k.addr, a, 16);
+		__builtin_memcpy(k->addr, a, 16);
 	}
-	idx = bpf_map_lookup_elem(&inbound_targets, &k);
-	if (idx)
-		return idx;
-	k.port = 0;
-	return bpf_map_lookup_elem(&inbound_targets, &k);
+	t = bpf_map_lookup_elem(&inbound_targets, k);
+	if (t)
+		return t;
+	k->port = 0;
+	return bpf_map_lookup_elem(&inbound_targets, k);
+}
+
+static __always_inline void weft_refuse(const struct weft_inbound_key *k, __u16 port,
+					const struct weft_inbound_target *t)
+{
+	__u32 a[4];
+	struct weft_event_args ev = {
+		.workload_id = t->workload_id,
+		.addr = a,
+		.port = bpf_htons(port),
+		.family = k->family,
+		.kind = WEFT_EV_SK_LOOKUP,
+		.verdict = WEFT_VERDICT_DENY,
+	};
+
+	__builtin_memcpy(a, k->addr, 16);
+	weft_emit(&ev);
 }
 
 SEC("sk_lookup")
 int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 {
+	struct weft_inbound_key k = {};
+	struct weft_inbound_target *t;
 	struct bpf_sock *sk;
-	__u32 *idx;
+	__u16 port = (__u16)ctx->local_port;
+	__u32 idx;
 	long err;
 
 	if (ctx->protocol != IPPROTO_TCP_)
 		return SK_PASS;
-	if (weft_is_own_port((__u16)ctx->local_port))
+	if (weft_is_own_port(port))
 		return SK_PASS;
 	/* The proxy reaches the app from 127.0.0.6 (a loopback source no outside
 	 * peer can have); that must not be steered back to the proxy. */
@@ -47,10 +69,16 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 		if (weft_is_loopback6(r6))
 			return SK_PASS;
 	}
-	idx = weft_target(ctx, (__u16)ctx->local_port);
-	if (!idx)
+	t = weft_target(ctx, &k, port);
+	if (!t)
 		return SK_PASS;
-	sk = bpf_map_lookup_elem(&inbound_socks, idx);
+	if (t->flags & WEFT_WL_F_STRICT) {
+		/* Strict mTLS: plaintext from outside the mesh is refused at once. */
+		weft_refuse(&k, port, t);
+		return SK_DROP;
+	}
+	idx = t->sock_index;
+	sk = bpf_map_lookup_elem(&inbound_socks, &idx);
 	/* A steered address without its listener refuses rather than leaking
 	 * around the proxy (fail closed). */
 	if (!sk)

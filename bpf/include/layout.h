@@ -2,7 +2,7 @@
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 
-#define WEFT_LAYOUT_VERSION 2
+#define WEFT_LAYOUT_VERSION 3
 #define WEFT_PORT_OUTBOUND 15001
 #define WEFT_PORT_INBOUND 15006
 #define WEFT_PORT_HBONE 15008
@@ -60,6 +60,13 @@ struct weft_inbound_key {
 	__u8 addr[16];
 	__u16 port;
 	__u16 family;
+};
+
+/* Where sk_lookup sends a steered address, and how strictly. (12 bytes) */
+struct weft_inbound_target {
+	__u32 sock_index;
+	__u32 workload_id;
+	__u32 flags;
 };
 
 /* A redirected connection as the proxy sees it: which workload, from which local port. (8 bytes) */
@@ -138,11 +145,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } egress_deny SEC(".maps");
 
-/* Local address (port 0: any port) → index in inbound_socks. */
+/* Local address (port 0: any port) → its listener in inbound_socks and its mode. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct weft_inbound_key);
-	__type(value, __u32);
+	__type(value, struct weft_inbound_target);
 	__uint(max_entries, 16384);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } inbound_targets SEC(".maps");

@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -52,7 +52,7 @@ export const constants = {
   PORT_HEALTH: 15021,
   /** meta.flags: splice the app↔proxy loopback hop with sockops + sk_msg. */
   META_F_SPLICE: 1,
-  /** workload.flags: strict mTLS, plaintext from outside the mesh is refused. */
+  /** workload.flags and inbound_target.flags: strict mTLS, plaintext from outside the mesh is refused. */
   WL_F_STRICT: 1,
   /** event.kind */
   EV_CONNECT: 1,
@@ -109,6 +109,12 @@ export const InboundKey = struct('weft_inbound_key', 'A local address sk_lookup 
   f('family', 'u16'),
 ]);
 
+export const InboundTarget = struct(
+  'weft_inbound_target',
+  'Where sk_lookup sends a steered address, and how strictly.',
+  [f('sock_index', 'u32'), f('workload_id', 'u32'), f('flags', 'u32')],
+);
+
 export const ConnKey = struct(
   'weft_conn_key',
   'A redirected connection as the proxy sees it: which workload, from which local port.',
@@ -144,6 +150,7 @@ export const structs: readonly StructSpec[] = [
   EgressKey,
   Verdict,
   InboundKey,
+  InboundTarget,
   ConnKey,
   SockKey,
   Event,
@@ -192,10 +199,10 @@ export const maps: readonly MapSpec[] = [
   },
   {
     name: 'inbound_targets',
-    doc: 'Local address (port 0: any port) → index in inbound_socks.',
+    doc: 'Local address (port 0: any port) → its listener in inbound_socks and its mode.',
     type: 'hash',
     key: InboundKey,
-    value: 'u32',
+    value: InboundTarget,
     maxEntries: 16384,
   },
   {

@@ -44,7 +44,7 @@ export class NodeDatapath {
   private readonly objects = new Map<string, LoadedObject>();
   private readonly enrolled: BpfMap<bigint, Decoded>;
   private readonly connOrig: BpfMap<Decoded, Decoded>;
-  private readonly targets: BpfMap<Decoded, number>;
+  private readonly targets: BpfMap<Decoded, Decoded>;
   private readonly socks: BpfMap<number, bigint>;
   private readonly meta: BpfMap<number, Decoded>;
   private readonly linkDir: string;
@@ -135,7 +135,7 @@ export class NodeDatapath {
   }
 
   /** Puts a pod in the mesh: sk_lookup on its netns, its inbound listener, then its cgroup. */
-  enroll(id: number, e: EnrolledEntry, inboundFd: number): void {
+  enroll(id: number, e: EnrolledEntry, inboundFd: number, strict = false): void {
     const prog = this.objects.get('sk_lookup')!.program('weft_sk_lookup');
     try {
       this.pinnedLink(
@@ -148,9 +148,13 @@ export class NodeDatapath {
     }
     this.socks.set(id, BigInt(inboundFd));
     const a = encodeAddr(e.podIP);
-    this.targets.set({ addr: a.bytes, port: 0, family: a.family }, id);
+    const flags = strict ? constants.WL_F_STRICT : 0;
+    this.targets.set(
+      { addr: a.bytes, port: 0, family: a.family },
+      { sock_index: id, workload_id: id, flags },
+    );
     // Last: from here on the pod's connect()s are redirected, and the proxy is ready.
-    this.enrolled.set(cgroupId(e.cgroupDir), { id, flags: 0 });
+    this.enrolled.set(cgroupId(e.cgroupDir), { id, flags });
   }
 
   /** Takes a pod out: new connections go direct again; established ones are untouched. */

@@ -54,7 +54,9 @@ describePrivileged('links', () => {
   it('detaches once unpinned', async () => {
     Link.unpin(`${pins}/connect4`);
     // The kernel frees a link whose last reference was a pin from a work queue, a moment later.
-    await expect.poll(() => attachedPrograms(cg, 'cgroup_inet4_connect'), { timeout: 2000 }).toEqual([]);
+    await expect
+      .poll(() => attachedPrograms(cg, 'cgroup_inet4_connect'), { timeout: 2000 })
+      .toEqual([]);
   });
 
   it('detaches at once with detach(), even while pinned', () => {

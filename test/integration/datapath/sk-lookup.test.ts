@@ -6,7 +6,9 @@ import {
   attachedPrograms,
   attachNetns,
   type BpfMap,
+  type DatapathEvent,
   type Decoded,
+  EventStream,
   encodeAddr,
   type Link,
   type LoadedObject,
@@ -33,7 +35,7 @@ describePrivileged('sk_lookup steering', () => {
   let ns: { name: string; path: string };
   let obj: LoadedObject;
   let link: Link;
-  let targets: BpfMap<Decoded, number>;
+  let targets: BpfMap<Decoded, Decoded>;
   let socks: BpfMap<number, bigint>;
   let proxy: Server;
   let proxyFd: number;
@@ -78,11 +80,35 @@ describePrivileged('sk_lookup steering', () => {
     link = attachNetns(prog, ns.path);
     prog.close();
     rig.cleanup.add('link', () => link.close());
-    targets.set(target(), 0);
+    targets.set(target(), { sock_index: 0, workload_id: 4, flags: 0 });
     socks.set(0, BigInt(proxyFd));
     expect(await dial(9090)).toMatchObject({ data: 'proxy', remote: POD, remotePort: 9090 });
     expect(accepted.at(-1)).toBe(`${POD}:9090`);
     expect(link.info()).toMatchObject({ type: 'netns', attachType: 'sk_lookup' });
+  });
+
+  it('refuses plaintext at once for a strict target, with a verdict event', async () => {
+    const events = new EventStream(obj.mapFd('events'));
+    const seen: DatapathEvent[] = [];
+    events.on('event', (e) => seen.push(e));
+    try {
+      targets.set(target(), { sock_index: 0, workload_id: 4, flags: C.WL_F_STRICT });
+      const before = accepted.length;
+      expect(await dial(9090)).toEqual({ error: 'ECONNREFUSED' });
+      expect(accepted.length).toBe(before);
+      await expect.poll(() => seen.length, { timeout: 3000 }).toBeGreaterThan(0);
+      expect(seen[0]).toMatchObject({
+        kind: 'sk_lookup',
+        verdict: 'deny',
+        workloadId: 4,
+        addr: POD,
+        port: 9090,
+      });
+    } finally {
+      events.close();
+      targets.set(target(), { sock_index: 0, workload_id: 4, flags: 0 });
+    }
+    expect(await dial(9090)).toMatchObject({ data: 'proxy' });
   });
 
   it('never steers the proxy and agent ports', async () => {
