@@ -1,5 +1,5 @@
-// The admin API: GET /status as JSON, on a unix socket (what `weft status`
-// uses) and on 127.0.0.1:15000 in the agent's netns.
+// The admin API: GET /status and GET /access-log as JSON, on a unix socket
+// (what `weft status` uses) and on 127.0.0.1:15000 in the agent's netns.
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { constants } from '../datapath/layout.ts';
@@ -12,16 +12,18 @@ export class AdminServer {
     status: () => AgentStatus,
     socketPath: string,
     tcp = true,
+    accessLog: () => unknown[] = () => [],
   ): Promise<AdminServer> {
     const a = new AdminServer();
     const handler = createServer((req, res) => {
-      if (req.method === 'GET' && req.url === '/status') {
+      const json = (v: unknown) => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(status()));
-        return;
-      }
+        res.end(JSON.stringify(v));
+      };
+      if (req.method === 'GET' && req.url === '/status') return json(status());
+      if (req.method === 'GET' && req.url === '/access-log') return json(accessLog());
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found: try GET /status\n');
+      res.end('not found: try GET /status or GET /access-log\n');
     });
     if (existsSync(socketPath)) unlinkSync(socketPath); // left by a killed agent
     await new Promise<void>((resolve, reject) => {

@@ -2,10 +2,17 @@
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
 import { existsSync } from 'node:fs';
-import { compileServices, compileWorkloads, type NodeWorkload } from '../compile/index.ts';
+import {
+  compilePeers,
+  compileServices,
+  compileWorkloads,
+  type NodeWorkload,
+} from '../compile/index.ts';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { NodeDatapath } from '../datapath/node.ts';
 import { cgroupId } from '../datapath/system.ts';
+import { CaClient } from '../identity/caclient.ts';
+import { IdentityManager } from '../identity/manager.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
@@ -18,6 +25,9 @@ export interface AgentOptions {
   cgroupRoot: string;
   pinRoot: string;
   splice?: boolean;
+  /** The issuer (unix socket path or host:port) and this node's credential: enables mTLS. */
+  issuer?: { address: string; token: string };
+  trustDomain?: string;
   log?: (line: string) => void;
 }
 
@@ -32,6 +42,7 @@ export class Agent {
   private source!: ManifestSource;
   private datapath!: NodeDatapath;
   private proxy!: NodeProxy;
+  private identities: IdentityManager | null = null;
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
   private readonly workloadErrors = new Map<string, string>();
@@ -53,7 +64,25 @@ export class Agent {
     });
     this.datapath.attachRoot();
     this.ids = new IdAllocator(this.datapath.existingIds());
-    this.proxy = new NodeProxy((id, port, v6) => this.datapath.takeOrig(id, port, v6));
+    if (this.opts.issuer) {
+      this.identities = new IdentityManager({
+        client: new CaClient(this.opts.issuer),
+        log: this.log,
+      });
+      // A new certificate or bundle reaches the servers; clients pick it up per new session.
+      const refresh = () => {
+        this.queue = this.queue
+          .then(() => this.proxy.refreshIdentities())
+          .catch((e: Error) => this.log(`identity refresh: ${e.message}`));
+      };
+      this.identities.on('svid', refresh);
+      this.identities.on('bundle', refresh);
+    }
+    this.proxy = new NodeProxy({
+      lookup: (id, port, v6) => this.datapath.takeOrig(id, port, v6),
+      trustDomain: this.trustDomain(),
+      identities: this.identities ?? undefined,
+    });
     this.source = new ManifestSource(this.opts.manifests);
     const first = await this.source.start();
     this.source.on('snapshot', (s: Snapshot) => this.enqueue(s));
@@ -62,6 +91,10 @@ export class Agent {
         this.log(`manifest rejected: ${e.file}: ${e.object}: ${e.field}: ${e.message}`);
     });
     await this.enqueue(first);
+  }
+
+  private trustDomain(): string {
+    return this.opts.trustDomain ?? 'cluster.local';
   }
 
   private enqueue(s: Snapshot): Promise<void> {
@@ -73,8 +106,18 @@ export class Agent {
 
   private async apply(snap: Snapshot): Promise<void> {
     const workloads = compileWorkloads(snap, this.opts.node);
-    this.proxy.setTables({ version: snap.version, services: compileServices(snap) });
+    this.proxy.setTables({
+      version: snap.version,
+      services: compileServices(snap),
+      peers: compilePeers(snap, this.trustDomain()),
+    });
     const want = new Map(workloads.filter((w) => w.enrolled).map((w) => [w.key, w]));
+    // Certificates for the identities the enrolled pods run as; the others are dropped.
+    this.identities?.want(
+      [...want.values()].map(
+        (w) => `spiffe://${this.trustDomain()}/ns/${w.namespace}/sa/${w.serviceAccount}`,
+      ),
+    );
 
     for (const [key, a] of this.applied) {
       const w = want.get(key);
@@ -161,6 +204,8 @@ export class Agent {
           listeners: p ? p.listeners.addresses.map((l) => `${l.role} ${l.address}:${l.port}`) : [],
         };
       }),
+      mtls: this.identities !== null,
+      identities: this.identities?.status() ?? [],
       proxy: {
         outbound: { ...this.proxy.stats.outbound },
         inbound: { ...this.proxy.stats.inbound },
@@ -170,7 +215,12 @@ export class Agent {
   }
 
   /** Stops listening and lets go of the datapath; pins stay, so enrolled pods fail closed until the next start. */
+  accessLog() {
+    return this.proxy.log.entries();
+  }
+
   async stop(): Promise<void> {
+    this.identities?.close();
     this.source?.close();
     await this.queue;
     this.proxy?.close();

@@ -24,6 +24,14 @@ export interface AgentStatus {
   snapshotVersion: number;
   workloads: WorkloadStatus[];
   proxy: { outbound: DirectionCounters; inbound: DirectionCounters };
+  /** Whether the node speaks mTLS (it has an issuer). */
+  mtls: boolean;
+  identities: {
+    spiffeId: string;
+    serial: string | null;
+    notAfter: string | null;
+    error: string | null;
+  }[];
   rejected: { file: string; object: string; field: string; message: string }[];
 }
 
@@ -62,6 +70,16 @@ export function formatStatus(s: AgentStatus): string {
     `proxy outbound: ${o.accepted} accepted, ${o.active} active, ${o.failed} failed, ${o.reset} reset`,
     `proxy inbound:  ${i.accepted} accepted, ${i.active} active, ${i.failed} failed, ${i.reset} reset`,
   ];
+  if (s.mtls) {
+    lines.push('', s.identities.length ? 'IDENTITY / SERIAL / EXPIRES' : 'no identities yet');
+    for (const id of s.identities) {
+      lines.push(
+        `  ${id.spiffeId}  ${id.serial ?? '-'}  ${id.notAfter ?? '-'}${id.error ? `  (${id.error})` : ''}`,
+      );
+    }
+  } else {
+    lines.push('', 'mTLS: off (no issuer configured); traffic between nodes is plaintext');
+  }
   if (s.rejected.length) {
     lines.push('', 'rejected objects (the last good version is in force):');
     for (const r of s.rejected)

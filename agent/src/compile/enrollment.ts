@@ -3,6 +3,7 @@
 import type { Namespace, Pod, Snapshot } from '../state/types.ts';
 
 export const MESH_LABEL = 'weft.dev/mesh';
+export const MTLS_LABEL = 'weft.dev/mtls';
 /** Where a pod's netns and cgroup are, for sources that know (the sandbox, plain hosts). */
 export const NETNS_ANNOTATION = 'weft.dev/netns-path';
 export const CGROUP_ANNOTATION = 'weft.dev/cgroup-path';
@@ -16,8 +17,15 @@ export interface NodeWorkload {
   readonly netnsPath?: string;
   readonly cgroupDir?: string;
   readonly enrolled: boolean;
+  /** Namespace label weft.dev/mtls=strict: plaintext from outside the mesh is refused. */
+  readonly strict: boolean;
   /** Why it is (or is not) in the mesh, in words for `weft status`. */
   readonly reason: string;
+}
+
+/** Whether a pod is in the mesh by its labels alone (placement aside): one rule for every compiler. */
+export function inMesh(ns: Namespace | undefined, pod: Pod): boolean {
+  return pod.labels[MESH_LABEL] !== 'disabled' && ns?.labels[MESH_LABEL] === 'enabled';
 }
 
 function enrollment(ns: Namespace | undefined, pod: Pod): { enrolled: boolean; reason: string } {
@@ -38,7 +46,8 @@ export function compileWorkloads(snap: Snapshot, nodeName: string): NodeWorkload
   const out: NodeWorkload[] = [];
   for (const [key, pod] of snap.pods) {
     if (pod.nodeName !== nodeName) continue;
-    const e = enrollment(snap.namespaces.get(pod.namespace), pod);
+    const ns = snap.namespaces.get(pod.namespace);
+    const e = enrollment(ns, pod);
     out.push({
       key,
       namespace: pod.namespace,
@@ -47,6 +56,7 @@ export function compileWorkloads(snap: Snapshot, nodeName: string): NodeWorkload
       podIP: pod.podIP,
       netnsPath: pod.annotations[NETNS_ANNOTATION],
       cgroupDir: pod.annotations[CGROUP_ANNOTATION],
+      strict: ns?.labels[MTLS_LABEL] === 'strict',
       ...e,
     });
   }

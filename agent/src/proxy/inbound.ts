@@ -1,16 +1,20 @@
 // Inbound plaintext: sk_lookup steered a connection for podIP:port to the
 // proxy's 15006 listener in the pod's netns; the accepted socket's local
 // address is that original destination. Forward to the app from 127.0.0.6.
+// (Strict pods never get here: sk_lookup refuses plaintext for them.)
 import type { Socket } from 'node:net';
+import type { AccessLog } from './access-log.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
-import { join } from './pipe.ts';
+import { join, resetSocket } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 
 export interface InboundContext {
+  readonly key: string;
   readonly netnsPath: string;
   readonly stats: DirectionStats;
   readonly pool: SocketPool;
+  readonly log: AccessLog;
 }
 
 export function handleInbound(ctx: InboundContext, client: Socket): void {
@@ -18,13 +22,17 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   stats.accepted++;
   const host = client.localAddress;
   const port = client.localPort;
-  if (!host || !port) {
-    stats.failed++;
-    client.resetAndDestroy();
-    return;
-  }
+  const entry = {
+    direction: 'inbound' as const,
+    via: 'plaintext' as const,
+    source: null,
+    sourceAddress: client.remoteAddress ?? null,
+    destination: `${host}:${port}`,
+    destinationWorkload: ctx.key,
+  };
   let upstream: Socket;
   try {
+    if (!host || !port) throw new Error('no local address');
     upstream = dialFromNetns(
       ctx.pool,
       ctx.netnsPath,
@@ -32,11 +40,25 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
       port,
       host.includes(':') ? '::1' : INBOUND_SOURCE,
     );
-  } catch {
+  } catch (e) {
     stats.failed++;
+    ctx.log.add({
+      ...entry,
+      bytesFromClient: 0,
+      bytesToClient: 0,
+      result: 'refused',
+      detail: (e as Error).message,
+    });
     client.resetAndDestroy();
     return;
   }
   stats.active++;
-  join(client, upstream, stats);
+  join(client, upstream, stats, resetSocket, resetSocket, (reset, c) => {
+    ctx.log.add({
+      ...entry,
+      bytesFromClient: c.fromClient,
+      bytesToClient: c.toClient,
+      result: reset ? 'reset' : 'ok',
+    });
+  });
 }

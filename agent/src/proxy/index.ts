@@ -1,63 +1,167 @@
 // The node proxy: listeners per enrolled workload, outbound and inbound
-// pipelines, tables swapped whole by the agent. The per-connection path reads
-// tables, never awaits the control plane, never logs.
+// pipelines, HBONE (mTLS) between nodes when the node has identities, tables
+// swapped whole by the agent. The per-connection path reads tables, never
+// awaits the control plane, never logs.
+import type { SecureContext } from 'node:tls';
 import type { NodeWorkload } from '../compile/enrollment.ts';
-import { handleInbound } from './inbound.ts';
+import { constants } from '../datapath/layout.ts';
+import { type Svid, tlsContext } from '../identity/manager.ts';
+import { spiffeId } from '../identity/spiffe.ts';
+import { AccessLog } from './access-log.ts';
+import { HbonePool } from './hbone/client.ts';
+import { HboneServer } from './hbone/server.ts';
+import { handleInbound, type InboundContext } from './inbound.ts';
 import { WorkloadListeners } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { SocketPool } from './socket-pool.ts';
 import { ProxyStats } from './stats.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
+export type { AccessEntry } from './access-log.ts';
 export type { OrigLookup } from './outbound.ts';
 export { ProxyStats } from './stats.ts';
 export type { ProxyTables } from './tables.ts';
 
+/** Where the proxy gets certificates: the agent's identity manager. */
+export interface IdentitySource {
+  get(id: string): Svid | undefined;
+  trustBundle(): string[];
+}
+
+export interface NodeProxyOptions {
+  lookup: OrigLookup;
+  trustDomain: string;
+  /** Without identities the proxy carries plaintext only. */
+  identities?: IdentitySource;
+}
+
 export interface ProxiedWorkload {
   readonly workload: NodeWorkload;
   readonly workloadId: number;
+  readonly identity: string;
   readonly listeners: WorkloadListeners;
+  hbone: HboneServer | null;
+  readonly inbound: InboundContext;
 }
 
 export class NodeProxy {
   readonly stats = new ProxyStats();
+  readonly log = new AccessLog();
   private tables: ProxyTables = emptyTables;
   private readonly balancer = new Balancer();
   private readonly pool = new SocketPool();
   private readonly workloads = new Map<string, ProxiedWorkload>();
-  private readonly lookup: OrigLookup;
+  private readonly opts: NodeProxyOptions;
+  private readonly contexts = new Map<
+    string,
+    { serial: string; roots: string; ctx: SecureContext }
+  >();
+  private readonly hbone: HbonePool | null;
 
-  constructor(lookup: OrigLookup) {
-    this.lookup = lookup;
+  constructor(opts: NodeProxyOptions) {
+    this.opts = opts;
+    this.hbone = opts.identities ? new HbonePool(this.pool, (id) => this.clientContext(id)) : null;
   }
 
   setTables(t: ProxyTables): void {
     this.tables = t;
   }
 
-  /** Opens the workload's listeners in its netns; returns them (the inbound fd goes to sk_lookup). */
+  private clientContext(id: string): SecureContext | undefined {
+    const svid = this.opts.identities?.get(id);
+    if (!svid) return undefined;
+    const roots = this.opts.identities!.trustBundle();
+    const have = this.contexts.get(id);
+    const rootsKey = roots.join('');
+    if (have && have.serial === svid.serial && have.roots === rootsKey) return have.ctx;
+    const ctx = tlsContext(svid, roots);
+    this.contexts.set(id, { serial: svid.serial, roots: rootsKey, ctx });
+    return ctx;
+  }
+
+  /** Opens the workload's listeners in its netns (the inbound fd goes to sk_lookup). */
   async add(w: NodeWorkload, workloadId: number): Promise<ProxiedWorkload> {
     const existing = this.workloads.get(w.key);
     if (existing) return existing;
     const netnsPath = w.netnsPath!;
+    const identity = spiffeId(this.opts.trustDomain, w.namespace, w.serviceAccount);
+    const inbound: InboundContext = {
+      key: w.key,
+      netnsPath,
+      stats: this.stats.inbound,
+      pool: this.pool,
+      log: this.log,
+    };
     const out: OutboundContext = {
       workloadId,
+      workloadKey: w.key,
       netnsPath,
+      podIP: w.podIP!,
+      identity: this.opts.identities ? identity : null,
       stats: this.stats.outbound,
-      lookup: this.lookup,
+      lookup: this.opts.lookup,
       balancer: this.balancer,
       pool: this.pool,
+      hbone: this.hbone,
+      log: this.log,
+      local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
-    const inCtx = { netnsPath, stats: this.stats.inbound, pool: this.pool };
     const listeners = await WorkloadListeners.open(
       netnsPath,
       (s) => handleOutbound(out, s),
-      (s) => handleInbound(inCtx, s),
+      (s) => handleInbound(inbound, s),
     );
-    const p = { workload: w, workloadId, listeners };
+    const p: ProxiedWorkload = {
+      workload: w,
+      workloadId,
+      identity,
+      listeners,
+      hbone: null,
+      inbound,
+    };
     this.workloads.set(w.key, p);
+    await this.ensureHbone(p);
     return p;
+  }
+
+  /** Opens (or refreshes) the HBONE servers of the workloads an identity serves. */
+  async ensureHbone(p: ProxiedWorkload): Promise<void> {
+    const ids = this.opts.identities;
+    const svid = ids?.get(p.identity);
+    if (!ids || !svid) return;
+    const material = {
+      keyPem: svid.keyPem,
+      certChainPem: svid.certChainPem,
+      roots: ids.trustBundle(),
+    };
+    if (p.hbone) {
+      p.hbone.update(material);
+      return;
+    }
+    p.hbone = await HboneServer.open(
+      {
+        workloadKey: p.workload.key,
+        netnsPath: p.workload.netnsPath!,
+        podIP: p.workload.podIP!,
+        trustDomain: this.opts.trustDomain,
+        stats: this.stats.inbound,
+        pool: this.pool,
+        log: this.log,
+      },
+      material,
+      constants.PORT_HBONE,
+    );
+    p.listeners.addresses.push({
+      role: 'hbone',
+      address: p.workload.podIP!,
+      port: constants.PORT_HBONE,
+    });
+  }
+
+  /** A certificate or the trust bundle changed: every server of it picks it up. */
+  async refreshIdentities(): Promise<void> {
+    for (const p of this.workloads.values()) await this.ensureHbone(p);
   }
 
   /** Stops listening for the workload; its established connections carry on. */
@@ -65,6 +169,7 @@ export class NodeProxy {
     const p = this.workloads.get(key);
     if (!p) return;
     p.listeners.close();
+    p.hbone?.close();
     this.pool.drop(p.workload.netnsPath!);
     this.workloads.delete(key);
   }
@@ -75,6 +180,7 @@ export class NodeProxy {
 
   close(): void {
     for (const key of [...this.workloads.keys()]) this.remove(key);
+    this.hbone?.close();
     this.pool.close();
   }
 }

@@ -7,7 +7,7 @@ import { constants } from '../datapath/layout.ts';
 import { native } from '../datapath/native.ts';
 
 export interface ListenerAddress {
-  readonly role: 'outbound' | 'inbound';
+  readonly role: 'outbound' | 'inbound' | 'hbone';
   readonly address: string;
   readonly port: number;
 }

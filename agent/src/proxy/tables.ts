@@ -1,14 +1,17 @@
 // What the proxy needs to route, built by the compilers and swapped whole:
 // a connection reads one table from start to end, never half of an update.
+import type { MeshPeer } from '../compile/peers.ts';
 import type { ServiceTarget } from '../compile/services.ts';
 
 export interface ProxyTables {
   readonly version: number;
   /** `ip:port` of a ClusterIP port → endpoints. */
   readonly services: ReadonlyMap<string, ServiceTarget>;
+  /** Pod IP → mesh pod (speaks HBONE), cluster-wide. */
+  readonly peers: ReadonlyMap<string, MeshPeer>;
 }
 
-export const emptyTables: ProxyTables = { version: 0, services: new Map() };
+export const emptyTables: ProxyTables = { version: 0, services: new Map(), peers: new Map() };
 
 /** Round robin over a service's endpoints; positions survive table swaps. */
 export class Balancer {

@@ -3,6 +3,7 @@
 // addresses and cgroups, writes the resolved cluster for the agents, and runs
 // one agent per node inside that node's netns and cgroup.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -16,6 +17,8 @@ import {
 import { join } from 'node:path';
 import { repoRoot } from '../datapath/native.ts';
 import { cgroup2Root } from '../datapath/system.ts';
+import { openCaStore } from '../issuer/ca-store.ts';
+import { IssuerServer } from '../issuer/server.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/types.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
@@ -29,10 +32,15 @@ export interface SandboxOptions {
   nodes: number;
   manifests: string;
   splice?: boolean;
+  /** mTLS between nodes through an in-process issuer (default on). */
+  mtls?: boolean;
+  /** SVID lifetime the issuer grants (default 24 h); short in renewal tests. */
+  svidLifetimeMs?: number;
   log?: (line: string) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const TRUST_DOMAIN = 'cluster.local';
 
 export class Sandbox {
   readonly layout: SandboxLayout;
@@ -41,11 +49,17 @@ export class Sandbox {
   private source: ManifestSource | null = null;
   private queue: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
+  private snapshot: Snapshot | null = null;
+  private issuer: IssuerServer | null = null;
+  /** The CA directory of the in-process issuer (roots.pem is its trust bundle). */
+  readonly caDir: string;
+  private readonly tokens = new Map<string, string>();
 
   private constructor(opts: SandboxOptions) {
     this.opts = opts;
     this.layout = sandboxLayout(opts.name);
     this.log = opts.log ?? (() => {});
+    this.caDir = join(this.layout.stateDir, 'ca');
     const cg = join(cgroup2Root(), this.layout.cgroup);
     this.state = {
       name: opts.name,
@@ -93,6 +107,7 @@ export class Sandbox {
         mkdirSync(join(n.cgroupRoot, 'agent'), { recursive: true });
       }
       saveSandboxState(s.state);
+      if (opts.mtls !== false) await s.startIssuer();
       s.source = new ManifestSource(opts.manifests);
       await s.reconcile(await s.source.start());
       s.source.on('snapshot', (snap: Snapshot) => {
@@ -116,8 +131,38 @@ export class Sandbox {
     return n;
   }
 
+  /** The issuer runs in this process; agents reach it on a unix socket with a per-node token. */
+  private async startIssuer(): Promise<void> {
+    const store = await openCaStore(this.caDir, TRUST_DOMAIN);
+    mkdirSync(join(this.layout.stateDir, 'tokens'), { recursive: true, mode: 0o700 });
+    for (const n of this.state.nodes) {
+      const token = randomBytes(32).toString('hex');
+      this.tokens.set(token, n.name);
+      writeFileSync(join(this.layout.stateDir, 'tokens', n.name), token, { mode: 0o600 });
+    }
+    this.issuer = new IssuerServer({
+      store,
+      trustDomain: TRUST_DOMAIN,
+      tokens: this.tokens,
+      lifetimeMs: this.opts.svidLifetimeMs,
+      cluster: () =>
+        this.snapshot ?? { namespaces: new Map(), pods: new Map(), services: new Map() },
+      audit: (l) => this.log(`issuer: ${l}`),
+    });
+    await this.issuer.listen(this.issuerSocket());
+  }
+
+  issuerSocket(): string {
+    return join(this.layout.stateDir, 'issuer.sock');
+  }
+
+  tokenFile(node: string): string {
+    return join(this.layout.stateDir, 'tokens', node);
+  }
+
   /** Makes pods and ClusterIPs match the manifests, then publishes the resolved cluster. */
   private async reconcile(snap: Snapshot): Promise<void> {
+    this.snapshot = snap;
     const problems: string[] = [];
     const byKey = new Map(this.state.pods.map((p) => [p.key, p]));
     for (const p of [...this.state.pods]) {
@@ -207,6 +252,9 @@ export class Sandbox {
       '--admin-socket',
       n.adminSocket,
       ...(this.opts.splice ? ['--splice'] : []),
+      ...(this.issuer
+        ? ['--issuer', this.issuerSocket(), '--issuer-token-file', this.tokenFile(n.name)]
+        : []),
     ];
     const script = `echo $$ > '${join(n.cgroupRoot, 'agent')}/cgroup.procs' && exec nsenter --net='${netnsPath(n.netns)}' "$@"`;
     const logFd = openSync(n.log, 'a');
@@ -250,6 +298,7 @@ export class Sandbox {
   /** Stops the controller's watch, the agents, and removes everything. */
   async down(): Promise<string[]> {
     this.source?.close();
+    this.issuer?.close();
     await this.queue.catch(() => {});
     for (const n of this.state.nodes) await this.stopAgent(n.name, 'SIGTERM');
     return teardown(this.opts.name);

@@ -1,5 +1,5 @@
 // weft agent: runs one node's agent in the foreground until SIGTERM/SIGINT.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
@@ -18,6 +18,9 @@ Options:
   --admin-socket PATH   admin API socket (default /run/weft/agent.sock)
   --no-admin-tcp        do not listen on 127.0.0.1:15000
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
+  --issuer ADDRESS      the issuer (unix socket path or host:port); enables mTLS (HBONE)
+  --issuer-token-file F this node's credential for the issuer
+  --trust-domain TD     SPIFFE trust domain (default cluster.local)
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -29,6 +32,9 @@ export async function run(args: string[]): Promise<number> {
     'admin-socket': { type: 'string', default: '/run/weft/agent.sock' },
     'no-admin-tcp': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
+    issuer: { type: 'string' },
+    'issuer-token-file': { type: 'string' },
+    'trust-domain': { type: 'string', default: 'cluster.local' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -41,6 +47,13 @@ export async function run(args: string[]): Promise<number> {
     cgroupRoot: required('agent', values, 'cgroup-root'),
     pinRoot: values.bpffs,
     splice: values.splice,
+    trustDomain: values['trust-domain'],
+    issuer: values.issuer
+      ? {
+          address: values.issuer,
+          token: readFileSync(required('agent', values, 'issuer-token-file'), 'utf8').trim(),
+        }
+      : undefined,
   });
   await agent.start();
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
@@ -48,6 +61,7 @@ export async function run(args: string[]): Promise<number> {
     () => agent.status(),
     values['admin-socket'],
     !values['no-admin-tcp'],
+    () => agent.accessLog(),
   );
   process.stderr.write(`weft agent: node ${values.node} ready\n`);
   await new Promise<void>((resolve) => {

@@ -1,0 +1,101 @@
+// The agent's side of the issuer API: ask for an SVID with this node's
+// credential, fetch the trust bundle.
+import { request } from 'node:http';
+
+export interface IssuedSvid {
+  certPem: string;
+  chainPem: string[];
+  serial: string;
+  notAfter: string;
+  roots: string[];
+}
+
+export interface CaClientOptions {
+  /** A unix socket path (contains '/') or host:port. */
+  address: string;
+  token: string;
+  timeoutMs?: number;
+}
+
+export class IssuerError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class CaClient {
+  private readonly opts: CaClientOptions;
+
+  constructor(opts: CaClientOptions) {
+    this.opts = opts;
+  }
+
+  private call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const a = this.opts.address;
+    const where = a.includes('/')
+      ? { socketPath: a }
+      : { host: a.slice(0, a.lastIndexOf(':')), port: Number(a.slice(a.lastIndexOf(':') + 1)) };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          ...where,
+          method,
+          path,
+          timeout: this.opts.timeoutMs ?? 10_000,
+          headers: {
+            authorization: `Bearer ${this.opts.token}`,
+            ...(payload
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+              : {}),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => {
+            text += d;
+          });
+          res.on('end', () => {
+            let v: unknown;
+            try {
+              v = JSON.parse(text);
+            } catch {
+              reject(
+                new IssuerError(
+                  res.statusCode ?? 0,
+                  `issuer answered ${res.statusCode} with no JSON`,
+                ),
+              );
+              return;
+            }
+            if (res.statusCode !== 200) {
+              reject(
+                new IssuerError(
+                  res.statusCode ?? 0,
+                  (v as { error?: string }).error ?? `status ${res.statusCode}`,
+                ),
+              );
+              return;
+            }
+            resolve(v as T);
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('issuer did not answer in time')));
+      req.on('error', (e) =>
+        reject(new IssuerError(0, `issuer unreachable at ${a}: ${e.message}`)),
+      );
+      req.end(payload);
+    });
+  }
+
+  sign(csrPem: string, spiffeId: string): Promise<IssuedSvid> {
+    return this.call<IssuedSvid>('POST', '/v1/svid', { csr: csrPem, spiffeId });
+  }
+
+  bundle(): Promise<string[]> {
+    return this.call<{ roots: string[] }>('GET', '/v1/bundle').then((b) => b.roots);
+  }
+}

@@ -1,0 +1,21 @@
+// Workload identity: SPIFFE IDs, X.509-SVIDs, and the CA that signs them.
+export {
+  type CaFiles,
+  type CaOptions,
+  CertificateAuthority,
+  generateIntermediateCA,
+  generateRootCA,
+  type SignOptions,
+  type Svid,
+} from './ca.ts';
+export { generateKeyAndCsr } from './keys.ts';
+export {
+  checkTrustDomain,
+  parseSpiffeId,
+  parseSpiffeUri,
+  principal,
+  spiffeId,
+  trustDomainId,
+  type WorkloadId,
+} from './spiffe.ts';
+export { type SvidVerification, verifySvid } from './verify.ts';

@@ -1,0 +1,144 @@
+// The HBONE server of one enrolled pod: HTTP/2 over mutual TLS 1.3 on
+// podIP:15008 inside the pod's netns. It accepts only CONNECT to this pod's
+// own address, from a peer whose certificate chains to the trust bundle and
+// carries a SPIFFE ID of our trust domain, then connects to the app from
+// 127.0.0.6 and joins the stream to it.
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  constants as h2,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { native } from '../../datapath/native.ts';
+import type { AccessLog } from '../access-log.ts';
+import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
+import { join, type Reset } from '../pipe.ts';
+import type { SocketPool } from '../socket-pool.ts';
+import type { DirectionStats } from '../stats.ts';
+import { peerSpiffeId, serverOptions, type TlsMaterial } from './tls.ts';
+
+export const resetStream: Reset = (d) => {
+  (d as ServerHttp2Stream).close(h2.NGHTTP2_CANCEL);
+};
+
+export interface HboneServerContext {
+  readonly workloadKey: string;
+  readonly netnsPath: string;
+  readonly podIP: string;
+  readonly trustDomain: string;
+  readonly stats: DirectionStats;
+  readonly pool: SocketPool;
+  readonly log: AccessLog;
+}
+
+function parseAuthority(a: string | undefined): { ip: string; port: number } | undefined {
+  if (!a) return undefined;
+  const m = /^\[?([0-9a-fA-F:.]+)\]?:(\d{1,5})$/.exec(a);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port > 0 && port < 65536 ? { ip: m[1]!, port } : undefined;
+}
+
+function refuse(stream: ServerHttp2Stream, status: number): void {
+  if (!stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
+  else stream.close(h2.NGHTTP2_REFUSED_STREAM);
+}
+
+export function handleConnect(
+  ctx: HboneServerContext,
+  stream: ServerHttp2Stream,
+  headers: Record<string, unknown>,
+): void {
+  const stats = ctx.stats;
+  stats.accepted++;
+  const tlsSocket = stream.session?.socket as TLSSocket | undefined;
+  const source = peerSpiffeId(tlsSocket?.getPeerCertificate());
+  const target = parseAuthority(headers[':authority'] as string | undefined);
+  const entry = {
+    direction: 'inbound' as const,
+    via: 'hbone' as const,
+    source: source ?? null,
+    sourceAddress: tlsSocket?.remoteAddress ?? null,
+    destination: String(headers[':authority'] ?? ''),
+    destinationWorkload: ctx.workloadKey,
+  };
+  const deny = (status: number, detail: string) => {
+    stats.failed++;
+    ctx.log.add({ ...entry, bytesFromClient: 0, bytesToClient: 0, result: 'refused', detail });
+    refuse(stream, status);
+  };
+  if (headers[':method'] !== 'CONNECT') return deny(405, 'not a CONNECT request');
+  if (!source || !source.startsWith(`spiffe://${ctx.trustDomain}/`))
+    return deny(403, 'peer has no SPIFFE ID of this trust domain');
+  if (!target || target.ip !== ctx.podIP) return deny(404, `unknown target ${entry.destination}`);
+  let app: Socket;
+  try {
+    app = dialFromNetns(ctx.pool, ctx.netnsPath, target.ip, target.port, INBOUND_SOURCE);
+  } catch (e) {
+    return deny(503, (e as Error).message);
+  }
+  app.once('error', () => {
+    if (!stream.headersSent) deny(503, 'the app refused the connection');
+  });
+  app.once('connect', () => {
+    if (stream.destroyed) {
+      app.destroy();
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    stats.active++;
+    join(stream, app, stats, resetStream, undefined, (reset, c) => {
+      ctx.log.add({
+        ...entry,
+        bytesFromClient: c.fromClient,
+        bytesToClient: c.toClient,
+        result: reset ? 'reset' : 'ok',
+      });
+    });
+  });
+}
+
+export class HboneServer {
+  private readonly server: Http2SecureServer;
+
+  private constructor(server: Http2SecureServer) {
+    this.server = server;
+  }
+
+  static async open(
+    ctx: HboneServerContext,
+    material: TlsMaterial,
+    port: number,
+  ): Promise<HboneServer> {
+    const fd = native().netnsSocket(ctx.netnsPath, {
+      address: ctx.podIP,
+      port,
+      backlog: 1024,
+      reuseAddr: true,
+    });
+    const server = createSecureServer({ ...serverOptions(material), allowHTTP1: false });
+    server.on('stream', (stream, headers) => handleConnect(ctx, stream, headers));
+    // Handshake failures (plaintext, unknown CA, expired) end the connection; nothing to do.
+    server.on('tlsClientError', () => {});
+    server.on('sessionError', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd, backlog: 4096 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return new HboneServer(server);
+  }
+
+  /** New certificate or trust bundle: new handshakes use it, established sessions carry on. */
+  update(material: TlsMaterial): void {
+    this.server.setSecureContext(serverOptions(material));
+  }
+
+  close(): void {
+    this.server.close();
+  }
+}
