@@ -20,6 +20,7 @@ need_cmd llvm-strip llvm
 need_cmd bpftool bpftool
 need_cmd ip iproute2
 need_cmd nsenter util-linux
+need_cmd tcpdump tcpdump # tests capture the node link to prove it carries TLS only
 need_cmd pkg-config pkg-config
 need_cmd cmake cmake
 need_cmd g++ g++

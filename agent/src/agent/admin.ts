@@ -1,4 +1,4 @@
-// The admin API: GET /status and GET /access-log as JSON, on a unix socket
+// The admin API: GET /status, /access-log and /events as JSON, on a unix socket
 // (what `weft status` uses) and on 127.0.0.1:15000 in the agent's netns.
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -13,6 +13,7 @@ export class AdminServer {
     socketPath: string,
     tcp = true,
     accessLog: () => unknown[] = () => [],
+    events: () => unknown[] = () => [],
   ): Promise<AdminServer> {
     const a = new AdminServer();
     const handler = createServer((req, res) => {
@@ -22,8 +23,9 @@ export class AdminServer {
       };
       if (req.method === 'GET' && req.url === '/status') return json(status());
       if (req.method === 'GET' && req.url === '/access-log') return json(accessLog());
+      if (req.method === 'GET' && req.url === '/events') return json(events());
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found: try GET /status or GET /access-log\n');
+      res.end('not found: try GET /status, /access-log or /events\n');
     });
     if (existsSync(socketPath)) unlinkSync(socketPath); // left by a killed agent
     await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import {
   compileWorkloads,
   type NodeWorkload,
 } from '../compile/index.ts';
+import type { EventStream } from '../datapath/events.ts';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { NodeDatapath } from '../datapath/node.ts';
 import { cgroupId } from '../datapath/system.ts';
@@ -43,6 +44,8 @@ export class Agent {
   private datapath!: NodeDatapath;
   private proxy!: NodeProxy;
   private identities: IdentityManager | null = null;
+  private events: EventStream | null = null;
+  private readonly recentEvents: Record<string, unknown>[] = [];
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
   private readonly workloadErrors = new Map<string, string>();
@@ -64,6 +67,17 @@ export class Agent {
     });
     this.datapath.attachRoot();
     this.ids = new IdAllocator(this.datapath.existingIds());
+    // Verdicts the kernel made (connect-time and sk_lookup refusals), kept for /events.
+    this.events = this.datapath.events();
+    this.events.on('event', (e) => {
+      if (this.recentEvents.length === 1000) this.recentEvents.shift();
+      this.recentEvents.push({
+        ...e,
+        tsNs: e.tsNs.toString(),
+        cgroupId: e.cgroupId.toString(),
+        cookie: e.cookie.toString(),
+      });
+    });
     if (this.opts.issuer) {
       this.identities = new IdentityManager({
         client: new CaClient(this.opts.issuer),
@@ -125,9 +139,20 @@ export class Agent {
         w &&
         w.podIP === a.workload.podIP &&
         w.netnsPath === a.workload.netnsPath &&
-        w.cgroupDir === a.workload.cgroupDir
-      )
+        w.cgroupDir === a.workload.cgroupDir &&
+        w.serviceAccount === a.workload.serviceAccount
+      ) {
+        // A change of mTLS mode is one map update; listeners and connections stay.
+        if (w.strict !== a.workload.strict) {
+          this.datapath.setStrict(
+            a.id,
+            { cgroupDir: w.cgroupDir!, podIP: w.podIP!, netnsPath: w.netnsPath! },
+            w.strict,
+          );
+          a.workload = w;
+        }
         continue;
+      }
       this.takeOut(key, a);
     }
     // Enrolled before this agent started but no longer wanted (or gone).
@@ -166,6 +191,7 @@ export class Agent {
         id,
         { cgroupDir: w.cgroupDir!, podIP: w.podIP!, netnsPath: w.netnsPath! },
         p.listeners.inboundFd,
+        w.strict,
       );
     } catch (e) {
       this.proxy.remove(w.key);
@@ -219,9 +245,14 @@ export class Agent {
     return this.proxy.log.entries();
   }
 
+  datapathEvents(): Record<string, unknown>[] {
+    return [...this.recentEvents];
+  }
+
   async stop(): Promise<void> {
     this.identities?.close();
     this.source?.close();
+    this.events?.close();
     await this.queue;
     this.proxy?.close();
     this.datapath?.close();

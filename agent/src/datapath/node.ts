@@ -157,6 +157,17 @@ export class NodeDatapath {
     this.enrolled.set(cgroupId(e.cgroupDir), { id, flags });
   }
 
+  /** Switches an enrolled pod between strict and permissive mTLS in place. */
+  setStrict(id: number, e: EnrolledEntry, strict: boolean): void {
+    const flags = strict ? constants.WL_F_STRICT : 0;
+    const a = encodeAddr(e.podIP);
+    this.targets.set(
+      { addr: a.bytes, port: 0, family: a.family },
+      { sock_index: id, workload_id: id, flags },
+    );
+    this.enrolled.set(cgroupId(e.cgroupDir), { id, flags });
+  }
+
   /** Takes a pod out: new connections go direct again; established ones are untouched. */
   unenroll(id: number, e: Partial<EnrolledEntry>): void {
     if (e.cgroupDir && existsSync(e.cgroupDir)) this.enrolled.delete(cgroupId(e.cgroupDir));

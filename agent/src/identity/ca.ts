@@ -279,7 +279,12 @@ export class CertificateAuthority {
     } catch (e) {
       throw new Error(`cannot parse CSR: ${(e as Error).message}`);
     }
-    const kind = spkiKind(csr.publicKey.rawData);
+    let kind: string;
+    try {
+      kind = spkiKind(csr.publicKey.rawData);
+    } catch (e) {
+      throw new Error(`CSR key is unreadable: ${(e as Error).message}`);
+    }
     if (kind !== 'P-256') throw new Error(`CSR key must be ECDSA P-256, not ${kind}`);
     // Proof that the requester holds the private key.
     if (!(await csr.verify().catch(() => false))) {

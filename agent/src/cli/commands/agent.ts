@@ -62,6 +62,7 @@ export async function run(args: string[]): Promise<number> {
     values['admin-socket'],
     !values['no-admin-tcp'],
     () => agent.accessLog(),
+    () => agent.datapathEvents(),
   );
   process.stderr.write(`weft agent: node ${values.node} ready\n`);
   await new Promise<void>((resolve) => {
