@@ -9,7 +9,7 @@ import type { AgentStatus } from '../../agent/src/agent/status.ts';
 import { fetchStatus } from '../../agent/src/cli/commands/status.ts';
 import { type PodPlacement, spawnInPod } from '../../agent/src/sandbox/exec.ts';
 import { NETNS_DIR } from '../../agent/src/sandbox/host.ts';
-import { Sandbox, teardown } from '../../agent/src/sandbox/sandbox.ts';
+import { Sandbox, type SandboxOptions, teardown } from '../../agent/src/sandbox/sandbox.ts';
 import { STATE_ROOT } from '../../agent/src/sandbox/topology.ts';
 
 function sweep(letter: string): void {
@@ -40,6 +40,7 @@ export async function testCluster(
   letter: string,
   files: Record<string, string>,
   nodes = 2,
+  extra: Partial<SandboxOptions> = {},
 ): Promise<TestCluster> {
   sweep(letter);
   const manifests = mkdtempSync(join(tmpdir(), 'weft-manifests-'));
@@ -47,7 +48,7 @@ export async function testCluster(
   const name = `${letter}${process.pid}`;
   let sandbox: Sandbox;
   try {
-    sandbox = await Sandbox.up({ name, nodes, manifests });
+    sandbox = await Sandbox.up({ ...extra, name, nodes, manifests });
   } catch (e) {
     rmSync(manifests, { recursive: true, force: true });
     throw e;

@@ -15,9 +15,12 @@ export function splitPem(text: string): string[] {
 }
 
 export interface CaStore {
+  /** The signing CA; replaced by reload(). */
   ca: CertificateAuthority;
   /** The roots currently trusted (re-read from disk each call). */
   roots(): string[];
+  /** Re-reads ca.pem, ca-key.pem and chain.pem (the switch step of a root rotation). */
+  reload(): Promise<void>;
 }
 
 export async function openCaStore(dir: string, trustDomain: string): Promise<CaStore> {
@@ -33,20 +36,27 @@ export async function openCaStore(dir: string, trustDomain: string): Promise<CaS
     writeFileSync(rootsPath, root.certPem);
   }
   const chainPath = join(dir, 'chain.pem');
-  const ca = await CertificateAuthority.load({
-    certPem: readFileSync(certPath, 'utf8'),
-    keyPem: readFileSync(keyPath, 'utf8'),
-    chainPem: existsSync(chainPath) ? splitPem(readFileSync(chainPath, 'utf8')) : [],
-  });
-  if (ca.trustDomain !== trustDomain) {
-    throw new Error(`CA in ${dir} is for trust domain ${ca.trustDomain}, not ${trustDomain}`);
-  }
-  return {
-    ca,
+  const load = async () => {
+    const ca = await CertificateAuthority.load({
+      certPem: readFileSync(certPath, 'utf8'),
+      keyPem: readFileSync(keyPath, 'utf8'),
+      chainPem: existsSync(chainPath) ? splitPem(readFileSync(chainPath, 'utf8')) : [],
+    });
+    if (ca.trustDomain !== trustDomain) {
+      throw new Error(`CA in ${dir} is for trust domain ${ca.trustDomain}, not ${trustDomain}`);
+    }
+    return ca;
+  };
+  const store: CaStore = {
+    ca: await load(),
+    async reload() {
+      store.ca = await load();
+    },
     roots() {
       const roots = existsSync(rootsPath) ? splitPem(readFileSync(rootsPath, 'utf8')) : [];
       if (roots.length === 0) throw new Error(`${rootsPath} holds no root certificate`);
       return roots;
     },
   };
+  return store;
 }

@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import { repoRoot } from '../datapath/native.ts';
 import { cgroup2Root } from '../datapath/system.ts';
-import { openCaStore } from '../issuer/ca-store.ts';
+import { type CaStore, openCaStore } from '../issuer/ca-store.ts';
 import { IssuerServer } from '../issuer/server.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/types.ts';
@@ -51,6 +51,7 @@ export class Sandbox {
   private readonly log: (line: string) => void;
   private snapshot: Snapshot | null = null;
   private issuer: IssuerServer | null = null;
+  private caStore: CaStore | null = null;
   /** The CA directory of the in-process issuer (roots.pem is its trust bundle). */
   readonly caDir: string;
   private readonly tokens = new Map<string, string>();
@@ -150,6 +151,12 @@ export class Sandbox {
       audit: (l) => this.log(`issuer: ${l}`),
     });
     await this.issuer.listen(this.issuerSocket());
+    this.caStore = store;
+  }
+
+  /** Re-reads the CA files (after a test or an operator swapped the signing CA). */
+  async reloadIssuer(): Promise<void> {
+    await this.caStore?.reload();
   }
 
   issuerSocket(): string {
