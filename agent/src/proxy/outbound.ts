@@ -104,7 +104,8 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
       try {
         app = dialFromNetns(ctx.pool, local.netnsPath, host, port, INBOUND_SOURCE);
       } catch (e) {
-        return fail((e as Error).message);
+        fail((e as Error).message);
+        return;
       }
       stats.active++;
       local.stats.accepted++;
@@ -134,7 +135,10 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
       port,
       authority: `${host}:${port}`,
     });
-    if (!stream) return fail(`no certificate yet for ${ctx.identity}`);
+    if (!stream) {
+      fail(`no certificate yet for ${ctx.identity}`);
+      return;
+    }
     stream.on('error', () => {
       if (!client.destroyed) client.resetAndDestroy();
     });
@@ -142,7 +146,8 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
       const status = headers[':status'];
       if (status !== 200) {
         stream.close();
-        return fail(`HBONE CONNECT answered ${status}`);
+        fail(`HBONE CONNECT answered ${status}`);
+        return;
       }
       stats.active++;
       join(client, stream, stats, resetSocket, resetClientStream, (reset, c) => {
@@ -162,7 +167,8 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   try {
     upstream = dialFromNetns(ctx.pool, ctx.netnsPath, host, port);
   } catch (e) {
-    return fail((e as Error).message);
+    fail((e as Error).message);
+    return;
   }
   stats.active++;
   join(client, upstream, stats, resetSocket, resetSocket, (reset, c) => {

@@ -69,15 +69,24 @@ export function handleConnect(
     ctx.log.add({ ...entry, bytesFromClient: 0, bytesToClient: 0, result: 'refused', detail });
     refuse(stream, status);
   };
-  if (headers[':method'] !== 'CONNECT') return deny(405, 'not a CONNECT request');
-  if (!source || !source.startsWith(`spiffe://${ctx.trustDomain}/`))
-    return deny(403, 'peer has no SPIFFE ID of this trust domain');
-  if (!target || target.ip !== ctx.podIP) return deny(404, `unknown target ${entry.destination}`);
+  if (headers[':method'] !== 'CONNECT') {
+    deny(405, 'not a CONNECT request');
+    return;
+  }
+  if (!source?.startsWith(`spiffe://${ctx.trustDomain}/`)) {
+    deny(403, 'peer has no SPIFFE ID of this trust domain');
+    return;
+  }
+  if (!target || target.ip !== ctx.podIP) {
+    deny(404, `unknown target ${entry.destination}`);
+    return;
+  }
   let app: Socket;
   try {
     app = dialFromNetns(ctx.pool, ctx.netnsPath, target.ip, target.port, INBOUND_SOURCE);
   } catch (e) {
-    return deny(503, (e as Error).message);
+    deny(503, (e as Error).message);
+    return;
   }
   app.once('error', () => {
     if (!stream.headersSent) deny(503, 'the app refused the connection');
