@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { UsageError } from './args.ts';
 import * as agentCmd from './commands/agent.ts';
+import * as issuerCmd from './commands/issuer.ts';
 import * as sandboxCmd from './commands/sandbox.ts';
 import * as statusCmd from './commands/status.ts';
 
@@ -21,6 +22,10 @@ export const commands: Record<string, Command> = {
   agent: {
     summary: 'Run the node agent (BPF datapath and node proxy) in the foreground',
     run: agentCmd.run,
+  },
+  issuer: {
+    summary: 'Run the mesh CA: signs SVIDs for the pods of the asking node only',
+    run: issuerCmd.run,
   },
   sandbox: { summary: 'A cluster on this host: up, down, status, exec', run: sandboxCmd.run },
   status: {
