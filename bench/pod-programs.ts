@@ -43,7 +43,7 @@ s.on('data', () => {
   const now = process.hrtime.bigint();
   if (i >= 0) rtts[i] = Number(now - t) / 1000;
   i++;
-  if (i === ${n}) { s.destroy(); rtts.sort(); console.log(JSON.stringify({ p50: rtts[Math.floor(${n} * 0.5)], p99: rtts[Math.floor(${n} * 0.99)] })); return; }
+  if (i === ${n}) { s.destroy(); rtts.sort(); console.log(JSON.stringify({ p50: rtts[Math.floor(${n} * 0.5)], p90: rtts[Math.floor(${n} * 0.9)], p99: rtts[Math.floor(${n} * 0.99)] })); return; }
   t = process.hrtime.bigint(); s.write(one);
 });
 s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));

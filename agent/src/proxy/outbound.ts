@@ -2,15 +2,17 @@
 // own netns. The original destination comes from the BPF map the datapath
 // filled (never from the app), keyed by the workload whose listener accepted
 // and the app socket's port. A ClusterIP becomes an endpoint. Then:
-//   a mesh pod on this node  → handed to its inbound side in process (no TLS hop);
-//   a mesh pod elsewhere     → HBONE (HTTP/2 CONNECT over mutual TLS) to podIP:15008;
+//   a mesh pod on this node  → handed to its inbound side in process (one hop, no TLS);
+//   a mesh pod elsewhere     → HBONE (HTTP/2 CONNECT over mutual TLS) to podIP:15008,
+//                              or plaintext when the node runs without identities;
 //   anything else            → plaintext, dialled from the app's own netns.
 import type { Socket } from 'node:net';
+import type { MeshPeer } from '../compile/peers.ts';
 import { vipKey } from '../compile/services.ts';
-import type { AccessLog } from './access-log.ts';
+import type { AccessEntry, AccessLog } from './access-log.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
-import { join, resetSocket } from './pipe.ts';
+import { type Counts, join, resetSocket } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 import type { Balancer, ProxyTables } from './tables.ts';
@@ -51,12 +53,35 @@ export interface OutboundContext {
   tables(): ProxyTables;
 }
 
+type Entry = Omit<
+  AccessEntry,
+  'time' | 'via' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail'
+>;
+
+function refuse(ctx: OutboundContext, client: Socket, entry: Entry, detail: string): void {
+  ctx.stats.failed++;
+  ctx.log.add({
+    ...entry,
+    via: 'plaintext',
+    bytesFromClient: 0,
+    bytesToClient: 0,
+    result: 'refused',
+    detail,
+  });
+  client.resetAndDestroy();
+}
+
+const ended = (reset: boolean, c: Counts) => ({
+  bytesFromClient: c.fromClient,
+  bytesToClient: c.toClient,
+  result: reset ? ('reset' as const) : ('ok' as const),
+});
+
 export function handleOutbound(ctx: OutboundContext, client: Socket): void {
-  const stats = ctx.stats;
-  stats.accepted++;
+  ctx.stats.accepted++;
   const orig = ctx.lookup(ctx.workloadId, client.remotePort ?? 0, client.remoteFamily === 'IPv6');
   if (!orig) {
-    stats.failed++;
+    ctx.stats.failed++;
     client.resetAndDestroy();
     return;
   }
@@ -65,119 +90,106 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   const tables = ctx.tables();
   const key = vipKey(orig.ip, orig.port);
   const svc = tables.services.get(key);
-  if (svc) {
-    const ep = ctx.balancer.pick(key, svc);
-    if (!ep) {
-      stats.failed++;
-      client.resetAndDestroy();
-      return;
-    }
+  const ep = svc ? ctx.balancer.pick(key, svc) : undefined;
+  if (ep) {
     host = ep.ip;
     port = ep.port;
   }
-  const peer = ctx.identity && ctx.hbone ? tables.peers.get(host) : undefined;
-  const entry = {
-    direction: 'outbound' as const,
+  const peer = tables.peers.get(host);
+  const entry: Entry = {
+    direction: 'outbound',
     source: ctx.identity,
     sourceAddress: ctx.podIP,
     destination: `${host}:${port}`,
     destinationWorkload: peer?.key ?? null,
   };
-  const fail = (detail: string) => {
-    stats.failed++;
+  if (svc && !ep) return refuse(ctx, client, entry, `service ${svc.service} has no endpoints`);
+  const local = peer ? ctx.local(peer.key) : undefined;
+  if (local) return handOff(ctx, client, local, host, port, entry);
+  if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, host, port, entry);
+  plaintext(ctx, client, host, port, entry);
+}
+
+/** Same node: the inbound side runs in this process; one hop, same identity and checks. */
+function handOff(
+  ctx: OutboundContext,
+  client: Socket,
+  local: LocalInbound,
+  host: string,
+  port: number,
+  entry: Entry,
+): void {
+  let app: Socket;
+  try {
+    app = dialFromNetns(ctx.pool, local.netnsPath, host, port, INBOUND_SOURCE);
+  } catch (e) {
+    return refuse(ctx, client, entry, (e as Error).message);
+  }
+  ctx.stats.active++;
+  local.stats.accepted++;
+  join(client, app, ctx.stats, resetSocket, resetSocket, (reset, c) => {
+    ctx.log.add({ ...entry, via: 'local', ...ended(reset, c) });
     ctx.log.add({
       ...entry,
-      via: 'plaintext',
-      bytesFromClient: 0,
-      bytesToClient: 0,
-      result: 'refused',
-      detail,
+      direction: 'inbound',
+      via: 'local',
+      destinationWorkload: local.key,
+      ...ended(reset, c),
     });
-    client.resetAndDestroy();
-  };
+  });
+}
 
-  if (peer && ctx.identity && ctx.hbone) {
-    const local = ctx.local(peer.key);
-    if (local) {
-      // Same node: the inbound side runs here; no TLS on the wire, same identity.
-      let app: Socket;
-      try {
-        app = dialFromNetns(ctx.pool, local.netnsPath, host, port, INBOUND_SOURCE);
-      } catch (e) {
-        fail((e as Error).message);
-        return;
-      }
-      stats.active++;
-      local.stats.accepted++;
-      join(client, app, stats, resetSocket, resetSocket, (reset, c) => {
-        const done = {
-          bytesFromClient: c.fromClient,
-          bytesToClient: c.toClient,
-          result: reset ? ('reset' as const) : ('ok' as const),
-        };
-        ctx.log.add({ ...entry, via: 'local', ...done });
-        ctx.log.add({
-          ...entry,
-          direction: 'inbound',
-          via: 'local',
-          destinationWorkload: local.key,
-          ...done,
-        });
-      });
-      return;
+/** Another node: HTTP/2 CONNECT over mutual TLS to the destination pod's 15008. */
+function tunnel(
+  ctx: OutboundContext,
+  client: Socket,
+  peer: MeshPeer,
+  host: string,
+  port: number,
+  entry: Entry,
+): void {
+  const stream = ctx.hbone!.open({
+    srcNetns: ctx.netnsPath,
+    srcIdentity: ctx.identity!,
+    srcAddress: ctx.podIP,
+    dstIp: host,
+    dstIdentity: peer.identity,
+    port,
+    authority: `${host}:${port}`,
+  });
+  if (!stream) return refuse(ctx, client, entry, `no certificate yet for ${ctx.identity}`);
+  stream.on('error', () => {
+    if (!client.destroyed) client.resetAndDestroy();
+  });
+  stream.once('response', (headers) => {
+    const status = headers[':status'];
+    if (status !== 200) {
+      stream.close();
+      return refuse(ctx, client, entry, `HBONE CONNECT answered ${status}`);
     }
-    const stream = ctx.hbone.open({
-      srcNetns: ctx.netnsPath,
-      srcIdentity: ctx.identity,
-      srcAddress: ctx.podIP,
-      dstIp: host,
-      dstIdentity: peer.identity,
-      port,
-      authority: `${host}:${port}`,
+    ctx.stats.active++;
+    join(client, stream, ctx.stats, resetSocket, resetClientStream, (reset, c) => {
+      ctx.log.add({ ...entry, via: 'hbone', ...ended(reset, c) });
     });
-    if (!stream) {
-      fail(`no certificate yet for ${ctx.identity}`);
-      return;
-    }
-    stream.on('error', () => {
-      if (!client.destroyed) client.resetAndDestroy();
-    });
-    stream.once('response', (headers) => {
-      const status = headers[':status'];
-      if (status !== 200) {
-        stream.close();
-        fail(`HBONE CONNECT answered ${status}`);
-        return;
-      }
-      stats.active++;
-      join(client, stream, stats, resetSocket, resetClientStream, (reset, c) => {
-        ctx.log.add({
-          ...entry,
-          via: 'hbone',
-          bytesFromClient: c.fromClient,
-          bytesToClient: c.toClient,
-          result: reset ? 'reset' : 'ok',
-        });
-      });
-    });
-    return;
-  }
+  });
+}
 
+/** Outside the mesh, or a node without identities: the bytes as they are. */
+function plaintext(
+  ctx: OutboundContext,
+  client: Socket,
+  host: string,
+  port: number,
+  entry: Entry,
+): void {
   let upstream: Socket;
   try {
     upstream = dialFromNetns(ctx.pool, ctx.netnsPath, host, port);
   } catch (e) {
-    fail((e as Error).message);
-    return;
+    return refuse(ctx, client, entry, (e as Error).message);
   }
-  stats.active++;
-  join(client, upstream, stats, resetSocket, resetSocket, (reset, c) => {
-    ctx.log.add({
-      ...entry,
-      via: 'plaintext',
-      bytesFromClient: c.fromClient,
-      bytesToClient: c.toClient,
-      result: reset ? 'reset' : 'ok',
-    });
+  ctx.stats.active++;
+  join(client, upstream, ctx.stats, resetSocket, resetSocket, (reset, c) => {
+    ctx.log.add({ ...entry, via: 'plaintext', ...ended(reset, c) });
   });
 }

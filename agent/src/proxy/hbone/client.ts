@@ -12,7 +12,7 @@ import { Socket } from 'node:net';
 import { type SecureContext, connect as tlsConnect } from 'node:tls';
 import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
-import { HBONE_ALPN, peerSpiffeId } from './tls.ts';
+import { H2_SESSION_WINDOW, H2_SETTINGS, HBONE_ALPN, peerSpiffeId } from './tls.ts';
 
 export const resetClientStream: Reset = (d) => {
   (d as ClientHttp2Stream).close(h2.NGHTTP2_CANCEL);
@@ -46,6 +46,7 @@ export class HbonePool {
     const secureContext = this.context(t.srcIdentity);
     if (!secureContext) return undefined;
     const session = h2connect(`https://${t.dstIp}:15008`, {
+      settings: H2_SETTINGS,
       createConnection: () => {
         const fd = this.pool.take(t.srcNetns, t.dstIp.includes(':') ? 6 : 4);
         const raw = new Socket({ fd, readable: true, writable: true });
@@ -67,6 +68,7 @@ export class HbonePool {
       },
     });
     session.on('error', () => {});
+    session.once('connect', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
     session.on('close', () => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     });

@@ -17,7 +17,13 @@ import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import type { DirectionStats } from '../stats.ts';
-import { peerSpiffeId, serverOptions, type TlsMaterial } from './tls.ts';
+import {
+  H2_SESSION_WINDOW,
+  H2_SETTINGS,
+  peerSpiffeId,
+  serverOptions,
+  type TlsMaterial,
+} from './tls.ts';
 
 export const resetStream: Reset = (d) => {
   (d as ServerHttp2Stream).close(h2.NGHTTP2_CANCEL);
@@ -127,7 +133,12 @@ export class HboneServer {
       backlog: 1024,
       reuseAddr: true,
     });
-    const server = createSecureServer({ ...serverOptions(material), allowHTTP1: false });
+    const server = createSecureServer({
+      ...serverOptions(material),
+      allowHTTP1: false,
+      settings: H2_SETTINGS,
+    });
+    server.on('session', (session) => session.setLocalWindowSize(H2_SESSION_WINDOW));
     server.on('stream', (stream, headers) => handleConnect(ctx, stream, headers));
     // Handshake failures (plaintext, unknown CA, expired) end the connection; nothing to do.
     server.on('tlsClientError', () => {});

@@ -33,3 +33,14 @@ export function serverOptions(m: TlsMaterial) {
     ALPNProtocols: HBONE_ALPN,
   };
 }
+
+/**
+ * HTTP/2 flow-control settings for tunnels. The protocol's defaults (a 64 KiB
+ * window, 16 KiB frames) stall a bulk stream on every window update; a tunnel
+ * carries whole TCP connections, so it gets TCP-sized windows.
+ */
+export const H2_SETTINGS = {
+  initialWindowSize: 4 * 1024 * 1024,
+  maxFrameSize: 256 * 1024,
+};
+export const H2_SESSION_WINDOW = 32 * 1024 * 1024;
