@@ -172,7 +172,9 @@ function added(r: Row, d: Row, k: 'p50' | 'p90' | 'p99'): string {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('make bench needs root (it builds a sandbox)');
   const rows: Row[] = [];
-  for (const cfg of CONFIGS) {
+  // WEFT_BENCH_ONLY=benchtls measures one configuration (docs/benchmarks.md is then not written).
+  const only = process.env.WEFT_BENCH_ONLY;
+  for (const cfg of CONFIGS.filter((c) => !only || c.name === only || c.direct)) {
     process.stderr.write(`bench: ${cfg.mode}…\n`);
     rows.push(...(await runConfig(cfg)));
   }
@@ -241,6 +243,7 @@ ${table}
 "L4 + splice" turns on the sockops/sk_msg splice of the app↔proxy loopback hop
 (\`weft agent --splice\`). It stays off: see docs/architecture.md ("The splice stays off").
 `;
+  if (only) return;
   writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), doc);
   process.stderr.write('wrote docs/benchmarks.md\n');
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatStatus } from '../agent/status.ts';
-import { fetchStatus } from '../cli/commands/status.ts';
+import { fetchAccessLog, fetchStatus } from '../cli/commands/status.ts';
 import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
 import { Sandbox, teardown } from '../sandbox/sandbox.ts';
 import { Narrator } from './output.ts';
@@ -20,12 +20,12 @@ metadata:
 const pods = `apiVersion: v1
 kind: Pod
 metadata: {name: frontend, namespace: shop, labels: {app: frontend}}
-spec: {nodeName: node-1, containers: [{name: web}]}
+spec: {nodeName: node-1, serviceAccountName: frontend, containers: [{name: web}]}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: cart, namespace: shop, labels: {app: cart}}
-spec: {nodeName: node-2, containers: [{name: cart, ports: [{name: http, containerPort: 8080}]}]}
+spec: {nodeName: node-2, serviceAccountName: cart, containers: [{name: cart, ports: [{name: http, containerPort: 8080}]}]}
 ---
 apiVersion: v1
 kind: Service
@@ -106,6 +106,18 @@ export async function sandboxTour(): Promise<number> {
       r.peer === `${vip}:80`,
       'the frontend still sees the Service address as its peer',
       r.peer ?? '',
+    );
+
+    say.step(
+      'Check the identity on the far side',
+      "node-2 terminated mutual TLS and logged who called: the SPIFFE ID in the frontend's certificate.",
+    );
+    const log = await fetchAccessLog(sbx.state.nodes[1]!.adminSocket);
+    const hop = log.find((e) => e.via === 'hbone' && e.direction === 'inbound');
+    say.expect(
+      hop?.source === 'spiffe://cluster.local/ns/shop/sa/frontend',
+      "cart's node saw the frontend's identity over HBONE (HTTP/2 CONNECT, TLS 1.3)",
+      hop ? `${hop.source} → ${hop.destination}` : 'no HBONE entry',
     );
 
     say.step('Ask node-1 what it enrolled', 'weft status --sandbox NAME --node node-1');

@@ -1,6 +1,7 @@
 // weft status: what one node's agent has enrolled and is listening for.
 import { request } from 'node:http';
 import { type AgentStatus, formatStatus } from '../../agent/status.ts';
+import type { AccessEntry } from '../../proxy/access-log.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
 import { parse, UsageError } from '../args.ts';
 
@@ -16,15 +17,23 @@ Options:
 `;
 
 export function fetchStatus(socketPath: string): Promise<AgentStatus> {
+  return getJson<AgentStatus>(socketPath, '/status');
+}
+
+export function fetchAccessLog(socketPath: string): Promise<AccessEntry[]> {
+  return getJson<AccessEntry[]>(socketPath, '/access-log');
+}
+
+function getJson<T>(socketPath: string, path: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/status', timeout: 5000 }, (res) => {
+    const req = request({ socketPath, path, timeout: 5000 }, (res) => {
       let body = '';
       res.on('data', (d) => {
         body += d;
       });
       res.on('end', () => {
         try {
-          resolve(JSON.parse(body) as AgentStatus);
+          resolve(JSON.parse(body) as T);
         } catch (e) {
           reject(e);
         }
