@@ -139,6 +139,8 @@ export class HboneServer {
       settings: H2_SETTINGS,
     });
     server.on('session', (session) => session.setLocalWindowSize(H2_SESSION_WINDOW));
+    // Tunnels carry interactive traffic too: no Nagle delay on small frames.
+    server.on('secureConnection', (socket) => socket.setNoDelay(true));
     server.on('stream', (stream, headers) => handleConnect(ctx, stream, headers));
     // Handshake failures (plaintext, unknown CA, expired) end the connection; nothing to do.
     server.on('tlsClientError', () => {});
