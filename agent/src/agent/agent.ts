@@ -86,7 +86,11 @@ export class Agent {
       // A new certificate or bundle reaches the servers; clients pick it up per new session.
       const refresh = () => {
         this.queue = this.queue
-          .then(() => this.proxy.refreshIdentities())
+          .then(() =>
+            this.proxy.refreshIdentities((key, e) =>
+              this.workloadErrors.set(key, `mTLS listener: ${e.message}`),
+            ),
+          )
           .catch((e: Error) => this.log(`identity refresh: ${e.message}`));
       };
       this.identities.on('svid', refresh);

@@ -121,7 +121,12 @@ export class NodeProxy {
       inbound,
     };
     this.workloads.set(w.key, p);
-    await this.ensureHbone(p);
+    try {
+      await this.ensureHbone(p);
+    } catch (e) {
+      this.remove(w.key);
+      throw e;
+    }
     return p;
   }
 
@@ -160,8 +165,14 @@ export class NodeProxy {
   }
 
   /** A certificate or the trust bundle changed: every server of it picks it up. */
-  async refreshIdentities(): Promise<void> {
-    for (const p of this.workloads.values()) await this.ensureHbone(p);
+  async refreshIdentities(onError: (key: string, e: Error) => void): Promise<void> {
+    for (const p of this.workloads.values()) {
+      try {
+        await this.ensureHbone(p);
+      } catch (e) {
+        onError(p.workload.key, e as Error);
+      }
+    }
   }
 
   /** Stops listening for the workload; its established connections carry on. */
@@ -170,6 +181,7 @@ export class NodeProxy {
     if (!p) return;
     p.listeners.close();
     p.hbone?.close();
+    this.hbone?.dropNetns(p.workload.netnsPath!);
     this.pool.drop(p.workload.netnsPath!);
     this.workloads.delete(key);
   }

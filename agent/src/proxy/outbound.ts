@@ -6,6 +6,8 @@
 //   a mesh pod elsewhere     → HBONE (HTTP/2 CONNECT over mutual TLS) to podIP:15008,
 //                              or plaintext when the node runs without identities;
 //   anything else            → plaintext, dialled from the app's own netns.
+
+import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { MeshPeer } from '../compile/peers.ts';
 import { vipKey } from '../compile/services.ts';
@@ -148,27 +150,42 @@ function tunnel(
   port: number,
   entry: Entry,
 ): void {
-  const stream = ctx.hbone!.open({
-    srcNetns: ctx.netnsPath,
-    srcIdentity: ctx.identity!,
-    srcAddress: ctx.podIP,
-    dstIp: host,
-    dstIdentity: peer.identity,
-    port,
-    authority: `${host}:${port}`,
-  });
+  let stream: ClientHttp2Stream | undefined;
+  try {
+    stream = ctx.hbone!.open({
+      srcNetns: ctx.netnsPath,
+      srcIdentity: ctx.identity!,
+      srcAddress: ctx.podIP,
+      dstIp: host,
+      dstIdentity: peer.identity,
+      port,
+      authority: `${host}:${port}`,
+    });
+  } catch (e) {
+    return refuse(ctx, client, entry, (e as Error).message);
+  }
   if (!stream) return refuse(ctx, client, entry, `no certificate yet for ${ctx.identity}`);
-  stream.on('error', () => {
+  const s = stream;
+  // Until the tunnel is up, a client that goes away takes the stream with it, and the
+  // other way round; join() takes over both once it is.
+  const clientGone = () => {
+    if (!s.closed) resetClientStream(s);
+  };
+  client.on('error', () => {});
+  client.once('close', clientGone);
+  s.on('error', () => {
     if (!client.destroyed) client.resetAndDestroy();
   });
-  stream.once('response', (headers) => {
+  s.once('response', (headers) => {
+    client.off('close', clientGone);
     const status = headers[':status'];
     if (status !== 200) {
-      stream.close();
+      s.close();
       return refuse(ctx, client, entry, `HBONE CONNECT answered ${status}`);
     }
+    if (client.destroyed) return void resetClientStream(s);
     ctx.stats.active++;
-    join(client, stream, ctx.stats, resetSocket, resetClientStream, (reset, c) => {
+    join(client, s, ctx.stats, resetSocket, resetClientStream, (reset, c) => {
       ctx.log.add({ ...entry, via: 'hbone', ...ended(reset, c) });
     });
   });

@@ -1,9 +1,11 @@
 // Joining two byte streams faithfully: bytes both ways with back-pressure (a
 // side whose peer cannot keep up is paused until it drains), half-close (an
 // end on one side becomes an end on the other while the reverse direction
-// keeps flowing), and resets (an error on one side resets the other). Works
-// for TCP sockets and HTTP/2 CONNECT streams alike. Hand-written rather than
-// stream.pipe: this is the per-chunk hot path.
+// keeps flowing), and resets (a side that closes without ending cleanly, by
+// error, RST or RST_STREAM, resets the other). Works for TCP sockets and
+// HTTP/2 CONNECT streams alike. Hand-written rather than stream.pipe: this is
+// the per-chunk hot path.
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DirectionStats } from './stats.ts';
 
@@ -11,7 +13,7 @@ import type { DirectionStats } from './stats.ts';
 export type Reset = (d: Duplex) => void;
 
 export const resetSocket: Reset = (d) => {
-  (d as import('node:net').Socket).resetAndDestroy();
+  (d as Socket).resetAndDestroy();
 };
 
 export interface Counts {
@@ -19,13 +21,37 @@ export interface Counts {
   toClient: number;
 }
 
-function forward(from: Duplex, to: Duplex, counts: Counts, key: keyof Counts): void {
+/** An HTTP/2 stream ended by RST_STREAM (Node still emits 'end' for it). */
+function wasReset(d: Duplex): boolean {
+  const rst = (d as { rstCode?: number }).rstCode;
+  return rst !== undefined && rst !== 0;
+}
+
+function forward(
+  from: Duplex,
+  to: Duplex,
+  counts: Counts,
+  key: keyof Counts,
+  resetTo: Reset,
+): void {
   from.on('data', (chunk: Buffer) => {
     counts[key] += chunk.length;
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => to.end());
+  from.on('end', () => {
+    // A reset arriving as an end must stay a reset on the other side.
+    if (wasReset(from)) {
+      if (!to.destroyed) resetTo(to);
+    } else {
+      to.end();
+    }
+  });
+}
+
+/** Whether a side went away without a clean end in both directions. */
+function abrupt(d: Duplex, sawEnd: boolean): boolean {
+  return !sawEnd || wasReset(d) || d.errored !== null;
 }
 
 export function join(
@@ -38,28 +64,32 @@ export function join(
 ): void {
   let open = 2;
   let resetSeen = false;
-  const done = () => {
+  const ended = { client: false, upstream: false };
+  const counts: Counts = { fromClient: 0, toClient: 0 };
+  const closed = (side: Duplex, other: Duplex, sawEnd: boolean, resetOther: Reset) => {
+    if (abrupt(side, sawEnd)) {
+      resetSeen = true;
+      if (!other.destroyed) resetOther(other);
+    }
     if (--open === 0) {
       stats.active--;
+      stats.bytesFromClient += counts.fromClient;
+      stats.bytesToClient += counts.toClient;
       if (resetSeen) stats.reset++;
       onDone?.(resetSeen, counts);
     }
   };
-  client.on('error', () => {
-    resetSeen = true;
-    if (!upstream.destroyed) resetUpstream(upstream);
+  // Errors surface as an abrupt close; a listener keeps them from being thrown.
+  client.on('error', () => {});
+  upstream.on('error', () => {});
+  client.on('end', () => {
+    ended.client = true;
   });
-  upstream.on('error', () => {
-    resetSeen = true;
-    if (!client.destroyed) resetClient(client);
+  upstream.on('end', () => {
+    ended.upstream = true;
   });
-  client.on('close', done);
-  upstream.on('close', done);
-  const counts: Counts = { fromClient: 0, toClient: 0 };
-  client.once('close', () => {
-    stats.bytesFromClient += counts.fromClient;
-    stats.bytesToClient += counts.toClient;
-  });
-  forward(client, upstream, counts, 'fromClient');
-  forward(upstream, client, counts, 'toClient');
+  client.on('close', () => closed(client, upstream, ended.client, resetUpstream));
+  upstream.on('close', () => closed(upstream, client, ended.upstream, resetClient));
+  forward(client, upstream, counts, 'fromClient', resetUpstream);
+  forward(upstream, client, counts, 'toClient', resetClient);
 }

@@ -150,6 +150,22 @@ describePrivileged('mTLS between nodes', () => {
     expect(bytes.includes(Buffer.from([0x3a, 0xa0]))).toBe(true); // 15008
   });
 
+  it('carries resets through the tunnel both ways', async () => {
+    // The server app resets: the client app sees ECONNRESET, not a hang or a clean end.
+    const reset = await c.serve('shop/server', resetServer(8081));
+    const r = lastJson<{ error?: string; reply?: string }>(
+      await runInPod(c.pod('shop/client'), rawClient(serverIP, 8081, 'hello')),
+    );
+    expect(r.error).toBe('ECONNRESET');
+    // The client app resets: the server app sees its connection reset too.
+    let seen = '';
+    reset.stdout?.on('data', (d) => {
+      seen += d;
+    });
+    await runInPod(c.pod('shop/client'), resetClient(serverIP, 8081));
+    await expect.poll(() => seen, { timeout: 5000 }).toContain('server saw ECONNRESET');
+  });
+
   it("names the client's SPIFFE ID in the server side's access log", async () => {
     const r = await transfer('shop/client', 2048);
     expect(r.reply?.bytes).toBe(2048);
@@ -283,15 +299,35 @@ function markerClient(host: string, marker: string): string {
     .replace(/^for \(let i = 0; i < data\.length.*$/m, '');
 }
 
+/** Resets every connection after its first bytes, and reports a client's reset. */
+const resetServer = (port: number) => `
+import net from 'node:net';
+net.createServer((s) => {
+  s.on('data', (d) => { if (d.toString() === 'hello') s.resetAndDestroy(); });
+  s.on('error', (e) => console.log('server saw ' + e.code));
+}).listen(${port}, '0.0.0.0', () => console.log('listening'));
+`;
+
+/** Sends a little, waits for it to cross, then resets. */
+const resetClient = (host: string, port: number) => `
+import net from 'node:net';
+const s = net.connect({ host: '${host}', port: ${port} }, () => {
+  s.write('wait');
+  setTimeout(() => { s.resetAndDestroy(); setTimeout(() => console.log('{}'), 200); }, 300);
+});
+s.on('error', () => {});
+`;
+
 function rawClient(host: string, port: number, send: string): string {
   return `
 import net from 'node:net';
 const s = net.connect({ host: '${host}', port: ${port} }, () => s.write(${JSON.stringify(send)}));
 let reply = '';
-s.setTimeout(3000, () => { console.log(JSON.stringify({ reply })); process.exit(0); });
+let error;
+s.setTimeout(3000, () => { console.log(JSON.stringify({ reply, error: 'TIMEOUT' })); process.exit(0); });
 s.on('data', (d) => { reply += d.toString('latin1'); });
-s.on('close', () => console.log(JSON.stringify({ reply })));
-s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
+s.on('error', (e) => { error = e.code; });
+s.on('close', () => console.log(JSON.stringify({ reply, error })));
 `;
 }
 

@@ -2,20 +2,20 @@
 // made from the source pod's netns (so the source address is the pod's).
 // Connections are pooled per (source identity, destination address) and
 // carry many streams; the server must prove the destination's identity.
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  constants as h2,
-  connect as h2connect,
-} from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect as h2connect } from 'node:http2';
 import { Socket } from 'node:net';
 import { type SecureContext, connect as tlsConnect } from 'node:tls';
 import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import { H2_SESSION_WINDOW, H2_SETTINGS, HBONE_ALPN, peerSpiffeId } from './tls.ts';
 
+/**
+ * A TCP reset becomes RST_STREAM alone. (close(code) would send END_STREAM
+ * first, which the peer reads as a clean end; destroy() does not, at the cost
+ * of the code being INTERNAL_ERROR rather than RFC 9113's CONNECT_ERROR.)
+ */
 export const resetClientStream: Reset = (d) => {
-  (d as ClientHttp2Stream).close(h2.NGHTTP2_CANCEL);
+  d.destroy(new Error('peer connection reset'));
 };
 
 export interface HboneTarget {
@@ -30,7 +30,10 @@ export interface HboneTarget {
 }
 
 export class HbonePool {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
+  private readonly sessions = new Map<
+    string,
+    { session: ClientHttp2Session; ctx: SecureContext; netns: string }
+  >();
   private readonly pool: SocketPool;
   private readonly context: (identity: string) => SecureContext | undefined;
 
@@ -39,12 +42,20 @@ export class HbonePool {
     this.context = context;
   }
 
+  /**
+   * A live session for the target, made from the source pod's own netns with the
+   * source's current certificate. A session made with an older certificate or
+   * bundle is retired (its streams finish; new ones go to a fresh session).
+   */
   private session(t: HboneTarget): ClientHttp2Session | undefined {
-    const key = `${t.srcIdentity}|${t.dstIp}|${t.dstIdentity}`;
-    const have = this.sessions.get(key);
-    if (have && !have.closed && !have.destroyed) return have;
+    const key = `${t.srcNetns}|${t.srcIdentity}|${t.dstIp}|${t.dstIdentity}`;
     const secureContext = this.context(t.srcIdentity);
     if (!secureContext) return undefined;
+    const have = this.sessions.get(key);
+    if (have && !have.session.closed && !have.session.destroyed) {
+      if (have.ctx === secureContext) return have.session;
+      have.session.close();
+    }
     const session = h2connect(`https://${t.dstIp}:15008`, {
       settings: H2_SETTINGS,
       createConnection: () => {
@@ -69,11 +80,21 @@ export class HbonePool {
     });
     session.on('error', () => {});
     session.once('connect', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
+    const entry = { session, ctx: secureContext, netns: t.srcNetns };
     session.on('close', () => {
-      if (this.sessions.get(key) === session) this.sessions.delete(key);
+      if (this.sessions.get(key) === entry) this.sessions.delete(key);
     });
-    this.sessions.set(key, session);
+    this.sessions.set(key, entry);
     return session;
+  }
+
+  /** Closes the sessions made from a netns whose pod left the mesh. */
+  dropNetns(netns: string): void {
+    for (const [key, e] of this.sessions) {
+      if (e.netns !== netns) continue;
+      e.session.close();
+      this.sessions.delete(key);
+    }
   }
 
   /** A CONNECT stream to the target, or undefined when the source has no certificate yet. */
@@ -91,7 +112,7 @@ export class HbonePool {
   }
 
   close(): void {
-    for (const s of this.sessions.values()) s.destroy();
+    for (const e of this.sessions.values()) e.session.destroy();
     this.sessions.clear();
   }
 }

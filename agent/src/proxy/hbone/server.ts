@@ -25,8 +25,13 @@ import {
   type TlsMaterial,
 } from './tls.ts';
 
+/**
+ * A TCP reset becomes RST_STREAM alone. (close(code) would send END_STREAM
+ * first, which the peer reads as a clean end; destroy() does not, at the cost
+ * of the code being INTERNAL_ERROR rather than RFC 9113's CONNECT_ERROR.)
+ */
 export const resetStream: Reset = (d) => {
-  (d as ServerHttp2Stream).close(h2.NGHTTP2_CANCEL);
+  d.destroy(new Error('peer connection reset'));
 };
 
 export interface HboneServerContext {
@@ -48,6 +53,7 @@ function parseAuthority(a: string | undefined): { ip: string; port: number } | u
 }
 
 function refuse(stream: ServerHttp2Stream, status: number): void {
+  if (stream.destroyed || stream.closed) return;
   if (!stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
   else stream.close(h2.NGHTTP2_REFUSED_STREAM);
 }
@@ -94,11 +100,18 @@ export function handleConnect(
     deny(503, (e as Error).message);
     return;
   }
+  // The peer may reset the stream (or lose its connection) while the app dial is pending.
+  const gone = () => {
+    if (app.connecting) app.destroy();
+  };
+  stream.on('error', gone);
+  stream.once('close', gone);
   app.once('error', () => {
     if (!stream.headersSent) deny(503, 'the app refused the connection');
   });
   app.once('connect', () => {
-    if (stream.destroyed) {
+    stream.off('close', gone);
+    if (stream.destroyed || stream.closed) {
       app.destroy();
       return;
     }
@@ -133,6 +146,19 @@ export class HboneServer {
       backlog: 1024,
       reuseAddr: true,
     });
+    try {
+      return await HboneServer.serve(ctx, material, fd);
+    } catch (e) {
+      native().closeFd(fd);
+      throw e;
+    }
+  }
+
+  private static async serve(
+    ctx: HboneServerContext,
+    material: TlsMaterial,
+    fd: number,
+  ): Promise<HboneServer> {
     const server = createSecureServer({
       ...serverOptions(material),
       allowHTTP1: false,
