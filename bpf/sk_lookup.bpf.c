@@ -56,7 +56,9 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 
 	if (ctx->protocol != IPPROTO_TCP_)
 		return SK_PASS;
-	if (weft_is_own_port(port))
+	/* Mesh peers arrive on HBONE; the other weft ports listen on loopback only,
+	 * so any other port of the pod's address belongs to the app. */
+	if (port == WEFT_PORT_HBONE)
 		return SK_PASS;
 	/* The proxy reaches the app from 127.0.0.6 (a loopback source no outside
 	 * peer can have); that must not be steered back to the proxy. */

@@ -65,13 +65,13 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	port = (__be16)ctx->user_port;
 	if (weft_is_loopback4(addr[0]))
 		return SYS_PROCEED;
-	/* The agent's and proxy's own ports are reached directly. */
-	if (weft_is_own_port(bpf_ntohs(port)))
-		return SYS_PROCEED;
 
 	v = weft_egress_lookup(wl->id, WEFT_AF_INET, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
 		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port);
+	/* The agent's and proxy's own ports are reached directly (policy still applies). */
+	if (weft_is_own_port(bpf_ntohs(port)))
+		return SYS_PROCEED;
 
 	weft_remember(ctx, wl, WEFT_AF_INET, addr, port);
 	ctx->user_ip4 = bpf_htonl(LOOPBACK4);
@@ -102,9 +102,6 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	port = (__be16)ctx->user_port;
 	if (weft_is_loopback6(addr))
 		return SYS_PROCEED;
-	/* The agent's and proxy's own ports are reached directly. */
-	if (weft_is_own_port(bpf_ntohs(port)))
-		return SYS_PROCEED;
 	if (weft_is_v4mapped(addr)) {
 		/* An IPv4 peer through a dual-stack socket: police it as IPv4. */
 		if (weft_is_loopback4(addr[3]))
@@ -116,6 +113,9 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	v = weft_egress_lookup(wl->id, family, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
 		return weft_deny(ctx, cg, wl, v, family, addr, port);
+	/* The agent's and proxy's own ports are reached directly (policy still applies). */
+	if (weft_is_own_port(bpf_ntohs(port)))
+		return SYS_PROCEED;
 
 	weft_remember(ctx, wl, family, addr, port);
 	ctx->user_ip6[0] = 0;

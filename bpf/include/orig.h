@@ -16,7 +16,9 @@ static __always_inline void weft_orig_publish(struct bpf_sock_ops *skops)
 		return;
 	k.workload_id = od->workload_id;
 	k.port = (__u16)skops->local_port;
-	k.family = skops->family == WEFT_AF_INET6 ? WEFT_AF_INET6 : WEFT_AF_INET;
+	/* The family of the redirect target: a v4-mapped connect() of an IPv6 socket
+	 * was sent to the IPv4 listener, and the proxy sees an IPv4 peer. */
+	k.family = od->family;
 	bpf_map_update_elem(&conn_orig, &k, od, BPF_ANY);
 }
 

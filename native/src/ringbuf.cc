@@ -65,7 +65,13 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     if (!self || !self->rb_) return;
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
-    self->Drain(env);
+    // A throwing JS listener must not unwind through libuv: hand the error to
+    // Node's uncaught-exception machinery instead.
+    try {
+      self->Drain(env);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+    }
   }
 
   // Copies out every pending record, then makes one JS call for the batch.

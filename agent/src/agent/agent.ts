@@ -1,7 +1,7 @@
 // One node's agent: the manifest source feeds snapshots; the compilers turn
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import {
   compilePeers,
   compileServices,
@@ -36,6 +36,17 @@ interface Applied {
   workload: NodeWorkload;
   id: number;
   cgroup: bigint;
+  /** The pod's netns as the kernel knows it: a pod re-created at the same paths differs here. */
+  netnsIno: number;
+}
+
+/** The cgroup id and netns inode now at a workload's paths, or undefined when gone. */
+function kernelIdentity(w: NodeWorkload): { cgroup: bigint; netnsIno: number } | undefined {
+  try {
+    return { cgroup: cgroupId(w.cgroupDir!), netnsIno: statSync(w.netnsPath!).ino };
+  } catch {
+    return undefined;
+  }
 }
 
 export class Agent {
@@ -69,6 +80,7 @@ export class Agent {
     this.ids = new IdAllocator(this.datapath.existingIds());
     // Verdicts the kernel made (connect-time and sk_lookup refusals), kept for /events.
     this.events = this.datapath.events();
+    this.events.on('error', (e) => this.log(`datapath event dropped: ${e.message}`));
     this.events.on('event', (e) => {
       if (this.recentEvents.length === 1000) this.recentEvents.shift();
       this.recentEvents.push({
@@ -144,7 +156,9 @@ export class Agent {
         w.podIP === a.workload.podIP &&
         w.netnsPath === a.workload.netnsPath &&
         w.cgroupDir === a.workload.cgroupDir &&
-        w.serviceAccount === a.workload.serviceAccount
+        w.serviceAccount === a.workload.serviceAccount &&
+        kernelIdentity(w)?.cgroup === a.cgroup &&
+        kernelIdentity(w)?.netnsIno === a.netnsIno
       ) {
         // A change of mTLS mode is one map update; listeners and connections stay.
         if (w.strict !== a.workload.strict) {
@@ -201,7 +215,7 @@ export class Agent {
       this.proxy.remove(w.key);
       throw e;
     }
-    this.applied.set(w.key, { workload: w, id, cgroup });
+    this.applied.set(w.key, { workload: w, id, cgroup, netnsIno: statSync(w.netnsPath!).ino });
   }
 
   private takeOut(key: string, a: Applied): void {

@@ -10,7 +10,7 @@ import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import { EventStream } from './events.ts';
 import { constants, LAYOUT_VERSION } from './layout.ts';
 import type { BpfMap } from './map.ts';
-import { repoRoot } from './native.ts';
+import { type KernelLinkInfo, repoRoot } from './native.ts';
 import { type LoadedObject, loadObject } from './object.ts';
 import { cgroupId, ensureBpffs } from './system.ts';
 
@@ -93,7 +93,13 @@ export class NodeDatapath {
     for (const [prog, objName] of Object.entries(ROOT_PROGRAMS)) {
       const p = this.objects.get(objName)!.program(prog);
       try {
-        this.pinnedLink(prog, () => attachCgroup(p, this.opts.cgroupRoot), p);
+        const cg = cgroupId(this.opts.cgroupRoot);
+        this.pinnedLink(
+          prog,
+          () => attachCgroup(p, this.opts.cgroupRoot),
+          p,
+          (i) => i.cgroupId === cg,
+        );
       } finally {
         p.close();
       }
@@ -110,16 +116,30 @@ export class NodeDatapath {
     }
   }
 
-  private pinnedLink(name: string, attach: () => Link, prog: { readonly fd: number }): void {
+  /**
+   * Attaches through a pinned link: a pin left by an earlier agent is re-pointed
+   * at the new program in one step, but only while it is still attached where
+   * it should be (a netns inode or cgroup can be reused after its owner died);
+   * otherwise it is replaced.
+   */
+  private pinnedLink(
+    name: string,
+    attach: () => Link,
+    prog: { readonly fd: number },
+    stillRight: (info: KernelLinkInfo) => boolean,
+  ): void {
     const pin = join(this.linkDir, name);
     if (existsSync(pin)) {
       const l = Link.openPinned(pin);
       try {
-        l.update(prog);
+        if (stillRight(l.info())) {
+          l.update(prog);
+          return;
+        }
       } finally {
         l.close();
       }
-      return;
+      unlinkSync(pin);
     }
     const l = attach();
     try {
@@ -138,10 +158,12 @@ export class NodeDatapath {
   enroll(id: number, e: EnrolledEntry, inboundFd: number, strict = false): void {
     const prog = this.objects.get('sk_lookup')!.program('weft_sk_lookup');
     try {
+      const ino = statSync(e.netnsPath).ino;
       this.pinnedLink(
-        `sk_lookup-${statSync(e.netnsPath).ino}`,
+        `sk_lookup-${ino}`,
         () => attachNetns(prog, e.netnsPath),
         prog,
+        (i) => i.netnsIno === ino,
       );
     } finally {
       prog.close();

@@ -57,6 +57,8 @@ export class CaClient {
           res.on('data', (d) => {
             text += d;
           });
+          res.on('aborted', () => reject(new IssuerError(0, 'issuer connection lost mid-answer')));
+          res.on('error', (e) => reject(new IssuerError(0, `issuer answer failed: ${e.message}`)));
           res.on('end', () => {
             let v: unknown;
             try {
@@ -84,6 +86,12 @@ export class CaClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error('issuer did not answer in time')));
+      // A whole-request deadline: a response cut off midway must not leave renewal waiting for ever.
+      const deadline = setTimeout(
+        () => req.destroy(new Error('issuer did not answer in time')),
+        this.opts.timeoutMs ?? 10_000,
+      );
+      req.on('close', () => clearTimeout(deadline));
       req.on('error', (e) =>
         reject(new IssuerError(0, `issuer unreachable at ${a}: ${e.message}`)),
       );

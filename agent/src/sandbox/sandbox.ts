@@ -10,6 +10,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -331,7 +332,16 @@ export function teardown(name: string): string[] {
   attempt('state', () => {
     controller = loadSandboxState(name).controllerPid;
   });
-  if (controller !== null && controller !== process.pid) {
+  // Only a process that still is this sandbox's controller (pids get reused).
+  const isController = (pid: number) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return cmd.includes('sandbox') && cmd.includes(name);
+    } catch {
+      return false;
+    }
+  };
+  if (controller !== null && controller !== process.pid && isController(controller)) {
     attempt('controller', () => {
       try {
         process.kill(controller!, 'SIGKILL');

@@ -111,8 +111,9 @@ describePrivileged('sk_lookup steering', () => {
     expect(await dial(9090)).toMatchObject({ data: 'proxy' });
   });
 
-  it('never steers the proxy and agent ports', async () => {
+  it('never steers the HBONE port, and steers the other weft port numbers like any app port', async () => {
     expect(await dial(C.PORT_HBONE)).toEqual({ error: 'ECONNREFUSED' });
+    expect(await dial(C.PORT_METRICS)).toMatchObject({ data: 'proxy' });
   });
 
   it('fails closed when the steered address has lost its listener', async () => {
