@@ -11,7 +11,7 @@ export interface IssuedSvid {
 }
 
 export interface CaClientOptions {
-  /** A unix socket path (contains '/') or host:port. */
+  /** The issuer's unix socket path. */
   address: string;
   token: string;
   timeoutMs?: number;
@@ -29,19 +29,23 @@ export class CaClient {
   private readonly opts: CaClientOptions;
 
   constructor(opts: CaClientOptions) {
+    // Plain HTTP would carry the node's token and the trust bundle unprotected; over
+    // TCP the issuer API needs TLS, which comes with the Kubernetes issuer.
+    if (!opts.address.includes('/')) {
+      throw new Error(
+        `issuer address ${opts.address}: only a unix socket path is supported (TCP needs TLS, not built yet)`,
+      );
+    }
     this.opts = opts;
   }
 
   private call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const a = this.opts.address;
-    const where = a.includes('/')
-      ? { socketPath: a }
-      : { host: a.slice(0, a.lastIndexOf(':')), port: Number(a.slice(a.lastIndexOf(':') + 1)) };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(
         {
-          ...where,
+          socketPath: a,
           method,
           path,
           timeout: this.opts.timeoutMs ?? 10_000,

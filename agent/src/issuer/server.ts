@@ -3,7 +3,7 @@
 //                    → {certPem, chainPem, serial, notAfter, roots}
 //   GET  /v1/bundle  → {roots}
 // A node may obtain SVIDs only for service accounts of its own pods.
-import { existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ClusterObjects } from '../state/types.ts';
 import { mayIssue } from './authorize.ts';
@@ -107,17 +107,22 @@ export class IssuerServer {
     });
   }
 
-  /** target: a unix socket path (contains '/') or host:port. */
+  /** target: a unix socket path. (TCP would expose node tokens and the bundle without TLS.) */
   listen(target: string): Promise<void> {
+    if (!target.includes('/')) {
+      return Promise.reject(
+        new Error(
+          `--listen ${target}: only a unix socket path is supported (TCP needs TLS, not built yet)`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      if (target.includes('/')) {
-        if (existsSync(target)) unlinkSync(target);
-        this.server.listen(target, resolve);
-      } else {
-        const i = target.lastIndexOf(':');
-        this.server.listen(Number(target.slice(i + 1)), target.slice(0, i), resolve);
-      }
+      if (existsSync(target)) unlinkSync(target);
+      this.server.listen(target, () => {
+        chmodSync(target, 0o600);
+        resolve();
+      });
     });
   }
 

@@ -2,6 +2,7 @@
 // address is the pod's) and belongs to the agent's cgroup, so the connect
 // hooks leave it alone. Sockets come from a pool: see socket-pool.ts.
 import { Socket } from 'node:net';
+import { native } from '../datapath/native.ts';
 import type { SocketPool } from './socket-pool.ts';
 
 /** The source address the inbound side speaks to the app from; sk_lookup never steers it. */
@@ -15,7 +16,15 @@ export function dialFromNetns(
   bindAddress?: string,
 ): Socket {
   const fd = pool.take(netnsPath, host.includes(':') ? 6 : 4, bindAddress);
-  const s = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
-  s.setNoDelay(true);
-  return s.connect(port, host);
+  let s: Socket | undefined;
+  try {
+    s = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    s.setNoDelay(true);
+    return s.connect(port, host);
+  } catch (e) {
+    // Whoever owns the fd by now closes it: the Socket once made, else us.
+    if (s) s.destroy();
+    else native().closeFd(fd);
+    throw e;
+  }
 }

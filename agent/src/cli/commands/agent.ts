@@ -18,7 +18,7 @@ Options:
   --admin-socket PATH   admin API socket (default /run/weft/agent.sock)
   --no-admin-tcp        do not listen on 127.0.0.1:15000
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
-  --issuer ADDRESS      the issuer (unix socket path or host:port); enables mTLS (HBONE)
+  --issuer PATH         the issuer's unix socket; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer
   --trust-domain TD     SPIFFE trust domain (default cluster.local)
 `;

@@ -14,7 +14,7 @@ proving itself with its token, gets identities only of service accounts of
 pods scheduled on it (per the manifests).
 
 Options:
-  --listen ADDRESS      unix socket path or host:port
+  --listen PATH         unix socket path (mode 0600)
   --ca-dir DIR          ca.pem, ca-key.pem, [chain.pem], roots.pem; generated on first start
   --manifests DIR       the cluster's Pods (which node runs which service account)
   --node-tokens DIR     one file per node, named for the node, holding its token
