@@ -30,45 +30,55 @@ export class WorkloadListeners {
   inboundFd = -1;
   private readonly servers: Server[] = [];
 
+  /** Listens on address:port inside the netns; returns the listening fd. */
+  private async listen(
+    netnsPath: string,
+    role: ListenerAddress['role'],
+    address: string,
+    port: number,
+    onConnection: (s: Socket) => void,
+  ): Promise<number> {
+    const family = address.includes(':') ? 6 : 4;
+    const fd = native().netnsSocket(netnsPath, {
+      family,
+      address,
+      port,
+      backlog: 1024,
+      reuseAddr: true,
+      v6only: family === 6,
+    });
+    try {
+      this.servers.push(await serveFd(fd, onConnection));
+    } catch (e) {
+      native().closeFd(fd);
+      throw e;
+    }
+    this.addresses.push({ role, address, port });
+    return fd;
+  }
+
   static async open(
     netnsPath: string,
     onOutbound: (s: Socket) => void,
     onInbound: (s: Socket) => void,
   ): Promise<WorkloadListeners> {
     const l = new WorkloadListeners();
-    const n = native();
     try {
-      const out4 = n.netnsSocket(netnsPath, {
-        address: '127.0.0.1',
-        port: constants.PORT_OUTBOUND,
-        backlog: 1024,
-        reuseAddr: true,
-      });
-      l.servers.push(await serveFd(out4, onOutbound));
-      l.addresses.push({ role: 'outbound', address: '127.0.0.1', port: constants.PORT_OUTBOUND });
+      await l.listen(netnsPath, 'outbound', '127.0.0.1', constants.PORT_OUTBOUND, onOutbound);
       try {
-        const out6 = n.netnsSocket(netnsPath, {
-          family: 6,
-          address: '::1',
-          port: constants.PORT_OUTBOUND,
-          backlog: 1024,
-          reuseAddr: true,
-          v6only: true,
-        });
-        l.servers.push(await serveFd(out6, onOutbound));
-        l.addresses.push({ role: 'outbound', address: '::1', port: constants.PORT_OUTBOUND });
-      } catch {
-        // A pod without IPv6 has no ::1; IPv4 serves it.
+        await l.listen(netnsPath, 'outbound', '::1', constants.PORT_OUTBOUND, onOutbound);
+      } catch (e) {
+        // A pod without IPv6 has no ::1; IPv4 serves it. Anything else is a real failure.
+        const code = (e as { code?: string }).code;
+        if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') throw e;
       }
-      const in4 = n.netnsSocket(netnsPath, {
-        address: '127.0.0.1',
-        port: constants.PORT_INBOUND,
-        backlog: 1024,
-        reuseAddr: true,
-      });
-      l.servers.push(await serveFd(in4, onInbound));
-      l.inboundFd = in4;
-      l.addresses.push({ role: 'inbound', address: '127.0.0.1', port: constants.PORT_INBOUND });
+      l.inboundFd = await l.listen(
+        netnsPath,
+        'inbound',
+        '127.0.0.1',
+        constants.PORT_INBOUND,
+        onInbound,
+      );
     } catch (e) {
       l.close();
       throw e;
