@@ -15,3 +15,11 @@ Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what,
                              const std::string& libbpfLog = "");
 
 }  // namespace weft
+
+// Reads errno before anything else in the statement can clobber it (building
+// the message may allocate), then throws.
+#define WEFT_THROW_ERRNO(env, what)        \
+  do {                                     \
+    int weft_errno_ = errno;               \
+    ::weft::ThrowErrno(env, weft_errno_, what); \
+  } while (0)

@@ -34,13 +34,13 @@ static Napi::Value LinkCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   enum bpf_attach_type type = AttachType(env, info[2]);
   int fd = bpf_link_create(Fd(info[0]), Fd(info[1]), type, nullptr);
-  if (fd < 0) ThrowErrno(env, errno, std::string("bpf_link_create ") + libbpf_bpf_attach_type_str(type));
+  if (fd < 0) WEFT_THROW_ERRNO(env, std::string("bpf_link_create ") + libbpf_bpf_attach_type_str(type));
   return Napi::Number::New(env, fd);
 }
 
 // linkDetach(linkFd): detaches now, even while other fds or pins hold the link.
 static Napi::Value LinkDetach(const Napi::CallbackInfo& info) {
-  if (bpf_link_detach(Fd(info[0])) != 0) ThrowErrno(info.Env(), errno, "bpf_link_detach");
+  if (bpf_link_detach(Fd(info[0])) != 0) WEFT_THROW_ERRNO(info.Env(), "bpf_link_detach");
   return info.Env().Undefined();
 }
 
@@ -48,7 +48,7 @@ static Napi::Value LinkDetach(const Napi::CallbackInfo& info) {
 // an upgraded agent replaces programs without a moment unattached.
 static Napi::Value LinkUpdate(const Napi::CallbackInfo& info) {
   if (bpf_link_update(Fd(info[0]), Fd(info[1]), nullptr) != 0)
-    ThrowErrno(info.Env(), errno, "bpf_link_update");
+    WEFT_THROW_ERRNO(info.Env(), "bpf_link_update");
   return info.Env().Undefined();
 }
 
@@ -58,7 +58,7 @@ static Napi::Value ProgAttach(const Napi::CallbackInfo& info) {
   enum bpf_attach_type type = AttachType(env, info[2]);
   unsigned flags = info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
   if (bpf_prog_attach(Fd(info[0]), Fd(info[1]), type, flags) != 0)
-    ThrowErrno(env, errno, std::string("bpf_prog_attach ") + libbpf_bpf_attach_type_str(type));
+    WEFT_THROW_ERRNO(env, std::string("bpf_prog_attach ") + libbpf_bpf_attach_type_str(type));
   return env.Undefined();
 }
 
@@ -67,7 +67,7 @@ static Napi::Value ProgDetach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   enum bpf_attach_type type = AttachType(env, info[2]);
   if (bpf_prog_detach2(Fd(info[0]), Fd(info[1]), type) != 0)
-    ThrowErrno(env, errno, std::string("bpf_prog_detach ") + libbpf_bpf_attach_type_str(type));
+    WEFT_THROW_ERRNO(env, std::string("bpf_prog_detach ") + libbpf_bpf_attach_type_str(type));
   return env.Undefined();
 }
 
@@ -79,7 +79,7 @@ static Napi::Value ProgQuery(const Napi::CallbackInfo& info) {
   uint32_t count = ids.size();
   uint32_t attachFlags = 0;
   if (bpf_prog_query(Fd(info[0]), type, 0, &attachFlags, ids.data(), &count) != 0)
-    ThrowErrno(env, errno, std::string("bpf_prog_query ") + libbpf_bpf_attach_type_str(type));
+    WEFT_THROW_ERRNO(env, std::string("bpf_prog_query ") + libbpf_bpf_attach_type_str(type));
   Napi::Array out = Napi::Array::New(env, count);
   for (uint32_t i = 0; i < count; i++) out.Set(i, ids[i]);
   return out;
@@ -89,7 +89,7 @@ static Napi::Value ProgQuery(const Napi::CallbackInfo& info) {
 static Napi::Value ObjPin(const Napi::CallbackInfo& info) {
   std::string path = info[1].As<Napi::String>();
   if (bpf_obj_pin(Fd(info[0]), path.c_str()) != 0)
-    ThrowErrno(info.Env(), errno, "bpf_obj_pin " + path);
+    WEFT_THROW_ERRNO(info.Env(), "bpf_obj_pin " + path);
   return info.Env().Undefined();
 }
 
@@ -97,7 +97,7 @@ static Napi::Value ObjPin(const Napi::CallbackInfo& info) {
 static Napi::Value ObjGet(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>();
   int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(info.Env(), errno, "bpf_obj_get " + path);
+  if (fd < 0) WEFT_THROW_ERRNO(info.Env(), "bpf_obj_get " + path);
   return Napi::Number::New(info.Env(), fd);
 }
 
@@ -108,7 +108,7 @@ static Napi::Value MapInfo(const Napi::CallbackInfo& info) {
   memset(&mi, 0, sizeof(mi));
   uint32_t len = sizeof(mi);
   if (bpf_obj_get_info_by_fd(Fd(info[0]), &mi, &len) != 0)
-    ThrowErrno(env, errno, "bpf_obj_get_info_by_fd (map)");
+    WEFT_THROW_ERRNO(env, "bpf_obj_get_info_by_fd (map)");
   Napi::Object o = Napi::Object::New(env);
   const char* type = libbpf_bpf_map_type_str(static_cast<enum bpf_map_type>(mi.type));
   o.Set("id", mi.id);
@@ -128,7 +128,7 @@ static Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
   memset(&li, 0, sizeof(li));
   uint32_t len = sizeof(li);
   if (bpf_obj_get_info_by_fd(Fd(info[0]), &li, &len) != 0)
-    ThrowErrno(env, errno, "bpf_obj_get_info_by_fd (link)");
+    WEFT_THROW_ERRNO(env, "bpf_obj_get_info_by_fd (link)");
   Napi::Object o = Napi::Object::New(env);
   const char* type = libbpf_bpf_link_type_str(static_cast<enum bpf_link_type>(li.type));
   o.Set("id", li.id);
@@ -148,12 +148,12 @@ static Napi::Value LinkInfo(const Napi::CallbackInfo& info) {
 // outlive the BpfObject that created it.
 static Napi::Value DupFd(const Napi::CallbackInfo& info) {
   int fd = fcntl(Fd(info[0]), F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) ThrowErrno(info.Env(), errno, "dup");
+  if (fd < 0) WEFT_THROW_ERRNO(info.Env(), "dup");
   return Napi::Number::New(info.Env(), fd);
 }
 
 static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  if (close(Fd(info[0])) != 0) ThrowErrno(info.Env(), errno, "close");
+  if (close(Fd(info[0])) != 0) WEFT_THROW_ERRNO(info.Env(), "close");
   return info.Env().Undefined();
 }
 

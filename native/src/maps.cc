@@ -23,7 +23,7 @@ static Napi::Value MapLookup(const Napi::CallbackInfo& info) {
   auto value = Napi::Buffer<uint8_t>::New(env, valueSize);
   if (bpf_map_lookup_elem(Fd(info[0]), key.Data(), value.Data()) != 0) {
     if (errno == ENOENT) return env.Null();
-    ThrowErrno(env, errno, "bpf_map_lookup_elem");
+    WEFT_THROW_ERRNO(env, "bpf_map_lookup_elem");
   }
   return value;
 }
@@ -33,7 +33,7 @@ static Napi::Value MapUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t flags = info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : uint64_t(BPF_ANY);
   if (bpf_map_update_elem(Fd(info[0]), Buf(info[1]).Data(), Buf(info[2]).Data(), flags) != 0)
-    ThrowErrno(env, errno, "bpf_map_update_elem");
+    WEFT_THROW_ERRNO(env, "bpf_map_update_elem");
   return env.Undefined();
 }
 
@@ -42,7 +42,7 @@ static Napi::Value MapDelete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (bpf_map_delete_elem(Fd(info[0]), Buf(info[1]).Data()) != 0) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
-    ThrowErrno(env, errno, "bpf_map_delete_elem");
+    WEFT_THROW_ERRNO(env, "bpf_map_delete_elem");
   }
   return Napi::Boolean::New(env, true);
 }
@@ -55,7 +55,7 @@ static Napi::Value MapNextKey(const Napi::CallbackInfo& info) {
   const void* cur = info[1].IsBuffer() ? Buf(info[1]).Data() : nullptr;
   if (bpf_map_get_next_key(Fd(info[0]), cur, next.Data()) != 0) {
     if (errno == ENOENT) return env.Null();
-    ThrowErrno(env, errno, "bpf_map_get_next_key");
+    WEFT_THROW_ERRNO(env, "bpf_map_get_next_key");
   }
   return next;
 }

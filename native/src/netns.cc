@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -115,6 +116,18 @@ static SocketResult Make(const SocketSpec& s) {
   return r;
 }
 
+// Runs fn on a fresh thread (which may change netns) and waits for it. A
+// thread that cannot be started (pids.max, memory) is a JS error, not an abort.
+template <typename Fn>
+static void RunOnThread(Napi::Env env, Fn fn) {
+  try {
+    std::thread t(fn);
+    t.join();
+  } catch (const std::system_error& e) {
+    ThrowErrno(env, e.code().value() ? e.code().value() : EAGAIN, std::string("thread for netns socket: ") + e.what());
+  }
+}
+
 static SocketSpec Spec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SocketSpec s;
@@ -140,11 +153,10 @@ static Napi::Value NetnsSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SocketSpec s = Spec(info);
   SocketResult r;
-  std::thread t([&] {
+  RunOnThread(env, [&] {
     r = Enter(s.netns);
     if (r.err == 0) r = Make(s);
   });
-  t.join();
   if (r.fd < 0) ThrowErrno(env, r.err, "netns socket (" + r.step + ") in " + s.netns);
   return Napi::Number::New(env, r.fd);
 }
@@ -157,14 +169,13 @@ static Napi::Value NetnsSockets(const Napi::CallbackInfo& info) {
   uint32_t count = info[2].As<Napi::Number>().Uint32Value();
   std::vector<int> fds;
   SocketResult r;
-  std::thread t([&] {
+  RunOnThread(env, [&] {
     r = Enter(s.netns);
     for (uint32_t i = 0; r.err == 0 && i < count; i++) {
       r = Make(s);
       if (r.fd >= 0) fds.push_back(r.fd);
     }
   });
-  t.join();
   if (r.err != 0) {
     for (int fd : fds) close(fd);
     ThrowErrno(env, r.err, "netns socket (" + r.step + ") in " + s.netns);

@@ -33,7 +33,10 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     LibbpfCapture capture;
     rb_ = ring_buffer__new(fd, &RingBuffer::OnSample, this, nullptr);
-    if (!rb_) ThrowErrno(env, errno, "ring_buffer__new", capture.text());
+    if (!rb_) {
+      int e = errno;
+      ThrowErrno(env, e, "ring_buffer__new", capture.text());
+    }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     poll_ = new uv_poll_t;
