@@ -162,7 +162,9 @@ const CONFIGS: Config[] = [
 ];
 
 function ratio(r: Row, d: Row, k: 'gbps' | 'cps'): string {
-  return r === d ? '1' : `${fmt((r[k] / d[k]) * 100, 0)}%`;
+  if (r === d) return '1';
+  const v = (r[k] / d[k]) * 100;
+  return Number.isNaN(v) ? 'failed' : `${fmt(v, 0)}%`;
 }
 
 function added(r: Row, d: Row, k: 'p50' | 'p90' | 'p99'): string {
