@@ -1,0 +1,433 @@
+// One AuthorizationPolicy document → the policy, or a precise error for everything
+// Istio's validation would reject, plus what weft cannot enforce yet (so that nothing
+// is silently widened or narrowed). Pure: no I/O.
+import { describe } from '../sources/manifests/parse.ts';
+import type { Labels, ObjectError } from '../state/types.ts';
+import { toCidr } from './authz-match.ts';
+import {
+  type AuthorizationPolicy,
+  type AuthzAction,
+  type AuthzApiVersion,
+  type AuthzCondition,
+  type AuthzOperation,
+  type AuthzRule,
+  type AuthzSource,
+  authzApiVersions,
+} from './authz-types.ts';
+
+export interface AuthzParseResult {
+  readonly policy?: AuthorizationPolicy;
+  readonly errors: ObjectError[];
+}
+
+/** Whether a parsed YAML document is an AuthorizationPolicy of an accepted API version. */
+export function isAuthorizationPolicy(doc: unknown): boolean {
+  return (
+    isMap(doc) &&
+    doc.kind === 'AuthorizationPolicy' &&
+    (authzApiVersions as readonly unknown[]).includes(doc.apiVersion)
+  );
+}
+
+/**
+ * `index` is the document's 0-based position in its file; errors of an object without a
+ * usable name say `document <index + 1>`, as the manifest parser does.
+ */
+export function parseAuthorizationPolicy(
+  file: string,
+  doc: unknown,
+  index: number,
+): AuthzParseResult {
+  const anonymous = new Reporter(file, `document ${index + 1}`);
+  if (!isMap(doc)) {
+    anonymous.add('', `expected an AuthorizationPolicy (a map), found ${describe(doc)}`);
+    return { errors: anonymous.errors };
+  }
+  const id = identify(doc.metadata);
+  const r = id ? new Reporter(file, `AuthorizationPolicy ${id}`) : anonymous;
+  if (doc.kind !== 'AuthorizationPolicy')
+    r.add('kind', `expected AuthorizationPolicy, found ${describe(doc.kind)}`);
+  const apiVersion = readApiVersion(doc.apiVersion, r);
+  const meta = r.map(doc.metadata, 'metadata', true);
+  const name = meta && readName(meta.name, r);
+  const namespace = meta && readNamespace(meta.namespace, r);
+  // Istio reads a missing spec as {}: an ALLOW policy without rules, which allows nothing.
+  const spec = r.map(doc.spec, 'spec', false);
+  const policy = spec && readSpec(spec, r);
+  if (r.errors.length > 0 || !apiVersion || !name || !namespace || !policy)
+    return { errors: r.errors };
+  return { policy: { namespace, name, apiVersion, ...policy }, errors: [] };
+}
+
+function identify(metadata: unknown): string | undefined {
+  if (!isMap(metadata)) return undefined;
+  const { name, namespace } = metadata;
+  if (typeof name !== 'string' || name === '') return undefined;
+  if (isAbsent(namespace) || namespace === '') return `default/${name}`;
+  return typeof namespace === 'string' ? `${namespace}/${name}` : undefined;
+}
+
+function readApiVersion(v: unknown, r: Reporter): AuthzApiVersion | undefined {
+  const found = authzApiVersions.find((a) => a === v);
+  if (!found)
+    r.add(
+      'apiVersion',
+      `expected security.istio.io/v1, security.istio.io/v1beta1 or security.weft.dev/v1alpha1, found ${describe(v)}`,
+    );
+  return found;
+}
+
+function readName(v: unknown, r: Reporter): string | undefined {
+  if (typeof v === 'string' && v.length <= 253 && isDns1123Subdomain(v)) return v;
+  r.add('metadata.name', `expected ${subdomainWhat}, found ${describe(v)}`);
+  return undefined;
+}
+
+function readNamespace(v: unknown, r: Reporter): string | undefined {
+  if (isAbsent(v) || v === '') return 'default';
+  if (typeof v === 'string' && v.length <= 63 && labelRe.test(v)) return v;
+  r.add('metadata.namespace', `expected ${labelWhat}, found ${describe(v)}`);
+  return undefined;
+}
+
+// --- spec ---------------------------------------------------------------------
+
+type SpecPart = Pick<AuthorizationPolicy, 'selector' | 'action' | 'rules'>;
+
+const specFields = ['selector', 'action', 'rules', 'provider', 'targetRef', 'targetRefs'];
+
+function readSpec(spec: Record<string, unknown>, r: Reporter): SpecPart | undefined {
+  r.known(spec, 'spec', specFields);
+  for (const f of ['targetRef', 'targetRefs'])
+    if (!isAbsent(spec[f]))
+      r.add(
+        `spec.${f}`,
+        `expected no ${f} (not supported: weft selects workloads with spec.selector), found ${describe(spec[f])}`,
+      );
+  const selector = readSelector(spec.selector, r);
+  const action = readAction(spec.action, r);
+  if (!isAbsent(spec.provider) && action !== undefined)
+    r.add(
+      'spec.provider',
+      `expected no provider (it goes with action CUSTOM), found ${describe(spec.provider)}`,
+    );
+  const rules = isAbsent(spec.rules) ? undefined : readRules(spec.rules, r);
+  if (selector === null || action === undefined || rules === null) return undefined;
+  return { ...(selector ? { selector } : {}), action, rules };
+}
+
+/** undefined: absent or without labels (the whole namespace); null: wrong. */
+function readSelector(v: unknown, r: Reporter): { matchLabels: Labels } | undefined | null {
+  if (isAbsent(v)) return undefined;
+  const sel = r.map(v, 'spec.selector', true);
+  if (!sel) return null;
+  r.known(sel, 'spec.selector', ['matchLabels']);
+  const m = r.map(sel.matchLabels, 'spec.selector.matchLabels', false);
+  if (!m) return null;
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(m)) {
+    const f = `spec.selector.matchLabels${fieldKey(key)}`;
+    if (!isLabelKey(key)) r.add(f, `expected ${labelKeyWhat}, found ${describe(key)}`);
+    else if (typeof value !== 'string')
+      r.add(f, `expected a string (quote it), found ${describe(value)}`);
+    else if (!isLabelValue(value)) r.add(f, `expected ${labelValueWhat}, found ${describe(value)}`);
+    else labels[key] = value;
+  }
+  return Object.keys(labels).length > 0 ? { matchLabels: labels } : undefined;
+}
+
+function readAction(v: unknown, r: Reporter): AuthzAction | undefined {
+  if (isAbsent(v)) return 'ALLOW';
+  if (v === 'ALLOW' || v === 'DENY' || v === 'AUDIT') return v;
+  if (v === 'CUSTOM')
+    r.add(
+      'spec.action',
+      'expected ALLOW, DENY or AUDIT, found CUSTOM: external authorizers are not supported',
+    );
+  else r.add('spec.action', `expected ALLOW, DENY or AUDIT, found ${describe(v)}`);
+  return undefined;
+}
+
+function readRules(v: unknown, r: Reporter): AuthzRule[] | null {
+  if (!Array.isArray(v)) {
+    r.add('spec.rules', `expected a list of rules, found ${describe(v)}`);
+    return null;
+  }
+  const rules: AuthzRule[] = [];
+  for (const [i, raw] of v.entries()) {
+    const f = `spec.rules[${i}]`;
+    const m = r.map(raw, f, true);
+    if (!m) continue;
+    r.known(m, f, ['from', 'to', 'when']);
+    const from = readEntries(m.from, `${f}.from`, 'source', readSource, r);
+    const to = readEntries(m.to, `${f}.to`, 'operation', readOperation, r);
+    const when = readConditions(m.when, `${f}.when`, r);
+    rules.push({ ...(from ? { from } : {}), ...(to ? { to } : {}), ...(when ? { when } : {}) });
+  }
+  return rules;
+}
+
+/** `from: [{source: ...}]` or `to: [{operation: ...}]`; Istio refuses an empty list. */
+function readEntries<T>(
+  v: unknown,
+  field: string,
+  inner: string,
+  read: (m: Record<string, unknown>, field: string, r: Reporter) => T,
+  r: Reporter,
+): T[] | undefined {
+  if (isAbsent(v)) return undefined;
+  if (Array.isArray(v) && v.length === 0) {
+    r.add(
+      field,
+      `expected at least one ${inner} (leave the field out to match any), found an empty list`,
+    );
+    return undefined;
+  }
+  const out: T[] = [];
+  for (const [i, raw] of r.list(v, field).entries()) {
+    const ef = `${field}[${i}]`;
+    const entry = r.map(raw, ef, true);
+    if (!entry) continue;
+    r.known(entry, ef, [inner]);
+    const m = r.map(entry[inner], `${ef}.${inner}`, true);
+    if (m) out.push(read(m, `${ef}.${inner}`, r));
+  }
+  return out;
+}
+
+const sourceFields = [
+  'principals',
+  'notPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'ipBlocks',
+  'notIpBlocks',
+];
+const unsupportedSource: Record<string, string> = {
+  requestPrincipals: 'request principals need JWT authentication',
+  notRequestPrincipals: 'request principals need JWT authentication',
+  remoteIpBlocks: 'remote IPs come from X-Forwarded-For or the PROXY protocol',
+  notRemoteIpBlocks: 'remote IPs come from X-Forwarded-For or the PROXY protocol',
+  serviceAccounts: 'write principals (<trust-domain>/ns/<ns>/sa/<sa>) instead',
+  notServiceAccounts: 'write notPrincipals (<trust-domain>/ns/<ns>/sa/<sa>) instead',
+};
+
+function readSource(m: Record<string, unknown>, field: string, r: Reporter): AuthzSource {
+  r.known(m, field, [...sourceFields, ...Object.keys(unsupportedSource)]);
+  for (const [k, why] of Object.entries(unsupportedSource))
+    if (!unset(m[k]))
+      r.add(`${field}.${k}`, `expected no ${k} (not supported: ${why}), found ${describe(m[k])}`);
+  const principal = (s: string) =>
+    s.startsWith('spiffe://')
+      ? 'a principal without spiffe:// (<trust-domain>/ns/<ns>/sa/<sa>)'
+      : undefined;
+  const ip = (s: string) =>
+    toCidr(s) ? undefined : 'an IP address or CIDR, such as 10.0.0.1 or 10.0.0.0/16';
+  const src: AuthzSource = {
+    principals: r.strings(m.principals, `${field}.principals`, principal),
+    notPrincipals: r.strings(m.notPrincipals, `${field}.notPrincipals`, principal),
+    namespaces: r.strings(m.namespaces, `${field}.namespaces`),
+    notNamespaces: r.strings(m.notNamespaces, `${field}.notNamespaces`),
+    ipBlocks: r.strings(m.ipBlocks, `${field}.ipBlocks`, ip),
+    notIpBlocks: r.strings(m.notIpBlocks, `${field}.notIpBlocks`, ip),
+  };
+  if (Object.values(m).every(unset))
+    r.add(field, 'expected at least one field, such as principals or namespaces, found none');
+  return src;
+}
+
+const operationFields = [
+  'ports',
+  'notPorts',
+  'methods',
+  'notMethods',
+  'paths',
+  'notPaths',
+  'hosts',
+  'notHosts',
+];
+
+function readOperation(m: Record<string, unknown>, field: string, r: Reporter): AuthzOperation {
+  r.known(m, field, operationFields);
+  const path = (s: string) =>
+    s.includes('{*}') || s.includes('{**}')
+      ? 'a path without templates ({*} and {**} are not supported)'
+      : undefined;
+  const op: AuthzOperation = {
+    ports: r.strings(m.ports, `${field}.ports`, portProblem),
+    notPorts: r.strings(m.notPorts, `${field}.notPorts`, portProblem),
+    methods: r.strings(m.methods, `${field}.methods`),
+    notMethods: r.strings(m.notMethods, `${field}.notMethods`),
+    paths: r.strings(m.paths, `${field}.paths`, path),
+    notPaths: r.strings(m.notPaths, `${field}.notPaths`, path),
+    hosts: r.strings(m.hosts, `${field}.hosts`),
+    notHosts: r.strings(m.notHosts, `${field}.notHosts`),
+  };
+  if (Object.values(m).every(unset))
+    r.add(field, 'expected at least one field, such as ports or paths, found none');
+  return op;
+}
+
+function portProblem(s: string): string | undefined {
+  return /^[0-9]{1,5}$/.test(s) && Number(s) >= 1 && Number(s) <= 65535
+    ? undefined
+    : 'a port number from 1 to 65535';
+}
+
+const conditionKeys =
+  'source.ip, source.namespace, source.principal, destination.port or request.headers[<name>]';
+
+function readConditions(v: unknown, field: string, r: Reporter): AuthzCondition[] | undefined {
+  if (isAbsent(v)) return undefined;
+  const out: AuthzCondition[] = [];
+  for (const [i, raw] of r.list(v, field).entries()) {
+    const f = `${field}[${i}]`;
+    const m = r.map(raw, f, true);
+    if (!m) continue;
+    r.known(m, f, ['key', 'values', 'notValues']);
+    const key = m.key;
+    const check = typeof key === 'string' ? valueCheck(key) : undefined;
+    if (typeof key !== 'string' || key === '') {
+      r.add(`${f}.key`, `expected ${conditionKeys}, found ${describe(key)}`);
+    } else if (!check) {
+      r.add(`${f}.key`, `expected ${conditionKeys}, found ${describe(key)}${unsupportedKey(key)}`);
+    }
+    const values = r.strings(m.values, `${f}.values`, check);
+    const notValues = r.strings(m.notValues, `${f}.notValues`, check);
+    if (unset(m.values) && unset(m.notValues))
+      r.add(
+        f,
+        `expected values or notValues for ${typeof key === 'string' ? key : 'the key'}, found neither`,
+      );
+    if (typeof key === 'string') out.push({ key, values, notValues });
+  }
+  return out;
+}
+
+type Check = (s: string) => string | undefined;
+const anyString: Check = () => undefined;
+const ipCheck: Check = (s) =>
+  toCidr(s) ? undefined : 'an IP address or CIDR, such as 10.0.0.1 or 10.0.0.0/16';
+
+/** The check for a supported key's values; undefined for a key weft does not know. */
+function valueCheck(key: string): Check | undefined {
+  if (key === 'source.ip') return ipCheck;
+  if (key === 'source.namespace' || key === 'source.principal') return anyString;
+  if (key === 'destination.port') return portProblem;
+  if (/^request\.headers\[[^\][]+\]$/.test(key)) return anyString;
+  return undefined;
+}
+
+function unsupportedKey(key: string): string {
+  if (key.startsWith('request.headers')) return ' (a header key names the header in brackets)';
+  const istio =
+    /^(remote\.ip|destination\.ip|connection\.sni|source\.serviceAccount|request\.auth\.|experimental\.)/;
+  return istio.test(key) ? ' (an Istio attribute weft does not support)' : '';
+}
+
+// --- helpers ------------------------------------------------------------------
+
+class Reporter {
+  readonly errors: ObjectError[] = [];
+  private readonly file: string;
+  private readonly object: string;
+
+  constructor(file: string, object: string) {
+    this.file = file;
+    this.object = object;
+  }
+
+  add(field: string, message: string): void {
+    this.errors.push({ file: this.file, object: this.object, field, message });
+  }
+
+  /** A map; absent (or null) is an error when required, else an empty map. */
+  map(v: unknown, field: string, required: boolean): Record<string, unknown> | undefined {
+    if (isMap(v)) return v;
+    if (isAbsent(v) && !required) return {};
+    this.add(field, `expected a map, found ${describe(v)}`);
+    return undefined;
+  }
+
+  list(v: unknown, field: string): unknown[] {
+    if (Array.isArray(v)) return v;
+    if (!isAbsent(v)) this.add(field, `expected a list, found ${describe(v)}`);
+    return [];
+  }
+
+  /** Unknown fields are errors: a misspelt field would otherwise widen or narrow a policy unseen. */
+  known(m: Record<string, unknown>, field: string, names: readonly string[]): void {
+    for (const k of Object.keys(m))
+      if (!names.includes(k))
+        this.add(
+          `${field}${fieldKey(k)}`,
+          `expected one of ${names.join(', ')}, found the unknown field ${JSON.stringify(k)}`,
+        );
+  }
+
+  /** A list of non-empty strings, each passing `problem` (which says what was expected). */
+  strings(v: unknown, field: string, problem?: Check): string[] {
+    const out: string[] = [];
+    for (const [i, s] of this.list(v, field).entries()) {
+      const f = `${field}[${i}]`;
+      if (typeof s !== 'string') {
+        const hint = typeof s === 'number' ? ' (quote it)' : '';
+        this.add(f, `expected a string${hint}, found ${describe(s)}`);
+      } else if (s === '') {
+        this.add(f, 'expected a non-empty string, found the string ""');
+      } else {
+        const p = problem?.(s);
+        if (p) this.add(f, `expected ${p}, found ${describe(s)}`);
+        else out.push(s);
+      }
+    }
+    return out;
+  }
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** YAML's null and a missing key mean the same, to Kubernetes and to protobuf. */
+function isAbsent(v: unknown): v is null | undefined {
+  return v === undefined || v === null;
+}
+
+/** Absent, null or an empty list: protobuf cannot tell these apart, so neither does Istio. */
+function unset(v: unknown): boolean {
+  return isAbsent(v) || (Array.isArray(v) && v.length === 0);
+}
+
+function fieldKey(key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+// Kubernetes names and labels, as the manifest parser checks them.
+const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const qualifiedRe = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelWhat =
+  "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+const subdomainWhat =
+  "a DNS-1123 subdomain (dot-separated lowercase labels of letters, digits and '-', at most 253 characters)";
+const labelKeyWhat =
+  "a label key ([prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a DNS-1123 subdomain)";
+const labelValueWhat =
+  "a label value (a string of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)";
+
+function isDns1123Subdomain(s: string): boolean {
+  return s.split('.').every((l) => labelRe.test(l));
+}
+
+function isLabelKey(key: string): boolean {
+  const parts = key.split('/');
+  if (parts.length > 2) return false;
+  const name = parts.pop() ?? '';
+  const prefix = parts[0];
+  if (prefix !== undefined && !(prefix.length <= 253 && isDns1123Subdomain(prefix))) return false;
+  return name.length <= 63 && qualifiedRe.test(name);
+}
+
+function isLabelValue(v: string): boolean {
+  return v === '' || (v.length <= 63 && qualifiedRe.test(v));
+}

@@ -1,0 +1,37 @@
+// Kubernetes NetworkPolicy: types, parsing, evaluation (and the selector and CIDR
+// helpers they rest on). Import from here.
+
+export type { Address, Cidr, Family } from './cidr.ts';
+export { contains, isSubnet, parseCidr, parseIP } from './cidr.ts';
+export {
+  type Direction,
+  type Endpoint,
+  evaluateNetworkPolicies,
+  type NetpolDecision,
+  type NetpolInput,
+} from './netpol-eval.ts';
+export { NETPOL_API_VERSION, type NetpolParseResult, parseNetworkPolicy } from './netpol-parse.ts';
+export {
+  type EgressRule,
+  type IngressRule,
+  type IPBlock,
+  type IPBlockPeer,
+  isIPBlockPeer,
+  type NetworkPolicy,
+  type Peer,
+  type PolicyPort,
+  type PolicyRule,
+  type PolicyType,
+  type Protocol,
+  policyId,
+  type SelectorPeer,
+} from './netpol-types.ts';
+export {
+  describeSelector,
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  parseLabelSelector,
+  type ReportError,
+  type SelectorOperator,
+  selects,
+} from './selectors.ts';

@@ -1,0 +1,313 @@
+// One YAML-decoded NetworkPolicy document → a NetworkPolicy with Kubernetes'
+// defaults applied, or an error for every field Kubernetes would reject. Unknown
+// fields are rejected too (as kubectl's strict field validation does): a misspelt
+// `except` or `matchLabels` would silently widen what a policy allows. Pure.
+import { describe } from '../sources/manifests/parse.ts';
+import type { ObjectError } from '../state/types.ts';
+import { cidrProblem, isSubnet, parseCidr } from './cidr.ts';
+import type {
+  IPBlock,
+  NetworkPolicy,
+  Peer,
+  PolicyPort,
+  PolicyRule,
+  PolicyType,
+  Protocol,
+} from './netpol-types.ts';
+import {
+  fieldKey,
+  isDns1123Label,
+  isDns1123Subdomain,
+  parseLabelSelector,
+  type ReportError,
+} from './selectors.ts';
+
+export const NETPOL_API_VERSION = 'networking.k8s.io/v1';
+
+export interface NetpolParseResult {
+  /** Present only when nothing was reported. */
+  readonly policy?: NetworkPolicy;
+  readonly errors: ObjectError[];
+}
+
+const subdomainWhat =
+  "a DNS-1123 subdomain (dot-separated lowercase labels of letters, digits and '-', at most 253 characters)";
+const labelWhat =
+  "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+const portNameWhat =
+  "a port name (at most 15 lowercase letters, digits and '-', with at least one letter, no '--', not starting or ending with '-')";
+
+/**
+ * Reads one document of kind NetworkPolicy. `index` counts documents from 0; an object
+ * without a usable name is reported as `document index+1`, as the manifest parser does.
+ */
+export function parseNetworkPolicy(file: string, doc: unknown, index: number): NetpolParseResult {
+  const errors: ObjectError[] = [];
+  const object = identify(doc) ?? `document ${index + 1}`;
+  const err: ReportError = (field, message) => errors.push({ file, object, field, message });
+  if (!isMap(doc)) {
+    err(
+      '',
+      `expected a NetworkPolicy (a map with apiVersion, kind and metadata), found ${describe(doc)}`,
+    );
+    return { errors };
+  }
+  if (doc.apiVersion !== NETPOL_API_VERSION)
+    err('apiVersion', `expected ${NETPOL_API_VERSION}, found ${describe(doc.apiVersion)}`);
+  if (doc.kind !== 'NetworkPolicy')
+    err('kind', `expected NetworkPolicy, found ${describe(doc.kind)}`);
+  unknown(doc, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status'], err);
+  const meta = readMetadata(doc.metadata, err);
+  const spec = readSpec(doc.spec, err);
+  if (errors.length > 0 || !meta || !spec) return { errors };
+  return { policy: { ...meta, ...spec }, errors };
+}
+
+/** `NetworkPolicy ns/name` when the metadata names the object at all (even invalidly). */
+function identify(doc: unknown): string | undefined {
+  if (!isMap(doc) || !isMap(doc.metadata)) return undefined;
+  const { name, namespace } = doc.metadata;
+  if (typeof name !== 'string' || name === '') return undefined;
+  if (isAbsent(namespace) || namespace === '') return `NetworkPolicy default/${name}`;
+  return typeof namespace === 'string' ? `NetworkPolicy ${namespace}/${name}` : undefined;
+}
+
+function readMetadata(raw: unknown, err: ReportError) {
+  if (!isMap(raw)) {
+    err('metadata', `expected a map with name and namespace, found ${describe(raw)}`);
+    return undefined;
+  }
+  const { name, namespace } = raw;
+  let ok = true;
+  if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
+    err('metadata.name', `expected ${subdomainWhat}, found ${describe(name)}`);
+    ok = false;
+  }
+  const ns = isAbsent(namespace) || namespace === '' ? 'default' : namespace;
+  if (typeof ns !== 'string' || !isDns1123Label(ns)) {
+    err('metadata.namespace', `expected ${labelWhat}, found ${describe(ns)}`);
+    ok = false;
+  }
+  return ok ? { namespace: ns as string, name: name as string } : undefined;
+}
+
+type Spec = Omit<NetworkPolicy, 'namespace' | 'name'>;
+
+function readSpec(raw: unknown, err: ReportError): Spec | undefined {
+  // An absent spec is an empty one: every pod of the namespace, ingress denied.
+  const spec = isAbsent(raw) ? {} : raw;
+  if (!isMap(spec)) {
+    err('spec', `expected a map, found ${describe(raw)}`);
+    return undefined;
+  }
+  unknown(spec, 'spec', ['podSelector', 'policyTypes', 'ingress', 'egress'], err);
+  const podSelector = parseLabelSelector(spec.podSelector, 'spec.podSelector', err) ?? {};
+  const types = readPolicyTypes(spec.policyTypes, err);
+  const ingress = readRules(spec.ingress, 'spec.ingress', 'from', err);
+  const egress = readRules(spec.egress, 'spec.egress', 'to', err);
+  // Kubernetes' defaulting: Egress only when spec.egress has rules (an empty list does not count).
+  const policyTypes: PolicyType[] =
+    types.length > 0 ? types : egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+  return { podSelector, policyTypes, ingress, egress };
+}
+
+function readPolicyTypes(raw: unknown, err: ReportError): PolicyType[] {
+  const list = readList(raw, 'spec.policyTypes', err);
+  if (list.length > 2) {
+    err(
+      'spec.policyTypes',
+      `expected at most two policyTypes (Ingress, Egress), found ${list.length}`,
+    );
+    return [];
+  }
+  const out: PolicyType[] = [];
+  for (const [i, t] of list.entries()) {
+    if (t === 'Ingress' || t === 'Egress') out.push(t);
+    else err(`spec.policyTypes[${i}]`, `expected Ingress or Egress, found ${describe(t)}`);
+  }
+  return out;
+}
+
+function readRules(raw: unknown, path: string, peersKey: 'from' | 'to', err: ReportError) {
+  const rules: PolicyRule[] = [];
+  for (const [i, item] of readList(raw, path, err).entries()) {
+    const p = `${path}[${i}]`;
+    // A null rule decodes to an empty one in Kubernetes: it allows everything.
+    const rule = isAbsent(item) ? {} : item;
+    if (!isMap(rule)) {
+      err(p, `expected a rule (a map with ${peersKey} and ports), found ${describe(item)}`);
+      continue;
+    }
+    unknown(rule, p, [peersKey, 'ports'], err);
+    const peers: Peer[] = [];
+    for (const [j, x] of readList(rule[peersKey], `${p}.${peersKey}`, err).entries()) {
+      const peer = readPeer(x, `${p}.${peersKey}[${j}]`, err);
+      if (peer) peers.push(peer);
+    }
+    const ports: PolicyPort[] = [];
+    for (const [j, x] of readList(rule.ports, `${p}.ports`, err).entries()) {
+      const port = readPort(x, `${p}.ports[${j}]`, err);
+      if (port) ports.push(port);
+    }
+    rules.push({ peers, ports });
+  }
+  return rules;
+}
+
+const peerKinds = ['podSelector', 'namespaceSelector', 'ipBlock'] as const;
+
+function readPeer(raw: unknown, path: string, err: ReportError): Peer | undefined {
+  const m = isAbsent(raw) ? {} : raw;
+  if (!isMap(m)) {
+    err(
+      path,
+      `expected a peer (a map with podSelector, namespaceSelector or ipBlock), found ${describe(raw)}`,
+    );
+    return undefined;
+  }
+  unknown(m, path, peerKinds, err);
+  const set = peerKinds.filter((k) => !isAbsent(m[k]));
+  if (set.length === 0) {
+    err(path, 'expected podSelector, namespaceSelector or ipBlock, found none of them');
+    return undefined;
+  }
+  if (set.includes('ipBlock') && set.length > 1) {
+    const others = set.filter((k) => k !== 'ipBlock').join(' and ');
+    err(path, `expected ipBlock alone, found it combined with ${others}`);
+  }
+  if (!isAbsent(m.ipBlock)) {
+    const ipBlock = readIPBlock(m.ipBlock, `${path}.ipBlock`, err);
+    for (const k of ['podSelector', 'namespaceSelector'] as const)
+      parseLabelSelector(m[k], `${path}.${k}`, err);
+    return ipBlock && { ipBlock };
+  }
+  const podSelector = parseLabelSelector(m.podSelector, `${path}.podSelector`, err);
+  const namespaceSelector = parseLabelSelector(
+    m.namespaceSelector,
+    `${path}.namespaceSelector`,
+    err,
+  );
+  return {
+    ...(podSelector ? { podSelector } : {}),
+    ...(namespaceSelector ? { namespaceSelector } : {}),
+  };
+}
+
+const cidrWhat = 'a CIDR such as 10.0.0.0/8 or 2001:db8::/32';
+
+function readIPBlock(raw: unknown, path: string, err: ReportError): IPBlock | undefined {
+  if (!isMap(raw)) {
+    err(path, `expected a map with cidr and except, found ${describe(raw)}`);
+    return undefined;
+  }
+  unknown(raw, path, ['cidr', 'except'], err);
+  const { cidr } = raw;
+  let outer: ReturnType<typeof parseCidr>;
+  if (typeof cidr !== 'string' || cidr === '') {
+    err(`${path}.cidr`, `expected ${cidrWhat}, found ${describe(cidr)}`);
+  } else {
+    outer = parseCidr(cidr);
+    if (!outer) err(`${path}.cidr`, `${cidrProblem(cidr)}, found ${describe(cidr)}`);
+  }
+  const except: string[] = [];
+  for (const [j, e] of readList(raw.except, `${path}.except`, err).entries()) {
+    const f = `${path}.except[${j}]`;
+    const inner = typeof e === 'string' ? parseCidr(e) : undefined;
+    if (typeof e !== 'string' || e === '') err(f, `expected ${cidrWhat}, found ${describe(e)}`);
+    else if (!inner) err(f, `${cidrProblem(e)}, found ${describe(e)}`);
+    else if (outer && !(isSubnet(inner, outer) && inner.prefix > outer.prefix))
+      err(
+        f,
+        `expected a block strictly inside cidr ${cidr} (within it and smaller), found ${describe(e)}`,
+      );
+    else except.push(e);
+  }
+  return typeof cidr === 'string' && outer ? { cidr, except } : undefined;
+}
+
+function readPort(raw: unknown, path: string, err: ReportError): PolicyPort | undefined {
+  // A null entry decodes to an empty one: every port of TCP.
+  const m = isAbsent(raw) ? {} : raw;
+  if (!isMap(m)) {
+    err(path, `expected a map with protocol, port and endPort, found ${describe(raw)}`);
+    return undefined;
+  }
+  unknown(m, path, ['protocol', 'port', 'endPort'], err);
+  const { protocol, port, endPort } = m;
+  let ok = true;
+  const bad = (field: string, message: string) => {
+    err(`${path}.${field}`, message);
+    ok = false;
+  };
+  if (!isAbsent(protocol) && protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP')
+    bad('protocol', `expected TCP, UDP or SCTP, found ${describe(protocol)}`);
+  if (!isAbsent(port) && !isPortNumber(port) && !(typeof port === 'string' && isPortName(port)))
+    bad(
+      'port',
+      `expected a port number from 1 to 65535 or ${portNameWhat}, found ${describe(port)}`,
+    );
+  if (!isAbsent(endPort)) {
+    if (!isPortNumber(endPort))
+      bad('endPort', `expected a port number from 1 to 65535, found ${describe(endPort)}`);
+    else if (isAbsent(port))
+      bad('endPort', 'expected endPort only with a numeric port, found it without port');
+    else if (typeof port === 'string')
+      bad(
+        'endPort',
+        `expected endPort only with a numeric port, found it with the named port ${JSON.stringify(port)}`,
+      );
+    else if (isPortNumber(port) && endPort < port)
+      bad('endPort', `expected a port of at least port (${port}), found ${describe(endPort)}`);
+  }
+  if (!ok) return undefined;
+  return {
+    protocol: isAbsent(protocol) ? 'TCP' : (protocol as Protocol),
+    ...(isAbsent(port) ? {} : { port: port as number | string }),
+    ...(isAbsent(endPort) ? {} : { endPort: endPort as number }),
+  };
+}
+
+// --- helpers ----------------------------------------------------------------------
+
+function unknown(
+  m: Record<string, unknown>,
+  path: string,
+  known: readonly string[],
+  err: ReportError,
+) {
+  for (const k of Object.keys(m))
+    if (!known.includes(k)) {
+      const f = path ? `${path}${fieldKey(k)}` : fieldKey(k).replace(/^\./, '');
+      err(f, `expected only ${known.join(', ')}, found the field ${JSON.stringify(k)}`);
+    }
+}
+
+/** A list; absent (or null) is empty. */
+function readList(v: unknown, path: string, err: ReportError): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (!isAbsent(v)) err(path, `expected a list, found ${describe(v)}`);
+  return [];
+}
+
+function isPortNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+/** IANA_SVC_NAME, as Kubernetes checks named ports. */
+function isPortName(s: string): boolean {
+  return (
+    s.length <= 15 &&
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) &&
+    /[a-z]/.test(s) &&
+    !s.includes('--')
+  );
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** YAML's null and a missing key mean the same to Kubernetes. */
+function isAbsent(v: unknown): v is null | undefined {
+  return v === undefined || v === null;
+}
