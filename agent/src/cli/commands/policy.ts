@@ -1,0 +1,115 @@
+// weft policy trace: why a connection (or an HTTP request) is allowed or denied,
+// stage by stage, from manifests.
+import { loadManifests } from '../../policy/load.ts';
+import { type Trace, tracePolicy } from '../../policy/trace.ts';
+import { parse, UsageError } from '../args.ts';
+
+export const help = `Usage: weft policy trace --from NS/POD --to NS/POD|NS/svc/NAME --port N -f FILE|DIR [options]
+
+Explains, stage by stage, whether a connection is allowed: enrollment, Service,
+egress NetworkPolicy, mTLS identity, ingress NetworkPolicy, AuthorizationPolicy
+DENY / ALLOW / AUDIT, and the HTTP request when --http is given. Each stage names
+the object and rule index that decided it.
+
+Options:
+  --from NS/POD           the client pod
+  --to TARGET             NS/POD, or NS/svc/NAME for a Service (traced to its first endpoint)
+  --port N                destination port (the Service port for a Service)
+  --http METHOD PATH      trace an HTTP request, e.g. --http GET /cart
+  -H, --header NAME:VALUE request header (repeatable)
+  -f, --file PATH         manifest file or directory (repeatable; required for now)
+  --trust-domain TD       default cluster.local
+  --root-namespace NS     where mesh-wide AuthorizationPolicies live (default weft-system)
+  -o, --output FORMAT     text (default) or json; json has a top-level verdict and stages
+`;
+
+function format(t: Trace): string {
+  const w = Math.max(...t.stages.map((s) => s.stage.length));
+  const lines = [`${t.from} → ${t.to} port ${t.port}`, ''];
+  t.stages.forEach((s, i) => {
+    const by = s.object ? ` [${s.object}${s.rule !== undefined ? ` rule ${s.rule}` : ''}]` : '';
+    lines.push(
+      `${String(i + 1).padStart(2)}. ${s.stage.padEnd(w)}  ${s.result.toUpperCase().padEnd(5)}  ${s.reason}${by}`,
+    );
+  });
+  lines.push('', `verdict: ${t.verdict.toUpperCase()}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '-h' || sub === '--help') {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (sub !== 'trace')
+    throw new UsageError(`policy: unknown subcommand '${sub}'. Run 'weft policy --help'.`);
+  // --http takes two values; parseArgs takes one, so it is picked out first.
+  const argv = [...rest];
+  let http: { method: string; path: string } | undefined;
+  const h = argv.indexOf('--http');
+  if (h >= 0) {
+    const [method, path] = argv.splice(h, 3).slice(1);
+    if (!method || !path)
+      throw new UsageError('policy trace: --http takes a method and a path, e.g. --http GET /cart');
+    http = { method, path };
+  }
+  const { values } = parse('policy trace', argv, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    port: { type: 'string' },
+    header: { type: 'string', short: 'H', multiple: true },
+    file: { type: 'string', short: 'f', multiple: true },
+    'trust-domain': { type: 'string', default: 'cluster.local' },
+    'root-namespace': { type: 'string', default: 'weft-system' },
+    output: { type: 'string', short: 'o', default: 'text' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (!values.from || !values.to || !values.port)
+    throw new UsageError('policy trace: --from, --to and --port are required');
+  if (!values.file?.length)
+    throw new UsageError(
+      'policy trace: give the manifests with -f FILE|DIR (asking live agents is not built yet)',
+    );
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError('policy trace: --port takes 1-65535');
+  if (values.output !== 'text' && values.output !== 'json')
+    throw new UsageError('policy trace: -o takes text or json');
+  const headers: Record<string, string> = {};
+  for (const hv of values.header ?? []) {
+    const i = hv.indexOf(':');
+    if (i <= 0) throw new UsageError(`policy trace: header '${hv}' is not NAME:VALUE`);
+    headers[hv.slice(0, i).trim().toLowerCase()] = hv.slice(i + 1).trim();
+  }
+  const m = loadManifests(values.file);
+  if (m.errors.length) {
+    for (const e of m.errors)
+      process.stderr.write(
+        `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}\n`,
+      );
+    process.stderr.write(
+      'weft: policy trace refuses to explain a set of manifests with rejected objects\n',
+    );
+    return 1;
+  }
+  const trace = tracePolicy({
+    cluster: m,
+    networkPolicies: m.networkPolicies,
+    authorizationPolicies: m.authorizationPolicies,
+    trustDomain: values['trust-domain'],
+    rootNamespace: values['root-namespace'],
+    from: values.from,
+    to: values.to,
+    port,
+    ...(http ? { http: { ...http, host: headers.host ?? values.to, headers } } : {}),
+  });
+  process.stdout.write(
+    values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : format(trace),
+  );
+  return 0;
+}

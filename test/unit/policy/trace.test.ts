@@ -1,0 +1,127 @@
+// policy trace on manifests: every stage in order, the deciding object and rule,
+// the final verdict; the CLI's JSON and its refusal of rejected manifests.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadManifests } from '../../../agent/src/policy/load.ts';
+import { tracePolicy } from '../../../agent/src/policy/trace.ts';
+
+const fixture = new URL('../../fixtures/policy/shop.yaml', import.meta.url).pathname;
+const m = loadManifests([fixture]);
+const trace = (from: string, to: string, port: number, http?: { method: string; path: string }) =>
+  tracePolicy({
+    cluster: m,
+    networkPolicies: m.networkPolicies,
+    authorizationPolicies: m.authorizationPolicies,
+    trustDomain: 'cluster.local',
+    rootNamespace: 'weft-system',
+    from,
+    to,
+    port,
+    ...(http ? { http: { ...http, host: 'cart', headers: {} } } : {}),
+  });
+
+describe('policy trace', () => {
+  it('loads the fixture without errors', () => {
+    expect(m.errors).toEqual([]);
+    expect(m.networkPolicies).toHaveLength(1);
+    expect(m.authorizationPolicies).toHaveLength(1);
+  });
+
+  it('allows GET from the frontend through the Service, naming each deciding rule', () => {
+    const t = trace('shop/frontend', 'shop/svc/cart', 80, { method: 'GET', path: '/items' });
+    expect(t.verdict).toBe('allow');
+    expect(t.stages.map((s) => [s.stage, s.result])).toEqual([
+      ['service', 'info'],
+      ['enrollment', 'info'],
+      ['egress NetworkPolicy', 'allow'],
+      ['mTLS identity', 'info'],
+      ['ingress NetworkPolicy', 'allow'],
+      ['AuthorizationPolicy DENY', 'skip'],
+      ['AuthorizationPolicy ALLOW', 'allow'],
+      ['AuthorizationPolicy AUDIT', 'info'],
+      ['L7', 'allow'],
+    ]);
+    expect(t.stages[4]).toMatchObject({ object: 'shop/cart-from-shop', rule: 0 });
+    expect(t.stages[6]).toMatchObject({ object: 'shop/cart-reads', rule: 0 });
+  });
+
+  it('answers POST with a deny at L7', () => {
+    const t = trace('shop/frontend', 'shop/cart', 8080, { method: 'POST', path: '/items' });
+    expect(t.verdict).toBe('deny');
+    expect(t.stages.at(-1)).toMatchObject({ stage: 'L7', result: 'deny' });
+  });
+
+  it('denies the intruder at ingress NetworkPolicy and by default-deny authorization', () => {
+    const t = trace('intruder/evil', 'shop/cart', 8080);
+    expect(t.verdict).toBe('deny');
+    expect(t.stages.find((s) => s.stage === 'ingress NetworkPolicy')).toMatchObject({
+      result: 'deny',
+      object: 'shop/cart-from-shop',
+    });
+    expect(t.stages.find((s) => s.stage === 'mTLS identity')?.reason).toMatch(/plaintext peer/);
+  });
+
+  it('says why a target does not exist', () => {
+    expect(trace('shop/frontend', 'shop/svc/nope', 80).stages).toEqual([
+      { stage: 'service', result: 'deny', object: 'shop/nope', reason: 'no Service shop/nope' },
+    ]);
+    expect(trace('shop/frontend', 'shop/svc/cart', 81).stages[0]?.reason).toBe(
+      'Service shop/cart has no TCP port 81',
+    );
+  });
+});
+
+describe('weft policy trace', () => {
+  const bin = new URL('../../../bin/weft', import.meta.url).pathname;
+
+  it('prints JSON with a top-level verdict and stages', () => {
+    const r = spawnSync(
+      bin,
+      [
+        'policy',
+        'trace',
+        '--from',
+        'intruder/evil',
+        '--to',
+        'shop/cart',
+        '--port',
+        '8080',
+        '-f',
+        fixture,
+        '-o',
+        'json',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.verdict).toBe('deny');
+    expect(Array.isArray(j.stages)).toBe(true);
+  });
+
+  it('refuses manifests with a rejected object, naming file, object and field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-trace-'));
+    try {
+      writeFileSync(
+        join(dir, 'bad.yaml'),
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 70000}]\n',
+      );
+      const r = spawnSync(
+        bin,
+        ['policy', 'trace', '--from', 'a/b', '--to', 'c/d', '--port', '1', '-f', dir],
+        { encoding: 'utf8' },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        /bad\.yaml: NetworkPolicy shop\/bad: spec\.ingress\[0\]\.ports\[0\]\.port: /,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
