@@ -7,9 +7,8 @@ import { inMesh, MTLS_LABEL } from '../compile/enrollment.ts';
 import { principal, spiffeId } from '../identity/spiffe.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
-import type { AuthorizationPolicy, AuthzRequest } from './authz-types.ts';
+import type { AuthzRequest } from './authz-types.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
-import type { NetworkPolicy } from './netpol-types.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
 
@@ -31,9 +30,8 @@ export interface Trace {
 }
 
 export interface TraceInput {
+  /** Pods, Services, Namespaces and the policies in force. */
   readonly cluster: ClusterObjects;
-  readonly networkPolicies: readonly NetworkPolicy[];
-  readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly trustDomain: string;
   readonly rootNamespace: string;
   /** `namespace/pod` */
@@ -160,7 +158,7 @@ export function tracePolicy(input: TraceInput): Trace {
   );
   const netpol = (direction: 'egress' | 'ingress') => {
     const d = evaluateNetworkPolicies({
-      policies: input.networkPolicies,
+      policies: [...(input.cluster.networkPolicies?.values() ?? [])],
       namespaces,
       direction,
       subject: endpoint(direction === 'egress' ? src : dst),
@@ -220,7 +218,7 @@ export function tracePolicy(input: TraceInput): Trace {
     return done();
   }
   const a = evaluateAuthorization({
-    policies: input.authorizationPolicies,
+    policies: [...(input.cluster.authorizationPolicies?.values() ?? [])],
     rootNamespace: input.rootNamespace,
     workload: { namespace: dst.namespace, labels: { ...dst.labels } },
     source: srcMesh

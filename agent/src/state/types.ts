@@ -1,6 +1,9 @@
 // The cluster as the agent sees it: one immutable, versioned snapshot that
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
 
+import type { AuthorizationPolicy } from '../policy/authz-types.ts';
+import type { NetworkPolicy } from '../policy/netpol-types.ts';
+
 export type Labels = Readonly<Record<string, string>>;
 
 export interface Namespace {
@@ -53,6 +56,10 @@ export interface ClusterObjects {
   readonly pods: ReadonlyMap<string, Pod>;
   /** Keyed by `namespace/name`. */
   readonly services: ReadonlyMap<string, Service>;
+  /** Keyed by `namespace/name`; absent where a source has none. */
+  readonly networkPolicies?: ReadonlyMap<string, NetworkPolicy>;
+  /** Keyed by `namespace/name`; absent where a source has none. */
+  readonly authorizationPolicies?: ReadonlyMap<string, AuthorizationPolicy>;
 }
 
 export interface Snapshot extends ClusterObjects {

@@ -12,9 +12,7 @@ const fixture = new URL('../../fixtures/policy/shop.yaml', import.meta.url).path
 const m = loadManifests([fixture]);
 const trace = (from: string, to: string, port: number, http?: { method: string; path: string }) =>
   tracePolicy({
-    cluster: m,
-    networkPolicies: m.networkPolicies,
-    authorizationPolicies: m.authorizationPolicies,
+    cluster: m.cluster,
     trustDomain: 'cluster.local',
     rootNamespace: 'weft-system',
     from,
@@ -26,8 +24,8 @@ const trace = (from: string, to: string, port: number, http?: { method: string; 
 describe('policy trace', () => {
   it('loads the fixture without errors', () => {
     expect(m.errors).toEqual([]);
-    expect(m.networkPolicies).toHaveLength(1);
-    expect(m.authorizationPolicies).toHaveLength(1);
+    expect(m.cluster.networkPolicies?.size).toBe(1);
+    expect(m.cluster.authorizationPolicies?.size).toBe(1);
   });
 
   it('allows GET from the frontend through the Service, naming each deciding rule', () => {

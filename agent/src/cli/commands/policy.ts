@@ -98,9 +98,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const trace = tracePolicy({
-    cluster: m,
-    networkPolicies: m.networkPolicies,
-    authorizationPolicies: m.authorizationPolicies,
+    cluster: m.cluster,
     trustDomain: values['trust-domain'],
     rootNamespace: values['root-namespace'],
     from: values.from,

@@ -1,6 +1,8 @@
 // A directory's parse results → one snapshot, keeping the last good state: a
 // mistake in a file must not take working objects out of the mesh. Pure.
 import { isDeepStrictEqual } from 'node:util';
+import type { AuthorizationPolicy } from '../../policy/authz-types.ts';
+import type { NetworkPolicy } from '../../policy/netpol-types.ts';
 import type {
   ClusterObjects,
   Namespace,
@@ -38,6 +40,8 @@ export class LastGood {
     namespaces: new Map(),
     pods: new Map(),
     services: new Map(),
+    networkPolicies: new Map(),
+    authorizationPolicies: new Map(),
   };
 
   current(): Snapshot {
@@ -89,20 +93,27 @@ function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): ClusterObj
   const namespaces = new Map<string, Namespace>();
   const pods = new Map<string, Pod>();
   const services = new Map<string, Service>();
+  const networkPolicies = new Map<string, NetworkPolicy>();
+  const authorizationPolicies = new Map<string, AuthorizationPolicy>();
   // Sorted so that two equal snapshots also iterate alike.
   for (const id of [...chosen.keys()].sort()) {
     const o = chosen.get(id)!;
     if (o.kind === 'Namespace') namespaces.set(o.value.name, o.value);
     else if (o.kind === 'Pod') pods.set(`${o.value.namespace}/${o.value.name}`, o.value);
-    else services.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else if (o.kind === 'Service') services.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else if (o.kind === 'NetworkPolicy')
+      networkPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else authorizationPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
   }
-  return { namespaces, pods, services };
+  return { namespaces, pods, services, networkPolicies, authorizationPolicies };
 }
 
 function sameObjects(a: ClusterObjects, b: ClusterObjects): boolean {
   return (
     isDeepStrictEqual(a.namespaces, b.namespaces) &&
     isDeepStrictEqual(a.pods, b.pods) &&
-    isDeepStrictEqual(a.services, b.services)
+    isDeepStrictEqual(a.services, b.services) &&
+    isDeepStrictEqual(a.networkPolicies, b.networkPolicies) &&
+    isDeepStrictEqual(a.authorizationPolicies, b.authorizationPolicies)
   );
 }

@@ -2,6 +2,10 @@
 // error for every field that Kubernetes itself would reject. Pure: no I/O.
 import { isIP } from 'node:net';
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../../policy/authz-parse.ts';
+import type { AuthorizationPolicy } from '../../policy/authz-types.ts';
+import { NETPOL_API_VERSION, parseNetworkPolicy } from '../../policy/netpol-parse.ts';
+import type { NetworkPolicy } from '../../policy/netpol-types.ts';
 import type {
   ContainerPort,
   Labels,
@@ -15,7 +19,9 @@ import type {
 export type ParsedObject =
   | { kind: 'Namespace'; value: Namespace }
   | { kind: 'Pod'; value: Pod }
-  | { kind: 'Service'; value: Service };
+  | { kind: 'Service'; value: Service }
+  | { kind: 'NetworkPolicy'; value: NetworkPolicy }
+  | { kind: 'AuthorizationPolicy'; value: AuthorizationPolicy };
 
 /** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
 export interface IgnoredObject {
@@ -34,11 +40,14 @@ export interface ParseResult {
   readonly broken: boolean;
 }
 
-type Kind = ParsedObject['kind'];
+type Kind = 'Namespace' | 'Pod' | 'Service';
 type Protocol = ContainerPort['protocol'];
 
 /** `Namespace name`, `Pod ns/name`, `Service ns/name`: the identity used in errors and merging. */
 export function objectId(o: ParsedObject): string {
+  if (o.kind === 'NetworkPolicy' || o.kind === 'AuthorizationPolicy') {
+    return `${o.kind} ${o.value.namespace}/${o.value.name}`;
+  }
   return o.kind === 'Namespace'
     ? idOf('Namespace', undefined, o.value.name)
     : idOf(o.kind, o.value.namespace, o.value.name);
@@ -132,6 +141,21 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     out.errors.push(...anonymous.errors);
     return;
   }
+  // Policies have parsers of their own (agent/src/policy/).
+  if (kind === 'NetworkPolicy' && apiVersion === NETPOL_API_VERSION) {
+    const r = parseNetworkPolicy(file, raw, doc - 1);
+    if (r.policy) out.objects.push({ kind, value: r.policy });
+    else out.rejected.push(policyId(kind, raw.metadata));
+    out.errors.push(...r.errors);
+    return;
+  }
+  if (isAuthorizationPolicy(raw)) {
+    const r = parseAuthorizationPolicy(file, raw, doc - 1);
+    if (r.policy) out.objects.push({ kind: 'AuthorizationPolicy', value: r.policy });
+    else out.rejected.push(policyId('AuthorizationPolicy', raw.metadata));
+    out.errors.push(...r.errors);
+    return;
+  }
   // A kind of another API group (a Knative Service, say) is someone else's object.
   const foreign = typeof apiVersion === 'string' && apiVersion.includes('/');
   if (!kinds.includes(kind) || foreign) {
@@ -156,6 +180,13 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     out.errors.push(...r.errors);
     if (id) out.rejected.push(id);
   }
+}
+
+/** A policy's identity for last-good merging, `Kind ns/name`, as its parser names it. */
+function policyId(kind: 'NetworkPolicy' | 'AuthorizationPolicy', metadata: unknown): string {
+  const m = isMap(metadata) ? metadata : {};
+  const ns = typeof m.namespace === 'string' && m.namespace !== '' ? m.namespace : 'default';
+  return `${kind} ${ns}/${typeof m.name === 'string' ? m.name : ''}`;
 }
 
 /** The object's identity when its metadata names it at all (even with an invalid name). */

@@ -203,7 +203,7 @@ items:
     expect(r.objects).toEqual([{ kind: 'Namespace', value: { name: 'j', labels: {} } }]);
   });
 
-  it('leaves other kinds, and core kinds of other API groups, to other components', () => {
+  it('reads policies with their own parsers and leaves other kinds to other components', () => {
     const r = parseManifestFile(
       F,
       `apiVersion: networking.k8s.io/v1
@@ -218,17 +218,37 @@ metadata: {name: allow}
 apiVersion: serving.knative.dev/v1
 kind: Service
 metadata: {name: knative}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
 `,
     );
     expect(r.errors).toEqual([]);
-    expect(r.objects).toEqual([]);
-    expect(r.rejected).toEqual([]);
-    expect(r.ignored.map((o) => o.kind)).toEqual([
-      'NetworkPolicy',
-      'AuthorizationPolicy',
-      'Service',
+    expect(r.objects.map((o) => [o.kind, o.value.name])).toEqual([
+      ['NetworkPolicy', 'deny'],
+      ['AuthorizationPolicy', 'allow'],
     ]);
-    expect(r.ignored[0]?.object).toMatchObject({ metadata: { name: 'deny' } });
+    expect(r.ignored.map((o) => o.kind)).toEqual(['Service', 'ConfigMap']);
+  });
+
+  it('rejects a malformed policy by identity, so its last good version stays', () => {
+    const r = parseManifestFile(
+      F,
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad, namespace: shop}
+spec:
+  podSelector: {}
+  ingress: [{ports: [{port: 0}]}]
+`,
+    );
+    expect(r.rejected).toEqual(['NetworkPolicy shop/bad']);
+    expect(r.errors[0]).toMatchObject({
+      file: F,
+      object: 'NetworkPolicy shop/bad',
+      field: 'spec.ingress[0].ports[0].port',
+    });
   });
 
   it('returns nothing for an empty file or one with only comments', () => {
