@@ -8,6 +8,7 @@ import {
   compileWorkloads,
   type NodeWorkload,
 } from '../compile/index.ts';
+import { compilePolicy } from '../compile/policy.ts';
 import type { EventStream } from '../datapath/events.ts';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { NodeDatapath } from '../datapath/node.ts';
@@ -29,6 +30,8 @@ export interface AgentOptions {
   /** The issuer (unix socket path or host:port) and this node's credential: enables mTLS. */
   issuer?: { address: string; token: string };
   trustDomain?: string;
+  /** Where mesh-wide AuthorizationPolicies live (default weft-system). */
+  rootNamespace?: string;
   log?: (line: string) => void;
 }
 
@@ -140,6 +143,7 @@ export class Agent {
       version: snap.version,
       services: compileServices(snap),
       peers: compilePeers(snap, this.trustDomain()),
+      policy: compilePolicy(snap, this.trustDomain(), this.opts.rootNamespace ?? 'weft-system'),
     });
     const want = new Map(workloads.filter((w) => w.enrolled).map((w) => [w.key, w]));
     // Certificates for the identities the enrolled pods run as; the others are dropped.

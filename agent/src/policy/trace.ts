@@ -8,6 +8,7 @@ import { principal, spiffeId } from '../identity/spiffe.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
 import type { AuthzRequest } from './authz-types.ts';
+import { podEndpoint } from './endpoint.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
@@ -40,18 +41,6 @@ export interface TraceInput {
   readonly to: string;
   readonly port: number;
   readonly http?: AuthzRequest;
-}
-
-function endpoint(p: Pod) {
-  return {
-    ip: p.podIP ?? '',
-    pod: {
-      namespace: p.namespace,
-      name: p.name,
-      labels: { ...p.labels },
-      ports: p.ports.map((c) => ({ ...c })),
-    },
-  };
 }
 
 /** Where `to` leads: the pod and the port on it, or why nowhere. */
@@ -161,8 +150,8 @@ export function tracePolicy(input: TraceInput): Trace {
       policies: [...(input.cluster.networkPolicies?.values() ?? [])],
       namespaces,
       direction,
-      subject: endpoint(direction === 'egress' ? src : dst),
-      peer: endpoint(direction === 'egress' ? dst : src),
+      subject: podEndpoint(direction === 'egress' ? src : dst),
+      peer: podEndpoint(direction === 'egress' ? dst : src),
       port: target.port,
       protocol: 'TCP',
     });

@@ -3,7 +3,9 @@
 // address is that original destination. Forward to the app from 127.0.0.6.
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
 import type { Socket } from 'node:net';
+import type { PolicyTables } from '../compile/policy.ts';
 import type { AccessLog } from './access-log.ts';
+import { checkIngress, denial } from './authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { join, resetSocket } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -15,6 +17,7 @@ export interface InboundContext {
   readonly stats: DirectionStats;
   readonly pool: SocketPool;
   readonly log: AccessLog;
+  policy(): PolicyTables;
 }
 
 export function handleInbound(ctx: InboundContext, client: Socket): void {
@@ -30,6 +33,21 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     destination: `${host}:${port}`,
     destinationWorkload: ctx.key,
   };
+  if (host && port) {
+    const v = checkIngress(ctx.policy(), ctx.key, { ip: client.remoteAddress ?? '' }, port);
+    if (!v.allow) {
+      stats.failed++;
+      ctx.log.add({
+        ...entry,
+        bytesFromClient: 0,
+        bytesToClient: 0,
+        result: 'refused',
+        detail: denial(v),
+      });
+      client.resetAndDestroy();
+      return;
+    }
+  }
   let upstream: Socket;
   try {
     if (!host || !port) throw new Error('no local address');

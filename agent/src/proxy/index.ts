@@ -91,6 +91,7 @@ export class NodeProxy {
       stats: this.stats.inbound,
       pool: this.pool,
       log: this.log,
+      policy: () => this.tables.policy,
     };
     const out: OutboundContext = {
       workloadId,
@@ -153,6 +154,7 @@ export class NodeProxy {
         stats: this.stats.inbound,
         pool: this.pool,
         log: this.log,
+        policy: () => this.tables.policy,
       },
       material,
       constants.PORT_HBONE,

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { MeshPeer } from '../compile/peers.ts';
 import { vipKey } from '../compile/services.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
+import { checkEgress, checkIngress, denial } from './authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
@@ -106,8 +107,20 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     destinationWorkload: peer?.key ?? null,
   };
   if (svc && !ep) return refuse(ctx, client, entry, `service ${svc.service} has no endpoints`);
+  const egress = checkEgress(tables.policy, ctx.workloadKey, host, port);
+  if (!egress.allow) return refuse(ctx, client, entry, denial(egress));
   const local = peer ? ctx.local(peer.key) : undefined;
-  if (local) return handOff(ctx, client, local, host, port, entry);
+  if (local) {
+    // Same node: this process is also the destination's proxy, so its ingress checks run here.
+    const ingress = checkIngress(
+      tables.policy,
+      local.key,
+      { ip: ctx.podIP, ...(ctx.identity ? { identity: ctx.identity } : {}) },
+      port,
+    );
+    if (!ingress.allow) return refuse(ctx, client, entry, denial(ingress));
+    return handOff(ctx, client, local, host, port, entry);
+  }
   if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, host, port, entry);
   plaintext(ctx, client, host, port, entry);
 }

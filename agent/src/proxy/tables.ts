@@ -1,6 +1,7 @@
 // What the proxy needs to route, built by the compilers and swapped whole:
 // a connection reads one table from start to end, never half of an update.
 import type { MeshPeer } from '../compile/peers.ts';
+import { emptyPolicy, type PolicyTables } from '../compile/policy.ts';
 import type { ServiceTarget } from '../compile/services.ts';
 
 export interface ProxyTables {
@@ -9,9 +10,16 @@ export interface ProxyTables {
   readonly services: ReadonlyMap<string, ServiceTarget>;
   /** Pod IP → mesh pod (speaks HBONE), cluster-wide. */
   readonly peers: ReadonlyMap<string, MeshPeer>;
+  /** NetworkPolicy and AuthorizationPolicy, checked once per connection. */
+  readonly policy: PolicyTables;
 }
 
-export const emptyTables: ProxyTables = { version: 0, services: new Map(), peers: new Map() };
+export const emptyTables: ProxyTables = {
+  version: 0,
+  services: new Map(),
+  peers: new Map(),
+  policy: emptyPolicy,
+};
 
 /** Round robin over a service's endpoints; positions survive table swaps. */
 export class Balancer {

@@ -24,6 +24,7 @@ import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/types.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
 import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
+import { copyPolicies } from './policies.ts';
 import { type Placement, renderResolved } from './resolved.ts';
 import { loadSandboxState, type NodeState, type SandboxState, saveSandboxState } from './state.ts';
 import { nextClusterIP, nextPodIP, type SandboxLayout, sandboxLayout } from './topology.ts';
@@ -233,6 +234,7 @@ export class Sandbox {
         },
       ]),
     );
+    copyPolicies(this.opts.manifests, join(this.state.resolvedDir, 'policies'));
     const out = join(this.state.resolvedDir, 'cluster.yaml');
     writeFileSync(
       `${out}.tmp`,

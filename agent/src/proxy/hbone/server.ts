@@ -11,8 +11,10 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { PolicyTables } from '../../compile/policy.ts';
 import { native } from '../../datapath/native.ts';
 import type { AccessLog } from '../access-log.ts';
+import { checkIngress, denial } from '../authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
@@ -42,6 +44,7 @@ export interface HboneServerContext {
   readonly stats: DirectionStats;
   readonly pool: SocketPool;
   readonly log: AccessLog;
+  policy(): PolicyTables;
 }
 
 function parseAuthority(a: string | undefined): { ip: string; port: number } | undefined {
@@ -91,6 +94,18 @@ export function handleConnect(
   }
   if (!target || target.ip !== ctx.podIP) {
     deny(404, `unknown target ${entry.destination}`);
+    return;
+  }
+  // The client pod's address, from the peer proxy we just authenticated.
+  const fwd = /for="?\[?([0-9a-fA-F:.]+)\]?"?/.exec(String(headers.forwarded ?? ''))?.[1];
+  const v = checkIngress(
+    ctx.policy(),
+    ctx.workloadKey,
+    { ip: fwd ?? tlsSocket?.remoteAddress ?? '', identity: source },
+    target.port,
+  );
+  if (!v.allow) {
+    deny(403, denial(v));
     return;
   }
   let app: Socket;

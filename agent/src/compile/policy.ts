@@ -1,0 +1,45 @@
+// What the proxy needs to enforce policy on each connection: the policies as
+// lists and the pods by IP, computed once per snapshot. Pure.
+import type { AuthorizationPolicy } from '../policy/authz-types.ts';
+import type { NetworkPolicy } from '../policy/netpol-types.ts';
+import type { Labels, Pod, Snapshot } from '../state/types.ts';
+
+export interface PolicyTables {
+  readonly networkPolicies: readonly NetworkPolicy[];
+  readonly authorizationPolicies: readonly AuthorizationPolicy[];
+  readonly namespaces: ReadonlyMap<string, { readonly labels: Labels }>;
+  /** Pods by IP, to name the source of a connection. */
+  readonly podsByIP: ReadonlyMap<string, Pod>;
+  /** Pods by `namespace/name`. */
+  readonly pods: ReadonlyMap<string, Pod>;
+  readonly rootNamespace: string;
+  readonly trustDomain: string;
+}
+
+export function compilePolicy(
+  snap: Snapshot,
+  trustDomain: string,
+  rootNamespace: string,
+): PolicyTables {
+  const podsByIP = new Map<string, Pod>();
+  for (const p of snap.pods.values()) if (p.podIP) podsByIP.set(p.podIP, p);
+  return {
+    networkPolicies: [...(snap.networkPolicies?.values() ?? [])],
+    authorizationPolicies: [...(snap.authorizationPolicies?.values() ?? [])],
+    namespaces: new Map([...snap.namespaces].map(([n, v]) => [n, { labels: v.labels }])),
+    podsByIP,
+    pods: snap.pods,
+    rootNamespace,
+    trustDomain,
+  };
+}
+
+export const emptyPolicy: PolicyTables = {
+  networkPolicies: [],
+  authorizationPolicies: [],
+  namespaces: new Map(),
+  podsByIP: new Map(),
+  pods: new Map(),
+  rootNamespace: 'weft-system',
+  trustDomain: 'cluster.local',
+};

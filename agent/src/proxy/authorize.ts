@@ -1,0 +1,114 @@
+// Policy at the proxy, per connection (never per chunk): egress NetworkPolicy
+// for an enrolled source, ingress NetworkPolicy and AuthorizationPolicy (L4)
+// for an enrolled destination. The evaluators are the ones `weft policy trace`
+// explains with.
+import type { PolicyTables } from '../compile/policy.ts';
+import { parseSpiffeId, principal } from '../identity/spiffe.ts';
+import { evaluateAuthorization } from '../policy/authz-eval.ts';
+import { podEndpoint } from '../policy/endpoint.ts';
+import { evaluateNetworkPolicies } from '../policy/netpol-eval.ts';
+
+export interface Verdict {
+  readonly allow: boolean;
+  readonly stage: 'egress NetworkPolicy' | 'ingress NetworkPolicy' | 'AuthorizationPolicy';
+  readonly policy?: string;
+  readonly rule?: number;
+  readonly reason: string;
+}
+
+const ALLOWED: Verdict = { allow: true, stage: 'AuthorizationPolicy', reason: 'allowed' };
+
+function endpointOf(t: PolicyTables, ip: string) {
+  const p = t.podsByIP.get(ip);
+  return p ? podEndpoint(p) : { ip };
+}
+
+/** May the enrolled pod `srcKey` open a connection to ip:port? */
+export function checkEgress(t: PolicyTables, srcKey: string, dstIp: string, port: number): Verdict {
+  const src = t.pods.get(srcKey);
+  if (!src || t.networkPolicies.length === 0) return ALLOWED;
+  const d = evaluateNetworkPolicies({
+    policies: t.networkPolicies,
+    namespaces: t.namespaces,
+    direction: 'egress',
+    subject: podEndpoint(src),
+    peer: endpointOf(t, dstIp),
+    port,
+    protocol: 'TCP',
+  });
+  return {
+    allow: d.verdict === 'allow',
+    stage: 'egress NetworkPolicy',
+    policy: d.matched?.policy ?? d.selectedBy.join(', '),
+    reason: d.reason,
+  };
+}
+
+/**
+ * May this source reach the enrolled pod `dstKey` on `port`? `identity` is the
+ * verified SPIFFE ID of an mTLS peer, absent for plaintext.
+ */
+export function checkIngress(
+  t: PolicyTables,
+  dstKey: string,
+  src: { ip: string; identity?: string },
+  port: number,
+): Verdict {
+  const dst = t.pods.get(dstKey);
+  if (!dst) return ALLOWED;
+  if (t.networkPolicies.length > 0) {
+    const d = evaluateNetworkPolicies({
+      policies: t.networkPolicies,
+      namespaces: t.namespaces,
+      direction: 'ingress',
+      subject: podEndpoint(dst),
+      peer: endpointOf(t, src.ip),
+      port,
+      protocol: 'TCP',
+    });
+    if (d.verdict === 'deny') {
+      return {
+        allow: false,
+        stage: 'ingress NetworkPolicy',
+        policy: d.selectedBy.join(', '),
+        reason: d.reason,
+      };
+    }
+  }
+  if (t.authorizationPolicies.length === 0) return ALLOWED;
+  let source: { ip: string; principal?: string; namespace?: string } = { ip: src.ip };
+  if (src.identity) {
+    try {
+      source = {
+        ip: src.ip,
+        principal: principal(src.identity),
+        namespace: parseSpiffeId(src.identity).namespace,
+      };
+    } catch {
+      // Not a workload identity: treated as no identity, which no principal rule matches.
+    }
+  }
+  const a = evaluateAuthorization({
+    policies: t.authorizationPolicies,
+    rootNamespace: t.rootNamespace,
+    workload: { namespace: dst.namespace, labels: { ...dst.labels } },
+    source,
+    destination: { ip: dst.podIP ?? '', port },
+  });
+  const decided = a.stages.find(
+    (s) => s.stage !== 'AUDIT' && (s.result === 'match' || s.result === 'default-deny'),
+  );
+  return {
+    allow: a.verdict === 'allow',
+    stage: 'AuthorizationPolicy',
+    ...(decided?.policy ? { policy: decided.policy } : {}),
+    ...(decided?.rule !== undefined ? { rule: decided.rule } : {}),
+    reason: decided?.reason ?? (a.verdict === 'allow' ? 'allowed' : 'denied'),
+  };
+}
+
+/** The access log's words for a denial. */
+export function denial(v: Verdict): string {
+  const by = v.policy ? ` (${v.policy}${v.rule !== undefined ? ` rule ${v.rule}` : ''})` : '';
+  return `denied by ${v.stage}${by}: ${v.reason}`;
+}
