@@ -5,6 +5,9 @@
 #include "egress.h"
 #include "events.h"
 
+/* An isolated workload's connect() no NetworkPolicy rule allows: no rule to name. */
+static const struct weft_verdict no_rule = { .action = WEFT_VERDICT_DENY };
+
 #define SYS_PROCEED 1
 #define SYS_REJECT 0 /* connect() fails with EPERM */
 
@@ -69,6 +72,9 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	v = weft_egress_lookup(wl->id, WEFT_AF_INET, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
 		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port);
+	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
+	    !weft_egress_allowed(wl->id, WEFT_AF_INET, addr, port))
+		return weft_deny(ctx, cg, wl, &no_rule, WEFT_AF_INET, addr, port);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;
@@ -113,6 +119,9 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	v = weft_egress_lookup(wl->id, family, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
 		return weft_deny(ctx, cg, wl, v, family, addr, port);
+	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
+	    !weft_egress_allowed(wl->id, family, addr, port))
+		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;

@@ -24,4 +24,42 @@ weft_egress_lookup(__u32 workload_id, __u16 family, const __u32 *addr, __be16 po
 	return bpf_map_lookup_elem(&egress_deny, &k);
 }
 
+/* NetworkPolicy egress for an isolated workload: allowed only if the longest
+ * prefix entry for the destination lists the port. IPv4 is looked up as
+ * ::ffff:a.b.c.d, as the compiler writes it. */
+static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, const __u32 *addr,
+					       __be16 port)
+{
+	struct weft_egress_prefix k = {};
+	struct weft_egress_ports *v;
+	__u16 p = bpf_ntohs(port);
+	int i;
+
+	k.prefixlen = 32 + 128;
+	k.workload_id = workload_id;
+	if (family == WEFT_AF_INET) {
+		k.addr[10] = 0xff;
+		k.addr[11] = 0xff;
+		__builtin_memcpy(&k.addr[12], addr, 4);
+	} else {
+		__builtin_memcpy(k.addr, addr, 16);
+	}
+	v = bpf_map_lookup_elem(&egress_allow, &k);
+	if (!v)
+		return 0;
+	if (v->flags & WEFT_EGRESS_F_ALL_PORTS)
+		return 1;
+	for (i = 0; i < WEFT_EGRESS_MAX_RANGES; i++) {
+		__u16 lo, hi;
+
+		if (i >= v->count)
+			break;
+		__builtin_memcpy(&lo, &v->ranges[i * 4], 2);
+		__builtin_memcpy(&hi, &v->ranges[i * 4 + 2], 2);
+		if (p >= lo && p <= hi)
+			return 1;
+	}
+	return 0;
+}
+
 #endif

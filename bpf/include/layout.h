@@ -2,7 +2,7 @@
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 
-#define WEFT_LAYOUT_VERSION 3
+#define WEFT_LAYOUT_VERSION 4
 #define WEFT_PORT_OUTBOUND 15001
 #define WEFT_PORT_INBOUND 15006
 #define WEFT_PORT_HBONE 15008
@@ -11,6 +11,9 @@
 #define WEFT_PORT_HEALTH 15021
 #define WEFT_META_F_SPLICE 1
 #define WEFT_WL_F_STRICT 1
+#define WEFT_WL_F_EGRESS_ISOLATED 2
+#define WEFT_EGRESS_F_ALL_PORTS 1
+#define WEFT_EGRESS_MAX_RANGES 8
 #define WEFT_EV_CONNECT 1
 #define WEFT_EV_SK_LOOKUP 2
 #define WEFT_VERDICT_ALLOW 1
@@ -45,6 +48,21 @@ struct weft_egress_key {
 	__be16 port;
 	__u16 family;
 	__u8 addr[16];
+};
+
+/* LPM key: a workload, then a destination prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too. (24 bytes) */
+struct weft_egress_prefix {
+	__u32 prefixlen;
+	__u32 workload_id;
+	__u8 addr[16];
+};
+
+/* Ports a prefix is allowed on: count (lo, hi) u16 pairs in ranges, host order. (40 bytes) */
+struct weft_egress_ports {
+	__u32 policy_id;
+	__u16 flags;
+	__u16 count;
+	__u8 ranges[32];
 };
 
 /* A compiled decision and what made it. (8 bytes) */
@@ -135,6 +153,16 @@ struct {
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_orig SEC(".maps");
+
+/* What an egress-isolated workload may connect to (NetworkPolicy egress), longest prefix wins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct weft_egress_prefix);
+	__type(value, struct weft_egress_ports);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} egress_allow SEC(".maps");
 
 /* Connect-time denials. */
 struct {

@@ -2,6 +2,7 @@
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
 import { existsSync, statSync } from 'node:fs';
+import { compileEgress } from '../compile/egress.ts';
 import {
   compilePeers,
   compileServices,
@@ -200,6 +201,22 @@ export class Agent {
         this.log(`enroll ${key} failed: ${(e as Error).message}`);
       }
     }
+    // NetworkPolicy egress, compiled per enrolled workload into the connect-time map.
+    for (const a of this.applied.values()) {
+      const pod = snap.pods.get(a.workload.key);
+      if (!pod) continue;
+      try {
+        this.datapath.setEgress(
+          a.id,
+          a.workload.cgroupDir!,
+          compileEgress(snap, pod.namespace, pod.labels),
+        );
+      } catch (e) {
+        this.workloadErrors.set(a.workload.key, `egress policy: ${(e as Error).message}`);
+      }
+    }
+    if (this.snapshotVersion === 0)
+      this.datapath.pruneEgress(new Set([...this.applied.values()].map((a) => a.id)));
     this.workloads = workloads;
     this.snapshotVersion = snap.version;
   }

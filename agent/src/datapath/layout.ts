@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -54,6 +54,12 @@ export const constants = {
   META_F_SPLICE: 1,
   /** workload.flags and inbound_target.flags: strict mTLS, plaintext from outside the mesh is refused. */
   WL_F_STRICT: 1,
+  /** workload.flags: a NetworkPolicy isolates the workload for egress; egress_allow lists what it may reach. */
+  WL_F_EGRESS_ISOLATED: 2,
+  /** egress_ports.flags: any port (set where ranges would not fit; the proxy then checks exactly). */
+  EGRESS_F_ALL_PORTS: 1,
+  /** egress_ports.ranges holds this many (lo, hi) u16 pairs. */
+  EGRESS_MAX_RANGES: 8,
   /** event.kind */
   EV_CONNECT: 1,
   EV_SK_LOOKUP: 2,
@@ -95,6 +101,18 @@ export const EgressKey = struct('weft_egress_key', 'An egress destination of one
   f('family', 'u16'),
   addr('addr'),
 ]);
+
+export const EgressPrefix = struct(
+  'weft_egress_prefix',
+  'LPM key: a workload, then a destination prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too.',
+  [f('prefixlen', 'u32'), f('workload_id', 'u32'), addr('addr')],
+);
+
+export const EgressPorts = struct(
+  'weft_egress_ports',
+  'Ports a prefix is allowed on: count (lo, hi) u16 pairs in ranges, host order.',
+  [f('policy_id', 'u32'), f('flags', 'u16'), f('count', 'u16'), f('ranges', { bytes: 32 })],
+);
 
 export const Verdict = struct('weft_verdict', 'A compiled decision and what made it.', [
   f('policy_id', 'u32'),
@@ -148,6 +166,8 @@ export const structs: readonly StructSpec[] = [
   Workload,
   OrigDst,
   EgressKey,
+  EgressPrefix,
+  EgressPorts,
   Verdict,
   InboundKey,
   InboundTarget,
@@ -187,6 +207,14 @@ export const maps: readonly MapSpec[] = [
     type: 'lru_hash',
     key: ConnKey,
     value: OrigDst,
+    maxEntries: 65536,
+  },
+  {
+    name: 'egress_allow',
+    doc: 'What an egress-isolated workload may connect to (NetworkPolicy egress), longest prefix wins.',
+    type: 'lpm_trie',
+    key: EgressPrefix,
+    value: EgressPorts,
     maxEntries: 65536,
   },
   {

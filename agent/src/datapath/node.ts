@@ -5,6 +5,7 @@
 // to the new agent's programs in one step).
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EgressEntry, EgressTable } from '../compile/egress.ts';
 import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
 import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import { EventStream } from './events.ts';
@@ -45,6 +46,9 @@ export class NodeDatapath {
   private readonly enrolled: BpfMap<bigint, Decoded>;
   private readonly connOrig: BpfMap<Decoded, Decoded>;
   private readonly targets: BpfMap<Decoded, Decoded>;
+  private readonly egressAllow: BpfMap<Decoded, Decoded>;
+  /** Per workload id: the egress_allow keys this agent wrote, by compiler key. */
+  private readonly egressKeys = new Map<number, Map<string, Decoded>>();
   private readonly socks: BpfMap<number, bigint>;
   private readonly meta: BpfMap<number, Decoded>;
   private readonly linkDir: string;
@@ -69,6 +73,7 @@ export class NodeDatapath {
     this.enrolled = o.map('enrolled');
     this.connOrig = o.map('conn_orig');
     this.targets = o.map('inbound_targets');
+    this.egressAllow = o.map('egress_allow');
     this.socks = o.map('inbound_socks');
     this.checkLayout();
   }
@@ -181,17 +186,67 @@ export class NodeDatapath {
 
   /** Switches an enrolled pod between strict and permissive mTLS in place. */
   setStrict(id: number, e: EnrolledEntry, strict: boolean): void {
-    const flags = strict ? constants.WL_F_STRICT : 0;
     const a = encodeAddr(e.podIP);
     this.targets.set(
       { addr: a.bytes, port: 0, family: a.family },
-      { sock_index: id, workload_id: id, flags },
+      { sock_index: id, workload_id: id, flags: strict ? constants.WL_F_STRICT : 0 },
     );
-    this.enrolled.set(cgroupId(e.cgroupDir), { id, flags });
+    this.setFlag(id, e.cgroupDir, constants.WL_F_STRICT, strict);
+  }
+
+  private setFlag(id: number, cgroupDir: string, flag: number, on: boolean): void {
+    const cg = cgroupId(cgroupDir);
+    const cur = (this.enrolled.get(cg)?.flags as number | undefined) ?? 0;
+    this.enrolled.set(cg, { id, flags: on ? cur | flag : cur & ~flag });
+  }
+
+  /**
+   * Makes the connect-time egress table of a workload what the compiler says:
+   * entries first, then the isolation flag (turning isolation off goes the other
+   * way round), then stale entries out, so no connect() sees a table stricter
+   * than either the old or the new one.
+   */
+  setEgress(id: number, cgroupDir: string, table: EgressTable): void {
+    const keyOf = (e: EgressEntry) => ({
+      prefixlen: 32 + e.bits,
+      workload_id: id,
+      addr: e.addr,
+    });
+    const have = this.egressKeys.get(id) ?? new Map<string, Decoded>();
+    if (!table.isolated) this.setFlag(id, cgroupDir, constants.WL_F_EGRESS_ISOLATED, false);
+    const next = new Map<string, Decoded>();
+    for (const [k, e] of table.entries) {
+      const ranges = Buffer.alloc(32);
+      e.ports.ranges.forEach(([lo, hi], i) => {
+        ranges.writeUInt16LE(lo, i * 4);
+        ranges.writeUInt16LE(hi, i * 4 + 2);
+      });
+      const key = keyOf(e);
+      this.egressAllow.set(key, {
+        policy_id: 0,
+        flags: e.ports.all ? constants.EGRESS_F_ALL_PORTS : 0,
+        count: e.ports.ranges.length,
+        ranges,
+      });
+      next.set(k, key);
+    }
+    if (table.isolated) this.setFlag(id, cgroupDir, constants.WL_F_EGRESS_ISOLATED, true);
+    for (const [k, key] of have) if (!next.has(k)) this.egressAllow.delete(key);
+    this.egressKeys.set(id, next);
+  }
+
+  /** Removes what an earlier agent left in the egress table for workloads not in `keep`. */
+  pruneEgress(keep: Set<number>): void {
+    for (const k of [...this.egressAllow.keys()]) {
+      const id = k.workload_id as number;
+      if (!keep.has(id) && !this.egressKeys.has(id)) this.egressAllow.delete(k);
+    }
   }
 
   /** Takes a pod out: new connections go direct again; established ones are untouched. */
   unenroll(id: number, e: Partial<EnrolledEntry>): void {
+    for (const key of this.egressKeys.get(id)?.values() ?? []) this.egressAllow.delete(key);
+    this.egressKeys.delete(id);
     if (e.cgroupDir && existsSync(e.cgroupDir)) this.enrolled.delete(cgroupId(e.cgroupDir));
     for (const [k, v] of this.enrolled.entries()) if (v.id === id) this.enrolled.delete(k);
     if (e.podIP) {
@@ -247,7 +302,15 @@ export class NodeDatapath {
 
   /** Releases this process's handles; pins (and so the datapath) stay. */
   close(): void {
-    for (const m of [this.meta, this.enrolled, this.connOrig, this.targets, this.socks]) m.close();
+    for (const m of [
+      this.meta,
+      this.enrolled,
+      this.connOrig,
+      this.targets,
+      this.socks,
+      this.egressAllow,
+    ])
+      m.close();
     this.closeObjects();
   }
 }

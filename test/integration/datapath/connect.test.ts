@@ -170,6 +170,44 @@ describePrivileged('connect hooks', () => {
       expect(await pod(APP4, 8080)).toMatchObject({ data: 'proxy' });
     });
 
+    it('allows an egress-isolated workload only what egress_allow lists (longest prefix wins)', async () => {
+      const allow = obj.map<Decoded, Decoded>('egress_allow');
+      const mapped = (ip: string) =>
+        Buffer.from(
+          `00000000000000000000ffff${ip
+            .split('.')
+            .map((o) => Number(o).toString(16).padStart(2, '0'))
+            .join('')}`,
+          'hex',
+        );
+      const ports = (ranges: [number, number][]) => {
+        const b = Buffer.alloc(32);
+        ranges.forEach(([lo, hi], i) => {
+          b.writeUInt16LE(lo, i * 4);
+          b.writeUInt16LE(hi, i * 4 + 2);
+        });
+        return { policy_id: 0, flags: 0, count: ranges.length, ranges: b };
+      };
+      try {
+        // 10.199.0.0/16 on 8080-8081, with a hole at the app's own /32.
+        allow.set(
+          { prefixlen: 32 + 96 + 16, workload_id: 7, addr: mapped('10.199.0.0') },
+          ports([[8080, 8081]]),
+        );
+        enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
+        expect(await pod(APP4, 8080)).toMatchObject({ data: 'proxy' });
+        expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
+        allow.set({ prefixlen: 32 + 128, workload_id: 7, addr: mapped(APP4) }, ports([]));
+        expect(await pod(APP4, 8080)).toEqual({ error: 'EPERM' });
+        // Not isolated: the table is not consulted.
+        enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
+        expect(await pod(APP4, 9999)).toMatchObject({ data: 'proxy' });
+      } finally {
+        for (const k of [...allow.keys()]) allow.delete(k);
+        allow.close();
+      }
+    });
+
     it('stops redirecting new connections once unenrolled', async () => {
       expect(enrolled.delete(cgroupId(cg))).toBe(true);
       expect(await pod(APP4, 8080)).toMatchObject({ data: 'app' });

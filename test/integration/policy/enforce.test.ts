@@ -120,6 +120,8 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
         port,
       });
       expect({ traffic: did, trace: t.verdict }).toEqual({ traffic: expected, trace: expected });
+      // Egress is refused by the kernel at connect(): at once, with EPERM.
+      if (from === 'shop/frontend' && to === 'intruder/evil') expect(r.error).toBe('EPERM');
     },
   );
 
@@ -138,8 +140,36 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
     expect(
       details.some((d) => d.includes('denied by ingress NetworkPolicy (shop/cart-from-shop)')),
     ).toBe(true);
-    expect(
-      details.some((d) => d.includes('denied by egress NetworkPolicy (shop/frontend-egress)')),
-    ).toBe(true);
+    // The egress denial happened in the kernel; its verdict event names the destination.
+    const events = (await adminEvents(c.sandbox.state.nodes[0]!.adminSocket)) as {
+      kind: string;
+      verdict: string;
+      addr: string;
+      port: number;
+    }[];
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        kind: 'connect',
+        verdict: 'deny',
+        addr: c.pod('intruder/evil').ip,
+        port: 9000,
+      }),
+    );
   });
 });
+
+function adminEvents(socketPath: string): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    import('node:http').then(({ request }) => {
+      request({ socketPath, path: '/events' }, (res) => {
+        let b = '';
+        res.on('data', (d) => {
+          b += d;
+        });
+        res.on('end', () => resolve(JSON.parse(b) as unknown[]));
+      })
+        .on('error', reject)
+        .end();
+    }, reject);
+  });
+}

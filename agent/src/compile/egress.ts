@@ -1,0 +1,145 @@
+// NetworkPolicy egress of one workload, compiled for the connect-time LPM map.
+// Pure. Longest prefix wins in the map, so each entry carries the union of the
+// ports of every rule that covers its whole prefix and does not except it; an
+// except becomes an entry of its own (often with no ports: a hole). Where the
+// exact answer does not fit (named ports, more ranges than the map holds) the
+// entry allows all ports and the proxy's per-connection check stays exact.
+import { constants } from '../datapath/layout.ts';
+import { type Cidr, parseCidr } from '../policy/cidr.ts';
+import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/netpol-types.ts';
+import { selects } from '../policy/selectors.ts';
+import type { Labels, Snapshot } from '../state/types.ts';
+
+export interface EgressPorts {
+  readonly all: boolean;
+  /** Merged, sorted, inclusive (lo, hi). */
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+export interface EgressEntry {
+  /** 16 bytes; IPv4 as ::ffff:a.b.c.d. */
+  readonly addr: Buffer;
+  /** Bits of addr that count (0..128). */
+  readonly bits: number;
+  readonly ports: EgressPorts;
+}
+
+export interface EgressTable {
+  readonly isolated: boolean;
+  /** Keyed by `addr-hex/bits`. */
+  readonly entries: ReadonlyMap<string, EgressEntry>;
+  /** namespace/name of the policies that isolate the workload. */
+  readonly policies: readonly string[];
+}
+
+/** A CIDR as a 128-bit prefix (IPv4 mapped into ::ffff:0:0/96). */
+function toPrefix(c: Cidr): { net: bigint; bits: number } {
+  return c.family === 4
+    ? { net: (0xffffn << 32n) | c.network, bits: 96 + c.prefix }
+    : { net: c.network, bits: c.prefix };
+}
+
+function covers(
+  outer: { net: bigint; bits: number },
+  inner: { net: bigint; bits: number },
+): boolean {
+  if (outer.bits > inner.bits) return false;
+  const shift = BigInt(128 - outer.bits);
+  return outer.bits === 0 || inner.net >> shift === outer.net >> shift;
+}
+
+function key(p: { net: bigint; bits: number }): string {
+  return `${p.net.toString(16).padStart(32, '0')}/${p.bits}`;
+}
+
+const ALL: EgressPorts = { all: true, ranges: [] };
+
+/** The TCP ports a rule allows, or ALL. */
+function rulePorts(rule: PolicyRule): EgressPorts {
+  if (rule.ports.length === 0) return ALL;
+  const ranges: [number, number][] = [];
+  for (const p of rule.ports) {
+    if (p.protocol !== 'TCP') continue;
+    if (p.port === undefined) return ALL;
+    if (typeof p.port === 'string') return ALL; // named: resolved per destination pod by the proxy
+    ranges.push([p.port, p.endPort ?? p.port]);
+  }
+  return { all: false, ranges };
+}
+
+function union(a: EgressPorts, b: EgressPorts): EgressPorts {
+  if (a.all || b.all) return ALL;
+  const rs = [...a.ranges, ...b.ranges].sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of rs) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out.length > constants.EGRESS_MAX_RANGES ? ALL : { all: false, ranges: out };
+}
+
+interface CompiledRule {
+  readonly prefixes: { net: bigint; bits: number }[];
+  readonly excepts: { net: bigint; bits: number }[];
+  readonly ports: EgressPorts;
+}
+
+function podPrefixes(snap: Snapshot, policy: NetworkPolicy, rule: PolicyRule): CompiledRule {
+  const prefixes: { net: bigint; bits: number }[] = [];
+  const excepts: { net: bigint; bits: number }[] = [];
+  if (rule.peers.length === 0) prefixes.push({ net: 0n, bits: 0 });
+  for (const peer of rule.peers) {
+    if (isIPBlockPeer(peer)) {
+      const c = parseCidr(peer.ipBlock.cidr);
+      if (c) prefixes.push(toPrefix(c));
+      for (const e of peer.ipBlock.except) {
+        const x = parseCidr(e);
+        if (x) excepts.push(toPrefix(x));
+      }
+      continue;
+    }
+    for (const pod of snap.pods.values()) {
+      if (!pod.podIP) continue;
+      const nsLabels = {
+        ...(snap.namespaces.get(pod.namespace)?.labels ?? {}),
+        'kubernetes.io/metadata.name': pod.namespace,
+      };
+      const nsOk = peer.namespaceSelector
+        ? selects(peer.namespaceSelector, nsLabels)
+        : pod.namespace === policy.namespace;
+      const podOk = peer.podSelector ? selects(peer.podSelector, pod.labels) : true;
+      const c = parseCidr(`${pod.podIP}/${pod.podIP.includes(':') ? 128 : 32}`);
+      if (nsOk && podOk && c) prefixes.push(toPrefix(c));
+    }
+  }
+  return { prefixes, excepts, ports: rulePorts(rule) };
+}
+
+/** The egress table of a workload (a pod of `namespace` with `labels`). */
+export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): EgressTable {
+  const selecting = [...(snap.networkPolicies?.values() ?? [])].filter(
+    (p) =>
+      p.namespace === namespace &&
+      p.policyTypes.includes('Egress') &&
+      selects(p.podSelector, labels),
+  );
+  if (selecting.length === 0) return { isolated: false, entries: new Map(), policies: [] };
+  const rules = selecting.flatMap((p) => p.egress.map((r) => podPrefixes(snap, p, r)));
+  const candidates = new Map<string, { net: bigint; bits: number }>();
+  for (const r of rules) for (const p of [...r.prefixes, ...r.excepts]) candidates.set(key(p), p);
+  const entries = new Map<string, EgressEntry>();
+  for (const [k, cand] of candidates) {
+    let ports: EgressPorts = { all: false, ranges: [] };
+    for (const r of rules) {
+      if (!r.prefixes.some((p) => covers(p, cand))) continue;
+      if (r.excepts.some((x) => covers(x, cand))) continue;
+      ports = union(ports, r.ports);
+    }
+    const addr = Buffer.alloc(16);
+    addr.writeBigUInt64BE(cand.net >> 64n, 0);
+    addr.writeBigUInt64BE(cand.net & 0xffff_ffff_ffff_ffffn, 8);
+    entries.set(k, { addr, bits: cand.bits, ports });
+  }
+  return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { compileEgress } from '../../../agent/src/compile/egress.ts';
+import type { NetworkPolicy } from '../../../agent/src/policy/netpol-types.ts';
+import type { Snapshot } from '../../../agent/src/state/types.ts';
+import { pod, snapshot } from './fixtures.ts';
+
+const policy = (egress: NetworkPolicy['egress'], name = 'p'): NetworkPolicy => ({
+  namespace: 'shop',
+  name,
+  podSelector: { matchLabels: { app: 'web' } },
+  policyTypes: ['Egress'],
+  ingress: [],
+  egress,
+});
+
+function snap(policies: NetworkPolicy[]): Snapshot {
+  const s = snapshot({
+    namespaces: [{ name: 'shop', labels: {} }],
+    pods: [
+      pod('shop', 'db', { labels: { app: 'db' }, podIP: '10.0.0.7' }),
+      pod('shop', 'web', { labels: { app: 'web' }, podIP: '10.0.0.5' }),
+    ],
+  });
+  return { ...s, networkPolicies: new Map(policies.map((p) => [`${p.namespace}/${p.name}`, p])) };
+}
+
+const entries = (t: ReturnType<typeof compileEgress>) =>
+  [...t.entries.values()].map((e) => ({ addr: e.addr.toString('hex'), bits: e.bits, ...e.ports }));
+
+describe('egress compiler', () => {
+  it('leaves a workload no policy selects unisolated', () => {
+    expect(compileEgress(snap([]), 'shop', { app: 'web' })).toMatchObject({ isolated: false });
+    expect(compileEgress(snap([policy([])]), 'shop', { app: 'other' }).isolated).toBe(false);
+  });
+
+  it('isolates with no entries when no rule allows anything', () => {
+    const t = compileEgress(snap([policy([])]), 'shop', { app: 'web' });
+    expect(t).toMatchObject({ isolated: true, policies: ['shop/p'] });
+    expect(t.entries.size).toBe(0);
+  });
+
+  it('turns a pod selector into /32 entries (as ::ffff:a.b.c.d/128) with its ports', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [{ protocol: 'TCP', port: 5432 }],
+          },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    expect(entries(t)).toEqual([
+      { addr: '00000000000000000000ffff0a000007', bits: 128, all: false, ranges: [[5432, 5432]] },
+    ]);
+  });
+
+  it('punches excepts as holes and merges ports of covering rules', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
+            ports: [{ protocol: 'TCP', port: 80, endPort: 90 }],
+          },
+          { peers: [], ports: [{ protocol: 'TCP', port: 443 }] },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const byBits = new Map(entries(t).map((e) => [e.bits, e]));
+    // Everything: 443 only. 10/8: 80-90 and 443. The except 10.1/16: back to 443 only.
+    expect(byBits.get(0)).toMatchObject({ all: false, ranges: [[443, 443]] });
+    expect(byBits.get(104)).toMatchObject({
+      addr: '00000000000000000000ffff0a000000',
+      ranges: [
+        [80, 90],
+        [443, 443],
+      ],
+    });
+    expect(byBits.get(112)).toMatchObject({
+      addr: '00000000000000000000ffff0a010000',
+      ranges: [[443, 443]],
+    });
+  });
+
+  it('allows all ports where the exact answer does not fit (named ports): the proxy stays exact', () => {
+    const t = compileEgress(
+      snap([
+        policy([{ peers: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 'http' }] }]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    expect(entries(t).every((e) => e.all)).toBe(true);
+  });
+
+  it('lets UDP-only rules allow no TCP', () => {
+    const t = compileEgress(
+      snap([policy([{ peers: [], ports: [{ protocol: 'UDP', port: 53 }] }])]),
+      'shop',
+      { app: 'web' },
+    );
+    expect(entries(t)).toEqual([
+      { addr: '00000000000000000000000000000000', bits: 0, all: false, ranges: [] },
+    ]);
+  });
+});
