@@ -2,6 +2,7 @@
  * local address to the proxy's listener in that netns. The accepted socket's
  * local address stays the original destination. */
 #include "common.h"
+#include "egress.h"
 #include "events.h"
 
 /* Fills k with the local address (the caller reuses it) and finds its target. */
@@ -78,6 +79,24 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 		/* Strict mTLS: plaintext from outside the mesh is refused at once. */
 		weft_refuse(&k, port, t);
 		return SK_DROP;
+	}
+	if (t->flags & WEFT_WL_F_INGRESS_ISOLATED) {
+		/* NetworkPolicy ingress for plaintext peers: refused here, before any socket. */
+		__u32 r[4];
+		__u16 fam = k.family;
+
+		if (fam == WEFT_AF_INET) {
+			r[0] = ctx->remote_ip4;
+		} else {
+			r[0] = ctx->remote_ip6[0];
+			r[1] = ctx->remote_ip6[1];
+			r[2] = ctx->remote_ip6[2];
+			r[3] = ctx->remote_ip6[3];
+		}
+		if (!weft_peer_allowed(&ingress_allow, t->workload_id, fam, r, port)) {
+			weft_refuse(&k, port, t);
+			return SK_DROP;
+		}
 	}
 	idx = t->sock_index;
 	sk = bpf_map_lookup_elem(&inbound_socks, &idx);

@@ -24,15 +24,15 @@ weft_egress_lookup(__u32 workload_id, __u16 family, const __u32 *addr, __be16 po
 	return bpf_map_lookup_elem(&egress_deny, &k);
 }
 
-/* NetworkPolicy egress for an isolated workload: allowed only if the longest
- * prefix entry for the destination lists the port. IPv4 is looked up as
- * ::ffff:a.b.c.d, as the compiler writes it. */
-static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, const __u32 *addr,
-					       __be16 port)
+/* NetworkPolicy for an isolated workload (egress_allow: destinations it may
+ * reach; ingress_allow: sources it admits): allowed only if the longest prefix
+ * entry for the peer lists the port. IPv4 is looked up as ::ffff:a.b.c.d, as
+ * the compiler writes it. */
+static __always_inline int weft_peer_allowed(void *table, __u32 workload_id, __u16 family,
+					     const __u32 *addr, __u16 p)
 {
 	struct weft_egress_prefix k = {};
 	struct weft_egress_ports *v;
-	__u16 p = bpf_ntohs(port);
 	int i;
 
 	k.prefixlen = 32 + 128;
@@ -44,7 +44,7 @@ static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, 
 	} else {
 		__builtin_memcpy(k.addr, addr, 16);
 	}
-	v = bpf_map_lookup_elem(&egress_allow, &k);
+	v = bpf_map_lookup_elem(table, &k);
 	if (!v)
 		return 0;
 	if (v->flags & WEFT_EGRESS_F_ALL_PORTS)
@@ -60,6 +60,12 @@ static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, 
 			return 1;
 	}
 	return 0;
+}
+
+static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, const __u32 *addr,
+					       __be16 port)
+{
+	return weft_peer_allowed(&egress_allow, workload_id, family, addr, bpf_ntohs(port));
 }
 
 #endif

@@ -2,7 +2,7 @@
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 
-#define WEFT_LAYOUT_VERSION 4
+#define WEFT_LAYOUT_VERSION 5
 #define WEFT_PORT_OUTBOUND 15001
 #define WEFT_PORT_INBOUND 15006
 #define WEFT_PORT_HBONE 15008
@@ -12,6 +12,7 @@
 #define WEFT_META_F_SPLICE 1
 #define WEFT_WL_F_STRICT 1
 #define WEFT_WL_F_EGRESS_ISOLATED 2
+#define WEFT_WL_F_INGRESS_ISOLATED 4
 #define WEFT_EGRESS_F_ALL_PORTS 1
 #define WEFT_EGRESS_MAX_RANGES 8
 #define WEFT_EV_CONNECT 1
@@ -50,7 +51,7 @@ struct weft_egress_key {
 	__u8 addr[16];
 };
 
-/* LPM key: a workload, then a destination prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too. (24 bytes) */
+/* LPM key: a workload, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too. (24 bytes) */
 struct weft_egress_prefix {
 	__u32 prefixlen;
 	__u32 workload_id;
@@ -163,6 +164,16 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } egress_allow SEC(".maps");
+
+/* Sources an ingress-isolated workload admits in plaintext (NetworkPolicy ingress), by its local port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct weft_egress_prefix);
+	__type(value, struct weft_egress_ports);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ingress_allow SEC(".maps");
 
 /* Connect-time denials. */
 struct {

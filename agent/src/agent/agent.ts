@@ -2,7 +2,7 @@
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
 import { existsSync, statSync } from 'node:fs';
-import { compileEgress } from '../compile/egress.ts';
+import { compileEgress, compilePeerTable } from '../compile/egress.ts';
 import {
   compilePeers,
   compileServices,
@@ -201,22 +201,36 @@ export class Agent {
         this.log(`enroll ${key} failed: ${(e as Error).message}`);
       }
     }
-    // NetworkPolicy egress, compiled per enrolled workload into the connect-time map.
+    // NetworkPolicy, compiled per enrolled workload into the kernel's maps:
+    // egress for connect(), ingress from plaintext peers for sk_lookup.
     for (const a of this.applied.values()) {
       const pod = snap.pods.get(a.workload.key);
       if (!pod) continue;
+      const at = {
+        cgroupDir: a.workload.cgroupDir!,
+        podIP: a.workload.podIP!,
+        netnsPath: a.workload.netnsPath!,
+      };
       try {
-        this.datapath.setEgress(
+        this.datapath.setPeerTable(
+          'egress',
           a.id,
-          a.workload.cgroupDir!,
+          at,
           compileEgress(snap, pod.namespace, pod.labels),
         );
+        this.datapath.setPeerTable(
+          'ingress',
+          a.id,
+          at,
+          compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports),
+        );
       } catch (e) {
-        this.workloadErrors.set(a.workload.key, `egress policy: ${(e as Error).message}`);
+        this.workloadErrors.set(a.workload.key, `network policy: ${(e as Error).message}`);
       }
     }
-    if (this.snapshotVersion === 0)
-      this.datapath.pruneEgress(new Set([...this.applied.values()].map((a) => a.id)));
+    if (this.snapshotVersion === 0) {
+      this.datapath.prunePeerTables(new Set([...this.applied.values()].map((a) => a.id)));
+    }
     this.workloads = workloads;
     this.snapshotVersion = snap.version;
   }

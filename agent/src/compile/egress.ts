@@ -1,4 +1,5 @@
-// NetworkPolicy egress of one workload, compiled for the connect-time LPM map.
+// NetworkPolicy of one workload, compiled for the kernel's LPM maps: egress
+// for connect(), ingress from plaintext peers for sk_lookup.
 // Pure. Longest prefix wins in the map, so each entry carries the union of the
 // ports of every rule that covers its whole prefix and does not except it; an
 // except becomes an entry of its own (often with no ports: a hole). Where the
@@ -8,7 +9,7 @@ import { constants } from '../datapath/layout.ts';
 import { type Cidr, parseCidr } from '../policy/cidr.ts';
 import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/netpol-types.ts';
 import { selects } from '../policy/selectors.ts';
-import type { Labels, Snapshot } from '../state/types.ts';
+import type { ContainerPort, Labels, Snapshot } from '../state/types.ts';
 
 export interface EgressPorts {
   readonly all: boolean;
@@ -54,17 +55,26 @@ function key(p: { net: bigint; bits: number }): string {
 
 const ALL: EgressPorts = { all: true, ranges: [] };
 
-/** The TCP ports a rule allows, or ALL. */
-function rulePorts(rule: PolicyRule): EgressPorts {
+/**
+ * The TCP ports a rule allows, or ALL. A named port resolves against the
+ * destination pod: known for ingress (the workload itself); for egress it is
+ * each peer's, so the entry allows all ports and the proxy checks exactly.
+ */
+function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): EgressPorts {
   if (rule.ports.length === 0) return ALL;
-  const ranges: [number, number][] = [];
+  let ranges: [number, number][] = [];
   for (const p of rule.ports) {
     if (p.protocol !== 'TCP') continue;
     if (p.port === undefined) return ALL;
-    if (typeof p.port === 'string') return ALL; // named: resolved per destination pod by the proxy
+    if (typeof p.port === 'string') {
+      if (!own) return ALL;
+      const c = own.find((x) => x.name === p.port && x.protocol === 'TCP');
+      if (c) ranges = [...ranges, [c.containerPort, c.containerPort]];
+      continue;
+    }
     ranges.push([p.port, p.endPort ?? p.port]);
   }
-  return { all: false, ranges };
+  return union({ all: false, ranges: [] }, { all: false, ranges });
 }
 
 function union(a: EgressPorts, b: EgressPorts): EgressPorts {
@@ -85,7 +95,12 @@ interface CompiledRule {
   readonly ports: EgressPorts;
 }
 
-function podPrefixes(snap: Snapshot, policy: NetworkPolicy, rule: PolicyRule): CompiledRule {
+function podPrefixes(
+  snap: Snapshot,
+  policy: NetworkPolicy,
+  rule: PolicyRule,
+  own?: readonly ContainerPort[],
+): CompiledRule {
   const prefixes: { net: bigint; bits: number }[] = [];
   const excepts: { net: bigint; bits: number }[] = [];
   if (rule.peers.length === 0) prefixes.push({ net: 0n, bits: 0 });
@@ -113,19 +128,32 @@ function podPrefixes(snap: Snapshot, policy: NetworkPolicy, rule: PolicyRule): C
       if (nsOk && podOk && c) prefixes.push(toPrefix(c));
     }
   }
-  return { prefixes, excepts, ports: rulePorts(rule) };
+  return { prefixes, excepts, ports: rulePorts(rule, own) };
 }
 
-/** The egress table of a workload (a pod of `namespace` with `labels`). */
-export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): EgressTable {
+/**
+ * The table of a workload (a pod of `namespace` with `labels`) for one
+ * direction: for egress, the destinations it may connect to; for ingress, the
+ * sources that may connect to it (on its own ports).
+ */
+export function compilePeerTable(
+  snap: Snapshot,
+  namespace: string,
+  labels: Labels,
+  direction: 'egress' | 'ingress' = 'egress',
+  ownPorts?: readonly ContainerPort[],
+): EgressTable {
+  const type = direction === 'egress' ? 'Egress' : 'Ingress';
   const selecting = [...(snap.networkPolicies?.values() ?? [])].filter(
     (p) =>
-      p.namespace === namespace &&
-      p.policyTypes.includes('Egress') &&
-      selects(p.podSelector, labels),
+      p.namespace === namespace && p.policyTypes.includes(type) && selects(p.podSelector, labels),
   );
   if (selecting.length === 0) return { isolated: false, entries: new Map(), policies: [] };
-  const rules = selecting.flatMap((p) => p.egress.map((r) => podPrefixes(snap, p, r)));
+  const rules = selecting.flatMap((p) =>
+    (direction === 'egress' ? p.egress : p.ingress).map((r) =>
+      podPrefixes(snap, p, r, direction === 'ingress' ? (ownPorts ?? []) : undefined),
+    ),
+  );
   const candidates = new Map<string, { net: bigint; bits: number }>();
   for (const r of rules) for (const p of [...r.prefixes, ...r.excepts]) candidates.set(key(p), p);
   const entries = new Map<string, EgressEntry>();
@@ -142,4 +170,9 @@ export function compileEgress(snap: Snapshot, namespace: string, labels: Labels)
     entries.set(k, { addr, bits: cand.bits, ports });
   }
   return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
+}
+
+/** The egress table of a workload: what its connect()s may reach. */
+export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): EgressTable {
+  return compilePeerTable(snap, namespace, labels, 'egress');
 }

@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -56,6 +56,8 @@ export const constants = {
   WL_F_STRICT: 1,
   /** workload.flags: a NetworkPolicy isolates the workload for egress; egress_allow lists what it may reach. */
   WL_F_EGRESS_ISOLATED: 2,
+  /** inbound_target.flags: a NetworkPolicy isolates the workload for ingress; ingress_allow lists its sources. */
+  WL_F_INGRESS_ISOLATED: 4,
   /** egress_ports.flags: any port (set where ranges would not fit; the proxy then checks exactly). */
   EGRESS_F_ALL_PORTS: 1,
   /** egress_ports.ranges holds this many (lo, hi) u16 pairs. */
@@ -104,7 +106,7 @@ export const EgressKey = struct('weft_egress_key', 'An egress destination of one
 
 export const EgressPrefix = struct(
   'weft_egress_prefix',
-  'LPM key: a workload, then a destination prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too.',
+  'LPM key: a workload, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too.',
   [f('prefixlen', 'u32'), f('workload_id', 'u32'), addr('addr')],
 );
 
@@ -212,6 +214,14 @@ export const maps: readonly MapSpec[] = [
   {
     name: 'egress_allow',
     doc: 'What an egress-isolated workload may connect to (NetworkPolicy egress), longest prefix wins.',
+    type: 'lpm_trie',
+    key: EgressPrefix,
+    value: EgressPorts,
+    maxEntries: 65536,
+  },
+  {
+    name: 'ingress_allow',
+    doc: 'Sources an ingress-isolated workload admits in plaintext (NetworkPolicy ingress), by its local port.',
     type: 'lpm_trie',
     key: EgressPrefix,
     value: EgressPorts,

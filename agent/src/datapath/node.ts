@@ -5,7 +5,7 @@
 // to the new agent's programs in one step).
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EgressEntry, EgressTable } from '../compile/egress.ts';
+import type { EgressTable } from '../compile/egress.ts';
 import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
 import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import { EventStream } from './events.ts';
@@ -49,6 +49,8 @@ export class NodeDatapath {
   private readonly egressAllow: BpfMap<Decoded, Decoded>;
   /** Per workload id: the egress_allow keys this agent wrote, by compiler key. */
   private readonly egressKeys = new Map<number, Map<string, Decoded>>();
+  private readonly ingressAllow: BpfMap<Decoded, Decoded>;
+  private readonly ingressKeys = new Map<number, Map<string, Decoded>>();
   private readonly socks: BpfMap<number, bigint>;
   private readonly meta: BpfMap<number, Decoded>;
   private readonly linkDir: string;
@@ -74,6 +76,7 @@ export class NodeDatapath {
     this.connOrig = o.map('conn_orig');
     this.targets = o.map('inbound_targets');
     this.egressAllow = o.map('egress_allow');
+    this.ingressAllow = o.map('ingress_allow');
     this.socks = o.map('inbound_socks');
     this.checkLayout();
   }
@@ -186,67 +189,85 @@ export class NodeDatapath {
 
   /** Switches an enrolled pod between strict and permissive mTLS in place. */
   setStrict(id: number, e: EnrolledEntry, strict: boolean): void {
-    const a = encodeAddr(e.podIP);
-    this.targets.set(
-      { addr: a.bytes, port: 0, family: a.family },
-      { sock_index: id, workload_id: id, flags: strict ? constants.WL_F_STRICT : 0 },
-    );
+    this.setTargetFlag(id, e.podIP, constants.WL_F_STRICT, strict);
     this.setFlag(id, e.cgroupDir, constants.WL_F_STRICT, strict);
   }
 
+  /** A flag of the workload's connect-time entry (keyed by its cgroup). */
   private setFlag(id: number, cgroupDir: string, flag: number, on: boolean): void {
     const cg = cgroupId(cgroupDir);
     const cur = (this.enrolled.get(cg)?.flags as number | undefined) ?? 0;
     this.enrolled.set(cg, { id, flags: on ? cur | flag : cur & ~flag });
   }
 
+  /** A flag of the workload's sk_lookup entry (keyed by its address). */
+  private setTargetFlag(id: number, podIP: string, flag: number, on: boolean): void {
+    const a = encodeAddr(podIP);
+    const k = { addr: a.bytes, port: 0, family: a.family };
+    const cur = (this.targets.get(k)?.flags as number | undefined) ?? 0;
+    this.targets.set(k, { sock_index: id, workload_id: id, flags: on ? cur | flag : cur & ~flag });
+  }
+
   /**
-   * Makes the connect-time egress table of a workload what the compiler says:
-   * entries first, then the isolation flag (turning isolation off goes the other
-   * way round), then stale entries out, so no connect() sees a table stricter
-   * than either the old or the new one.
+   * Makes a workload's NetworkPolicy table in the kernel what the compiler says
+   * (egress: checked at connect(); ingress: checked by sk_lookup for plaintext
+   * peers). Entries first, then the isolation flag (turning isolation off goes
+   * the other way round), then stale entries out, so no connection sees a
+   * table stricter than either the old or the new one.
    */
-  setEgress(id: number, cgroupDir: string, table: EgressTable): void {
-    const keyOf = (e: EgressEntry) => ({
-      prefixlen: 32 + e.bits,
-      workload_id: id,
-      addr: e.addr,
-    });
-    const have = this.egressKeys.get(id) ?? new Map<string, Decoded>();
-    if (!table.isolated) this.setFlag(id, cgroupDir, constants.WL_F_EGRESS_ISOLATED, false);
+  setPeerTable(kind: 'egress' | 'ingress', id: number, e: EnrolledEntry, table: EgressTable): void {
+    const map = kind === 'egress' ? this.egressAllow : this.ingressAllow;
+    const written = kind === 'egress' ? this.egressKeys : this.ingressKeys;
+    const flag = (on: boolean) =>
+      kind === 'egress'
+        ? this.setFlag(id, e.cgroupDir, constants.WL_F_EGRESS_ISOLATED, on)
+        : this.setTargetFlag(id, e.podIP, constants.WL_F_INGRESS_ISOLATED, on);
+    const have = written.get(id) ?? new Map<string, Decoded>();
+    if (!table.isolated) flag(false);
     const next = new Map<string, Decoded>();
-    for (const [k, e] of table.entries) {
+    for (const [k, entry] of table.entries) {
       const ranges = Buffer.alloc(32);
-      e.ports.ranges.forEach(([lo, hi], i) => {
+      entry.ports.ranges.forEach(([lo, hi], i) => {
         ranges.writeUInt16LE(lo, i * 4);
         ranges.writeUInt16LE(hi, i * 4 + 2);
       });
-      const key = keyOf(e);
-      this.egressAllow.set(key, {
+      const key = { prefixlen: 32 + entry.bits, workload_id: id, addr: entry.addr };
+      map.set(key, {
         policy_id: 0,
-        flags: e.ports.all ? constants.EGRESS_F_ALL_PORTS : 0,
-        count: e.ports.ranges.length,
+        flags: entry.ports.all ? constants.EGRESS_F_ALL_PORTS : 0,
+        count: entry.ports.ranges.length,
         ranges,
       });
       next.set(k, key);
     }
-    if (table.isolated) this.setFlag(id, cgroupDir, constants.WL_F_EGRESS_ISOLATED, true);
-    for (const [k, key] of have) if (!next.has(k)) this.egressAllow.delete(key);
-    this.egressKeys.set(id, next);
+    if (table.isolated) flag(true);
+    for (const [k, key] of have) if (!next.has(k)) map.delete(key);
+    written.set(id, next);
   }
 
-  /** Removes what an earlier agent left in the egress table for workloads not in `keep`. */
-  pruneEgress(keep: Set<number>): void {
-    for (const k of [...this.egressAllow.keys()]) {
-      const id = k.workload_id as number;
-      if (!keep.has(id) && !this.egressKeys.has(id)) this.egressAllow.delete(k);
+  /** Removes what an earlier agent left in the policy tables for workloads not in `keep`. */
+  prunePeerTables(keep: Set<number>): void {
+    for (const [map, written] of [
+      [this.egressAllow, this.egressKeys],
+      [this.ingressAllow, this.ingressKeys],
+    ] as const) {
+      for (const k of [...map.keys()]) {
+        const id = k.workload_id as number;
+        if (!keep.has(id) && !written.has(id)) map.delete(k);
+      }
     }
+  }
+
+  private clearPeerTables(id: number): void {
+    for (const key of this.egressKeys.get(id)?.values() ?? []) this.egressAllow.delete(key);
+    for (const key of this.ingressKeys.get(id)?.values() ?? []) this.ingressAllow.delete(key);
+    this.egressKeys.delete(id);
+    this.ingressKeys.delete(id);
   }
 
   /** Takes a pod out: new connections go direct again; established ones are untouched. */
   unenroll(id: number, e: Partial<EnrolledEntry>): void {
-    for (const key of this.egressKeys.get(id)?.values() ?? []) this.egressAllow.delete(key);
-    this.egressKeys.delete(id);
+    this.clearPeerTables(id);
     if (e.cgroupDir && existsSync(e.cgroupDir)) this.enrolled.delete(cgroupId(e.cgroupDir));
     for (const [k, v] of this.enrolled.entries()) if (v.id === id) this.enrolled.delete(k);
     if (e.podIP) {
@@ -309,6 +330,7 @@ export class NodeDatapath {
       this.targets,
       this.socks,
       this.egressAllow,
+      this.ingressAllow,
     ])
       m.close();
     this.closeObjects();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileEgress } from '../../../agent/src/compile/egress.ts';
+import { compileEgress, compilePeerTable } from '../../../agent/src/compile/egress.ts';
 import type { NetworkPolicy } from '../../../agent/src/policy/netpol-types.ts';
 import type { Snapshot } from '../../../agent/src/state/types.ts';
 import { pod, snapshot } from './fixtures.ts';
@@ -107,5 +107,29 @@ describe('egress compiler', () => {
     expect(entries(t)).toEqual([
       { addr: '00000000000000000000000000000000', bits: 0, all: false, ranges: [] },
     ]);
+  });
+
+  it('compiles ingress with named ports resolved exactly against the workload itself', () => {
+    const ingress: NetworkPolicy = {
+      namespace: 'shop',
+      name: 'in',
+      podSelector: { matchLabels: { app: 'db' } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          peers: [{ podSelector: { matchLabels: { app: 'web' } } }],
+          ports: [{ protocol: 'TCP', port: 'pg' }],
+        },
+      ],
+      egress: [],
+    };
+    const s = { ...snap([]), networkPolicies: new Map([['shop/in', ingress]]) };
+    const t = compilePeerTable(s, 'shop', { app: 'db' }, 'ingress', [
+      { name: 'pg', containerPort: 5432, protocol: 'TCP' },
+    ]);
+    expect(entries(t)).toEqual([
+      { addr: '00000000000000000000ffff0a000005', bits: 128, all: false, ranges: [[5432, 5432]] },
+    ]);
+    expect(compileEgress(s, 'shop', { app: 'db' }).isolated).toBe(false);
   });
 });
