@@ -1,4 +1,4 @@
-// The admin API: GET /status, /access-log and /events as JSON, on a unix socket
+// The admin API: GET /status, /access-log, /events and /flows?since=N as JSON, on a unix socket
 // (what `weft status` uses) and on 127.0.0.1:15000 in the agent's netns.
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,6 +14,7 @@ export class AdminServer {
     tcp = true,
     accessLog: () => unknown[] = () => [],
     events: () => unknown[] = () => [],
+    flows: (since: number) => unknown[] = () => [],
   ): Promise<AdminServer> {
     const a = new AdminServer();
     const handler = createServer((req, res) => {
@@ -24,8 +25,10 @@ export class AdminServer {
       if (req.method === 'GET' && req.url === '/status') return json(status());
       if (req.method === 'GET' && req.url === '/access-log') return json(accessLog());
       if (req.method === 'GET' && req.url === '/events') return json(events());
+      const m = /^\/flows(?:\?since=(\d+))?$/.exec(req.url ?? '');
+      if (req.method === 'GET' && m) return json(flows(Number(m[1] ?? 0)));
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found: try GET /status, /access-log or /events\n');
+      res.end('not found: try GET /status, /access-log, /events or /flows?since=N\n');
     });
     if (existsSync(socketPath)) unlinkSync(socketPath); // left by a killed agent
     await new Promise<void>((resolve, reject) => {

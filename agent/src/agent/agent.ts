@@ -9,7 +9,7 @@ import {
   compileWorkloads,
   type NodeWorkload,
 } from '../compile/index.ts';
-import { compilePolicy } from '../compile/policy.ts';
+import { compilePolicy, emptyPolicy, type PolicyTables } from '../compile/policy.ts';
 import type { EventStream } from '../datapath/events.ts';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { NodeDatapath } from '../datapath/node.ts';
@@ -19,6 +19,7 @@ import { IdentityManager } from '../identity/manager.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
+import { FlowLog } from './flows.ts';
 import { IdAllocator } from './ids.ts';
 import type { AgentStatus } from './status.ts';
 
@@ -61,6 +62,8 @@ export class Agent {
   private identities: IdentityManager | null = null;
   private events: EventStream | null = null;
   private readonly recentEvents: Record<string, unknown>[] = [];
+  private policyTables: PolicyTables = emptyPolicy;
+  readonly flows: FlowLog;
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
   private readonly workloadErrors = new Map<string, string>();
@@ -71,6 +74,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
+    this.flows = new FlowLog(opts.node, () => this.policyTables);
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
   }
 
@@ -86,6 +90,10 @@ export class Agent {
     this.events = this.datapath.events();
     this.events.on('error', (e) => this.log(`datapath event dropped: ${e.message}`));
     this.events.on('event', (e) => {
+      this.flows.fromKernel(
+        e,
+        (id) => [...this.applied.values()].find((a) => a.id === id)?.workload.key,
+      );
       if (this.recentEvents.length === 1000) this.recentEvents.shift();
       this.recentEvents.push({
         ...e,
@@ -117,6 +125,7 @@ export class Agent {
       trustDomain: this.trustDomain(),
       identities: this.identities ?? undefined,
     });
+    this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     this.source = new ManifestSource(this.opts.manifests);
     const first = await this.source.start();
     this.source.on('snapshot', (s: Snapshot) => this.enqueue(s));
@@ -140,11 +149,16 @@ export class Agent {
 
   private async apply(snap: Snapshot): Promise<void> {
     const workloads = compileWorkloads(snap, this.opts.node);
+    this.policyTables = compilePolicy(
+      snap,
+      this.trustDomain(),
+      this.opts.rootNamespace ?? 'weft-system',
+    );
     this.proxy.setTables({
       version: snap.version,
       services: compileServices(snap),
       peers: compilePeers(snap, this.trustDomain()),
-      policy: compilePolicy(snap, this.trustDomain(), this.opts.rootNamespace ?? 'weft-system'),
+      policy: this.policyTables,
     });
     const want = new Map(workloads.filter((w) => w.enrolled).map((w) => [w.key, w]));
     // Certificates for the identities the enrolled pods run as; the others are dropped.

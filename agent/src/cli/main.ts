@@ -6,6 +6,7 @@ import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { UsageError } from './args.ts';
 import * as agentCmd from './commands/agent.ts';
 import * as issuerCmd from './commands/issuer.ts';
+import * as observeCmd from './commands/observe.ts';
 import * as policyCmd from './commands/policy.ts';
 import * as sandboxCmd from './commands/sandbox.ts';
 import * as statusCmd from './commands/status.ts';
@@ -27,6 +28,10 @@ export const commands: Record<string, Command> = {
   issuer: {
     summary: 'Run the mesh CA: signs SVIDs for the pods of the asking node only',
     run: issuerCmd.run,
+  },
+  observe: {
+    summary: 'Show the flows the nodes allowed and denied, and why (like hubble observe)',
+    run: observeCmd.run,
   },
   policy: {
     summary: 'policy trace: explain, stage by stage, why a connection is allowed or denied',

@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Flow } from '../agent/flows.ts';
 import { formatStatus } from '../agent/status.ts';
+import { formatFlow } from '../cli/commands/observe.ts';
 import { fetchAccessLog, fetchStatus } from '../cli/commands/status.ts';
 import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
 import { Sandbox, teardown } from '../sandbox/sandbox.ts';
@@ -126,6 +128,19 @@ export async function sandboxTour(): Promise<number> {
     say.expect(st.proxy.outbound.accepted > 0, 'node-1 proxy counted the outbound connection');
 
     say.step(
+      'Watch the flows',
+      'weft observe --sandbox NAME: every verdict the nodes made, with where and why.',
+    );
+    const flows = (await Promise.all(sbx.state.nodes.map((n) => getFlows(n.adminSocket))))
+      .flat()
+      .sort((a, b) => (a.time < b.time ? -1 : 1));
+    for (const f of flows.slice(-6)) say.info(formatFlow(f));
+    say.expect(
+      flows.some((f) => f.where === 'proxy inbound (hbone)' && f.verdict === 'allow'),
+      'the frontend → cart call shows as an allowed HBONE flow',
+    );
+
+    say.step(
       'Crash the node-1 agent',
       'Its pins keep the pod enrolled, so new connections fail at once instead of leaving the mesh.',
     );
@@ -163,4 +178,20 @@ export async function sandboxTour(): Promise<number> {
       : `\n${say.failures} expected outcome(s) not seen.\n`,
   );
   return say.failures === 0 ? 0 : 1;
+}
+
+function getFlows(socketPath: string): Promise<Flow[]> {
+  return new Promise((resolve, reject) => {
+    import('node:http').then(({ request }) => {
+      request({ socketPath, path: '/flows' }, (res) => {
+        let b = '';
+        res.on('data', (d) => {
+          b += d;
+        });
+        res.on('end', () => resolve(JSON.parse(b) as Flow[]));
+      })
+        .on('error', reject)
+        .end();
+    }, reject);
+  });
 }

@@ -25,9 +25,14 @@ export class AccessLog {
     this.size = size;
   }
 
+  /** Called with every entry as it is added (the agent's flow log). */
+  onEntry: ((e: AccessEntry) => void) | null = null;
+
   add(e: Omit<AccessEntry, 'time'>): void {
     if (this.ring.length === this.size) this.ring.shift();
-    this.ring.push({ time: new Date().toISOString(), ...e });
+    const entry = { time: new Date().toISOString(), ...e };
+    this.ring.push(entry);
+    this.onEntry?.(entry);
   }
 
   entries(): AccessEntry[] {

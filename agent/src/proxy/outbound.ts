@@ -186,10 +186,17 @@ function tunnel(
   };
   client.on('error', () => {});
   client.once('close', clientGone);
+  let answered = false;
+  const tunnelGone = () => {
+    // The session failed (peer unreachable, handshake refused) before any answer.
+    if (!answered) refuse(ctx, client, entry, 'HBONE tunnel could not be opened');
+  };
   s.on('error', () => {
     if (!client.destroyed) client.resetAndDestroy();
   });
+  s.once('close', tunnelGone);
   s.once('response', (headers) => {
+    answered = true;
     client.off('close', clientGone);
     const status = headers[':status'];
     if (status !== 200) {

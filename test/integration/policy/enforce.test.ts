@@ -127,6 +127,42 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
     },
   );
 
+  it('streams the flows with weft observe, filtered by verdict', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { repoRoot } = await import('../../../agent/src/datapath/native.ts');
+    const r = spawnSync(
+      `${repoRoot}bin/weft`,
+      ['observe', '--sandbox', c.sandbox.state.name, '--verdict', 'deny', '-o', 'json'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status).toBe(0);
+    const flows = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as { source: string; destination: string; where: string; verdict: string },
+      );
+    expect(flows.every((f) => f.verdict === 'deny')).toBe(true);
+    expect(flows).toContainEqual(
+      expect.objectContaining({
+        source: 'shop/frontend',
+        destination: 'intruder/evil',
+        where: 'connect()',
+      }),
+    );
+    expect(flows).toContainEqual(
+      expect.objectContaining({ destination: 'shop/cart', where: 'sk_lookup' }),
+    );
+    expect(flows).toContainEqual(
+      expect.objectContaining({
+        source: 'shop/admin',
+        destination: 'shop/cart',
+        where: 'proxy inbound (hbone)',
+      }),
+    );
+  });
+
   it('logs each denial with the policy that made it', async () => {
     const { fetchAccessLog } = await import('../../../agent/src/cli/commands/status.ts');
     const node2 = await fetchAccessLog(c.sandbox.state.nodes[1]!.adminSocket);

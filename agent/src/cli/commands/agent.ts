@@ -63,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
     !values['no-admin-tcp'],
     () => agent.accessLog(),
     () => agent.datapathEvents(),
+    (since) => agent.flows.since(since),
   );
   process.stderr.write(`weft agent: node ${values.node} ready\n`);
   await new Promise<void>((resolve) => {
