@@ -3,10 +3,14 @@
 // back as errors naming file, object and field.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isManifestName, parseManifestFile } from '../sources/manifests/index.ts';
-import type { ClusterObjects, Namespace, ObjectError, Pod, Service } from '../state/types.ts';
-import type { AuthorizationPolicy } from './authz-types.ts';
-import type { NetworkPolicy } from './netpol-types.ts';
+import {
+  isManifestName,
+  objectId,
+  type ParsedObject,
+  parseManifestFile,
+  toClusterObjects,
+} from '../sources/manifests/index.ts';
+import type { ClusterObjects, ObjectError } from '../state/types.ts';
 
 function files(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
@@ -26,26 +30,12 @@ export function loadManifests(paths: readonly string[]): {
   cluster: ClusterObjects;
   errors: ObjectError[];
 } {
-  const namespaces = new Map<string, Namespace>();
-  const pods = new Map<string, Pod>();
-  const services = new Map<string, Service>();
-  const networkPolicies = new Map<string, NetworkPolicy>();
-  const authorizationPolicies = new Map<string, AuthorizationPolicy>();
+  const chosen = new Map<string, ParsedObject>();
   const errors: ObjectError[] = [];
   for (const file of paths.flatMap(files)) {
     const r = parseManifestFile(file, readFileSync(file, 'utf8'));
     errors.push(...r.errors);
-    for (const o of r.objects) {
-      if (o.kind === 'Namespace') namespaces.set(o.value.name, o.value);
-      else if (o.kind === 'Pod') pods.set(`${o.value.namespace}/${o.value.name}`, o.value);
-      else if (o.kind === 'Service') services.set(`${o.value.namespace}/${o.value.name}`, o.value);
-      else if (o.kind === 'NetworkPolicy')
-        networkPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
-      else authorizationPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
-    }
+    for (const o of r.objects) chosen.set(objectId(o), o);
   }
-  return {
-    cluster: { namespaces, pods, services, networkPolicies, authorizationPolicies },
-    errors,
-  };
+  return { cluster: toClusterObjects(chosen), errors };
 }

@@ -1,6 +1,6 @@
 // The manifest-directory source: Namespaces, Pods and Services from YAML/JSON
 // files, kept at their last good state while a file is being fixed.
-export { LastGood, type MergeResult } from './merge.ts';
+export { LastGood, type MergeResult, toClusterObjects } from './merge.ts';
 export {
   type IgnoredObject,
   objectId,

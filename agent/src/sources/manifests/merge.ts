@@ -89,7 +89,8 @@ export class LastGood {
   }
 }
 
-function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): ClusterObjects {
+/** Parsed objects into the snapshot's maps, keyed as ClusterObjects says. */
+export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): ClusterObjects {
   const namespaces = new Map<string, Namespace>();
   const pods = new Map<string, Pod>();
   const services = new Map<string, Service>();
