@@ -49,7 +49,10 @@ export function evaluateAuthorization(input: AuthzInput): AuthzDecision {
 }
 
 /** In the workload's namespace, or mesh-wide from the root namespace; then by selector. */
-function applies(p: AuthorizationPolicy, input: AuthzInput): boolean {
+export function applies(
+  p: AuthorizationPolicy,
+  input: Pick<AuthzInput, 'workload' | 'rootNamespace'>,
+): boolean {
   const { workload, rootNamespace } = input;
   if (p.namespace !== workload.namespace && p.namespace !== rootNamespace) return false;
   const wanted = p.selector?.matchLabels ?? {};

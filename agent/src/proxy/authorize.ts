@@ -4,7 +4,8 @@
 // explains with.
 import type { PolicyTables } from '../compile/policy.ts';
 import { parseSpiffeId, principal } from '../identity/spiffe.ts';
-import { evaluateAuthorization } from '../policy/authz-eval.ts';
+import { applies, evaluateAuthorization } from '../policy/authz-eval.ts';
+import type { AuthzRequest } from '../policy/authz-types.ts';
 import { podEndpoint } from '../policy/endpoint.ts';
 import { evaluateNetworkPolicies } from '../policy/netpol-eval.ts';
 
@@ -53,6 +54,7 @@ export function checkIngress(
   dstKey: string,
   src: { ip: string; identity?: string },
   port: number,
+  http?: AuthzRequest | 'per-request',
 ): Verdict {
   const dst = t.pods.get(dstKey);
   if (!dst) return ALLOWED;
@@ -75,7 +77,8 @@ export function checkIngress(
       };
     }
   }
-  if (t.authorizationPolicies.length === 0) return ALLOWED;
+  // HTTP rules are decided per request by the L7 path (checkRequest), not per connection.
+  if (t.authorizationPolicies.length === 0 || http === 'per-request') return ALLOWED;
   let source: { ip: string; principal?: string; namespace?: string } = { ip: src.ip };
   if (src.identity) {
     try {
@@ -94,6 +97,7 @@ export function checkIngress(
     workload: { namespace: dst.namespace, labels: { ...dst.labels } },
     source,
     destination: { ip: dst.podIP ?? '', port },
+    ...(http ? { http } : {}),
   });
   const decided = a.stages.find(
     (s) => s.stage !== 'AUDIT' && (s.result === 'match' || s.result === 'default-deny'),
@@ -111,4 +115,39 @@ export function checkIngress(
 export function denial(v: Verdict): string {
   const by = v.policy ? ` (${v.policy}${v.rule !== undefined ? ` rule ${v.rule}` : ''})` : '';
   return `denied by ${v.stage}${by}: ${v.reason}`;
+}
+
+/** Whether AuthorizationPolicy for this workload has HTTP rules, so its traffic is parsed per request. */
+export function needsHttp(t: PolicyTables, dstKey: string): boolean {
+  const dst = t.pods.get(dstKey);
+  if (!dst || t.authorizationPolicies.length === 0) return false;
+  const workload = { namespace: dst.namespace, labels: dst.labels };
+  return t.authorizationPolicies.some(
+    (p) =>
+      applies(p, { workload, rootNamespace: t.rootNamespace }) &&
+      (p.rules ?? []).some(
+        (r) =>
+          (r.to ?? []).some(
+            (o) =>
+              o.methods.length +
+                o.notMethods.length +
+                o.paths.length +
+                o.notPaths.length +
+                o.hosts.length +
+                o.notHosts.length >
+              0,
+          ) || (r.when ?? []).some((c) => c.key.startsWith('request.headers')),
+      ),
+  );
+}
+
+/** One HTTP request to an enrolled workload: AuthorizationPolicy with the request's method, path, host and headers. */
+export function checkRequest(
+  t: PolicyTables,
+  dstKey: string,
+  src: { ip: string; identity?: string },
+  port: number,
+  http: AuthzRequest,
+): Verdict {
+  return checkIngress({ ...t, networkPolicies: [] }, dstKey, src, port, http);
 }

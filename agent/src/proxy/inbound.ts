@@ -5,8 +5,9 @@
 import type { Socket } from 'node:net';
 import type { PolicyTables } from '../compile/policy.ts';
 import type { AccessLog } from './access-log.ts';
-import { checkIngress, denial } from './authorize.ts';
+import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
+import { serveHttp } from './http.ts';
 import { join, resetSocket } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
@@ -34,7 +35,10 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     destinationWorkload: ctx.key,
   };
   if (host && port) {
-    const v = checkIngress(ctx.policy(), ctx.key, { ip: client.remoteAddress ?? '' }, port);
+    const policy = ctx.policy();
+    const src = { ip: client.remoteAddress ?? '' };
+    const l7 = needsHttp(policy, ctx.key);
+    const v = checkIngress(policy, ctx.key, src, port, l7 ? 'per-request' : undefined);
     if (!v.allow) {
       stats.failed++;
       ctx.log.add({
@@ -47,6 +51,24 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
       client.resetAndDestroy();
       return;
     }
+  }
+  if (host && port && needsHttp(ctx.policy(), ctx.key)) {
+    const policy = ctx.policy();
+    serveHttp(
+      {
+        netnsPath: ctx.netnsPath,
+        ip: host,
+        port,
+        pool: ctx.pool,
+        stats,
+        log: ctx.log,
+        entry,
+        authorize: (req) =>
+          checkRequest(policy, ctx.key, { ip: client.remoteAddress ?? '' }, port, req),
+      },
+      client,
+    );
+    return;
   }
   let upstream: Socket;
   try {

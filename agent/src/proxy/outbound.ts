@@ -12,9 +12,10 @@ import type { Socket } from 'node:net';
 import type { MeshPeer } from '../compile/peers.ts';
 import { vipKey } from '../compile/services.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
-import { checkEgress, checkIngress, denial } from './authorize.ts';
+import { checkEgress, checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
+import { serveHttp } from './http.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
@@ -112,13 +113,33 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   const local = peer ? ctx.local(peer.key) : undefined;
   if (local) {
     // Same node: this process is also the destination's proxy, so its ingress checks run here.
+    const src = { ip: ctx.podIP, ...(ctx.identity ? { identity: ctx.identity } : {}) };
+    const l7 = needsHttp(tables.policy, local.key);
     const ingress = checkIngress(
       tables.policy,
       local.key,
-      { ip: ctx.podIP, ...(ctx.identity ? { identity: ctx.identity } : {}) },
+      src,
       port,
+      l7 ? 'per-request' : undefined,
     );
     if (!ingress.allow) return refuse(ctx, client, entry, denial(ingress));
+    if (l7) {
+      local.stats.accepted++;
+      const policy = tables.policy;
+      return serveHttp(
+        {
+          netnsPath: local.netnsPath,
+          ip: host,
+          port,
+          pool: ctx.pool,
+          stats: local.stats,
+          log: ctx.log,
+          entry: { ...entry, direction: 'inbound', via: 'local', destinationWorkload: local.key },
+          authorize: (req) => checkRequest(policy, local.key, src, port, req),
+        },
+        client,
+      );
+    }
     return handOff(ctx, client, local, host, port, entry);
   }
   if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, host, port, entry);

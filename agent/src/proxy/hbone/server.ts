@@ -14,8 +14,9 @@ import type { TLSSocket } from 'node:tls';
 import type { PolicyTables } from '../../compile/policy.ts';
 import { native } from '../../datapath/native.ts';
 import type { AccessLog } from '../access-log.ts';
-import { checkIngress, denial } from '../authorize.ts';
+import { checkIngress, checkRequest, denial, needsHttp } from '../authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
+import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import type { DirectionStats } from '../stats.ts';
@@ -98,14 +99,35 @@ export function handleConnect(
   }
   // The client pod's address, from the peer proxy we just authenticated.
   const fwd = /for="?\[?([0-9a-fA-F:.]+)\]?"?/.exec(String(headers.forwarded ?? ''))?.[1];
+  const policy = ctx.policy();
+  const peerSrc = { ip: fwd ?? tlsSocket?.remoteAddress ?? '', identity: source };
+  const l7 = needsHttp(policy, ctx.workloadKey);
   const v = checkIngress(
-    ctx.policy(),
+    policy,
     ctx.workloadKey,
-    { ip: fwd ?? tlsSocket?.remoteAddress ?? '', identity: source },
+    peerSrc,
     target.port,
+    l7 ? 'per-request' : undefined,
   );
   if (!v.allow) {
     deny(403, denial(v));
+    return;
+  }
+  if (l7) {
+    stream.respond({ ':status': 200 });
+    serveHttp(
+      {
+        netnsPath: ctx.netnsPath,
+        ip: target.ip,
+        port: target.port,
+        pool: ctx.pool,
+        stats,
+        log: ctx.log,
+        entry: { ...entry, via: 'hbone' },
+        authorize: (req) => checkRequest(policy, ctx.workloadKey, peerSrc, target.port, req),
+      },
+      stream,
+    );
     return;
   }
   let app: Socket;
