@@ -1,14 +1,18 @@
-// The newest end-to-end flow, until the shop demo lands: a 2-node sandbox, a
-// client and a server on different nodes, enrolled live without a restart,
-// traffic through both node proxies, weft status, an agent crash that fails
-// closed, its recovery, and a clean teardown.
+// The newest end-to-end flow: a 2-node sandbox with a small shop and an
+// intruder; the shop enrolled live without a restart; frontend → cart across
+// nodes over mutual TLS; a NetworkPolicy that keeps the intruder out and the
+// trace that explains it; an HTTP rule (GET passes, POST gets 403); the flows;
+// an agent crash that fails closed, its recovery, and a clean teardown.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Flow } from '../agent/flows.ts';
 import { formatStatus } from '../agent/status.ts';
 import { formatFlow } from '../cli/commands/observe.ts';
+import { formatTrace } from '../cli/commands/policy.ts';
 import { fetchAccessLog, fetchStatus } from '../cli/commands/status.ts';
+import { loadManifests } from '../policy/load.ts';
+import { tracePolicy } from '../policy/trace.ts';
 import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
 import { Sandbox, teardown } from '../sandbox/sandbox.ts';
 import { Narrator } from './output.ts';
@@ -30,6 +34,15 @@ metadata: {name: cart, namespace: shop, labels: {app: cart}}
 spec: {nodeName: node-2, serviceAccountName: cart, containers: [{name: cart, ports: [{name: http, containerPort: 8080}]}]}
 ---
 apiVersion: v1
+kind: Namespace
+metadata: {name: intruder}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: evil, namespace: intruder}
+spec: {nodeName: node-1, containers: [{name: evil}]}
+---
+apiVersion: v1
 kind: Service
 metadata: {name: cart, namespace: shop}
 spec:
@@ -37,20 +50,49 @@ spec:
   ports: [{port: 80, targetPort: http}]
 `;
 
+const policies = (http: boolean) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cart-from-shop, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: cart}}
+  ingress:
+  - from: [{podSelector: {}}]
+    ports: [{port: http}]
+${
+  http
+    ? `---
+apiVersion: security.weft.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: cart-reads, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cart}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend"]}}]
+    to: [{operation: {methods: ["GET"]}}]
+`
+    : ''
+}`;
+
 // The cart answers with who it saw: a proxied connection arrives from 127.0.0.6.
 const cartServer = `
-import net from 'node:net';
-net.createServer((s) => s.end('cart saw ' + s.remoteAddress)).listen(8080, '0.0.0.0', () => console.log('listening'));
+import http from 'node:http';
+http.createServer((req, res) => res.end('cart saw ' + req.socket.remoteAddress)).listen(8080, '0.0.0.0', () => console.log('listening'));
 `;
-const frontendCall = (host: string, port: number) => `
+/** One HTTP request over a plain TCP connection; prints the peer, the status and the body. */
+const httpScript = (host: string, port: number, method = 'GET') => `
 import net from 'node:net';
 const s = net.connect({ host: '${host}', port: ${port} });
 s.setTimeout(5000, () => { console.log(JSON.stringify({ error: 'TIMEOUT' })); process.exit(0); });
 let peer;
-s.on('connect', () => { peer = s.remoteAddress + ':' + s.remotePort; });
-let data = '';
-s.on('data', (d) => { data += d; });
-s.on('end', () => console.log(JSON.stringify({ peer, data })));
+s.on('connect', () => { peer = s.remoteAddress + ':' + s.remotePort; s.write('${method} / HTTP/1.1\\r\\nHost: cart\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n'); });
+let raw = '';
+s.on('data', (d) => { raw += d; });
+s.on('end', () => {
+  const status = Number(raw.split(' ')[1]);
+  const data = raw.split('\\r\\n\\r\\n').slice(1).join('').replace(/^[0-9a-f]+\\r\\n|\\r\\n0\\r\\n\\r\\n$/g, '');
+  console.log(JSON.stringify({ peer, status, data }));
+});
 s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
 `;
 
@@ -77,10 +119,10 @@ export async function sandboxTour(): Promise<number> {
     );
     const cart = spawnInPod(at('shop/cart'), cartServer);
     await new Promise<void>((r) => cart.stdout?.on('data', () => r()));
-    const call = async (host: string, port: number) =>
-      lastJson<{ peer?: string; data?: string; error?: string }>(
-        await runInPod(at('shop/frontend'), frontendCall(host, port)),
-      );
+    type Reply = { peer?: string; status?: number; data?: string; error?: string };
+    const callFrom = async (pod: string, host: string, port: number, method = 'GET') =>
+      lastJson<Reply>(await runInPod(at(pod), httpScript(host, port, method)));
+    const call = (host: string, port: number) => callFrom('shop/frontend', host, port);
 
     say.step(
       'Outside the mesh',
@@ -139,6 +181,60 @@ export async function sandboxTour(): Promise<number> {
       flows.some((f) => f.where === 'proxy inbound (hbone)' && f.verdict === 'allow'),
       'the frontend → cart call shows as an allowed HBONE flow',
     );
+
+    say.step(
+      'Keep the intruder out',
+      'A NetworkPolicy lets only pods of shop reach the cart. The intruder is outside the mesh: its plaintext connection is refused in the kernel (sk_lookup), before any socket.',
+    );
+    r = await callFrom('intruder/evil', at('shop/cart').ip, 8080);
+    say.expect(
+      r.data !== undefined,
+      'before the policy, the intruder reaches the cart',
+      r.data ?? r.error ?? '',
+    );
+    writeFileSync(join(dir, 'policies.yaml'), policies(false));
+    for (let i = 0; i < 50 && r.error !== 'ECONNREFUSED'; i++) {
+      r = await callFrom('intruder/evil', at('shop/cart').ip, 8080);
+    }
+    say.expect(
+      r.error === 'ECONNREFUSED',
+      `the intruder is refused at once (${r.error ?? r.data})`,
+    );
+    r = await call(vip, 80);
+    say.expect(r.data === 'cart saw 127.0.0.6', 'the frontend still gets through');
+
+    say.step(
+      'Ask why',
+      'weft policy trace --from intruder/evil --to shop/cart --port 8080 -f <manifests>',
+    );
+    const m = loadManifests([sbx.state.resolvedDir]);
+    const why = tracePolicy({
+      cluster: m.cluster,
+      trustDomain: 'cluster.local',
+      rootNamespace: 'weft-system',
+      from: 'intruder/evil',
+      to: 'shop/cart',
+      port: 8080,
+    });
+    for (const line of formatTrace(why).trimEnd().split('\n')) say.info(line);
+    say.expect(
+      why.verdict === 'deny' &&
+        why.stages.some((x) => x.stage === 'ingress NetworkPolicy' && x.result === 'deny'),
+      'the trace names the NetworkPolicy that refused it',
+    );
+
+    say.step(
+      'An HTTP rule',
+      'An AuthorizationPolicy lets the frontend GET from the cart, nothing else: the proxy reads each request and answers the rest with 403, keeping the connection.',
+    );
+    writeFileSync(join(dir, 'policies.yaml'), policies(true));
+    for (let i = 0; i < 50; i++) {
+      r = await callFrom('shop/frontend', vip, 80, 'POST');
+      if (r.status === 403) break;
+    }
+    say.expect(r.status === 403, `POST → ${r.status ?? r.error}`);
+    r = await callFrom('shop/frontend', vip, 80, 'GET');
+    say.expect(r.status === 200 && r.data === 'cart saw 127.0.0.6', `GET → ${r.status ?? r.error}`);
 
     say.step(
       'Crash the node-1 agent',

@@ -23,7 +23,7 @@ Options:
   -o, --output FORMAT     text (default) or json; json has a top-level verdict and stages
 `;
 
-function format(t: Trace): string {
+export function formatTrace(t: Trace): string {
   const w = Math.max(...t.stages.map((s) => s.stage.length));
   const lines = [`${t.from} → ${t.to} port ${t.port}`, ''];
   t.stages.forEach((s, i) => {
@@ -107,7 +107,7 @@ export async function run(args: string[]): Promise<number> {
     ...(http ? { http: { ...http, host: headers.host ?? values.to, headers } } : {}),
   });
   process.stdout.write(
-    values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : format(trace),
+    values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace),
   );
   return 0;
 }
