@@ -155,6 +155,19 @@ export function tracePolicy(input: TraceInput): Trace {
       port: target.port,
       protocol: 'TCP',
     });
+    // weft enforces NetworkPolicy for pods in the mesh; for others it only says what the
+    // policy would decide (a CNI may enforce it), and the verdict does not count it.
+    const subject = direction === 'egress' ? src : dst;
+    const enforced = direction === 'egress' ? srcMesh : dstMesh;
+    if (!enforced && d.verdict === 'deny') {
+      stages.push({
+        stage: `${direction} NetworkPolicy`,
+        result: 'skip',
+        ...(d.selectedBy[0] ? { object: d.selectedBy.join(', ') } : {}),
+        reason: `not enforced by weft: ${subject.namespace}/${subject.name} is not in the mesh (${d.reason})`,
+      });
+      return;
+    }
     stages.push({
       stage: `${direction} NetworkPolicy`,
       result: d.verdict,
