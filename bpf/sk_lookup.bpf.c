@@ -52,6 +52,7 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 	struct weft_inbound_target *t;
 	struct bpf_sock *sk;
 	__u16 port = (__u16)ctx->local_port;
+	__u32 r4, r6[4];
 	__u32 idx;
 	long err;
 
@@ -61,17 +62,20 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 	 * so any other port of the pod's address belongs to the app. */
 	if (port == WEFT_PORT_HBONE)
 		return SK_PASS;
+	/* The peer's address, each ctx field read once and unconditionally: the
+	 * verifier refuses the pointer arithmetic the compiler makes of reads that
+	 * depend on the family. */
+	r4 = ctx->remote_ip4;
+	r6[0] = ctx->remote_ip6[0];
+	r6[1] = ctx->remote_ip6[1];
+	r6[2] = ctx->remote_ip6[2];
+	r6[3] = ctx->remote_ip6[3];
 	/* The proxy reaches the app from 127.0.0.6 (a loopback source no outside
 	 * peer can have); that must not be steered back to the proxy. */
-	if (ctx->family == WEFT_AF_INET && weft_is_loopback4(ctx->remote_ip4))
+	if (ctx->family == WEFT_AF_INET && weft_is_loopback4(r4))
 		return SK_PASS;
-	if (ctx->family == WEFT_AF_INET6) {
-		/* ctx fields are read one by one: the verifier refuses ctx pointer math. */
-		__u32 r6[4] = { ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
-				ctx->remote_ip6[3] };
-		if (weft_is_loopback6(r6))
-			return SK_PASS;
-	}
+	if (ctx->family == WEFT_AF_INET6 && weft_is_loopback6(r6))
+		return SK_PASS;
 	t = weft_target(ctx, &k, port);
 	if (!t)
 		return SK_PASS;
@@ -82,18 +86,11 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 	}
 	if (t->flags & WEFT_WL_F_INGRESS_ISOLATED) {
 		/* NetworkPolicy ingress for plaintext peers: refused here, before any socket. */
-		__u32 r[4];
 		__u16 fam = k.family;
 
-		if (fam == WEFT_AF_INET) {
-			r[0] = ctx->remote_ip4;
-		} else {
-			r[0] = ctx->remote_ip6[0];
-			r[1] = ctx->remote_ip6[1];
-			r[2] = ctx->remote_ip6[2];
-			r[3] = ctx->remote_ip6[3];
-		}
-		if (!weft_peer_allowed(&ingress_allow, t->workload_id, fam, r, port)) {
+		if (!weft_peer_allowed(&ingress_allow,
+				       weft_policy_key_id(t->workload_id, t->flags & WEFT_WL_F_INGRESS_GEN),
+				       fam, fam == WEFT_AF_INET ? &r4 : r6, port)) {
 			weft_refuse(&k, port, t);
 			return SK_DROP;
 		}

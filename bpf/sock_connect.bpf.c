@@ -73,7 +73,7 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	if (v && v->action == WEFT_VERDICT_DENY)
 		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port);
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
-	    !weft_egress_allowed(wl->id, WEFT_AF_INET, addr, port))
+	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN), WEFT_AF_INET, addr, port))
 		return weft_deny(ctx, cg, wl, &no_rule, WEFT_AF_INET, addr, port);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
@@ -120,7 +120,7 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	if (v && v->action == WEFT_VERDICT_DENY)
 		return weft_deny(ctx, cg, wl, v, family, addr, port);
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
-	    !weft_egress_allowed(wl->id, family, addr, port))
+	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN), family, addr, port))
 		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))

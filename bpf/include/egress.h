@@ -62,6 +62,13 @@ static __always_inline int weft_peer_allowed(void *table, __u32 workload_id, __u
 	return 0;
 }
 
+/* The id a workload's live policy entries are filed under: its id, with the
+ * generation bit when the second generation is live. */
+static __always_inline __u32 weft_policy_key_id(__u32 id, __u32 second)
+{
+	return second ? (id | WEFT_POLICY_GEN_BIT) : id;
+}
+
 static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, const __u32 *addr,
 					       __be16 port)
 {

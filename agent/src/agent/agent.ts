@@ -242,9 +242,7 @@ export class Agent {
         this.workloadErrors.set(a.workload.key, `network policy: ${(e as Error).message}`);
       }
     }
-    if (this.snapshotVersion === 0) {
-      this.datapath.prunePeerTables(new Set([...this.applied.values()].map((a) => a.id)));
-    }
+    if (this.snapshotVersion === 0) this.datapath.prunePeerTables();
     this.workloads = workloads;
     this.snapshotVersion = snap.version;
   }

@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -58,6 +58,11 @@ export const constants = {
   WL_F_EGRESS_ISOLATED: 2,
   /** inbound_target.flags: a NetworkPolicy isolates the workload for ingress; ingress_allow lists its sources. */
   WL_F_INGRESS_ISOLATED: 4,
+  /** workload.flags / inbound_target.flags: which generation of egress_allow / ingress_allow is live. */
+  WL_F_EGRESS_GEN: 8,
+  WL_F_INGRESS_GEN: 16,
+  /** The generation bit in egress_prefix.workload_id. */
+  POLICY_GEN_BIT: 0x80000000,
   /** egress_ports.flags: any port (set where ranges would not fit; the proxy then checks exactly). */
   EGRESS_F_ALL_PORTS: 1,
   /** egress_ports.ranges holds this many (lo, hi) u16 pairs. */

@@ -48,9 +48,9 @@ export class NodeDatapath {
   private readonly targets: BpfMap<Decoded, Decoded>;
   private readonly egressAllow: BpfMap<Decoded, Decoded>;
   /** Per workload id: the egress_allow keys this agent wrote, by compiler key. */
-  private readonly egressKeys = new Map<number, Map<string, Decoded>>();
+  private readonly egressKeys = new Map<number, { signature: string; keys: Decoded[] }>();
   private readonly ingressAllow: BpfMap<Decoded, Decoded>;
-  private readonly ingressKeys = new Map<number, Map<string, Decoded>>();
+  private readonly ingressKeys = new Map<number, { signature: string; keys: Decoded[] }>();
   private readonly socks: BpfMap<number, bigint>;
   private readonly meta: BpfMap<number, Decoded>;
   private readonly linkDir: string;
@@ -211,56 +211,95 @@ export class NodeDatapath {
   /**
    * Makes a workload's NetworkPolicy table in the kernel what the compiler says
    * (egress: checked at connect(); ingress: checked by sk_lookup for plaintext
-   * peers). Entries first, then the isolation flag (turning isolation off goes
-   * the other way round), then stale entries out, so no connection sees a
-   * table stricter than either the old or the new one.
+   * peers). Two generations per workload: the new table is written beside the
+   * live one, then one map update flips the workload's generation bit (and its
+   * isolation flag) at once, then the old generation goes. No connection ever
+   * sees half of an update. An unchanged table is not rewritten.
    */
   setPeerTable(kind: 'egress' | 'ingress', id: number, e: EnrolledEntry, table: EgressTable): void {
     const map = kind === 'egress' ? this.egressAllow : this.ingressAllow;
     const written = kind === 'egress' ? this.egressKeys : this.ingressKeys;
-    const flag = (on: boolean) =>
-      kind === 'egress'
-        ? this.setFlag(id, e.cgroupDir, constants.WL_F_EGRESS_ISOLATED, on)
-        : this.setTargetFlag(id, e.podIP, constants.WL_F_INGRESS_ISOLATED, on);
-    const have = written.get(id) ?? new Map<string, Decoded>();
-    if (!table.isolated) flag(false);
-    const next = new Map<string, Decoded>();
-    for (const [k, entry] of table.entries) {
+    const genFlag = kind === 'egress' ? constants.WL_F_EGRESS_GEN : constants.WL_F_INGRESS_GEN;
+    const isoFlag =
+      kind === 'egress' ? constants.WL_F_EGRESS_ISOLATED : constants.WL_F_INGRESS_ISOLATED;
+    const signature = JSON.stringify([
+      table.isolated,
+      [...table.entries].map(([k, v]) => [k, v.ports]),
+    ]);
+    const have = written.get(id);
+    if (have?.signature === signature) return;
+    const flags =
+      (kind === 'egress' ? this.flagsOf(e.cgroupDir) : this.targetFlagsOf(e.podIP)) ?? 0;
+    const gen = flags & genFlag ? 0 : 1; // the generation not live now
+    const tag = gen ? constants.POLICY_GEN_BIT : 0;
+    const keys: Decoded[] = [];
+    for (const entry of table.entries.values()) {
       const ranges = Buffer.alloc(32);
       entry.ports.ranges.forEach(([lo, hi], i) => {
         ranges.writeUInt16LE(lo, i * 4);
         ranges.writeUInt16LE(hi, i * 4 + 2);
       });
-      const key = { prefixlen: 32 + entry.bits, workload_id: id, addr: entry.addr };
+      const key = { prefixlen: 32 + entry.bits, workload_id: (id | tag) >>> 0, addr: entry.addr };
       map.set(key, {
         policy_id: 0,
         flags: entry.ports.all ? constants.EGRESS_F_ALL_PORTS : 0,
         count: entry.ports.ranges.length,
         ranges,
       });
-      next.set(k, key);
+      keys.push(key);
     }
-    if (table.isolated) flag(true);
-    for (const [k, key] of have) if (!next.has(k)) map.delete(key);
-    written.set(id, next);
+    let next = (flags & ~(genFlag | isoFlag)) | (gen ? genFlag : 0);
+    if (table.isolated) next |= isoFlag;
+    if (kind === 'egress') this.enrolled.set(cgroupId(e.cgroupDir), { id, flags: next });
+    else {
+      const a = encodeAddr(e.podIP);
+      this.targets.set(
+        { addr: a.bytes, port: 0, family: a.family },
+        { sock_index: id, workload_id: id, flags: next },
+      );
+    }
+    for (const key of have?.keys ?? []) map.delete(key);
+    written.set(id, { signature, keys });
   }
 
-  /** Removes what an earlier agent left in the policy tables for workloads not in `keep`. */
-  prunePeerTables(keep: Set<number>): void {
+  private flagsOf(cgroupDir: string): number | undefined {
+    return this.enrolled.get(cgroupId(cgroupDir))?.flags as number | undefined;
+  }
+
+  private targetFlagsOf(podIP: string): number | undefined {
+    const a = encodeAddr(podIP);
+    return this.targets.get({ addr: a.bytes, port: 0, family: a.family })?.flags as
+      | number
+      | undefined;
+  }
+
+  /** Removes what an earlier agent left in the policy tables: entries not written by this one. */
+  prunePeerTables(): void {
     for (const [map, written] of [
       [this.egressAllow, this.egressKeys],
       [this.ingressAllow, this.ingressKeys],
     ] as const) {
+      const mine = new Set(
+        [...written.values()].flatMap((w) =>
+          w.keys.map((k) =>
+            JSON.stringify([k.prefixlen, k.workload_id, (k.addr as Buffer).toString('hex')]),
+          ),
+        ),
+      );
       for (const k of [...map.keys()]) {
-        const id = k.workload_id as number;
-        if (!keep.has(id) && !written.has(id)) map.delete(k);
+        if (
+          !mine.has(
+            JSON.stringify([k.prefixlen, k.workload_id, (k.addr as Buffer).toString('hex')]),
+          )
+        )
+          map.delete(k);
       }
     }
   }
 
   private clearPeerTables(id: number): void {
-    for (const key of this.egressKeys.get(id)?.values() ?? []) this.egressAllow.delete(key);
-    for (const key of this.ingressKeys.get(id)?.values() ?? []) this.ingressAllow.delete(key);
+    for (const key of this.egressKeys.get(id)?.keys ?? []) this.egressAllow.delete(key);
+    for (const key of this.ingressKeys.get(id)?.keys ?? []) this.ingressAllow.delete(key);
     this.egressKeys.delete(id);
     this.ingressKeys.delete(id);
   }

@@ -199,6 +199,20 @@ describePrivileged('connect hooks', () => {
         expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
         allow.set({ prefixlen: 32 + 128, workload_id: 7, addr: mapped(APP4) }, ports([]));
         expect(await pod(APP4, 8080)).toEqual({ error: 'EPERM' });
+        // A second generation written beside the live one changes nothing until one
+        // update of the workload's flags makes it live.
+        allow.set(
+          {
+            prefixlen: 32 + 96 + 16,
+            workload_id: (7 | C.POLICY_GEN_BIT) >>> 0,
+            addr: mapped('10.199.0.0'),
+          },
+          ports([[9999, 9999]]),
+        );
+        expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
+        enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED | C.WL_F_EGRESS_GEN });
+        expect(await pod(APP4, 9999)).toMatchObject({ data: 'proxy' });
+        expect(await pod(APP4, 8080)).toEqual({ error: 'EPERM' });
         // Not isolated: the table is not consulted.
         enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
         expect(await pod(APP4, 9999)).toMatchObject({ data: 'proxy' });
