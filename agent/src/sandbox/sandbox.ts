@@ -118,6 +118,13 @@ export class Sandbox {
           .then(() => s.reconcile(snap))
           .catch((e: Error) => s.log(`reconcile: ${e.message}`));
       });
+      // A broken edit leaves the snapshot as it was (last good), but the agents must
+      // see the file to reject it themselves and say so in weft status.
+      s.source.on('errors', () => {
+        s.queue = s.queue
+          .then(() => copyPolicies(opts.manifests, join(s.state.resolvedDir, 'policies')))
+          .catch((e: Error) => s.log(`copy policies: ${e.message}`));
+      });
       for (const n of s.state.nodes) await s.startAgent(n.name);
       s.state.ready = true;
       saveSandboxState(s.state);

@@ -163,6 +163,28 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
     );
   });
 
+  it('keeps the last good policy when an edit breaks it, and lists the rejection in weft status', async () => {
+    c.write('policies.yaml', policies.replace('ports: [{port: http}]', 'ports: [{port: 70000}]'));
+    const reason = async () =>
+      (await c.status('node-2')).rejected.find(
+        (r) => r.object === 'NetworkPolicy shop/cart-from-shop',
+      );
+    await expect.poll(reason, { timeout: 5000, interval: 100 }).toMatchObject({
+      field: 'spec.ingress[0].ports[0].port',
+    });
+    // The last good version still keeps the intruder out.
+    const r = lastJson<TransferResult>(
+      await runInPod(
+        c.pod('intruder/evil'),
+        transferClient(c.pod('shop/cart').ip, 8080, 10),
+        20_000,
+      ),
+    );
+    expect(r.error).toBe('ECONNREFUSED');
+    c.write('policies.yaml', policies);
+    await expect.poll(reason, { timeout: 5000, interval: 100 }).toBeUndefined();
+  });
+
   it('logs each denial with the policy that made it', async () => {
     const { fetchAccessLog } = await import('../../../agent/src/cli/commands/status.ts');
     const node2 = await fetchAccessLog(c.sandbox.state.nodes[1]!.adminSocket);
