@@ -15,6 +15,7 @@ export class AdminServer {
     accessLog: () => unknown[] = () => [],
     events: () => unknown[] = () => [],
     flows: (since: number) => unknown[] = () => [],
+    trace: (q: URLSearchParams) => unknown = () => null,
   ): Promise<AdminServer> {
     const a = new AdminServer();
     const handler = createServer((req, res) => {
@@ -25,10 +26,21 @@ export class AdminServer {
       if (req.method === 'GET' && req.url === '/status') return json(status());
       if (req.method === 'GET' && req.url === '/access-log') return json(accessLog());
       if (req.method === 'GET' && req.url === '/events') return json(events());
+      if (req.method === 'GET' && req.url?.startsWith('/trace?')) {
+        try {
+          return json(trace(new URL(req.url, 'http://admin').searchParams));
+        } catch (e) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: (e as Error).message }));
+          return;
+        }
+      }
       const m = /^\/flows(?:\?since=(\d+))?$/.exec(req.url ?? '');
       if (req.method === 'GET' && m) return json(flows(Number(m[1] ?? 0)));
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found: try GET /status, /access-log, /events or /flows?since=N\n');
+      res.end(
+        'not found: try GET /status, /access-log, /events, /flows?since=N or /trace?from=&to=&port=\n',
+      );
     });
     if (existsSync(socketPath)) unlinkSync(socketPath); // left by a killed agent
     await new Promise<void>((resolve, reject) => {

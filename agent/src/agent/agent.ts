@@ -16,6 +16,8 @@ import { NodeDatapath } from '../datapath/node.ts';
 import { cgroupId } from '../datapath/system.ts';
 import { CaClient } from '../identity/caclient.ts';
 import { IdentityManager } from '../identity/manager.ts';
+import type { AuthzRequest } from '../policy/authz-types.ts';
+import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
@@ -69,6 +71,7 @@ export class Agent {
   private readonly workloadErrors = new Map<string, string>();
   private workloads: NodeWorkload[] = [];
   private snapshotVersion = 0;
+  private snapshot: Snapshot | null = null;
   private queue: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
 
@@ -245,6 +248,7 @@ export class Agent {
     if (this.snapshotVersion === 0) this.datapath.prunePeerTables();
     this.workloads = workloads;
     this.snapshotVersion = snap.version;
+    this.snapshot = snap;
   }
 
   private async bringIn(w: NodeWorkload): Promise<void> {
@@ -308,6 +312,66 @@ export class Agent {
   /** Stops listening and lets go of the datapath; pins stay, so enrolled pods fail closed until the next start. */
   accessLog() {
     return this.proxy.log.entries();
+  }
+
+  /**
+   * A trace with this agent's view of the cluster, plus what the tables installed
+   * in its kernel say for the pods on this node (`weft policy trace --live`).
+   */
+  trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): Trace {
+    const snap = this.snapshot;
+    if (!snap) throw new Error('no snapshot yet');
+    const t = tracePolicy({
+      cluster: snap,
+      trustDomain: this.trustDomain(),
+      rootNamespace: this.opts.rootNamespace ?? 'weft-system',
+      ...q,
+    });
+    const stages: TraceStage[] = [...t.stages];
+    const installed = (key: string) => this.applied.get(key);
+    const src = snap.pods.get(q.from);
+    const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);
+    const targetIP = target?.podIP;
+    const mine = (a: Applied) => ({
+      cgroupDir: a.workload.cgroupDir!,
+      podIP: a.workload.podIP!,
+      netnsPath: a.workload.netnsPath!,
+    });
+    const srcApplied = installed(q.from);
+    if (srcApplied && targetIP) {
+      const r = this.datapath.lookupPeer(
+        'egress',
+        srcApplied.id,
+        mine(srcApplied),
+        targetIP,
+        q.port,
+      );
+      stages.push({
+        stage: `egress, installed on ${this.opts.node}`,
+        result: r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
+        reason: r.isolated
+          ? `egress_allow entry for ${targetIP}: ${r.ports}`
+          : `${q.from} is not isolated for egress in the kernel`,
+      });
+    }
+    const dstApplied = target ? installed(q.to) : undefined;
+    if (dstApplied && src?.podIP) {
+      const r = this.datapath.lookupPeer(
+        'ingress',
+        dstApplied.id,
+        mine(dstApplied),
+        src.podIP,
+        q.port,
+      );
+      stages.push({
+        stage: `ingress (plaintext), installed on ${this.opts.node}`,
+        result: 'info',
+        reason: r.isolated
+          ? `ingress_allow entry for ${src.podIP}: ${r.ports} (${r.allowed ? 'would admit' : 'would refuse'} plaintext; mesh peers arrive over HBONE)`
+          : `${q.to} is not isolated for plaintext ingress in the kernel`,
+      });
+    }
+    return { ...t, stages, verdict: stages.some((x) => x.result === 'deny') ? 'deny' : 'allow' };
   }
 
   datapathEvents(): Record<string, unknown>[] {

@@ -262,6 +262,51 @@ export class NodeDatapath {
     written.set(id, { signature, keys });
   }
 
+  /**
+   * What the installed tables say about one connection (for `weft policy trace --live`):
+   * whether the workload is isolated in that direction, and whether the live
+   * generation's longest matching entry allows the port.
+   */
+  lookupPeer(
+    kind: 'egress' | 'ingress',
+    id: number,
+    e: EnrolledEntry,
+    peerIP: string,
+    port: number,
+  ): { isolated: boolean; allowed: boolean; ports?: string } {
+    const flags =
+      (kind === 'egress' ? this.flagsOf(e.cgroupDir) : this.targetFlagsOf(e.podIP)) ?? 0;
+    const iso =
+      kind === 'egress' ? constants.WL_F_EGRESS_ISOLATED : constants.WL_F_INGRESS_ISOLATED;
+    const gen = kind === 'egress' ? constants.WL_F_EGRESS_GEN : constants.WL_F_INGRESS_GEN;
+    if (!(flags & iso)) return { isolated: false, allowed: true };
+    const a = encodeAddr(peerIP);
+    const addr = Buffer.alloc(16);
+    if (a.family === constants.AF_INET) {
+      addr.writeUInt16BE(0xffff, 10);
+      a.bytes.copy(addr, 12, 0, 4);
+    } else a.bytes.copy(addr);
+    const key = {
+      prefixlen: 32 + 128,
+      workload_id: ((flags & gen ? constants.POLICY_GEN_BIT : 0) | id) >>> 0,
+      addr,
+    };
+    const v = (kind === 'egress' ? this.egressAllow : this.ingressAllow).get(key);
+    if (!v) return { isolated: true, allowed: false, ports: 'no entry' };
+    if ((v.flags as number) & constants.EGRESS_F_ALL_PORTS)
+      return { isolated: true, allowed: true, ports: 'all ports' };
+    const ranges = v.ranges as Buffer;
+    const list: string[] = [];
+    let allowed = false;
+    for (let i = 0; i < (v.count as number); i++) {
+      const lo = ranges.readUInt16LE(i * 4);
+      const hi = ranges.readUInt16LE(i * 4 + 2);
+      list.push(lo === hi ? `${lo}` : `${lo}-${hi}`);
+      if (port >= lo && port <= hi) allowed = true;
+    }
+    return { isolated: true, allowed, ports: list.length ? list.join(',') : 'none' };
+  }
+
   private flagsOf(cgroupDir: string): number | undefined {
     return this.enrolled.get(cgroupId(cgroupDir))?.flags as number | undefined;
   }

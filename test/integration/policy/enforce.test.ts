@@ -163,6 +163,59 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
     );
   });
 
+  it('traces live from the agents, with what the installed maps say', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { repoRoot } = await import('../../../agent/src/datapath/native.ts');
+    const live = (from: string, to: string, port: number) => {
+      const r = spawnSync(
+        `${repoRoot}bin/weft`,
+        [
+          'policy',
+          'trace',
+          '--live',
+          '--sandbox',
+          c.sandbox.state.name,
+          '--from',
+          from,
+          '--to',
+          to,
+          '--port',
+          String(port),
+          '-o',
+          'json',
+        ],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout) as {
+        verdict: string;
+        stages: { stage: string; result: string; reason: string }[];
+      };
+    };
+    const egress = live('shop/frontend', 'intruder/evil', 9000);
+    expect(egress.verdict).toBe('deny');
+    expect(egress.stages).toContainEqual(
+      expect.objectContaining({ stage: 'egress, installed on node-1', result: 'deny' }),
+    );
+    const ok = live('shop/frontend', 'shop/cart', 8080);
+    expect(ok.verdict).toBe('allow');
+    expect(ok.stages).toContainEqual(
+      expect.objectContaining({
+        stage: 'egress, installed on node-1',
+        result: 'allow',
+        reason: expect.stringContaining('8080'),
+      }),
+    );
+    const intruder = live('intruder/evil', 'shop/cart', 8080);
+    expect(intruder.verdict).toBe('deny');
+    expect(intruder.stages).toContainEqual(
+      expect.objectContaining({
+        stage: 'ingress (plaintext), installed on node-2',
+        reason: expect.stringContaining('would refuse'),
+      }),
+    );
+  });
+
   it('keeps the last good policy when an edit breaks it, and lists the rejection in weft status', async () => {
     c.write('policies.yaml', policies.replace('ports: [{port: http}]', 'ports: [{port: 70000}]'));
     const reason = async () =>

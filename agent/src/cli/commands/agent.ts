@@ -64,6 +64,17 @@ export async function run(args: string[]): Promise<number> {
     () => agent.accessLog(),
     () => agent.datapathEvents(),
     (since) => agent.flows.since(since),
+    (q) => {
+      const method = q.get('method');
+      return agent.trace({
+        from: q.get('from') ?? '',
+        to: q.get('to') ?? '',
+        port: Number(q.get('port')),
+        ...(method
+          ? { http: { method, path: q.get('path') ?? '/', host: q.get('host') ?? '', headers: {} } }
+          : {}),
+      });
+    },
   );
   process.stderr.write(`weft agent: node ${values.node} ready\n`);
   await new Promise<void>((resolve) => {

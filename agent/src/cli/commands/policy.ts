@@ -1,7 +1,9 @@
 // weft policy trace: why a connection (or an HTTP request) is allowed or denied,
 // stage by stage, from manifests.
+import { request } from 'node:http';
 import { loadManifests } from '../../policy/load.ts';
 import { type Trace, tracePolicy } from '../../policy/trace.ts';
+import { loadSandboxState } from '../../sandbox/state.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft policy trace --from NS/POD --to NS/POD|NS/svc/NAME --port N -f FILE|DIR [options]
@@ -17,7 +19,11 @@ Options:
   --port N                destination port (the Service port for a Service)
   --http METHOD PATH      trace an HTTP request, e.g. --http GET /cart
   -H, --header NAME:VALUE request header (repeatable)
-  -f, --file PATH         manifest file or directory (repeatable; required for now)
+  -f, --file PATH         manifest file or directory (repeatable): trace offline
+  --live                  ask the running agents instead, and add what the BPF maps
+                          installed on the nodes of both pods say
+  --sandbox NAME          with --live: the sandbox whose agents to ask
+  --admin-socket PATH     with --live: the agent to ask (default /run/weft/agent.sock)
   --trust-domain TD       default cluster.local
   --root-namespace NS     where mesh-wide AuthorizationPolicies live (default weft-system)
   -o, --output FORMAT     text (default) or json; json has a top-level verdict and stages
@@ -60,6 +66,9 @@ export async function run(args: string[]): Promise<number> {
     port: { type: 'string' },
     header: { type: 'string', short: 'H', multiple: true },
     file: { type: 'string', short: 'f', multiple: true },
+    live: { type: 'boolean', default: false },
+    sandbox: { type: 'string' },
+    'admin-socket': { type: 'string' },
     'trust-domain': { type: 'string', default: 'cluster.local' },
     'root-namespace': { type: 'string', default: 'weft-system' },
     output: { type: 'string', short: 'o', default: 'text' },
@@ -71,10 +80,11 @@ export async function run(args: string[]): Promise<number> {
   }
   if (!values.from || !values.to || !values.port)
     throw new UsageError('policy trace: --from, --to and --port are required');
-  if (!values.file?.length)
+  if (!values.live && !values.file?.length) {
     throw new UsageError(
-      'policy trace: give the manifests with -f FILE|DIR (asking live agents is not built yet)',
+      'policy trace: give the manifests with -f FILE|DIR, or ask the agents with --live',
     );
+  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError('policy trace: --port takes 1-65535');
@@ -86,7 +96,26 @@ export async function run(args: string[]): Promise<number> {
     if (i <= 0) throw new UsageError(`policy trace: header '${hv}' is not NAME:VALUE`);
     headers[hv.slice(0, i).trim().toLowerCase()] = hv.slice(i + 1).trim();
   }
-  const m = loadManifests(values.file);
+  if (values.live) {
+    const q = new URLSearchParams({
+      from: values.from,
+      to: values.to,
+      port: String(port),
+      ...(http ? { method: http.method, path: http.path } : {}),
+    });
+    const trace = await liveTrace(
+      q,
+      values.sandbox,
+      values['admin-socket'],
+      values.from,
+      values.to,
+    );
+    process.stdout.write(
+      values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace),
+    );
+    return 0;
+  }
+  const m = loadManifests(values.file ?? []);
   if (m.errors.length) {
     for (const e of m.errors)
       process.stderr.write(
@@ -110,4 +139,44 @@ export async function run(args: string[]): Promise<number> {
     values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace),
   );
   return 0;
+}
+
+function ask(socketPath: string, q: URLSearchParams): Promise<Trace> {
+  return new Promise((resolve, reject) => {
+    request({ socketPath, path: `/trace?${q}`, timeout: 5000 }, (res) => {
+      let b = '';
+      res.on('data', (d) => {
+        b += d;
+      });
+      res.on('end', () => {
+        const v = JSON.parse(b) as Trace & { error?: string };
+        if (res.statusCode !== 200)
+          reject(new Error(v.error ?? `agent answered ${res.statusCode}`));
+        else resolve(v);
+      });
+    })
+      .on('error', (e) => reject(new Error(`no agent answers on ${socketPath} (${e.message})`)))
+      .end();
+  });
+}
+
+/** Asks the agent of the source's node, and adds the destination node's installed view. */
+async function liveTrace(
+  q: URLSearchParams,
+  sandbox: string | undefined,
+  socket: string | undefined,
+  from: string,
+  to: string,
+): Promise<Trace> {
+  if (!sandbox) return ask(socket ?? '/run/weft/agent.sock', q);
+  const state = loadSandboxState(sandbox);
+  const nodeOf = (key: string) => state.pods.find((p) => p.key === key)?.node;
+  const sock = (node: string | undefined) =>
+    state.nodes.find((n) => n.name === node)?.adminSocket ?? state.nodes[0]!.adminSocket;
+  const base = await ask(sock(nodeOf(from)), q);
+  const dstNode = nodeOf(to);
+  if (!dstNode || dstNode === nodeOf(from)) return base;
+  const far = await ask(sock(dstNode), q);
+  const stages = [...base.stages, ...far.stages.filter((s) => s.stage.includes('installed on'))];
+  return { ...base, stages, verdict: stages.some((s) => s.result === 'deny') ? 'deny' : 'allow' };
 }
