@@ -13,7 +13,7 @@ export interface Flow {
   source: string;
   destination: string;
   port: number;
-  verdict: 'allow' | 'deny';
+  verdict: 'allow' | 'deny' | 'audit';
   /** Where it was decided: connect(), sk_lookup, or the proxy (outbound, inbound, hbone...). */
   where: string;
   identity: string | null;
@@ -59,6 +59,17 @@ export class FlowLog {
 
   fromProxy(e: AccessEntry): void {
     const [ip = '', port = '0'] = splitHostPort(e.destination);
+    if (e.audit) {
+      this.push({
+        source: e.sourceAddress ? this.name(e.sourceAddress) : (e.source ?? 'unknown'),
+        destination: e.destinationWorkload ?? this.name(ip),
+        port: Number(port),
+        verdict: 'audit',
+        where: `proxy ${e.direction} (${e.via})`,
+        identity: e.source,
+        reason: `audited by ${e.audit}`,
+      });
+    }
     this.push({
       source: e.sourceAddress ? this.name(e.sourceAddress) : (e.source ?? 'unknown'),
       destination: e.destinationWorkload ?? this.name(ip),

@@ -15,6 +15,8 @@ export interface AccessEntry {
   bytesToClient: number;
   result: 'ok' | 'reset' | 'refused';
   detail?: string;
+  /** AUDIT rules that matched the connection (or request). */
+  audit?: string;
 }
 
 export class AccessLog {

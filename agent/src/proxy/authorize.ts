@@ -15,6 +15,8 @@ export interface Verdict {
   readonly policy?: string;
   readonly rule?: number;
   readonly reason: string;
+  /** AUDIT rules that matched: `ns/name rule N`; they never change the verdict. */
+  readonly audited?: readonly string[];
 }
 
 const ALLOWED: Verdict = { allow: true, stage: 'AuthorizationPolicy', reason: 'allowed' };
@@ -108,6 +110,7 @@ export function checkIngress(
     ...(decided?.policy ? { policy: decided.policy } : {}),
     ...(decided?.rule !== undefined ? { rule: decided.rule } : {}),
     reason: decided?.reason ?? (a.verdict === 'allow' ? 'allowed' : 'denied'),
+    ...(a.audited.length ? { audited: a.audited.map((x) => `${x.policy} rule ${x.rule}`) } : {}),
   };
 }
 

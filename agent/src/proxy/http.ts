@@ -65,7 +65,14 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);
       ur.on('end', () =>
-        t.log.add({ ...t.entry, bytesFromClient: 0, bytesToClient: 0, result: 'ok', detail: what }),
+        t.log.add({
+          ...t.entry,
+          bytesFromClient: 0,
+          bytesToClient: 0,
+          result: 'ok',
+          detail: what,
+          ...(v.audited ? { audit: v.audited.join(', ') } : {}),
+        }),
       );
     },
   );

@@ -71,6 +71,15 @@ spec:
   action: ALLOW
   rules:
   - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: cart-audit, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cart}}
+  action: AUDIT
+  rules:
+  - from: [{source: {namespaces: ["shop"]}}]
 `;
 
 const pairs: [string, string, number, 'allow' | 'deny'][] = [
@@ -160,6 +169,14 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
         destination: 'shop/cart',
         where: 'proxy inbound (hbone)',
       }),
+    );
+    const audits = spawnSync(
+      `${repoRoot}bin/weft`,
+      ['observe', '--sandbox', c.sandbox.state.name, '--verdict', 'audit'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(audits.stdout).toMatch(
+      /shop\/frontend → shop\/cart:8080 .* AUDIT .*audited by shop\/cart-audit rule 0/,
     );
   });
 

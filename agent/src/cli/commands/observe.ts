@@ -15,7 +15,7 @@ Options:
   --admin-socket PATH     ask this agent (repeatable; default /run/weft/agent.sock)
   --from X                only flows whose source contains X (a namespace/pod, a namespace, an IP)
   --to X                  only flows whose destination contains X
-  --verdict V             allow or deny
+  --verdict V             allow, deny or audit
   -f, --follow            keep watching for new flows (Ctrl-C to stop)
   -o, --output FORMAT     text (default) or json (one flow per line)
 `;
@@ -41,7 +41,7 @@ function fetchFlows(socketPath: string, since: number): Promise<Flow[]> {
 }
 
 export function formatFlow(f: Flow): string {
-  const verdict = f.verdict === 'deny' ? 'DENIED ' : 'ALLOWED';
+  const verdict = f.verdict === 'deny' ? 'DENIED ' : f.verdict === 'audit' ? 'AUDIT  ' : 'ALLOWED';
   const id = f.identity ? ` [${f.identity}]` : '';
   return `${f.time}  ${f.node.padEnd(7)} ${f.source} → ${f.destination}:${f.port}${id}  ${verdict}  ${f.where}: ${f.reason}`;
 }
@@ -61,8 +61,8 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  if (values.verdict && values.verdict !== 'allow' && values.verdict !== 'deny') {
-    throw new UsageError('observe: --verdict takes allow or deny');
+  if (values.verdict && !['allow', 'deny', 'audit'].includes(values.verdict)) {
+    throw new UsageError('observe: --verdict takes allow, deny or audit');
   }
   if (values.output !== 'text' && values.output !== 'json')
     throw new UsageError('observe: -o takes text or json');

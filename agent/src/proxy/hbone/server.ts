@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { PolicyTables } from '../../compile/policy.ts';
 import { native } from '../../datapath/native.ts';
-import type { AccessLog } from '../access-log.ts';
+import type { AccessEntry, AccessLog } from '../access-log.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from '../authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
 import { serveHttp } from '../http.ts';
@@ -72,7 +72,10 @@ export function handleConnect(
   const tlsSocket = stream.session?.socket as TLSSocket | undefined;
   const source = peerSpiffeId(tlsSocket?.getPeerCertificate());
   const target = parseAuthority(headers[':authority'] as string | undefined);
-  const entry = {
+  const entry: { audit?: string } & Omit<
+    AccessEntry,
+    'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail' | 'audit'
+  > = {
     direction: 'inbound' as const,
     via: 'hbone' as const,
     source: source ?? null,
@@ -113,6 +116,7 @@ export function handleConnect(
     deny(403, denial(v));
     return;
   }
+  if (v.audited) entry.audit = v.audited.join(', ');
   if (l7) {
     stream.respond({ ':status': 200 });
     serveHttp(
