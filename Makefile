@@ -76,9 +76,11 @@ test-integration: build
 demo: build
 	@node scripts/demo.ts
 
-# Direct vs through the mesh, same node and across nodes (needs root); writes docs/benchmarks.md.
+# Direct vs through the mesh, same node and across nodes (needs root), and policy compile
+# time; writes docs/benchmarks.md and docs/benchmarks-policy.md.
 bench: build
 	@node bench/run.ts
+	@node bench/policy.ts
 
 clean:
 	rm -rf $(BUILD)

@@ -131,6 +131,28 @@ function podPrefixes(
   return { prefixes, excepts, ports: rulePorts(rule, own) };
 }
 
+// A rule's peers resolve the same for every workload it applies to: resolved
+// once per snapshot (ports differ only by the workload's own named ports).
+const peerCache = new WeakMap<Snapshot, Map<PolicyRule, Map<string, CompiledRule>>>();
+
+function cachedPrefixes(
+  snap: Snapshot,
+  policy: NetworkPolicy,
+  rule: PolicyRule,
+  own?: readonly ContainerPort[],
+): CompiledRule {
+  const bySnap = peerCache.get(snap) ?? new Map<PolicyRule, Map<string, CompiledRule>>();
+  peerCache.set(snap, bySnap);
+  const byRule = bySnap.get(rule) ?? new Map<string, CompiledRule>();
+  bySnap.set(rule, byRule);
+  const key = own ? JSON.stringify(own) : '';
+  const have = byRule.get(key);
+  if (have) return have;
+  const c = podPrefixes(snap, policy, rule, own);
+  byRule.set(key, c);
+  return c;
+}
+
 /**
  * The table of a workload (a pod of `namespace` with `labels`) for one
  * direction: for egress, the destinations it may connect to; for ingress, the
@@ -151,7 +173,7 @@ export function compilePeerTable(
   if (selecting.length === 0) return { isolated: false, entries: new Map(), policies: [] };
   const rules = selecting.flatMap((p) =>
     (direction === 'egress' ? p.egress : p.ingress).map((r) =>
-      podPrefixes(snap, p, r, direction === 'ingress' ? (ownPorts ?? []) : undefined),
+      cachedPrefixes(snap, p, r, direction === 'ingress' ? (ownPorts ?? []) : undefined),
     ),
   );
   const candidates = new Map<string, { net: bigint; bits: number }>();
