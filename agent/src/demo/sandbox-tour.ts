@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adminGet } from '../agent/admin-client.ts';
 import type { Flow } from '../agent/flows.ts';
 import { formatStatus } from '../agent/status.ts';
 import { formatFlow } from '../cli/commands/observe.ts';
@@ -173,7 +174,9 @@ export async function sandboxTour(): Promise<number> {
       'Watch the flows',
       'weft observe --sandbox NAME: every verdict the nodes made, with where and why.',
     );
-    const flows = (await Promise.all(sbx.state.nodes.map((n) => getFlows(n.adminSocket))))
+    const flows = (
+      await Promise.all(sbx.state.nodes.map((n) => adminGet<Flow[]>(n.adminSocket, '/flows')))
+    )
       .flat()
       .sort((a, b) => (a.time < b.time ? -1 : 1));
     for (const f of flows.slice(-6)) say.info(formatFlow(f));
@@ -274,20 +277,4 @@ export async function sandboxTour(): Promise<number> {
       : `\n${say.failures} expected outcome(s) not seen.\n`,
   );
   return say.failures === 0 ? 0 : 1;
-}
-
-function getFlows(socketPath: string): Promise<Flow[]> {
-  return new Promise((resolve, reject) => {
-    import('node:http').then(({ request }) => {
-      request({ socketPath, path: '/flows' }, (res) => {
-        let b = '';
-        res.on('data', (d) => {
-          b += d;
-        });
-        res.on('end', () => resolve(JSON.parse(b) as Flow[]));
-      })
-        .on('error', reject)
-        .end();
-    }, reject);
-  });
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminGet } from '../../../agent/src/agent/admin-client.ts';
 import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
 import { CaClient, type IssuerError } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
@@ -62,21 +63,8 @@ describePrivileged('mTLS between nodes', () => {
     lastJson<TransferResult>(
       await runInPod(c.pod(from), transferClient(serverIP, 8080, payload), 30_000),
     );
-  const admin = async (node: string, path: string) => {
-    const { request } = await import('node:http');
-    const socketPath = c.sandbox.state.nodes.find((n) => n.name === node)!.adminSocket;
-    return new Promise<unknown>((resolve, reject) => {
-      request({ socketPath, path }, (res) => {
-        let b = '';
-        res.on('data', (d) => {
-          b += d;
-        });
-        res.on('end', () => resolve(JSON.parse(b)));
-      })
-        .on('error', reject)
-        .end();
-    });
-  };
+  const admin = (node: string, path: string) =>
+    adminGet<unknown>(c.sandbox.state.nodes.find((n) => n.name === node)!.adminSocket, path);
 
   beforeAll(async () => {
     c = await testCluster('m', { 'ns.yaml': ns('permissive'), 'pods.yaml': pods });

@@ -1,6 +1,7 @@
 // Policy enforced by the mesh in a 2-node sandbox, pair by pair, and for every
 // pair `weft policy trace` on the same manifests says what the traffic did.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminGet } from '../../../agent/src/agent/admin-client.ts';
 import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
@@ -267,7 +268,10 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
         (d) => d.startsWith('denied by AuthorizationPolicy') && d.includes('shop/cart-callers'),
       ),
     ).toBe(true);
-    const node2Events = (await adminEvents(c.sandbox.state.nodes[1]!.adminSocket)) as {
+    const node2Events = (await adminGet<unknown[]>(
+      c.sandbox.state.nodes[1]!.adminSocket,
+      '/events',
+    )) as {
       kind: string;
       verdict: string;
       addr: string;
@@ -282,7 +286,10 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
       }),
     );
     // The egress denial happened in the kernel; its verdict event names the destination.
-    const events = (await adminEvents(c.sandbox.state.nodes[0]!.adminSocket)) as {
+    const events = (await adminGet<unknown[]>(
+      c.sandbox.state.nodes[0]!.adminSocket,
+      '/events',
+    )) as {
       kind: string;
       verdict: string;
       addr: string;
@@ -298,19 +305,3 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
     );
   });
 });
-
-function adminEvents(socketPath: string): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    import('node:http').then(({ request }) => {
-      request({ socketPath, path: '/events' }, (res) => {
-        let b = '';
-        res.on('data', (d) => {
-          b += d;
-        });
-        res.on('end', () => resolve(JSON.parse(b) as unknown[]));
-      })
-        .on('error', reject)
-        .end();
-    }, reject);
-  });
-}

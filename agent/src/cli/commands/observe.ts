@@ -1,5 +1,5 @@
 // weft observe: the flows the nodes decided, in the manner of `hubble observe`.
-import { request } from 'node:http';
+import { adminGet } from '../../agent/admin-client.ts';
 import type { Flow } from '../../agent/flows.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
 import { parse, UsageError } from '../args.ts';
@@ -21,23 +21,7 @@ Options:
 `;
 
 function fetchFlows(socketPath: string, since: number): Promise<Flow[]> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath, path: `/flows?since=${since}`, timeout: 5000 }, (res) => {
-      let b = '';
-      res.on('data', (d) => {
-        b += d;
-      });
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(b) as Flow[]);
-        } catch (e) {
-          reject(e);
-        }
-      });
-    })
-      .on('error', (e) => reject(new Error(`no agent answers on ${socketPath} (${e.message})`)))
-      .end();
-  });
+  return adminGet<Flow[]>(socketPath, `/flows?since=${since}`);
 }
 
 export function formatFlow(f: Flow): string {

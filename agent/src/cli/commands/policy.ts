@@ -1,6 +1,6 @@
 // weft policy trace: why a connection (or an HTTP request) is allowed or denied,
 // stage by stage, from manifests.
-import { request } from 'node:http';
+import { adminGet } from '../../agent/admin-client.ts';
 import { loadManifests } from '../../policy/load.ts';
 import { type Trace, tracePolicy } from '../../policy/trace.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
@@ -142,22 +142,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 function ask(socketPath: string, q: URLSearchParams): Promise<Trace> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath, path: `/trace?${q}`, timeout: 5000 }, (res) => {
-      let b = '';
-      res.on('data', (d) => {
-        b += d;
-      });
-      res.on('end', () => {
-        const v = JSON.parse(b) as Trace & { error?: string };
-        if (res.statusCode !== 200)
-          reject(new Error(v.error ?? `agent answered ${res.statusCode}`));
-        else resolve(v);
-      });
-    })
-      .on('error', (e) => reject(new Error(`no agent answers on ${socketPath} (${e.message})`)))
-      .end();
-  });
+  return adminGet<Trace>(socketPath, `/trace?${q}`);
 }
 
 /** Asks the agent of the source's node, and adds the destination node's installed view. */

@@ -1,5 +1,5 @@
 // weft status: what one node's agent has enrolled and is listening for.
-import { request } from 'node:http';
+import { adminGet } from '../../agent/admin-client.ts';
 import { type AgentStatus, formatStatus } from '../../agent/status.ts';
 import type { AccessEntry } from '../../proxy/access-log.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
@@ -17,33 +17,11 @@ Options:
 `;
 
 export function fetchStatus(socketPath: string): Promise<AgentStatus> {
-  return getJson<AgentStatus>(socketPath, '/status');
+  return adminGet<AgentStatus>(socketPath, '/status');
 }
 
 export function fetchAccessLog(socketPath: string): Promise<AccessEntry[]> {
-  return getJson<AccessEntry[]>(socketPath, '/access-log');
-}
-
-function getJson<T>(socketPath: string, path: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as T);
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
-    req.on('error', (e) =>
-      reject(new Error(`no agent answers on ${socketPath} (${(e as Error).message})`)),
-    );
-    req.end();
-  });
+  return adminGet<AccessEntry[]>(socketPath, '/access-log');
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -1,0 +1,31 @@
+// The other side of the admin API: one GET, JSON back. Used by the CLI
+// (status, observe, policy trace --live), the demo and the tests.
+import { request } from 'node:http';
+
+/** GETs `path` from the agent listening on `socketPath`; a non-200 answer rejects with its error. */
+export function adminGet<T>(socketPath: string, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => {
+        let v: unknown;
+        try {
+          v = JSON.parse(body);
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        if (res.statusCode !== 200) {
+          reject(new Error((v as { error?: string })?.error ?? `agent answered ${res.statusCode}`));
+          return;
+        }
+        resolve(v as T);
+      });
+    });
+    req.on('error', (e) => reject(new Error(`no agent answers on ${socketPath} (${e.message})`)));
+    req.end();
+  });
+}
