@@ -3,32 +3,46 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { constants } from '../datapath/layout.ts';
+import type { AuthzRequest } from '../policy/authz-types.ts';
 import type { AgentStatus } from './status.ts';
+
+/** What the admin API serves: the agent implements it. */
+export interface AdminSource {
+  status(): AgentStatus;
+  accessLog(): unknown[];
+  datapathEvents(): unknown[];
+  flowsSince(seq: number): unknown[];
+  trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): unknown;
+}
+
+function traceQuery(q: URLSearchParams) {
+  const method = q.get('method');
+  return {
+    from: q.get('from') ?? '',
+    to: q.get('to') ?? '',
+    port: Number(q.get('port')),
+    ...(method
+      ? { http: { method, path: q.get('path') ?? '/', host: q.get('host') ?? '', headers: {} } }
+      : {}),
+  };
+}
 
 export class AdminServer {
   private readonly servers: Server[] = [];
 
-  static async start(
-    status: () => AgentStatus,
-    socketPath: string,
-    tcp = true,
-    accessLog: () => unknown[] = () => [],
-    events: () => unknown[] = () => [],
-    flows: (since: number) => unknown[] = () => [],
-    trace: (q: URLSearchParams) => unknown = () => null,
-  ): Promise<AdminServer> {
+  static async start(agent: AdminSource, socketPath: string, tcp = true): Promise<AdminServer> {
     const a = new AdminServer();
     const handler = createServer((req, res) => {
       const json = (v: unknown) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(v));
       };
-      if (req.method === 'GET' && req.url === '/status') return json(status());
-      if (req.method === 'GET' && req.url === '/access-log') return json(accessLog());
-      if (req.method === 'GET' && req.url === '/events') return json(events());
+      if (req.method === 'GET' && req.url === '/status') return json(agent.status());
+      if (req.method === 'GET' && req.url === '/access-log') return json(agent.accessLog());
+      if (req.method === 'GET' && req.url === '/events') return json(agent.datapathEvents());
       if (req.method === 'GET' && req.url?.startsWith('/trace?')) {
         try {
-          return json(trace(new URL(req.url, 'http://admin').searchParams));
+          return json(agent.trace(traceQuery(new URL(req.url, 'http://admin').searchParams)));
         } catch (e) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: (e as Error).message }));
@@ -36,7 +50,7 @@ export class AdminServer {
         }
       }
       const m = /^\/flows(?:\?since=(\d+))?$/.exec(req.url ?? '');
-      if (req.method === 'GET' && m) return json(flows(Number(m[1] ?? 0)));
+      if (req.method === 'GET' && m) return json(agent.flowsSince(Number(m[1] ?? 0)));
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end(
         'not found: try GET /status, /access-log, /events, /flows?since=N or /trace?from=&to=&port=\n',

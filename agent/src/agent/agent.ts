@@ -374,6 +374,10 @@ export class Agent {
     return { ...t, stages, verdict: stages.some((x) => x.result === 'deny') ? 'deny' : 'allow' };
   }
 
+  flowsSince(seq: number) {
+    return this.flows.since(seq);
+  }
+
   datapathEvents(): Record<string, unknown>[] {
     return [...this.recentEvents];
   }

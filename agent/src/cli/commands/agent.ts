@@ -57,25 +57,7 @@ export async function run(args: string[]): Promise<number> {
   });
   await agent.start();
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
-  const admin = await AdminServer.start(
-    () => agent.status(),
-    values['admin-socket'],
-    !values['no-admin-tcp'],
-    () => agent.accessLog(),
-    () => agent.datapathEvents(),
-    (since) => agent.flows.since(since),
-    (q) => {
-      const method = q.get('method');
-      return agent.trace({
-        from: q.get('from') ?? '',
-        to: q.get('to') ?? '',
-        port: Number(q.get('port')),
-        ...(method
-          ? { http: { method, path: q.get('path') ?? '/', host: q.get('host') ?? '', headers: {} } }
-          : {}),
-      });
-    },
-  );
+  const admin = await AdminServer.start(agent, values['admin-socket'], !values['no-admin-tcp']);
   process.stderr.write(`weft agent: node ${values.node} ready\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
