@@ -3,7 +3,7 @@
 // Writes docs/benchmarks-policy.md.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { compilePeerTable } from '../agent/src/compile/egress.ts';
+import { compilePeerTable } from '../agent/src/compile/netpol.ts';
 import { compilePolicy } from '../agent/src/compile/policy.ts';
 import type { NetworkPolicy } from '../agent/src/policy/netpol-types.ts';
 import type { Namespace, Pod, Snapshot } from '../agent/src/state/types.ts';

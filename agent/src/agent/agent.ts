@@ -2,13 +2,13 @@
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
 import { existsSync, statSync } from 'node:fs';
-import { compileEgress, compilePeerTable } from '../compile/egress.ts';
 import {
   compilePeers,
   compileServices,
   compileWorkloads,
   type NodeWorkload,
 } from '../compile/index.ts';
+import { compileEgress, compilePeerTable } from '../compile/netpol.ts';
 import { compilePolicy, emptyPolicy, type PolicyTables } from '../compile/policy.ts';
 import type { EventStream } from '../datapath/events.ts';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';

@@ -5,7 +5,7 @@
 // to the new agent's programs in one step).
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EgressTable } from '../compile/egress.ts';
+import type { PeerTable } from '../compile/netpol.ts';
 import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
 import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import { EventStream } from './events.ts';
@@ -216,7 +216,7 @@ export class NodeDatapath {
    * isolation flag) at once, then the old generation goes. No connection ever
    * sees half of an update. An unchanged table is not rewritten.
    */
-  setPeerTable(kind: 'egress' | 'ingress', id: number, e: EnrolledEntry, table: EgressTable): void {
+  setPeerTable(kind: 'egress' | 'ingress', id: number, e: EnrolledEntry, table: PeerTable): void {
     const map = kind === 'egress' ? this.egressAllow : this.ingressAllow;
     const written = kind === 'egress' ? this.egressKeys : this.ingressKeys;
     const genFlag = kind === 'egress' ? constants.WL_F_EGRESS_GEN : constants.WL_F_INGRESS_GEN;

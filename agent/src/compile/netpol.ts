@@ -11,24 +11,24 @@ import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/ne
 import { selects } from '../policy/selectors.ts';
 import type { ContainerPort, Labels, Snapshot } from '../state/types.ts';
 
-export interface EgressPorts {
+export interface PeerPorts {
   readonly all: boolean;
   /** Merged, sorted, inclusive (lo, hi). */
   readonly ranges: readonly (readonly [number, number])[];
 }
 
-export interface EgressEntry {
+export interface PeerEntry {
   /** 16 bytes; IPv4 as ::ffff:a.b.c.d. */
   readonly addr: Buffer;
   /** Bits of addr that count (0..128). */
   readonly bits: number;
-  readonly ports: EgressPorts;
+  readonly ports: PeerPorts;
 }
 
-export interface EgressTable {
+export interface PeerTable {
   readonly isolated: boolean;
   /** Keyed by `addr-hex/bits`. */
-  readonly entries: ReadonlyMap<string, EgressEntry>;
+  readonly entries: ReadonlyMap<string, PeerEntry>;
   /** namespace/name of the policies that isolate the workload. */
   readonly policies: readonly string[];
 }
@@ -53,14 +53,14 @@ function key(p: { net: bigint; bits: number }): string {
   return `${p.net.toString(16).padStart(32, '0')}/${p.bits}`;
 }
 
-const ALL: EgressPorts = { all: true, ranges: [] };
+const ALL: PeerPorts = { all: true, ranges: [] };
 
 /**
  * The TCP ports a rule allows, or ALL. A named port resolves against the
  * destination pod: known for ingress (the workload itself); for egress it is
  * each peer's, so the entry allows all ports and the proxy checks exactly.
  */
-function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): EgressPorts {
+function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): PeerPorts {
   if (rule.ports.length === 0) return ALL;
   let ranges: [number, number][] = [];
   for (const p of rule.ports) {
@@ -77,7 +77,7 @@ function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): EgressPort
   return union({ all: false, ranges: [] }, { all: false, ranges });
 }
 
-function union(a: EgressPorts, b: EgressPorts): EgressPorts {
+function union(a: PeerPorts, b: PeerPorts): PeerPorts {
   if (a.all || b.all) return ALL;
   const rs = [...a.ranges, ...b.ranges].sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
@@ -92,7 +92,7 @@ function union(a: EgressPorts, b: EgressPorts): EgressPorts {
 interface CompiledRule {
   readonly prefixes: { net: bigint; bits: number }[];
   readonly excepts: { net: bigint; bits: number }[];
-  readonly ports: EgressPorts;
+  readonly ports: PeerPorts;
 }
 
 function podPrefixes(
@@ -164,7 +164,7 @@ export function compilePeerTable(
   labels: Labels,
   direction: 'egress' | 'ingress' = 'egress',
   ownPorts?: readonly ContainerPort[],
-): EgressTable {
+): PeerTable {
   const type = direction === 'egress' ? 'Egress' : 'Ingress';
   const selecting = [...(snap.networkPolicies?.values() ?? [])].filter(
     (p) =>
@@ -178,9 +178,9 @@ export function compilePeerTable(
   );
   const candidates = new Map<string, { net: bigint; bits: number }>();
   for (const r of rules) for (const p of [...r.prefixes, ...r.excepts]) candidates.set(key(p), p);
-  const entries = new Map<string, EgressEntry>();
+  const entries = new Map<string, PeerEntry>();
   for (const [k, cand] of candidates) {
-    let ports: EgressPorts = { all: false, ranges: [] };
+    let ports: PeerPorts = { all: false, ranges: [] };
     for (const r of rules) {
       if (!r.prefixes.some((p) => covers(p, cand))) continue;
       if (r.excepts.some((x) => covers(x, cand))) continue;
@@ -195,6 +195,6 @@ export function compilePeerTable(
 }
 
 /** The egress table of a workload: what its connect()s may reach. */
-export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): EgressTable {
+export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): PeerTable {
   return compilePeerTable(snap, namespace, labels, 'egress');
 }

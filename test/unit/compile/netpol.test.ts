@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileEgress, compilePeerTable } from '../../../agent/src/compile/egress.ts';
+import { compileEgress, compilePeerTable } from '../../../agent/src/compile/netpol.ts';
 import type { NetworkPolicy } from '../../../agent/src/policy/netpol-types.ts';
 import type { Snapshot } from '../../../agent/src/state/types.ts';
 import { pod, snapshot } from './fixtures.ts';
