@@ -122,6 +122,19 @@ export function denial(v: Verdict): string {
 
 /** Whether AuthorizationPolicy for this workload has HTTP rules, so its traffic is parsed per request. */
 export function needsHttp(t: PolicyTables, dstKey: string): boolean {
+  // Asked on every connection: answered once per workload per snapshot.
+  const known = httpCache.get(t) ?? new Map<string, boolean>();
+  httpCache.set(t, known);
+  const have = known.get(dstKey);
+  if (have !== undefined) return have;
+  const v = hasHttpRules(t, dstKey);
+  known.set(dstKey, v);
+  return v;
+}
+
+const httpCache = new WeakMap<PolicyTables, Map<string, boolean>>();
+
+function hasHttpRules(t: PolicyTables, dstKey: string): boolean {
   const dst = t.pods.get(dstKey);
   if (!dst || t.authorizationPolicies.length === 0) return false;
   const workload = { namespace: dst.namespace, labels: dst.labels };
