@@ -30,7 +30,7 @@ export const commands: Record<string, Command> = {
     run: issuerCmd.run,
   },
   observe: {
-    summary: 'Show the flows the nodes allowed and denied, and why (like hubble observe)',
+    summary: 'Show the flows the nodes allowed, denied and audited, and why (like hubble observe)',
     run: observeCmd.run,
   },
   policy: {
