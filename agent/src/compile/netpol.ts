@@ -9,7 +9,7 @@ import { constants } from '../datapath/layout.ts';
 import { type Cidr, parseCidr } from '../policy/cidr.ts';
 import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/netpol-types.ts';
 import { selects } from '../policy/selectors.ts';
-import type { ContainerPort, Labels, Snapshot } from '../state/types.ts';
+import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
 
 export interface PeerPorts {
   readonly all: boolean;
@@ -33,23 +33,16 @@ export interface PeerTable {
   readonly policies: readonly string[];
 }
 
+type Prefix = { net: bigint; bits: number };
+
 /** A CIDR as a 128-bit prefix (IPv4 mapped into ::ffff:0:0/96). */
-function toPrefix(c: Cidr): { net: bigint; bits: number } {
+function toPrefix(c: Cidr): Prefix {
   return c.family === 4
     ? { net: (0xffffn << 32n) | c.network, bits: 96 + c.prefix }
     : { net: c.network, bits: c.prefix };
 }
 
-function covers(
-  outer: { net: bigint; bits: number },
-  inner: { net: bigint; bits: number },
-): boolean {
-  if (outer.bits > inner.bits) return false;
-  const shift = BigInt(128 - outer.bits);
-  return outer.bits === 0 || inner.net >> shift === outer.net >> shift;
-}
-
-function key(p: { net: bigint; bits: number }): string {
+function key(p: Prefix): string {
   return `${p.net.toString(16).padStart(32, '0')}/${p.bits}`;
 }
 
@@ -90,9 +83,38 @@ function union(a: PeerPorts, b: PeerPorts): PeerPorts {
 }
 
 interface CompiledRule {
-  readonly prefixes: { net: bigint; bits: number }[];
-  readonly excepts: { net: bigint; bits: number }[];
+  readonly prefixes: Prefix[];
+  readonly excepts: Prefix[];
   readonly ports: PeerPorts;
+}
+
+/** Per snapshot: each pod's /32 (or /128) prefix and each namespace's labels, worked out once. */
+interface SnapshotIndex {
+  readonly pods: { pod: Pod; prefix: Prefix }[];
+  readonly nsLabels: Map<string, Labels>;
+}
+
+const snapIndex = new WeakMap<Snapshot, SnapshotIndex>();
+
+function indexOf(snap: Snapshot): SnapshotIndex {
+  const have = snapIndex.get(snap);
+  if (have) return have;
+  const pods: SnapshotIndex['pods'] = [];
+  const nsLabels = new Map<string, Labels>();
+  for (const pod of snap.pods.values()) {
+    if (!pod.podIP) continue;
+    const c = parseCidr(`${pod.podIP}/${pod.podIP.includes(':') ? 128 : 32}`);
+    if (!c) continue;
+    pods.push({ pod, prefix: toPrefix(c) });
+    if (!nsLabels.has(pod.namespace))
+      nsLabels.set(pod.namespace, {
+        ...(snap.namespaces.get(pod.namespace)?.labels ?? {}),
+        'kubernetes.io/metadata.name': pod.namespace,
+      });
+  }
+  const index = { pods, nsLabels };
+  snapIndex.set(snap, index);
+  return index;
 }
 
 function podPrefixes(
@@ -101,8 +123,8 @@ function podPrefixes(
   rule: PolicyRule,
   own?: readonly ContainerPort[],
 ): CompiledRule {
-  const prefixes: { net: bigint; bits: number }[] = [];
-  const excepts: { net: bigint; bits: number }[] = [];
+  const prefixes: Prefix[] = [];
+  const excepts: Prefix[] = [];
   if (rule.peers.length === 0) prefixes.push({ net: 0n, bits: 0 });
   for (const peer of rule.peers) {
     if (isIPBlockPeer(peer)) {
@@ -114,18 +136,18 @@ function podPrefixes(
       }
       continue;
     }
-    for (const pod of snap.pods.values()) {
-      if (!pod.podIP) continue;
-      const nsLabels = {
-        ...(snap.namespaces.get(pod.namespace)?.labels ?? {}),
-        'kubernetes.io/metadata.name': pod.namespace,
-      };
-      const nsOk = peer.namespaceSelector
-        ? selects(peer.namespaceSelector, nsLabels)
-        : pod.namespace === policy.namespace;
-      const podOk = peer.podSelector ? selects(peer.podSelector, pod.labels) : true;
-      const c = parseCidr(`${pod.podIP}/${pod.podIP.includes(':') ? 128 : 32}`);
-      if (nsOk && podOk && c) prefixes.push(toPrefix(c));
+    const index = indexOf(snap);
+    // A namespace's verdict is the same for all its pods: asked once per namespace.
+    const nsOk = new Map<string, boolean>();
+    for (const { pod, prefix } of index.pods) {
+      let ok = nsOk.get(pod.namespace);
+      if (ok === undefined) {
+        ok = peer.namespaceSelector
+          ? selects(peer.namespaceSelector, index.nsLabels.get(pod.namespace)!)
+          : pod.namespace === policy.namespace;
+        nsOk.set(pod.namespace, ok);
+      }
+      if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) prefixes.push(prefix);
     }
   }
   return { prefixes, excepts, ports: rulePorts(rule, own) };
@@ -154,6 +176,33 @@ function cachedPrefixes(
 }
 
 /**
+ * Prefixes by length, then by their network bits: which of a set of prefixes
+ * cover a given one is a lookup per distinct length (a handful), not a scan.
+ */
+class PrefixIndex {
+  private readonly byBits = new Map<number, Map<bigint, number[]>>();
+
+  add(p: Prefix, rule: number): void {
+    const m = this.byBits.get(p.bits) ?? new Map<bigint, number[]>();
+    this.byBits.set(p.bits, m);
+    const top = p.bits === 0 ? 0n : p.net >> BigInt(128 - p.bits);
+    const list = m.get(top);
+    if (!list) m.set(top, [rule]);
+    else if (list[list.length - 1] !== rule) list.push(rule);
+  }
+
+  /** The rules that have a prefix covering p. */
+  covering(p: Prefix, out: Set<number>): Set<number> {
+    for (const [bits, m] of this.byBits) {
+      if (bits > p.bits) continue;
+      const list = m.get(bits === 0 ? 0n : p.net >> BigInt(128 - bits));
+      if (list) for (const r of list) out.add(r);
+    }
+    return out;
+  }
+}
+
+/**
  * The table of a workload (a pod of `namespace` with `labels`) for one
  * direction: for egress, the destinations it may connect to; for ingress, the
  * sources that may connect to it (on its own ports).
@@ -176,16 +225,26 @@ export function compilePeerTable(
       cachedPrefixes(snap, p, r, direction === 'ingress' ? (ownPorts ?? []) : undefined),
     ),
   );
-  const candidates = new Map<string, { net: bigint; bits: number }>();
-  for (const r of rules) for (const p of [...r.prefixes, ...r.excepts]) candidates.set(key(p), p);
+  const candidates = new Map<string, Prefix>();
+  const allowing = new PrefixIndex();
+  const excepting = new PrefixIndex();
+  rules.forEach((r, i) => {
+    for (const p of r.prefixes) {
+      candidates.set(key(p), p);
+      allowing.add(p, i);
+    }
+    for (const x of r.excepts) {
+      candidates.set(key(x), x);
+      excepting.add(x, i);
+    }
+  });
   const entries = new Map<string, PeerEntry>();
   for (const [k, cand] of candidates) {
+    const excepted = excepting.covering(cand, new Set());
     let ports: PeerPorts = { all: false, ranges: [] };
-    for (const r of rules) {
-      if (!r.prefixes.some((p) => covers(p, cand))) continue;
-      if (r.excepts.some((x) => covers(x, cand))) continue;
-      ports = union(ports, r.ports);
-    }
+    // In rule order, as the ports of several rules merge.
+    const covering = [...allowing.covering(cand, new Set())].sort((a, b) => a - b);
+    for (const i of covering) if (!excepted.has(i)) ports = union(ports, rules[i]!.ports);
     const addr = Buffer.alloc(16);
     addr.writeBigUInt64BE(cand.net >> 64n, 0);
     addr.writeBigUInt64BE(cand.net & 0xffff_ffff_ffff_ffffn, 8);
