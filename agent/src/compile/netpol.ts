@@ -83,8 +83,11 @@ function union(a: PeerPorts, b: PeerPorts): PeerPorts {
 }
 
 interface CompiledRule {
-  readonly prefixes: Prefix[];
-  readonly excepts: Prefix[];
+  /**
+   * The rule's peers as blocks: an ipBlock with its own excepts, and one block
+   * for all selected pods (an except never takes back what a pod peer allows).
+   */
+  readonly blocks: { prefixes: Prefix[]; excepts: Prefix[] }[];
   readonly ports: PeerPorts;
 }
 
@@ -124,16 +127,17 @@ function podPrefixes(
   own?: readonly ContainerPort[],
 ): CompiledRule {
   const prefixes: Prefix[] = [];
-  const excepts: Prefix[] = [];
+  const blocks = [{ prefixes, excepts: [] as Prefix[] }];
   if (rule.peers.length === 0) prefixes.push({ net: 0n, bits: 0 });
   for (const peer of rule.peers) {
     if (isIPBlockPeer(peer)) {
       const c = parseCidr(peer.ipBlock.cidr);
-      if (c) prefixes.push(toPrefix(c));
+      const excepts: Prefix[] = [];
       for (const e of peer.ipBlock.except) {
         const x = parseCidr(e);
         if (x) excepts.push(toPrefix(x));
       }
+      if (c) blocks.push({ prefixes: [toPrefix(c)], excepts });
       continue;
     }
     const index = indexOf(snap);
@@ -150,7 +154,7 @@ function podPrefixes(
       if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) prefixes.push(prefix);
     }
   }
-  return { prefixes, excepts, ports: rulePorts(rule, own) };
+  return { blocks, ports: rulePorts(rule, own) };
 }
 
 // A rule's peers resolve the same for every workload it applies to: resolved
@@ -182,16 +186,16 @@ function cachedPrefixes(
 class PrefixIndex {
   private readonly byBits = new Map<number, Map<bigint, number[]>>();
 
-  add(p: Prefix, rule: number): void {
+  add(p: Prefix, id: number): void {
     const m = this.byBits.get(p.bits) ?? new Map<bigint, number[]>();
     this.byBits.set(p.bits, m);
     const top = p.bits === 0 ? 0n : p.net >> BigInt(128 - p.bits);
     const list = m.get(top);
-    if (!list) m.set(top, [rule]);
-    else if (list[list.length - 1] !== rule) list.push(rule);
+    if (!list) m.set(top, [id]);
+    else if (list[list.length - 1] !== id) list.push(id);
   }
 
-  /** The rules that have a prefix covering p. */
+  /** The ids that have a prefix covering p. */
   covering(p: Prefix, out: Set<number>): Set<number> {
     for (const [bits, m] of this.byBits) {
       if (bits > p.bits) continue;
@@ -226,25 +230,31 @@ export function compilePeerTable(
     ),
   );
   const candidates = new Map<string, Prefix>();
+  // Indexed by block; ruleOf[block] is the rule it belongs to.
   const allowing = new PrefixIndex();
   const excepting = new PrefixIndex();
+  const ruleOf: number[] = [];
   rules.forEach((r, i) => {
-    for (const p of r.prefixes) {
-      candidates.set(key(p), p);
-      allowing.add(p, i);
-    }
-    for (const x of r.excepts) {
-      candidates.set(key(x), x);
-      excepting.add(x, i);
+    for (const b of r.blocks) {
+      const id = ruleOf.push(i) - 1;
+      for (const p of b.prefixes) {
+        candidates.set(key(p), p);
+        allowing.add(p, id);
+      }
+      for (const x of b.excepts) {
+        candidates.set(key(x), x);
+        excepting.add(x, id);
+      }
     }
   });
   const entries = new Map<string, PeerEntry>();
   for (const [k, cand] of candidates) {
     const excepted = excepting.covering(cand, new Set());
-    let ports: PeerPorts = { all: false, ranges: [] };
+    const by = new Set<number>();
+    for (const b of allowing.covering(cand, new Set())) if (!excepted.has(b)) by.add(ruleOf[b]!);
     // In rule order, as the ports of several rules merge.
-    const covering = [...allowing.covering(cand, new Set())].sort((a, b) => a - b);
-    for (const i of covering) if (!excepted.has(i)) ports = union(ports, rules[i]!.ports);
+    let ports: PeerPorts = { all: false, ranges: [] };
+    for (const i of [...by].sort((a, b) => a - b)) ports = union(ports, rules[i]!.ports);
     const addr = Buffer.alloc(16);
     addr.writeBigUInt64BE(cand.net >> 64n, 0);
     addr.writeBigUInt64BE(cand.net & 0xffff_ffff_ffff_ffffn, 8);

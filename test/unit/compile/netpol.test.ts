@@ -87,6 +87,32 @@ describe('egress compiler', () => {
     });
   });
 
+  it('keeps an except to its own ipBlock: a pod peer of the same rule inside it stays allowed', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [
+              { ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/24'] } },
+              { podSelector: { matchLabels: { app: 'db' } } },
+            ],
+            ports: [{ protocol: 'TCP', port: 5432 }],
+          },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const byBits = new Map(entries(t).map((e) => [e.bits, e]));
+    // 10.0.0.7 (shop/db) is in the except, but the pod peer allows it, as the evaluator does.
+    expect(byBits.get(128)).toMatchObject({
+      addr: '00000000000000000000ffff0a000007',
+      ranges: [[5432, 5432]],
+    });
+    expect(byBits.get(120)).toMatchObject({ ranges: [] });
+    expect(byBits.get(104)).toMatchObject({ ranges: [[5432, 5432]] });
+  });
+
   it('allows all ports where the exact answer does not fit (named ports): the proxy stays exact', () => {
     const t = compileEgress(
       snap([
