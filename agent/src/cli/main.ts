@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { UsageError } from './args.ts';
 import * as agentCmd from './commands/agent.ts';
+import * as checkCmd from './commands/check.ts';
 import * as issuerCmd from './commands/issuer.ts';
 import * as observeCmd from './commands/observe.ts';
 import * as policyCmd from './commands/policy.ts';
@@ -24,6 +25,10 @@ export const commands: Record<string, Command> = {
   agent: {
     summary: 'Run the node agent (BPF datapath and node proxy) in the foreground',
     run: agentCmd.run,
+  },
+  check: {
+    summary: 'Check that this host (--pre) and its running agent can run weft, like linkerd check',
+    run: checkCmd.run,
   },
   issuer: {
     summary: 'Run the mesh CA: signs SVIDs for the pods of the asking node only',
