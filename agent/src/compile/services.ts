@@ -1,5 +1,5 @@
 // Service VIPs and their endpoints, as the outbound proxy resolves them. Pure.
-import type { Pod, Service, ServicePort, Snapshot } from '../state/types.ts';
+import type { EndpointSlice, Pod, Service, ServicePort, Snapshot } from '../state/types.ts';
 
 export interface Endpoint {
   readonly ip: string;
@@ -33,16 +33,37 @@ function targetPort(sp: ServicePort, pod: Pod): number | undefined {
     ?.containerPort;
 }
 
+/** The ready endpoints EndpointSlices give a Service port (matched by port name, as kube-proxy does). */
+function sliceEndpoints(slices: readonly EndpointSlice[], sp: ServicePort): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const slice of slices) {
+    const port = slice.ports.find((p) => p.name === (sp.name ?? '') && p.protocol === sp.protocol);
+    if (!port) continue;
+    for (const e of slice.endpoints) {
+      if (!e.ready) continue;
+      for (const ip of e.addresses) out.push({ ip, port: port.port, pod: e.pod ?? ip });
+    }
+  }
+  return out;
+}
+
 /** Every TCP ClusterIP port in the cluster → its ready endpoints (pods with an IP), sorted. */
 export function compileServices(snap: Snapshot): Map<string, ServiceTarget> {
   const out = new Map<string, ServiceTarget>();
   const pods = [...snap.pods.values()].filter((p) => p.podIP);
+  const slicesOf = new Map<string, EndpointSlice[]>();
+  for (const s of snap.endpointSlices?.values() ?? []) {
+    const key = `${s.namespace}/${s.service}`;
+    slicesOf.set(key, [...(slicesOf.get(key) ?? []), s]);
+  }
   for (const svc of snap.services.values()) {
     if (!svc.clusterIP) continue;
     for (const sp of svc.ports) {
       if (sp.protocol !== 'TCP') continue;
-      const endpoints: Endpoint[] = [];
-      for (const pod of pods) {
+      const endpoints: Endpoint[] = snap.endpointSlices
+        ? sliceEndpoints(slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [], sp)
+        : [];
+      for (const pod of snap.endpointSlices ? [] : pods) {
         if (!selects(svc, pod)) continue;
         const port = targetPort(sp, pod);
         if (port !== undefined)

@@ -49,6 +49,26 @@ export interface Service {
   readonly clusterIP?: string;
 }
 
+/** A Service's endpoints as a cluster's EndpointSlice controller publishes them. */
+export interface EndpointSlice {
+  readonly namespace: string;
+  readonly name: string;
+  /** The Service it belongs to (label kubernetes.io/service-name). */
+  readonly service: string;
+  readonly ports: readonly {
+    readonly name: string;
+    readonly port: number;
+    readonly protocol: string;
+  }[];
+  readonly endpoints: readonly {
+    readonly addresses: readonly string[];
+    /** conditions.ready; an unknown condition counts as ready, as kube-proxy does. */
+    readonly ready: boolean;
+    /** namespace/name of the pod behind it, when targetRef names one. */
+    readonly pod?: string;
+  }[];
+}
+
 export interface ClusterObjects {
   /** Keyed by name. */
   readonly namespaces: ReadonlyMap<string, Namespace>;
@@ -60,6 +80,12 @@ export interface ClusterObjects {
   readonly networkPolicies?: ReadonlyMap<string, NetworkPolicy>;
   /** Keyed by `namespace/name`; absent where a source has none. */
   readonly authorizationPolicies?: ReadonlyMap<string, AuthorizationPolicy>;
+  /**
+   * Keyed by `namespace/name`. Present when the source has a cluster's endpoint
+   * controller behind it; Service endpoints then come from here (readiness
+   * included) instead of from selecting pods.
+   */
+  readonly endpointSlices?: ReadonlyMap<string, EndpointSlice>;
 }
 
 export interface Snapshot extends ClusterObjects {

@@ -89,6 +89,16 @@ export function parseManifestFile(file: string, text: string): ParseResult {
   return result;
 }
 
+/**
+ * Objects that come from no file (the Kubernetes API): read as one file named
+ * `source` would be, each object its own document, so they get the same checks.
+ */
+export function parseObjects(source: string, objects: readonly unknown[]): ParseResult {
+  const result: ParseResult = { objects: [], rejected: [], ignored: [], errors: [], broken: false };
+  for (const [i, o] of objects.entries()) readObject(o, source, i + 1, '', result);
+  return result;
+}
+
 function broken(file: string, object: string, msg: string): ParseResult {
   return {
     objects: [],
