@@ -3,4 +3,13 @@
 export { type Ran, runChecks, selectChecks } from './checks.ts';
 export { realHost } from './host.ts';
 export { exitCode, renderText, toJson } from './render.ts';
-export type { Check, CheckEnv, CheckOptions, CheckResult, HostProbe, Verdict } from './types.ts';
+export type {
+  Check,
+  CheckEnv,
+  CheckOptions,
+  CheckResult,
+  HostProbe,
+  LoadProbe,
+  PinnedMaps,
+  Verdict,
+} from './types.ts';

@@ -13,6 +13,8 @@ function tail(log: string, n: number): string {
   return [...cut, ...lines.slice(-n)].join('\n');
 }
 
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 function failedLoad(r: Extract<LoadProbe, { ok: false }>): CheckResult {
   const first = r.error.split('\n')[0]!;
   if (r.verifierLog) {
@@ -38,7 +40,9 @@ export function objectCheck(path: string): Check {
       if (!r.ok) return failedLoad(r);
       const progs = r.programs.map((p) => `${p.name} (${p.type})`).join(', ');
       return {
-        ...ok(`${r.programs.length} programs: ${progs}; ${r.maps.length} maps; nothing attached`),
+        ...ok(
+          `${count(r.programs.length, 'program')}: ${progs}; ${count(r.maps.length, 'map')}; nothing attached`,
+        ),
         mapIds: r.maps.map((m) => m.id),
       };
     },
