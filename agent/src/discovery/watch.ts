@@ -1,0 +1,239 @@
+// Following pods as they start, restart and go away, without polling each:
+// inotify (fs.watch) on the directories where a change would show, a short
+// per-pod debounce so a burst of events costs one resolve, and one slow timer
+// shared by all pods as a safety net for what inotify cannot see (a process
+// exiting changes cgroup.procs without an event, and a watched directory
+// may not exist yet).
+//
+// What is watched, per pod:
+// - cgroup not found: the parent of every candidate path that exists (the
+//   QoS slice), where the pod cgroup will appear;
+// - cgroup found: the pod cgroup (containers' cgroups come and go there, and
+//   its cgroup.events changes when it becomes empty or populated), each
+//   container cgroup (processes join it), and its parent (to see it removed).
+// Watchers are shared by path: many pods in one QoS slice cost one inotify watch.
+import { type FSWatcher, statSync, watch } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isRuntimeHelperCgroup, type QosClass } from './layout.ts';
+import { childCgroups } from './probe.ts';
+import type { PodDiscovery, PodResolution } from './resolve.ts';
+
+export interface WatchOptions {
+  /** The shared safety re-resolve of every watched pod, in ms. */
+  readonly rescanMs?: number;
+  /** How long events for one pod are gathered before it is resolved again, in ms. */
+  readonly debounceMs?: number;
+  /** A resolve failed for a reason other than the pod being gone (EACCES...); retried later. */
+  readonly onError?: (uid: string, err: Error) => void;
+}
+
+export type OnPodChange = (r: PodResolution) => void;
+
+interface Watched {
+  readonly uid: string;
+  readonly qos: QosClass;
+  readonly onChange: OnPodChange;
+  last: PodResolution;
+  paths: Set<string>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface SharedWatch {
+  readonly watcher: FSWatcher;
+  /** Inode of the directory when watched: a directory removed and made again needs a new watch. */
+  readonly ino: number;
+  readonly uids: Set<string>;
+}
+
+/** What a consumer acts on: the pod's status, its cgroup and its netns. */
+export function resolutionKey(r: PodResolution): string {
+  if (r.status === 'missing') return 'missing';
+  return `${r.status}|${r.cgroupDir}|${r.status === 'ready' ? r.netnsIno : ''}`;
+}
+
+export class PodWatcher {
+  private readonly discovery: PodDiscovery;
+  private readonly rescanMs: number;
+  private readonly debounceMs: number;
+  private readonly onError: (uid: string, err: Error) => void;
+  private readonly pods = new Map<string, Watched>();
+  private readonly watches = new Map<string, SharedWatch>();
+  private rescan: NodeJS.Timeout | undefined;
+
+  constructor(discovery: PodDiscovery, opts: WatchOptions = {}) {
+    this.discovery = discovery;
+    this.rescanMs = opts.rescanMs ?? 10_000;
+    this.debounceMs = opts.debounceMs ?? 100;
+    this.onError = opts.onError ?? (() => {});
+  }
+
+  /**
+   * Follows a pod: returns where it is now, then calls onChange each time its
+   * status, cgroup or netns inode changes (a restarted pod sandbox has a new
+   * netns; a deleted pod turns 'missing'). Watching a uid again replaces the
+   * earlier watch.
+   */
+  watch(uid: string, qos: QosClass, onChange: OnPodChange): PodResolution {
+    this.unwatch(uid);
+    const last = this.discovery.resolve(uid, qos);
+    const w: Watched = { uid, qos, onChange, last, paths: new Set(), timer: undefined };
+    this.pods.set(uid, w);
+    this.subscribe(w, this.wantedPaths(w));
+    if (!this.rescan) {
+      this.rescan = setInterval(() => this.rescanAll(), this.rescanMs);
+      this.rescan.unref();
+    }
+    return last;
+  }
+
+  unwatch(uid: string): void {
+    const w = this.pods.get(uid);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.subscribe(w, new Set());
+    this.pods.delete(uid);
+    if (this.pods.size === 0) this.stopRescan();
+  }
+
+  /** The pods being followed and where each was last seen. */
+  current(): Map<string, PodResolution> {
+    return new Map([...this.pods].map(([uid, w]) => [uid, w.last]));
+  }
+
+  /** How many inotify watches are open (shared by pods in the same directories). */
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  /** Stops everything: watchers, the rescan timer, pending debounces. */
+  close(): void {
+    for (const uid of [...this.pods.keys()]) this.unwatch(uid);
+    for (const s of this.watches.values()) s.watcher.close();
+    this.watches.clear();
+    this.stopRescan();
+  }
+
+  private stopRescan(): void {
+    clearInterval(this.rescan);
+    this.rescan = undefined;
+  }
+
+  private rescanAll(): void {
+    for (const w of [...this.pods.values()]) this.refresh(w);
+  }
+
+  private schedule(uid: string): void {
+    const w = this.pods.get(uid);
+    if (!w || w.timer) return;
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      if (this.pods.get(uid) === w) this.refresh(w);
+    }, this.debounceMs);
+    w.timer.unref();
+  }
+
+  private refresh(w: Watched): void {
+    let r: PodResolution;
+    try {
+      r = this.discovery.resolve(w.uid, w.qos);
+    } catch (e) {
+      this.onError(w.uid, e as Error);
+      return;
+    }
+    const changed = resolutionKey(r) !== resolutionKey(w.last);
+    w.last = r;
+    this.subscribe(w, this.wantedPaths(w));
+    if (changed) w.onChange(r);
+  }
+
+  private wantedPaths(w: Watched): Set<string> {
+    const r = w.last;
+    const out = new Set<string>();
+    if (r.status === 'missing') {
+      for (const c of this.discovery.candidatePaths(w.uid, w.qos)) out.add(dirname(c.path));
+    } else {
+      out.add(r.cgroupDir);
+      out.add(dirname(r.cgroupDir));
+      try {
+        for (const c of childCgroups(r.cgroupDir)) {
+          if (!isRuntimeHelperCgroup(c)) out.add(join(r.cgroupDir, c));
+        }
+      } catch {
+        // Removed meanwhile: the parent's watch and the rescan see to it.
+      }
+    }
+    return out;
+  }
+
+  /** Moves a pod's subscriptions to `paths` (those that exist), closing watches no pod needs. */
+  private subscribe(w: Watched, paths: Set<string>): void {
+    for (const p of w.paths) {
+      if (paths.has(p) && this.watches.get(p)?.uids.has(w.uid)) continue;
+      this.leave(p, w.uid);
+    }
+    const now = new Set<string>();
+    for (const p of paths) {
+      if (this.join(p, w.uid)) now.add(p);
+    }
+    w.paths = now;
+  }
+
+  private join(path: string, uid: string): boolean {
+    let ino: number;
+    try {
+      ino = Number(statSync(path).ino);
+    } catch {
+      this.leave(path, uid);
+      return false;
+    }
+    let s = this.watches.get(path);
+    let uids = new Set<string>();
+    if (s && s.ino !== ino) {
+      // The directory was removed and made again: the old watch sees nothing.
+      s.watcher.close();
+      this.watches.delete(path);
+      uids = s.uids;
+      s = undefined;
+    }
+    if (!s) {
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(path, { persistent: false }, () => this.onEvent(path));
+      } catch {
+        return false;
+      }
+      watcher.on('error', () => this.onWatchError(path));
+      s = { watcher, ino, uids };
+      this.watches.set(path, s);
+    }
+    s.uids.add(uid);
+    return true;
+  }
+
+  private leave(path: string, uid: string): void {
+    const s = this.watches.get(path);
+    if (!s) return;
+    s.uids.delete(uid);
+    if (s.uids.size === 0) {
+      s.watcher.close();
+      this.watches.delete(path);
+    }
+  }
+
+  private onEvent(path: string): void {
+    // Something appeared or went: a cached scan may be out of date.
+    this.discovery.invalidateScan();
+    for (const uid of this.watches.get(path)?.uids ?? []) this.schedule(uid);
+  }
+
+  private onWatchError(path: string): void {
+    const s = this.watches.get(path);
+    if (!s) return;
+    s.watcher.close();
+    this.watches.delete(path);
+    for (const uid of s.uids) {
+      this.pods.get(uid)?.paths.delete(path);
+      this.schedule(uid);
+    }
+  }
+}
