@@ -33,7 +33,8 @@ export interface PeerTable {
   readonly policies: readonly string[];
 }
 
-type Prefix = { net: bigint; bits: number };
+/** `id` and `addr` are worked out on first use: prefixes are shared by every table of a snapshot. */
+type Prefix = { net: bigint; bits: number; id?: string; addr?: Buffer };
 
 /** A CIDR as a 128-bit prefix (IPv4 mapped into ::ffff:0:0/96). */
 function toPrefix(c: Cidr): Prefix {
@@ -43,7 +44,17 @@ function toPrefix(c: Cidr): Prefix {
 }
 
 function key(p: Prefix): string {
-  return `${p.net.toString(16).padStart(32, '0')}/${p.bits}`;
+  p.id ??= `${p.net.toString(16).padStart(32, '0')}/${p.bits}`;
+  return p.id;
+}
+
+function addrOf(p: Prefix): Buffer {
+  if (!p.addr) {
+    p.addr = Buffer.alloc(16);
+    p.addr.writeBigUInt64BE(p.net >> 64n, 0);
+    p.addr.writeBigUInt64BE(p.net & 0xffff_ffff_ffff_ffffn, 8);
+  }
+  return p.addr;
 }
 
 const ALL: PeerPorts = { all: true, ranges: [] };
@@ -67,12 +78,20 @@ function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): PeerPorts 
     }
     ranges.push([p.port, p.endPort ?? p.port]);
   }
-  return union({ all: false, ranges: [] }, { all: false, ranges });
+  return merged(ranges);
 }
 
 function union(a: PeerPorts, b: PeerPorts): PeerPorts {
   if (a.all || b.all) return ALL;
-  const rs = [...a.ranges, ...b.ranges].sort((x, y) => x[0] - y[0]);
+  // Both are merged already: nothing to merge when one is empty or they are the same.
+  if (a === b || b.ranges.length === 0) return a;
+  if (a.ranges.length === 0) return b;
+  return merged([...a.ranges, ...b.ranges]);
+}
+
+/** Sorted, overlapping and adjacent ranges joined; ALL when more than the map holds. */
+function merged(ranges: readonly (readonly [number, number])[]): PeerPorts {
+  const rs = [...ranges].sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
   for (const [lo, hi] of rs) {
     const last = out[out.length - 1];
@@ -218,6 +237,31 @@ export function compilePeerTable(
   direction: 'egress' | 'ingress' = 'egress',
   ownPorts?: readonly ContainerPort[],
 ): PeerTable {
+  // Replicas share namespace, labels and ports, so they share a table: compiled once per snapshot.
+  const memoKey = JSON.stringify([
+    direction,
+    namespace,
+    Object.entries(labels).sort(),
+    direction === 'ingress' ? (ownPorts ?? []) : null,
+  ]);
+  const byKey = tableCache.get(snap) ?? new Map<string, PeerTable>();
+  tableCache.set(snap, byKey);
+  const have = byKey.get(memoKey);
+  if (have) return have;
+  const table = buildPeerTable(snap, namespace, labels, direction, ownPorts);
+  byKey.set(memoKey, table);
+  return table;
+}
+
+const tableCache = new WeakMap<Snapshot, Map<string, PeerTable>>();
+
+function buildPeerTable(
+  snap: Snapshot,
+  namespace: string,
+  labels: Labels,
+  direction: 'egress' | 'ingress',
+  ownPorts?: readonly ContainerPort[],
+): PeerTable {
   const type = direction === 'egress' ? 'Egress' : 'Ingress';
   const selecting = [...(snap.networkPolicies?.values() ?? [])].filter(
     (p) =>
@@ -255,10 +299,7 @@ export function compilePeerTable(
     // In rule order, as the ports of several rules merge.
     let ports: PeerPorts = { all: false, ranges: [] };
     for (const i of [...by].sort((a, b) => a - b)) ports = union(ports, rules[i]!.ports);
-    const addr = Buffer.alloc(16);
-    addr.writeBigUInt64BE(cand.net >> 64n, 0);
-    addr.writeBigUInt64BE(cand.net & 0xffff_ffff_ffff_ffffn, 8);
-    entries.set(k, { addr, bits: cand.bits, ports });
+    entries.set(k, { addr: addrOf(cand), bits: cand.bits, ports });
   }
   return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
 }
