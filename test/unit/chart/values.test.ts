@@ -1,0 +1,201 @@
+// values.yaml reaches the command lines and pod specs; values.schema.json refuses what the
+// chart cannot honour, with helm naming the value.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { chart, customArgs, find, helm, type K8sObject, render, repo } from './render.ts';
+
+interface Container {
+  image: string;
+  imagePullPolicy: string;
+  command: string[];
+  args: string[];
+  resources: unknown;
+}
+type Workload = K8sObject & {
+  spec: {
+    replicas?: number;
+    template: {
+      metadata: { annotations?: Record<string, string> };
+      spec: {
+        containers: Container[];
+        tolerations?: unknown[];
+        nodeSelector?: Record<string, string>;
+        imagePullSecrets?: unknown[];
+        terminationGracePeriodSeconds?: number;
+        volumes: { name: string; hostPath?: { path: string } }[];
+      };
+    };
+  };
+};
+
+const defaults = render('weft-system');
+const custom = render('mesh-system', customArgs);
+const workload = (objs: K8sObject[], kind: string, name: string) =>
+  find(objs, kind, name) as Workload;
+const container = (objs: K8sObject[], kind: string, name: string) =>
+  workload(objs, kind, name).spec.template.spec.containers[0]!;
+
+describe('command lines', () => {
+  it('default values: the agent command line contract, word for word', () => {
+    const c = container(defaults, 'DaemonSet', 'weft-agent');
+    expect([...c.command, ...c.args].join(' ')).toBe(
+      '/app/bin/weft agent --kubernetes --node $(NODE_NAME) --cgroup-root /host/sys/fs/cgroup ' +
+        '--host-proc /host/proc --bpffs /sys/fs/bpf/weft ' +
+        '--issuer https://weft-issuer.weft-system.svc:15012 ' +
+        '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /var/run/weft/ca/root.pem ' +
+        '--trust-domain cluster.local --root-namespace weft-system --mtls-default permissive ' +
+        '--metrics-port 15020 --health-port 15021 --log-level info',
+    );
+  });
+
+  it('default values: the issuer command line contract, word for word', () => {
+    const c = container(defaults, 'Deployment', 'weft-issuer');
+    expect([...c.command, ...c.args].join(' ')).toBe(
+      '/app/bin/weft issuer --kubernetes --listen 0.0.0.0:15012 --trust-domain cluster.local ' +
+        '--namespace weft-system --ca-secret weft-ca --root-configmap weft-ca-root ' +
+        '--token-audience weft-issuer --health-port 15021 --log-level info',
+    );
+  });
+
+  it('non-default values reach both command lines', () => {
+    const flag = (c: Container, f: string) => c.args[c.args.indexOf(f) + 1];
+    const agent = container(custom, 'DaemonSet', 'weft-agent');
+    const issuer = container(custom, 'Deployment', 'weft-issuer');
+    expect(flag(agent, '--trust-domain')).toBe('mesh.example.org');
+    expect(flag(issuer, '--trust-domain')).toBe('mesh.example.org');
+    expect(flag(agent, '--log-level')).toBe('debug');
+    expect(flag(issuer, '--log-level')).toBe('debug');
+    expect(flag(agent, '--root-namespace')).toBe('mesh-root');
+    expect(flag(agent, '--mtls-default')).toBe('strict');
+    expect(flag(agent, '--issuer')).toBe('https://weft-issuer.mesh-system.svc:15012');
+    expect(flag(issuer, '--namespace')).toBe('mesh-system');
+    expect(flag(issuer, '--ca-secret')).toBe('weft-ca-from-cert-manager');
+  });
+});
+
+describe('pod specs', () => {
+  it('the image tag defaults to the chart appVersion, which is the package version', () => {
+    const pkg = JSON.parse(readFileSync(`${repo}package.json`, 'utf8')) as { version: string };
+    const meta = parse(readFileSync(`${chart}/Chart.yaml`, 'utf8')) as { appVersion: string };
+    expect(meta.appVersion).toBe(pkg.version);
+    for (const [kind, name] of [
+      ['DaemonSet', 'weft-agent'],
+      ['Deployment', 'weft-issuer'],
+    ]) {
+      const c = container(defaults, kind!, name!);
+      expect(c.image).toBe(`localhost/weft:${pkg.version}`);
+      expect(c.imagePullPolicy).toBe('IfNotPresent');
+    }
+  });
+
+  it('image, pull policy and pull secrets follow the values in both workloads', () => {
+    for (const [kind, name] of [
+      ['DaemonSet', 'weft-agent'],
+      ['Deployment', 'weft-issuer'],
+    ]) {
+      const w = workload(custom, kind!, name!);
+      expect(w.spec.template.spec.containers[0]!.image).toBe(
+        'registry.example.org/weft/weft:1.2.3-rc.1',
+      );
+      expect(w.spec.template.spec.containers[0]!.imagePullPolicy).toBe('Always');
+      expect(w.spec.template.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    }
+    expect(
+      workload(defaults, 'DaemonSet', 'weft-agent').spec.template.spec.imagePullSecrets,
+    ).toBeUndefined();
+  });
+
+  it('the agent runs on every node by default; tolerations and nodeSelector are values', () => {
+    const d = workload(defaults, 'DaemonSet', 'weft-agent').spec.template.spec;
+    expect(d.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(d.nodeSelector).toBeUndefined();
+    const c = workload(custom, 'DaemonSet', 'weft-agent').spec.template.spec;
+    expect(c.tolerations).toEqual([
+      { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    expect(c.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    expect(c.terminationGracePeriodSeconds).toBe(45);
+    expect(c.volumes.find((v) => v.name === 'cgroup')?.hostPath?.path).toBe(
+      '/sys/fs/cgroup/unified',
+    );
+    expect(container(custom, 'DaemonSet', 'weft-agent').resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { memory: '1Gi' },
+    });
+  });
+
+  it('issuer replicas, placement and resources are values', () => {
+    expect(workload(defaults, 'Deployment', 'weft-issuer').spec.replicas).toBe(1);
+    const w = workload(custom, 'Deployment', 'weft-issuer');
+    expect(w.spec.replicas).toBe(2);
+    expect(w.spec.template.spec.nodeSelector).toEqual({ 'node-role.kubernetes.io/infra': 'true' });
+    expect(w.spec.template.spec.tolerations).toHaveLength(1);
+    expect(w.spec.template.metadata.annotations).toEqual({ 'example.org/team': 'pki' });
+    // Helm merges maps: the default memory limit stays unless the values file sets it to null.
+    expect(w.spec.template.spec.containers[0]!.resources).toEqual({
+      requests: { cpu: '20m', memory: '64Mi' },
+      limits: { memory: '256Mi' },
+    });
+  });
+
+  it('the metrics Service selects the agent pods, and goes away when metrics are disabled', () => {
+    const svc = find(defaults, 'Service', 'weft-agent-metrics') as K8sObject & {
+      spec: { selector: Record<string, string>; ports: { port: number }[]; clusterIP: string };
+    };
+    const ds = workload(defaults, 'DaemonSet', 'weft-agent') as Workload & {
+      spec: { selector: { matchLabels: Record<string, string> } };
+    };
+    expect(svc.spec.selector).toEqual(ds.spec.selector.matchLabels);
+    expect(svc.spec.ports.map((p) => p.port)).toEqual([15020]);
+    expect(svc.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '15020',
+    });
+    expect(custom.some((o) => o.metadata.name === 'weft-agent-metrics')).toBe(false);
+  });
+});
+
+describe('values.schema.json', () => {
+  const fails = (...set: string[]) => {
+    const r = helm(['template', 'weft', chart, ...set.flatMap((s) => ['--set', s])]);
+    expect(r.status, r.stdout).not.toBe(0);
+    return r.stderr;
+  };
+
+  it('rejects a default mTLS mode outside permissive|strict, naming the value', () => {
+    expect(fails('mtls.defaultMode=relaxed')).toMatch(
+      /mtls\.defaultMode: mtls\.defaultMode must be one of the following: "permissive", "strict"/,
+    );
+  });
+
+  it('rejects a log level outside debug|info|warn|error', () => {
+    expect(fails('logLevel=trace')).toMatch(
+      /logLevel must be one of the following: "debug", "info", "warn", "error"/,
+    );
+  });
+
+  it('rejects a misspelt key rather than ignoring it', () => {
+    expect(fails('agent.toleration[0].operator=Exists')).toMatch(
+      /agent: Additional property toleration is not allowed/,
+    );
+  });
+
+  it('rejects a trust domain that is not a lowercase DNS name, and a non-integer replica count', () => {
+    expect(fails('trustDomain=spiffe://Cluster.Local')).toMatch(/trustDomain/);
+    expect(fails('issuer.replicas=0')).toMatch(/issuer\.replicas/);
+  });
+
+  it('accepts the default values and every value of each enum', () => {
+    for (const set of [
+      'mtls.defaultMode=strict',
+      'logLevel=warn',
+      'logLevel=error',
+      'image.pullPolicy=Never',
+    ]) {
+      const r = helm(['template', 'weft', chart, '--set', set]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
+  });
+});
