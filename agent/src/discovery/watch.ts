@@ -5,6 +5,12 @@
 // exiting changes cgroup.procs without an event, and a watched directory
 // may not exist yet).
 //
+// A process joins its cgroup before it enters the pod's netns (the runtime
+// moves it, then it sets its namespaces up), and entering a netns makes no
+// event. So an event that leaves a pod 'pending' or 'hostNetwork' is followed
+// by a few re-checks at growing delays (settleMs): a bounded number per burst
+// of events, never a loop.
+//
 // What is watched, per pod:
 // - cgroup not found: the parent of every candidate path that exists (the
 //   QoS slice), where the pod cgroup will appear;
@@ -23,6 +29,8 @@ export interface WatchOptions {
   readonly rescanMs?: number;
   /** How long events for one pod are gathered before it is resolved again, in ms. */
   readonly debounceMs?: number;
+  /** Re-checks after an event left a pod pending or hostNetwork, in ms from each other. */
+  readonly settleMs?: readonly number[];
   /** A resolve failed for a reason other than the pod being gone (EACCES...); retried later. */
   readonly onError?: (uid: string, err: Error) => void;
 }
@@ -36,6 +44,9 @@ interface Watched {
   last: PodResolution;
   paths: Set<string>;
   timer: NodeJS.Timeout | undefined;
+  settleTimer: NodeJS.Timeout | undefined;
+  /** Re-checks done since the last event. */
+  settled: number;
 }
 
 interface SharedWatch {
@@ -55,6 +66,7 @@ export class PodWatcher {
   private readonly discovery: PodDiscovery;
   private readonly rescanMs: number;
   private readonly debounceMs: number;
+  private readonly settleMs: readonly number[];
   private readonly onError: (uid: string, err: Error) => void;
   private readonly pods = new Map<string, Watched>();
   private readonly watches = new Map<string, SharedWatch>();
@@ -64,6 +76,7 @@ export class PodWatcher {
     this.discovery = discovery;
     this.rescanMs = opts.rescanMs ?? 10_000;
     this.debounceMs = opts.debounceMs ?? 100;
+    this.settleMs = opts.settleMs ?? [250, 1000, 3000];
     this.onError = opts.onError ?? (() => {});
   }
 
@@ -76,9 +89,19 @@ export class PodWatcher {
   watch(uid: string, qos: QosClass, onChange: OnPodChange): PodResolution {
     this.unwatch(uid);
     const last = this.discovery.resolve(uid, qos);
-    const w: Watched = { uid, qos, onChange, last, paths: new Set(), timer: undefined };
+    const w: Watched = {
+      uid,
+      qos,
+      onChange,
+      last,
+      paths: new Set(),
+      timer: undefined,
+      settleTimer: undefined,
+      settled: 0,
+    };
     this.pods.set(uid, w);
     this.subscribe(w, this.wantedPaths(w));
+    this.settle(w);
     if (!this.rescan) {
       this.rescan = setInterval(() => this.rescanAll(), this.rescanMs);
       this.rescan.unref();
@@ -90,6 +113,7 @@ export class PodWatcher {
     const w = this.pods.get(uid);
     if (!w) return;
     clearTimeout(w.timer);
+    clearTimeout(w.settleTimer);
     this.subscribe(w, new Set());
     this.pods.delete(uid);
     if (this.pods.size === 0) this.stopRescan();
@@ -119,20 +143,25 @@ export class PodWatcher {
   }
 
   private rescanAll(): void {
-    for (const w of [...this.pods.values()]) this.refresh(w);
+    for (const w of [...this.pods.values()]) this.refresh(w, false);
   }
 
   private schedule(uid: string): void {
     const w = this.pods.get(uid);
-    if (!w || w.timer) return;
+    if (!w) return;
+    clearTimeout(w.settleTimer);
+    w.settleTimer = undefined;
+    w.settled = 0;
+    if (w.timer) return;
     w.timer = setTimeout(() => {
       w.timer = undefined;
-      if (this.pods.get(uid) === w) this.refresh(w);
+      if (this.pods.get(uid) === w) this.refresh(w, true);
     }, this.debounceMs);
     w.timer.unref();
   }
 
-  private refresh(w: Watched): void {
+  /** fromEvent: an event (or a re-check after one) asked; the rescan does not re-check. */
+  private refresh(w: Watched, fromEvent: boolean): void {
     let r: PodResolution;
     try {
       r = this.discovery.resolve(w.uid, w.qos);
@@ -143,7 +172,21 @@ export class PodWatcher {
     const changed = resolutionKey(r) !== resolutionKey(w.last);
     w.last = r;
     this.subscribe(w, this.wantedPaths(w));
+    if (fromEvent) this.settle(w);
     if (changed) w.onChange(r);
+  }
+
+  /** Schedules the next re-check while the pod looks half-started and re-checks are left. */
+  private settle(w: Watched): void {
+    const unsettled = w.last.status === 'pending' || w.last.status === 'hostNetwork';
+    const delay = this.settleMs[w.settled];
+    if (!unsettled || delay === undefined || w.settleTimer) return;
+    w.settled++;
+    w.settleTimer = setTimeout(() => {
+      w.settleTimer = undefined;
+      if (this.pods.get(w.uid) === w) this.refresh(w, true);
+    }, delay);
+    w.settleTimer.unref();
   }
 
   private wantedPaths(w: Watched): Set<string> {

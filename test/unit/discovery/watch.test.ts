@@ -1,6 +1,7 @@
 // The watcher on a fabricated tree with real inotify (fs.watch): changes are
 // awaited with a bounded wait, never a fixed sleep. The safety rescan is set
 // to a minute where a test must prove that inotify alone noticed.
+import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -9,7 +10,13 @@ import {
   PodWatcher,
   type WatchOptions,
 } from '../../../agent/src/discovery/index.ts';
-import { addPod, FakeNode, podCgroupPath, stopPod } from '../../fixtures/discovery/node.ts';
+import {
+  addPod,
+  FakeNode,
+  HOST_NETNS,
+  podCgroupPath,
+  stopPod,
+} from '../../fixtures/discovery/node.ts';
 
 const UID = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const NS_A = 4026532401;
@@ -167,5 +174,24 @@ describe('PodWatcher', () => {
     await expect(recs[0]!.next(() => true, 'anything after close', 300)).rejects.toThrow(
       /no change/,
     );
+  });
+});
+
+describe('PodWatcher re-checks a half-started pod', () => {
+  it('a process that entered the pod netns after joining its cgroup is found without an event', async () => {
+    const path = podCgroupPath('systemd', UID, 'Burstable');
+    node.cgroup(`${path}/cri-containerd-infra.scope`);
+    const w = start({ settleMs: [50, 100, 200] });
+    const rec = recorder();
+    expect(w.watch(UID, 'Burstable', rec.onChange).status).toBe('pending');
+    // The runtime moves the process into the cgroup while it is still in the host netns...
+    node.process(990, HOST_NETNS, '/pause');
+    node.join(`${path}/cri-containerd-infra.scope`, 990);
+    await rec.next((r) => r.status === 'hostNetwork', 'the half-started process');
+    // ...then it enters its own netns, which no cgroup file shows.
+    const link = join(node.procRoot, '990', 'ns', 'net');
+    rmSync(link);
+    symlinkSync(`net:[${NS_A}]`, link);
+    expect(await rec.next(isReady(NS_A), 'the process in its netns')).toMatchObject({ pid: 990 });
   });
 });
