@@ -58,11 +58,40 @@ export function cidrProblem(s: string): string {
   return 'expected a CIDR such as 10.0.0.0/8 or 2001:db8::/32';
 }
 
+// The proxy asks `contains` for every ipBlock of every policy that selects a
+// pod, on every connection: the same few strings each time, so each is parsed
+// once. The caches start over when they grow past what any cluster's policies
+// and pods would fill.
+const CACHE_MAX = 65536;
+const cidrCache = new Map<string, Cidr | null>();
+const ipCache = new Map<string, Address | null>();
+
+function cachedCidr(s: string): Cidr | undefined {
+  let c = cidrCache.get(s);
+  if (c === undefined) {
+    if (cidrCache.size >= CACHE_MAX) cidrCache.clear();
+    c = parseCidr(s) ?? null;
+    cidrCache.set(s, c);
+  }
+  return c ?? undefined;
+}
+
+/** An address as `contains` compares it: an IPv4-mapped IPv6 address is its IPv4 address. */
+function cachedIP(s: string): Address | undefined {
+  let a = ipCache.get(s);
+  if (a === undefined) {
+    if (ipCache.size >= CACHE_MAX) ipCache.clear();
+    const p = parseIP(s);
+    a = p ? unmap(p) : null;
+    ipCache.set(s, a);
+  }
+  return a ?? undefined;
+}
+
 export function contains(cidr: Cidr | string, ip: Address | string): boolean {
-  const c = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-  const a = typeof ip === 'string' ? parseIP(ip) : ip;
-  if (!c || !a) return false;
-  const u = unmap(a);
+  const c = typeof cidr === 'string' ? cachedCidr(cidr) : cidr;
+  const u = typeof ip === 'string' ? cachedIP(ip) : ip && unmap(ip);
+  if (!c || !u) return false;
   return u.family === c.family && (u.value & mask(c.family, c.prefix)) === c.network;
 }
 
@@ -74,9 +103,17 @@ export function isSubnet(inner: Cidr | string, outer: Cidr | string): boolean {
   return (i.network & mask(o.family, o.prefix)) === o.network;
 }
 
-function mask(f: Family, prefix: number): bigint {
-  const n = bits(f);
+const masks = {
+  4: Array.from({ length: 33 }, (_, p) => makeMask(32, p)),
+  6: Array.from({ length: 129 }, (_, p) => makeMask(128, p)),
+};
+
+function makeMask(n: number, prefix: number): bigint {
   return prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(n - prefix);
+}
+
+function mask(f: Family, prefix: number): bigint {
+  return masks[f][prefix]!;
 }
 
 function parseIPv4(s: string): bigint | undefined {
