@@ -76,9 +76,12 @@ test-integration: build
 demo: build
 	@node scripts/demo.ts
 
-# Direct vs through the mesh, same node and across nodes (needs root), and policy compile
-# time; writes docs/benchmarks.md and docs/benchmarks-policy.md.
+# One matrix across nodes (needs root): direct, weft L4, mTLS, mTLS with an L7 policy, an
+# nginx mTLS proxy pair and the splice, with wrk and nginx from apt (scripts/bench-deps.sh);
+# writes docs/benchmarks.md and docs/benchmarks.svg. Then policy compile time
+# (docs/benchmarks-policy.md).
 bench: build
+	@bash scripts/bench-deps.sh
 	@node bench/run.ts
 	@node bench/policy.ts
 

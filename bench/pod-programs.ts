@@ -32,18 +32,31 @@ s.on('end', () => {
 s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
 `;
 
-/** n sequential 1-byte round trips after a warm-up; prints sorted RTTs in microseconds. */
-export const pingClient = (host: string, n: number) => `
+/**
+ * n sequential 1-byte round trips after a warm-up; prints RTT percentiles in
+ * microseconds. With cpuStat (a cgroup's cpu.stat), also the CPU time that
+ * cgroup used during the measured round trips (cpuUsec).
+ */
+export const pingClient = (host: string, n: number, cpuStat?: string) => `
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
+const cpuStat = ${JSON.stringify(cpuStat ?? null)};
+const usage = () => cpuStat ? Number(/^usage_usec (\\d+)$/m.exec(readFileSync(cpuStat, 'utf8'))[1]) : 0;
 const s = net.connect({ host: '${host}', port: 9000, noDelay: true });
 const one = Buffer.from([1]);
-const warm = 2000; const rtts = new Float64Array(${n}); let i = -warm; let t = 0n;
+const warm = 2000; const rtts = new Float64Array(${n}); let i = -warm; let t = 0n; let u0 = 0;
 s.on('connect', () => { t = process.hrtime.bigint(); s.write(one); });
 s.on('data', () => {
   const now = process.hrtime.bigint();
   if (i >= 0) rtts[i] = Number(now - t) / 1000;
   i++;
-  if (i === ${n}) { s.destroy(); rtts.sort(); console.log(JSON.stringify({ p50: rtts[Math.floor(${n} * 0.5)], p90: rtts[Math.floor(${n} * 0.9)], p99: rtts[Math.floor(${n} * 0.99)] })); return; }
+  if (i === 0) u0 = usage();
+  if (i === ${n}) {
+    const cpuUsec = usage() - u0;
+    s.destroy(); rtts.sort();
+    console.log(JSON.stringify({ p50: rtts[Math.floor(${n} * 0.5)], p90: rtts[Math.floor(${n} * 0.9)], p99: rtts[Math.floor(${n} * 0.99)], cpuUsec }));
+    return;
+  }
   t = process.hrtime.bigint(); s.write(one);
 });
 s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));

@@ -1,0 +1,60 @@
+// The benchmark's settings, from WEFT_BENCH_* environment variables. Pure.
+
+export const ROW_IDS = ['direct', 'l4', 'mtls', 'l7', 'nginx', 'splice'] as const;
+export type RowId = (typeof ROW_IDS)[number];
+
+export interface BenchConfig {
+  /** Every row is measured once per round, rows interleaved; figures are medians. */
+  rounds: number;
+  /** TCP: one connection sending for this long. */
+  bulkMs: number;
+  /** TCP: sequential 1-byte round trips on one connection (after a warm-up). */
+  pings: number;
+  /** TCP: new connections one after another for this long. */
+  connectMs: number;
+  /** HTTP: wrk duration and concurrent connections. */
+  httpSeconds: number;
+  httpConnections: number;
+  /** Rows to measure (direct is always among them); null: all, and the docs are written. */
+  only: RowId[] | null;
+}
+
+export const KNOBS: Record<string, { field: keyof BenchConfig; default: string; what: string }> = {
+  WEFT_BENCH_ROUNDS: { field: 'rounds', default: '3', what: 'rounds (each figure is the median)' },
+  WEFT_BENCH_BULK_MS: { field: 'bulkMs', default: '3000', what: 'TCP bulk transfer, ms' },
+  WEFT_BENCH_PINGS: { field: 'pings', default: '20000', what: 'TCP 1-byte round trips' },
+  WEFT_BENCH_CONNECT_MS: { field: 'connectMs', default: '2000', what: 'TCP connect test, ms' },
+  WEFT_BENCH_HTTP_SECONDS: { field: 'httpSeconds', default: '5', what: 'wrk duration, s' },
+  WEFT_BENCH_HTTP_CONNECTIONS: {
+    field: 'httpConnections',
+    default: '8',
+    what: 'wrk connections',
+  },
+};
+
+function positiveInt(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`${name}=${raw}: expected a whole number ≥ 1`);
+  }
+  return n;
+}
+
+/** Reads the settings; a bad value throws an error naming the variable. */
+export function benchConfig(env: Record<string, string | undefined>): BenchConfig {
+  const cfg = { only: null } as unknown as BenchConfig;
+  for (const [name, k] of Object.entries(KNOBS)) {
+    (cfg as unknown as Record<string, number>)[k.field] = positiveInt(name, env[name] ?? k.default);
+  }
+  const only = env.WEFT_BENCH_ONLY?.trim();
+  if (only) {
+    const ids = only.split(',').map((s) => s.trim());
+    for (const id of ids) {
+      if (!(ROW_IDS as readonly string[]).includes(id)) {
+        throw new Error(`WEFT_BENCH_ONLY: unknown row '${id}' (rows: ${ROW_IDS.join(', ')})`);
+      }
+    }
+    cfg.only = [...new Set<RowId>(['direct', ...(ids as RowId[])])];
+  }
+  return cfg;
+}

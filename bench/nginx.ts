@@ -1,0 +1,65 @@
+// Starting and stopping the nginx instances inside pods.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { processTree, vmRssKiB } from './cpu.ts';
+import { type Pod, spawnInPod } from './pod-exec.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Nginx {
+  name: string;
+  child: ChildProcess;
+  /** VmRSS of the master and its workers, KiB. */
+  rssKiB(): number;
+  stop(): void;
+}
+
+/**
+ * Starts nginx with `conf(dir)` in the pod; resolves once it has written its
+ * pid file, which nginx does after binding its listeners.
+ */
+export async function startNginx(
+  pod: Pod,
+  root: string,
+  name: string,
+  conf: (dir: string) => string,
+): Promise<Nginx> {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const confPath = join(dir, 'nginx.conf');
+  writeFileSync(confPath, conf(dir));
+  const errorLog = join(dir, 'error.log');
+  const child = spawnInPod(pod, ['nginx', '-p', dir, '-c', confPath, '-e', errorLog]);
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const log = existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '';
+      throw new Error(`nginx ${name} exited at start: ${(stderr + log).trim()}`);
+    }
+    if (existsSync(join(dir, 'nginx.pid'))) {
+      return {
+        name,
+        child,
+        rssKiB: () =>
+          child.pid ? processTree(child.pid).reduce((n, pid) => n + vmRssKiB(pid), 0) : 0,
+        // Workers outlive a killed master, so the whole tree goes.
+        stop: () => {
+          for (const pid of child.pid ? processTree(child.pid) : []) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone already
+            }
+          }
+        },
+      };
+    }
+    await sleep(25);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`nginx ${name} did not start within 5 s: ${stderr.trim()}`);
+}
