@@ -32,6 +32,15 @@ export interface DiscoveryOptions {
   readonly layouts?: readonly PodCgroupLayout[];
   /** The fallback search by directory name; false turns it off. */
   readonly scan?: ScanOptions | false;
+  /**
+   * Namespace files whose netns is the host's: a pod whose processes are all
+   * in one of them is reported as hostNetwork, never enrolled. Default: the
+   * host's init (<procRoot>/1/ns/net) and the agent's own (/proc/self/ns/net,
+   * the node's netns since the agent runs with hostNetwork). Reading PID 1's
+   * needs ptrace rights over init that some hosts refuse even to root, so
+   * unreadable entries are skipped; at least one must be readable.
+   */
+  readonly hostNetns?: readonly string[];
 }
 
 interface Found {
@@ -89,8 +98,8 @@ export class PodDiscovery {
   readonly procRoot: string;
   readonly layouts: readonly PodCgroupLayout[];
   readonly scanOptions: ScanOptions | false;
-  /** The host's own netns: processes in it are not a pod's network. */
-  readonly hostNetnsIno: number;
+  /** The host's own netns (inodes): processes in them are not a pod's network. */
+  readonly hostNetnsInos: ReadonlySet<number>;
   private scanned: { at: number; index: Map<string, Found>; dirs: number } | undefined;
 
   constructor(opts: DiscoveryOptions) {
@@ -101,14 +110,22 @@ export class PodDiscovery {
     if (!existsSync(join(this.cgroupRoot, 'cgroup.procs'))) {
       throw new Error(`cgroupRoot ${this.cgroupRoot}: no cgroup.procs there, not a cgroup2 mount`);
     }
-    const hostNs = join(this.procRoot, '1', 'ns', 'net');
-    try {
-      this.hostNetnsIno = netnsInode(hostNs);
-    } catch (e) {
+    const hostNs = opts.hostNetns ?? [join(this.procRoot, '1', 'ns', 'net'), '/proc/self/ns/net'];
+    const inos = new Set<number>();
+    const problems: string[] = [];
+    for (const p of hostNs) {
+      try {
+        inos.add(netnsInode(p));
+      } catch (e) {
+        problems.push(`${p}: ${(e as Error).message}`);
+      }
+    }
+    if (inos.size === 0) {
       throw new Error(
-        `procRoot ${this.procRoot}: cannot read the host's netns ${hostNs} (${(e as Error).message}); mount the host's /proc and share its pid namespace`,
+        `cannot tell the host's netns: none of ${hostNs.join(', ')} is readable (${problems.join('; ')})`,
       );
     }
+    this.hostNetnsInos = inos;
   }
 
   /** The candidate paths of every layout, absolute, in the order they are tried. */
@@ -165,7 +182,7 @@ export class PodDiscovery {
         throw e;
       }
       seen++;
-      if (ino === this.hostNetnsIno) {
+      if (this.hostNetnsInos.has(ino)) {
         inHost.push(pid);
         continue;
       }

@@ -14,9 +14,13 @@
 // What is watched, per pod:
 // - cgroup not found: the parent of every candidate path that exists (the
 //   QoS slice), where the pod cgroup will appear;
-// - cgroup found: the pod cgroup (containers' cgroups come and go there, and
-//   its cgroup.events changes when it becomes empty or populated), each
-//   container cgroup (processes join it), and its parent (to see it removed).
+// - cgroup found: the pod cgroup (containers' cgroups come and go there), its
+//   parent (to see it removed), and the cgroup.events file of the pod and of
+//   each container cgroup: its `populated` line changes when the first
+//   process joins or the last one exits, and a process exiting makes no other
+//   event. The file is watched itself, not through its directory: the kernel
+//   tells a directory's watchers about it only while the file's inode is
+//   cached, which a watch on the file guarantees.
 // Watchers are shared by path: many pods in one QoS slice cost one inotify watch.
 import { type FSWatcher, statSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,7 +55,7 @@ interface Watched {
 
 interface SharedWatch {
   readonly watcher: FSWatcher;
-  /** Inode of the directory when watched: a directory removed and made again needs a new watch. */
+  /** Inode when watched: a path removed and made again needs a new watch. */
   readonly ino: number;
   readonly uids: Set<string>;
 }
@@ -197,9 +201,10 @@ export class PodWatcher {
     } else {
       out.add(r.cgroupDir);
       out.add(dirname(r.cgroupDir));
+      out.add(join(r.cgroupDir, 'cgroup.events'));
       try {
         for (const c of childCgroups(r.cgroupDir)) {
-          if (!isRuntimeHelperCgroup(c)) out.add(join(r.cgroupDir, c));
+          if (!isRuntimeHelperCgroup(c)) out.add(join(r.cgroupDir, c, 'cgroup.events'));
         }
       } catch {
         // Removed meanwhile: the parent's watch and the rescan see to it.

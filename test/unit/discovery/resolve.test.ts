@@ -219,9 +219,15 @@ describe('pods that are not (yet) enrolable', () => {
     expect(() => new PodDiscovery({ cgroupRoot: node.root, procRoot: node.procRoot })).toThrow(
       `cgroupRoot ${node.root}: no cgroup.procs there, not a cgroup2 mount`,
     );
-    expect(() => new PodDiscovery({ cgroupRoot: node.cgroupRoot, procRoot: node.root })).toThrow(
-      `procRoot ${node.root}: cannot read the host's netns ${node.root}/1/ns/net`,
+    const d = new PodDiscovery({ cgroupRoot: node.cgroupRoot, procRoot: node.procRoot });
+    // By default the host's init and the agent's own netns both count as the host's.
+    expect(d.hostNetnsInos).toEqual(
+      new Set([HOST_NETNS, Number(statSync('/proc/self/ns/net').ino)]),
     );
+    const none = [join(node.root, '1', 'ns', 'net'), join(node.root, 'nothing')];
+    expect(
+      () => new PodDiscovery({ cgroupRoot: node.cgroupRoot, procRoot: node.root, hostNetns: none }),
+    ).toThrow(`cannot tell the host's netns: none of ${none.join(', ')} is readable (`);
   });
 });
 
