@@ -263,6 +263,36 @@ export class CertificateAuthority {
   }
 
   /**
+   * A TLS server certificate for the issuer's own API (DNS names, serverAuth only),
+   * with a fresh key: agents reach the issuer by its Service name and verify it
+   * against the mesh roots they already trust.
+   */
+  async issueServing(
+    dnsNames: readonly string[],
+    opts: SignOptions = {},
+  ): Promise<{ certPem: string; keyPem: string; chainPem: string[] }> {
+    if (dnsNames.length === 0) throw new Error('a serving certificate needs at least one DNS name');
+    const keys = await generateKeyPair();
+    const cert = await issue(this.#issuer, {
+      publicKey: await x509.PublicKey.create(keys.publicKey),
+      subject: [{ CN: [dnsNames[0]!] }],
+      now: opts.now ?? new Date(),
+      lifetimeMs: opts.lifetimeMs ?? SVID_LIFETIME_MS,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension(dnsNames.map((d) => ({ type: 'dns', value: d }))),
+      ],
+    });
+    return {
+      certPem: pem(cert),
+      keyPem: await privateKeyPem(keys.privateKey),
+      chainPem: [...this.#leafChain],
+    };
+  }
+
+  /**
    * An X.509-SVID for the key in `csrPem`, naming exactly `spiffeId`. Everything else the CSR
    * asks for (subject, SANs, extensions) is ignored: identity comes from the caller, who has
    * checked that the requester may have it.

@@ -1,6 +1,8 @@
 // The agent's side of the issuer API: ask for an SVID with this node's
 // credential, fetch the trust bundle.
 import { request } from 'node:http';
+import { request as tlsRequest } from 'node:https';
+import { isIP } from 'node:net';
 
 export interface IssuedSvid {
   certPem: string;
@@ -11,9 +13,14 @@ export interface IssuedSvid {
 }
 
 export interface CaClientOptions {
-  /** The issuer's unix socket path. */
+  /** The issuer's unix socket path, or https://host:port. */
   address: string;
-  token: string;
+  /** The node's credential; a function is asked each call (projected tokens rotate on disk). */
+  token: string | (() => string);
+  /** Roots the issuer's serving certificate must chain to (https only). */
+  caPem?: string;
+  /** The name its certificate must carry, when the address is not that name (an IP, a tunnel). */
+  serverName?: string;
   timeoutMs?: number;
 }
 
@@ -28,12 +35,16 @@ export class IssuerError extends Error {
 export class CaClient {
   private readonly opts: CaClientOptions;
 
+  private readonly url: URL | undefined;
+
   constructor(opts: CaClientOptions) {
-    // Plain HTTP would carry the node's token and the trust bundle unprotected; over
-    // TCP the issuer API needs TLS, which comes with the Kubernetes issuer.
-    if (!opts.address.includes('/')) {
+    // Plain HTTP would carry the node's token and the trust bundle unprotected: TCP means TLS.
+    if (opts.address.startsWith('https://')) {
+      this.url = new URL(opts.address);
+      if (!opts.caPem) throw new Error(`issuer ${opts.address}: give the roots to verify it by`);
+    } else if (!opts.address.startsWith('/')) {
       throw new Error(
-        `issuer address ${opts.address}: only a unix socket path is supported (TCP needs TLS, not built yet)`,
+        `issuer address ${opts.address}: expected a unix socket path or https://host:port`,
       );
     }
     this.opts = opts;
@@ -42,15 +53,25 @@ export class CaClient {
   private call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const a = this.opts.address;
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const token = typeof this.opts.token === 'function' ? this.opts.token() : this.opts.token;
+    const u = this.url;
+    const send = u ? tlsRequest : request;
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = send(
         {
-          socketPath: a,
+          ...(u
+            ? {
+                host: u.hostname,
+                port: Number(u.port || 443),
+                ca: this.opts.caPem,
+                servername: this.opts.serverName ?? (isIP(u.hostname) ? undefined : u.hostname),
+              }
+            : { socketPath: a }),
           method,
           path,
           timeout: this.opts.timeoutMs ?? 10_000,
           headers: {
-            authorization: `Bearer ${this.opts.token}`,
+            authorization: `Bearer ${token}`,
             ...(payload
               ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
               : {}),

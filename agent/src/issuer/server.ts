@@ -3,17 +3,23 @@
 //                    → {certPem, chainPem, serial, notAfter, roots}
 //   GET  /v1/bundle  → {roots}
 // A node may obtain SVIDs only for service accounts of its own pods.
+// It listens on a unix socket (the sandbox, plain hosts) or on TCP with TLS
+// (Kubernetes): plain TCP would carry node credentials in the clear.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { ClusterObjects } from '../state/types.ts';
+import { type NodeAuthenticator, staticTokens } from './authenticate.ts';
 import { mayIssue } from './authorize.ts';
 import type { CaStore } from './ca-store.ts';
 
 export interface IssuerOptions {
   store: CaStore;
   trustDomain: string;
-  /** token → node name */
-  tokens: ReadonlyMap<string, string>;
+  /** token → node name (static tokens), unless an authenticator is given. */
+  tokens?: ReadonlyMap<string, string>;
+  /** Proves which node asks (TokenReview on Kubernetes). */
+  authenticator?: NodeAuthenticator;
   lifetimeMs?: number;
   cluster: () => ClusterObjects;
   /** Called for every decision, for the issuer's log. */
@@ -40,16 +46,27 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return v as Record<string, unknown>;
 }
 
+export interface ServingTls {
+  certPem: string;
+  keyPem: string;
+  chainPem: string[];
+}
+
 export class IssuerServer {
-  private readonly server: Server;
+  private server: Server | undefined;
   private readonly opts: IssuerOptions;
+  private readonly auth: NodeAuthenticator;
 
   constructor(opts: IssuerOptions) {
     this.opts = opts;
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((e: Error) => send(res, 500, { error: e.message }));
-    });
+    if (!opts.authenticator && !opts.tokens)
+      throw new Error('issuer: give node tokens or an authenticator');
+    this.auth = opts.authenticator ?? staticTokens(opts.tokens!);
   }
+
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    this.handle(req, res).catch((e: Error) => send(res, 500, { error: e.message }));
+  };
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const audit = this.opts.audit ?? (() => {});
@@ -61,15 +78,16 @@ export class IssuerServer {
       send(res, 404, { error: 'not found: POST /v1/svid or GET /v1/bundle' });
       return;
     }
-    const auth = req.headers.authorization ?? '';
-    const node = auth.startsWith('Bearer ')
-      ? this.opts.tokens.get(auth.slice(7).trim())
-      : undefined;
-    if (!node) {
-      audit('refused: unknown node credential');
-      send(res, 401, { error: 'unknown node credential' });
+    const header = req.headers.authorization ?? '';
+    const who = header.startsWith('Bearer ')
+      ? await this.auth.authenticate(header.slice(7).trim())
+      : { error: 'no bearer credential' };
+    if ('error' in who) {
+      audit(`refused: ${who.error}`);
+      send(res, 401, { error: who.error });
       return;
     }
+    const node = who.node;
     let body: Record<string, unknown>;
     try {
       body = await readJson(req);
@@ -107,26 +125,57 @@ export class IssuerServer {
     });
   }
 
-  /** target: a unix socket path. (TCP would expose node tokens and the bundle without TLS.) */
-  listen(target: string): Promise<void> {
-    if (!target.includes('/')) {
-      return Promise.reject(
-        new Error(
-          `--listen ${target}: only a unix socket path is supported (TCP needs TLS, not built yet)`,
-        ),
-      );
-    }
+  /** A unix socket path, or host:port with TLS. Resolves with the bound port for TCP. */
+  listen(target: string, tls?: ServingTls): Promise<number | undefined> {
+    if (!target.includes('/')) return this.listenTcp(target, tls);
+    const server = createServer(this.onRequest);
+    this.server = server;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      server.once('error', reject);
       if (existsSync(target)) unlinkSync(target);
-      this.server.listen(target, () => {
+      server.listen(target, () => {
         chmodSync(target, 0o600);
-        resolve();
+        resolve(undefined);
       });
     });
   }
 
+  private listenTcp(target: string, tls?: ServingTls): Promise<number> {
+    const m = /^(.*):(\d+)$/.exec(target);
+    if (!m)
+      return Promise.reject(new Error(`--listen ${target}: expected a socket path or host:port`));
+    if (!tls) {
+      return Promise.reject(
+        new Error(
+          `--listen ${target}: TCP needs TLS (node credentials must not cross in the clear)`,
+        ),
+      );
+    }
+    const server = createTlsServer(
+      { cert: [tls.certPem, ...tls.chainPem].join(''), key: tls.keyPem, minVersion: 'TLSv1.3' },
+      this.onRequest,
+    );
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), () => {
+        const a = server.address();
+        resolve(typeof a === 'object' && a ? a.port : Number(m[2]));
+      });
+    });
+  }
+
+  /** Serves a new certificate to new connections (the serving certificate renews). */
+  setServingTls(tls: ServingTls): void {
+    const s = this.server as unknown as { setSecureContext?: (o: object) => void } | undefined;
+    s?.setSecureContext?.({
+      cert: [tls.certPem, ...tls.chainPem].join(''),
+      key: tls.keyPem,
+      minVersion: 'TLSv1.3',
+    });
+  }
+
   close(): void {
-    this.server.close();
+    this.server?.close();
   }
 }

@@ -2,24 +2,48 @@
 // signs SVIDs for a node's own pods only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HealthServer } from '../../agent/health.ts';
+import { TokenReviewAuthenticator } from '../../issuer/authenticate.ts';
+import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
+import { IssuerCluster } from '../../issuer/cluster.ts';
 import { IssuerServer } from '../../issuer/server.ts';
+import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
 import { parse, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft issuer --listen ADDRESS --ca-dir DIR --manifests DIR --node-tokens DIR [options]
+       weft issuer --kubernetes --listen HOST:PORT --namespace NS [options]
 
 Signs X.509-SVIDs (spiffe://<trust-domain>/ns/<ns>/sa/<sa>) for agents. A node,
 proving itself with its token, gets identities only of service accounts of
 pods scheduled on it (per the manifests).
 
+On Kubernetes (--kubernetes), agents prove their node with a projected
+service-account token (checked by TokenReview, audience --token-audience);
+the CA lives in a Secret (generated and stored on first start unless
+--ca-existing), its roots are published in a ConfigMap for agents to mount,
+and the API is served over TLS with a certificate for the issuer's Service.
+
 Options:
-  --listen PATH         unix socket path (mode 0600)
+  --listen ADDRESS      unix socket path (mode 0600), or HOST:PORT (TLS; --kubernetes)
   --ca-dir DIR          ca.pem, ca-key.pem, [chain.pem], roots.pem; generated on first start
   --manifests DIR       the cluster's Pods (which node runs which service account)
   --node-tokens DIR     one file per node, named for the node, holding its token
   --trust-domain TD     default cluster.local
   --svid-lifetime SEC   certificate lifetime in seconds (default 86400)
+
+Kubernetes options:
+  --kubernetes          read pods from the API server; authenticate agents by TokenReview
+  --kubeconfig FILE     default: in-cluster service account, else KUBECONFIG
+  --namespace NS        where the CA Secret, root ConfigMap and Service live (default weft-system)
+  --ca-secret NAME      the CA Secret (tls.crt, tls.key, ca.crt; default weft-ca)
+  --ca-existing         the Secret is provided (cert-manager): never create it
+  --root-configmap NAME ConfigMap the roots are published in (default weft-ca-root)
+  --token-audience AUD  audience agents' tokens must carry (default weft-issuer)
+  --agent-service-account NAME  the agents' service account (default weft-agent)
+  --service-name NAME   the issuer's Service, named in its serving certificate (default weft-issuer)
+  --health-port PORT    /healthz/live and /healthz/ready on this port
 
 SIGHUP re-reads the CA files: rotate a root by adding the new root to
 roots.pem, switching ca.pem/ca-key.pem, sending SIGHUP, and later removing
@@ -46,6 +70,17 @@ export async function run(args: string[]): Promise<number> {
     'node-tokens': { type: 'string' },
     'trust-domain': { type: 'string', default: 'cluster.local' },
     'svid-lifetime': { type: 'string', default: '86400' },
+    kubernetes: { type: 'boolean', default: false },
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string', default: 'weft-system' },
+    'ca-secret': { type: 'string', default: 'weft-ca' },
+    'ca-existing': { type: 'boolean', default: false },
+    'root-configmap': { type: 'string', default: 'weft-ca-root' },
+    'token-audience': { type: 'string', default: 'weft-issuer' },
+    'agent-service-account': { type: 'string', default: 'weft-agent' },
+    'service-name': { type: 'string', default: 'weft-issuer' },
+    'health-port': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -55,6 +90,7 @@ export async function run(args: string[]): Promise<number> {
   const lifetime = Number(values['svid-lifetime']);
   if (!Number.isFinite(lifetime) || lifetime < 60)
     throw new UsageError('issuer: --svid-lifetime takes seconds, at least 60');
+  if (values.kubernetes) return runOnKubernetes(values, lifetime);
   const td = values['trust-domain'];
   const store = await openCaStore(required('issuer', values, 'ca-dir'), td);
   const source = new ManifestSource(required('issuer', values, 'manifests'));
@@ -82,5 +118,119 @@ export async function run(args: string[]): Promise<number> {
   });
   server.close();
   source.close();
+  process.exit(0);
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function port(v: unknown, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`issuer: --${flag} takes a port number, not ${String(v)}`);
+  return n;
+}
+
+async function runOnKubernetes(values: Values, lifetime: number): Promise<number> {
+  const log = (l: string) => process.stderr.write(`weft issuer: ${l}\n`);
+  const td = values['trust-domain'] as string;
+  const ns = values.namespace as string;
+  const listen = required('issuer', values, 'listen');
+  const healthPort = port(values['health-port'], 'health-port');
+  const kc = loadKubeConfig(values.kubeconfig as string | undefined);
+  const cluster = new IssuerCluster(kc, { log });
+  let ready = false;
+  const health = await HealthServer.start(
+    {
+      ready: () => ready && cluster.ready,
+      status: () => {
+        throw new Error('the issuer serves no metrics');
+      },
+    },
+    { healthPort },
+  );
+  try {
+    return await serve(values, lifetime, {
+      kc,
+      cluster,
+      health,
+      td,
+      ns,
+      listen,
+      log,
+      setReady: () => {
+        ready = true;
+      },
+    });
+  } catch (e) {
+    health.close();
+    cluster.close();
+    // The API client's pooled connections outlive close(): a failed start must still end.
+    process.stderr.write(`weft: ${(e as Error).message}\n`, () => process.exit(1));
+    return new Promise(() => {});
+  }
+}
+
+interface Running {
+  kc: ReturnType<typeof loadKubeConfig>;
+  cluster: IssuerCluster;
+  health: HealthServer;
+  td: string;
+  ns: string;
+  listen: string;
+  log: (l: string) => void;
+  setReady: () => void;
+}
+
+async function serve(values: Values, lifetime: number, r: Running): Promise<number> {
+  const { kc, cluster, td, ns, listen, log } = r;
+  await cluster.start();
+  const store = await openSecretCaStore({
+    kubeConfig: kc,
+    namespace: ns,
+    secretName: values['ca-secret'] as string,
+    rootConfigMap: values['root-configmap'] as string,
+    trustDomain: td,
+    existing: values['ca-existing'] === true,
+    log,
+  });
+  const svc = values['service-name'] as string;
+  const names = [`${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`, `${svc}.${ns}`, svc];
+  const server = new IssuerServer({
+    store,
+    trustDomain: td,
+    authenticator: new TokenReviewAuthenticator({
+      kubeConfig: kc,
+      audience: values['token-audience'] as string,
+      agentServiceAccount: `${ns}:${values['agent-service-account']}`,
+      podNode: (n, p) => cluster.podNode(n, p),
+    }),
+    lifetimeMs: lifetime * 1000,
+    cluster: () => cluster.objects(),
+    audit: log,
+  });
+  const bound = await server.listen(listen, await store.ca.issueServing(names));
+  r.setReady();
+  // The CA Secret may be rotated (cert-manager): re-read it, then serve a fresh certificate.
+  // The serving certificate is renewed the same way, well before its 24 h lifetime ends.
+  const refresh = setInterval(() => {
+    store
+      .reload()
+      .then(async () => server.setServingTls(await store.ca.issueServing(names)))
+      .catch((e: Error) => log(`CA refresh failed, keeping the current one: ${e.message}`));
+  }, 5 * 60_000);
+  refresh.unref();
+  log(
+    `listening on ${listen.replace(/:\d+$/, `:${bound}`)} (TLS), trust domain ${td}, CA from Secret ${ns}/${values['ca-secret']}`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  clearInterval(refresh);
+  server.close();
+  r.health.close();
+  cluster.close();
+  // Agents' keep-alive connections would hold the loop open: an issuer told to stop exits.
   process.exit(0);
 }

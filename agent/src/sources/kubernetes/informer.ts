@@ -175,6 +175,5 @@ export class ResourceInformer extends EventEmitter<{ change: []; error: [Error] 
     this.retry = setTimeout(() => {
       if (!this.stopped) void this.lw.start().catch((e: unknown) => this.failed(e));
     }, delay);
-    this.retry.unref?.();
   }
 }

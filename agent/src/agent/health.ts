@@ -1,0 +1,83 @@
+// Health and metrics over plain HTTP for the kubelet and Prometheus:
+//   :15021 /healthz/live   200 while the process serves requests
+//          /healthz/ready  200 once the agent has its initial cluster state, else 503
+//   :15020 /metrics        the node's counters (agent/metrics.ts)
+// Both ports may be the same server; either may be off.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { renderMetrics } from './metrics.ts';
+import type { AgentStatus } from './status.ts';
+
+export interface HealthSource {
+  ready(): boolean;
+  status(): AgentStatus;
+}
+
+export interface HealthOptions {
+  host?: string;
+  healthPort?: number;
+  metricsPort?: number;
+}
+
+function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const text = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(code, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed\n');
+    if (serve.health && path === '/healthz/live') return text(200, 'ok\n');
+    if (serve.health && path === '/healthz/ready') {
+      return src.ready() ? text(200, 'ready\n') : text(503, 'initial cluster state not synced\n');
+    }
+    if (serve.metrics && path === '/metrics') {
+      return text(200, renderMetrics(src.status(), src.ready()), 'text/plain; version=0.0.4');
+    }
+    text(404, 'not found\n');
+  };
+}
+
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+export class HealthServer {
+  private readonly servers: Server[] = [];
+  readonly ports: { health?: number; metrics?: number } = {};
+
+  static async start(src: HealthSource, opts: HealthOptions): Promise<HealthServer> {
+    const h = new HealthServer();
+    const host = opts.host ?? '0.0.0.0';
+    try {
+      if (opts.healthPort !== undefined && opts.healthPort === opts.metricsPort) {
+        const s = createServer(handler(src, { health: true, metrics: true }));
+        h.servers.push(s);
+        h.ports.health = h.ports.metrics = await listen(s, host, opts.healthPort);
+        return h;
+      }
+      if (opts.healthPort !== undefined) {
+        const s = createServer(handler(src, { health: true, metrics: false }));
+        h.servers.push(s);
+        h.ports.health = await listen(s, host, opts.healthPort);
+      }
+      if (opts.metricsPort !== undefined) {
+        const s = createServer(handler(src, { health: false, metrics: true }));
+        h.servers.push(s);
+        h.ports.metrics = await listen(s, host, opts.metricsPort);
+      }
+    } catch (e) {
+      h.close();
+      throw e;
+    }
+    return h;
+  }
+
+  close(): void {
+    for (const s of this.servers) s.close();
+  }
+}
