@@ -49,6 +49,7 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
       bytesToClient: 0,
       result: 'refused',
       detail: `${what}: ${denial(v)}`,
+      ...(v.audited ? { audit: v.audited.join(', ') } : {}),
     });
     res.writeHead(403, { 'content-type': 'text/plain' });
     res.end('RBAC: access denied\n');

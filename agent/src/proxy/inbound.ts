@@ -26,9 +26,17 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   stats.accepted++;
   const host = client.localAddress;
   const port = client.localPort;
-  const entry = {
-    direction: 'inbound' as const,
-    via: 'plaintext' as const,
+  const entry: {
+    direction: 'inbound';
+    via: 'plaintext';
+    source: null;
+    sourceAddress: string | null;
+    destination: string;
+    destinationWorkload: string;
+    audit?: string;
+  } = {
+    direction: 'inbound',
+    via: 'plaintext',
     source: null,
     sourceAddress: client.remoteAddress ?? null,
     destination: `${host}:${port}`,
@@ -39,6 +47,8 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     const src = { ip: client.remoteAddress ?? '' };
     const l7 = needsHttp(policy, ctx.key);
     const v = checkIngress(policy, ctx.key, src, port, l7 ? 'per-request' : undefined);
+    // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
+    if (v.audited) entry.audit = v.audited.join(', ');
     if (!v.allow) {
       stats.failed++;
       ctx.log.add({

@@ -122,7 +122,9 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
       port,
       l7 ? 'per-request' : undefined,
     );
-    if (!ingress.allow) return refuse(ctx, client, entry, denial(ingress));
+    // AUDIT matches are recorded whatever the verdict, once per connection (on its inbound side).
+    const audit = ingress.audited ? { audit: ingress.audited.join(', ') } : {};
+    if (!ingress.allow) return refuse(ctx, client, { ...entry, ...audit }, denial(ingress));
     if (l7) {
       local.stats.accepted++;
       const policy = tables.policy;
@@ -140,7 +142,7 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
         client,
       );
     }
-    return handOff(ctx, client, local, host, port, entry);
+    return handOff(ctx, client, local, host, port, entry, audit);
   }
   if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, host, port, entry);
   plaintext(ctx, client, host, port, entry);
@@ -154,6 +156,7 @@ function handOff(
   host: string,
   port: number,
   entry: Entry,
+  audit: { audit?: string },
 ): void {
   let app: Socket;
   try {
@@ -170,6 +173,7 @@ function handOff(
       direction: 'inbound',
       via: 'local',
       destinationWorkload: local.key,
+      ...audit,
       ...ended(reset, c),
     });
   });

@@ -112,11 +112,12 @@ export function handleConnect(
     target.port,
     l7 ? 'per-request' : undefined,
   );
+  // AUDIT matches are recorded whatever the verdict.
+  if (v.audited) entry.audit = v.audited.join(', ');
   if (!v.allow) {
     deny(403, denial(v));
     return;
   }
-  if (v.audited) entry.audit = v.audited.join(', ');
   if (l7) {
     stream.respond({ ':status': 200 });
     serveHttp(
