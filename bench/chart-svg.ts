@@ -171,7 +171,9 @@ export function renderChart(rows: readonly RowResult[], caption: string): string
       `<text x="${x + 14}" y="${y}" class="c">${name}</text>`,
     );
   });
-  parts.push(`<text x="${PAD + 270}" y="${y}" class="c">lighter bar: p99</text>`);
+  parts.push(
+    `<text x="${PAD + 270}" y="${y}" class="c">lighter bar: p99 · throughput: more is better; latency and CPU: less is better</text>`,
+  );
   const width = LABEL_W + COLUMNS * COL_W;
   const height = y + 16;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">

@@ -10,6 +10,8 @@ import { parseWrk, wrkArgs, wrkProblems } from './wrk.ts';
 export interface HttpRun {
   figures: HttpFigures;
   errors: string[];
+  /** Requests completed (0 when wrk failed). */
+  requests: number;
 }
 
 export async function measureHttp(
@@ -29,7 +31,9 @@ export async function measureHttp(
     if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
     const w = parseWrk(r.stdout);
     const problems = wrkProblems(w);
-    if (problems.length) return { figures: FAILED_HTTP, errors: problems.map((p) => `HTTP: ${p}`) };
+    if (problems.length) {
+      return { figures: FAILED_HTTP, errors: problems.map((p) => `HTTP: ${p}`), requests: 0 };
+    }
     return {
       figures: {
         rps: w.requestsPerSec,
@@ -39,8 +43,9 @@ export async function measureHttp(
         cpuMsPer1k: cpuMsPerThousand(used, w.requests),
       },
       errors: [],
+      requests: w.requests,
     };
   } catch (e) {
-    return { figures: FAILED_HTTP, errors: [`HTTP: ${(e as Error).message}`] };
+    return { figures: FAILED_HTTP, errors: [`HTTP: ${(e as Error).message}`], requests: 0 };
   }
 }

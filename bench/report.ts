@@ -157,11 +157,17 @@ export function renderConsole(rows: readonly RowResult[]): string {
   ];
   const f = failures(rows);
   if (f.length) parts.push('', 'Failed measurements:', ...f);
+  const n = notes(rows);
+  if (n.length) parts.push('', 'Notes:', ...n);
   return `${parts.join('\n')}\n`;
 }
 
 function failures(rows: readonly RowResult[]): string[] {
   return rows.flatMap((r) => r.errors.map((e) => `- ${r.label}: ${e}`));
+}
+
+function notes(rows: readonly RowResult[]): string[] {
+  return rows.flatMap((r) => r.notes.map((e) => `- ${r.label}: ${e}`));
 }
 
 const check = (ok: boolean | undefined) =>
@@ -242,6 +248,7 @@ export function renderDoc(r: BenchReport): string {
   const m = r.machine;
   const { cfg } = r;
   const f = failures(r.rows);
+  const n = notes(r.rows);
   return `# Benchmarks
 
 Written by \`make bench\` (bench/run.ts) on ${m.date.slice(0, 10)}; the matrix took ${Math.round(r.seconds)} s.
@@ -297,7 +304,7 @@ ${markdownTable(tcpTable(r.rows))}
 ## HTTP
 
 ${markdownTable(httpTable(r.rows))}
-${f.length ? `\nFailed measurements:\n\n${f.join('\n')}\n` : ''}
+${f.length ? `\nFailed measurements:\n\n${f.join('\n')}\n` : ''}${n.length ? `\nNotes:\n\n${n.join('\n')}\n` : ''}
 ## Against the targets (TCP, across nodes)
 
 ${targetsTable(r.rows)}
@@ -307,5 +314,8 @@ ${targetsTable(r.rows)}
 Shorter settings make a quicker, noisier run:
 
 ${knobsTable(cfg)}
+
+\`WEFT_BENCH_ROUNDS\` and \`WEFT_BENCH_CONNECT_MS\` are read by the policy benchmark
+(bench/policy.ts, docs/benchmarks-policy.md) as well.
 `;
 }

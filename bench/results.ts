@@ -33,6 +33,8 @@ export interface RowSample {
   /** RSS of the row's proxies at the end of the round, MiB; NaN for direct. */
   rssMiB: number;
   errors: string[];
+  /** What the figures need said beside them (not a failure). */
+  notes: string[];
 }
 
 export interface RowResult {
@@ -46,6 +48,7 @@ export interface RowResult {
   rssMiB: number;
   rounds: number;
   errors: string[];
+  notes: string[];
 }
 
 function medians<T extends object>(xs: T[]): T {
@@ -76,6 +79,8 @@ export function combine(spec: RowSpec, samples: readonly RowSample[]): RowResult
     rssMiB: spec.proxy === 'none' ? Number.NaN : median(samples.map((s) => s.rssMiB)),
     rounds: samples.length,
     errors: [...new Set(samples.flatMap((s) => s.errors))],
+    // Counts differ from round to round; the first round's wording stands for the rest.
+    notes: samples.find((s) => s.notes.length)?.notes ?? [],
   };
 }
 

@@ -64,30 +64,38 @@ async function measureRow(
   const errors: string[] = [];
   let tcp: TcpFigures | undefined;
   let http: HttpFigures | undefined;
-  let opened = 0;
-  const before = await box.meshConnections();
+  const notes: string[] = [];
+  // Figures of a path that did not take the path it is named for are not reported.
+  const check = (through: number, opened: number) =>
+    spec.meshed
+      ? through < opened &&
+        `the weft proxies accepted ${through} of the ${opened} connections the client opened`
+      : through > 0 &&
+        `the weft proxies accepted ${through} connections of a path outside the mesh`;
+  let mark = await box.meshConnections();
+  const through = async () => {
+    const now = await box.meshConnections();
+    const n = now - mark;
+    mark = now;
+    return n;
+  };
   if (spec.tcp) {
     const t = await measureTcp(client, box.pod(spec.server), box.cgroup, cfg);
-    tcp = t.figures;
-    errors.push(...t.errors);
-    opened += t.connections;
+    const wrong = check(await through(), t.connections);
+    tcp = wrong ? FAILED_TCP : t.figures;
+    errors.push(...t.errors, ...(wrong ? [`TCP: ${wrong}`] : []));
   }
   if (spec.http) {
     const h = await measureHttp(client, httpUrl(spec, box), box.cgroup, cfg);
-    http = h.figures;
-    errors.push(...h.errors);
-    opened += cfg.httpConnections;
-  }
-  // Figures of a path that did not take the path it is named for are not reported.
-  const through = (await box.meshConnections()) - before;
-  const wrong = spec.meshed
-    ? through < opened &&
-      `the weft proxies accepted ${through} of the ${opened} connections the client opened`
-    : through > 0 && `the weft proxies accepted ${through} connections of a path outside the mesh`;
-  if (wrong) {
-    errors.push(wrong);
-    tcp = tcp && FAILED_TCP;
-    http = http && FAILED_HTTP;
+    const n = await through();
+    const wrong = check(n, cfg.httpConnections);
+    http = wrong ? FAILED_HTTP : h.figures;
+    errors.push(...h.errors, ...(wrong ? [`HTTP: ${wrong}`] : []));
+    if (spec.meshed && n > 2 * cfg.httpConnections) {
+      notes.push(
+        `HTTP: the weft proxies accepted ${n} connections for wrk's ${cfg.httpConnections} keep-alive connections (${h.requests} requests): connections were closed and opened again`,
+      );
+    }
   }
   const rssMiB =
     spec.proxy === 'agents'
@@ -95,7 +103,7 @@ async function measureRow(
       : spec.proxy === 'nginx'
         ? box.nginxRssMiB()
         : Number.NaN;
-  return { tcp, http, rssMiB, errors };
+  return { tcp, http, rssMiB, errors, notes };
 }
 
 async function main(): Promise<number> {
@@ -129,6 +137,7 @@ async function main(): Promise<number> {
               http: spec.http ? FAILED_HTTP : undefined,
               rssMiB: Number.NaN,
               errors: broken.get(spec.id)!,
+              notes: [],
             }
           : await measureRow(spec, boxes.get(spec.sandbox)!, cfg);
         samples.get(spec.id)!.push(sample);
@@ -148,7 +157,7 @@ async function main(): Promise<number> {
   if (cfg.only) {
     say('WEFT_BENCH_ONLY is set: docs/benchmarks.md and docs/benchmarks.svg are left as they are');
   } else {
-    const caption = `${machine.cores} × ${machine.cpu}, Linux ${machine.kernel}, Node ${machine.node}, ${machine.date.slice(0, 10)}; medians of ${cfg.rounds} rounds`;
+    const caption = `${machine.cores} × ${machine.cpu}, Linux ${machine.kernel}, Node ${machine.node}, ${machine.date.slice(0, 10)}; ${cfg.rounds === 1 ? 'one round' : `medians of ${cfg.rounds} rounds`}`;
     writeFileSync(
       new URL('../docs/benchmarks.svg', import.meta.url),
       renderChart(results, caption),

@@ -16,6 +16,7 @@ export function sampleRows(): RowResult[] {
       rssMiB: Number.NaN,
       rounds: 3,
       errors: [],
+      notes: [],
     },
     {
       id: 'mtls',
@@ -27,6 +28,7 @@ export function sampleRows(): RowResult[] {
       rssMiB: 180,
       rounds: 3,
       errors: [],
+      notes: [],
     },
     {
       id: 'nginx',
@@ -37,6 +39,7 @@ export function sampleRows(): RowResult[] {
       rssMiB: 30,
       rounds: 3,
       errors: [],
+      notes: [],
     },
     {
       id: 'splice',
@@ -47,6 +50,7 @@ export function sampleRows(): RowResult[] {
       rssMiB: 150,
       rounds: 3,
       errors: ['TCP throughput: ENOMEM'],
+      notes: [],
     },
   ];
 }

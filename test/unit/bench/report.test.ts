@@ -80,6 +80,16 @@ describe('bench tables', () => {
     );
   });
 
+  it('says what the figures need said beside them, apart from failures', () => {
+    const rows = sampleRows();
+    rows[1]!.notes = ['HTTP: connections were closed and opened again'];
+    const out = renderConsole(rows);
+    expect(out).toContain(
+      'Notes:\n- weft mTLS L4 (HBONE): HTTP: connections were closed and opened again',
+    );
+    expect(renderConsole(sampleRows())).not.toContain('Notes:');
+  });
+
   it('checks the earlier targets against the run', () => {
     const t = targetsTable(sampleRows());
     expect(t).toContain('| mTLS: throughput ≥ 25% of direct | 25% | met |');
