@@ -171,6 +171,7 @@ describe('shipped policies', () => {
   const files = [
     ...readdirSync(`${repo}examples`).map((f) => `examples/${f}`),
     ...readdirSync(`${repo}test/fixtures/policy`).map((f) => `test/fixtures/policy/${f}`),
+    'vagrant/shop.yaml',
   ].filter((f) => f.endsWith('.yaml'));
   const policies = files.flatMap((f) =>
     parseDocs(readFileSync(`${repo}${f}`, 'utf8'), f)
@@ -182,7 +183,7 @@ describe('shipped policies', () => {
     expect(policies.length).toBeGreaterThan(0);
   });
 
-  it('every AuthorizationPolicy in examples/ and test/fixtures/policy/ is valid under the CRD', () => {
+  it('every AuthorizationPolicy in examples/, test/fixtures/policy/ and the rig is valid under the CRD', () => {
     for (const { f, doc } of policies) {
       // Istio's API group is accepted as is; the spec is the same under weft's.
       const asWeft = { ...doc, apiVersion: 'security.weft.dev/v1alpha1' };
