@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processTree, vmRssKiB } from './cpu.ts';
-import { type Pod, spawnInPod } from './pod-exec.ts';
+import { findCommand, type Pod, spawnInPod } from './pod-exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,7 +30,15 @@ export async function startNginx(
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(confPath, conf(dir));
   const errorLog = join(dir, 'error.log');
-  const child = spawnInPod(pod, ['nginx', '-p', dir, '-c', confPath, '-e', errorLog]);
+  const child = spawnInPod(pod, [
+    findCommand('nginx') ?? 'nginx',
+    '-p',
+    dir,
+    '-c',
+    confPath,
+    '-e',
+    errorLog,
+  ]);
   let stderr = '';
   child.stderr?.on('data', (d) => {
     stderr += d;

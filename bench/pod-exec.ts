@@ -2,6 +2,8 @@
 // so the mesh's cgroup hooks see its sockets, and inside the pod's netns.
 // Every child is remembered so an interrupted run can stop it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface Pod {
   netns: string;
@@ -10,6 +12,15 @@ export interface Pod {
 }
 
 const running = new Set<ChildProcess>();
+
+/** A program's path, from PATH or the sbin directories (where apt puts nginx); null if absent. */
+export function findCommand(cmd: string): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (d && existsSync(join(d, cmd))) return join(d, cmd);
+  }
+  return null;
+}
 
 export function spawnInPod(pod: Pod, argv: string[]): ChildProcess {
   const script = `echo $$ > '${pod.cgroup}/cgroup.procs' && exec nsenter --net='${pod.netns}' "$@"`;

@@ -13,7 +13,7 @@ import { benchConfig, type RowId } from './config.ts';
 import { measureHttp } from './http-load.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { PORTS, type RowSpec, type SandboxKey, sandboxesFor, selectRows } from './matrix.ts';
-import { killAllInPods } from './pod-exec.ts';
+import { findCommand, killAllInPods } from './pod-exec.ts';
 import { renderConsole, renderDoc } from './report.ts';
 import {
   combine,
@@ -109,6 +109,10 @@ async function measureRow(
 async function main(): Promise<number> {
   const cfg = benchConfig(process.env);
   if (process.getuid?.() !== 0) throw new Error('make bench needs root (it builds sandboxes)');
+  const missing = ['wrk', 'nginx', 'openssl', 'nsenter'].filter((c) => !findCommand(c));
+  if (missing.length) {
+    throw new Error(`missing ${missing.join(', ')}: run scripts/bench-deps.sh (make bench does)`);
+  }
   const rows = selectRows(cfg.only);
   const machine = describeMachine();
   const cleanup = new Cleanup();
