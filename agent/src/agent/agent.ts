@@ -1,7 +1,8 @@
-// One node's agent: the manifest source feeds snapshots; the compilers turn
+// One node's agent: a source (manifest directory or Kubernetes) feeds snapshots; the compilers turn
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
 import { existsSync, statSync } from 'node:fs';
+import type { MtlsMode } from '../compile/enrollment.ts';
 import {
   compilePeers,
   compileServices,
@@ -20,6 +21,7 @@ import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
+import type { SnapshotSource } from '../sources/source.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
 import { FlowLog } from './flows.ts';
 import { IdAllocator } from './ids.ts';
@@ -27,12 +29,17 @@ import type { AgentStatus } from './status.ts';
 
 export interface AgentOptions {
   node: string;
-  manifests: string;
+  /** A manifest directory to read the cluster from, unless a source is given. */
+  manifests?: string;
+  /** Where the cluster comes from (the Kubernetes API); wins over manifests. */
+  source?: SnapshotSource;
+  /** mTLS mode of namespaces without a weft.dev/mtls label (default permissive). */
+  mtlsDefault?: MtlsMode;
   cgroupRoot: string;
   pinRoot: string;
   splice?: boolean;
   /** The issuer (unix socket path or host:port) and this node's credential: enables mTLS. */
-  issuer?: { address: string; token: string };
+  issuer?: { address: string; token: string | (() => string); caPem?: string };
   trustDomain?: string;
   /** Where mesh-wide AuthorizationPolicies live (default weft-system). */
   rootNamespace?: string;
@@ -58,7 +65,8 @@ function kernelIdentity(w: NodeWorkload): { cgroup: bigint; netnsIno: number } |
 
 export class Agent {
   readonly opts: AgentOptions;
-  private source!: ManifestSource;
+  private source!: SnapshotSource;
+  private started = false;
   private datapath!: NodeDatapath;
   private proxy!: NodeProxy;
   private identities: IdentityManager | null = null;
@@ -129,7 +137,10 @@ export class Agent {
       identities: this.identities ?? undefined,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
-    this.source = new ManifestSource(this.opts.manifests);
+    if (!this.opts.source && !this.opts.manifests)
+      throw new Error('agent: neither a manifest directory nor a cluster source was given');
+    this.source = this.opts.source ?? new ManifestSource(this.opts.manifests!);
+    this.source.on('warning', (w: string) => this.log(`source: ${w}`));
     const first = await this.source.start();
     this.source.on('snapshot', (s: Snapshot) => this.enqueue(s));
     this.source.on('errors', (errs: ObjectError[]) => {
@@ -137,6 +148,12 @@ export class Agent {
         this.log(`manifest rejected: ${e.file}: ${e.object}: ${e.field}: ${e.message}`);
     });
     await this.enqueue(first);
+    this.started = true;
+  }
+
+  /** Started, and the source has its initial state (every initial list, on Kubernetes). */
+  ready(): boolean {
+    return this.started && (this.source.ready ?? true);
   }
 
   private trustDomain(): string {
@@ -151,7 +168,7 @@ export class Agent {
   }
 
   private async apply(snap: Snapshot): Promise<void> {
-    const workloads = compileWorkloads(snap, this.opts.node);
+    const workloads = compileWorkloads(snap, this.opts.node, this.opts.mtlsDefault);
     this.policyTables = compilePolicy(
       snap,
       this.trustDomain(),
@@ -325,6 +342,7 @@ export class Agent {
       cluster: snap,
       trustDomain: this.trustDomain(),
       rootNamespace: this.opts.rootNamespace ?? 'weft-system',
+      mtlsDefault: this.opts.mtlsDefault,
       ...q,
     });
     const stages: TraceStage[] = [...t.stages];

@@ -32,7 +32,14 @@ function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }
       return src.ready() ? text(200, 'ready\n') : text(503, 'initial cluster state not synced\n');
     }
     if (serve.metrics && path === '/metrics') {
-      return text(200, renderMetrics(src.status(), src.ready()), 'text/plain; version=0.0.4');
+      let body: string;
+      try {
+        body = renderMetrics(src.status(), src.ready());
+      } catch {
+        // Asked before the agent has started: nothing to count yet.
+        return text(503, 'not started\n');
+      }
+      return text(200, body, 'text/plain; version=0.0.4');
     }
     text(404, 'not found\n');
   };

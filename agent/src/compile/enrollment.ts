@@ -17,10 +17,18 @@ export interface NodeWorkload {
   readonly netnsPath?: string;
   readonly cgroupDir?: string;
   readonly enrolled: boolean;
-  /** Namespace label weft.dev/mtls=strict: plaintext from outside the mesh is refused. */
+  /** Strict mTLS (namespace label or mesh default): plaintext from outside the mesh is refused. */
   readonly strict: boolean;
   /** Why it is (or is not) in the mesh, in words for `weft status`. */
   readonly reason: string;
+}
+
+export type MtlsMode = 'strict' | 'permissive';
+
+/** A namespace's mTLS mode: its weft.dev/mtls label, else the mesh-wide default. */
+export function isStrict(ns: Namespace | undefined, mtlsDefault: MtlsMode = 'permissive'): boolean {
+  const label = ns?.labels[MTLS_LABEL];
+  return label === 'strict' || (label !== 'permissive' && mtlsDefault === 'strict');
 }
 
 /** Whether a pod is in the mesh by its labels alone (placement aside): one rule for every compiler. */
@@ -42,7 +50,11 @@ function enrollment(ns: Namespace | undefined, pod: Pod): { enrolled: boolean; r
 }
 
 /** The pods scheduled on nodeName, sorted by key, each with its enrollment. */
-export function compileWorkloads(snap: Snapshot, nodeName: string): NodeWorkload[] {
+export function compileWorkloads(
+  snap: Snapshot,
+  nodeName: string,
+  mtlsDefault: MtlsMode = 'permissive',
+): NodeWorkload[] {
   const out: NodeWorkload[] = [];
   for (const [key, pod] of snap.pods) {
     if (pod.nodeName !== nodeName) continue;
@@ -56,7 +68,7 @@ export function compileWorkloads(snap: Snapshot, nodeName: string): NodeWorkload
       podIP: pod.podIP,
       netnsPath: pod.annotations[NETNS_ANNOTATION],
       cgroupDir: pod.annotations[CGROUP_ANNOTATION],
-      strict: ns?.labels[MTLS_LABEL] === 'strict',
+      strict: isStrict(ns, mtlsDefault),
       ...e,
     });
   }

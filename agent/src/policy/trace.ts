@@ -3,7 +3,7 @@
 // mTLS identity, ingress NetworkPolicy, AuthorizationPolicy DENY/ALLOW/AUDIT
 // (and the HTTP request, when given). Pure: `weft policy trace` and, once wired
 // in, the agent evaluate with these same functions.
-import { inMesh, MTLS_LABEL } from '../compile/enrollment.ts';
+import { inMesh, isStrict, MTLS_LABEL, type MtlsMode } from '../compile/enrollment.ts';
 import { principal, spiffeId } from '../identity/spiffe.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
@@ -41,6 +41,8 @@ export interface TraceInput {
   readonly to: string;
   readonly port: number;
   readonly http?: AuthzRequest;
+  /** The mesh-wide mTLS mode for namespaces without a weft.dev/mtls label (default permissive). */
+  readonly mtlsDefault?: MtlsMode;
 }
 
 /** Where `to` leads: the pod and the port on it, or why nowhere. */
@@ -182,7 +184,7 @@ export function tracePolicy(input: TraceInput): Trace {
   netpol('egress');
 
   const srcId = spiffeId(input.trustDomain, src.namespace, src.serviceAccountName);
-  const strict = nsOf(dst)?.labels[MTLS_LABEL] === 'strict';
+  const strict = isStrict(nsOf(dst), input.mtlsDefault);
   if (srcMesh && dstMesh) {
     stages.push({
       stage: 'mTLS identity',
@@ -194,7 +196,7 @@ export function tracePolicy(input: TraceInput): Trace {
       stage: 'mTLS identity',
       result: 'deny',
       object: dst.namespace,
-      reason: `${dst.namespace} is ${MTLS_LABEL}=strict: plaintext from outside the mesh is refused`,
+      reason: `${dst.namespace} is strict mTLS (${MTLS_LABEL} label or the mesh default): plaintext from outside the mesh is refused`,
     });
   } else if (dstMesh) {
     stages.push({

@@ -3,12 +3,18 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
-import { parse, required } from '../args.ts';
+import { HealthServer } from '../../agent/health.ts';
+import { PodDiscovery } from '../../discovery/index.ts';
+import { KernelPodLocator } from '../../discovery/locator.ts';
+import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
+import { KubernetesSource } from '../../sources/kubernetes/source.ts';
+import { parse, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
+       weft agent --kubernetes --node NAME --cgroup-root DIR --host-proc DIR [options]
 
 Runs the node agent: attaches weft's BPF programs at --cgroup-root, enrolls the
-pods the manifests place on --node, and runs the node proxy.
+pods the manifests (or the cluster) place on --node, and runs the node proxy.
 
 Options:
   --node NAME           this node's name (pods with spec.nodeName NAME are ours)
@@ -18,10 +24,31 @@ Options:
   --admin-socket PATH   admin API socket (default /run/weft/agent.sock)
   --no-admin-tcp        do not listen on 127.0.0.1:15000
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
-  --issuer PATH         the issuer's unix socket; enables mTLS (HBONE)
-  --issuer-token-file F this node's credential for the issuer
+  --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
+  --issuer-token-file F this node's credential for the issuer (re-read on each request)
+  --issuer-ca-file F    roots the issuer's certificate must chain to (https issuer)
   --trust-domain TD     SPIFFE trust domain (default cluster.local)
+  --root-namespace NS   where mesh-wide AuthorizationPolicies live (default weft-system)
+  --mtls-default MODE   permissive or strict, for namespaces without weft.dev/mtls (default permissive)
+  --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
+  --metrics-port PORT   Prometheus /metrics
+  --log-level LEVEL     debug, info, warn or error (default info)
+
+Kubernetes:
+  --kubernetes          read the cluster from the API server (informers) instead of --manifests
+  --kubeconfig FILE     default: the pod's service account, else KUBECONFIG
+  --host-proc DIR       the host's /proc as mounted in the agent (default /proc)
 `;
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function port(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`agent: --${flag} takes a port number, not ${v}`);
+  return n;
+}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse('agent', args, {
@@ -35,26 +62,73 @@ export async function run(args: string[]): Promise<number> {
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
     'trust-domain': { type: 'string', default: 'cluster.local' },
+    'issuer-ca-file': { type: 'string' },
+    'root-namespace': { type: 'string', default: 'weft-system' },
+    'mtls-default': { type: 'string', default: 'permissive' },
+    'health-port': { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    kubernetes: { type: 'boolean', default: false },
+    kubeconfig: { type: 'string' },
+    'host-proc': { type: 'string', default: '/proc' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(help);
     return 0;
   }
+  const mtls = values['mtls-default'];
+  if (mtls !== 'permissive' && mtls !== 'strict')
+    throw new UsageError(`agent: --mtls-default is permissive or strict, not ${mtls}`);
+  const level = LEVELS.indexOf(values['log-level'] as (typeof LEVELS)[number]);
+  if (level < 0)
+    throw new UsageError(
+      `agent: --log-level is one of ${LEVELS.join(', ')}, not ${values['log-level']}`,
+    );
+  const healthPort = port(values['health-port'], 'health-port');
+  const metricsPort = port(values['metrics-port'], 'metrics-port');
+  const node = required('agent', values, 'node');
+  const cgroupRoot = required('agent', values, 'cgroup-root');
+  // Agent messages are trouble worth a line (warn); only error silences them.
+  const log = (l: string) => {
+    if (level <= 2) process.stderr.write(`${l}\n`);
+  };
+  let locator: KernelPodLocator | undefined;
+  let source: KubernetesSource | undefined;
+  if (values.kubernetes) {
+    const kubeConfig = loadKubeConfig(values.kubeconfig);
+    locator = new KernelPodLocator(
+      new PodDiscovery({ cgroupRoot, procRoot: values['host-proc'] }),
+      { log },
+    );
+    source = new KubernetesSource({ kubeConfig, node, locator });
+  } else if (!values.manifests) {
+    throw new UsageError("agent: give --manifests DIR or --kubernetes. Run 'weft agent --help'.");
+  }
+  const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
   const agent = new Agent({
-    node: required('agent', values, 'node'),
-    manifests: required('agent', values, 'manifests'),
-    cgroupRoot: required('agent', values, 'cgroup-root'),
+    node,
+    manifests: values.manifests,
+    source,
+    cgroupRoot,
     pinRoot: values.bpffs,
     splice: values.splice,
     trustDomain: values['trust-domain'],
+    rootNamespace: values['root-namespace'],
+    mtlsDefault: mtls,
+    log,
     issuer: values.issuer
       ? {
           address: values.issuer,
-          token: readFileSync(required('agent', values, 'issuer-token-file'), 'utf8').trim(),
+          token: () => readFileSync(tokenFile!, 'utf8').trim(),
+          caPem: values['issuer-ca-file']
+            ? readFileSync(values['issuer-ca-file'], 'utf8')
+            : undefined,
         }
       : undefined,
   });
+  // Health first: the kubelet may probe before the initial lists are in (ready says 503 until then).
+  const health = await HealthServer.start(agent, { healthPort, metricsPort });
   await agent.start();
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], !values['no-admin-tcp']);
@@ -64,7 +138,9 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGINT', resolve);
   });
   admin.close();
+  health.close();
   await agent.stop();
+  locator?.close();
   // Established proxied connections would keep the loop alive; an agent told to stop exits.
   process.exit(0);
 }
