@@ -63,4 +63,27 @@ describe('enrollment', () => {
       false,
     );
   });
+
+  it('takes strict mTLS from the namespace label, else from the mesh-wide default', () => {
+    const ns = (name: string, mtls?: string) => ({
+      name,
+      labels: { 'weft.dev/mesh': 'enabled', ...(mtls ? { 'weft.dev/mtls': mtls } : {}) },
+    });
+    const snap = snapshot({
+      namespaces: [ns('plain'), ns('locked', 'strict'), ns('open', 'permissive')],
+      pods: [pod('plain', 'a'), pod('locked', 'b'), pod('open', 'c')],
+    });
+    const strictness = (d?: 'strict' | 'permissive') =>
+      compileWorkloads(snap, 'n1', d).map((w) => [w.key, w.strict]);
+    expect(strictness()).toEqual([
+      ['locked/b', true],
+      ['open/c', false],
+      ['plain/a', false],
+    ]);
+    expect(strictness('strict')).toEqual([
+      ['locked/b', true],
+      ['open/c', false],
+      ['plain/a', true],
+    ]);
+  });
 });
