@@ -178,6 +178,26 @@ current-context: fake
     await expect(c.bundle()).rejects.toThrow(/certificate|verify|self.signed/i);
   });
 
+  it('marks weft AuthorizationPolicies Accepted or Rejected in their status', async () => {
+    const ap = (name: string, action: string) => ({
+      apiVersion: 'security.weft.dev/v1alpha1',
+      kind: 'AuthorizationPolicy',
+      metadata: { namespace: 'shop', name },
+      spec: { action, rules: [{}] },
+    });
+    api.apply(ap('fine', 'ALLOW'));
+    api.apply(ap('broken', 'PERHAPS'));
+    const cond = (name: string) =>
+      api
+        .get('AuthorizationPolicy', 'security.weft.dev/v1alpha1', 'shop', name)
+        ?.status?.conditions?.find((c: { type: string }) => c.type === 'Accepted');
+    const deadline = Date.now() + 10_000;
+    while ((!cond('fine') || !cond('broken')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(cond('fine')).toMatchObject({ status: 'True', reason: 'Accepted' });
+    expect(cond('broken')).toMatchObject({ status: 'False', reason: 'Rejected' });
+  });
+
   it('keeps the same CA across a restart, and a provided Secret that is missing is an error', async () => {
     const before = api.get('Secret', 'v1', 'weft-system', 'weft-ca')!.data['tls.crt'];
     await stop(issuer!.child);

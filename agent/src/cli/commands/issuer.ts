@@ -7,6 +7,7 @@ import { TokenReviewAuthenticator } from '../../issuer/authenticate.ts';
 import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
 import { IssuerCluster } from '../../issuer/cluster.ts';
+import { PolicyStatusWriter } from '../../issuer/policy-status.ts';
 import { IssuerServer } from '../../issuer/server.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
@@ -185,6 +186,9 @@ interface Running {
 async function serve(values: Values, lifetime: number, r: Running): Promise<number> {
   const { kc, cluster, td, ns, listen, log } = r;
   await cluster.start();
+  // weft's AuthorizationPolicies get Accepted/Rejected conditions from here, the one writer.
+  const statusWriter = new PolicyStatusWriter(kc, { log });
+  void statusWriter.start();
   const store = await openSecretCaStore({
     kubeConfig: kc,
     namespace: ns,
@@ -228,6 +232,7 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
     process.once('SIGINT', resolve);
   });
   clearInterval(refresh);
+  statusWriter.close();
   server.close();
   r.health.close();
   cluster.close();

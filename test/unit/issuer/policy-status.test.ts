@@ -1,0 +1,100 @@
+// Accepted/Rejected conditions on weft's AuthorizationPolicies, written through
+// the status subresource of a local list/watch server (not a real API server).
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  acceptedCondition,
+  type Condition,
+  PolicyStatusWriter,
+} from '../../../agent/src/issuer/policy-status.ts';
+import { FakeApiServer } from '../../support/fake-apiserver.ts';
+
+const AV = 'security.weft.dev/v1alpha1';
+const policy = (name: string, action: string) => ({
+  apiVersion: AV,
+  kind: 'AuthorizationPolicy',
+  metadata: { namespace: 'shop', name },
+  spec: { selector: { matchLabels: { app: 'cart' } }, action, rules: [{}] },
+});
+
+function accepted(api: FakeApiServer, name: string): Condition | undefined {
+  const o = api.get('AuthorizationPolicy', AV, 'shop', name);
+  return o?.status?.conditions?.find((c: Condition) => c.type === 'Accepted');
+}
+
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 5 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('acceptedCondition', () => {
+  const now = new Date('2026-12-01T00:00:00Z');
+  it('accepts a valid policy and names the generation it saw', () => {
+    const c = acceptedCondition(
+      { ...policy('p', 'ALLOW'), metadata: { namespace: 'shop', name: 'p', generation: 3 } },
+      now,
+    );
+    expect(c).toMatchObject({ status: 'True', reason: 'Accepted', observedGeneration: 3 });
+    expect(c.lastTransitionTime).toBe(now.toISOString());
+  });
+
+  it('rejects with the field and keeps the transition time while the verdict stands', () => {
+    const bad = policy('p', 'MAYBE');
+    const c = acceptedCondition(bad, now);
+    expect(c).toMatchObject({ status: 'False', reason: 'Rejected' });
+    expect(c.message).toMatch(/^spec\.action: /);
+    const later = acceptedCondition(
+      { ...bad, status: { conditions: [c] } },
+      new Date('2026-12-02T00:00:00Z'),
+    );
+    expect(later.lastTransitionTime).toBe(now.toISOString());
+  });
+});
+
+describe('PolicyStatusWriter', () => {
+  let api: FakeApiServer;
+  let writer: PolicyStatusWriter | undefined;
+
+  beforeEach(async () => {
+    api = await new FakeApiServer().start();
+  });
+  afterEach(async () => {
+    writer?.close();
+    await api.close();
+  });
+
+  function start(): Promise<void> {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'f', server: api.url, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'f', cluster: 'f', user: 'u' }],
+      currentContext: 'f',
+    });
+    writer = new PolicyStatusWriter(kc, { backoff: { baseMs: 20, maxMs: 100 } });
+    return writer.start();
+  }
+
+  it('marks each policy Accepted or Rejected, follows fixes, and stops writing once settled', async () => {
+    api.apply(policy('good', 'ALLOW'));
+    api.apply(policy('bad', 'SOMETIMES'));
+    await start();
+    await until(() => accepted(api, 'good')?.status === 'True', 'good accepted');
+    await until(() => accepted(api, 'bad')?.status === 'False', 'bad rejected');
+    expect(accepted(api, 'bad')?.message).toMatch(/spec\.action/);
+    api.apply(policy('bad', 'DENY'));
+    await until(() => accepted(api, 'bad')?.status === 'True', 'bad fixed');
+    expect(accepted(api, 'bad')?.observedGeneration).toBe(2);
+    // Its own writes come back as watch events; they must not cause more writes.
+    await new Promise((r) => setTimeout(r, 200));
+    await writer!.settled();
+    const patches = () => api.requests.filter((r) => r.startsWith('PATCH')).length;
+    const n = patches();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(patches()).toBe(n);
+    expect(n).toBe(3);
+  });
+});
