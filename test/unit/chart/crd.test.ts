@@ -143,7 +143,7 @@ describe('the CRD object', () => {
     });
   });
 
-  it('a status the agents would write is valid', () => {
+  it('a status the issuer writes is valid', () => {
     const doc = {
       ...policy({ action: 'DENY' }),
       status: {
@@ -152,7 +152,7 @@ describe('the CRD object', () => {
           {
             type: 'Accepted',
             status: 'False',
-            reason: 'InvalidSpec',
+            reason: 'Rejected',
             message: 'spec.rules[0].from[0].source.ipBlocks[0]: expected an IP address or CIDR',
             lastTransitionTime: '2025-01-02T03:04:05Z',
             observedGeneration: 3,

@@ -71,6 +71,9 @@ describe('command lines', () => {
     expect(flag(agent, '--issuer')).toBe('https://weft-issuer.mesh-system.svc:15012');
     expect(flag(issuer, '--namespace')).toBe('mesh-system');
     expect(flag(issuer, '--ca-secret')).toBe('weft-ca-from-cert-manager');
+    // The issuer may only read a Secret it did not make.
+    expect(issuer.args).toContain('--ca-existing');
+    expect(container(defaults, 'Deployment', 'weft-issuer').args).not.toContain('--ca-existing');
   });
 });
 
