@@ -285,7 +285,8 @@ through them, direct and nginx must not have.
   256 KiB chunks for ${cfg.bulkMs / 1000} s, counted by the server (MB/s = 10⁶ bytes/s); ${cfg.pings.toLocaleString('en-US')} sequential 1-byte
   round trips on one connection after 2,000 warm-up (RTT percentiles); connections one after
   another for ${cfg.connectMs / 1000} s, each connect, 1 byte there and back, close.
-- **HTTP**: wrk (apt), 1 thread, ${cfg.httpConnections} keep-alive connections, ${cfg.httpSeconds} s, against an app that
+- **HTTP**: wrk (apt), started in the client pod's netns and cgroup like the TCP clients (so
+  an enrolled pod's connections are redirected), 1 thread, ${cfg.httpConnections} keep-alive connections, ${cfg.httpSeconds} s, against an app that
   is nginx (one worker) answering every request with a fixed ${Buffer.byteLength(APP_BODY)}-byte body. Latency is under
   that load (not an idle round trip).
 - **CPU**: \`usage_usec\` of the sandbox's cgroup v2 \`cpu.stat\`, which holds every pod
