@@ -17,6 +17,7 @@ import { tracePolicy } from '../policy/trace.ts';
 import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
 import { Sandbox, teardown } from '../sandbox/sandbox.ts';
 import { Narrator } from './output.ts';
+import { captureWhile } from './wire.ts';
 
 const namespaces = (enrolled: boolean) => `apiVersion: v1
 kind: Namespace
@@ -164,6 +165,22 @@ export async function sandboxTour(): Promise<number> {
       "cart's node saw the frontend's identity over HBONE (HTTP/2 CONNECT, TLS 1.3)",
       hop ? `${hop.source} → ${hop.destination}` : 'no HBONE entry',
     );
+
+    say.step(
+      'Look at the wire',
+      "tcpdump in the cart's netns while the frontend calls: what reaches port 15008 is TLS records; the reply's text never crosses in the clear.",
+    );
+    const wire = await captureWhile(at('shop/cart').netnsPath, 15008, 'cart saw', async () => {
+      r = await call(vip, 80);
+    });
+    say.info(
+      `${wire.segments} segments to cart:15008, ${wire.tlsRecords} begin a TLS record (${wire.handshakes} handshake)`,
+    );
+    say.expect(
+      r.data === 'cart saw 127.0.0.6' && wire.segments > 0 && wire.tlsRecords === wire.segments,
+      'every segment to the HBONE port is a TLS record',
+    );
+    say.expect(!wire.plaintextSeen, `"cart saw" is not on the wire, though the frontend read it`);
 
     say.step('Ask node-1 what it enrolled', 'weft status --sandbox NAME --node node-1');
     const st = await fetchStatus(sbx.state.nodes[0]!.adminSocket);
