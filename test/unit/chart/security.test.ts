@@ -197,7 +197,7 @@ describe.each(Object.entries(renderings))('pod security (%s values)', (_, objs) 
     expect(mounts['/sys/fs/bpf']?.mountPropagation).toBe('HostToContainer');
     expect(mounts['/run/netns']?.mountPropagation).toBe('HostToContainer');
     expect(Object.keys(mounts)).toEqual(
-      expect.arrayContaining(['/run/weft', '/var/run/secrets/weft', '/var/run/weft/ca']),
+      expect.arrayContaining(['/run/weft', '/var/run/secrets/weft', '/etc/weft/ca']),
     );
     const token = agent.spec.template.spec.volumes.find((v) => v.name === 'issuer-token');
     expect(token).toEqual({

@@ -43,7 +43,7 @@ describe('command lines', () => {
       '/app/bin/weft agent --kubernetes --node $(NODE_NAME) --cgroup-root /host/sys/fs/cgroup ' +
         '--host-proc /host/proc --bpffs /sys/fs/bpf/weft ' +
         '--issuer https://weft-issuer.weft-system.svc:15012 ' +
-        '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /var/run/weft/ca/root.pem ' +
+        '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /etc/weft/ca/root.pem ' +
         '--trust-domain cluster.local --root-namespace weft-system --mtls-default permissive ' +
         '--metrics-port 15020 --health-port 15021 --log-level info',
     );
