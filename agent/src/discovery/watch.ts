@@ -22,7 +22,7 @@
 //   tells a directory's watchers about it only while the file's inode is
 //   cached, which a watch on the file guarantees.
 // Watchers are shared by path: many pods in one QoS slice cost one inotify watch.
-import { type FSWatcher, statSync, watch } from 'node:fs';
+import { existsSync, type FSWatcher, statSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isRuntimeHelperCgroup, type QosClass } from './layout.ts';
 import { childCgroups } from './probe.ts';
@@ -197,7 +197,15 @@ export class PodWatcher {
     const r = w.last;
     const out = new Set<string>();
     if (r.status === 'missing') {
-      for (const c of this.discovery.candidatePaths(w.uid, w.qos)) out.add(dirname(c.path));
+      // The nearest directory that exists: a QoS level the kubelet has not made yet is seen
+      // appearing from its parent, and the watch moves down on the refresh that follows.
+      const root = this.discovery.cgroupRoot;
+      for (const c of this.discovery.candidatePaths(w.uid, w.qos)) {
+        let d = dirname(c.path);
+        while (d.length > root.length && d.startsWith(root) && !existsSync(d)) d = dirname(d);
+        // Not the cgroup root itself: every cgroup made on the node would wake it.
+        if (d.length > root.length) out.add(d);
+      }
     } else {
       out.add(r.cgroupDir);
       out.add(dirname(r.cgroupDir));

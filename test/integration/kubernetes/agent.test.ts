@@ -223,6 +223,45 @@ current-context: fake
     );
   });
 
+  it('a pod whose sandbox starts after the agent is enrolled when its process appears, and leaves when it goes', async () => {
+    const LATE = '0b5e7c1d-2f3a-4b6c-8d9e-a1b2c3d4e5f6';
+    const plain = c.pod('outside/plain');
+    api.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { namespace: 'shop', name: 'late', uid: LATE, labels: { app: 'late' } },
+      spec: { nodeName: 'node-1', containers: [{ name: 'l', image: 'l' }] },
+      status: { phase: 'Running', podIP: plain.ip, qosClass: 'Burstable' },
+    });
+    const late = async () => (await status()).workloads.find((w) => w.key === 'shop/late');
+    await waitFor('shop/late known, not enrolled', async () =>
+      (await late())?.enrolled === false ? true : undefined,
+    );
+    expect((await late())?.reason).toMatch(/netns or cgroup of the pod unknown/);
+    const cg = join(podCgroup, '..', '..', 'burstable', `pod${LATE}`);
+    mkdirSync(cg, { recursive: true });
+    const proc = spawn(
+      'sh',
+      ['-c', `echo $$ > '${cg}/cgroup.procs' && exec nsenter --net='${plain.netnsPath}' sleep 600`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      await waitFor('shop/late enrolled', async () =>
+        (await late())?.enrolled ? true : undefined,
+      );
+    } finally {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await gone;
+    }
+    await waitFor('shop/late out once its processes are gone', async () =>
+      (await late())?.enrolled === false ? true : undefined,
+    );
+    api.remove('Pod', 'v1', 'shop', 'late');
+  });
+
   it('a pod deleted from the API leaves the mesh: its connections go direct', async () => {
     api.remove('Pod', 'v1', 'shop', 'client');
     await waitFor('shop/client taken out', async () => {

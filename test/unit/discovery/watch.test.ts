@@ -116,7 +116,7 @@ describe('PodWatcher', () => {
   });
 
   it('the shared rescan finds what no watch could see', async () => {
-    // No kubepods at all yet: nothing to watch, only the timer can notice.
+    // No kubepods at all yet: nothing below the cgroup root to watch, only the timer can notice.
     const w = start({ rescanMs: 100 });
     const rec = recorder();
     expect(w.watch(UID, 'Guaranteed', rec.onChange).status).toBe('missing');
@@ -130,6 +130,24 @@ describe('PodWatcher', () => {
       pid: 700,
     });
     await rec.next(isReady(NS_A), 'the pod, by the rescan');
+  });
+
+  it('sees a pod whose QoS level the kubelet makes after the watch began', async () => {
+    node.cgroup('kubepods');
+    // An hour-long rescan: only the watch on the nearest existing directory can notice.
+    const w = start({ rescanMs: 3_600_000 });
+    const rec = recorder();
+    expect(w.watch(UID, 'Burstable', rec.onChange).status).toBe('missing');
+    expect(w.watchCount).toBe(1);
+    addPod(node, {
+      runtime: 'containerd',
+      driver: 'cgroupfs',
+      uid: UID,
+      qos: 'Burstable',
+      netns: NS_A,
+      pid: 700,
+    });
+    await rec.next(isReady(NS_A), 'the pod under a new burstable level');
   });
 
   it('shares watches between pods and closes them all', async () => {
