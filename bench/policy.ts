@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { compilePeerTable } from '../agent/src/compile/netpol.ts';
 import { compilePolicy } from '../agent/src/compile/policy.ts';
 import type { NetworkPolicy } from '../agent/src/policy/netpol-types.ts';
+import { DEFAULT_DEBOUNCE_MS } from '../agent/src/sources/manifests/source.ts';
 import type { Namespace, Pod, Snapshot } from '../agent/src/state/types.ts';
 import { privilegedBlocker } from '../test/support/privileged.ts';
 import { measureAgentSide } from './policy-agent.ts';
@@ -129,8 +130,8 @@ function changeRows(label: string, xs: ChangeSample[], inForce: string): string 
     ms(stats(ys.map((x) => x[k])));
   return [
     `| **${label}: file written → a connection gets the new verdict** | **${col('total')}** |`,
-    `| … file written → copied into the agents' directory (sandbox controller: 50 ms debounce, reconcile, copy) | ${col('copied')} |`,
-    `| … copied → ${inForce} (agent: 50 ms debounce, read, compile, apply) | ${col('agent')} |`,
+    `| … file written → copied into the agents' directory (sandbox controller: ${DEFAULT_DEBOUNCE_MS} ms debounce, reconcile, copy) | ${col('copied')} |`,
+    `| … copied → ${inForce} (agent: ${DEFAULT_DEBOUNCE_MS} ms debounce, read, compile, apply) | ${col('agent')} |`,
     `| … ${inForce} → the probe's first connection with the new verdict | ${col('seen')} |`,
     `| … of which changes to deny: in force → seen | ${col(
       'seen',
@@ -202,8 +203,8 @@ ${changeRows('NetworkPolicy', np, 'map flipped')}
 ${changeRows('AuthorizationPolicy', authz, 'new snapshot applied')}
 
 The sandbox's path from a manifest file to an agent holds two directory watchers in a row, each
-waiting 50 ms for a burst of edits to settle (the sandbox controller's and the agent's manifest
-source); those 100 ms are most of the figure. Without them, the agent's own work for one change
+waiting ${DEFAULT_DEBOUNCE_MS} ms for a burst of edits to settle (the sandbox controller's and the agent's manifest
+source); those ${2 * DEFAULT_DEBOUNCE_MS} ms are a large part of the figure. Without them, the agent's own work for one change
 (measured in-process on the same cluster, 50 changes each; the second case is the file of the
 rate benchmark below, 22 policies, with one address added and removed) is:
 
@@ -217,9 +218,9 @@ rate benchmark below, 22 policies, with one address added and removed) is:
 (each cell: median / p90)
 
 For a small change the agent's own work is well under a millisecond; a large policy file costs
-mostly its YAML parsing. What keeps the end-to-end figure above 50 ms is the manifest
-directory's debounce, twice (a Kubernetes source delivers each change as an event and needs
-none), and, on a busy machine, waiting for a CPU.
+mostly its YAML parsing. The rest of the end-to-end figure is the manifest directory's
+debounce, twice (a Kubernetes source delivers each change as a watch event and debounces
+20 ms once), and, on a busy machine, waiting for a CPU.
 
 ## Connections per second with policy entries installed
 

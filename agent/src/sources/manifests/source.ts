@@ -13,7 +13,7 @@ import { type ParseResult, parseManifestFile } from './parse.ts';
 export interface ManifestSourceOptions {
   /** How often to compare every file's mtime, size and inode; default 250 ms. */
   pollMs?: number;
-  /** How long to let a burst of watch events settle before reading; default 50 ms. */
+  /** How long to let a burst of watch events settle before reading; default 15 ms. */
   debounceMs?: number;
   /** Use fs.watch as well as polling; default true. */
   watch?: boolean;
@@ -24,6 +24,12 @@ interface FileState {
   readonly sig: string;
   readonly result: ParseResult;
 }
+
+/**
+ * The wait for a burst of watch events to settle. Short: an editor's save is one or two
+ * events within a millisecond, and each wait adds to every policy change's latency.
+ */
+export const DEFAULT_DEBOUNCE_MS = 15;
 
 /** Manifests are YAML or JSON (which YAML reads as is). */
 export function isManifestName(name: string): boolean {
@@ -68,7 +74,7 @@ export class ManifestSource extends EventEmitter<{
     super();
     this.dir = dir;
     this.pollMs = opts.pollMs ?? 250;
-    this.debounceMs = opts.debounceMs ?? 50;
+    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.useWatch = opts.watch ?? true;
   }
 
