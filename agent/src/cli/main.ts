@@ -4,13 +4,12 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { UsageError } from './args.ts';
-import * as agentCmd from './commands/agent.ts';
-import * as checkCmd from './commands/check.ts';
-import * as issuerCmd from './commands/issuer.ts';
-import * as observeCmd from './commands/observe.ts';
-import * as policyCmd from './commands/policy.ts';
-import * as sandboxCmd from './commands/sandbox.ts';
-import * as statusCmd from './commands/status.ts';
+
+// Commands load when run: each pulls in only what it needs (the Kubernetes client alone
+// would add tens of MiB to every agent and every `weft status`).
+const load =
+  (m: () => Promise<{ run(args: string[]): number | Promise<number> }>) => async (args: string[]) =>
+    (await m()).run(args);
 
 interface Command {
   summary: string;
@@ -24,28 +23,31 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 export const commands: Record<string, Command> = {
   agent: {
     summary: 'Run the node agent (BPF datapath and node proxy) in the foreground',
-    run: agentCmd.run,
+    run: load(() => import('./commands/agent.ts')),
   },
   check: {
     summary: 'Check that this host (--pre) and its running agent can run weft, like linkerd check',
-    run: checkCmd.run,
+    run: load(() => import('./commands/check.ts')),
   },
   issuer: {
     summary: 'Run the mesh CA: signs SVIDs for the pods of the asking node only',
-    run: issuerCmd.run,
+    run: load(() => import('./commands/issuer.ts')),
   },
   observe: {
     summary: 'Show the flows the nodes allowed, denied and audited, and why (like hubble observe)',
-    run: observeCmd.run,
+    run: load(() => import('./commands/observe.ts')),
   },
   policy: {
     summary: 'policy trace: explain, stage by stage, why a connection is allowed or denied',
-    run: policyCmd.run,
+    run: load(() => import('./commands/policy.ts')),
   },
-  sandbox: { summary: 'A cluster on this host: up, down, status, exec', run: sandboxCmd.run },
+  sandbox: {
+    summary: 'A cluster on this host: up, down, status, exec',
+    run: load(() => import('./commands/sandbox.ts')),
+  },
   status: {
     summary: "Show a node's enrolled workloads, listeners and proxy counters",
-    run: statusCmd.run,
+    run: load(() => import('./commands/status.ts')),
   },
   version: {
     summary: 'Print the weft version, the BPF map-layout version and the Node runtime',

@@ -4,10 +4,7 @@ import { dirname } from 'node:path';
 import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
-import { PodDiscovery } from '../../discovery/index.ts';
-import { KernelPodLocator } from '../../discovery/locator.ts';
-import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
-import { KubernetesSource } from '../../sources/kubernetes/source.ts';
+import type { SnapshotSource } from '../../sources/source.ts';
 import { parse, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
@@ -93,15 +90,19 @@ export async function run(args: string[]): Promise<number> {
   const log = (l: string) => {
     if (level <= 2) process.stderr.write(`${l}\n`);
   };
-  let locator: KernelPodLocator | undefined;
-  let source: KubernetesSource | undefined;
+  let source: SnapshotSource | undefined;
+  let closeSource = () => {};
   if (values.kubernetes) {
-    const kubeConfig = loadKubeConfig(values.kubeconfig);
-    locator = new KernelPodLocator(
-      new PodDiscovery({ cgroupRoot, procRoot: values['host-proc'] }),
-      { log },
-    );
-    source = new KubernetesSource({ kubeConfig, node, locator });
+    const { kubernetesOnNode } = await import('../../sources/kubernetes/on-node.ts');
+    const k = kubernetesOnNode({
+      kubeconfig: values.kubeconfig,
+      node,
+      cgroupRoot,
+      procRoot: values['host-proc'],
+      log,
+    });
+    source = k.source;
+    closeSource = k.close;
   } else if (!values.manifests) {
     throw new UsageError("agent: give --manifests DIR or --kubernetes. Run 'weft agent --help'.");
   }
@@ -140,7 +141,7 @@ export async function run(args: string[]): Promise<number> {
   admin.close();
   health.close();
   await agent.stop();
-  locator?.close();
+  closeSource();
   // Established proxied connections would keep the loop alive; an agent told to stop exits.
   process.exit(0);
 }

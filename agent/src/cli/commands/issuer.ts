@@ -3,12 +3,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HealthServer } from '../../agent/health.ts';
-import { TokenReviewAuthenticator } from '../../issuer/authenticate.ts';
 import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
 import { IssuerCluster } from '../../issuer/cluster.ts';
 import { PolicyStatusWriter } from '../../issuer/policy-status.ts';
 import { IssuerServer } from '../../issuer/server.ts';
+import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
 import { parse, required, UsageError } from '../args.ts';

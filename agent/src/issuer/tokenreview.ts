@@ -1,0 +1,59 @@
+// The Kubernetes way to prove a node: a TokenReview of the agent's projected
+// service-account token (the verdict itself is nodeFromReview, in authenticate.ts).
+// Its own file so that issuers without Kubernetes never load the API client.
+import { createHash } from 'node:crypto';
+import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import {
+  type Authenticated,
+  type NodeAuthenticator,
+  nodeFromReview,
+  type ReviewPolicy,
+  type ReviewStatus,
+} from './authenticate.ts';
+
+export interface TokenReviewOptions extends ReviewPolicy {
+  readonly kubeConfig: KubeConfig;
+  /** How long an answer is reused for the same token; default 60 s. */
+  readonly cacheMs?: number;
+}
+
+export class TokenReviewAuthenticator implements NodeAuthenticator {
+  private readonly api: AuthenticationV1Api;
+  private readonly opts: TokenReviewOptions;
+  private readonly cache = new Map<string, { at: number; answer: Authenticated }>();
+
+  constructor(opts: TokenReviewOptions) {
+    this.opts = opts;
+    this.api = opts.kubeConfig.makeApiClient(AuthenticationV1Api);
+  }
+
+  async authenticate(token: string): Promise<Authenticated> {
+    // Keyed by a digest: the cache must not become a store of live credentials.
+    const key = createHash('sha256').update(token).digest('hex');
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && now - hit.at < (this.opts.cacheMs ?? 60_000)) return hit.answer;
+    let status: ReviewStatus;
+    try {
+      const review = await this.api.createTokenReview({
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: { token, audiences: [this.opts.audience] },
+        },
+      });
+      status = (review.status ?? {}) as ReviewStatus;
+    } catch (e) {
+      // Not cached: the API server may be back in a moment.
+      return { error: `TokenReview failed: ${(e as Error).message}` };
+    }
+    const answer = nodeFromReview(status, this.opts);
+    if (this.cache.size > 10_000) this.cache.clear();
+    // A refusal is kept only briefly: the pod the token is bound to may be a moment from view.
+    this.cache.set(key, {
+      at: 'node' in answer ? now : now - (this.opts.cacheMs ?? 60_000) + 5000,
+      answer,
+    });
+    return answer;
+  }
+}
