@@ -1,8 +1,16 @@
 // The L7 path, for workloads whose AuthorizationPolicy has HTTP rules: the
 // connection (a socket or an HBONE stream) is read as HTTP/1.1, each request is
 // authorized on its own (403 on denial, the connection kept), and allowed
-// requests go to the app from 127.0.0.6.
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+// requests go to the app from 127.0.0.6 over kept-alive connections.
+import {
+  Agent,
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
@@ -24,6 +32,55 @@ export interface HttpTarget {
     'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail'
   >;
   authorize(req: AuthzRequest): Verdict;
+}
+
+// Headers about one hop, not the message (RFC 9110 §7.6.1): each side of the proxy has its own.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The message's headers without this hop's (and those the Connection header names). */
+export function endToEnd(h: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = new Set(
+    String(h.connection ?? '')
+      .split(',')
+      .map((x) => x.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v !== undefined && !HOP_BY_HOP.has(k) && !named.has(k)) out[k] = v;
+  }
+  return out;
+}
+
+// One keep-alive pool per app endpoint (pod netns, address, port): a client's requests reuse
+// connections to the app instead of paying a connect (and a socket made in the netns) each.
+const upstreams = new Map<string, Agent>();
+const MAX_POOLS = 1024;
+
+function upstream(t: HttpTarget): Agent {
+  const key = `${t.netnsPath}|${t.ip}|${t.port}`;
+  let a = upstreams.get(key);
+  if (a) return a;
+  if (upstreams.size >= MAX_POOLS) {
+    // Pools of pods long gone hold nothing: drop the idle ones.
+    for (const [k, p] of upstreams) {
+      if (Object.keys(p.sockets).length === 0 && Object.keys(p.freeSockets).length === 0)
+        upstreams.delete(k);
+    }
+  }
+  a = new Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 60_000 });
+  const { pool, netnsPath, ip, port } = t;
+  a.createConnection = () => dialFromNetns(pool, netnsPath, ip, port, INBOUND_SOURCE);
+  upstreams.set(key, a);
+  return a;
 }
 
 function headersOf(req: IncomingMessage): Record<string, string> {
@@ -56,14 +113,9 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     return;
   }
   const up = request(
-    {
-      method: req.method,
-      path: req.url,
-      headers: req.headers,
-      createConnection: () => dialFromNetns(t.pool, t.netnsPath, t.ip, t.port, INBOUND_SOURCE),
-    },
+    { method: req.method, path: req.url, headers: endToEnd(req.headers), agent: upstream(t) },
     (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
       ur.pipe(res);
       ur.on('end', () =>
         t.log.add({
@@ -84,9 +136,17 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
   req.pipe(up);
 }
 
+// One HTTP server parses every connection; each connection's target rides with its socket.
+const targets = new WeakMap<object, HttpTarget>();
+const server = createServer((req, res) => {
+  const t = targets.get(req.socket);
+  if (t) handle(t, req, res);
+  else res.destroy();
+});
+
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
-  const server = createServer((req, res) => handle(t, req, res));
+  targets.set(conn, t);
   conn.on('error', () => {});
   server.emit('connection', conn);
 }

@@ -41,7 +41,11 @@ spec:
 
 const httpServer = `
 import http from 'node:http';
-http.createServer((req, res) => res.end('app: ' + req.method + ' ' + req.url)).listen(8080, '0.0.0.0', () => console.log('listening'));
+let conns = 0;
+http
+  .createServer((req, res) => res.end(req.url === '/items/conns' ? 'conns ' + conns : 'app: ' + req.method + ' ' + req.url))
+  .on('connection', () => conns++)
+  .listen(8080, '0.0.0.0', () => console.log('listening'));
 `;
 
 /** Three requests on one kept-alive connection; prints each status and body. */
@@ -55,11 +59,14 @@ const one = (method, path) => new Promise((resolve) => {
   req.on('error', (e) => resolve([0, e.code]));
   req.end();
 });
+const conns = async () => Number((await one('GET', '/items/conns'))[1].split(' ')[1]);
+const before = await conns();
 const out = [];
 out.push(await one('GET', '/items/1'));
 out.push(await one('POST', '/items/1'));
 out.push(await one('GET', '/items/2'));
-console.log(JSON.stringify({ out, sockets: Object.keys(agent.freeSockets).length }));
+const opened = (await conns()) - before;
+console.log(JSON.stringify({ out, opened, sockets: Object.values(agent.freeSockets).flat().length }));
 agent.destroy();
 `;
 
@@ -85,8 +92,8 @@ describePrivileged('HTTP rules of AuthorizationPolicy', () => {
   it.each([
     ['shop/frontend', 'across nodes over HBONE'],
     ['shop/neighbour', 'on the same node by hand-off'],
-  ])('answers GET and 403s POST on one connection from %s (%s)', async (from) => {
-    const r = lastJson<{ out: [number, string][] }>(
+  ])('answers GET and 403s POST on one kept-alive connection from %s (%s)', async (from) => {
+    const r = lastJson<{ out: [number, string][]; opened: number; sockets: number }>(
       await runInPod(c.pod(from), client(c.pod('shop/cart').ip), 30_000),
     );
     expect(r.out).toEqual([
@@ -94,6 +101,9 @@ describePrivileged('HTTP rules of AuthorizationPolicy', () => {
       [403, 'RBAC: access denied'],
       [200, 'app: GET /items/2'],
     ]);
+    // The client's connection stays open, and the proxy reuses its connection to the app.
+    expect(r.sockets).toBe(1);
+    expect(r.opened).toBe(0);
   });
 
   it('agrees with policy trace --http', () => {
