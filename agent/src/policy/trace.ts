@@ -3,12 +3,14 @@
 // mTLS identity, ingress NetworkPolicy, AuthorizationPolicy DENY/ALLOW/AUDIT
 // (and the HTTP request, when given). Pure: `weft policy trace` and, once wired
 // in, the agent evaluate with these same functions.
+
 import { inMesh, isStrict, MTLS_LABEL, type MtlsMode } from '../compile/enrollment.ts';
 import { principal, spiffeId } from '../identity/spiffe.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
 import type { AuthzRequest } from './authz-types.ts';
 import { podEndpoint } from './endpoint.ts';
+import { normalizeTarget } from './http-path.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
@@ -221,6 +223,17 @@ export function tracePolicy(input: TraceInput): Trace {
     });
     return done();
   }
+  // The proxy judges the normalized target (policy/http-path.ts): so does the trace.
+  const target7 = input.http ? normalizeTarget(input.http.path) : undefined;
+  if (input.http && target7 === undefined) {
+    stages.push({
+      stage: 'L7',
+      result: 'deny',
+      reason: `${input.http.path} is not an origin-form request target: the proxy answers 400`,
+    });
+    return done();
+  }
+  const http = input.http ? { ...input.http, path: target7! } : undefined;
   const a = evaluateAuthorization({
     policies: [...(input.cluster.authorizationPolicies?.values() ?? [])],
     rootNamespace: input.rootNamespace,
@@ -229,7 +242,7 @@ export function tracePolicy(input: TraceInput): Trace {
       ? { principal: principal(srcId), namespace: src.namespace, ip: src.podIP ?? '' }
       : { ip: src.podIP ?? '' },
     destination: { ip: dst.podIP ?? '', port: target.port },
-    ...(input.http ? { http: input.http } : {}),
+    ...(http ? { http } : {}),
   });
   for (const s of a.stages) {
     const result: StageResult =
@@ -252,11 +265,11 @@ export function tracePolicy(input: TraceInput): Trace {
       reason: s.reason,
     });
   }
-  if (input.http) {
+  if (http) {
     stages.push({
       stage: 'L7',
       result: a.verdict,
-      reason: `${input.http.method} ${input.http.path} is ${a.verdict === 'allow' ? 'allowed' : 'answered 403'}; the connection stays open`,
+      reason: `${http.method} ${http.path}${http.path !== input.http!.path ? ` (as ${input.http!.path} normalizes)` : ''} is ${a.verdict === 'allow' ? 'allowed' : 'answered 403'}; the connection stays open`,
     });
   }
   return done();

@@ -11,8 +11,9 @@ import {
   request,
   type ServerResponse,
 } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { type Duplex, pipeline } from 'node:stream';
 import type { AuthzRequest } from '../policy/authz-types.ts';
+import { normalizeTarget } from '../policy/http-path.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
 import type { Verdict } from './authorize.ts';
 import { denial } from './authorize.ts';
@@ -76,7 +77,8 @@ function upstream(t: HttpTarget): Agent {
         upstreams.delete(k);
     }
   }
-  a = new Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 60_000 });
+  // Idle app connections close after 4 s, under the 5 s most app servers keep them.
+  a = new Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 4000 });
   const { pool, netnsPath, ip, port } = t;
   a.createConnection = () => dialFromNetns(pool, netnsPath, ip, port, INBOUND_SOURCE);
   upstreams.set(key, a);
@@ -90,15 +92,24 @@ function headersOf(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
+const IDEMPOTENT_NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void {
+  const target = normalizeTarget(req.url ?? '/');
+  if (target === undefined) {
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end('bad request target\n');
+    return;
+  }
   const http = {
     method: req.method ?? 'GET',
-    path: req.url ?? '/',
+    path: target,
     host: req.headers.host ?? '',
     headers: headersOf(req),
   };
   const v = t.authorize(http);
   const what = `${http.method} ${http.path}`;
+  const audit = v.audited ? { audit: v.audited.join(', ') } : {};
   if (!v.allow) {
     t.log.add({
       ...t.entry,
@@ -106,40 +117,88 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
       bytesToClient: 0,
       result: 'refused',
       detail: `${what}: ${denial(v)}`,
-      ...(v.audited ? { audit: v.audited.join(', ') } : {}),
+      ...audit,
     });
     res.writeHead(403, { 'content-type': 'text/plain' });
     res.end('RBAC: access denied\n');
     return;
   }
-  const up = request(
-    { method: req.method, path: req.url, headers: endToEnd(req.headers), agent: upstream(t) },
-    (ur) => {
+  const headers = endToEnd(req.headers);
+  // The body keeps its framing: without it the app would read the body as the next request.
+  if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
+  const bodyless =
+    IDEMPOTENT_NO_BODY.has(http.method) &&
+    req.headers['transfer-encoding'] === undefined &&
+    (req.headers['content-length'] ?? '0') === '0';
+  const send = (retry: boolean) => {
+    const up = request({ method: req.method, path: target, headers, agent: upstream(t) }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
-      ur.pipe(res);
-      ur.on('end', () =>
+      // A response cut short must reach the client as a reset, never as a clean end.
+      pipeline(ur, res, (err) => {
+        if (err) {
+          res.destroy();
+          up.destroy();
+          return;
+        }
         t.log.add({
           ...t.entry,
           bytesFromClient: 0,
           bytesToClient: 0,
           result: 'ok',
           detail: what,
-          ...(v.audited ? { audit: v.audited.join(', ') } : {}),
-        }),
-      );
-    },
-  );
-  up.on('error', () => {
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-    res.end();
-  });
-  req.pipe(up);
+          ...audit,
+        });
+      });
+    });
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      // A kept-alive connection the app closed as we reused it: once more on a fresh one.
+      if (retry && up.reusedSocket && e.code === 'ECONNRESET' && !res.headersSent) {
+        send(false);
+        return;
+      }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end();
+    });
+    // The client gone mid-request or mid-response: the app's side goes too.
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    if (bodyless) {
+      up.end();
+      req.resume();
+    } else {
+      req.pipe(up);
+      req.on('error', () => up.destroy());
+    }
+  };
+  send(bodyless);
 }
 
 // One HTTP server parses every connection; each connection's target rides with its socket.
+// It never listens, so Node's own header timeout does not run: a connection gets
+// HEADERS_MS for each request's headers here, or goes.
+const HEADERS_MS = 30_000;
 const targets = new WeakMap<object, HttpTarget>();
+const waiting = new WeakMap<object, NodeJS.Timeout>();
+
+function awaitHeaders(conn: Duplex): void {
+  clearTimeout(waiting.get(conn));
+  const timer = setTimeout(() => conn.destroy(), HEADERS_MS);
+  timer.unref();
+  waiting.set(conn, timer);
+}
+
 const server = createServer((req, res) => {
-  const t = targets.get(req.socket);
+  const conn = req.socket;
+  clearTimeout(waiting.get(conn));
+  res.on('finish', () => {
+    if (!conn.destroyed) awaitHeaders(conn);
+  });
+  const t = targets.get(conn);
   if (t) handle(t, req, res);
   else res.destroy();
 });
@@ -148,5 +207,7 @@ const server = createServer((req, res) => {
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
   targets.set(conn, t);
   conn.on('error', () => {});
+  conn.on('close', () => clearTimeout(waiting.get(conn)));
+  awaitHeaders(conn);
   server.emit('connection', conn);
 }

@@ -42,8 +42,15 @@ spec:
 const httpServer = `
 import http from 'node:http';
 let conns = 0;
+const seen = [];
 http
-  .createServer((req, res) => res.end(req.url === '/items/conns' ? 'conns ' + conns : 'app: ' + req.method + ' ' + req.url))
+  .createServer((req, res) => {
+    if (req.url === '/items/conns') return res.end('conns ' + conns);
+    if (req.url === '/items/seen') return res.end(JSON.stringify(seen));
+    seen.push(req.method + ' ' + req.url);
+    req.resume();
+    req.on('end', () => res.end('app: ' + req.method + ' ' + req.url));
+  })
   .on('connection', () => conns++)
   .listen(8080, '0.0.0.0', () => console.log('listening'));
 `;
@@ -68,6 +75,51 @@ out.push(await one('GET', '/items/2'));
 const opened = (await conns()) - before;
 console.log(JSON.stringify({ out, opened, sockets: Object.values(agent.freeSockets).flat().length }));
 agent.destroy();
+`;
+
+/** Raw requests, one after another on one connection; prints each response's status and body. */
+const raw = (host: string, requests: string[]) => `
+import net from 'node:net';
+const s = net.connect({ host: '${host}', port: 8080 });
+const reqs = ${JSON.stringify(requests)};
+const out = [];
+let buf = Buffer.alloc(0);
+const CRLF = Buffer.from('\\r\\n');
+// One response off the front of buf: [status, body, bytes used], or undefined if incomplete.
+function take() {
+  const head = buf.indexOf('\\r\\n\\r\\n');
+  if (head < 0) return;
+  const h = buf.subarray(0, head).toString();
+  const status = Number(h.slice(9, 12));
+  let at = head + 4;
+  if (/transfer-encoding: *chunked/i.test(h)) {
+    let body = '';
+    for (;;) {
+      const eol = buf.indexOf(CRLF, at);
+      if (eol < 0) return;
+      const n = Number.parseInt(buf.subarray(at, eol).toString(), 16);
+      if (buf.length < eol + 2 + n + 2) return;
+      body += buf.subarray(eol + 2, eol + 2 + n).toString();
+      at = eol + 2 + n + 2;
+      if (n === 0) return [status, body.trim(), at];
+    }
+  }
+  const len = Number((/content-length: *(\\d+)/i.exec(h) ?? [0, 0])[1]);
+  if (buf.length < at + len) return;
+  return [status, buf.subarray(at, at + len).toString().trim(), at + len];
+}
+s.setTimeout(10000, () => { console.log(JSON.stringify({ out, error: 'TIMEOUT' })); process.exit(0); });
+s.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  for (let r = take(); r; r = take()) {
+    out.push([r[0], r[1]]);
+    buf = buf.subarray(r[2]);
+    if (out.length === reqs.length) { console.log(JSON.stringify({ out })); s.destroy(); return; }
+    s.write(reqs[out.length]);
+  }
+});
+s.on('connect', () => s.write(reqs[0]));
+s.on('error', (e) => console.log(JSON.stringify({ out, error: e.code })));
 `;
 
 describePrivileged('HTTP rules of AuthorizationPolicy', () => {
@@ -104,6 +156,38 @@ describePrivileged('HTTP rules of AuthorizationPolicy', () => {
     // The client's connection stays open, and the proxy reuses its connection to the app.
     expect(r.sockets).toBe(1);
     expect(r.opened).toBe(0);
+  });
+
+  it('reads the target as the app will: a dotted path is the path it resolves to', async () => {
+    const r = lastJson<{ out: [number, string][] }>(
+      await runInPod(
+        c.pod('shop/frontend'),
+        raw(c.pod('shop/cart').ip, [
+          'GET /items/../admin HTTP/1.1\r\nHost: cart\r\n\r\n',
+          'GET //items/%31 HTTP/1.1\r\nHost: cart\r\n\r\n',
+        ]),
+      ),
+    );
+    expect(r.out).toEqual([
+      [403, 'RBAC: access denied'],
+      [200, 'app: GET /items/1'],
+    ]);
+  });
+
+  it('keeps a chunked body a body: no request smuggled to the app behind an allowed one', async () => {
+    const smuggled = 'POST /items/smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n';
+    const chunk = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const r = lastJson<{ out: [number, string][] }>(
+      await runInPod(
+        c.pod('shop/frontend'),
+        raw(c.pod('shop/cart').ip, [
+          `GET /items/3 HTTP/1.1\r\nHost: cart\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
+          'GET /items/seen HTTP/1.1\r\nHost: cart\r\n\r\n',
+        ]),
+      ),
+    );
+    expect(r.out[0]).toEqual([200, 'app: GET /items/3']);
+    expect(JSON.parse(r.out[1]![1]) as string[]).not.toContain('POST /items/smuggled');
   });
 
   it('agrees with policy trace --http', () => {

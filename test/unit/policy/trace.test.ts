@@ -123,3 +123,34 @@ describe('weft policy trace', () => {
     }
   });
 });
+
+describe('policy trace of HTTP request targets', () => {
+  const paths = loadManifests([
+    new URL('../../fixtures/policy/paths.yaml', import.meta.url).pathname,
+  ]);
+  const l7 = (path: string) => {
+    const t = tracePolicy({
+      cluster: paths.cluster,
+      trustDomain: 'cluster.local',
+      rootNamespace: 'weft-system',
+      from: 'shop/frontend',
+      to: 'shop/cart',
+      port: 8080,
+      http: { method: 'GET', path, host: 'cart', headers: {} },
+    });
+    return { verdict: t.verdict, l7: t.stages.at(-1)! };
+  };
+
+  it('judges the path the proxy judges: normalized', () => {
+    expect(paths.errors).toEqual([]);
+    expect(l7('/items/1').verdict).toBe('allow');
+    expect(l7('/%69tems//1').verdict).toBe('allow');
+    const dotted = l7('/items/../admin');
+    expect(dotted.verdict).toBe('deny');
+    expect(dotted.l7.reason).toMatch(/GET \/admin \(as \/items\/\.\.\/admin normalizes\)/);
+  });
+
+  it('says a target the proxy refuses with 400 is denied', () => {
+    expect(l7('items')).toMatchObject({ verdict: 'deny', l7: { stage: 'L7', result: 'deny' } });
+  });
+});
