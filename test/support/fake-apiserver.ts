@@ -182,6 +182,7 @@ export class FakeApiServer {
         },
       });
       w.res_.end();
+      this.watchers.delete(w);
     }
   }
 
@@ -213,7 +214,11 @@ export class FakeApiServer {
 
   /** Ends open watches the way a server-side watch timeout does (a clean end of stream). */
   endWatches(plural?: string): void {
-    for (const w of this.watchers) if (!plural || w.res.plural === plural) w.res_.end();
+    for (const w of this.watchers) {
+      if (plural && w.res.plural !== plural) continue;
+      w.res_.end();
+      this.watchers.delete(w);
+    }
   }
 
   /** Stops serving a group (as if its CRD were not installed): 404 for every path in it. */
@@ -281,6 +286,7 @@ export class FakeApiServer {
   }
 
   private send(w: Watcher, ev: unknown): void {
+    if (w.res_.writableEnded || w.res_.destroyed) return;
     w.res_.write(`${JSON.stringify(ev)}\n`);
   }
 

@@ -34,9 +34,15 @@ function targetPort(sp: ServicePort, pod: Pod): number | undefined {
 }
 
 /** The ready endpoints EndpointSlices give a Service port (matched by port name, as kube-proxy does). */
-function sliceEndpoints(slices: readonly EndpointSlice[], sp: ServicePort): Endpoint[] {
+function sliceEndpoints(
+  slices: readonly EndpointSlice[],
+  sp: ServicePort,
+  family: 'IPv4' | 'IPv6',
+): Endpoint[] {
   const out: Endpoint[] = [];
   for (const slice of slices) {
+    // A ClusterIP's connections go to endpoints of its own family, as kube-proxy programs them.
+    if (slice.addressType !== family) continue;
     const port = slice.ports.find((p) => p.name === (sp.name ?? '') && p.protocol === sp.protocol);
     if (!port) continue;
     for (const e of slice.endpoints) {
@@ -61,7 +67,11 @@ export function compileServices(snap: Snapshot): Map<string, ServiceTarget> {
     for (const sp of svc.ports) {
       if (sp.protocol !== 'TCP') continue;
       const endpoints: Endpoint[] = snap.endpointSlices
-        ? sliceEndpoints(slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [], sp)
+        ? sliceEndpoints(
+            slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [],
+            sp,
+            svc.clusterIP.includes(':') ? 'IPv6' : 'IPv4',
+          )
         : [];
       for (const pod of snap.endpointSlices ? [] : pods) {
         if (!selects(svc, pod)) continue;

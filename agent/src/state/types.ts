@@ -55,6 +55,8 @@ export interface EndpointSlice {
   readonly name: string;
   /** The Service it belongs to (label kubernetes.io/service-name). */
   readonly service: string;
+  /** Which family its addresses are: a dual-stack Service has a slice per family. */
+  readonly addressType: 'IPv4' | 'IPv6';
   readonly ports: readonly {
     readonly name: string;
     readonly port: number;

@@ -35,6 +35,17 @@ export function withLocation(pod: RawObject, where: PodLocation | undefined): Ra
   return { ...pod, metadata: { ...pod.metadata, annotations } };
 }
 
+/**
+ * A hostNetwork pod's IP is its node's: taken as the pod's, it would make every process on
+ * that node (kubelet included) that pod for NetworkPolicy peers, and send mesh traffic for
+ * the node's address through HBONE. Such a pod keeps its labels but has no IP of its own here.
+ */
+export function withoutNodeAddress(pod: RawObject): RawObject {
+  if (pod.spec?.hostNetwork !== true || !pod.status) return pod;
+  const { podIP: _ip, podIPs: _ips, ...status } = pod.status as RawObject;
+  return { ...pod, status };
+}
+
 /** Finished pods hold no addresses and no sockets: they are not part of the mesh. */
 export function isLivePod(pod: RawObject): boolean {
   const phase = pod.status?.phase;

@@ -10,7 +10,7 @@ const SERVICE_LABEL = 'kubernetes.io/service-name';
 export function readEndpointSlice(
   source: string,
   o: RawObject,
-): { slice: EndpointSlice } | { error: ObjectError } {
+): { slice: EndpointSlice } | { error: ObjectError } | { skip: string } {
   const ns = o.metadata?.namespace ?? 'default';
   const name = o.metadata?.name ?? '';
   const object = `EndpointSlice ${ns}/${name}`;
@@ -20,6 +20,11 @@ export function readEndpointSlice(
   const service = o.metadata?.labels?.[SERVICE_LABEL];
   if (typeof service !== 'string' || service === '')
     return fail(`metadata.labels[${SERVICE_LABEL}]`, 'expected the name of the Service it serves');
+  const addressType = o.addressType ?? 'IPv4';
+  // FQDN slices name hosts, not addresses: nothing the proxy could dial by IP.
+  if (addressType === 'FQDN') return { skip: 'FQDN' };
+  if (addressType !== 'IPv4' && addressType !== 'IPv6')
+    return fail('addressType', `expected IPv4, IPv6 or FQDN, found ${JSON.stringify(addressType)}`);
   const ports: EndpointSlice['ports'][number][] = [];
   for (const [i, p] of ((o.ports ?? []) as RawObject[]).entries()) {
     if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535)
@@ -30,10 +35,10 @@ export function readEndpointSlice(
   for (const [i, e] of ((o.endpoints ?? []) as RawObject[]).entries()) {
     const addresses = (e.addresses ?? []) as unknown[];
     for (const [j, a] of addresses.entries()) {
-      if (typeof a !== 'string' || isIP(a) === 0)
+      if (typeof a !== 'string' || isIP(a) !== (addressType === 'IPv4' ? 4 : 6))
         return fail(
           `endpoints[${i}].addresses[${j}]`,
-          `expected an IP, found ${JSON.stringify(a)}`,
+          `expected an ${addressType} address, found ${JSON.stringify(a)}`,
         );
     }
     const ref = e.targetRef;
@@ -47,5 +52,5 @@ export function readEndpointSlice(
       ...(pod ? { pod } : {}),
     });
   }
-  return { slice: { namespace: ns, name, service, ports, endpoints } };
+  return { slice: { namespace: ns, name, service, addressType, ports, endpoints } };
 }

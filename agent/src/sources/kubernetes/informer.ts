@@ -66,6 +66,7 @@ export class ResourceInformer extends EventEmitter<{ change: []; error: [Error] 
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
   private absent = false;
+  private listedOnce = false;
   private syncedOnce = false;
   private readonly syncWaiters: (() => void)[] = [];
 
@@ -76,16 +77,33 @@ export class ResourceInformer extends EventEmitter<{ change: []; error: [Error] 
     this.absentRecheckMs = opts.absentRecheckMs ?? 30_000;
     const timeout = opts.watchTimeoutSeconds ?? 300;
     const inner = new Watch(kc);
+    // Watch drops a stream silent for 30 s; bookmarks come about once a minute. Wait longer,
+    // or every quiet resource reconnects twice a minute.
+    (inner as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 90_000;
     // ListWatch calls watch() only once the list is applied (or to resume from a
-    // known resourceVersion): from then on the cache is synced.
-    const watch: WatchFn = (path, query, cb, done) => {
+    // known resourceVersion): from then on the cache is synced. It does not look at
+    // the promise when reconnecting, so every failure must become done(err) here,
+    // and a stop() that raced the list or the connect must close what opened.
+    const watch: WatchFn = async (path, query, cb, done) => {
       this.markSynced();
-      return inner.watch(
-        path,
-        { ...query, allowWatchBookmarks: true, timeoutSeconds: timeout },
-        cb,
-        done,
-      );
+      if (this.stopped) return new AbortController();
+      try {
+        const c = await inner.watch(
+          path,
+          { ...query, allowWatchBookmarks: true, timeoutSeconds: timeout },
+          (phase, obj, raw) => {
+            // Any event (a bookmark included) means the server is back: backoff starts over.
+            this.attempt = 0;
+            cb(phase, obj, raw);
+          },
+          done,
+        );
+        if (this.stopped) c.abort();
+        return c;
+      } catch (e) {
+        done(e);
+        return new AbortController();
+      }
     };
     this.lw = new ListWatch(
       spec.path,
@@ -134,13 +152,15 @@ export class ResourceInformer extends EventEmitter<{ change: []; error: [Error] 
   private async list(): Promise<ListResult> {
     try {
       const l = await this.spec.list();
-      if (this.absent) {
-        this.absent = false;
-        // The resource appeared: its objects arrive through ListWatch's add callbacks.
-      }
+      // The resource appeared (its objects arrive through ListWatch's add callbacks), or is back.
+      this.absent = false;
+      this.listedOnce = true;
+      this.attempt = 0;
       return l;
     } catch (e) {
-      if (this.spec.optional && statusOf(e) === 404) {
+      // "Not installed" only before it was ever served: a 404 later (an API server coming
+      // back up) must not drop policies in force; the cache serves and the list is retried.
+      if (this.spec.optional && !this.listedOnce && statusOf(e) === 404) {
         const wasAbsent = this.absent;
         this.absent = true;
         this.markSynced();
@@ -165,9 +185,12 @@ export class ResourceInformer extends EventEmitter<{ change: []; error: [Error] 
     if (!absent) {
       const e = err instanceof Error ? err : new Error(String(err));
       const status = statusOf(err);
+      // fetch says only "fetch failed": the cause tells refused from DNS from TLS.
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause ? ` (${cause.code ?? cause.message})` : '';
       this.emit(
         'error',
-        new Error(`${this.spec.path}: ${status ? `HTTP ${status}: ` : ''}${e.message}`),
+        new Error(`${this.spec.path}: ${status ? `HTTP ${status}: ` : ''}${e.message}${why}`),
       );
     }
     const delay = absent ? this.absentRecheckMs : backoffDelay(this.backoff, this.attempt++);

@@ -17,6 +17,7 @@ import {
   podKey,
   type RawObject,
   withLocation,
+  withoutNodeAddress,
 } from './convert.ts';
 import { readEndpointSlice } from './endpoints.ts';
 import { type InformerOptions, ResourceInformer, type ResourceSpec } from './informer.ts';
@@ -175,7 +176,9 @@ export class KubernetesSource extends EventEmitter<{
     }
     return live.map((p) => {
       const k = locator && mine.includes(p) ? podKey(p) : undefined;
-      return withLocation(p, k ? locator!.locate(k.uid, k.qosClass) : undefined);
+      return withoutNodeAddress(
+        withLocation(p, k ? locator!.locate(k.uid, k.qosClass) : undefined),
+      );
     });
   }
 
@@ -200,7 +203,7 @@ export class KubernetesSource extends EventEmitter<{
     for (const o of this.raw('endpointSlices')) {
       const r = readEndpointSlice(slicesPath, o);
       if ('error' in r) errors.push(r.error);
-      else slices.set(`${r.slice.namespace}/${r.slice.name}`, r.slice);
+      else if ('slice' in r) slices.set(`${r.slice.namespace}/${r.slice.name}`, r.slice);
     }
     const prev = this.snapshot;
     const slicesChanged = !prev || !isDeepStrictEqual(prev.endpointSlices, slices);

@@ -162,7 +162,7 @@ describe('KubernetesSource', () => {
     return src;
   }
 
-  it('lists every resource once, then serves a snapshot with all of them', async () => {
+  it('lists every resource, then serves a snapshot with all of them', async () => {
     const s = source();
     const snap = await s.start();
     expect(s.ready).toBe(true);
@@ -244,6 +244,8 @@ describe('KubernetesSource', () => {
   it('relists after 410 Gone and loses no change made meanwhile', async () => {
     const s = source();
     await s.start();
+    // Gone under open watches, as when the server's history is compacted.
+    await waitFor(() => api.watchCount('namespaces') > 0, 'namespaces watched');
     const rec = new Recorder(s);
     const lists = () =>
       api.requests.filter(
@@ -293,6 +295,73 @@ describe('KubernetesSource', () => {
     expect(s.ready).toBe(true); // the cache keeps serving
     api.up();
     await rec.until((x) => x.pods.has('shop/during-outage'), 'pod from the outage', 10_000);
+  });
+
+  it('a 404 from a group it has listed is trouble, not absence: policies in force stay', async () => {
+    const s = source();
+    await s.start();
+    const rec = new Recorder(s);
+    await waitFor(() => api.watchCount('authorizationpolicies') === 2, 'both groups watched');
+    api.unserve('security.istio.io');
+    api.compact(); // every watch relists, and the istio list now answers 404
+    api.apply(ns('after', { 'weft.dev/mesh': 'enabled' }));
+    await rec.until((x) => x.namespaces.has('after'), 'other resources carry on');
+    // The relist met the 404 (reported as trouble), and a snapshot built after it still has the policy.
+    await waitFor(
+      () => rec.warnings.some((w) => w.includes('security.istio.io') && w.includes('404')),
+      'the 404 reported',
+    );
+    api.apply(ns('later', { 'weft.dev/mesh': 'enabled' }));
+    const after = await rec.until((x) => x.namespaces.has('later'), 'a snapshot after the 404');
+    expect(after.authorizationPolicies?.has('shop/istio-ap')).toBe(true);
+    api.serve('security.istio.io');
+    api.apply(authz('security.istio.io/v1', 'shop', 'istio-ap', 'ALLOW'));
+    await rec.until(
+      (x) => x.authorizationPolicies?.get('shop/istio-ap')?.action === 'ALLOW',
+      'served again',
+    );
+  });
+
+  it('stop() leaves no watch open, even one raced by the list', async () => {
+    const s = source();
+    const started = s.start();
+    // Closed while the first lists are in flight.
+    await new Promise((r) => setTimeout(r, 5));
+    s.close();
+    void started;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(api.watchCount()).toBe(0);
+    src = undefined;
+  });
+
+  it("gives a hostNetwork pod no address of its own: its IP is the node's", async () => {
+    api.apply(
+      pod('shop', 'node-agent', 'node-b', { spec: { hostNetwork: true }, podIP: '192.168.0.2' }),
+    );
+    const snap = await source().start();
+    expect(snap.pods.get('shop/node-agent')?.podIP).toBeUndefined();
+    expect(snap.pods.get('shop/node-agent')?.labels.app).toBe('node-agent');
+  });
+
+  it('a dual-stack Service gets the endpoints of its ClusterIP family only', async () => {
+    api.apply({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        namespace: 'shop',
+        name: 'cart-v6',
+        labels: { 'kubernetes.io/service-name': 'cart' },
+      },
+      addressType: 'IPv6',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['fd00::2'], conditions: { ready: true } }],
+    });
+    const snap = await source().start();
+    expect(
+      compileServices(snap)
+        .get('10.96.0.10:80')
+        ?.endpoints.map((e) => e.ip),
+    ).toEqual(['10.0.0.2']);
   });
 
   it('a CRD that is not installed counts as empty, and is picked up once it is', async () => {
