@@ -39,7 +39,7 @@ export interface AgentOptions {
   pinRoot: string;
   splice?: boolean;
   /** The issuer (unix socket path or host:port) and this node's credential: enables mTLS. */
-  issuer?: { address: string; token: string | (() => string); caPem?: string };
+  issuer?: { address: string; token: string | (() => string); caPem?: string | (() => string) };
   trustDomain?: string;
   /** Where mesh-wide AuthorizationPolicies live (default weft-system). */
   rootNamespace?: string;

@@ -10,6 +10,15 @@ import { type PinnedNetns, pinNetns } from './pin.ts';
 import type { PodDiscovery, PodResolution } from './resolve.ts';
 import { PodWatcher, type WatchOptions } from './watch.ts';
 
+// A pin outlives its pod's entry by this long: the snapshot that drops the pod is applied
+// after this (the datapath may still open the path to take it out), and its fd number is
+// not reused for another pod's netns meanwhile.
+const RETIRE_MS = 30_000;
+
+function retire(pin: PinnedNetns | undefined): void {
+  if (pin) setTimeout(() => pin.close(), RETIRE_MS).unref();
+}
+
 interface Tracked {
   resolution: PodResolution;
   pin?: PinnedNetns;
@@ -71,7 +80,7 @@ export class KernelPodLocator implements PodLocator {
       t.resolution.status === 'ready' &&
       t.resolution.netnsIno === r.netnsIno;
     if (!samePin) {
-      t.pin?.close();
+      retire(t.pin);
       t.pin = undefined;
       if (r.status === 'ready') {
         try {
@@ -87,7 +96,7 @@ export class KernelPodLocator implements PodLocator {
 
   private drop(uid: string): void {
     this.watcher.unwatch(uid);
-    this.pods.get(uid)?.pin?.close();
+    retire(this.pods.get(uid)?.pin);
     this.pods.delete(uid);
   }
 

@@ -17,8 +17,8 @@ export interface CaClientOptions {
   address: string;
   /** The node's credential; a function is asked each call (projected tokens rotate on disk). */
   token: string | (() => string);
-  /** Roots the issuer's serving certificate must chain to (https only). */
-  caPem?: string;
+  /** Roots the issuer's serving certificate must chain to (https only); a function is asked each call (a rotated CA file). */
+  caPem?: string | (() => string);
   /** The name its certificate must carry, when the address is not that name (an IP, a tunnel). */
   serverName?: string;
   timeoutMs?: number;
@@ -63,7 +63,7 @@ export class CaClient {
             ? {
                 host: u.hostname,
                 port: Number(u.port || 443),
-                ca: this.opts.caPem,
+                ca: typeof this.opts.caPem === 'function' ? this.opts.caPem() : this.opts.caPem,
                 servername: this.opts.serverName ?? (isIP(u.hostname) ? undefined : u.hostname),
               }
             : { socketPath: a }),

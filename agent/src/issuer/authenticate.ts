@@ -42,7 +42,8 @@ export interface ReviewPolicy {
 export function nodeFromReview(status: ReviewStatus, policy: ReviewPolicy): Authenticated {
   if (!status.authenticated)
     return { error: `token rejected: ${status.error ?? 'not authenticated'}` };
-  if (status.audiences && !status.audiences.includes(policy.audience))
+  // No audiences in the answer means the API server's own: not ours.
+  if (!status.audiences?.includes(policy.audience))
     return { error: `token is not for audience ${policy.audience}` };
   const want = `system:serviceaccount:${policy.agentServiceAccount}`;
   const user = status.user?.username ?? '';

@@ -16,6 +16,7 @@ import { parseObjects } from '../sources/manifests/parse.ts';
 const GROUP = 'security.weft.dev';
 const VERSION = 'v1alpha1';
 const PLURAL = 'authorizationpolicies';
+const RETRY_MS = 5000;
 
 export interface Condition {
   type: 'Accepted';
@@ -66,6 +67,8 @@ export class PolicyStatusWriter {
   private running = Promise.resolve();
   private again = false;
   private busy = false;
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
   /** What was last written per object: its own write echoing back must not write again. */
   private readonly written = new Map<string, string>();
 
@@ -98,7 +101,17 @@ export class PolicyStatusWriter {
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
     this.informer.stop();
+  }
+
+  private retryLater(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.kick();
+    }, RETRY_MS);
   }
 
   private kick(): void {
@@ -118,6 +131,12 @@ export class PolicyStatusWriter {
 
   private async sweep(): Promise<void> {
     const now = new Date();
+    const present = new Set(
+      this.informer
+        .items()
+        .map((o) => `${o.metadata?.namespace}/${o.metadata?.name}/${o.metadata?.uid}`),
+    );
+    for (const k of this.written.keys()) if (!present.has(k)) this.written.delete(k);
     for (const o of this.informer.items()) {
       const obj = normalize(o, 'AuthorizationPolicy', `${GROUP}/${VERSION}`);
       const want = acceptedCondition(obj, now);
@@ -145,7 +164,8 @@ export class PolicyStatusWriter {
         );
         this.written.set(key, sig);
       } catch (e) {
-        // The next change (or the informer's relist) tries again.
+        // Tried again shortly (the API server may be coming back), or on the next change.
+        this.retryLater();
         this.log(
           `policy status of ${obj.metadata.namespace}/${obj.metadata.name}: ${(e as Error).message}`,
         );

@@ -122,8 +122,9 @@ export async function run(args: string[]): Promise<number> {
       ? {
           address: values.issuer,
           token: () => readFileSync(tokenFile!, 'utf8').trim(),
+          // Re-read each call: the roots file follows the CA Secret when it rotates.
           caPem: values['issuer-ca-file']
-            ? readFileSync(values['issuer-ca-file'], 'utf8')
+            ? () => readFileSync(values['issuer-ca-file']!, 'utf8')
             : undefined,
         }
       : undefined,
