@@ -71,8 +71,16 @@ describePrivileged('weft check', () => {
     // The kernel gave the probes' maps ids; with the command gone, no pin or
     // attached program holds any of them.
     expect(created.size).toBeGreaterThanOrEqual(10);
-    const alive = mapIds();
-    expect([...created].filter((id) => alive.has(id))).toEqual([]);
+    // The kernel frees a closed map in deferred work, later still on a busy machine: what is
+    // not pinned or attached is gone within moments, what is held stays.
+    let left: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const alive = mapIds();
+      left = [...created].filter((id) => alive.has(id));
+      if (left.length === 0) break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+    expect(left).toEqual([]);
     expect(pinsNow()).toEqual(pinsBefore);
   });
 
