@@ -24,6 +24,7 @@ toolchain:
 	@bash scripts/toolchain.sh
 
 node_modules/.installed: package.json package-lock.json | toolchain
+	@echo "  NPM   node_modules (npm ci)"
 	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
