@@ -6,9 +6,13 @@
 // It is NOT a real API server: no admission, no validation, no RBAC, no
 // defaulting. Tests drive it (apply, remove, compact, outage) and point the
 // real @kubernetes/client-node at it.
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 
+// biome-ignore lint/suspicious/noExplicitAny: stores API JSON of every kind as it comes
 type Obj = Record<string, any>;
 
 interface Resource {
@@ -469,6 +473,34 @@ export class FakeApiServer {
       code,
     });
   }
+}
+
+/** A client configuration for the fake server (plain HTTP, so TLS checks are off). */
+export function kubeConfigFor(server: string, user = 'test'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server, skipTLSVerify: true }],
+    users: [{ name: user, token: `${user}-token` }],
+    contexts: [{ name: 'fake', cluster: 'fake', user }],
+    currentContext: 'fake',
+  });
+  return kc;
+}
+
+/** The same as a kubeconfig file in dir, for the weft CLI's --kubeconfig. */
+export function writeKubeconfig(dir: string, server: string, user = 'test'): string {
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]
+users: [{name: ${user}, user: {token: ${user}-token}}]
+contexts: [{name: fake, context: {cluster: fake, user: ${user}}}]
+current-context: fake
+`,
+  );
+  return file;
 }
 
 function mergePatch(target: Obj, patch: Obj): Obj {

@@ -6,7 +6,7 @@
 // enrolls it in the real kernel, and API changes (policy, deletion) reach the
 // datapath. Its cgroup root and pins live inside the sandbox's own subtrees.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,9 @@ import {
   lastJson,
   runInPod,
 } from '../../../agent/src/sandbox/exec.ts';
-import { FakeApiServer } from '../../support/fake-apiserver.ts';
+import { FakeApiServer, writeKubeconfig } from '../../support/fake-apiserver.ts';
 import { describePrivileged } from '../../support/privileged.ts';
-import { sinkServer, type TestCluster, testCluster } from '../../support/sandbox.ts';
+import { type TestCluster, testCluster } from '../../support/sandbox.ts';
 import { namespaces, workloads } from '../../support/shop.ts';
 
 const bin = new URL('../../../bin/weft', import.meta.url).pathname;
@@ -129,17 +129,7 @@ net.createServer((s) => s.end('hello from server')).listen(8080, '0.0.0.0', () =
     });
 
     dir = mkdtempSync(join(tmpdir(), 'weft-k8s-agent-'));
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}]
-users: [{name: agent, user: {token: agent-token}}]
-contexts: [{name: fake, context: {cluster: fake, user: agent}}]
-current-context: fake
-`,
-    );
+    const kubeconfig = writeKubeconfig(dir, api.url, 'agent');
     socket = join(dir, 'agent.sock');
     healthPort = await freePort();
     agent = spawn(

@@ -4,14 +4,14 @@
 // a ConfigMap, agents authenticate by TokenReview over TLS, and a node's token
 // obtains identities of its own pods only.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaClient, IssuerError } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { verifySvid } from '../../../agent/src/identity/verify.ts';
-import { FakeApiServer } from '../../support/fake-apiserver.ts';
+import { FakeApiServer, writeKubeconfig } from '../../support/fake-apiserver.ts';
 
 const bin = new URL('../../../bin/weft', import.meta.url).pathname;
 const AGENT = 'system:serviceaccount:weft-system:weft-agent';
@@ -89,17 +89,7 @@ describe('weft issuer --kubernetes', () => {
       extra: { 'authentication.kubernetes.io/node-name': ['node-a'] },
     });
     dir = mkdtempSync(join(tmpdir(), 'weft-issuer-k8s-'));
-    kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}]
-users: [{name: issuer, user: {token: issuer-token}}]
-contexts: [{name: fake, context: {cluster: fake, user: issuer}}]
-current-context: fake
-`,
-    );
+    kubeconfig = writeKubeconfig(dir, api.url, 'issuer');
     issuer = startIssuer(kubeconfig);
     port = await issuer.port;
     roots = Buffer.from(

@@ -1,13 +1,12 @@
 // Accepted/Rejected conditions on weft's AuthorizationPolicies, written through
 // the status subresource of a local list/watch server (not a real API server).
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   acceptedCondition,
   type Condition,
   PolicyStatusWriter,
 } from '../../../agent/src/issuer/policy-status.ts';
-import { FakeApiServer } from '../../support/fake-apiserver.ts';
+import { FakeApiServer, kubeConfigFor } from '../../support/fake-apiserver.ts';
 
 const AV = 'security.weft.dev/v1alpha1';
 const policy = (name: string, action: string) => ({
@@ -67,13 +66,7 @@ describe('PolicyStatusWriter', () => {
   });
 
   function start(): Promise<void> {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'f', server: api.url, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'f', cluster: 'f', user: 'u' }],
-      currentContext: 'f',
-    });
+    const kc = kubeConfigFor(api.url);
     writer = new PolicyStatusWriter(kc, { backoff: { baseMs: 20, maxMs: 100 } });
     return writer.start();
   }

@@ -7,6 +7,7 @@
 // - hostNetwork pods share the node's netns and are never enrolled.
 import { CGROUP_ANNOTATION, NETNS_ANNOTATION } from '../../compile/enrollment.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: API JSON of many kinds; the parser checks each field it reads
 export type RawObject = Record<string, any>;
 
 /** Where a pod of this node lives in the kernel, as discovery found it. */

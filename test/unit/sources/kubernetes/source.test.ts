@@ -2,7 +2,6 @@
 // protocol (test/support/fake-apiserver.ts; not a real API server): what
 // reaches the state store, and how the source rides out 410 Gone, bookmarks,
 // watch timeouts, outages and CRDs that are not installed.
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CGROUP_ANNOTATION, NETNS_ANNOTATION } from '../../../../agent/src/compile/enrollment.ts';
 import { compileServices } from '../../../../agent/src/compile/services.ts';
@@ -11,18 +10,7 @@ import {
   type PodLocator,
 } from '../../../../agent/src/sources/kubernetes/source.ts';
 import type { ObjectError, Snapshot } from '../../../../agent/src/state/types.ts';
-import { FakeApiServer } from '../../../support/fake-apiserver.ts';
-
-function kubeConfig(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server, skipTLSVerify: true }],
-    users: [{ name: 'agent', token: 'agent-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'agent' }],
-    currentContext: 'fake',
-  });
-  return kc;
-}
+import { FakeApiServer, kubeConfigFor } from '../../../support/fake-apiserver.ts';
 
 const ns = (name: string, labels: Record<string, string> = {}) => ({
   apiVersion: 'v1',
@@ -154,7 +142,7 @@ describe('KubernetesSource', () => {
 
   function source(locator?: PodLocator): KubernetesSource {
     src = new KubernetesSource({
-      kubeConfig: kubeConfig(api.url),
+      kubeConfig: kubeConfigFor(api.url, 'agent'),
       node: 'node-a',
       locator,
       informer: { backoff: { baseMs: 20, maxMs: 200 }, absentRecheckMs: 100 },
