@@ -16,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRingBuffer(env, exports);
   InitNetns(env, exports);
   InitBtf(env, exports);
+  InitRelay(env, exports);
   return exports;
 }
 

@@ -8,4 +8,5 @@ void InitLinks(Napi::Env env, Napi::Object exports);
 void InitRingBuffer(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitBtf(Napi::Env env, Napi::Object exports);
+void InitRelay(Napi::Env env, Napi::Object exports);
 }  // namespace weft

@@ -108,6 +108,10 @@ export interface Native {
   linkInfo(fd: number): KernelLinkInfo;
   dupFd(fd: number): number;
   closeFd(fd: number): void;
+  /** Starts the kernel relay thread; done(id, bytes a→b, bytes b→a, reset) per finished relay. */
+  relayStart(done: (id: number, ab: number, ba: number, reset: boolean) => void): void;
+  /** Relays two connected TCP sockets (fds are duplicated; close yours). Returns the relay id. */
+  relayAdd(fdA: number, fdB: number): number;
   netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;
   netnsSockets(netnsPath: string, opts: NetnsSocketOptions, count: number): number[];
   btfStructs(objectPath: string, prefix: string): BtfStruct[];

@@ -8,7 +8,7 @@ import type { AccessLog } from './access-log.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { serveHttp } from './http.ts';
-import { join, resetSocket } from './pipe.ts';
+import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 
@@ -103,7 +103,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     return;
   }
   stats.active++;
-  join(client, upstream, stats, resetSocket, resetSocket, (reset, c) => {
+  joinSockets(client, upstream, stats, (reset, c) => {
     ctx.log.add({
       ...entry,
       bytesFromClient: c.fromClient,

@@ -17,6 +17,7 @@ import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { serveHttp } from './http.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
+import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 import type { Balancer, ProxyTables } from './tables.ts';
@@ -166,7 +167,7 @@ function handOff(
   }
   ctx.stats.active++;
   local.stats.accepted++;
-  join(client, app, ctx.stats, resetSocket, resetSocket, (reset, c) => {
+  joinSockets(client, app, ctx.stats, (reset, c) => {
     ctx.log.add({ ...entry, via: 'local', ...ended(reset, c) });
     ctx.log.add({
       ...entry,
@@ -251,7 +252,7 @@ function plaintext(
     return refuse(ctx, client, entry, (e as Error).message);
   }
   ctx.stats.active++;
-  join(client, upstream, ctx.stats, resetSocket, resetSocket, (reset, c) => {
+  joinSockets(client, upstream, ctx.stats, (reset, c) => {
     ctx.log.add({ ...entry, via: 'plaintext', ...ended(reset, c) });
   });
 }

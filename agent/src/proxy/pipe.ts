@@ -27,19 +27,24 @@ function wasReset(d: Duplex): boolean {
   return rst !== undefined && rst !== 0;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: listeners of several events, removed as added
+type Listener = (...args: any[]) => void;
+type On = (d: Duplex, event: string, fn: Listener) => void;
+
 function forward(
+  on: On,
   from: Duplex,
   to: Duplex,
   counts: Counts,
   key: keyof Counts,
   resetTo: Reset,
 ): void {
-  from.on('data', (chunk: Buffer) => {
+  on(from, 'data', (chunk: Buffer) => {
     counts[key] += chunk.length;
     if (!to.write(chunk)) from.pause();
   });
-  to.on('drain', () => from.resume());
-  from.on('end', () => {
+  on(to, 'drain', () => from.resume());
+  on(from, 'end', () => {
     // A reset arriving as an end must stay a reset on the other side.
     if (wasReset(from)) {
       if (!to.destroyed) resetTo(to);
@@ -54,6 +59,15 @@ function abrupt(d: Duplex, sawEnd: boolean): boolean {
   return !sawEnd || wasReset(d) || d.errored !== null;
 }
 
+/** A join in progress: what crossed so far, whether it is still whole, and a way to let go. */
+export interface Joined {
+  readonly counts: Counts;
+  /** Both sides open and neither has ended: nothing of the join's state is in flight. */
+  quiet(): boolean;
+  /** Removes every listener the join added; the caller owns both sides from then on. */
+  detach(): void;
+}
+
 export function join(
   client: Duplex,
   upstream: Duplex,
@@ -61,7 +75,12 @@ export function join(
   resetClient: Reset = resetSocket,
   resetUpstream: Reset = resetSocket,
   onDone?: (resetSeen: boolean, counts: Counts) => void,
-): void {
+): Joined {
+  const added: [Duplex, string, Listener][] = [];
+  const on: On = (d, event, fn) => {
+    d.on(event, fn);
+    added.push([d, event, fn]);
+  };
   let open = 2;
   let resetSeen = false;
   const ended = { client: false, upstream: false };
@@ -80,16 +99,35 @@ export function join(
     }
   };
   // Errors surface as an abrupt close; a listener keeps them from being thrown.
-  client.on('error', () => {});
-  upstream.on('error', () => {});
-  client.on('end', () => {
+  on(client, 'error', () => {});
+  on(upstream, 'error', () => {});
+  on(client, 'end', () => {
     ended.client = true;
   });
-  upstream.on('end', () => {
+  on(upstream, 'end', () => {
     ended.upstream = true;
   });
-  client.on('close', () => closed(client, upstream, ended.client, resetUpstream));
-  upstream.on('close', () => closed(upstream, client, ended.upstream, resetClient));
-  forward(client, upstream, counts, 'fromClient', resetUpstream);
-  forward(upstream, client, counts, 'toClient', resetClient);
+  on(client, 'close', () => closed(client, upstream, ended.client, resetUpstream));
+  on(upstream, 'close', () => closed(upstream, client, ended.upstream, resetClient));
+  forward(on, client, upstream, counts, 'fromClient', resetUpstream);
+  forward(on, upstream, client, counts, 'toClient', resetClient);
+  return {
+    counts,
+    quiet: () =>
+      open === 2 &&
+      !ended.client &&
+      !ended.upstream &&
+      ![client, upstream].some(
+        (d) =>
+          d.destroyed ||
+          d.writableEnded ||
+          d.readableEnded ||
+          d.writableLength > 0 ||
+          d.readableLength > 0,
+      ),
+    detach() {
+      for (const [d, event, fn] of added) d.off(event, fn);
+      added.length = 0;
+    },
+  };
 }

@@ -1,0 +1,123 @@
+// Joining two TCP sockets in the kernel once the proxy has routed them: the
+// native relay splices bytes between them (native/src/relay.cc), so a plain
+// connection's bulk never crosses into JavaScript. Same semantics as join()
+// in pipe.ts (half-close, reset, back-pressure), which stays the way for
+// anything that is not two plain sockets (HBONE streams, TLS) and the
+// fallback when a socket cannot be handed over. WEFT_KERNEL_RELAY=0 turns it off.
+import type { Socket } from 'node:net';
+import { native } from '../datapath/native.ts';
+import { type Counts, join, resetSocket } from './pipe.ts';
+import type { DirectionStats } from './stats.ts';
+
+type Done = (resetSeen: boolean, counts: Counts) => void;
+
+const pending = new Map<number, (ab: number, ba: number, reset: boolean) => void>();
+let started: boolean | undefined;
+let handedOver = 0;
+
+/** How many connections this process has handed to the kernel relay so far. */
+export function kernelRelays(): number {
+  return handedOver;
+}
+
+function available(): boolean {
+  if (started === undefined) {
+    started = false;
+    if (process.env.WEFT_KERNEL_RELAY === '0') return false;
+    try {
+      native().relayStart((id, ab, ba, reset) => {
+        const f = pending.get(id);
+        pending.delete(id);
+        f?.(ab, ba, reset);
+      });
+      started = true;
+    } catch {
+      // An addon without the relay: JavaScript joins everything.
+    }
+  }
+  return started;
+}
+
+function fdOf(s: Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+/**
+ * join() for two TCP sockets, moved into the kernel as soon as nothing of it is in flight
+ * in Node: upstream connected, no write queued, nothing read and not yet written, neither
+ * side ended. Until then (and for good, if that moment never comes) JavaScript carries it.
+ * client's bytes count as fromClient; onDone runs once, after both sides are closed.
+ */
+export function joinSockets(
+  client: Socket,
+  upstream: Socket,
+  stats: DirectionStats,
+  onDone: Done,
+): void {
+  const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
+  if (!available()) return;
+  let tries = 0;
+  const attempt = () => {
+    if (upstream.connecting) return;
+    if (!joined.quiet() || fdOf(client) < 0 || fdOf(upstream) < 0) {
+      // Busy now: try again when a write queue empties, a few times.
+      if (++tries > MAX_TRIES) stop();
+      return;
+    }
+    stop();
+    let id: number;
+    try {
+      id = native().relayAdd(fdOf(client), fdOf(upstream));
+    } catch {
+      return; // JavaScript keeps it
+    }
+    // Synchronous from the check to here: Node reads nothing in between.
+    handedOver++;
+    joined.detach();
+    client.pause();
+    upstream.pause();
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+    const before = { ...joined.counts };
+    pending.set(id, (ab, ba, reset) => {
+      const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
+      stats.active--;
+      stats.bytesFromClient += counts.fromClient;
+      stats.bytesToClient += counts.toClient;
+      if (reset) stats.reset++;
+      onDone(reset, counts);
+    });
+    // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
+    client.destroy();
+    upstream.destroy();
+  };
+  // After a chunk was passed on, its write has usually finished by the next turn of the
+  // loop: a conversation of small messages never drains, so it is tried then too.
+  let scheduled = false;
+  const soon = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (!stopped) attempt();
+    });
+  };
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    upstream.off('connect', attempt);
+    upstream.off('drain', attempt);
+    client.off('drain', attempt);
+    upstream.off('data', soon);
+    client.off('data', soon);
+  };
+  upstream.on('connect', attempt);
+  upstream.on('drain', attempt);
+  client.on('drain', attempt);
+  upstream.on('data', soon);
+  client.on('data', soon);
+  attempt();
+}
+
+const MAX_TRIES = 16;

@@ -1,0 +1,249 @@
+// A socket-to-socket relay inside the kernel: splice(2) through a pipe per
+// direction, driven by one epoll thread, so the bytes of a plain TCP
+// connection the proxy has already routed never cross into JavaScript.
+// Semantics match proxy/pipe.ts: an end on one side becomes a shutdown(WR) on
+// the other while the reverse direction keeps flowing; an error or reset on
+// either side resets both (SO_LINGER 0); a full pipe stops reading, so a slow
+// reader slows its writer. Completions go back to JS through one
+// thread-safe function: (id, bytes a→b, bytes b→a, reset).
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "errors.h"
+#include "exports.h"
+
+namespace weft {
+namespace {
+
+constexpr size_t kSpliceMax = 1 << 20;
+constexpr int kPipeSize = 256 * 1024;
+
+struct Dir {
+  int from = -1;
+  int to = -1;
+  int pipe[2] = {-1, -1};
+  size_t inPipe = 0;
+  bool eof = false;   // the reading side sent FIN
+  bool shut = false;  // ...and it was passed on as shutdown(SHUT_WR)
+  uint64_t bytes = 0;
+};
+
+struct Conn {
+  uint32_t id;
+  int a;
+  int b;
+  Dir ab;
+  Dir ba;
+  bool reset = false;
+  bool finished = false;
+};
+
+struct Done {
+  uint32_t id;
+  double ab;
+  double ba;
+  bool reset;
+};
+
+// Moves what it can in one direction; false on an error that resets the connection.
+bool Pump(Dir& d) {
+  for (;;) {
+    bool progress = false;
+    if (!d.eof && d.inPipe < static_cast<size_t>(kPipeSize)) {
+      ssize_t n = splice(d.from, nullptr, d.pipe[1], nullptr, kSpliceMax,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d.inPipe += static_cast<size_t>(n);
+        progress = true;
+      } else if (n == 0) {
+        d.eof = true;
+        progress = true;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        return false;
+      }
+    }
+    if (d.inPipe > 0) {
+      ssize_t m = splice(d.pipe[0], nullptr, d.to, nullptr, d.inPipe,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (m > 0) {
+        d.inPipe -= static_cast<size_t>(m);
+        d.bytes += static_cast<uint64_t>(m);
+        progress = true;
+      } else if (m < 0 && errno != EAGAIN && errno != EINTR) {
+        return false;
+      }
+    }
+    if (d.eof && d.inPipe == 0 && !d.shut) {
+      shutdown(d.to, SHUT_WR);
+      d.shut = true;
+    }
+    if (!progress) return true;
+  }
+}
+
+class Relay {
+ public:
+  static Relay& Get() {
+    static Relay* r = new Relay();
+    return *r;
+  }
+
+  void SetCallback(Napi::Env env, Napi::Function cb) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) throw Napi::Error::New(env, "relay: already started");
+    tsfn_ = Napi::ThreadSafeFunction::New(env, cb, "weft-relay", 0, 1);
+    // Idle relays must not keep the process alive.
+    tsfn_.Unref(env);
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) WEFT_THROW_ERRNO(env, "epoll_create1");
+    started_ = true;
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  // Takes copies of both fds; the caller keeps (and closes) its own.
+  uint32_t Add(Napi::Env env, int a, int b) {
+    if (!started_) throw Napi::Error::New(env, "relay: not started");
+    // The loop handles no event while a connection is half registered: it could
+    // otherwise finish and free it between the two ADDs.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* c = new Conn();
+    c->id = next_.fetch_add(1);
+    c->a = fcntl(a, F_DUPFD_CLOEXEC, 0);
+    c->b = c->a < 0 ? -1 : fcntl(b, F_DUPFD_CLOEXEC, 0);
+    if (c->a < 0 || c->b < 0) {
+      int err = errno;
+      if (c->a >= 0) close(c->a);
+      delete c;
+      errno = err;
+      WEFT_THROW_ERRNO(env, "dup");
+    }
+    for (Dir* d : {&c->ab, &c->ba}) {
+      if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        int err = errno;
+        Free(c);
+        errno = err;
+        WEFT_THROW_ERRNO(env, "pipe2");
+      }
+      // Larger pipes mean fewer wakeups; the default stays if the system says no.
+      fcntl(d->pipe[1], F_SETPIPE_SZ, kPipeSize);
+    }
+    for (int fd : {c->a, c->b}) {
+      int fl = fcntl(fd, F_GETFL);
+      if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+    c->ab.from = c->a;
+    c->ab.to = c->b;
+    c->ba.from = c->b;
+    c->ba.to = c->a;
+    // Edge-triggered: a side already readable (or writable) at ADD is reported at once.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = c;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, c->a, &ev) != 0 ||
+        epoll_ctl(epfd_, EPOLL_CTL_ADD, c->b, &ev) != 0) {
+      int err = errno;
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
+      Free(c);
+      errno = err;
+      WEFT_THROW_ERRNO(env, "epoll_ctl");
+    }
+    return c->id;
+  }
+
+ private:
+  static void Free(Conn* c) {
+    for (Dir* d : {&c->ab, &c->ba}) {
+      if (d->pipe[0] >= 0) close(d->pipe[0]);
+      if (d->pipe[1] >= 0) close(d->pipe[1]);
+    }
+    if (c->a >= 0) close(c->a);
+    if (c->b >= 0) close(c->b);
+    delete c;
+  }
+
+  void Finish(Conn* c) {
+    c->finished = true;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
+    if (c->reset) {
+      // An abortive close sends RST instead of FIN, as pipe.ts's resetAndDestroy does.
+      linger l{1, 0};
+      setsockopt(c->a, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+      setsockopt(c->b, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    auto* done = new Done{c->id, static_cast<double>(c->ab.bytes),
+                          static_cast<double>(c->ba.bytes), c->reset};
+    napi_status s = tsfn_.NonBlockingCall(done, [](Napi::Env env, Napi::Function cb, Done* d) {
+      cb.Call({Napi::Number::New(env, d->id), Napi::Number::New(env, d->ab),
+               Napi::Number::New(env, d->ba), Napi::Boolean::New(env, d->reset)});
+      delete d;
+    });
+    if (s != napi_ok) delete done;
+  }
+
+  void Loop() {
+    std::vector<epoll_event> events(256);
+    std::vector<Conn*> finished;
+    for (;;) {
+      int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int i = 0; i < n; i++) {
+        auto* c = static_cast<Conn*>(events[i].data.ptr);
+        if (c->finished) continue;
+        bool ok = Pump(c->ab) && Pump(c->ba);
+        if (!ok) c->reset = true;
+        if (!ok || (c->ab.shut && c->ba.shut)) {
+          Finish(c);
+          finished.push_back(c);
+        }
+      }
+      // Freed after the batch: an event later in it may name the same connection.
+      for (Conn* c : finished) Free(c);
+      finished.clear();
+    }
+  }
+
+  std::mutex mu_;
+  bool started_ = false;
+  int epfd_ = -1;
+  std::atomic<uint32_t> next_{1};
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+// relayStart(callback): callback(id, bytesAtoB, bytesBtoA, reset) per finished relay.
+Napi::Value RelayStart(const Napi::CallbackInfo& info) {
+  Relay::Get().SetCallback(info.Env(), info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// relayAdd(fdA, fdB) → id. Both fds are duplicated; the caller closes its own.
+Napi::Value RelayAdd(const Napi::CallbackInfo& info) {
+  int a = info[0].As<Napi::Number>().Int32Value();
+  int b = info[1].As<Napi::Number>().Int32Value();
+  return Napi::Number::New(info.Env(), Relay::Get().Add(info.Env(), a, b));
+}
+
+}  // namespace
+
+void InitRelay(Napi::Env env, Napi::Object exports) {
+  exports.Set("relayStart", Napi::Function::New(env, RelayStart));
+  exports.Set("relayAdd", Napi::Function::New(env, RelayAdd));
+}
+
+}  // namespace weft

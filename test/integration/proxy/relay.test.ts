@@ -1,0 +1,164 @@
+// The kernel relay (native/src/relay.cc through proxy/relay.ts) between real TCP
+// sockets on loopback: a proxy in this process accepts, dials the server and joins
+// the two; the bytes, ends and resets must come out as join() in pipe.ts makes them.
+import { createHash } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import type { Counts } from '../../../agent/src/proxy/pipe.ts';
+import { joinSockets, kernelRelays } from '../../../agent/src/proxy/relay.ts';
+import { DirectionStats } from '../../../agent/src/proxy/stats.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+
+interface Rig {
+  port: number;
+  stats: DirectionStats;
+  done: Promise<{ reset: boolean; counts: Counts }>;
+  /** Resolves when the relay is over; every connection here must have been the kernel's. */
+  servers: Server[];
+}
+
+const open: Server[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) await new Promise((r) => s.close(r));
+});
+
+async function listen(s: Server): Promise<number> {
+  open.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return (s.address() as AddressInfo).port;
+}
+
+/** A server with `onConn`, and a proxy in front of it that joins with joinSockets. */
+async function rig(onConn: (s: Socket) => void): Promise<Rig> {
+  const before = kernelRelays();
+  const serverPort = await listen(createServer({ allowHalfOpen: true }, onConn));
+  const stats = new DirectionStats();
+  let finish!: (v: { reset: boolean; counts: Counts; relayed: number }) => void;
+  const over = new Promise<{ reset: boolean; counts: Counts; relayed: number }>((r) => {
+    finish = r;
+  });
+  // Carried by the kernel, not by join(): else these tests would prove nothing of the relay.
+  const done = over.then(({ relayed, ...rest }) => {
+    expect(relayed).toBe(1);
+    return rest;
+  });
+  const proxyPort = await listen(
+    createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+      const up = connect({ port: serverPort, host: '127.0.0.1', allowHalfOpen: true });
+      stats.active++;
+      joinSockets(client, up, stats, (reset, counts) =>
+        finish({ reset, counts, relayed: kernelRelays() - before }),
+      );
+    }),
+  );
+  return { port: proxyPort, stats, done, servers: open };
+}
+
+const pattern = (n: number, seed: number) => {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+};
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function collect(s: Socket): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  s.on('data', (d) => parts.push(d));
+  return new Promise((resolve, reject) => {
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+}
+
+describePrivileged('kernel relay', () => {
+  it('carries 8 MiB each way at once, byte for byte, and counts them', async () => {
+    const down = pattern(8 << 20, 3);
+    let serverGot: Promise<Buffer> | undefined;
+    const r = await rig((s) => {
+      serverGot = collect(s);
+      s.end(down);
+    });
+    const up = pattern(8 << 20, 7);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const clientGot = collect(c);
+    c.end(up);
+    expect(sha(await clientGot)).toBe(sha(down));
+    expect(sha((await serverGot)!)).toBe(sha(up));
+    c.destroy();
+    const d = await r.done;
+    expect(d).toEqual({ reset: false, counts: { fromClient: up.length, toClient: down.length } });
+    expect(r.stats).toMatchObject({ active: 0, reset: 0, bytesFromClient: up.length });
+  });
+
+  it('keeps a half-closed connection flowing the other way', async () => {
+    const r = await rig((s) => {
+      s.on('end', () => {
+        // The client is done sending; the answer comes after, in two parts.
+        s.write('late ');
+        setTimeout(() => s.end('answer'), 50);
+      });
+      s.resume();
+    });
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    c.write('question');
+    await new Promise((res) => setTimeout(res, 100));
+    c.end();
+    expect((await got).toString()).toBe('late answer');
+    c.destroy();
+    expect((await r.done).reset).toBe(false);
+  });
+
+  it('passes a reset on', async () => {
+    const r = await rig((s) => {
+      s.once('data', () => s.resetAndDestroy());
+    });
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const err = new Promise<string>((resolve) => {
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? ''));
+      c.on('end', () => resolve('clean end'));
+    });
+    c.on('data', () => {});
+    // Sent after the hand-over to the kernel, which happens once the connection is quiet.
+    setTimeout(() => c.write('x'), 50);
+    expect(await err).toBe('ECONNRESET');
+    const d = await r.done;
+    expect(d.reset).toBe(true);
+    expect(r.stats.reset).toBe(1);
+  });
+
+  it('holds a writer back while its reader does not read, and loses nothing', async () => {
+    let release!: () => void;
+    const reading = new Promise<void>((r) => {
+      release = r;
+    });
+    let serverGot: Promise<Buffer> | undefined;
+    const r = await rig((s) => {
+      s.pause();
+      void reading.then(() => {
+        serverGot = collect(s);
+        // Done reading: its end closes the relay's other direction.
+        void serverGot.then(() => s.end());
+        s.resume();
+      });
+    });
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    c.on('data', () => {});
+    // More than every buffer on the way can hold (socket buffers grow to tcp_rmem's 32 MiB here).
+    const big = Buffer.alloc(128 << 20, 'weft relay ');
+    const flushed = new Promise<boolean>((resolve) => c.write(big, () => resolve(true)));
+    // With the server not reading, it cannot all have left the client after a while.
+    const early = await Promise.race([
+      flushed,
+      new Promise((r2) => setTimeout(() => r2(false), 500)),
+    ]);
+    expect(early).toBe(false);
+    expect(c.writableLength).toBeGreaterThan(0);
+    release();
+    c.end();
+    await new Promise((res) => setTimeout(res, 0));
+    expect(sha(await serverGot!)).toBe(sha(big));
+    c.destroy();
+    expect((await r.done).counts.fromClient).toBe(big.length);
+  });
+});
