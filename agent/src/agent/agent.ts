@@ -20,6 +20,7 @@ import { IdentityManager } from '../identity/manager.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
 import { NodeProxy } from '../proxy/index.ts';
+import { useKernelRelay } from '../proxy/relay.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { SnapshotSource } from '../sources/source.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
@@ -131,6 +132,8 @@ export class Agent {
       this.identities.on('svid', refresh);
       this.identities.on('bundle', refresh);
     }
+    // The sk_msg splice and the kernel relay would both take the loopback hop's bytes.
+    useKernelRelay(!this.opts.splice);
     this.proxy = new NodeProxy({
       lookup: (id, port, v6) => this.datapath.takeOrig(id, port, v6),
       trustDomain: this.trustDomain(),

@@ -20,10 +20,20 @@ export function kernelRelays(): number {
   return handedOver;
 }
 
+let allowed = process.env.WEFT_KERNEL_RELAY !== '0';
+
+/**
+ * Turns the relay off for this process (the agent does under --splice: sk_msg redirects
+ * into the loopback sockets the relay would read, and the two do not mix).
+ */
+export function useKernelRelay(on: boolean): void {
+  allowed = on && process.env.WEFT_KERNEL_RELAY !== '0';
+}
+
 function available(): boolean {
+  if (!allowed) return false;
   if (started === undefined) {
     started = false;
-    if (process.env.WEFT_KERNEL_RELAY === '0') return false;
     try {
       native().relayStart((id, ab, ba, reset) => {
         const f = pending.get(id);
