@@ -139,7 +139,11 @@ function section(title: string, rows: RowResult[], cols: Column[], y0: number): 
 }
 
 /** The whole chart for a run's rows; `caption` names the machine and date. */
-export function renderChart(rows: readonly RowResult[], caption: string): string {
+export function renderChart(all: readonly RowResult[], caption: string): string {
+  // Across nodes only: the same-node rows have a baseline of their own (the tables show them).
+  const rows = all.filter((r) =>
+    r.baseline === null ? r.id === 'direct' : r.baseline === 'direct',
+  );
   const tcpRows = rows.filter((r) => r.measures.tcp);
   const httpRows = rows.filter((r) => r.measures.http);
   const direct = rows.find((r) => r.id === 'direct');

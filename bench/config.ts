@@ -1,6 +1,16 @@
 // The benchmark's settings, from WEFT_BENCH_* environment variables. Pure.
 
-export const ROW_IDS = ['direct', 'l4', 'mtls', 'l7', 'nginx', 'splice'] as const;
+export const ROW_IDS = [
+  'direct',
+  'l4',
+  'mtls',
+  'l7',
+  'nginx',
+  'splice',
+  'direct-node',
+  'l4-node',
+  'mtls-node',
+] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 export interface BenchConfig {

@@ -35,9 +35,11 @@ export interface RowSpec {
   meshed: boolean;
   /** Whose memory the RSS column shows. */
   proxy: 'none' | 'agents' | 'nginx';
+  /** The row its ratios are to; null for a baseline (direct across nodes, direct on one node). */
+  baseline: RowId | null;
 }
 
-/** All rows across nodes: the client pod on node-1, the server on node-2. */
+/** Rows across nodes (client on node-1, server on node-2), then on one node (both on node-1). */
 export const ROWS: readonly RowSpec[] = [
   {
     id: 'direct',
@@ -49,6 +51,7 @@ export const ROWS: readonly RowSpec[] = [
     http: true,
     meshed: false,
     proxy: 'none',
+    baseline: null,
   },
   {
     id: 'l4',
@@ -60,6 +63,7 @@ export const ROWS: readonly RowSpec[] = [
     http: true,
     meshed: true,
     proxy: 'agents',
+    baseline: 'direct',
   },
   {
     id: 'mtls',
@@ -71,6 +75,7 @@ export const ROWS: readonly RowSpec[] = [
     http: true,
     meshed: true,
     proxy: 'agents',
+    baseline: 'direct',
   },
   {
     id: 'l7',
@@ -82,6 +87,7 @@ export const ROWS: readonly RowSpec[] = [
     http: true,
     meshed: true,
     proxy: 'agents',
+    baseline: 'direct',
   },
   {
     id: 'nginx',
@@ -93,6 +99,7 @@ export const ROWS: readonly RowSpec[] = [
     http: true,
     meshed: false,
     proxy: 'nginx',
+    baseline: 'direct',
   },
   {
     id: 'splice',
@@ -104,11 +111,52 @@ export const ROWS: readonly RowSpec[] = [
     http: false,
     meshed: true,
     proxy: 'agents',
+    baseline: 'direct',
+  },
+  {
+    id: 'direct-node',
+    label: 'direct, same node',
+    sandbox: 'main',
+    client: 'dclient',
+    server: 'dlocal',
+    tcp: true,
+    http: false,
+    meshed: false,
+    proxy: 'none',
+    baseline: null,
+  },
+  {
+    id: 'l4-node',
+    label: 'weft L4 plaintext, same node',
+    sandbox: 'plain',
+    client: 'client',
+    server: 'local',
+    tcp: true,
+    http: false,
+    meshed: true,
+    proxy: 'agents',
+    baseline: 'direct-node',
+  },
+  {
+    id: 'mtls-node',
+    label: 'weft mTLS, same node (in-process hand-off)',
+    sandbox: 'main',
+    client: 'client',
+    server: 'local',
+    tcp: true,
+    http: false,
+    meshed: true,
+    proxy: 'agents',
+    baseline: 'direct-node',
   },
 ];
 
+/** The rows asked for, with the baselines their ratios need. */
 export function selectRows(only: readonly RowId[] | null): RowSpec[] {
-  return ROWS.filter((r) => !only || only.includes(r.id));
+  if (!only) return [...ROWS];
+  const want = new Set<RowId>(only);
+  for (const r of ROWS) if (want.has(r.id) && r.baseline) want.add(r.baseline);
+  return ROWS.filter((r) => want.has(r.id));
 }
 
 export function sandboxesFor(rows: readonly RowSpec[]): SandboxKey[] {
@@ -117,7 +165,7 @@ export function sandboxesFor(rows: readonly RowSpec[]): SandboxKey[] {
 
 /** Pods that run servers (TCP bench server and the HTTP app) in a sandbox. */
 export function serverPods(key: SandboxKey): string[] {
-  return key === 'main' ? ['remote', 'remote7', 'dremote'] : ['remote'];
+  return key === 'main' ? ['remote', 'remote7', 'dremote', 'local', 'dlocal'] : ['remote', 'local'];
 }
 
 const pod = (name: string, node: string, labels: Record<string, string>, sa = 'default') => `
@@ -143,12 +191,14 @@ export function benchManifests(key: SandboxKey): string {
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: bench, labels: {weft.dev/mesh: enabled}}\n',
     pod('client', 'node-1', { app: 'client' }, 'client'),
     pod('remote', 'node-2', { app: 'remote' }),
+    pod('local', 'node-1', { app: 'local' }),
   ];
   if (key === 'main') {
     docs.push(
       pod('remote7', 'node-2', { app: 'l7' }),
       pod('dclient', 'node-1', { app: 'dclient', 'weft.dev/mesh': 'disabled' }),
       pod('dremote', 'node-2', { app: 'dremote', 'weft.dev/mesh': 'disabled' }),
+      pod('dlocal', 'node-1', { app: 'dlocal', 'weft.dev/mesh': 'disabled' }),
       `
 apiVersion: security.weft.dev/v1alpha1
 kind: AuthorizationPolicy

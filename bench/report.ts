@@ -46,13 +46,17 @@ type Table = { head: string[]; align: ('l' | 'r')[]; body: string[][] };
 
 const rss = (r: RowResult) => (r.proxy === 'none' ? '' : num(r.rssMiB));
 
+/** The row a row's ratios are to (itself for a baseline). */
+const baseOf = (rows: readonly RowResult[], r: RowResult) =>
+  rows.find((x) => x.id === (r.baseline ?? r.id));
+
 export function tcpTable(rows: readonly RowResult[]): Table {
-  const d = rows.find((r) => r.id === 'direct')?.tcp;
   const body = rows
     .filter((r) => r.measures.tcp)
     .map((r) => {
       const t = r.tcp;
-      const self = r.id === 'direct';
+      const d = baseOf(rows, r)?.tcp;
+      const self = r.baseline === null;
       return [
         r.label,
         num(t?.mbps),
@@ -89,12 +93,12 @@ export function tcpTable(rows: readonly RowResult[]): Table {
 }
 
 export function httpTable(rows: readonly RowResult[]): Table {
-  const d = rows.find((r) => r.id === 'direct')?.http;
   const body = rows
     .filter((r) => r.measures.http)
     .map((r) => {
       const h = r.http;
-      const self = r.id === 'direct';
+      const d = baseOf(rows, r)?.http;
+      const self = r.baseline === null;
       return [
         r.label,
         num(h?.rps),
@@ -149,7 +153,7 @@ export function textTable(t: Table): string {
 /** What a terminal shows at the end of a run. */
 export function renderConsole(rows: readonly RowResult[]): string {
   const parts = [
-    'TCP, one connection, across nodes',
+    'TCP, one connection (across nodes unless the path says same node)',
     textTable(tcpTable(rows)),
     '',
     'HTTP (wrk), across nodes',
@@ -262,7 +266,8 @@ ${m.loadStart.toFixed(2)} at the start, ${m.loadEnd.toFixed(2)} at the end (a bu
 ## What is measured
 
 Every path goes from a client pod on node-1 to a server pod on node-2 of a 2-node sandbox
-(docs/sandbox.md):
+(docs/sandbox.md), except the "same node" paths, whose server pod is on node-1 too and whose
+ratios are to the direct path on one node:
 
 | path | how |
 | --- | --- |
@@ -271,6 +276,9 @@ Every path goes from a client pod on node-1 to a server pod on node-2 of a 2-nod
 | weft mTLS L4 (HBONE) | enrolled pods: HTTP/2 CONNECT over mutual TLS 1.3 between the two node proxies |
 | weft mTLS + L7 policy | as above, to a pod selected by an AuthorizationPolicy with HTTP fields (GET from the client's identity): the inbound proxy parses every request |
 | nginx mTLS proxy pair | nginx (apt), one worker each: on the client pod's loopback it originates mutual TLS 1.3 (keep-alive upstream pool) to an nginx in the server pod that verifies the client certificate and forwards to the app; certificates from openssl (ECDSA P-256) |
+| direct, same node | two pods of node-1 opted out of the mesh |
+| weft L4 plaintext, same node | enrolled pods of node-1, sandbox without an issuer: one proxy, outbound handed to inbound in process |
+| weft mTLS, same node (in-process hand-off) | enrolled pods of node-1 in the mTLS sandbox: the same hand-off (no TLS on the way: it would never leave the node), with identity and policy as over HBONE |
 | weft L4 plaintext + splice | L4 plaintext with the sockops/sk_msg splice of the app↔proxy loopback hop (\`weft agent --splice\`); it stays off by default, see docs/architecture.md |
 
 The direct and nginx paths share the sandbox of the mTLS paths; L4 plaintext and splice have

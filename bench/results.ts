@@ -41,6 +41,7 @@ export interface RowResult {
   id: RowId;
   label: string;
   proxy: RowSpec['proxy'];
+  baseline: RowSpec['baseline'];
   /** Which tests the row runs. */
   measures: { tcp: boolean; http: boolean };
   tcp?: TcpFigures;
@@ -73,6 +74,7 @@ export function combine(spec: RowSpec, samples: readonly RowSample[]): RowResult
     id: spec.id,
     label: spec.label,
     proxy: spec.proxy,
+    baseline: spec.baseline,
     measures: { tcp: spec.tcp, http: spec.http },
     tcp: pick('tcp'),
     http: pick('http'),

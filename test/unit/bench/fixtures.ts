@@ -8,6 +8,7 @@ export function sampleRows(): RowResult[] {
   return [
     {
       id: 'direct',
+      baseline: null,
       label: 'direct',
       proxy: 'none',
       measures: both,
@@ -20,6 +21,7 @@ export function sampleRows(): RowResult[] {
     },
     {
       id: 'mtls',
+      baseline: 'direct',
       label: 'weft mTLS L4 (HBONE)',
       proxy: 'agents',
       measures: both,
@@ -32,6 +34,7 @@ export function sampleRows(): RowResult[] {
     },
     {
       id: 'nginx',
+      baseline: 'direct',
       label: 'nginx mTLS <pair> & co',
       proxy: 'nginx',
       measures: { tcp: false, http: true },
@@ -43,6 +46,7 @@ export function sampleRows(): RowResult[] {
     },
     {
       id: 'splice',
+      baseline: 'direct',
       label: 'weft L4 plaintext + splice',
       proxy: 'agents',
       measures: { tcp: true, http: false },

@@ -33,7 +33,9 @@ describe('benchmark matrix', () => {
     expect([...cluster.pods.keys()].sort()).toEqual([
       'bench/client',
       'bench/dclient',
+      'bench/dlocal',
       'bench/dremote',
+      'bench/local',
       'bench/remote',
       'bench/remote7',
     ]);
@@ -52,18 +54,38 @@ describe('benchmark matrix', () => {
   it('runs the L4 sandboxes without the direct pair or any policy', () => {
     const { cluster, errors } = load('plain');
     expect(errors).toEqual([]);
-    expect([...cluster.pods.keys()].sort()).toEqual(['bench/client', 'bench/remote']);
+    expect([...cluster.pods.keys()].sort()).toEqual([
+      'bench/client',
+      'bench/local',
+      'bench/remote',
+    ]);
     expect(cluster.authorizationPolicies?.size ?? 0).toBe(0);
   });
 
-  it('crosses nodes on every row and brings up only the sandboxes the chosen rows need', () => {
-    const { cluster } = load('main');
-    for (const r of ROWS.filter((x) => x.sandbox === 'main')) {
-      expect(cluster.pods.get(`bench/${r.client}`)!.nodeName).toBe('node-1');
-      expect(cluster.pods.get(`bench/${r.server}`)!.nodeName).toBe('node-2');
+  it('crosses nodes on every row against direct, stays on node-1 on the same-node rows', () => {
+    for (const key of ['main', 'plain'] as const) {
+      const { cluster } = load(key);
+      for (const r of ROWS.filter((x) => x.sandbox === key)) {
+        const sameNode = r.id.endsWith('-node');
+        expect(r.baseline, r.id).toBe(
+          r.id === 'direct' || r.id === 'direct-node' ? null : sameNode ? 'direct-node' : 'direct',
+        );
+        expect(cluster.pods.get(`bench/${r.client}`)!.nodeName).toBe('node-1');
+        expect(cluster.pods.get(`bench/${r.server}`)!.nodeName).toBe(
+          sameNode ? 'node-1' : 'node-2',
+        );
+      }
     }
+  });
+
+  it('brings up only the sandboxes the chosen rows need, with their baselines', () => {
     expect(sandboxesFor(ROWS)).toEqual(['main', 'plain', 'splice']);
     expect(sandboxesFor(selectRows(['direct', 'l7']))).toEqual(['main']);
     expect(selectRows(['direct', 'l7']).map((r) => r.id)).toEqual(['direct', 'l7']);
+    expect(selectRows(['direct', 'l4-node']).map((r) => r.id)).toEqual([
+      'direct',
+      'direct-node',
+      'l4-node',
+    ]);
   });
 });

@@ -36,6 +36,30 @@ describe('bench tables', () => {
     expect(t.body[0]![11]).toBe('');
   });
 
+  it('compares same-node paths with direct on one node, not across nodes', () => {
+    const rows = sampleRows();
+    const direct = rows[0]!;
+    const t = tcpTable([
+      ...rows,
+      {
+        ...direct,
+        id: 'direct-node',
+        label: 'direct, same node',
+        tcp: { ...direct.tcp!, mbps: 4000, p50: 30 },
+      },
+      {
+        ...rows[1]!,
+        id: 'l4-node',
+        baseline: 'direct-node',
+        label: 'weft L4 plaintext, same node',
+        tcp: { ...rows[1]!.tcp!, mbps: 2000, p50: 70 },
+      },
+    ]);
+    const [, , vs, , added] = t.body.find((r) => r[0] === 'weft L4 plaintext, same node')!;
+    expect([vs, added]).toEqual(['50%', '+40']);
+    expect(t.body.find((r) => r[0] === 'direct, same node')![2]).toBe('');
+  });
+
   it('shows a failed figure as failed, not as a number', () => {
     const splice = tcpTable(sampleRows()).body[2]!;
     expect(splice[1]).toBe('failed');
