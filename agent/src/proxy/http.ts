@@ -132,6 +132,11 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     (req.headers['content-length'] ?? '0') === '0';
   const send = (retry: boolean) => {
     const up = request({ method: req.method, path: target, headers, agent: upstream(t) }, (ur) => {
+      // The client went away while the app answered: nothing to pass the answer to.
+      if (res.destroyed || res.writableEnded) {
+        up.destroy();
+        return;
+      }
       res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
       // A response cut short must reach the client as a reset, never as a clean end.
       pipeline(ur, res, (err) => {

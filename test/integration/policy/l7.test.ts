@@ -47,6 +47,7 @@ http
   .createServer((req, res) => {
     if (req.url === '/items/conns') return res.end('conns ' + conns);
     if (req.url === '/items/seen') return res.end(JSON.stringify(seen));
+    if (req.url === '/items/slow') return setTimeout(() => res.end('slow'), 300);
     seen.push(req.method + ' ' + req.url);
     req.resume();
     req.on('end', () => res.end('app: ' + req.method + ' ' + req.url));
@@ -188,6 +189,33 @@ describePrivileged('HTTP rules of AuthorizationPolicy', () => {
     );
     expect(r.out[0]).toEqual([200, 'app: GET /items/3']);
     expect(JSON.parse(r.out[1]![1]) as string[]).not.toContain('POST /items/smuggled');
+  });
+
+  it('survives a client that leaves before the app answers', async () => {
+    const cart = c.pod('shop/cart').ip;
+    const leave = `
+import net from 'node:net';
+const s = net.connect({ host: '${cart}', port: 8080 }, () => {
+  s.write('GET /items/slow HTTP/1.1\\r\\nHost: cart\\r\\n\\r\\n');
+  setTimeout(() => { s.destroy(); console.log(JSON.stringify({ left: true })); }, 50);
+});
+s.on('error', () => {});
+`;
+    for (const from of ['shop/frontend', 'shop/neighbour']) {
+      expect(lastJson<{ left: boolean }>(await runInPod(c.pod(from), leave))).toEqual({
+        left: true,
+      });
+    }
+    // The app answers after they left; the proxy must still be there for the next request.
+    await new Promise((r) => setTimeout(r, 400));
+    const r = lastJson<{ out: [number, string][] }>(
+      await runInPod(
+        c.pod('shop/frontend'),
+        raw(cart, ['GET /items/9 HTTP/1.1\r\nHost: cart\r\n\r\n']),
+      ),
+    );
+    expect(r.out).toEqual([[200, 'app: GET /items/9']]);
+    expect((await c.status('node-2')).workloads.length).toBeGreaterThan(0);
   });
 
   it('agrees with policy trace --http', () => {
