@@ -1,7 +1,20 @@
 // One AuthorizationPolicy document → the policy, or a precise error for everything
 // Istio's validation would reject, plus what weft cannot enforce yet (so that nothing
 // is silently widened or narrowed). Pure: no I/O.
-import { describe } from '../sources/manifests/parse.ts';
+import {
+  DNS1123_LABEL_WHAT,
+  DNS1123_SUBDOMAIN_WHAT,
+  describe,
+  fieldKey,
+  isAbsent,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isLabelKey,
+  isLabelValue,
+  isMap,
+  LABEL_KEY_WHAT,
+  LABEL_VALUE_WHAT,
+} from '../sources/fields.ts';
 import type { Labels, ObjectError } from '../state/types.ts';
 import { toCidr } from './authz-match.ts';
 import {
@@ -78,15 +91,15 @@ function readApiVersion(v: unknown, r: Reporter): AuthzApiVersion | undefined {
 }
 
 function readName(v: unknown, r: Reporter): string | undefined {
-  if (typeof v === 'string' && v.length <= 253 && isDns1123Subdomain(v)) return v;
-  r.add('metadata.name', `expected ${subdomainWhat}, found ${describe(v)}`);
+  if (typeof v === 'string' && isDns1123Subdomain(v)) return v;
+  r.add('metadata.name', `expected ${DNS1123_SUBDOMAIN_WHAT}, found ${describe(v)}`);
   return undefined;
 }
 
 function readNamespace(v: unknown, r: Reporter): string | undefined {
   if (isAbsent(v) || v === '') return 'default';
-  if (typeof v === 'string' && v.length <= 63 && labelRe.test(v)) return v;
-  r.add('metadata.namespace', `expected ${labelWhat}, found ${describe(v)}`);
+  if (typeof v === 'string' && isDns1123Label(v)) return v;
+  r.add('metadata.namespace', `expected ${DNS1123_LABEL_WHAT}, found ${describe(v)}`);
   return undefined;
 }
 
@@ -127,10 +140,11 @@ function readSelector(v: unknown, r: Reporter): { matchLabels: Labels } | undefi
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(m)) {
     const f = `spec.selector.matchLabels${fieldKey(key)}`;
-    if (!isLabelKey(key)) r.add(f, `expected ${labelKeyWhat}, found ${describe(key)}`);
+    if (!isLabelKey(key)) r.add(f, `expected ${LABEL_KEY_WHAT}, found ${describe(key)}`);
     else if (typeof value !== 'string')
       r.add(f, `expected a string (quote it), found ${describe(value)}`);
-    else if (!isLabelValue(value)) r.add(f, `expected ${labelValueWhat}, found ${describe(value)}`);
+    else if (!isLabelValue(value))
+      r.add(f, `expected ${LABEL_VALUE_WHAT}, found ${describe(value)}`);
     else labels[key] = value;
   }
   return Object.keys(labels).length > 0 ? { matchLabels: labels } : undefined;
@@ -385,49 +399,7 @@ class Reporter {
   }
 }
 
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** YAML's null and a missing key mean the same, to Kubernetes and to protobuf. */
-function isAbsent(v: unknown): v is null | undefined {
-  return v === undefined || v === null;
-}
-
 /** Absent, null or an empty list: protobuf cannot tell these apart, so neither does Istio. */
 function unset(v: unknown): boolean {
   return isAbsent(v) || (Array.isArray(v) && v.length === 0);
-}
-
-function fieldKey(key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-}
-
-// Kubernetes names and labels, as the manifest parser checks them.
-const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const qualifiedRe = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const labelWhat =
-  "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
-const subdomainWhat =
-  "a DNS-1123 subdomain (dot-separated lowercase labels of letters, digits and '-', at most 253 characters)";
-const labelKeyWhat =
-  "a label key ([prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a DNS-1123 subdomain)";
-const labelValueWhat =
-  "a label value (a string of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)";
-
-function isDns1123Subdomain(s: string): boolean {
-  return s.split('.').every((l) => labelRe.test(l));
-}
-
-function isLabelKey(key: string): boolean {
-  const parts = key.split('/');
-  if (parts.length > 2) return false;
-  const name = parts.pop() ?? '';
-  const prefix = parts[0];
-  if (prefix !== undefined && !(prefix.length <= 253 && isDns1123Subdomain(prefix))) return false;
-  return name.length <= 63 && qualifiedRe.test(name);
-}
-
-function isLabelValue(v: string): boolean {
-  return v === '' || (v.length <= 63 && qualifiedRe.test(v));
 }

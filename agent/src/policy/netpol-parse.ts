@@ -2,7 +2,20 @@
 // defaults applied, or an error for every field Kubernetes would reject. Unknown
 // fields are rejected too (as kubectl's strict field validation does): a misspelt
 // `except` or `matchLabels` would silently widen what a policy allows. Pure.
-import { describe } from '../sources/manifests/parse.ts';
+
+import {
+  DNS1123_LABEL_WHAT,
+  DNS1123_SUBDOMAIN_WHAT,
+  describe,
+  fieldKey,
+  isAbsent,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isMap,
+  isPortName,
+  isPortNumber,
+  PORT_NAME_WHAT,
+} from '../sources/fields.ts';
 import type { ObjectError } from '../state/types.ts';
 import { cidrProblem, isSubnet, parseCidr } from './cidr.ts';
 import type {
@@ -14,13 +27,7 @@ import type {
   PolicyType,
   Protocol,
 } from './netpol-types.ts';
-import {
-  fieldKey,
-  isDns1123Label,
-  isDns1123Subdomain,
-  parseLabelSelector,
-  type ReportError,
-} from './selectors.ts';
+import { parseLabelSelector, type ReportError } from './selectors.ts';
 
 export const NETPOL_API_VERSION = 'networking.k8s.io/v1';
 
@@ -29,13 +36,6 @@ export interface NetpolParseResult {
   readonly policy?: NetworkPolicy;
   readonly errors: ObjectError[];
 }
-
-const subdomainWhat =
-  "a DNS-1123 subdomain (dot-separated lowercase labels of letters, digits and '-', at most 253 characters)";
-const labelWhat =
-  "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
-const portNameWhat =
-  "a port name (at most 15 lowercase letters, digits and '-', with at least one letter, no '--', not starting or ending with '-')";
 
 /**
  * Reads one document of kind NetworkPolicy. `index` counts documents from 0; an object
@@ -80,12 +80,12 @@ function readMetadata(raw: unknown, err: ReportError) {
   const { name, namespace } = raw;
   let ok = true;
   if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
-    err('metadata.name', `expected ${subdomainWhat}, found ${describe(name)}`);
+    err('metadata.name', `expected ${DNS1123_SUBDOMAIN_WHAT}, found ${describe(name)}`);
     ok = false;
   }
   const ns = isAbsent(namespace) || namespace === '' ? 'default' : namespace;
   if (typeof ns !== 'string' || !isDns1123Label(ns)) {
-    err('metadata.namespace', `expected ${labelWhat}, found ${describe(ns)}`);
+    err('metadata.namespace', `expected ${DNS1123_LABEL_WHAT}, found ${describe(ns)}`);
     ok = false;
   }
   return ok ? { namespace: ns as string, name: name as string } : undefined;
@@ -244,7 +244,7 @@ function readPort(raw: unknown, path: string, err: ReportError): PolicyPort | un
   if (!isAbsent(port) && !isPortNumber(port) && !(typeof port === 'string' && isPortName(port)))
     bad(
       'port',
-      `expected a port number from 1 to 65535 or ${portNameWhat}, found ${describe(port)}`,
+      `expected a port number from 1 to 65535 or ${PORT_NAME_WHAT}, found ${describe(port)}`,
     );
   if (!isAbsent(endPort)) {
     if (!isPortNumber(endPort))
@@ -287,27 +287,4 @@ function readList(v: unknown, path: string, err: ReportError): unknown[] {
   if (Array.isArray(v)) return v;
   if (!isAbsent(v)) err(path, `expected a list, found ${describe(v)}`);
   return [];
-}
-
-function isPortNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
-}
-
-/** IANA_SVC_NAME, as Kubernetes checks named ports. */
-function isPortName(s: string): boolean {
-  return (
-    s.length <= 15 &&
-    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) &&
-    /[a-z]/.test(s) &&
-    !s.includes('--')
-  );
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** YAML's null and a missing key mean the same to Kubernetes. */
-function isAbsent(v: unknown): v is null | undefined {
-  return v === undefined || v === null;
 }

@@ -1,6 +1,14 @@
 // Kubernetes label selectors (metav1.LabelSelector): reading one from a manifest
 // with Kubernetes' validation, and matching it against labels.
-import { describe } from '../sources/manifests/parse.ts';
+import {
+  describe,
+  fieldKey,
+  isLabelKey,
+  isLabelValue,
+  isMap,
+  LABEL_KEY_WHAT,
+  LABEL_VALUE_WHAT,
+} from '../sources/fields.ts';
 import type { Labels } from '../state/types.ts';
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
@@ -100,9 +108,9 @@ function readMatchLabels(raw: unknown, path: string, err: ReportError): Record<s
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
     const f = `${path}${fieldKey(k)}`;
-    if (!isLabelKey(k)) err(f, `expected ${labelKeyWhat}, found ${describe(k)}`);
+    if (!isLabelKey(k)) err(f, `expected ${LABEL_KEY_WHAT}, found ${describe(k)}`);
     else if (typeof v !== 'string') err(f, `expected a string (quote it), found ${describe(v)}`);
-    else if (!isLabelValue(v)) err(f, `expected ${labelValueWhat}, found ${describe(v)}`);
+    else if (!isLabelValue(v)) err(f, `expected ${LABEL_VALUE_WHAT}, found ${describe(v)}`);
     else out[k] = v;
   }
   return out;
@@ -136,7 +144,7 @@ function readExpressions(raw: unknown, path: string, err: ReportError): LabelSel
         );
     const { key, operator, values } = item;
     if (typeof key !== 'string' || !isLabelKey(key))
-      bad(`${p}.key`, `expected ${labelKeyWhat}, found ${describe(key)}`);
+      bad(`${p}.key`, `expected ${LABEL_KEY_WHAT}, found ${describe(key)}`);
     if (typeof operator !== 'string' || !operators.includes(operator))
       bad(
         `${p}.operator`,
@@ -170,51 +178,9 @@ function readValues(raw: unknown, path: string, bad: ReportError): string[] | un
   for (const [j, v] of raw.entries()) {
     if (typeof v === 'string' && isLabelValue(v)) out.push(v);
     else {
-      bad(`${path}[${j}]`, `expected ${labelValueWhat}, found ${describe(v)}`);
+      bad(`${path}[${j}]`, `expected ${LABEL_VALUE_WHAT}, found ${describe(v)}`);
       ok = false;
     }
   }
   return ok ? out : undefined;
-}
-
-// --- label syntax, as Kubernetes validates it ------------------------------------
-
-const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const qualifiedNameRe = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
-export const labelKeyWhat =
-  "a label key ([prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a DNS-1123 subdomain)";
-export const labelValueWhat =
-  "a label value (a string of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)";
-
-/** A DNS-1123 subdomain: dot-separated DNS-1123 labels, at most 253 characters. */
-export function isDns1123Subdomain(s: string): boolean {
-  return s.length > 0 && s.length <= 253 && s.split('.').every((l) => labelRe.test(l));
-}
-
-export function isDns1123Label(s: string): boolean {
-  return s.length <= 63 && labelRe.test(s);
-}
-
-/** A label key: `[prefix/]name`, prefix a DNS subdomain, name ≤ 63. */
-export function isLabelKey(key: string): boolean {
-  const parts = key.split('/');
-  if (parts.length > 2) return false;
-  const name = parts.pop() ?? '';
-  const prefix = parts[0];
-  if (prefix !== undefined && !isDns1123Subdomain(prefix)) return false;
-  return name.length <= 63 && qualifiedNameRe.test(name);
-}
-
-export function isLabelValue(v: string): boolean {
-  return v === '' || (v.length <= 63 && qualifiedNameRe.test(v));
-}
-
-/** `.app`, or `["app.kubernetes.io/name"]` for keys a dotted path would garble. */
-export function fieldKey(key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

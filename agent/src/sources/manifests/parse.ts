@@ -15,6 +15,23 @@ import type {
   Service,
   ServicePort,
 } from '../../state/types.ts';
+import {
+  DNS1123_LABEL_WHAT,
+  DNS1123_SUBDOMAIN_WHAT,
+  describe,
+  fieldKey,
+  isAbsent,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isLabelKey,
+  isLabelValue,
+  isMap,
+  isPortName,
+  isPortNumber,
+  LABEL_KEY_WHAT,
+  LABEL_VALUE_WHAT,
+  PORT_NAME_WHAT,
+} from '../fields.ts';
 
 export type ParsedObject =
   | { kind: 'Namespace'; value: Namespace }
@@ -347,11 +364,10 @@ interface NameRule {
   readonly test: (s: string) => boolean;
 }
 
-const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dns1123Label: NameRule = {
-  what: "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)",
+  what: DNS1123_LABEL_WHAT,
   max: 63,
-  test: (s) => labelRe.test(s),
+  test: isDns1123Label,
 };
 const dns1035Label: NameRule = {
   what: "a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters)",
@@ -359,36 +375,11 @@ const dns1035Label: NameRule = {
   test: (s) => /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(s),
 };
 const dns1123Subdomain: NameRule = {
-  what: "a DNS-1123 subdomain (dot-separated lowercase labels of letters, digits and '-', at most 253 characters)",
+  what: DNS1123_SUBDOMAIN_WHAT,
   max: 253,
-  test: (s) => s.split('.').every((l) => labelRe.test(l)),
+  test: isDns1123Subdomain,
 };
-const ianaSvcName: NameRule = {
-  what: "a port name (at most 15 lowercase letters, digits and '-', with at least one letter, no '--', not starting or ending with '-')",
-  max: 15,
-  test: (s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) && !s.includes('--'),
-};
-const qualifiedNameRe = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
-/** A label or annotation key: `[prefix/]name`, prefix a DNS subdomain, name ≤ 63. */
-function isQualifiedName(key: string): boolean {
-  const parts = key.split('/');
-  if (parts.length > 2) return false;
-  const name = parts.pop() ?? '';
-  const prefix = parts[0];
-  if (prefix !== undefined && !(prefix.length <= 253 && dns1123Subdomain.test(prefix)))
-    return false;
-  return name.length <= 63 && qualifiedNameRe.test(name);
-}
-
-function isLabelValue(v: string): boolean {
-  return v === '' || (v.length <= 63 && qualifiedNameRe.test(v));
-}
-
-const labelKeyWhat =
-  "a label key ([prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a DNS-1123 subdomain)";
-const labelValueWhat =
-  "a label value (a string of at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)";
+const ianaSvcName: NameRule = { what: PORT_NAME_WHAT, max: 15, test: isPortName };
 
 /** Collects errors for one object; each method returns the field's value, or undefined when wrong. */
 class Reporter {
@@ -454,12 +445,12 @@ class Reporter {
     const entries: [string, string][] = [];
     for (const [key, value] of Object.entries(m)) {
       const f = `${field}${fieldKey(key)}`;
-      if (!isQualifiedName(key)) {
-        this.add(f, `expected ${labelKeyWhat}, found ${describe(key)}`);
+      if (!isLabelKey(key)) {
+        this.add(f, `expected ${LABEL_KEY_WHAT}, found ${describe(key)}`);
       } else if (typeof value !== 'string') {
         this.add(f, `expected a string (quote it), found ${describe(value)}`);
       } else if (checkValues && !isLabelValue(value)) {
-        this.add(f, `expected ${labelValueWhat}, found ${describe(value)}`);
+        this.add(f, `expected ${LABEL_VALUE_WHAT}, found ${describe(value)}`);
       } else {
         entries.push([key, value]);
       }
@@ -499,37 +490,4 @@ class Reporter {
     this.add(field, `expected an IPv4 or IPv6 address, found ${describe(v)}`);
     return undefined;
   }
-}
-
-function isPortNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** YAML's null and a missing key mean the same to Kubernetes. */
-function isAbsent(v: unknown): v is null | undefined {
-  return v === undefined || v === null;
-}
-
-/** `.app`, or `["weft.dev/mesh"]` for keys a dotted path would garble. */
-function fieldKey(key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-}
-
-/** What was found, for messages: `nothing`, `a map`, `the string "80"`, `the number 70000`. */
-export function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') {
-    const s = v.length > 80 ? `${v.slice(0, 77)}...` : v;
-    return `the string ${JSON.stringify(s)}`;
-  }
-  if (typeof v === 'number') return `the number ${v}`;
-  if (typeof v === 'boolean') return `${v}`;
-  if (typeof v === 'object') return 'a map';
-  return typeof v;
 }
