@@ -23,3 +23,13 @@ export function required(command: string, values: Record<string, unknown>, name:
     throw new UsageError(`${command}: --${name} is required. Run 'weft ${command} --help'.`);
   return v;
 }
+
+/** An optional port option (0 lets the kernel pick); undefined when not given. */
+export function portOption(command: string, values: Record<string, unknown>, name: string) {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${command}: --${name} takes a port number, not ${String(v)}`);
+  return n;
+}

@@ -5,6 +5,7 @@
 // roots are published in a ConfigMap that agents mount to verify the issuer.
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { CertificateAuthority, generateRootCA } from '../identity/ca.ts';
+import { statusOf } from '../sources/kubernetes/informer.ts';
 import { type CaStore, splitPem } from './ca-store.ts';
 
 export interface SecretCaOptions {
@@ -20,11 +21,6 @@ export interface SecretCaOptions {
 }
 
 export const ROOT_KEY = 'root.pem';
-
-function statusOf(e: unknown): number | undefined {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');

@@ -42,28 +42,20 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     destination: `${host}:${port}`,
     destinationWorkload: ctx.key,
   };
-  if (host && port) {
-    const policy = ctx.policy();
-    const src = { ip: client.remoteAddress ?? '' };
-    const l7 = needsHttp(policy, ctx.key);
-    const v = checkIngress(policy, ctx.key, src, port, l7 ? 'per-request' : undefined);
-    // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
-    if (v.audited) entry.audit = v.audited.join(', ');
-    if (!v.allow) {
-      stats.failed++;
-      ctx.log.add({
-        ...entry,
-        bytesFromClient: 0,
-        bytesToClient: 0,
-        result: 'refused',
-        detail: denial(v),
-      });
-      client.resetAndDestroy();
-      return;
-    }
-  }
-  if (host && port && needsHttp(ctx.policy(), ctx.key)) {
-    const policy = ctx.policy();
+  const refuse = (detail: string) => {
+    stats.failed++;
+    ctx.log.add({ ...entry, bytesFromClient: 0, bytesToClient: 0, result: 'refused', detail });
+    client.resetAndDestroy();
+  };
+  if (!host || !port) return refuse('no local address');
+  const policy = ctx.policy();
+  const src = { ip: client.remoteAddress ?? '' };
+  const l7 = needsHttp(policy, ctx.key);
+  const v = checkIngress(policy, ctx.key, src, port, l7 ? 'per-request' : undefined);
+  // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
+  if (v.audited) entry.audit = v.audited.join(', ');
+  if (!v.allow) return refuse(denial(v));
+  if (l7) {
     serveHttp(
       {
         netnsPath: ctx.netnsPath,
@@ -73,8 +65,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
         stats,
         log: ctx.log,
         entry,
-        authorize: (req) =>
-          checkRequest(policy, ctx.key, { ip: client.remoteAddress ?? '' }, port, req),
+        authorize: (req) => checkRequest(policy, ctx.key, src, port, req),
       },
       client,
     );
@@ -82,7 +73,6 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   }
   let upstream: Socket;
   try {
-    if (!host || !port) throw new Error('no local address');
     upstream = dialFromNetns(
       ctx.pool,
       ctx.netnsPath,
@@ -91,16 +81,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
       host.includes(':') ? '::1' : INBOUND_SOURCE,
     );
   } catch (e) {
-    stats.failed++;
-    ctx.log.add({
-      ...entry,
-      bytesFromClient: 0,
-      bytesToClient: 0,
-      result: 'refused',
-      detail: (e as Error).message,
-    });
-    client.resetAndDestroy();
-    return;
+    return refuse((e as Error).message);
   }
   stats.active++;
   joinSockets(client, upstream, stats, (reset, c) => {

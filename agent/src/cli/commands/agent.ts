@@ -5,7 +5,7 @@ import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
-import { parse, required, UsageError } from '../args.ts';
+import { parse, portOption, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
        weft agent --kubernetes --node NAME --cgroup-root DIR --host-proc DIR [options]
@@ -38,14 +38,6 @@ Kubernetes:
 `;
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
-function port(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`agent: --${flag} takes a port number, not ${v}`);
-  return n;
-}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse('agent', args, {
@@ -82,8 +74,8 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(
       `agent: --log-level is one of ${LEVELS.join(', ')}, not ${values['log-level']}`,
     );
-  const healthPort = port(values['health-port'], 'health-port');
-  const metricsPort = port(values['metrics-port'], 'metrics-port');
+  const healthPort = portOption('agent', values, 'health-port');
+  const metricsPort = portOption('agent', values, 'metrics-port');
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');
   // Agent messages are trouble worth a line (warn); only error silences them.

@@ -11,7 +11,7 @@ import { IssuerServer } from '../../issuer/server.ts';
 import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
-import { parse, required, UsageError } from '../args.ts';
+import { parse, portOption, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft issuer --listen ADDRESS --ca-dir DIR --manifests DIR --node-tokens DIR [options]
        weft issuer --kubernetes --listen HOST:PORT --namespace NS [options]
@@ -124,20 +124,12 @@ export async function run(args: string[]): Promise<number> {
 
 type Values = Record<string, string | boolean | undefined>;
 
-function port(v: unknown, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`issuer: --${flag} takes a port number, not ${String(v)}`);
-  return n;
-}
-
 async function runOnKubernetes(values: Values, lifetime: number): Promise<number> {
   const log = (l: string) => process.stderr.write(`weft issuer: ${l}\n`);
   const td = values['trust-domain'] as string;
   const ns = values.namespace as string;
   const listen = required('issuer', values, 'listen');
-  const healthPort = port(values['health-port'], 'health-port');
+  const healthPort = portOption('issuer', values, 'health-port');
   const kc = loadKubeConfig(values.kubeconfig as string | undefined);
   const cluster = new IssuerCluster(kc, { log });
   let ready = false;

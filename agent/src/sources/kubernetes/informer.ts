@@ -40,7 +40,8 @@ export interface InformerOptions {
 
 type WatchFn = Watch['watch'];
 
-function statusOf(err: unknown): number | undefined {
+/** The HTTP status of a failed API call: Watch errors carry statusCode, API clients code. */
+export function statusOf(err: unknown): number | undefined {
   const e = err as { statusCode?: number; code?: number | string } | undefined;
   if (typeof e?.statusCode === 'number') return e.statusCode;
   return typeof e?.code === 'number' ? e.code : undefined;
