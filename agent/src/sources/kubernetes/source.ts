@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { EndpointSlice, ObjectError, Snapshot } from '../../state/types.ts';
 import { LastGood } from '../manifests/merge.ts';
-import { type ParseResult, parseObjects } from '../manifests/parse.ts';
+import { concatResults, type ParseResult, parseObjects } from '../manifests/parse.ts';
 import {
   isLivePod,
   normalize,
@@ -69,6 +69,10 @@ export class KubernetesSource extends EventEmitter<{
   private readonly informers = new Map<ResourceName, ResourceInformer>();
   private readonly lastErrors = new Map<ResourceName, string>();
   private readonly merger = new LastGood();
+  private readonly parsed = new WeakMap<
+    object,
+    { source: string; extra: string; result: ParseResult }
+  >();
   private snapshot: Snapshot | undefined;
   private currentErrors: ObjectError[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -157,45 +161,68 @@ export class KubernetesSource extends EventEmitter<{
     return inf.items().map((o) => normalize(o, inf.spec.kind, inf.spec.apiVersion));
   }
 
-  private pods(): RawObject[] {
+  /**
+   * One object through the parser, once per version of it: the informer replaces an
+   * object it updates, so an unchanged one is the same instance and keeps its result
+   * (`extra` tells apart what the object alone does not show: a pod's location).
+   */
+  private parseOne(source: string, o: object, prepare: () => RawObject, extra = ''): ParseResult {
+    const hit = this.parsed.get(o);
+    if (hit && hit.source === source && hit.extra === extra) return hit.result;
+    const result = parseObjects(source, [prepare()]);
+    this.parsed.set(o, { source, extra, result });
+    return result;
+  }
+
+  private parseAll(name: ResourceName): ParseResult[] {
+    const inf = this.informers.get(name);
+    if (!inf) return [];
+    const source = `kubernetes:${inf.spec.path}`;
+    return inf
+      .items()
+      .map((o) => this.parseOne(source, o, () => normalize(o, inf.spec.kind, inf.spec.apiVersion)));
+  }
+
+  private parsePods(): ParseResult[] {
     const byKey = new Map<string, RawObject>();
     const key = (p: RawObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
-    for (const p of this.raw('pods')) byKey.set(key(p), p);
+    for (const p of this.informers.get('pods')?.items() ?? []) byKey.set(key(p), p);
     // This node's own watch is the authority for its pods (it may be ahead of the other).
-    for (const p of this.raw('localPods')) byKey.set(key(p), p);
+    for (const p of this.informers.get('localPods')?.items() ?? []) byKey.set(key(p), p);
     const live = [...byKey.values()].filter(isLivePod);
-    const mine = live.filter(
-      (p) => p.spec?.nodeName === this.opts.node && p.spec?.hostNetwork !== true,
+    const mine = new Set(
+      live.filter((p) => p.spec?.nodeName === this.opts.node && p.spec?.hostNetwork !== true),
     );
     const locator = this.opts.locator;
     if (locator) {
       locator.track(
-        mine.map(podKey).filter((k) => k !== undefined),
+        [...mine].map(podKey).filter((k) => k !== undefined),
         () => this.schedule(),
       );
     }
+    const source = `kubernetes:${this.informers.get('pods')?.spec.path ?? '/api/v1/pods'}`;
     return live.map((p) => {
-      const k = locator && mine.includes(p) ? podKey(p) : undefined;
-      return withoutNodeAddress(
-        withLocation(p, k ? locator!.locate(k.uid, k.qosClass) : undefined),
+      const k = locator && mine.has(p) ? podKey(p) : undefined;
+      const where = k ? locator!.locate(k.uid, k.qosClass) : undefined;
+      return this.parseOne(
+        source,
+        p,
+        () => withoutNodeAddress(withLocation(normalize(p, 'Pod', 'v1'), where)),
+        where ? `${where.netnsPath}|${where.cgroupDir}` : '',
       );
     });
   }
 
   private build(): { snapshot: Snapshot; errors: ObjectError[]; changed: boolean } {
     const files = new Map<string, ParseResult>();
-    const file = (name: ResourceName, objects: RawObject[]) => {
+    const file = (name: ResourceName, results: ParseResult[]) => {
       const inf = this.informers.get(name);
-      if (inf)
-        files.set(
-          `kubernetes:${inf.spec.path}`,
-          parseObjects(`kubernetes:${inf.spec.path}`, objects),
-        );
+      if (inf) files.set(`kubernetes:${inf.spec.path}`, concatResults(results));
     };
-    file('namespaces', this.raw('namespaces'));
-    file('pods', this.pods());
-    file('services', this.raw('services'));
-    for (const p of POLICY_RESOURCES) file(p, this.raw(p));
+    file('namespaces', this.parseAll('namespaces'));
+    file('pods', this.parsePods());
+    file('services', this.parseAll('services'));
+    for (const p of POLICY_RESOURCES) file(p, this.parseAll(p));
     const merged = this.merger.apply(files);
     const slices = new Map<string, EndpointSlice>();
     const errors = [...merged.errors];

@@ -116,6 +116,17 @@ export function parseObjects(source: string, objects: readonly unknown[]): Parse
   return result;
 }
 
+/** Results of parts of one source, as one. */
+export function concatResults(parts: readonly ParseResult[]): ParseResult {
+  return {
+    objects: parts.flatMap((p) => p.objects),
+    rejected: parts.flatMap((p) => p.rejected),
+    ignored: parts.flatMap((p) => p.ignored),
+    errors: parts.flatMap((p) => p.errors),
+    broken: parts.some((p) => p.broken),
+  };
+}
+
 function broken(file: string, object: string, msg: string): ParseResult {
   return {
     objects: [],
