@@ -44,3 +44,29 @@ spec:
   selector: {app: server}
   ports: [{port: 80, targetPort: http}]
 `;
+
+/** A Namespace document; `labels` as YAML flow pairs, e.g. `weft.dev/mesh: enabled`. */
+export const namespace = (name: string, labels = '') =>
+  `apiVersion: v1
+kind: Namespace
+metadata: {name: ${name}${labels ? `, labels: {${labels}}` : ''}}
+`;
+
+/** A Pod document placed on `node`; its app label is its name unless `labels` says otherwise. */
+export function pod(
+  ns: string,
+  name: string,
+  node: string,
+  o: { sa?: string; labels?: string; ports?: string } = {},
+): string {
+  const sa = o.sa ? `serviceAccountName: ${o.sa}, ` : '';
+  const ports = o.ports ? `, ports: [${o.ports}]` : '';
+  return `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}, labels: {${o.labels ?? `app: ${name}`}}}
+spec: {nodeName: ${node}, ${sa}containers: [{name: c${ports}}]}
+`;
+}
+
+/** Documents as one multi-document YAML text. */
+export const docs = (...d: string[]) => d.join('---\n');

@@ -15,36 +15,16 @@ import {
   testCluster,
   transferClient,
 } from '../../support/sandbox.ts';
+import { docs, namespace, pod } from '../../support/shop.ts';
 
-const manifests = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {weft.dev/mesh: enabled}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: outside}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop, labels: {app: web}}
-spec: {nodeName: node-1, serviceAccountName: web, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: neighbour, namespace: shop, labels: {app: neighbour}}
-spec: {nodeName: node-2, serviceAccountName: neighbour, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: api, namespace: shop, labels: {app: api}}
-spec: {nodeName: node-2, serviceAccountName: api, containers: [{name: s}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: plain, namespace: outside}
-spec: {nodeName: node-1, containers: [{name: c}]}
----
+const manifests = `${docs(
+  namespace('shop', 'weft.dev/mesh: enabled'),
+  namespace('outside'),
+  pod('shop', 'web', 'node-1', { sa: 'web' }),
+  pod('shop', 'neighbour', 'node-2', { sa: 'neighbour' }),
+  pod('shop', 'api', 'node-2', { sa: 'api' }),
+  pod('outside', 'plain', 'node-1', { labels: '' }),
+)}---
 apiVersion: security.weft.dev/v1alpha1
 kind: AuthorizationPolicy
 metadata: {name: api-audit, namespace: shop}

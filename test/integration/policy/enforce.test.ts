@@ -13,36 +13,16 @@ import {
   testCluster,
   transferClient,
 } from '../../support/sandbox.ts';
+import { docs, namespace, pod } from '../../support/shop.ts';
 
-const cluster = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {weft.dev/mesh: enabled}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: intruder}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: frontend, namespace: shop, labels: {app: frontend}}
-spec: {nodeName: node-1, serviceAccountName: frontend, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: admin, namespace: shop, labels: {app: admin}}
-spec: {nodeName: node-1, serviceAccountName: admin, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cart, namespace: shop, labels: {app: cart}}
-spec: {nodeName: node-2, serviceAccountName: cart, containers: [{name: s, ports: [{name: http, containerPort: 8080}]}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: evil, namespace: intruder, labels: {app: evil}}
-spec: {nodeName: node-2, containers: [{name: e, ports: [{containerPort: 9000}]}]}
-`;
+const cluster = docs(
+  namespace('shop', 'weft.dev/mesh: enabled'),
+  namespace('intruder'),
+  pod('shop', 'frontend', 'node-1', { sa: 'frontend' }),
+  pod('shop', 'admin', 'node-1', { sa: 'admin' }),
+  pod('shop', 'cart', 'node-2', { sa: 'cart', ports: '{name: http, containerPort: 8080}' }),
+  pod('intruder', 'evil', 'node-2', { ports: '{containerPort: 9000}' }),
+);
 
 const policies = `
 apiVersion: networking.k8s.io/v1

@@ -7,27 +7,14 @@ import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
+import { docs, namespace, pod } from '../../support/shop.ts';
 
-const manifests = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {weft.dev/mesh: enabled}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: frontend, namespace: shop, labels: {app: frontend}}
-spec: {nodeName: node-1, serviceAccountName: frontend, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: neighbour, namespace: shop, labels: {app: neighbour}}
-spec: {nodeName: node-2, serviceAccountName: frontend, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: cart, namespace: shop, labels: {app: cart}}
-spec: {nodeName: node-2, serviceAccountName: cart, containers: [{name: s, ports: [{name: http, containerPort: 8080}]}]}
----
+const manifests = `${docs(
+  namespace('shop', 'weft.dev/mesh: enabled'),
+  pod('shop', 'frontend', 'node-1', { sa: 'frontend' }),
+  pod('shop', 'neighbour', 'node-2', { sa: 'frontend' }),
+  pod('shop', 'cart', 'node-2', { sa: 'cart', ports: '{name: http, containerPort: 8080}' }),
+)}---
 apiVersion: security.weft.dev/v1alpha1
 kind: AuthorizationPolicy
 metadata: {name: cart-reads, namespace: shop}
