@@ -32,6 +32,8 @@ export interface TestCluster {
   pod(key: string): PodPlacement & { ip: string };
   status(node: string): Promise<AgentStatus>;
   serve(key: string, script: string): Promise<ChildProcess>;
+  /** Waits (up to 10 s) until the nodes hold at least `count` certificates, all issued. */
+  certificates(count: number): Promise<void>;
   down(): Promise<string[]>;
 }
 
@@ -81,6 +83,15 @@ export async function testCluster(
         child.on('exit', (code) => reject(new Error(`server in ${key} exited (${code}): ${out}`)));
       });
       return child;
+    },
+    async certificates(count) {
+      for (let i = 0; i < 200; i++) {
+        const ids = (await Promise.all(sandbox.state.nodes.map((n) => c.status(n.name)))).flatMap(
+          (x) => x.identities,
+        );
+        if (ids.length >= count && ids.every((x) => x.serial)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     async down() {
       for (const s of servers) s.kill('SIGKILL');

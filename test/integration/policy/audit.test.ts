@@ -63,14 +63,7 @@ describePrivileged('AUDIT flows on L4 traffic: HBONE, same node, plaintext', () 
     c = await testCluster('a', { 'shop.yaml': manifests });
     await c.serve('shop/api', sinkServer(7000));
     await c.serve('shop/api', sinkServer(7001));
-    for (let i = 0; i < 200; i++) {
-      const ids = [
-        ...(await c.status('node-1')).identities,
-        ...(await c.status('node-2')).identities,
-      ];
-      if (ids.length >= 3 && ids.every((x) => x.serial)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await c.certificates(3);
   }, 60_000);
   afterAll(async () => {
     expect(await c?.down()).toEqual([]);

@@ -78,14 +78,7 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
     c = await testCluster('p', { 'cluster.yaml': cluster, 'policies.yaml': policies });
     await c.serve('shop/cart', sinkServer(8080));
     await c.serve('intruder/evil', sinkServer(9000));
-    for (let i = 0; i < 200; i++) {
-      const ids = [
-        ...(await c.status('node-1')).identities,
-        ...(await c.status('node-2')).identities,
-      ];
-      if (ids.length >= 3 && ids.every((x) => x.serial)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await c.certificates(3);
   }, 60_000);
   afterAll(async () => {
     expect(await c?.down()).toEqual([]);

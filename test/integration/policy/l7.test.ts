@@ -116,14 +116,7 @@ describePrivileged('HTTP rules of AuthorizationPolicy', () => {
   beforeAll(async () => {
     c = await testCluster('h', { 'shop.yaml': manifests });
     await c.serve('shop/cart', httpServer);
-    for (let i = 0; i < 200; i++) {
-      const ids = [
-        ...(await c.status('node-1')).identities,
-        ...(await c.status('node-2')).identities,
-      ];
-      if (ids.length >= 3 && ids.every((x) => x.serial)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await c.certificates(3);
   }, 60_000);
   afterAll(async () => {
     expect(await c?.down()).toEqual([]);

@@ -160,14 +160,7 @@ describePrivileged('policy matrix with HTTP requests: 3 namespaces × 3 pods × 
     });
     for (const k of keys) await c.serve(k, server);
     // Every mesh pod holds a certificate before the first request.
-    for (let i = 0; i < 200; i++) {
-      const ids = [
-        ...(await c.status('node-1')).identities,
-        ...(await c.status('node-2')).identities,
-      ];
-      if (ids.length >= 6 && ids.every((x) => x.serial)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await c.certificates(6);
   }, 120_000);
   afterAll(async () => {
     expect(await c?.down()).toEqual([]);

@@ -123,12 +123,7 @@ describePrivileged('policy matrix: 3 namespaces × 3 pods × 2 ports', () => {
     c.write('policies.yaml', policies.replace('XC_IP', c.pod('x/c').ip));
     for (const k of keys) await c.serve(k, sink);
     // Every mesh pod holds a certificate and the policies are in force on both nodes.
-    for (let i = 0; i < 200; i++) {
-      const s = [await c.status('node-1'), await c.status('node-2')];
-      const ids = s.flatMap((x) => x.identities);
-      if (ids.length >= 6 && ids.every((x) => x.serial)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await c.certificates(6);
     await new Promise((r) => setTimeout(r, 1000));
   }, 120_000);
   afterAll(async () => {
