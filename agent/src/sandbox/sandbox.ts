@@ -256,7 +256,6 @@ export class Sandbox {
   async startAgent(nodeName: string): Promise<void> {
     const n = this.node(nodeName);
     const args = [
-      `${repoRoot}agent/src/cli/main.ts`,
       'agent',
       '--node',
       n.name,
@@ -275,9 +274,11 @@ export class Sandbox {
     ];
     const script = `echo $$ > '${join(n.cgroupRoot, 'agent')}/cgroup.procs' && exec nsenter --net='${netnsPath(n.netns)}' "$@"`;
     const logFd = openSync(n.log, 'a');
-    const child = spawn('sh', ['-c', script, 'sh', process.execPath, ...args], {
+    // Through bin/weft, as a node runs it: the agent gets the same Node flags there.
+    const child = spawn('sh', ['-c', script, 'sh', `${repoRoot}bin/weft`, ...args], {
       stdio: ['ignore', logFd, logFd],
       detached: true,
+      env: { ...process.env, WEFT_NODE: process.execPath },
     });
     closeSync(logFd);
     child.unref();

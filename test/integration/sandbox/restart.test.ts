@@ -1,6 +1,6 @@
 // The agent's own lifecycle: while it is down, enrolled pods fail closed at
 // once; restarted, it reuses its pins and serves again; `down` leaves nothing.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cgroup2Root } from '../../../agent/src/datapath/system.ts';
@@ -63,7 +63,13 @@ describePrivileged('agent restart and sandbox down', () => {
       enrolled: true,
       workloadId: 1,
     });
-    expect(s.proxy.outbound.accepted).toBe(1);
+    expect(s.proxy.outbound.accepted).toBe(1); // Started through bin/weft, as a node starts it: one process (each step execs), Node's
+    // heap flags on its command line.
+    const pid = c.sandbox.state.nodes.find((n) => n.name === 'node-1')!.agentPid;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const main = argv.findIndex((a) => a.endsWith('/main.ts'));
+    expect(argv.slice(main + 1, main + 2)).toEqual(['agent']);
+    expect(argv.slice(1, main)).toContain('--external-memory-accounted-in-global-limit');
   });
 
   it('down removes every namespace, cgroup, pin, process and the state', async () => {

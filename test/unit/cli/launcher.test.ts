@@ -1,0 +1,78 @@
+// bin/weft picks the Node to run and, for the agent only, the heap flags
+// (docs/performance.md). A stand-in "node" records how it was called.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = new URL('../../../bin/weft', import.meta.url).pathname;
+const DEFAULTS = ['--initial-old-space-size=128', '--external-memory-accounted-in-global-limit'];
+const dir = mkdtempSync(join(tmpdir(), 'weft-launcher-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A fake node: `-e 0` (the launcher's probe) exits with probeExit; else it logs its argv. */
+function fakeNode(name: string, probeExit: number): { path: string; calls: () => string[][] } {
+  const path = join(dir, name);
+  const log = join(dir, `${name}.log`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\nfor a; do [ "$a" = -e ] && exit ${probeExit}; done\nprintf '%s\\n' "$*" >> '${log}'\n`,
+  );
+  chmodSync(path, 0o755);
+  writeFileSync(log, '');
+  return {
+    path,
+    calls: () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')),
+  };
+}
+
+function run(node: string, args: string[], env: Record<string, string> = {}) {
+  const base: NodeJS.ProcessEnv = { ...process.env, WEFT_NODE: node };
+  delete base.WEFT_AGENT_NODE_FLAGS;
+  return spawnSync(bin, args, { encoding: 'utf8', env: { ...base, ...env } });
+}
+
+describe('bin/weft', () => {
+  it('runs the agent with the heap flags when the Node accepts them', () => {
+    const n = fakeNode('accepts', 0);
+    expect(run(n.path, ['agent', '--node', 'a']).status).toBe(0);
+    const [argv] = n.calls();
+    expect(argv!.slice(0, 2)).toEqual(DEFAULTS);
+    expect(argv![2]).toMatch(/agent\/src\/cli\/main\.ts$/);
+    expect(argv!.slice(3)).toEqual(['agent', '--node', 'a']);
+  });
+
+  it('runs the agent with V8 defaults on a Node that rejects them (Node 22)', () => {
+    const n = fakeNode('rejects', 9);
+    expect(run(n.path, ['agent']).status).toBe(0);
+    const [argv] = n.calls();
+    expect(argv![0]).toMatch(/main\.ts$/);
+  });
+
+  it('takes WEFT_AGENT_NODE_FLAGS instead, untested, and empty means none', () => {
+    const n = fakeNode('override', 9);
+    run(n.path, ['agent'], { WEFT_AGENT_NODE_FLAGS: '--max-semi-space-size=32 --trace-gc' });
+    run(n.path, ['agent'], { WEFT_AGENT_NODE_FLAGS: '' });
+    const [withFlags, without] = n.calls();
+    expect(withFlags!.slice(0, 2)).toEqual(['--max-semi-space-size=32', '--trace-gc']);
+    expect(without![0]).toMatch(/main\.ts$/);
+  });
+
+  it('gives other commands no flags', () => {
+    const n = fakeNode('other', 0);
+    run(n.path, ['status']);
+    expect(n.calls()[0]!.slice(1)).toEqual(['status']);
+  });
+
+  it('starts the real agent command with the flags on the project Node', () => {
+    const r = run(process.execPath, ['agent', '--help']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: weft agent/);
+  });
+});
