@@ -9,6 +9,15 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DirectionStats } from './stats.ts';
 
+/**
+ * How much a joined stream buffers before its source pauses. Node's 16 KiB default
+ * pauses and resumes the source on every 64 KiB socket read; through HBONE that
+ * churn cost a fifth of the throughput (docs/performance.md). Bounded per
+ * direction of a connection whose reader is slow, on top of the kernel's socket
+ * buffers, which hold megabytes.
+ */
+export const JOIN_HIGH_WATER_MARK = 256 * 1024;
+
 /** How to reset one side: an RST for a socket, RST_STREAM for an HTTP/2 stream. */
 export type Reset = (d: Duplex) => void;
 
