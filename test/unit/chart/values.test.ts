@@ -10,7 +10,8 @@ interface Container {
   imagePullPolicy: string;
   command: string[];
   args: string[];
-  resources: unknown;
+  resources: { limits?: Record<string, string> } & Record<string, unknown>;
+  env: { name: string; value?: string }[];
 }
 type Workload = K8sObject & {
   spec: {
@@ -125,6 +126,19 @@ describe('pod specs', () => {
     expect(container(custom, 'DaemonSet', 'weft-agent').resources).toEqual({
       requests: { cpu: '250m', memory: '256Mi' },
       limits: { memory: '1Gi' },
+    });
+  });
+
+  it('extra agent environment follows NODE_NAME; none by default', () => {
+    const env = (v: typeof defaults) => container(v, 'DaemonSet', 'weft-agent').env;
+    expect(env(defaults).map((e) => e.name)).toEqual(['NODE_NAME']);
+    expect(env(custom)).toEqual([
+      expect.objectContaining({ name: 'NODE_NAME' }),
+      { name: 'WEFT_AGENT_NODE_FLAGS', value: '--max-semi-space-size=32' },
+    ]);
+    // The default limit leaves room for the heap settings in docs/performance.md.
+    expect(container(defaults, 'DaemonSet', 'weft-agent').resources.limits).toEqual({
+      memory: '1Gi',
     });
   });
 
