@@ -5,18 +5,26 @@
 // error, RST or RST_STREAM, resets the other). Works for TCP sockets and
 // HTTP/2 CONNECT streams alike. Hand-written rather than stream.pipe: this is
 // the per-chunk hot path.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DirectionStats } from './stats.ts';
 
 /**
  * How much a joined stream buffers before its source pauses. Node's 16 KiB default
- * pauses and resumes the source on every 64 KiB socket read; through HBONE that
- * churn cost a fifth of the throughput (docs/performance.md). Bounded per
- * direction of a connection whose reader is slow, on top of the kernel's socket
- * buffers, which hold megabytes.
+ * pauses and resumes the source on every 64 KiB socket read, and keeps HTTP/2 from
+ * framing more than one read at a time (docs/performance.md). The cost is bounded:
+ * this much per direction of a connection whose reader is slow, beside the kernel's
+ * socket buffers, which hold megabytes.
  */
-export const JOIN_HIGH_WATER_MARK = 256 * 1024;
+export const JOIN_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * Bulk chunks an HTTP/2 stream hands over in one turn of the event loop leave in one
+ * writev at its end. It hands over each DATA frame (16 KiB, one TLS record) on its own
+ * callback: five writes, five wake-ups of the reader per 64 KiB read, which cost the
+ * receiving proxy nearly a third of its CPU. Smaller chunks (a conversation) go out at once.
+ */
+export const BATCH_MIN = 8 * 1024;
 
 /** How to reset one side: an RST for a socket, RST_STREAM for an HTTP/2 stream. */
 export type Reset = (d: Duplex) => void;
@@ -48,8 +56,21 @@ function forward(
   key: keyof Counts,
   resetTo: Reset,
 ): void {
+  // A socket hands over one chunk per read: nothing to batch, and a socket pair
+  // with nothing queued may move to the kernel relay (relay.ts).
+  const batch = !(from instanceof Socket);
+  let corked = false;
+  const flush = () => {
+    corked = false;
+    to.uncork();
+  };
   on(from, 'data', (chunk: Buffer) => {
     counts[key] += chunk.length;
+    if (batch && !corked && chunk.length >= BATCH_MIN) {
+      corked = true;
+      to.cork();
+      setImmediate(flush);
+    }
     if (!to.write(chunk)) from.pause();
   });
   on(to, 'drain', () => from.resume());
