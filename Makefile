@@ -80,11 +80,13 @@ demo: build
 # One matrix across nodes (needs root): direct, weft L4, mTLS, mTLS with an L7 policy, an
 # nginx mTLS proxy pair and the splice, with wrk and nginx from apt (scripts/bench-deps.sh);
 # writes docs/benchmarks.md and docs/benchmarks.svg. Then policy compile time
-# (docs/benchmarks-policy.md).
+# (docs/benchmarks-policy.md), and the HBONE proxy pair's CPU per byte
+# (docs/benchmarks-hbone.md).
 bench: build
 	@bash scripts/bench-deps.sh
 	@node bench/run.ts
 	@node bench/policy.ts
+	@node bench/hbone-cpu.ts
 
 clean:
 	rm -rf $(BUILD)

@@ -325,6 +325,8 @@ Shorter settings make a quicker, noisier run:
 ${knobsTable(cfg)}
 
 \`WEFT_BENCH_ROUNDS\` and \`WEFT_BENCH_CONNECT_MS\` are read by the policy benchmark
-(bench/policy.ts, docs/benchmarks-policy.md) as well.
+(bench/policy.ts, docs/benchmarks-policy.md) as well, and \`WEFT_BENCH_ROUNDS\` and
+\`WEFT_BENCH_BULK_MS\` by the HBONE proxy pair's CPU benchmark (bench/hbone-cpu.ts,
+docs/benchmarks-hbone.md).
 `;
 }

@@ -2,7 +2,6 @@
 // pipelines, HBONE (mTLS) between nodes when the node has identities, tables
 // swapped whole by the agent. The per-connection path reads tables, never
 // awaits the control plane, never logs.
-import { setDefaultHighWaterMark } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import type { NodeWorkload } from '../compile/enrollment.ts';
 import { constants } from '../datapath/layout.ts';
@@ -14,7 +13,7 @@ import { HboneServer } from './hbone/server.ts';
 import { handleInbound, type InboundContext } from './inbound.ts';
 import { WorkloadListeners } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
-import { JOIN_HIGH_WATER_MARK } from './pipe.ts';
+import { tuneStreams } from './pipe.ts';
 import { SocketPool } from './socket-pool.ts';
 import { ProxyStats } from './stats.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
@@ -62,9 +61,7 @@ export class NodeProxy {
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
-    // Every stream the proxy joins (sockets and HTTP/2 streams alike, which take no
-    // per-stream setting) buffers up to this before pausing its source.
-    setDefaultHighWaterMark(false, JOIN_HIGH_WATER_MARK);
+    tuneStreams();
     this.hbone = opts.identities ? new HbonePool(this.pool, (id) => this.clientContext(id)) : null;
   }
 

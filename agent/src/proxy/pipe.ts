@@ -6,7 +6,7 @@
 // HTTP/2 CONNECT streams alike. Hand-written rather than stream.pipe: this is
 // the per-chunk hot path.
 import { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, setDefaultHighWaterMark } from 'node:stream';
 import type { DirectionStats } from './stats.ts';
 
 /**
@@ -17,6 +17,14 @@ import type { DirectionStats } from './stats.ts';
  * socket buffers, which hold megabytes.
  */
 export const JOIN_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * Makes JOIN_HIGH_WATER_MARK the process's default: HTTP/2 streams take no per-stream
+ * setting. For the proxy's own process (NodeProxy calls it), not a library's.
+ */
+export function tuneStreams(): void {
+  setDefaultHighWaterMark(false, JOIN_HIGH_WATER_MARK);
+}
 
 /**
  * Bulk chunks an HTTP/2 stream hands over in one turn of the event loop leave in one
