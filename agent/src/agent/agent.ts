@@ -19,6 +19,7 @@ import { CaClient } from '../identity/caclient.ts';
 import { IdentityManager } from '../identity/manager.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
+import type { Keepalive } from '../proxy/hbone/keepalive.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { useKernelRelay } from '../proxy/relay.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
@@ -44,6 +45,8 @@ export interface AgentOptions {
   trustDomain?: string;
   /** Where mesh-wide AuthorizationPolicies live (default weft-system). */
   rootNamespace?: string;
+  /** HBONE PINGs: every intervalMs, a session unanswered for timeoutMs is dropped. */
+  hboneKeepalive?: Keepalive;
   log?: (line: string) => void;
 }
 
@@ -138,6 +141,7 @@ export class Agent {
       lookup: (id, port, v6) => this.datapath.takeOrig(id, port, v6),
       trustDomain: this.trustDomain(),
       identities: this.identities ?? undefined,
+      keepalive: this.opts.hboneKeepalive,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     if (!this.opts.source && !this.opts.manifests)

@@ -9,6 +9,7 @@ import { type Svid, tlsContext } from '../identity/manager.ts';
 import { spiffeId } from '../identity/spiffe.ts';
 import { AccessLog } from './access-log.ts';
 import { HbonePool } from './hbone/client.ts';
+import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
 import { HboneServer } from './hbone/server.ts';
 import { handleInbound, type InboundContext } from './inbound.ts';
 import { WorkloadListeners } from './listeners.ts';
@@ -34,6 +35,8 @@ export interface NodeProxyOptions {
   trustDomain: string;
   /** Without identities the proxy carries plaintext only. */
   identities?: IdentitySource;
+  /** HBONE PINGs that find a dead peer (default DEFAULT_KEEPALIVE). */
+  keepalive?: Keepalive;
 }
 
 export interface ProxiedWorkload {
@@ -58,11 +61,16 @@ export class NodeProxy {
     { serial: string; roots: string; ctx: SecureContext }
   >();
   private readonly hbone: HbonePool | null;
+  private get keepalive(): Keepalive {
+    return this.opts.keepalive ?? DEFAULT_KEEPALIVE;
+  }
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
     tuneStreams();
-    this.hbone = opts.identities ? new HbonePool(this.pool, (id) => this.clientContext(id)) : null;
+    this.hbone = opts.identities
+      ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
+      : null;
   }
 
   setTables(t: ProxyTables): void {
@@ -156,6 +164,7 @@ export class NodeProxy {
         stats: this.stats.inbound,
         pool: this.pool,
         log: this.log,
+        keepalive: this.keepalive,
         policy: () => this.tables.policy,
       },
       material,

@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import { type SecureContext, connect as tlsConnect } from 'node:tls';
 import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
+import { DEFAULT_KEEPALIVE, type Keepalive, keepAlive } from './keepalive.ts';
 import { H2_SESSION_WINDOW, H2_SETTINGS, HBONE_ALPN, peerSpiffeId } from './tls.ts';
 
 /**
@@ -36,10 +37,16 @@ export class HbonePool {
   >();
   private readonly pool: SocketPool;
   private readonly context: (identity: string) => SecureContext | undefined;
+  private readonly keepalive: Keepalive;
 
-  constructor(pool: SocketPool, context: (identity: string) => SecureContext | undefined) {
+  constructor(
+    pool: SocketPool,
+    context: (identity: string) => SecureContext | undefined,
+    keepalive: Keepalive = DEFAULT_KEEPALIVE,
+  ) {
     this.pool = pool;
     this.context = context;
+    this.keepalive = keepalive;
   }
 
   /**
@@ -80,6 +87,7 @@ export class HbonePool {
     });
     session.on('error', () => {});
     session.once('connect', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
+    keepAlive(session, this.keepalive);
     const entry = { session, ctx: secureContext, netns: t.srcNetns };
     session.on('close', () => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);

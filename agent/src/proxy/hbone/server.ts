@@ -20,6 +20,7 @@ import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import type { DirectionStats } from '../stats.ts';
+import { type Keepalive, keepAlive } from './keepalive.ts';
 import {
   H2_SESSION_WINDOW,
   H2_SETTINGS,
@@ -45,6 +46,8 @@ export interface HboneServerContext {
   readonly stats: DirectionStats;
   readonly pool: SocketPool;
   readonly log: AccessLog;
+  /** PINGs that find a peer gone (keepalive.ts). */
+  readonly keepalive: Keepalive;
   policy(): PolicyTables;
 }
 
@@ -206,7 +209,10 @@ export class HboneServer {
       allowHTTP1: false,
       settings: H2_SETTINGS,
     });
-    server.on('session', (session) => session.setLocalWindowSize(H2_SESSION_WINDOW));
+    server.on('session', (session) => {
+      session.setLocalWindowSize(H2_SESSION_WINDOW);
+      keepAlive(session, ctx.keepalive);
+    });
     // Tunnels carry interactive traffic too: no Nagle delay on small frames.
     server.on('secureConnection', (socket) => socket.setNoDelay(true));
     server.on('stream', (stream, headers) => handleConnect(ctx, stream, headers));
