@@ -34,6 +34,8 @@ export interface SandboxOptions {
   nodes: number;
   manifests: string;
   splice?: boolean;
+  /** Agents' --hbone-keepalive, seconds (default: the agent's). */
+  hboneKeepaliveSeconds?: number;
   /** mTLS between nodes through an in-process issuer (default on). */
   mtls?: boolean;
   /** SVID lifetime the issuer grants (default 24 h); short in renewal tests. */
@@ -268,6 +270,9 @@ export class Sandbox {
       '--admin-socket',
       n.adminSocket,
       ...(this.opts.splice ? ['--splice'] : []),
+      ...(this.opts.hboneKeepaliveSeconds
+        ? ['--hbone-keepalive', String(this.opts.hboneKeepaliveSeconds)]
+        : []),
       ...(this.issuer
         ? ['--issuer', this.issuerSocket(), '--issuer-token-file', this.tokenFile(n.name)]
         : []),

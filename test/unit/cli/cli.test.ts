@@ -37,4 +37,14 @@ describe('weft CLI', () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/Usage: weft/);
   });
+
+  it('names a bad --hbone-keepalive before the agent starts anything', () => {
+    for (const bad of ['0', '-1', 'ten', '', '3601']) {
+      const r = weft('agent', `--hbone-keepalive=${bad}`);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(
+        `weft: agent: --hbone-keepalive takes seconds, more than 0 and at most 3600, not ${bad}\n`,
+      );
+    }
+  });
 });

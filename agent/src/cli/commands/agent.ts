@@ -5,7 +5,7 @@ import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
-import { parse, portOption, required, UsageError } from '../args.ts';
+import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
        weft agent --kubernetes --node NAME --cgroup-root DIR --host-proc DIR [options]
@@ -27,6 +27,7 @@ Options:
   --trust-domain TD     SPIFFE trust domain (default cluster.local)
   --root-namespace NS   where mesh-wide AuthorizationPolicies live (default weft-system)
   --mtls-default MODE   permissive or strict, for namespaces without weft.dev/mtls (default permissive)
+  --hbone-keepalive S   PING each HBONE peer every S seconds; drop a session unanswered for S (default 10)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
   --metrics-port PORT   Prometheus /metrics
   --log-level LEVEL     debug, info, warn or error (default info)
@@ -54,6 +55,7 @@ export async function run(args: string[]): Promise<number> {
     'issuer-ca-file': { type: 'string' },
     'root-namespace': { type: 'string', default: 'weft-system' },
     'mtls-default': { type: 'string', default: 'permissive' },
+    'hbone-keepalive': { type: 'string' },
     'health-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -75,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
       `agent: --log-level is one of ${LEVELS.join(', ')}, not ${values['log-level']}`,
     );
   const healthPort = portOption('agent', values, 'health-port');
+  const keepaliveMs = secondsOption('agent', values, 'hbone-keepalive', 3600);
   const metricsPort = portOption('agent', values, 'metrics-port');
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');
@@ -109,6 +112,7 @@ export async function run(args: string[]): Promise<number> {
     trustDomain: values['trust-domain'],
     rootNamespace: values['root-namespace'],
     mtlsDefault: mtls,
+    hboneKeepalive: keepaliveMs ? { intervalMs: keepaliveMs, timeoutMs: keepaliveMs } : undefined,
     log,
     issuer: values.issuer
       ? {
