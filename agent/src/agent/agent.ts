@@ -142,6 +142,7 @@ export class Agent {
       trustDomain: this.trustDomain(),
       identities: this.identities ?? undefined,
       keepalive: this.opts.hboneKeepalive,
+      log: this.log,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     if (!this.opts.source && !this.opts.manifests)

@@ -71,6 +71,12 @@ export function renderMetrics(s: AgentStatus, ready: boolean, now = Date.now()):
       perDirection(s, (d) => d.reset),
     ),
     family(
+      'weft_proxy_handler_errors_total',
+      'counter',
+      'Connections whose handling failed with an internal error (a bug); each was aborted alone.',
+      perDirection(s, (d) => d.errors),
+    ),
+    family(
       'weft_proxy_received_bytes_total',
       'counter',
       'Bytes from the connecting side.',

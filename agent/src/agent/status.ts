@@ -14,6 +14,8 @@ export interface DirectionCounters {
   active: number;
   failed: number;
   reset: number;
+  /** Connections whose handler threw (a bug), aborted alone. */
+  errors: number;
   bytesFromClient: number;
   bytesToClient: number;
 }
@@ -67,8 +69,8 @@ export function formatStatus(s: AgentStatus): string {
     '',
     s.workloads.length ? pad(rows) : 'no pods on this node',
     '',
-    `proxy outbound: ${o.accepted} accepted, ${o.active} active, ${o.failed} failed, ${o.reset} reset`,
-    `proxy inbound:  ${i.accepted} accepted, ${i.active} active, ${i.failed} failed, ${i.reset} reset`,
+    `proxy outbound: ${o.accepted} accepted, ${o.active} active, ${o.failed} failed, ${o.reset} reset${o.errors ? `, ${o.errors} internal errors` : ''}`,
+    `proxy inbound:  ${i.accepted} accepted, ${i.active} active, ${i.failed} failed, ${i.reset} reset${i.errors ? `, ${i.errors} internal errors` : ''}`,
   ];
   if (s.mtls) {
     lines.push('', s.identities.length ? 'IDENTITY / SERIAL / EXPIRES' : 'no identities yet');

@@ -8,6 +8,7 @@ import { constants } from '../datapath/layout.ts';
 import { type Svid, tlsContext } from '../identity/manager.ts';
 import { spiffeId } from '../identity/spiffe.ts';
 import { AccessLog } from './access-log.ts';
+import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
 import { HboneServer } from './hbone/server.ts';
@@ -37,6 +38,8 @@ export interface NodeProxyOptions {
   identities?: IdentitySource;
   /** HBONE PINGs that find a dead peer (default DEFAULT_KEEPALIVE). */
   keepalive?: Keepalive;
+  /** Where a connection handler's exception is reported (default: stderr, throttled). */
+  log?: (line: string) => void;
 }
 
 export interface ProxiedWorkload {
@@ -61,6 +64,7 @@ export class NodeProxy {
     { serial: string; roots: string; ctx: SecureContext }
   >();
   private readonly hbone: HbonePool | null;
+  private readonly report: ErrorReport;
   private get keepalive(): Keepalive {
     return this.opts.keepalive ?? DEFAULT_KEEPALIVE;
   }
@@ -68,6 +72,7 @@ export class NodeProxy {
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
     tuneStreams();
+    this.report = throttledReport(opts.log ?? ((l) => process.stderr.write(`${l}\n`)));
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;
@@ -118,10 +123,23 @@ export class NodeProxy {
       local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
+    const report = this.report;
     const listeners = await WorkloadListeners.open(
       netnsPath,
-      (s) => handleOutbound(out, s),
-      (s) => handleInbound(inbound, s),
+      (s) =>
+        contain(
+          out.stats,
+          report,
+          () => s.resetAndDestroy(),
+          () => handleOutbound(out, s),
+        ),
+      (s) =>
+        contain(
+          inbound.stats,
+          report,
+          () => s.resetAndDestroy(),
+          () => handleInbound(inbound, s),
+        ),
     );
     const p: ProxiedWorkload = {
       workload: w,
@@ -164,6 +182,7 @@ export class NodeProxy {
         stats: this.stats.inbound,
         pool: this.pool,
         log: this.log,
+        report: this.report,
         keepalive: this.keepalive,
         policy: () => this.tables.policy,
       },

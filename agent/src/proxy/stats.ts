@@ -7,6 +7,8 @@ export class DirectionStats {
   failed = 0;
   /** Connections ended by a reset from either side. */
   reset = 0;
+  /** Connections whose handler threw (a bug), aborted alone: contain.ts. */
+  errors = 0;
   bytesFromClient = 0;
   bytesToClient = 0;
 }

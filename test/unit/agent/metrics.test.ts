@@ -8,6 +8,7 @@ const counters = (n: number) => ({
   active: 1,
   failed: 2,
   reset: 3,
+  errors: n - 5,
   bytesFromClient: 100 * n,
   bytesToClient: 200 * n,
 });
@@ -78,6 +79,8 @@ describe('renderMetrics', () => {
     expect(lines).toContain('weft_proxy_connections_total{direction="outbound"} 5');
     expect(lines).toContain('weft_proxy_connections_total{direction="inbound"} 7');
     expect(lines).toContain('weft_proxy_sent_bytes_total{direction="inbound"} 1400');
+    expect(lines).toContain('weft_proxy_handler_errors_total{direction="outbound"} 0');
+    expect(lines).toContain('weft_proxy_handler_errors_total{direction="inbound"} 2');
     expect(lines).toContain('weft_workloads{enrolled="true"} 1');
     expect(lines).toContain('weft_workloads{enrolled="false"} 1');
     expect(lines).toContain('weft_rejected_objects{node="node-1"} 1');

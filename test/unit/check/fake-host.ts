@@ -86,6 +86,7 @@ export function status(over: Partial<AgentStatus> = {}): AgentStatus {
     active: 0,
     failed: 0,
     reset: 0,
+    errors: 0,
     bytesFromClient: 0,
     bytesToClient: 0,
   };

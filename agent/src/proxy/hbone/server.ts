@@ -15,6 +15,7 @@ import type { PolicyTables } from '../../compile/policy.ts';
 import { native } from '../../datapath/native.ts';
 import type { AccessEntry, AccessLog } from '../access-log.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from '../authorize.ts';
+import { contain, type ErrorReport } from '../contain.ts';
 import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
 import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
@@ -46,6 +47,8 @@ export interface HboneServerContext {
   readonly stats: DirectionStats;
   readonly pool: SocketPool;
   readonly log: AccessLog;
+  /** Where an exception of handleConnect goes (contain.ts). */
+  readonly report: ErrorReport;
   /** PINGs that find a peer gone (keepalive.ts). */
   readonly keepalive: Keepalive;
   policy(): PolicyTables;
@@ -215,7 +218,14 @@ export class HboneServer {
     });
     // Tunnels carry interactive traffic too: no Nagle delay on small frames.
     server.on('secureConnection', (socket) => socket.setNoDelay(true));
-    server.on('stream', (stream, headers) => handleConnect(ctx, stream, headers));
+    server.on('stream', (stream, headers) =>
+      contain(
+        ctx.stats,
+        ctx.report,
+        () => stream.close(h2.NGHTTP2_INTERNAL_ERROR),
+        () => handleConnect(ctx, stream, headers),
+      ),
+    );
     // Handshake failures (plaintext, unknown CA, expired) end the connection; nothing to do.
     server.on('tlsClientError', () => {});
     server.on('sessionError', () => {});
