@@ -13,8 +13,9 @@ import type { DirectionStats } from './stats.ts';
  * How much a joined stream buffers before its source pauses. Node's 16 KiB default
  * pauses and resumes the source on every 64 KiB socket read, and keeps HTTP/2 from
  * framing more than one read at a time (docs/performance.md). The cost is bounded:
- * this much per direction of a connection whose reader is slow, beside the kernel's
- * socket buffers, which hold megabytes.
+ * for a connection whose reader stalls, up to this much read ahead on the paused
+ * side and this much queued on the writing side, per direction (2 MiB each way),
+ * beside the kernel's socket buffers.
  */
 export const JOIN_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -106,14 +107,27 @@ export interface Joined {
   detach(): void;
 }
 
+/**
+ * A reset that first lets out what batching held back: the bytes that came before the
+ * reset reach the kernel, as they did when every chunk was written at once.
+ */
+function flushing(reset: Reset): Reset {
+  return (d) => {
+    while (d.writableCorked > 0) d.uncork();
+    reset(d);
+  };
+}
+
 export function join(
   client: Duplex,
   upstream: Duplex,
   stats: DirectionStats,
-  resetClient: Reset = resetSocket,
-  resetUpstream: Reset = resetSocket,
+  resetClientNow: Reset = resetSocket,
+  resetUpstreamNow: Reset = resetSocket,
   onDone?: (resetSeen: boolean, counts: Counts) => void,
 ): Joined {
+  const resetClient = flushing(resetClientNow);
+  const resetUpstream = flushing(resetUpstreamNow);
   const added: [Duplex, string, Listener][] = [];
   const on: On = (d, event, fn) => {
     d.on(event, fn);

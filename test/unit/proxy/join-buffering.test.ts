@@ -74,6 +74,35 @@ describe('join buffering', () => {
     expect(calls.slice(1)).toEqual([[BATCH_MIN, 10]]);
   });
 
+  it('lets the held chunks out before a reset, and before an end', async () => {
+    const source = new Duplex({ read() {}, write: (_c, _e, cb) => cb() });
+    const events: string[] = [];
+    const sink = new Duplex({
+      read() {},
+      write(c: Buffer, _e, cb) {
+        events.push(`write ${c.length}`);
+        cb();
+      },
+      writev(cs, cb) {
+        events.push(`writev ${cs.map((c) => (c.chunk as Buffer).length).join(',')}`);
+        cb();
+      },
+    });
+    join(source, sink, new DirectionStats(), undefined, () => events.push('reset'));
+    await new Promise((r) => process.nextTick(r));
+    for (let i = 0; i < 3; i++) source.push(Buffer.alloc(16 * 1024));
+    source.destroy(); // abrupt: the other side is reset
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(['writev 16384,16384,16384', 'reset']);
+
+    const { source: s2, calls } = await joined(false);
+    s2.push(Buffer.alloc(16 * 1024));
+    s2.push(Buffer.alloc(16 * 1024));
+    s2.push(null); // a clean end flushes first
+    await turn();
+    expect(calls).toEqual([[16384, 16384]]);
+  });
+
   it('writes small chunks at once, one by one', async () => {
     const { source, calls } = await joined(false);
     source.push(Buffer.from('ping'));
