@@ -24,24 +24,25 @@ export function required(command: string, values: Record<string, unknown>, name:
   return v;
 }
 
-/** An optional port option (0 lets the kernel pick); undefined when not given. */
 /** A duration option in seconds (fractions allowed), as milliseconds; undefined when absent. */
 export function secondsOption(
   command: string,
   values: Record<string, unknown>,
   name: string,
+  min: number,
   max: number,
 ): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (String(v).trim() === '' || !Number.isFinite(n) || n <= 0 || n > max)
+  if (String(v).trim() === '' || !Number.isFinite(n) || n < min || n > max)
     throw new UsageError(
-      `${command}: --${name} takes seconds, more than 0 and at most ${max}, not ${String(v)}`,
+      `${command}: --${name} takes seconds, from ${min} to ${max}, not ${String(v)}`,
     );
   return Math.round(n * 1000);
 }
 
+/** An optional port option (0 lets the kernel pick); undefined when not given. */
 export function portOption(command: string, values: Record<string, unknown>, name: string) {
   const v = values[name];
   if (v === undefined) return undefined;

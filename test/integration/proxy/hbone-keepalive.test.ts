@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { type ClientHttp2Session, connect } from 'node:http2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { keepAlive } from '../../../agent/src/proxy/hbone/keepalive.ts';
 
 const PEER = `
@@ -73,12 +73,35 @@ describe('HBONE keepalive', () => {
   });
 
   it('stops its timers when the session closes', async () => {
-    const { s } = await open(20, 1_000);
-    s.destroy();
-    await once(s, 'close');
-    // A stopped peer after the close must not make anything fire.
-    peer!.kill('SIGSTOP');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(s.listenerCount('error')).toBe(0);
+    const setSpy = vi.spyOn(globalThis, 'setInterval');
+    const clearSpy = vi.spyOn(globalThis, 'clearInterval');
+    try {
+      const { s } = await open(20, 1_000);
+      const interval = setSpy.mock.results.at(-1)!.value;
+      expect(clearSpy).not.toHaveBeenCalledWith(interval);
+      s.destroy();
+      await once(s, 'close');
+      expect(clearSpy).toHaveBeenCalledWith(interval);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
+  });
+
+  it('gives up on a session whose handshake never finishes', async () => {
+    // A listener that accepts TCP and never speaks: a frozen peer's kernel does as much.
+    const { createServer } = await import('node:net');
+    const mute = createServer(() => {});
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const port = (mute.address() as { port: number }).port;
+    const { connect: tlsConnect } = await import('node:tls');
+    const s = connect(`https://127.0.0.1:${port}`, {
+      createConnection: () => tlsConnect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'] }),
+    });
+    session = s;
+    keepAlive(s, { intervalMs: 100, timeoutMs: 300 });
+    const [err] = (await once(s, 'error')) as [Error];
+    expect(err.message).toBe('HBONE peer did not finish the handshake within 300 ms');
+    mute.close();
   });
 });

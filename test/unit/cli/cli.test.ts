@@ -39,11 +39,11 @@ describe('weft CLI', () => {
   });
 
   it('names a bad --hbone-keepalive before the agent starts anything', () => {
-    for (const bad of ['0', '-1', 'ten', '', '3601']) {
+    for (const bad of ['0', '0.0004', '0.05', '-1', 'ten', '', '3601']) {
       const r = weft('agent', `--hbone-keepalive=${bad}`);
       expect(r.status).toBe(2);
       expect(r.stderr).toBe(
-        `weft: agent: --hbone-keepalive takes seconds, more than 0 and at most 3600, not ${bad}\n`,
+        `weft: agent: --hbone-keepalive takes seconds, from 0.1 to 3600, not ${bad}\n`,
       );
     }
   });

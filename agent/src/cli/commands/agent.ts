@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
+import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
@@ -77,7 +78,13 @@ export async function run(args: string[]): Promise<number> {
       `agent: --log-level is one of ${LEVELS.join(', ')}, not ${values['log-level']}`,
     );
   const healthPort = portOption('agent', values, 'health-port');
-  const keepaliveMs = secondsOption('agent', values, 'hbone-keepalive', 3600);
+  const keepaliveMs = secondsOption(
+    'agent',
+    values,
+    'hbone-keepalive',
+    MIN_KEEPALIVE_MS / 1000,
+    3600,
+  );
   const metricsPort = portOption('agent', values, 'metrics-port');
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');

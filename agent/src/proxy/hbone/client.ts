@@ -30,11 +30,18 @@ export interface HboneTarget {
   authority: string;
 }
 
+interface PooledSession {
+  session: ClientHttp2Session;
+  ctx: SecureContext;
+  netns: string;
+  /** Streams open on it. */
+  streams: number;
+  /** Out of the pool (an older certificate): closes once its last stream ends. */
+  retired: boolean;
+}
+
 export class HbonePool {
-  private readonly sessions = new Map<
-    string,
-    { session: ClientHttp2Session; ctx: SecureContext; netns: string }
-  >();
+  private readonly sessions = new Map<string, PooledSession>();
   private readonly pool: SocketPool;
   private readonly context: (identity: string) => SecureContext | undefined;
   private readonly keepalive: Keepalive;
@@ -52,16 +59,19 @@ export class HbonePool {
   /**
    * A live session for the target, made from the source pod's own netns with the
    * source's current certificate. A session made with an older certificate or
-   * bundle is retired (its streams finish; new ones go to a fresh session).
+   * bundle is retired: new streams go to a fresh session, and it stays open (and
+   * pinged: Node cancels PINGs on a closing session) until its own streams end.
    */
-  private session(t: HboneTarget): ClientHttp2Session | undefined {
+  private session(t: HboneTarget): PooledSession | undefined {
     const key = `${t.srcNetns}|${t.srcIdentity}|${t.dstIp}|${t.dstIdentity}`;
     const secureContext = this.context(t.srcIdentity);
     if (!secureContext) return undefined;
     const have = this.sessions.get(key);
     if (have && !have.session.closed && !have.session.destroyed) {
-      if (have.ctx === secureContext) return have.session;
-      have.session.close();
+      if (have.ctx === secureContext) return have;
+      this.sessions.delete(key);
+      have.retired = true;
+      if (have.streams === 0) have.session.close();
     }
     const session = h2connect(`https://${t.dstIp}:15008`, {
       settings: H2_SETTINGS,
@@ -88,12 +98,18 @@ export class HbonePool {
     session.on('error', () => {});
     session.once('connect', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
     keepAlive(session, this.keepalive);
-    const entry = { session, ctx: secureContext, netns: t.srcNetns };
+    const entry: PooledSession = {
+      session,
+      ctx: secureContext,
+      netns: t.srcNetns,
+      streams: 0,
+      retired: false,
+    };
     session.on('close', () => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);
     });
     this.sessions.set(key, entry);
-    return session;
+    return entry;
   }
 
   /** Closes the sessions made from a netns whose pod left the mesh. */
@@ -107,12 +123,17 @@ export class HbonePool {
 
   /** A CONNECT stream to the target, or undefined when the source has no certificate yet. */
   open(t: HboneTarget): ClientHttp2Stream | undefined {
-    const s = this.session(t);
-    if (!s) return undefined;
-    return s.request(
+    const e = this.session(t);
+    if (!e) return undefined;
+    const stream = e.session.request(
       { ':method': 'CONNECT', ':authority': t.authority, forwarded: `for="${t.srcAddress}"` },
       { endStream: false },
     );
+    e.streams++;
+    stream.once('close', () => {
+      if (--e.streams === 0 && e.retired) e.session.close();
+    });
+    return stream;
   }
 
   size(): number {

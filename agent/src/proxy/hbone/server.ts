@@ -222,7 +222,7 @@ export class HboneServer {
       contain(
         ctx.stats,
         ctx.report,
-        () => stream.close(h2.NGHTTP2_INTERNAL_ERROR),
+        () => resetStream(stream),
         () => handleConnect(ctx, stream, headers),
       ),
     );
