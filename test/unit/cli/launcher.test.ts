@@ -11,13 +11,13 @@ const DEFAULTS = ['--initial-old-space-size=128', '--external-memory-accounted-i
 const dir = mkdtempSync(join(tmpdir(), 'weft-launcher-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A fake node: `-e 0` (the launcher's probe) exits with probeExit; else it logs its argv. */
+/** A fake node (v0.0.0): `-e 0` (the launcher's probe) exits with probeExit; else it logs its argv. */
 function fakeNode(name: string, probeExit: number): { path: string; calls: () => string[][] } {
   const path = join(dir, name);
   const log = join(dir, `${name}.log`);
   writeFileSync(
     path,
-    `#!/bin/sh\nfor a; do [ "$a" = -e ] && exit ${probeExit}; done\nprintf '%s\\n' "$*" >> '${log}'\n`,
+    `#!/bin/sh\n[ "$1" = --version ] && { echo v0.0.0; exit 0; }\nfor a; do [ "$a" = -e ] && exit ${probeExit}; done\nprintf '%s\\n' "$*" >> '${log}'\n`,
   );
   chmodSync(path, 0o755);
   writeFileSync(log, '');
@@ -47,11 +47,28 @@ describe('bin/weft', () => {
     expect(argv!.slice(3)).toEqual(['agent', '--node', 'a']);
   });
 
-  it('runs the agent with V8 defaults on a Node that rejects them (Node 22)', () => {
+  it('runs the agent with V8 defaults on a Node that rejects them (Node 22), and says so', () => {
     const n = fakeNode('rejects', 9);
-    expect(run(n.path, ['agent']).status).toBe(0);
+    const r = run(n.path, ['agent']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(
+      /^weft: this Node \(v0\.0\.0\) rejects the agent's heap flags; running with V8's defaults/,
+    );
     const [argv] = n.calls();
     expect(argv![0]).toMatch(/main\.ts$/);
+  });
+
+  it('says when WEFT_NODE is not an executable', () => {
+    const r = run('/nonexistent/node', ['--version']);
+    expect(r.stderr).toMatch(
+      /^weft: WEFT_NODE=\/nonexistent\/node is not an executable; using node from PATH\n/,
+    );
+  });
+
+  it('never globs the flags', () => {
+    const n = fakeNode('glob', 0);
+    run(n.path, ['agent'], { WEFT_AGENT_NODE_FLAGS: '--trace-gc *' });
+    expect(n.calls()[0]!.slice(0, 2)).toEqual(['--trace-gc', '*']);
   });
 
   it('takes WEFT_AGENT_NODE_FLAGS instead, untested, and empty means none', () => {
@@ -69,7 +86,7 @@ describe('bin/weft', () => {
     expect(n.calls()[0]!.slice(1)).toEqual(['status']);
   });
 
-  it('starts the real agent command with the flags on the project Node', () => {
+  it('starts the real agent command with the flags on the project Node (no fallback)', () => {
     const r = run(process.execPath, ['agent', '--help']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
