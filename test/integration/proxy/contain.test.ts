@@ -15,6 +15,7 @@ describePrivileged('a connection handler that throws', () => {
   let netnsPath: string;
   const logged: string[] = [];
   let lookups = 0;
+  let failing = true;
 
   beforeAll(async () => {
     rig = makeRig('contain');
@@ -22,7 +23,8 @@ describePrivileged('a connection handler that throws', () => {
     proxy = new NodeProxy({
       lookup: () => {
         lookups++;
-        throw new Error('map lookup failed: EBADF');
+        if (failing) throw new Error('map lookup failed: EBADF');
+        return undefined; // no original destination: refused the ordinary way
       },
       trustDomain: 'cluster.local',
       log: (l) => logged.push(l),
@@ -69,5 +71,11 @@ describePrivileged('a connection handler that throws', () => {
     expect(logged[0]).toMatch(
       /^proxy: a connection handler failed; the connection was aborted: Error: map lookup failed: EBADF\n/,
     );
+    // The next connection, whose handling works, is handled as ever: no error counted.
+    failing = false;
+    await connectOutbound();
+    expect(lookups).toBe(3);
+    expect(proxy.stats.outbound.errors).toBe(2);
+    expect(proxy.stats.outbound.failed).toBe(1);
   });
 });
