@@ -2,22 +2,17 @@
 //   send CLIENT_PORT MS           writes 256 KiB chunks for MS, then ends
 //   client PORT SERVER_PORT DIR   accepts plaintext, opens an HBONE CONNECT per connection
 //   server PORT SINK_PORT DIR     HBONE (HTTP/2 over mutual TLS 1.3), joins each stream to the sink
-// The proxies are built from the agent's own pieces (TLS options, HTTP/2 settings,
-// join, stream tuning) without its datapath; with WEFT_BENCH_STOCK=1 they keep Node's
-// stream defaults. They print one JSON line of their CPU time on SIGTERM.
+// The proxies are built from the agent's own pieces (the HBONE session and
+// server of proxy/hbone/session.ts, join, stream tuning) without its datapath;
+// with WEFT_BENCH_STOCK=1 they keep Node's stream defaults. They print one JSON line of their CPU time on SIGTERM.
 import { readFileSync } from 'node:fs';
-import { type ClientHttp2Session, createSecureServer, connect as h2connect } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { createServer, connect as netConnect } from 'node:net';
 import { join as joinPath } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { resetClientStream } from '../agent/src/proxy/hbone/client.ts';
+import { DEFAULT_KEEPALIVE } from '../agent/src/proxy/hbone/keepalive.ts';
 import { resetStream } from '../agent/src/proxy/hbone/server.ts';
-import {
-  H2_SESSION_WINDOW,
-  H2_SETTINGS,
-  HBONE_ALPN,
-  serverOptions,
-} from '../agent/src/proxy/hbone/tls.ts';
+import { connectHbone, createHboneServer } from '../agent/src/proxy/hbone/session.ts';
 import { join, resetSocket, tuneStreams } from '../agent/src/proxy/pipe.ts';
 import { DirectionStats } from '../agent/src/proxy/stats.ts';
 
@@ -42,13 +37,7 @@ if (role === 'send') {
   });
   s.resume();
 } else if (role === 'server') {
-  const server = createSecureServer({
-    ...serverOptions(material('server')),
-    allowHTTP1: false,
-    settings: H2_SETTINGS,
-  });
-  server.on('session', (session) => session.setLocalWindowSize(H2_SESSION_WINDOW));
-  server.on('secureConnection', (socket) => socket.setNoDelay(true));
+  const server = createHboneServer(material('server'), DEFAULT_KEEPALIVE);
   server.on('stream', (stream) => {
     const app = netConnect(Number(b), '127.0.0.1', () => {
       stream.respond({ ':status': 200 });
@@ -61,23 +50,18 @@ if (role === 'send') {
   let session: ClientHttp2Session | undefined;
   const get = () => {
     if (session && !session.closed) return session;
-    session = h2connect(`https://127.0.0.1:${b}`, {
-      settings: H2_SETTINGS,
-      createConnection: () =>
-        tlsConnect({
-          host: '127.0.0.1',
-          port: Number(b),
-          key: m.keyPem,
-          cert: m.certChainPem,
-          ca: m.roots,
-          ALPNProtocols: HBONE_ALPN,
-          minVersion: 'TLSv1.3',
-          maxVersion: 'TLSv1.3',
-          // The SPIFFE check of the real client is not what is measured here.
-          checkServerIdentity: () => undefined,
-        }).setNoDelay(true),
-    });
-    session.once('connect', (s) => s.setLocalWindowSize(H2_SESSION_WINDOW));
+    session = connectHbone(
+      `https://127.0.0.1:${b}`,
+      () => ({
+        socket: netConnect(Number(b), '127.0.0.1').setNoDelay(true),
+        key: m.keyPem,
+        cert: m.certChainPem,
+        ca: m.roots,
+        // The SPIFFE check of the real client is not what is measured here.
+        checkServerIdentity: () => undefined,
+      }),
+      DEFAULT_KEEPALIVE,
+    );
     return session;
   };
   createServer({ noDelay: true }, (app) => {

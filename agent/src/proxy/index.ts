@@ -2,6 +2,7 @@
 // pipelines, HBONE (mTLS) between nodes when the node has identities, tables
 // swapped whole by the agent. The per-connection path reads tables, never
 // awaits the control plane, never logs.
+import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { NodeWorkload } from '../compile/enrollment.ts';
 import { constants } from '../datapath/layout.ts';
@@ -17,7 +18,7 @@ import { WorkloadListeners } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { tuneStreams } from './pipe.ts';
 import { SocketPool } from './socket-pool.ts';
-import { ProxyStats } from './stats.ts';
+import { type DirectionStats, ProxyStats } from './stats.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
 export type { AccessEntry } from './access-log.ts';
@@ -65,17 +66,27 @@ export class NodeProxy {
   >();
   private readonly hbone: HbonePool | null;
   private readonly report: ErrorReport;
-  private get keepalive(): Keepalive {
-    return this.opts.keepalive ?? DEFAULT_KEEPALIVE;
-  }
+  private readonly keepalive: Keepalive;
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
     tuneStreams();
+    this.keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
     this.report = throttledReport(opts.log ?? ((l) => process.stderr.write(`${l}\n`)));
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;
+  }
+
+  /** A listener's handler, run inside contain(): a throw resets that socket only. */
+  private contained(stats: DirectionStats, handle: (s: Socket) => void): (s: Socket) => void {
+    return (s) =>
+      contain(
+        stats,
+        this.report,
+        () => s.resetAndDestroy(),
+        () => handle(s),
+      );
   }
 
   setTables(t: ProxyTables): void {
@@ -123,23 +134,10 @@ export class NodeProxy {
       local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
-    const report = this.report;
     const listeners = await WorkloadListeners.open(
       netnsPath,
-      (s) =>
-        contain(
-          out.stats,
-          report,
-          () => s.resetAndDestroy(),
-          () => handleOutbound(out, s),
-        ),
-      (s) =>
-        contain(
-          inbound.stats,
-          report,
-          () => s.resetAndDestroy(),
-          () => handleInbound(inbound, s),
-        ),
+      this.contained(out.stats, (s) => handleOutbound(out, s)),
+      this.contained(inbound.stats, (s) => handleInbound(inbound, s)),
     );
     const p: ProxiedWorkload = {
       workload: w,

@@ -2,13 +2,14 @@
 // made from the source pod's netns (so the source address is the pod's).
 // Connections are pooled per (source identity, destination address) and
 // carry many streams; the server must prove the destination's identity.
-import { type ClientHttp2Session, type ClientHttp2Stream, connect as h2connect } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { Socket } from 'node:net';
-import { type SecureContext, connect as tlsConnect } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
-import { DEFAULT_KEEPALIVE, type Keepalive, keepAlive } from './keepalive.ts';
-import { H2_SESSION_WINDOW, H2_SETTINGS, HBONE_ALPN, peerSpiffeId } from './tls.ts';
+import { DEFAULT_KEEPALIVE, type Keepalive } from './keepalive.ts';
+import { connectHbone } from './session.ts';
+import { peerSpiffeId } from './tls.ts';
 
 /**
  * A TCP reset becomes RST_STREAM alone. (close(code) would send END_STREAM
@@ -73,31 +74,26 @@ export class HbonePool {
       have.retired = true;
       if (have.streams === 0) have.session.close();
     }
-    const session = h2connect(`https://${t.dstIp}:15008`, {
-      settings: H2_SETTINGS,
-      createConnection: () => {
+    const session = connectHbone(
+      `https://${t.dstIp}:15008`,
+      () => {
         const fd = this.pool.take(t.srcNetns, t.dstIp.includes(':') ? 6 : 4);
         const raw = new Socket({ fd, readable: true, writable: true });
         raw.setNoDelay(true);
         raw.connect(15008, t.dstIp);
-        return tlsConnect({
+        return {
           socket: raw,
           secureContext,
-          ALPNProtocols: HBONE_ALPN,
-          minVersion: 'TLSv1.3',
-          maxVersion: 'TLSv1.3',
           checkServerIdentity: (_host, cert) =>
             peerSpiffeId(cert) === t.dstIdentity
               ? undefined
               : new Error(
                   `server is ${peerSpiffeId(cert) ?? 'not a SPIFFE identity'}, expected ${t.dstIdentity}`,
                 ),
-        });
+        };
       },
-    });
-    session.on('error', () => {});
-    session.once('connect', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
-    keepAlive(session, this.keepalive);
+      this.keepalive,
+    );
     const entry: PooledSession = {
       session,
       ctx: secureContext,

@@ -3,12 +3,7 @@
 // own address, from a peer whose certificate chains to the trust bundle and
 // carries a SPIFFE ID of our trust domain, then connects to the app from
 // 127.0.0.6 and joins the stream to it.
-import {
-  createSecureServer,
-  type Http2SecureServer,
-  constants as h2,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { PolicyTables } from '../../compile/policy.ts';
@@ -21,14 +16,9 @@ import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import type { DirectionStats } from '../stats.ts';
-import { type Keepalive, keepAlive } from './keepalive.ts';
-import {
-  H2_SESSION_WINDOW,
-  H2_SETTINGS,
-  peerSpiffeId,
-  serverOptions,
-  type TlsMaterial,
-} from './tls.ts';
+import type { Keepalive } from './keepalive.ts';
+import { createHboneServer } from './session.ts';
+import { peerSpiffeId, serverOptions, type TlsMaterial } from './tls.ts';
 
 /**
  * A TCP reset becomes RST_STREAM alone. (close(code) would send END_STREAM
@@ -207,17 +197,7 @@ export class HboneServer {
     material: TlsMaterial,
     fd: number,
   ): Promise<HboneServer> {
-    const server = createSecureServer({
-      ...serverOptions(material),
-      allowHTTP1: false,
-      settings: H2_SETTINGS,
-    });
-    server.on('session', (session) => {
-      session.setLocalWindowSize(H2_SESSION_WINDOW);
-      keepAlive(session, ctx.keepalive);
-    });
-    // Tunnels carry interactive traffic too: no Nagle delay on small frames.
-    server.on('secureConnection', (socket) => socket.setNoDelay(true));
+    const server = createHboneServer(material, ctx.keepalive);
     server.on('stream', (stream, headers) =>
       contain(
         ctx.stats,
@@ -226,9 +206,6 @@ export class HboneServer {
         () => handleConnect(ctx, stream, headers),
       ),
     );
-    // Handshake failures (plaintext, unknown CA, expired) end the connection; nothing to do.
-    server.on('tlsClientError', () => {});
-    server.on('sessionError', () => {});
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ fd, backlog: 4096 }, () => {
