@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(BUILD)/bpf -Ibpf/include
 
-.PHONY: all build toolchain deps layout check format test test-unit test-integration demo bench clean
+.PHONY: all build toolchain deps layout check format test test-unit test-integration demo bench fuzz clean
 
 all: build
 
@@ -87,6 +87,11 @@ bench: build
 	@node bench/run.ts
 	@node bench/policy.ts
 	@node bench/hbone-cpu.ts
+
+# Every fuzz target with 1,000,000 generated inputs (WEFT_FUZZ_RUNS to change); not in
+# make test, which replays the kept corpus (fuzz/corpus/) instead.
+fuzz: build
+	@node scripts/fuzz.ts
 
 clean:
 	rm -rf $(BUILD)
