@@ -7,7 +7,8 @@ const bin = new URL('../../../bin/weft', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
 const weft = (...args: string[]) => spawnSync(bin, args, { encoding: 'utf8' });
 
-describe('weft CLI', () => {
+// Each case starts a Node process (about 0.3 s, more on a loaded 2-core machine).
+describe('weft CLI', { timeout: 30_000 }, () => {
   it('prints help with the commands that exist', () => {
     const r = weft('--help');
     expect(r.status).toBe(0);
