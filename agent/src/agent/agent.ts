@@ -53,6 +53,7 @@ export interface AgentOptions {
   accessLogQueryStrings?: boolean;
 }
 
+/** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
 export const EVENT_LOG_ENTRIES = 1000;
 export const EVENT_LOG_BYTES = 1024 * 1024;
 
