@@ -1,10 +1,10 @@
 // The admin API: GET /status, /access-log, /events and /flows?since=N as JSON, on a unix socket
-// (what `weft status` uses) and on 127.0.0.1:15000 in the agent's netns.
-import { existsSync, unlinkSync } from 'node:fs';
+// of mode 0600 (what `weft status` uses). TCP only when asked (--admin-tcp): whoever reaches a
+// TCP port in the agent's netns (the host's, on Kubernetes) could read what the access log holds.
 import { createServer, type Server } from 'node:http';
-import { constants } from '../datapath/layout.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import type { AgentStatus } from './status.ts';
+import { listenUnix } from './unix-socket.ts';
 
 /** What the admin API serves: the agent implements it. */
 export interface AdminSource {
@@ -13,6 +13,13 @@ export interface AdminSource {
   datapathEvents(): unknown[];
   flowsSince(seq: number): unknown[];
   trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): unknown;
+}
+
+export interface AdminOptions {
+  /** Also listen on this TCP address (host:port, [v6]:port); off by default. */
+  tcp?: { host: string; port: number };
+  /** Mode of the unix socket (default 0600). */
+  mode?: number;
 }
 
 function traceQuery(q: URLSearchParams) {
@@ -27,12 +34,28 @@ function traceQuery(q: URLSearchParams) {
   };
 }
 
+/** host:port or [v6]:port → its parts; undefined when it is neither. */
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) return undefined;
+  return { host: m[1] ?? m[2]!, port };
+}
+
 export class AdminServer {
   private readonly servers: Server[] = [];
+  private removeSocket: () => void = () => {};
 
-  static async start(agent: AdminSource, socketPath: string, tcp = true): Promise<AdminServer> {
+  /** The TCP address listened on, when asked for one. */
+  tcpAddress: { address: string; port: number } | null = null;
+
+  static async start(
+    agent: AdminSource,
+    socketPath: string,
+    opts: AdminOptions = {},
+  ): Promise<AdminServer> {
     const a = new AdminServer();
-    const handler = createServer((req, res) => {
+    const onRequest: Parameters<typeof createServer>[1] = (req, res) => {
       const json = (v: unknown) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(v));
@@ -55,25 +78,31 @@ export class AdminServer {
       res.end(
         'not found: try GET /status, /access-log, /events, /flows?since=N or /trace?from=&to=&port=\n',
       );
-    });
-    if (existsSync(socketPath)) unlinkSync(socketPath); // left by a killed agent
-    await new Promise<void>((resolve, reject) => {
-      handler.once('error', reject);
-      handler.listen(socketPath, resolve);
-    });
-    a.servers.push(handler);
-    if (tcp) {
-      const t = createServer(handler.listeners('request')[0] as never);
-      await new Promise<void>((resolve, reject) => {
-        t.once('error', reject);
-        t.listen(constants.PORT_ADMIN, '127.0.0.1', resolve);
-      });
+    };
+    const unix = createServer(onRequest);
+    a.removeSocket = await listenUnix(unix, socketPath, opts.mode ?? 0o600);
+    a.servers.push(unix);
+    if (opts.tcp) {
+      const t = createServer(onRequest);
       a.servers.push(t);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          t.once('error', reject);
+          t.listen(opts.tcp!.port, opts.tcp!.host, resolve);
+        });
+      } catch (e) {
+        a.close();
+        throw new Error(`admin API on ${opts.tcp.host}:${opts.tcp.port}: ${(e as Error).message}`);
+      }
+      const addr = t.address();
+      if (addr && typeof addr === 'object')
+        a.tcpAddress = { address: addr.address, port: addr.port };
     }
     return a;
   }
 
   close(): void {
     for (const s of this.servers) s.close();
+    this.removeSocket();
   }
 }

@@ -19,6 +19,7 @@ import { CaClient } from '../identity/caclient.ts';
 import { IdentityManager } from '../identity/manager.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
+import { BoundedLog } from '../proxy/bounded-log.ts';
 import type { Keepalive } from '../proxy/hbone/keepalive.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { useKernelRelay } from '../proxy/relay.ts';
@@ -48,7 +49,13 @@ export interface AgentOptions {
   /** HBONE PINGs: every intervalMs, a session unanswered for timeoutMs is dropped. */
   hboneKeepalive?: Keepalive;
   log?: (line: string) => void;
+  /** Keep query strings of request paths in the access log (they may carry tokens). */
+  accessLogQueryStrings?: boolean;
 }
+
+/** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
+export const EVENT_LOG_ENTRIES = 1000;
+export const EVENT_LOG_BYTES = 1024 * 1024;
 
 interface Applied {
   workload: NodeWorkload;
@@ -75,7 +82,11 @@ export class Agent {
   private proxy!: NodeProxy;
   private identities: IdentityManager | null = null;
   private events: EventStream | null = null;
-  private readonly recentEvents: Record<string, unknown>[] = [];
+  /** Kernel verdicts for /events: fixed-size records, EVENT_LOG_ENTRIES at most. */
+  private readonly recentEvents = new BoundedLog<Record<string, unknown>>(
+    EVENT_LOG_ENTRIES,
+    EVENT_LOG_BYTES,
+  );
   private policyTables: PolicyTables = emptyPolicy;
   readonly flows: FlowLog;
   private ids!: IdAllocator;
@@ -109,7 +120,6 @@ export class Agent {
         e,
         (id) => [...this.applied.values()].find((a) => a.id === id)?.workload.key,
       );
-      if (this.recentEvents.length === 1000) this.recentEvents.shift();
       this.recentEvents.push({
         ...e,
         tsNs: e.tsNs.toString(),
@@ -145,6 +155,7 @@ export class Agent {
       log: this.log,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
+    this.proxy.log.queryStrings = this.opts.accessLogQueryStrings ?? false;
     if (!this.opts.source && !this.opts.manifests)
       throw new Error('agent: neither a manifest directory nor a cluster source was given');
     this.source = this.opts.source ?? new ManifestSource(this.opts.manifests!);
@@ -405,7 +416,7 @@ export class Agent {
   }
 
   datapathEvents(): Record<string, unknown>[] {
-    return [...this.recentEvents];
+    return this.recentEvents.toArray();
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@
 import type { PolicyTables } from '../compile/policy.ts';
 import type { DatapathEvent } from '../datapath/events.ts';
 import type { AccessEntry } from '../proxy/access-log.ts';
+import { BoundedLog, clipFields } from '../proxy/bounded-log.ts';
 
 export interface Flow {
   seq: number;
@@ -20,17 +21,25 @@ export interface Flow {
   reason: string;
 }
 
-const MAX = 5000;
+/** Flows kept at most, and their estimated bytes at most (the oldest go first). */
+export const FLOW_LOG_ENTRIES = 5000;
+export const FLOW_LOG_BYTES = 4 * 1024 * 1024;
 
 export class FlowLog {
-  private readonly ring: Flow[] = [];
+  private readonly ring: BoundedLog<Flow>;
   private seq = 0;
   private readonly node: string;
   private readonly tables: () => PolicyTables;
 
-  constructor(node: string, tables: () => PolicyTables) {
+  constructor(
+    node: string,
+    tables: () => PolicyTables,
+    entries = FLOW_LOG_ENTRIES,
+    bytes = FLOW_LOG_BYTES,
+  ) {
     this.node = node;
     this.tables = tables;
+    this.ring = new BoundedLog(entries, bytes);
   }
 
   private name(ip: string): string {
@@ -39,8 +48,9 @@ export class FlowLog {
   }
 
   private push(f: Omit<Flow, 'seq' | 'node' | 'time'>): void {
-    if (this.ring.length === MAX) this.ring.shift();
-    this.ring.push({ seq: ++this.seq, time: new Date().toISOString(), node: this.node, ...f });
+    this.ring.push(
+      clipFields({ seq: ++this.seq, time: new Date().toISOString(), node: this.node, ...f }),
+    );
   }
 
   fromKernel(e: DatapathEvent, workloadKey: (id: number) => string | undefined): void {
@@ -81,8 +91,15 @@ export class FlowLog {
     });
   }
 
+  /** Flows numbered above seq. Numbers are consecutive, so the ring is sliced, not scanned. */
   since(seq: number): Flow[] {
-    return this.ring.filter((f) => f.seq > seq);
+    const oldest = this.seq - this.ring.length + 1;
+    return this.ring.slice(seq - oldest + 1);
+  }
+
+  /** Estimated bytes held. */
+  get bytes(): number {
+    return this.ring.bytes;
   }
 }
 

@@ -2,7 +2,7 @@
 // typed objects. The map owns its fd; close() releases it.
 import { type Codec, codecFor } from './codec.ts';
 import { type Layout, layoutSize, type MapSpec, maps } from './layout.ts';
-import { type KernelMapInfo, type NativeError, native } from './native.ts';
+import { type KernelMapInfo, type NativeError, type NativeMapHandle, native } from './native.ts';
 
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
 
@@ -44,15 +44,42 @@ export function checkMapInfo(spec: MapSpec, info: KernelMapInfo, where: string):
   }
 }
 
+/** The addon's handle on fd, checked against the layout's sizes; fd is closed on failure (it was given to us). */
+function openHandle(
+  spec: MapSpec,
+  fd: number,
+  keySize: number,
+  valueSize: number,
+): NativeMapHandle {
+  const n = native();
+  let h: NativeMapHandle | undefined;
+  try {
+    h = new n.MapHandle(fd);
+    if (h.keySize !== keySize || h.valueSize !== valueSize) {
+      throw new RangeError(
+        `map '${spec.name}' (fd ${fd}): the kernel's key and value are ${h.keySize} and ` +
+          `${h.valueSize} bytes, the layout's ${keySize} and ${valueSize}`,
+      );
+    }
+    return h;
+  } catch (e) {
+    h?.close();
+    n.closeFd(fd);
+    throw e;
+  }
+}
+
 export class BpfMap<K = unknown, V = unknown> {
   readonly spec: MapSpec;
   readonly fd: number;
   private readonly keyCodec: Codec<K>;
   private readonly valueCodec: Codec<V>;
   private readonly keyScratch: Buffer;
+  /** The addon's view of the map: it checks every key and value against the kernel's sizes. */
+  private readonly handle: NativeMapHandle;
   private closed = false;
 
-  /** Takes ownership of fd. */
+  /** Takes ownership of fd. Throws when the map behind it has other sizes than the layout. */
   constructor(spec: MapSpec, fd: number) {
     if (!spec.key || !spec.value) throw new Error(`map '${spec.name}' has no key/value layout`);
     this.spec = spec;
@@ -60,6 +87,7 @@ export class BpfMap<K = unknown, V = unknown> {
     this.keyCodec = codecFor<K>(spec.key);
     this.valueCodec = codecFor<V>(spec.value);
     this.keyScratch = Buffer.alloc(this.keyCodec.size);
+    this.handle = openHandle(spec, fd, this.keyCodec.size, this.valueCodec.size);
   }
 
   /** Opens a pinned map and checks it against the layout before trusting it. */
@@ -76,24 +104,23 @@ export class BpfMap<K = unknown, V = unknown> {
   }
 
   get(key: K): V | undefined {
-    const buf = native().mapLookup(this.fd, this.key(key), this.valueCodec.size);
+    const buf = this.handle.lookup(this.key(key));
     return buf === null ? undefined : this.valueCodec.decode(buf);
   }
 
   set(key: K, value: V, flags: number = UpdateFlags.ANY): void {
-    native().mapUpdate(this.fd, this.key(key), this.valueCodec.encode(value), flags);
+    this.handle.update(this.key(key), this.valueCodec.encode(value), flags);
   }
 
   /** Whether there was an entry to delete. */
   delete(key: K): boolean {
-    return native().mapDelete(this.fd, this.key(key));
+    return this.handle.delete(this.key(key));
   }
 
   *keys(): Generator<K> {
-    const n = native();
     let cur: Buffer | null = null;
     for (;;) {
-      const next: Buffer | null = n.mapNextKey(this.fd, cur, this.keyCodec.size);
+      const next: Buffer | null = this.handle.nextKey(cur);
       if (next === null) return;
       yield this.keyCodec.decode(next);
       cur = next;
@@ -102,11 +129,10 @@ export class BpfMap<K = unknown, V = unknown> {
 
   /** Every entry: one batch syscall per chunk where the kernel can, else key by key. */
   entries(): Array<[K, V]> {
-    const n = native();
     const ks = this.keyCodec.size;
     const vs = this.valueCodec.size;
     try {
-      const { keys, values, count } = n.mapLookupBatch(this.fd, ks, vs, 256);
+      const { keys, values, count } = this.handle.lookupBatch(256);
       const out: Array<[K, V]> = [];
       for (let i = 0; i < count; i++) {
         out.push([this.keyCodec.decode(keys, i * ks), this.valueCodec.decode(values, i * vs)]);
@@ -132,6 +158,7 @@ export class BpfMap<K = unknown, V = unknown> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.handle.close();
     native().closeFd(this.fd);
   }
 

@@ -83,8 +83,23 @@ export interface NativeRingBuffer {
   consume(): number;
 }
 
+/** A map through a duplicate fd of its own, its sizes read once; every call checks its buffers against them. */
+export interface NativeMapHandle {
+  readonly name: string;
+  readonly keySize: number;
+  /** Bytes of one value as passed (per possible CPU for per-CPU maps). */
+  readonly valueSize: number;
+  lookup(key: Buffer): Buffer | null;
+  update(key: Buffer, value: Buffer, flags: number): void;
+  delete(key: Buffer): boolean;
+  nextKey(key: Buffer | null): Buffer | null;
+  lookupBatch(chunk: number): { keys: Buffer; values: Buffer; count: number };
+  close(): void;
+}
+
 export interface Native {
   BpfObject: new (path: string, pinRoot: string | null) => NativeBpfObject;
+  MapHandle: new (fd: number) => NativeMapHandle;
   RingBuffer: new (fd: number, cb: (records: Buffer[]) => void) => NativeRingBuffer;
   mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;

@@ -9,6 +9,8 @@ export type Authenticated = { node: string } | { error: string };
 
 export interface NodeAuthenticator {
   authenticate(token: string): Promise<Authenticated>;
+  /** Whether authenticating this token now asks someone else (a TokenReview); absent: never. */
+  asksOut?(token: string): boolean;
 }
 
 export function staticTokens(tokens: ReadonlyMap<string, string>): NodeAuthenticator {

@@ -5,13 +5,14 @@
 // A node may obtain SVIDs only for service accounts of its own pods.
 // It listens on a unix socket (the sandbox, plain hosts) or on TCP with TLS
 // (Kubernetes): plain TCP would carry node credentials in the clear.
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import { listenUnix } from '../agent/unix-socket.ts';
 import type { ClusterObjects } from '../state/types.ts';
 import { type NodeAuthenticator, staticTokens } from './authenticate.ts';
 import { mayIssue } from './authorize.ts';
 import type { CaStore } from './ca-store.ts';
+import { DEFAULT_REVIEW_LIMIT, type RateLimit, SourceRateLimiter } from './rate-limit.ts';
 
 export interface IssuerOptions {
   store: CaStore;
@@ -24,6 +25,8 @@ export interface IssuerOptions {
   cluster: () => ClusterObjects;
   /** Called for every decision, for the issuer's log. */
   audit?: (line: string) => void;
+  /** How often a source may cause a TokenReview (default DEFAULT_REVIEW_LIMIT). */
+  reviewLimit?: RateLimit;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -54,14 +57,17 @@ export interface ServingTls {
 
 export class IssuerServer {
   private server: Server | undefined;
+  private removeSocket: () => void = () => {};
   private readonly opts: IssuerOptions;
   private readonly auth: NodeAuthenticator;
+  private readonly reviews: SourceRateLimiter;
 
   constructor(opts: IssuerOptions) {
     this.opts = opts;
     if (!opts.authenticator && !opts.tokens)
       throw new Error('issuer: give node tokens or an authenticator');
     this.auth = opts.authenticator ?? staticTokens(opts.tokens!);
+    this.reviews = new SourceRateLimiter(opts.reviewLimit ?? DEFAULT_REVIEW_LIMIT);
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -79,9 +85,20 @@ export class IssuerServer {
       return;
     }
     const header = req.headers.authorization ?? '';
-    const who = header.startsWith('Bearer ')
-      ? await this.auth.authenticate(header.slice(7).trim())
-      : { error: 'no bearer credential' };
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (token !== undefined && this.auth.asksOut?.(token)) {
+      // Every unix-socket client is one source: only the node's own processes reach it.
+      const source = req.socket.remoteAddress ?? 'unix socket';
+      const waitMs = this.reviews.take(source);
+      if (waitMs > 0) {
+        audit(`refused: too many token reviews from ${source}`);
+        res.setHeader('retry-after', String(Math.ceil(waitMs / 1000)));
+        send(res, 429, { error: `too many token reviews from ${source}; retry later` });
+        return;
+      }
+    }
+    const who =
+      token !== undefined ? await this.auth.authenticate(token) : { error: 'no bearer credential' };
     if ('error' in who) {
       audit(`refused: ${who.error}`);
       send(res, 401, { error: who.error });
@@ -130,13 +147,10 @@ export class IssuerServer {
     if (!target.includes('/')) return this.listenTcp(target, tls);
     const server = createServer(this.onRequest);
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      if (existsSync(target)) unlinkSync(target);
-      server.listen(target, () => {
-        chmodSync(target, 0o600);
-        resolve(undefined);
-      });
+    // Mode 0600 before the socket is reachable at target (unix-socket.ts says how).
+    return listenUnix(server, target, 0o600).then((remove) => {
+      this.removeSocket = remove;
+      return undefined;
     });
   }
 
@@ -177,5 +191,6 @@ export class IssuerServer {
 
   close(): void {
     this.server?.close();
+    this.removeSocket();
   }
 }

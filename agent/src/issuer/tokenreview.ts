@@ -21,18 +21,39 @@ export class TokenReviewAuthenticator implements NodeAuthenticator {
   private readonly api: AuthenticationV1Api;
   private readonly opts: TokenReviewOptions;
   private readonly cache = new Map<string, { at: number; answer: Authenticated }>();
+  private readonly inflight = new Map<string, Promise<Authenticated>>();
 
   constructor(opts: TokenReviewOptions) {
     this.opts = opts;
     this.api = opts.kubeConfig.makeApiClient(AuthenticationV1Api);
   }
 
-  async authenticate(token: string): Promise<Authenticated> {
+  /** A cached answer for token, if it is still fresh. */
+  private cached(token: string): { key: string; answer?: Authenticated } {
     // Keyed by a digest: the cache must not become a store of live credentials.
     const key = createHash('sha256').update(token).digest('hex');
-    const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && now - hit.at < (this.opts.cacheMs ?? 60_000)) return hit.answer;
+    const fresh = hit && Date.now() - hit.at < (this.opts.cacheMs ?? 60_000);
+    return { key, answer: fresh ? hit.answer : undefined };
+  }
+
+  asksOut(token: string): boolean {
+    return this.cached(token).answer === undefined;
+  }
+
+  async authenticate(token: string): Promise<Authenticated> {
+    const { key, answer: hit } = this.cached(token);
+    if (hit) return hit;
+    // The same token asked for at once (an agent starting many pods) is reviewed once.
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const p = this.review(token, key).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async review(token: string, key: string): Promise<Authenticated> {
+    const now = Date.now();
     let status: ReviewStatus;
     try {
       const review = await this.api.createTokenReview({

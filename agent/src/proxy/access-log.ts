@@ -1,6 +1,9 @@
 // The access log: one entry per connection the proxy carried, kept in a ring
 // for the admin API (and so `weft status`/tests can read it). Written when a
-// connection ends, never on the per-chunk path.
+// connection ends, never on the per-chunk path. Bounded by entries and bytes,
+// with every field clipped (bounded-log.ts): peers choose what some fields hold.
+import { BoundedLog, clipFields } from './bounded-log.ts';
+
 export interface AccessEntry {
   time: string;
   direction: 'outbound' | 'inbound';
@@ -19,25 +22,42 @@ export interface AccessEntry {
   audit?: string;
 }
 
-export class AccessLog {
-  private readonly ring: AccessEntry[] = [];
-  private readonly size: number;
+/** Entries kept at most, and their estimated bytes at most (the oldest go first). */
+export const ACCESS_LOG_ENTRIES = 2000;
+export const ACCESS_LOG_BYTES = 4 * 1024 * 1024;
 
-  constructor(size = 2000) {
-    this.size = size;
+export class AccessLog {
+  private readonly ring: BoundedLog<AccessEntry>;
+
+  constructor(entries = ACCESS_LOG_ENTRIES, bytes = ACCESS_LOG_BYTES) {
+    this.ring = new BoundedLog(entries, bytes);
   }
+
+  /** Whether request paths keep their query strings (they may carry tokens): off unless asked. */
+  queryStrings = false;
 
   /** Called with every entry as it is added (the agent's flow log). */
   onEntry: ((e: AccessEntry) => void) | null = null;
 
+  /** A request path as this log records it: without its query string unless asked. */
+  path(p: string): string {
+    if (this.queryStrings) return p;
+    const q = p.indexOf('?');
+    return q < 0 ? p : `${p.slice(0, q)}?…`;
+  }
+
   add(e: Omit<AccessEntry, 'time'>): void {
-    if (this.ring.length === this.size) this.ring.shift();
-    const entry = { time: new Date().toISOString(), ...e };
+    const entry = clipFields({ time: new Date().toISOString(), ...e });
     this.ring.push(entry);
     this.onEntry?.(entry);
   }
 
   entries(): AccessEntry[] {
-    return [...this.ring];
+    return this.ring.toArray();
+  }
+
+  /** Estimated bytes held. */
+  get bytes(): number {
+    return this.ring.bytes;
   }
 }

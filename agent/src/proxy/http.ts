@@ -108,7 +108,7 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     headers: headersOf(req),
   };
   const v = t.authorize(http);
-  const what = `${http.method} ${http.path}`;
+  const what = `${http.method} ${t.log.path(http.path)}`;
   const audit = v.audited ? { audit: v.audited.join(', ') } : {};
   if (!v.allow) {
     t.log.add({

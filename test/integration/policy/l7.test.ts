@@ -2,6 +2,7 @@
 // the same kept-alive connection; across nodes (HBONE) and on the same node
 // (hand-off); and `weft policy trace --http` says the same.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminGet } from '../../../agent/src/agent/admin-client.ts';
 import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
@@ -137,6 +138,29 @@ describePrivileged('HTTP rules of AuthorizationPolicy', () => {
     // The client's connection stays open, and the proxy reuses its connection to the app.
     expect(r.sockets).toBe(1);
     expect(r.opened).toBe(0);
+  });
+
+  it('logs request paths without their query strings', async () => {
+    const r = lastJson<{ out: [number, string][] }>(
+      await runInPod(
+        c.pod('shop/frontend'),
+        raw(c.pod('shop/cart').ip, [
+          'GET /items/q?token=s3cret HTTP/1.1\r\nhost: cart\r\n\r\n',
+          'POST /items/q?token=s3cret HTTP/1.1\r\nhost: cart\r\ncontent-length: 0\r\n\r\n',
+        ]),
+        30_000,
+      ),
+    );
+    expect(r.out).toEqual([
+      [200, 'app: GET /items/q?token=s3cret'],
+      [403, 'RBAC: access denied'],
+    ]);
+    const node2 = c.sandbox.state.nodes.find((n) => n.name === 'node-2')!.adminSocket;
+    const log = await adminGet<{ detail?: string }[]>(node2, '/access-log');
+    const details = log.map((e) => e.detail ?? '');
+    expect(details).toContain('GET /items/q?…');
+    expect(details.some((d) => d.startsWith('POST /items/q?…: denied'))).toBe(true);
+    expect(JSON.stringify(log)).not.toContain('s3cret');
   });
 
   it('reads the target as the app will: a dotted path is the path it resolves to', async () => {

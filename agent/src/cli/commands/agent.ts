@@ -1,7 +1,7 @@
 // weft agent: runs one node's agent in the foreground until SIGTERM/SIGINT.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AdminServer } from '../../agent/admin.ts';
+import { AdminServer, parseHostPort } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
@@ -19,8 +19,13 @@ Options:
   --manifests DIR       directory of Kubernetes-format YAML (Namespace, Pod, Service)
   --cgroup-root DIR     cgroup v2 directory holding the node's pods (never the host root in tests)
   --bpffs DIR           pin directory (default /sys/fs/bpf/weft)
-  --admin-socket PATH   admin API socket (default /run/weft/agent.sock)
-  --no-admin-tcp        do not listen on 127.0.0.1:15000
+  --admin-socket PATH   admin API socket, mode 0600 (default /run/weft/agent.sock)
+  --admin-tcp ADDR      also serve the admin API on TCP, e.g. 127.0.0.1:15000 (default off:
+                        any process that reaches it reads the access log)
+  --no-admin-tcp        no TCP admin API (the default; kept for existing scripts)
+  --access-log-query-strings
+                        keep query strings of request paths in the access log (default off:
+                        they may carry credentials)
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
   --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer (re-read on each request)
@@ -48,7 +53,9 @@ export async function run(args: string[]): Promise<number> {
     'cgroup-root': { type: 'string' },
     bpffs: { type: 'string', default: '/sys/fs/bpf/weft' },
     'admin-socket': { type: 'string', default: '/run/weft/agent.sock' },
+    'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
+    'access-log-query-strings': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
@@ -86,6 +93,7 @@ export async function run(args: string[]): Promise<number> {
     3600,
   );
   const metricsPort = portOption('agent', values, 'metrics-port');
+  const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');
   // Agent messages are trouble worth a line (warn); only error silences them.
@@ -119,6 +127,7 @@ export async function run(args: string[]): Promise<number> {
     trustDomain: values['trust-domain'],
     rootNamespace: values['root-namespace'],
     mtlsDefault: mtls,
+    accessLogQueryStrings: values['access-log-query-strings'],
     hboneKeepalive: keepaliveMs ? { intervalMs: keepaliveMs, timeoutMs: keepaliveMs } : undefined,
     log,
     issuer: values.issuer
@@ -136,7 +145,7 @@ export async function run(args: string[]): Promise<number> {
   const health = await HealthServer.start(agent, { healthPort, metricsPort });
   await agent.start();
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
-  const admin = await AdminServer.start(agent, values['admin-socket'], !values['no-admin-tcp']);
+  const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });
   process.stderr.write(`weft agent: node ${values.node} ready\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -148,4 +157,14 @@ export async function run(args: string[]): Promise<number> {
   closeSource();
   // Established proxied connections would keep the loop alive; an agent told to stop exits.
   process.exit(0);
+}
+
+/** --admin-tcp ADDR, refused with --no-admin-tcp or when ADDR is not host:port. */
+export function adminTcpOption(addr: string | undefined, off: boolean | undefined) {
+  if (addr === undefined) return undefined;
+  if (off) throw new UsageError('agent: --admin-tcp and --no-admin-tcp contradict each other');
+  const hp = parseHostPort(addr);
+  if (!hp)
+    throw new UsageError(`agent: --admin-tcp takes host:port (e.g. 127.0.0.1:15000), not ${addr}`);
+  return hp;
 }
