@@ -15,6 +15,7 @@ struct weft_event_args {
 	__u16 rule;
 	__u8 kind;
 	__u8 verdict;
+	__u8 protocol;
 };
 
 /* A full ring buffer drops the event, never the verdict. */
@@ -38,6 +39,7 @@ static __always_inline void weft_emit(const struct weft_event_args *a)
 	e->rule = a->rule;
 	e->kind = a->kind;
 	e->verdict = a->verdict;
+	e->protocol = a->protocol;
 	bpf_ringbuf_submit(e, 0);
 }
 

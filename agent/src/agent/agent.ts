@@ -182,12 +182,15 @@ export class Agent {
       this.trustDomain(),
       this.opts.rootNamespace ?? 'weft-system',
     );
+    const peers = compilePeers(snap, this.trustDomain());
     this.proxy.setTables({
       version: snap.version,
       services: compileServices(snap),
-      peers: compilePeers(snap, this.trustDomain()),
+      peers,
       policy: this.policyTables,
     });
+    // Strict mTLS admits UDP (never tunnelled) from mesh pods' addresses only.
+    this.datapath.setMeshPeers(peers.keys());
     const want = new Map(workloads.filter((w) => w.enrolled).map((w) => [w.key, w]));
     // Certificates for the identities the enrolled pods run as; the others are dropped.
     this.identities?.want(
@@ -343,7 +346,13 @@ export class Agent {
    * A trace with this agent's view of the cluster, plus what the tables installed
    * in its kernel say for the pods on this node (`weft policy trace --live`).
    */
-  trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): Trace {
+  trace(q: {
+    from: string;
+    to: string;
+    port: number;
+    protocol?: 'TCP' | 'UDP';
+    http?: AuthzRequest;
+  }): Trace {
     const snap = this.snapshot;
     if (!snap) throw new Error('no snapshot yet');
     const t = tracePolicy({
@@ -371,12 +380,13 @@ export class Agent {
         mine(srcApplied),
         targetIP,
         q.port,
+        q.protocol,
       );
       stages.push({
         stage: `egress, installed on ${this.opts.node}`,
         result: r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
         reason: r.isolated
-          ? `egress_allow entry for ${targetIP}: ${r.ports}`
+          ? `egress_allow ${q.protocol ?? 'TCP'} entry for ${targetIP}: ${r.ports}`
           : `${q.from} is not isolated for egress in the kernel`,
       });
     }
@@ -388,13 +398,18 @@ export class Agent {
         mine(dstApplied),
         src.podIP,
         q.port,
+        q.protocol,
       );
+      // UDP is decided here for every peer; TCP from mesh peers arrives over HBONE instead.
+      const udp = q.protocol === 'UDP';
       stages.push({
-        stage: `ingress (plaintext), installed on ${this.opts.node}`,
-        result: 'info',
+        stage: `ingress (${udp ? 'UDP' : 'plaintext'}), installed on ${this.opts.node}`,
+        result: udp && r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
         reason: r.isolated
-          ? `ingress_allow entry for ${src.podIP}: ${r.ports} (${r.allowed ? 'would admit' : 'would refuse'} plaintext; mesh peers arrive over HBONE)`
-          : `${q.to} is not isolated for plaintext ingress in the kernel`,
+          ? udp
+            ? `ingress_allow UDP entry for ${src.podIP}: ${r.ports}`
+            : `ingress_allow entry for ${src.podIP}: ${r.ports} (${r.allowed ? 'would admit' : 'would refuse'} plaintext; mesh peers arrive over HBONE)`
+          : `${q.to} is not isolated for ${udp ? 'UDP' : 'plaintext'} ingress in the kernel`,
       });
     }
     return { ...t, stages, verdict: stages.some((x) => x.result === 'deny') ? 'deny' : 'allow' };

@@ -1,5 +1,7 @@
 // NetworkPolicy of one workload, compiled for the kernel's LPM maps: egress
-// for connect(), ingress from plaintext peers for sk_lookup.
+// for connect() and UDP sendmsg(), ingress from plaintext peers for sk_lookup.
+// One table per IP protocol (TCP, UDP): a rule's UDP ports never open TCP and
+// the other way round; a rule without ports opens both.
 // Pure. Longest prefix wins in the map, so each entry carries the union of the
 // ports of every rule that covers its whole prefix and does not except it; an
 // except becomes an entry of its own (often with no ports: a hole). Where the
@@ -7,7 +9,12 @@
 // entry allows all ports and the proxy's per-connection check stays exact.
 import { constants } from '../datapath/layout.ts';
 import { type Cidr, parseCidr } from '../policy/cidr.ts';
-import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/netpol-types.ts';
+import {
+  isIPBlockPeer,
+  type NetworkPolicy,
+  type PolicyRule,
+  type Protocol,
+} from '../policy/netpol-types.ts';
 import { selects } from '../policy/selectors.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
 
@@ -17,7 +24,13 @@ export interface PeerPorts {
   readonly ranges: readonly (readonly [number, number])[];
 }
 
+/** The protocols the kernel polices (SCTP is refused when a policy is read). */
+export type PeerProtocol = Extract<Protocol, 'TCP' | 'UDP'>;
+export const PEER_PROTOCOLS: readonly PeerProtocol[] = ['TCP', 'UDP'];
+
 export interface PeerEntry {
+  /** Which protocol's ports these are: the map keys each protocol apart. */
+  readonly protocol: PeerProtocol;
   /** 16 bytes; IPv4 as ::ffff:a.b.c.d. */
   readonly addr: Buffer;
   /** Bits of addr that count (0..128). */
@@ -27,7 +40,7 @@ export interface PeerEntry {
 
 export interface PeerTable {
   readonly isolated: boolean;
-  /** Keyed by `addr-hex/bits`. */
+  /** Keyed by `protocol:addr-hex/bits`. */
   readonly entries: ReadonlyMap<string, PeerEntry>;
   /** namespace/name of the policies that isolate the workload. */
   readonly policies: readonly string[];
@@ -60,19 +73,25 @@ function addrOf(p: Prefix): Buffer {
 const ALL: PeerPorts = { all: true, ranges: [] };
 
 /**
- * The TCP ports a rule allows, or ALL. A named port resolves against the
- * destination pod: known for ingress (the workload itself); for egress it is
- * each peer's, so the entry allows all ports and the proxy checks exactly.
+ * The ports of one protocol a rule allows, or ALL. A named port resolves
+ * against the destination pod: known for ingress (the workload itself); for
+ * egress it is each peer's, so the entry allows all ports and, for TCP, the
+ * proxy checks exactly (UDP has no proxy: the named port's protocol still
+ * keeps it to UDP).
  */
-function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): PeerPorts {
+function rulePorts(
+  rule: PolicyRule,
+  protocol: PeerProtocol,
+  own?: readonly ContainerPort[],
+): PeerPorts {
   if (rule.ports.length === 0) return ALL;
   let ranges: [number, number][] = [];
   for (const p of rule.ports) {
-    if (p.protocol !== 'TCP') continue;
+    if (p.protocol !== protocol) continue;
     if (p.port === undefined) return ALL;
     if (typeof p.port === 'string') {
       if (!own) return ALL;
-      const c = own.find((x) => x.name === p.port && x.protocol === 'TCP');
+      const c = own.find((x) => x.name === p.port && x.protocol === protocol);
       if (c) ranges = [...ranges, [c.containerPort, c.containerPort]];
       continue;
     }
@@ -107,7 +126,7 @@ interface CompiledRule {
    * for all selected pods (an except never takes back what a pod peer allows).
    */
   readonly blocks: { prefixes: Prefix[]; excepts: Prefix[] }[];
-  readonly ports: PeerPorts;
+  readonly ports: Readonly<Record<PeerProtocol, PeerPorts>>;
 }
 
 /** Per snapshot: each pod's /32 (or /128) prefix and each namespace's labels, worked out once. */
@@ -173,7 +192,10 @@ function podPrefixes(
       if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) prefixes.push(prefix);
     }
   }
-  return { blocks, ports: rulePorts(rule, own) };
+  return {
+    blocks,
+    ports: { TCP: rulePorts(rule, 'TCP', own), UDP: rulePorts(rule, 'UDP', own) },
+  };
 }
 
 // A rule's peers resolve the same for every workload it applies to: resolved
@@ -291,20 +313,32 @@ function buildPeerTable(
       }
     }
   });
-  const entries = new Map<string, PeerEntry>();
+  const covering = new Map<string, number[]>();
   for (const [k, cand] of candidates) {
     const excepted = excepting.covering(cand, new Set());
     const by = new Set<number>();
     for (const b of allowing.covering(cand, new Set())) if (!excepted.has(b)) by.add(ruleOf[b]!);
     // In rule order, as the ports of several rules merge.
-    let ports: PeerPorts = { all: false, ranges: [] };
-    for (const i of [...by].sort((a, b) => a - b)) ports = union(ports, rules[i]!.ports);
-    entries.set(k, { addr: addrOf(cand), bits: cand.bits, ports });
+    covering.set(
+      k,
+      [...by].sort((a, b) => a - b),
+    );
+  }
+  const entries = new Map<string, PeerEntry>();
+  for (const protocol of PEER_PROTOCOLS) {
+    // A protocol no rule opens anywhere needs no entries: no entry denies.
+    if (rules.every((r) => !r.ports[protocol].all && r.ports[protocol].ranges.length === 0))
+      continue;
+    for (const [k, cand] of candidates) {
+      let ports: PeerPorts = { all: false, ranges: [] };
+      for (const i of covering.get(k)!) ports = union(ports, rules[i]!.ports[protocol]);
+      entries.set(`${protocol}:${k}`, { protocol, addr: addrOf(cand), bits: cand.bits, ports });
+    }
   }
   return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
 }
 
-/** The egress table of a workload: what its connect()s may reach. */
+/** The egress table of a workload: what its connect()s and datagrams may reach. */
 export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): PeerTable {
   return compilePeerTable(snap, namespace, labels, 'egress');
 }

@@ -25,7 +25,12 @@ function snap(policies: NetworkPolicy[]): Snapshot {
 }
 
 const entries = (t: ReturnType<typeof compileEgress>) =>
-  [...t.entries.values()].map((e) => ({ addr: e.addr.toString('hex'), bits: e.bits, ...e.ports }));
+  [...t.entries.values()].map((e) => ({
+    protocol: e.protocol,
+    addr: e.addr.toString('hex'),
+    bits: e.bits,
+    ...e.ports,
+  }));
 
 describe('egress compiler', () => {
   it('leaves a workload no policy selects unisolated', () => {
@@ -53,7 +58,13 @@ describe('egress compiler', () => {
       { app: 'web' },
     );
     expect(entries(t)).toEqual([
-      { addr: '00000000000000000000ffff0a000007', bits: 128, all: false, ranges: [[5432, 5432]] },
+      {
+        protocol: 'TCP',
+        addr: '00000000000000000000ffff0a000007',
+        bits: 128,
+        all: false,
+        ranges: [[5432, 5432]],
+      },
     ]);
   });
 
@@ -124,15 +135,76 @@ describe('egress compiler', () => {
     expect(entries(t).every((e) => e.all)).toBe(true);
   });
 
-  it('lets UDP-only rules allow no TCP', () => {
+  it('lets UDP-only rules allow no TCP: their ports go under UDP alone', () => {
     const t = compileEgress(
       snap([policy([{ peers: [], ports: [{ protocol: 'UDP', port: 53 }] }])]),
       'shop',
       { app: 'web' },
     );
     expect(entries(t)).toEqual([
-      { addr: '00000000000000000000000000000000', bits: 0, all: false, ranges: [] },
+      {
+        protocol: 'UDP',
+        addr: '00000000000000000000000000000000',
+        bits: 0,
+        all: false,
+        ranges: [[53, 53]],
+      },
     ]);
+  });
+
+  it('keeps each protocol to its own ports; a rule without ports opens both', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [
+              { protocol: 'TCP', port: 80 },
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'UDP', port: 5000, endPort: 5010 },
+            ],
+          },
+          { peers: [{ ipBlock: { cidr: '192.0.2.0/24', except: [] } }], ports: [] },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const by = new Map(entries(t).map((e) => [`${e.protocol} ${e.bits}`, e]));
+    expect(by.get('TCP 128')).toMatchObject({ all: false, ranges: [[80, 80]] });
+    expect(by.get('UDP 128')).toMatchObject({
+      all: false,
+      ranges: [
+        [53, 53],
+        [5000, 5010],
+      ],
+    });
+    expect(by.get('TCP 120')).toMatchObject({ all: true });
+    expect(by.get('UDP 120')).toMatchObject({ all: true });
+    expect(by.size).toBe(4);
+  });
+
+  it('gives a longer prefix the covering UDP ports too, so longest match stays right per protocol', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ ipBlock: { cidr: '10.0.0.0/24', except: [] } }],
+            ports: [{ protocol: 'UDP', port: 53 }],
+          },
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [{ protocol: 'TCP', port: 5432 }],
+          },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const by = new Map(entries(t).map((e) => [`${e.protocol} ${e.bits}`, e]));
+    expect(by.get('UDP 128')).toMatchObject({ ranges: [[53, 53]] });
+    expect(by.get('TCP 128')).toMatchObject({ ranges: [[5432, 5432]] });
+    expect(by.get('TCP 120')).toMatchObject({ all: false, ranges: [] });
   });
 
   it('compiles ingress with named ports resolved exactly against the workload itself', () => {
@@ -152,9 +224,16 @@ describe('egress compiler', () => {
     const s = { ...snap([]), networkPolicies: new Map([['shop/in', ingress]]) };
     const t = compilePeerTable(s, 'shop', { app: 'db' }, 'ingress', [
       { name: 'pg', containerPort: 5432, protocol: 'TCP' },
+      { name: 'pg', containerPort: 5433, protocol: 'UDP' },
     ]);
     expect(entries(t)).toEqual([
-      { addr: '00000000000000000000ffff0a000005', bits: 128, all: false, ranges: [[5432, 5432]] },
+      {
+        protocol: 'TCP',
+        addr: '00000000000000000000ffff0a000005',
+        bits: 128,
+        all: false,
+        ranges: [[5432, 5432]],
+      },
     ]);
     expect(compileEgress(s, 'shop', { app: 'db' }).isolated).toBe(false);
   });
