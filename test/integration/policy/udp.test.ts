@@ -235,6 +235,51 @@ describePrivileged('UDP policed by the kernel', () => {
     });
   });
 
+  it('traces UDP live with what the kernel tables installed on both nodes say', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { repoRoot } = await import('../../../agent/src/datapath/native.ts');
+    const live = (from: string, to: string, port: number) => {
+      const r = spawnSync(
+        `${repoRoot}bin/weft`,
+        [
+          'policy',
+          'trace',
+          '--live',
+          '--sandbox',
+          c.sandbox.state.name,
+          '--protocol',
+          'udp',
+        ].concat(['--from', from, '--to', to, '--port', String(port), '-o', 'json']),
+        { encoding: 'utf8', timeout: 20_000 },
+      );
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout) as {
+        verdict: string;
+        protocol: string;
+        stages: { stage: string; result: string; reason: string }[];
+      };
+    };
+    const ok = live('shop/client', 'shop/server', 5353);
+    expect(ok).toMatchObject({ verdict: 'allow', protocol: 'UDP' });
+    expect(ok.stages).toContainEqual(
+      expect.objectContaining({ stage: 'egress, installed on node-1', result: 'allow' }),
+    );
+    expect(ok.stages).toContainEqual(
+      expect.objectContaining({ stage: 'ingress (UDP), installed on node-2', result: 'allow' }),
+    );
+    // The TCP rule's port is not in the UDP table the kernel reads.
+    const tcpPort = live('shop/peer', 'shop/server', 5354);
+    expect(tcpPort.verdict).toBe('deny');
+    expect(tcpPort.stages).toContainEqual(
+      expect.objectContaining({ stage: 'ingress (UDP), installed on node-2', result: 'deny' }),
+    );
+    const denied = live('shop/client', 'outside/plain', 9000);
+    expect(denied.verdict).toBe('deny');
+    expect(denied.stages).toContainEqual(
+      expect.objectContaining({ stage: 'egress, installed on node-1', result: 'deny' }),
+    );
+  });
+
   it('refuses a NetworkPolicy with an SCTP port by name, in weft status', async () => {
     c.write('sctp.yaml', sctp);
     const rejected = async () =>
