@@ -257,18 +257,22 @@ export class Agent {
         netnsPath: a.workload.netnsPath!,
       };
       try {
-        this.datapath.setPeerTable(
-          'egress',
-          a.id,
-          at,
-          compileEgress(snap, pod.namespace, pod.labels),
-        );
-        this.datapath.setPeerTable(
-          'ingress',
-          a.id,
-          at,
-          compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports),
-        );
+        const egress = compileEgress(snap, pod.namespace, pod.labels);
+        const ingress = compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports);
+        this.datapath.setPeerTable('egress', a.id, at, egress);
+        this.datapath.setPeerTable('ingress', a.id, at, ingress);
+        // What the kernel enforces more narrowly than written (it fails closed) is said in status.
+        const narrower = [
+          ...(egress.unenforced ?? []).map((n) => `egress ${n}`),
+          ...(ingress.unenforced ?? []).map((n) => `ingress ${n}`),
+        ];
+        if (narrower.length)
+          this.workloadErrors.set(
+            a.workload.key,
+            `network policy enforced narrower than written: ${narrower.join('; ')}`,
+          );
+        else if (this.workloadErrors.get(a.workload.key)?.startsWith('network policy'))
+          this.workloadErrors.delete(a.workload.key);
       } catch (e) {
         this.workloadErrors.set(a.workload.key, `network policy: ${(e as Error).message}`);
       }

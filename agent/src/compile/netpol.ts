@@ -5,8 +5,11 @@
 // Pure. Longest prefix wins in the map, so each entry carries the union of the
 // ports of every rule that covers its whole prefix and does not except it; an
 // except becomes an entry of its own (often with no ports: a hole). Where the
-// exact answer does not fit (named ports, more ranges than the map holds) the
-// entry allows all ports and the proxy's per-connection check stays exact.
+// exact TCP answer does not fit (named ports of peers, more ranges than the
+// map holds) the entry allows all TCP ports and the proxy's per-connection
+// check stays exact. UDP has no proxy behind it, so it is never widened: a
+// named UDP port resolves against each peer pod (an entry per pod), and
+// ranges past what the map holds are cut off and reported (fails closed).
 import { constants } from '../datapath/layout.ts';
 import { type Cidr, parseCidr } from '../policy/cidr.ts';
 import {
@@ -22,6 +25,8 @@ export interface PeerPorts {
   readonly all: boolean;
   /** Merged, sorted, inclusive (lo, hi). */
   readonly ranges: readonly (readonly [number, number])[];
+  /** UDP only: more ranges than the map holds; the lowest ones are kept, the rest denied. */
+  readonly truncated?: boolean;
 }
 
 /** The protocols the kernel polices (SCTP is refused when a policy is read). */
@@ -44,6 +49,8 @@ export interface PeerTable {
   readonly entries: ReadonlyMap<string, PeerEntry>;
   /** namespace/name of the policies that isolate the workload. */
   readonly policies: readonly string[];
+  /** What the kernel enforces more narrowly than the policy says (UDP port ranges cut off). */
+  readonly unenforced?: readonly string[];
 }
 
 /** `id` and `addr` are worked out on first use: prefixes are shared by every table of a snapshot. */
@@ -61,6 +68,16 @@ function key(p: Prefix): string {
   return p.id;
 }
 
+/** 10.0.0.0/8, or the IPv6 prefix with its groups written out. */
+function describePrefix(p: Prefix): string {
+  if (p.bits >= 96 && p.net >> 32n === 0xffffn) {
+    const v4 = Number(p.net & 0xffff_ffffn);
+    return `${[24, 16, 8, 0].map((s) => (v4 >>> s) & 0xff).join('.')}/${p.bits - 96}`;
+  }
+  const hex = p.net.toString(16).padStart(32, '0');
+  return `${hex.match(/.{4}/g)!.join(':')}/${p.bits}`;
+}
+
 function addrOf(p: Prefix): Buffer {
   if (!p.addr) {
     p.addr = Buffer.alloc(16);
@@ -71,13 +88,14 @@ function addrOf(p: Prefix): Buffer {
 }
 
 const ALL: PeerPorts = { all: true, ranges: [] };
+const NONE: PeerPorts = { all: false, ranges: [] };
 
 /**
  * The ports of one protocol a rule allows, or ALL. A named port resolves
  * against the destination pod: known for ingress (the workload itself); for
- * egress it is each peer's, so the entry allows all ports and, for TCP, the
- * proxy checks exactly (UDP has no proxy: the named port's protocol still
- * keeps it to UDP).
+ * egress it is each peer's: for TCP the entry allows all ports and the proxy
+ * checks exactly; for UDP the caller resolves it per peer pod (here it adds
+ * nothing).
  */
 function rulePorts(
   rule: PolicyRule,
@@ -90,26 +108,33 @@ function rulePorts(
     if (p.protocol !== protocol) continue;
     if (p.port === undefined) return ALL;
     if (typeof p.port === 'string') {
-      if (!own) return ALL;
+      if (!own) {
+        if (protocol === 'TCP') return ALL;
+        continue;
+      }
       const c = own.find((x) => x.name === p.port && x.protocol === protocol);
       if (c) ranges = [...ranges, [c.containerPort, c.containerPort]];
       continue;
     }
     ranges.push([p.port, p.endPort ?? p.port]);
   }
-  return merged(ranges);
+  return merged(ranges, protocol);
 }
 
-function union(a: PeerPorts, b: PeerPorts): PeerPorts {
+function union(a: PeerPorts, b: PeerPorts, protocol: PeerProtocol): PeerPorts {
   if (a.all || b.all) return ALL;
   // Both are merged already: nothing to merge when one is empty or they are the same.
   if (a === b || b.ranges.length === 0) return a;
   if (a.ranges.length === 0) return b;
-  return merged([...a.ranges, ...b.ranges]);
+  const m = merged([...a.ranges, ...b.ranges], protocol);
+  return a.truncated || b.truncated ? { ...m, truncated: true } : m;
 }
 
-/** Sorted, overlapping and adjacent ranges joined; ALL when more than the map holds. */
-function merged(ranges: readonly (readonly [number, number])[]): PeerPorts {
+/**
+ * Sorted, overlapping and adjacent ranges joined. More than the map holds:
+ * all ports for TCP (the proxy checks exactly), the lowest ranges for UDP.
+ */
+function merged(ranges: readonly (readonly [number, number])[], protocol: PeerProtocol): PeerPorts {
   const rs = [...ranges].sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
   for (const [lo, hi] of rs) {
@@ -117,16 +142,36 @@ function merged(ranges: readonly (readonly [number, number])[]): PeerPorts {
     if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
     else out.push([lo, hi]);
   }
-  return out.length > constants.EGRESS_MAX_RANGES ? ALL : { all: false, ranges: out };
+  if (out.length <= constants.EGRESS_MAX_RANGES) return { all: false, ranges: out };
+  if (protocol === 'TCP') return ALL;
+  return { all: false, ranges: out.slice(0, constants.EGRESS_MAX_RANGES), truncated: true };
+}
+
+/** Whether prefix c covers prefix p. */
+function within(p: Prefix, c: Prefix): boolean {
+  if (c.bits > p.bits) return false;
+  if (c.bits === 0) return true;
+  const shift = BigInt(128 - c.bits);
+  return p.net >> shift === c.net >> shift;
+}
+
+type Ports = Readonly<Record<PeerProtocol, PeerPorts>>;
+
+interface Block {
+  prefixes: Prefix[];
+  excepts: Prefix[];
+  /** Absent: the rule's. */
+  ports?: Ports;
 }
 
 interface CompiledRule {
   /**
    * The rule's peers as blocks: an ipBlock with its own excepts, and one block
-   * for all selected pods (an except never takes back what a pod peer allows).
+   * for all selected pods (an except never takes back what a pod peer allows);
+   * for named UDP ports of egress, one more block per peer pod with its own.
    */
-  readonly blocks: { prefixes: Prefix[]; excepts: Prefix[] }[];
-  readonly ports: Readonly<Record<PeerProtocol, PeerPorts>>;
+  readonly blocks: Block[];
+  readonly ports: Ports;
 }
 
 /** Per snapshot: each pod's /32 (or /128) prefix and each namespace's labels, worked out once. */
@@ -165,8 +210,25 @@ function podPrefixes(
   own?: readonly ContainerPort[],
 ): CompiledRule {
   const prefixes: Prefix[] = [];
-  const blocks = [{ prefixes, excepts: [] as Prefix[] }];
-  if (rule.peers.length === 0) prefixes.push({ net: 0n, bits: 0 });
+  const blocks: Block[] = [{ prefixes, excepts: [] }];
+  // A named UDP port of an egress rule is each destination pod's own: no proxy
+  // checks UDP, so it resolves here, per pod, into a block of the pod's /32.
+  const namedUdp =
+    !own && rule.ports.some((p) => p.protocol === 'UDP' && typeof p.port === 'string');
+  const perPod = (within: (prefix: Prefix) => boolean) => {
+    if (!namedUdp) return;
+    for (const { pod, prefix } of indexOf(snap).pods)
+      if (within(prefix))
+        blocks.push({
+          prefixes: [prefix],
+          excepts: [],
+          ports: { TCP: NONE, UDP: rulePorts(rule, 'UDP', pod.ports) },
+        });
+  };
+  if (rule.peers.length === 0) {
+    prefixes.push({ net: 0n, bits: 0 });
+    perPod(() => true);
+  }
   for (const peer of rule.peers) {
     if (isIPBlockPeer(peer)) {
       const c = parseCidr(peer.ipBlock.cidr);
@@ -175,7 +237,11 @@ function podPrefixes(
         const x = parseCidr(e);
         if (x) excepts.push(toPrefix(x));
       }
-      if (c) blocks.push({ prefixes: [toPrefix(c)], excepts });
+      if (c) {
+        const block = toPrefix(c);
+        blocks.push({ prefixes: [block], excepts });
+        perPod((p) => within(p, block) && !excepts.some((x) => within(p, x)));
+      }
       continue;
     }
     const index = indexOf(snap);
@@ -189,7 +255,15 @@ function podPrefixes(
           : pod.namespace === policy.namespace;
         nsOk.set(pod.namespace, ok);
       }
-      if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) prefixes.push(prefix);
+      if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) {
+        prefixes.push(prefix);
+        if (namedUdp)
+          blocks.push({
+            prefixes: [prefix],
+            excepts: [],
+            ports: { TCP: NONE, UDP: rulePorts(rule, 'UDP', pod.ports) },
+          });
+      }
     }
   }
   return {
@@ -296,13 +370,13 @@ function buildPeerTable(
     ),
   );
   const candidates = new Map<string, Prefix>();
-  // Indexed by block; ruleOf[block] is the rule it belongs to.
+  // Indexed by block, in rule order; portsOf[block] is what the block allows.
   const allowing = new PrefixIndex();
   const excepting = new PrefixIndex();
-  const ruleOf: number[] = [];
-  rules.forEach((r, i) => {
+  const portsOf: Ports[] = [];
+  for (const r of rules) {
     for (const b of r.blocks) {
-      const id = ruleOf.push(i) - 1;
+      const id = portsOf.push(b.ports ?? r.ports) - 1;
       for (const p of b.prefixes) {
         candidates.set(key(p), p);
         allowing.add(p, id);
@@ -312,30 +386,39 @@ function buildPeerTable(
         excepting.add(x, id);
       }
     }
-  });
+  }
   const covering = new Map<string, number[]>();
   for (const [k, cand] of candidates) {
     const excepted = excepting.covering(cand, new Set());
-    const by = new Set<number>();
-    for (const b of allowing.covering(cand, new Set())) if (!excepted.has(b)) by.add(ruleOf[b]!);
+    const by: number[] = [];
+    for (const b of allowing.covering(cand, new Set())) if (!excepted.has(b)) by.push(b);
     // In rule order, as the ports of several rules merge.
     covering.set(
       k,
-      [...by].sort((a, b) => a - b),
+      by.sort((a, b) => a - b),
     );
   }
   const entries = new Map<string, PeerEntry>();
+  const unenforced: string[] = [];
   for (const protocol of PEER_PROTOCOLS) {
     // A protocol no rule opens anywhere needs no entries: no entry denies.
-    if (rules.every((r) => !r.ports[protocol].all && r.ports[protocol].ranges.length === 0))
-      continue;
+    if (portsOf.every((p) => !p[protocol].all && p[protocol].ranges.length === 0)) continue;
     for (const [k, cand] of candidates) {
-      let ports: PeerPorts = { all: false, ranges: [] };
-      for (const i of covering.get(k)!) ports = union(ports, rules[i]!.ports[protocol]);
+      let ports: PeerPorts = NONE;
+      for (const b of covering.get(k)!) ports = union(ports, portsOf[b]![protocol], protocol);
       entries.set(`${protocol}:${k}`, { protocol, addr: addrOf(cand), bits: cand.bits, ports });
+      if (ports.truncated)
+        unenforced.push(
+          `${protocol} to ${describePrefix(cand)}: more than ${constants.EGRESS_MAX_RANGES} port ranges, only ${ports.ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`)).join(',')} let through`,
+        );
     }
   }
-  return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
+  return {
+    isolated: true,
+    entries,
+    policies: selecting.map((p) => `${p.namespace}/${p.name}`),
+    ...(unenforced.length ? { unenforced } : {}),
+  };
 }
 
 /** The egress table of a workload: what its connect()s and datagrams may reach. */

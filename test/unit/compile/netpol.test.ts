@@ -207,6 +207,80 @@ describe('egress compiler', () => {
     expect(by.get('TCP 120')).toMatchObject({ all: false, ranges: [] });
   });
 
+  it('resolves a named UDP port of an egress rule against each peer pod, never widening it', () => {
+    const s = snapshot({
+      namespaces: [{ name: 'shop', labels: {} }],
+      pods: [
+        pod('shop', 'web', { labels: { app: 'web' }, podIP: '10.0.0.5' }),
+        pod('shop', 'dns-a', {
+          labels: { app: 'dns' },
+          podIP: '10.0.0.8',
+          ports: [
+            { name: 'dns', containerPort: 53, protocol: 'UDP' },
+            { name: 'dns', containerPort: 5353, protocol: 'TCP' },
+          ],
+        }),
+        pod('shop', 'dns-b', {
+          labels: { app: 'dns' },
+          podIP: '10.0.0.9',
+          ports: [{ name: 'dns', containerPort: 1053, protocol: 'UDP' }],
+        }),
+      ],
+    });
+    const p = policy([
+      {
+        peers: [
+          { podSelector: { matchLabels: { app: 'dns' } } },
+          { ipBlock: { cidr: '10.0.0.0/24', except: ['10.0.0.9/32'] } },
+        ],
+        ports: [{ protocol: 'UDP', port: 'dns' }],
+      },
+    ]);
+    const t = compileEgress({ ...s, networkPolicies: new Map([['shop/p', p]]) }, 'shop', {
+      app: 'web',
+    });
+    const udp = new Map(
+      entries(t)
+        .filter((e) => e.protocol === 'UDP')
+        .map((e) => [`${e.addr.slice(-8)}/${e.bits}`, e]),
+    );
+    expect(udp.get('0a000008/128')).toMatchObject({ all: false, ranges: [[53, 53]] });
+    expect(udp.get('0a000009/128')).toMatchObject({ all: false, ranges: [[1053, 1053]] });
+    // The rest of the block holds no pod with a UDP port of that name: nothing.
+    expect(udp.get('0a000000/120')).toMatchObject({ all: false, ranges: [] });
+    expect(entries(t).some((e) => e.all)).toBe(false);
+  });
+
+  it('cuts UDP ranges past what the map holds (fails closed) and says so; TCP opens all for the proxy', () => {
+    const many = Array.from({ length: 10 }, (_, i) => ({
+      protocol: 'UDP' as const,
+      port: 1000 + i * 10,
+    }));
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [...many, ...many.map((p) => ({ ...p, protocol: 'TCP' as const }))],
+          },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const [tcp, udp] = [
+      entries(t).find((e) => e.protocol === 'TCP'),
+      entries(t).find((e) => e.protocol === 'UDP'),
+    ];
+    expect(tcp).toMatchObject({ all: true });
+    expect(udp).toMatchObject({ all: false, truncated: true });
+    expect(udp?.ranges).toHaveLength(8);
+    expect(udp?.ranges.at(-1)).toEqual([1070, 1070]);
+    expect(t.unenforced).toEqual([
+      'UDP to 10.0.0.7/32: more than 8 port ranges, only 1000,1010,1020,1030,1040,1050,1060,1070 let through',
+    ]);
+  });
+
   it('compiles ingress with named ports resolved exactly against the workload itself', () => {
     const ingress: NetworkPolicy = {
       namespace: 'shop',
