@@ -46,7 +46,8 @@ static __always_inline void weft_refuse(const struct weft_inbound_key *k, __u16 
 	};
 
 	__builtin_memcpy(a, k->addr, 16);
-	weft_emit(&ev);
+	if (protocol != IPPROTO_UDP_ || weft_datagram_event_allowed())
+		weft_emit(&ev);
 }
 
 /* A datagram to an enrolled pod. Connected UDP sockets are found before

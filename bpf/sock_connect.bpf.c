@@ -32,7 +32,8 @@ static __always_inline int weft_deny(struct bpf_sock_addr *ctx, __u64 cg,
 		.verdict = WEFT_VERDICT_DENY,
 		.protocol = protocol,
 	};
-	weft_emit(&ev);
+	if (protocol != IPPROTO_UDP_ || weft_datagram_event_allowed())
+		weft_emit(&ev);
 	return SYS_REJECT;
 }
 

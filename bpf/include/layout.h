@@ -24,6 +24,7 @@
 #define WEFT_PROTO_TCP 6
 #define WEFT_PROTO_UDP 17
 #define WEFT_UDP_FLOW_NS 30000000000
+#define WEFT_DATAGRAM_EVENTS_PER_S 1000
 #define WEFT_VERDICT_ALLOW 1
 #define WEFT_VERDICT_DENY 2
 #define WEFT_VERDICT_REDIRECT 3
@@ -139,6 +140,13 @@ struct weft_udp_flow {
 	__u8 addr[16];
 };
 
+/* Datagram refusal events sent in the current second, and those left out since the maps were made. (16 bytes) */
+struct weft_event_budget {
+	__u64 window_ns;
+	__u32 sent;
+	__u32 suppressed;
+};
+
 /* The address of a pod in the mesh anywhere in the cluster (IPv4 as ::ffff:a.b.c.d). (16 bytes) */
 struct weft_mesh_peer {
 	__u8 addr[16];
@@ -244,6 +252,15 @@ struct {
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } udp_flows SEC(".maps");
+
+/* Entry 0: how many datagram refusal events went out this second (at most DATAGRAM_EVENTS_PER_S), and how many were left out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct weft_event_budget);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} event_budget SEC(".maps");
 
 /* Addresses of mesh pods cluster-wide: strict mTLS admits UDP from these only. */
 struct {

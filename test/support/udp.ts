@@ -4,6 +4,8 @@
 
 export interface UdpResult {
   sent: number;
+  /** With keepGoing: how many sends failed. */
+  refused?: number;
   error?: string;
   reply?: string;
 }
@@ -36,11 +38,17 @@ s.bind(${port}, '0.0.0.0', () => console.log('listening'));
 export const udpClient = (
   host: string,
   port: number,
-  o: { data?: string; connect?: boolean; count?: number; waitMs?: number } = {},
+  o: {
+    data?: string;
+    connect?: boolean;
+    count?: number;
+    waitMs?: number;
+    keepGoing?: boolean;
+  } = {},
 ) => `
 import dgram from 'node:dgram';
 const s = dgram.createSocket(${JSON.stringify(host.includes(':') ? 'udp6' : 'udp4')});
-const out = { sent: 0 };
+const out = ${o.keepGoing ? '{ sent: 0, refused: 0 }' : '{ sent: 0 }'};
 let done = false;
 const finish = () => {
   if (done) return;
@@ -58,6 +66,7 @@ const send = (i) => {
     return;
   }
   const cb = (e) => {
+    ${o.keepGoing ? 'if (e) { out.refused++; out.error = e.code; return send(i + 1); }' : ''}
     if (e) { out.error = e.code; return finish(); }
     out.sent++;
     send(i + 1);

@@ -338,6 +338,7 @@ export class Agent {
         inbound: { ...this.proxy.stats.inbound },
       },
       rejected: this.source.errors().map((e) => ({ ...e })),
+      datapathEventsSuppressed: this.datapath?.suppressedEvents() ?? 0,
     };
   }
 

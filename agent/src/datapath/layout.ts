@@ -77,6 +77,8 @@ export const constants = {
   PROTO_UDP: 17,
   /** How long after a UDP datagram its answer is let through (udp_flows), as conntrack's UDP timeout. */
   UDP_FLOW_NS: 30_000_000_000,
+  /** Events for refused UDP datagrams per node and second; the rest are counted in event_budget. */
+  DATAGRAM_EVENTS_PER_S: 1000,
   /** event.verdict and verdict.action */
   VERDICT_ALLOW: 1,
   VERDICT_DENY: 2,
@@ -190,6 +192,12 @@ export const UdpFlowKey = struct(
   ],
 );
 
+export const EventBudget = struct(
+  'weft_event_budget',
+  'Datagram refusal events sent in the current second, and those left out since the maps were made.',
+  [f('window_ns', 'u64'), f('sent', 'u32'), f('suppressed', 'u32')],
+);
+
 export const MeshPeerKey = struct(
   'weft_mesh_peer',
   'The address of a pod in the mesh anywhere in the cluster (IPv4 as ::ffff:a.b.c.d).',
@@ -210,6 +218,7 @@ export const structs: readonly StructSpec[] = [
   SockKey,
   Event,
   UdpFlowKey,
+  EventBudget,
   MeshPeerKey,
 ];
 
@@ -301,6 +310,14 @@ export const maps: readonly MapSpec[] = [
     key: UdpFlowKey,
     value: 'u64',
     maxEntries: 65536,
+  },
+  {
+    name: 'event_budget',
+    doc: 'Entry 0: how many datagram refusal events went out this second (at most DATAGRAM_EVENTS_PER_S), and how many were left out.',
+    type: 'array',
+    key: 'u32',
+    value: EventBudget,
+    maxEntries: 1,
   },
   {
     name: 'mesh_peers',

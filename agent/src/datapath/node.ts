@@ -71,6 +71,7 @@ export class NodeDatapath {
   private readonly ingressKeys = new Map<number, { signature: string; keys: Decoded[] }>();
   private readonly socks: BpfMap<number, bigint>;
   private readonly meshPeers: BpfMap<Decoded, number>;
+  private readonly eventBudget: BpfMap<number, Decoded>;
   /** Addresses this agent wrote to mesh_peers (hex of the 16-byte key). */
   private meshWritten: Set<string> | null = null;
   private readonly meta: BpfMap<number, Decoded>;
@@ -100,6 +101,7 @@ export class NodeDatapath {
     this.ingressAllow = o.map('ingress_allow');
     this.socks = o.map('inbound_socks');
     this.meshPeers = o.map('mesh_peers');
+    this.eventBudget = o.map('event_budget');
     this.checkLayout();
   }
 
@@ -351,6 +353,11 @@ export class NodeDatapath {
     this.meshWritten = new Set(want.keys());
   }
 
+  /** Datagram refusal events the kernel left out (over its per-second limit) since the maps were made. */
+  suppressedEvents(): number {
+    return (this.eventBudget.get(0)?.suppressed as number | undefined) ?? 0;
+  }
+
   private flagsOf(cgroupDir: string): number | undefined {
     return this.enrolled.get(cgroupId(cgroupDir))?.flags as number | undefined;
   }
@@ -468,6 +475,7 @@ export class NodeDatapath {
       this.targets,
       this.socks,
       this.meshPeers,
+      this.eventBudget,
       this.egressAllow,
       this.ingressAllow,
     ])

@@ -275,6 +275,28 @@ describePrivileged('connect hooks', () => {
       }
     });
 
+    it('limits refused-datagram events per second and counts the rest; every datagram is still refused', async () => {
+      const budget = obj.map<number, Decoded>('event_budget');
+      try {
+        enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
+        const before = seen.length;
+        // More than two windows' worth: however the burst straddles a second, some are left out.
+        const r = lastJson<UdpResult>(
+          await runInPod(
+            { cgroupDir: cg, netnsPath: ns.path },
+            udpClient(APP4, 9999, { count: 2 * C.DATAGRAM_EVENTS_PER_S + 100, keepGoing: true }),
+          ),
+        );
+        expect(r).toMatchObject({ sent: 0, refused: 2 * C.DATAGRAM_EVENTS_PER_S + 100 });
+        events.drain();
+        expect(seen.length - before).toBeLessThanOrEqual(2 * C.DATAGRAM_EVENTS_PER_S);
+        expect(budget.get(0)?.suppressed).toBeGreaterThanOrEqual(100);
+      } finally {
+        enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
+        budget.close();
+      }
+    });
+
     it('stops redirecting new connections once unenrolled', async () => {
       expect(enrolled.delete(cgroupId(cg))).toBe(true);
       expect(await pod(APP4, 8080)).toMatchObject({ data: 'app' });
