@@ -62,9 +62,14 @@ static __always_inline int weft_udp_lookup(const struct weft_inbound_key *k, __u
 	struct weft_udp_flow f = {};
 	__u16 fam = k->family;
 
+	/* Remembered only where the pod's answers would otherwise meet its egress
+	 * policy: nothing a permissive pod receives fills udp_flows. */
+	int remember = t->flags & WEFT_WL_F_EGRESS_ISOLATED;
+
 	weft_udp_flow_init(&f, t->workload_id, port, rport, fam, raddr);
 	if (!(t->flags & (WEFT_WL_F_STRICT | WEFT_WL_F_INGRESS_ISOLATED))) {
-		weft_udp_note(&f);
+		if (remember)
+			weft_udp_note(&f);
 		return SK_PASS;
 	}
 	/* Answers do not refresh the exchange: only the pod's own datagrams do. */
@@ -82,7 +87,8 @@ static __always_inline int weft_udp_lookup(const struct weft_inbound_key *k, __u
 		return SK_DROP;
 	}
 	/* Let in by policy: the pod's answers pass its egress policy as replies. */
-	weft_udp_note(&f);
+	if (remember)
+		weft_udp_note(&f);
 	return SK_PASS;
 }
 

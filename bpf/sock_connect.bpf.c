@@ -54,8 +54,8 @@ static __always_inline int weft_udp_egress(struct bpf_sock_addr *ctx, __u64 cg,
 	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
 				 IPPROTO_UDP_, family, addr, port))
 		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port, IPPROTO_UDP_, kind);
-	/* Remembered so the peer's answers pass sk_lookup (strict mTLS, ingress policy). */
-	if (lport)
+	/* Remembered so the peer's answers pass sk_lookup, where something would stop them. */
+	if (lport && (wl->flags & (WEFT_WL_F_STRICT | WEFT_WL_F_INGRESS_ISOLATED)))
 		weft_udp_note(&f);
 	return SYS_PROCEED;
 }

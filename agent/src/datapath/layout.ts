@@ -54,9 +54,15 @@ export const constants = {
   META_F_SPLICE: 1,
   /** workload.flags and inbound_target.flags: strict mTLS, plaintext from outside the mesh is refused. */
   WL_F_STRICT: 1,
-  /** workload.flags: a NetworkPolicy isolates the workload for egress; egress_allow lists what it may reach. */
+  /**
+   * workload.flags: a NetworkPolicy isolates the workload for egress; egress_allow lists what it may reach.
+   * Mirrored in inbound_target.flags: sk_lookup then remembers UDP it admits, so the answers may leave.
+   */
   WL_F_EGRESS_ISOLATED: 2,
-  /** inbound_target.flags: a NetworkPolicy isolates the workload for ingress; ingress_allow lists its sources. */
+  /**
+   * inbound_target.flags: a NetworkPolicy isolates the workload for ingress; ingress_allow lists its sources.
+   * Mirrored in workload.flags: sendmsg then remembers UDP it sends, so the answers may come in.
+   */
   WL_F_INGRESS_ISOLATED: 4,
   /** workload.flags / inbound_target.flags: which generation of egress_allow / ingress_allow is live. */
   WL_F_EGRESS_GEN: 8,

@@ -287,6 +287,10 @@ export class NodeDatapath {
         { sock_index: id, workload_id: id, flags: next },
       );
     }
+    // The other hook learns of the isolation too, only to know which UDP
+    // exchanges to remember (so their answers pass): a moment's lag costs an answer at most.
+    if (kind === 'egress') this.setTargetFlag(id, e.podIP, isoFlag, table.isolated);
+    else this.setFlag(id, e.cgroupDir, isoFlag, table.isolated);
     for (const key of have?.keys ?? []) map.delete(key);
     written.set(id, { signature, keys });
   }

@@ -209,6 +209,11 @@ describePrivileged('UDP policed by the kernel', () => {
     expect(datagrams('vault/safe')).not.toContain('outsider');
     expect(trace('outside/plain', 'vault/safe', 7000)).toBe('deny');
     expect(trace('shop/peer', 'vault/safe', 7000)).toBe('allow');
+    // The answer to what the strict pod itself sent outside the mesh comes back.
+    const q = Buffer.from('123401000001000000000000026462000001000100', 'hex').toString('latin1');
+    const asked = await send('vault/safe', 'outside/dns', 53, { data: q, waitMs: 5000 });
+    expect(asked.sent).toBe(1);
+    expect(asked.reply).toBeDefined();
     const events = await adminGet<{ kind: string; protocol: string; addr: string }[]>(
       c.sandbox.state.nodes[1]!.adminSocket,
       '/events',
