@@ -108,7 +108,7 @@ function resolveTarget(
       stage: 'service',
       result: 'info',
       object: key,
-      reason: `port ${input.port} → ${backends.length} endpoint(s); tracing ${first.pod.namespace}/${first.pod.name}:${first.port}`,
+      reason: `port ${input.port} → ${backends.length} endpoint(s); tracing ${first.pod.namespace}/${first.pod.name}:${first.port}${protocol === 'UDP' ? ' (weft does not balance UDP: kube-proxy or the CNI translates the Service address after the kernel has checked egress policy against it)' : ''}`,
     });
     return first;
   }
