@@ -187,7 +187,7 @@ describe('weft policy trace', () => {
     const s = run('sctp');
     expect(s.status).not.toBe(0);
     expect(s.stderr).toMatch(/--protocol takes tcp or udp, found 'sctp'/);
-  });
+  }, 30_000);
 
   it('refuses manifests with a rejected object, naming file, object and field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-trace-'));
