@@ -1,9 +1,12 @@
 /* sk_lookup, attached per pod netns: steer plaintext inbound TCP for a steered
  * local address to the proxy's listener in that netns. The accepted socket's
- * local address stays the original destination. */
+ * local address stays the original destination. UDP is never steered: each
+ * datagram is let on to the app's socket or dropped (strict mTLS, ingress
+ * NetworkPolicy). */
 #include "common.h"
 #include "egress.h"
 #include "events.h"
+#include "udp.h"
 
 /* Fills k with the local address (the caller reuses it) and finds its target. */
 static __always_inline struct weft_inbound_target *
@@ -29,7 +32,7 @@ weft_target(struct bpf_sk_lookup *ctx, struct weft_inbound_key *k, __u16 port)
 }
 
 static __always_inline void weft_refuse(const struct weft_inbound_key *k, __u16 port,
-					const struct weft_inbound_target *t)
+					const struct weft_inbound_target *t, __u8 protocol)
 {
 	__u32 a[4];
 	struct weft_event_args ev = {
@@ -39,10 +42,54 @@ static __always_inline void weft_refuse(const struct weft_inbound_key *k, __u16 
 		.family = k->family,
 		.kind = WEFT_EV_SK_LOOKUP,
 		.verdict = WEFT_VERDICT_DENY,
+		.protocol = protocol,
 	};
 
 	__builtin_memcpy(a, k->addr, 16);
-	weft_emit(&ev);
+	if (protocol != IPPROTO_UDP_ || weft_datagram_event_allowed())
+		weft_emit(&ev);
+}
+
+/* A datagram to an enrolled pod. Connected UDP sockets are found before
+ * sk_lookup runs, so this sees datagrams for unconnected (listening) ones.
+ * An answer to what the pod sent passes; strict mTLS admits only mesh pods'
+ * addresses (UDP carries no identity); an ingress-isolated pod only what
+ * ingress_allow lists under UDP. Let through: the normal lookup delivers it. */
+static __always_inline int weft_udp_lookup(const struct weft_inbound_key *k, __u16 port,
+					   const struct weft_inbound_target *t, const __u32 *raddr,
+					   __be16 rport)
+{
+	struct weft_udp_flow f = {};
+	__u16 fam = k->family;
+
+	/* Remembered only where the pod's answers would otherwise meet its egress
+	 * policy: nothing a permissive pod receives fills udp_flows. */
+	int remember = t->flags & WEFT_WL_F_EGRESS_ISOLATED;
+
+	weft_udp_flow_init(&f, t->workload_id, port, rport, fam, raddr);
+	if (!(t->flags & (WEFT_WL_F_STRICT | WEFT_WL_F_INGRESS_ISOLATED))) {
+		if (remember)
+			weft_udp_note(&f);
+		return SK_PASS;
+	}
+	/* Answers do not refresh the exchange: only the pod's own datagrams do. */
+	if (weft_udp_is_reply(&f))
+		return SK_PASS;
+	if ((t->flags & WEFT_WL_F_STRICT) && !weft_is_mesh_peer(fam, raddr)) {
+		weft_refuse(k, port, t, IPPROTO_UDP_);
+		return SK_DROP;
+	}
+	if ((t->flags & WEFT_WL_F_INGRESS_ISOLATED) &&
+	    !weft_peer_allowed(&ingress_allow,
+			       weft_policy_key_id(t->workload_id, t->flags & WEFT_WL_F_INGRESS_GEN),
+			       IPPROTO_UDP_, fam, raddr, port)) {
+		weft_refuse(k, port, t, IPPROTO_UDP_);
+		return SK_DROP;
+	}
+	/* Let in by policy: the pod's answers pass its egress policy as replies. */
+	if (remember)
+		weft_udp_note(&f);
+	return SK_PASS;
 }
 
 SEC("sk_lookup")
@@ -53,15 +100,18 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 	struct bpf_sock *sk;
 	__u16 port = (__u16)ctx->local_port;
 	__u32 r4, r6[4];
+	__u32 proto = ctx->protocol;
+	__be16 rport;
 	__u32 idx;
 	long err;
 
-	if (ctx->protocol != IPPROTO_TCP_)
+	if (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_)
 		return SK_PASS;
 	/* Mesh peers arrive on HBONE; the other weft ports listen on loopback only,
-	 * so any other port of the pod's address belongs to the app. */
-	if (port == WEFT_PORT_HBONE)
+	 * so any other TCP port of the pod's address belongs to the app. */
+	if (proto == IPPROTO_TCP_ && port == WEFT_PORT_HBONE)
 		return SK_PASS;
+	rport = (__be16)ctx->remote_port;
 	/* The peer's address, each ctx field read once and unconditionally: the
 	 * verifier refuses the pointer arithmetic the compiler makes of reads that
 	 * depend on the family. */
@@ -79,9 +129,11 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 	t = weft_target(ctx, &k, port);
 	if (!t)
 		return SK_PASS;
+	if (proto == IPPROTO_UDP_)
+		return weft_udp_lookup(&k, port, t, k.family == WEFT_AF_INET ? &r4 : r6, rport);
 	if (t->flags & WEFT_WL_F_STRICT) {
 		/* Strict mTLS: plaintext from outside the mesh is refused at once. */
-		weft_refuse(&k, port, t);
+		weft_refuse(&k, port, t, IPPROTO_TCP_);
 		return SK_DROP;
 	}
 	if (t->flags & WEFT_WL_F_INGRESS_ISOLATED) {
@@ -90,8 +142,8 @@ int weft_sk_lookup(struct bpf_sk_lookup *ctx)
 
 		if (!weft_peer_allowed(&ingress_allow,
 				       weft_policy_key_id(t->workload_id, t->flags & WEFT_WL_F_INGRESS_GEN),
-				       fam, fam == WEFT_AF_INET ? &r4 : r6, port)) {
-			weft_refuse(&k, port, t);
+				       IPPROTO_TCP_, fam, fam == WEFT_AF_INET ? &r4 : r6, port)) {
+			weft_refuse(&k, port, t, IPPROTO_TCP_);
 			return SK_DROP;
 		}
 	}

@@ -1,9 +1,12 @@
 /* cgroup/connect4|6 and getpeername4|6: redirect an enrolled workload's TCP
  * connect() to the proxy's outbound listener in its own netns, deny it at once
- * when egress policy says so, and show the app the peer it asked for. */
+ * when egress policy says so, and show the app the peer it asked for.
+ * cgroup/sendmsg4|6 and UDP connect(): egress policy for datagrams, which are
+ * never redirected (the proxy carries TCP only). */
 #include "common.h"
 #include "egress.h"
 #include "events.h"
+#include "udp.h"
 
 /* An isolated workload's connect() no NetworkPolicy rule allows: no rule to name. */
 static const struct weft_verdict no_rule = { .action = WEFT_VERDICT_DENY };
@@ -14,7 +17,7 @@ static const struct weft_verdict no_rule = { .action = WEFT_VERDICT_DENY };
 static __always_inline int weft_deny(struct bpf_sock_addr *ctx, __u64 cg,
 				     const struct weft_workload *wl,
 				     const struct weft_verdict *v, __u16 family,
-				     const __u32 *addr, __be16 port)
+				     const __u32 *addr, __be16 port, __u8 protocol, __u8 kind)
 {
 	struct weft_event_args ev = {
 		.cgroup_id = cg,
@@ -25,11 +28,36 @@ static __always_inline int weft_deny(struct bpf_sock_addr *ctx, __u64 cg,
 		.port = port,
 		.family = family,
 		.rule = v->rule,
-		.kind = WEFT_EV_CONNECT,
+		.kind = kind,
 		.verdict = WEFT_VERDICT_DENY,
+		.protocol = protocol,
 	};
-	weft_emit(&ev);
+	if (protocol != IPPROTO_UDP_ || weft_datagram_event_allowed())
+		weft_emit(&ev);
 	return SYS_REJECT;
+}
+
+/* A datagram (or UDP connect()) of an enrolled workload: egress policy under
+ * UDP's own ports; an answer within an exchange the peer started, or one the
+ * workload already had, passes as a reply. Never redirected. */
+static __always_inline int weft_udp_egress(struct bpf_sock_addr *ctx, __u64 cg,
+					   const struct weft_workload *wl, __u16 family,
+					   const __u32 *addr, __be16 port, __u8 kind)
+{
+	struct weft_udp_flow f = {};
+	struct bpf_sock *sk = ctx->sk;
+	/* Bound by now for sendmsg (autobind runs first); maybe not yet for connect(). */
+	__u16 lport = sk ? (__u16)sk->src_port : 0;
+
+	weft_udp_flow_init(&f, wl->id, lport, port, family, addr);
+	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) && !(lport && weft_udp_is_reply(&f)) &&
+	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
+				 IPPROTO_UDP_, family, addr, port))
+		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port, IPPROTO_UDP_, kind);
+	/* Remembered so the peer's answers pass sk_lookup, where something would stop them. */
+	if (lport && (wl->flags & (WEFT_WL_F_STRICT | WEFT_WL_F_INGRESS_ISOLATED)))
+		weft_udp_note(&f);
+	return SYS_PROCEED;
 }
 
 static __always_inline void weft_remember(struct bpf_sock_addr *ctx,
@@ -57,8 +85,9 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	struct weft_verdict *v;
 	__u32 addr[1];
 	__be16 port;
+	__u32 proto = ctx->protocol;
 
-	if (ctx->protocol != IPPROTO_TCP_)
+	if (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_)
 		return SYS_PROCEED;
 	cg = bpf_get_current_cgroup_id();
 	wl = bpf_map_lookup_elem(&enrolled, &cg);
@@ -68,13 +97,16 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	port = (__be16)ctx->user_port;
 	if (weft_is_loopback4(addr[0]))
 		return SYS_PROCEED;
+	if (proto == IPPROTO_UDP_)
+		return weft_udp_egress(ctx, cg, wl, WEFT_AF_INET, addr, port, WEFT_EV_CONNECT);
 
 	v = weft_egress_lookup(wl->id, WEFT_AF_INET, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
-		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port);
+		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
-	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN), WEFT_AF_INET, addr, port))
-		return weft_deny(ctx, cg, wl, &no_rule, WEFT_AF_INET, addr, port);
+	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
+				 IPPROTO_TCP_, WEFT_AF_INET, addr, port))
+		return weft_deny(ctx, cg, wl, &no_rule, WEFT_AF_INET, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;
@@ -94,8 +126,9 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	__u32 addr[4];
 	__u16 family = WEFT_AF_INET6;
 	__be16 port;
+	__u32 proto = ctx->protocol;
 
-	if (ctx->protocol != IPPROTO_TCP_)
+	if (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_)
 		return SYS_PROCEED;
 	cg = bpf_get_current_cgroup_id();
 	wl = bpf_map_lookup_elem(&enrolled, &cg);
@@ -115,13 +148,16 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 		addr[0] = addr[3];
 		family = WEFT_AF_INET;
 	}
+	if (proto == IPPROTO_UDP_)
+		return weft_udp_egress(ctx, cg, wl, family, addr, port, WEFT_EV_CONNECT);
 
 	v = weft_egress_lookup(wl->id, family, addr, port);
 	if (v && v->action == WEFT_VERDICT_DENY)
-		return weft_deny(ctx, cg, wl, v, family, addr, port);
+		return weft_deny(ctx, cg, wl, v, family, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
-	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN), family, addr, port))
-		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port);
+	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
+				 IPPROTO_TCP_, family, addr, port))
+		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;
@@ -138,6 +174,50 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	}
 	ctx->user_port = bpf_htons(WEFT_PORT_OUTBOUND);
 	return SYS_PROCEED;
+}
+
+/* A datagram sent with an address (sendto, sendmsg): the kernel calls these
+ * only for UDP, and not for a connected socket's own peer (connect() was
+ * checked). EPERM like a denied connect(). */
+SEC("cgroup/sendmsg4")
+int weft_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct weft_workload *wl = bpf_map_lookup_elem(&enrolled, &cg);
+	__u32 addr[1];
+
+	if (!wl)
+		return SYS_PROCEED;
+	addr[0] = ctx->user_ip4;
+	if (weft_is_loopback4(addr[0]))
+		return SYS_PROCEED;
+	return weft_udp_egress(ctx, cg, wl, WEFT_AF_INET, addr, (__be16)ctx->user_port,
+			       WEFT_EV_SENDMSG);
+}
+
+SEC("cgroup/sendmsg6")
+int weft_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct weft_workload *wl = bpf_map_lookup_elem(&enrolled, &cg);
+	__u16 family = WEFT_AF_INET6;
+	__u32 addr[4];
+
+	if (!wl)
+		return SYS_PROCEED;
+	addr[0] = ctx->user_ip6[0];
+	addr[1] = ctx->user_ip6[1];
+	addr[2] = ctx->user_ip6[2];
+	addr[3] = ctx->user_ip6[3];
+	if (weft_is_loopback6(addr))
+		return SYS_PROCEED;
+	if (weft_is_v4mapped(addr)) {
+		if (weft_is_loopback4(addr[3]))
+			return SYS_PROCEED;
+		addr[0] = addr[3];
+		family = WEFT_AF_INET;
+	}
+	return weft_udp_egress(ctx, cg, wl, family, addr, (__be16)ctx->user_port, WEFT_EV_SENDMSG);
 }
 
 static __always_inline struct weft_orig_dst *weft_orig(struct bpf_sock_addr *ctx)

@@ -8,7 +8,8 @@
 
 #include "layout.h"
 
-#define IPPROTO_TCP_ 6
+#define IPPROTO_TCP_ WEFT_PROTO_TCP
+#define IPPROTO_UDP_ WEFT_PROTO_UDP
 #define LOOPBACK4_NET 0x7f000000 /* 127.0.0.0/8, host order */
 #define LOOPBACK4 0x7f000001
 

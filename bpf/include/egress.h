@@ -24,26 +24,33 @@ weft_egress_lookup(__u32 workload_id, __u16 family, const __u32 *addr, __be16 po
 	return bpf_map_lookup_elem(&egress_deny, &k);
 }
 
+/* A peer address as the tables key it: 16 bytes, IPv4 as ::ffff:a.b.c.d. */
+static __always_inline void weft_addr16(__u8 *out, __u16 family, const __u32 *addr)
+{
+	if (family == WEFT_AF_INET) {
+		out[10] = 0xff;
+		out[11] = 0xff;
+		__builtin_memcpy(&out[12], addr, 4);
+	} else {
+		__builtin_memcpy(out, addr, 16);
+	}
+}
+
 /* NetworkPolicy for an isolated workload (egress_allow: destinations it may
  * reach; ingress_allow: sources it admits): allowed only if the longest prefix
- * entry for the peer lists the port. IPv4 is looked up as ::ffff:a.b.c.d, as
- * the compiler writes it. */
-static __always_inline int weft_peer_allowed(void *table, __u32 workload_id, __u16 family,
-					     const __u32 *addr, __u16 p)
+ * entry for the peer under this IP protocol lists the port. A rule's UDP ports
+ * live under protocol 17 only, so they never open TCP, nor the other way. */
+static __always_inline int weft_peer_allowed(void *table, __u32 workload_id, __u32 protocol,
+					     __u16 family, const __u32 *addr, __u16 p)
 {
 	struct weft_egress_prefix k = {};
 	struct weft_egress_ports *v;
 	int i;
 
-	k.prefixlen = 32 + 128;
+	k.prefixlen = 64 + 128;
 	k.workload_id = workload_id;
-	if (family == WEFT_AF_INET) {
-		k.addr[10] = 0xff;
-		k.addr[11] = 0xff;
-		__builtin_memcpy(&k.addr[12], addr, 4);
-	} else {
-		__builtin_memcpy(k.addr, addr, 16);
-	}
+	k.protocol = protocol;
+	weft_addr16(k.addr, family, addr);
 	v = bpf_map_lookup_elem(table, &k);
 	if (!v)
 		return 0;
@@ -69,10 +76,10 @@ static __always_inline __u32 weft_policy_key_id(__u32 id, __u32 second)
 	return second ? (id | WEFT_POLICY_GEN_BIT) : id;
 }
 
-static __always_inline int weft_egress_allowed(__u32 workload_id, __u16 family, const __u32 *addr,
-					       __be16 port)
+static __always_inline int weft_egress_allowed(__u32 workload_id, __u32 protocol, __u16 family,
+					       const __u32 *addr, __be16 port)
 {
-	return weft_peer_allowed(&egress_allow, workload_id, family, addr, bpf_ntohs(port));
+	return weft_peer_allowed(&egress_allow, workload_id, protocol, family, addr, bpf_ntohs(port));
 }
 
 #endif

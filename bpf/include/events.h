@@ -15,6 +15,7 @@ struct weft_event_args {
 	__u16 rule;
 	__u8 kind;
 	__u8 verdict;
+	__u8 protocol;
 };
 
 /* A full ring buffer drops the event, never the verdict. */
@@ -38,7 +39,31 @@ static __always_inline void weft_emit(const struct weft_event_args *a)
 	e->rule = a->rule;
 	e->kind = a->kind;
 	e->verdict = a->verdict;
+	e->protocol = a->protocol;
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* Refused datagrams can come at line rate, so their events are limited to
+ * WEFT_DATAGRAM_EVENTS_PER_S per node and the rest counted (the verdict is
+ * never limited). CPUs race on the counters: the limit is approximate. */
+static __always_inline int weft_datagram_event_allowed(void)
+{
+	__u32 zero = 0;
+	struct weft_event_budget *b = bpf_map_lookup_elem(&event_budget, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!b)
+		return 1;
+	if (now - b->window_ns >= 1000000000ULL) {
+		b->window_ns = now;
+		b->sent = 0;
+	}
+	if (b->sent >= WEFT_DATAGRAM_EVENTS_PER_S) {
+		__sync_fetch_and_add(&b->suppressed, 1);
+		return 0;
+	}
+	__sync_fetch_and_add(&b->sent, 1);
+	return 1;
 }
 
 #endif

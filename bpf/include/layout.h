@@ -2,7 +2,7 @@
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 
-#define WEFT_LAYOUT_VERSION 6
+#define WEFT_LAYOUT_VERSION 7
 #define WEFT_PORT_OUTBOUND 15001
 #define WEFT_PORT_INBOUND 15006
 #define WEFT_PORT_HBONE 15008
@@ -20,6 +20,11 @@
 #define WEFT_EGRESS_MAX_RANGES 8
 #define WEFT_EV_CONNECT 1
 #define WEFT_EV_SK_LOOKUP 2
+#define WEFT_EV_SENDMSG 3
+#define WEFT_PROTO_TCP 6
+#define WEFT_PROTO_UDP 17
+#define WEFT_UDP_FLOW_NS 30000000000
+#define WEFT_DATAGRAM_EVENTS_PER_S 1000
 #define WEFT_VERDICT_ALLOW 1
 #define WEFT_VERDICT_DENY 2
 #define WEFT_VERDICT_REDIRECT 3
@@ -54,10 +59,11 @@ struct weft_egress_key {
 	__u8 addr[16];
 };
 
-/* LPM key: a workload, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too. (24 bytes) */
+/* LPM key: a workload and an IP protocol, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id and protocol too. (28 bytes) */
 struct weft_egress_prefix {
 	__u32 prefixlen;
 	__u32 workload_id;
+	__u32 protocol;
 	__u8 addr[16];
 };
 
@@ -107,7 +113,7 @@ struct weft_sock_key {
 	__u32 remote_port;
 };
 
-/* A datapath verdict, sent through the ring buffer. (56 bytes) */
+/* A datapath verdict, sent through the ring buffer. (64 bytes) */
 struct weft_event {
 	__u64 ts_ns;
 	__u64 cgroup_id;
@@ -120,6 +126,30 @@ struct weft_event {
 	__u16 rule;
 	__u8 kind;
 	__u8 verdict;
+	__u8 protocol;
+	__u8 pad[7];
+};
+
+/* A UDP exchange of a workload: its local port and the peer (IPv4 as ::ffff:a.b.c.d). (28 bytes) */
+struct weft_udp_flow {
+	__u32 workload_id;
+	__u16 local_port;
+	__be16 remote_port;
+	__u16 family;
+	__u16 pad;
+	__u8 addr[16];
+};
+
+/* Datagram refusal events sent in the current second, and those left out since the maps were made. (16 bytes) */
+struct weft_event_budget {
+	__u64 window_ns;
+	__u32 sent;
+	__u32 suppressed;
+};
+
+/* The address of a pod in the mesh anywhere in the cluster (IPv4 as ::ffff:a.b.c.d). (16 bytes) */
+struct weft_mesh_peer {
+	__u8 addr[16];
 };
 
 /* Entry 0: layout version and switches. */
@@ -158,7 +188,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_orig SEC(".maps");
 
-/* What an egress-isolated workload may connect to (NetworkPolicy egress), longest prefix wins. */
+/* What an egress-isolated workload may reach, per protocol (NetworkPolicy egress), longest prefix wins. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct weft_egress_prefix);
@@ -168,7 +198,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } egress_allow SEC(".maps");
 
-/* Sources an ingress-isolated workload admits in plaintext (NetworkPolicy ingress), by its local port. */
+/* Sources an ingress-isolated workload admits in plaintext, per protocol (NetworkPolicy ingress), by its local port. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct weft_egress_prefix);
@@ -213,6 +243,33 @@ struct {
 	__uint(max_entries, 65536);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } splice_socks SEC(".maps");
+
+/* UDP exchanges an enrolled workload took part in → when its last datagram went by (ns); answers within UDP_FLOW_NS pass as replies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct weft_udp_flow);
+	__type(value, __u64);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udp_flows SEC(".maps");
+
+/* Entry 0: how many datagram refusal events went out this second (at most DATAGRAM_EVENTS_PER_S), and how many were left out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct weft_event_budget);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} event_budget SEC(".maps");
+
+/* Addresses of mesh pods cluster-wide: strict mTLS admits UDP from these only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct weft_mesh_peer);
+	__type(value, __u32);
+	__uint(max_entries, 65536);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mesh_peers SEC(".maps");
 
 /* Verdict events to userspace. */
 struct {

@@ -12,7 +12,13 @@ export interface AdminSource {
   accessLog(): unknown[];
   datapathEvents(): unknown[];
   flowsSince(seq: number): unknown[];
-  trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): unknown;
+  trace(q: {
+    from: string;
+    to: string;
+    port: number;
+    protocol?: 'TCP' | 'UDP';
+    http?: AuthzRequest;
+  }): unknown;
 }
 
 export interface AdminOptions {
@@ -28,6 +34,7 @@ function traceQuery(q: URLSearchParams) {
     from: q.get('from') ?? '',
     to: q.get('to') ?? '',
     port: Number(q.get('port')),
+    ...(q.get('protocol') === 'UDP' ? { protocol: 'UDP' as const } : {}),
     ...(method
       ? { http: { method, path: q.get('path') ?? '/', host: q.get('host') ?? '', headers: {} } }
       : {}),

@@ -193,12 +193,15 @@ export class Agent {
       this.trustDomain(),
       this.opts.rootNamespace ?? 'weft-system',
     );
+    const peers = compilePeers(snap, this.trustDomain());
     this.proxy.setTables({
       version: snap.version,
       services: compileServices(snap),
-      peers: compilePeers(snap, this.trustDomain()),
+      peers,
       policy: this.policyTables,
     });
+    // Strict mTLS admits UDP (never tunnelled) from mesh pods' addresses only.
+    this.datapath.setMeshPeers(peers.keys());
     const want = new Map(workloads.filter((w) => w.enrolled).map((w) => [w.key, w]));
     // Certificates for the identities the enrolled pods run as; the others are dropped.
     this.identities?.want(
@@ -265,18 +268,22 @@ export class Agent {
         netnsPath: a.workload.netnsPath!,
       };
       try {
-        this.datapath.setPeerTable(
-          'egress',
-          a.id,
-          at,
-          compileEgress(snap, pod.namespace, pod.labels),
-        );
-        this.datapath.setPeerTable(
-          'ingress',
-          a.id,
-          at,
-          compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports),
-        );
+        const egress = compileEgress(snap, pod.namespace, pod.labels);
+        const ingress = compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports);
+        this.datapath.setPeerTable('egress', a.id, at, egress);
+        this.datapath.setPeerTable('ingress', a.id, at, ingress);
+        // What the kernel enforces more narrowly than written (it fails closed) is said in status.
+        const narrower = [
+          ...(egress.unenforced ?? []).map((n) => `egress ${n}`),
+          ...(ingress.unenforced ?? []).map((n) => `ingress ${n}`),
+        ];
+        if (narrower.length)
+          this.workloadErrors.set(
+            a.workload.key,
+            `network policy enforced narrower than written: ${narrower.join('; ')}`,
+          );
+        else if (this.workloadErrors.get(a.workload.key)?.startsWith('network policy'))
+          this.workloadErrors.delete(a.workload.key);
       } catch (e) {
         this.workloadErrors.set(a.workload.key, `network policy: ${(e as Error).message}`);
       }
@@ -342,6 +349,7 @@ export class Agent {
         inbound: { ...this.proxy.stats.inbound },
       },
       rejected: this.source.errors().map((e) => ({ ...e })),
+      datapathEventsSuppressed: this.datapath?.suppressedEvents() ?? 0,
     };
   }
 
@@ -354,7 +362,13 @@ export class Agent {
    * A trace with this agent's view of the cluster, plus what the tables installed
    * in its kernel say for the pods on this node (`weft policy trace --live`).
    */
-  trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): Trace {
+  trace(q: {
+    from: string;
+    to: string;
+    port: number;
+    protocol?: 'TCP' | 'UDP';
+    http?: AuthzRequest;
+  }): Trace {
     const snap = this.snapshot;
     if (!snap) throw new Error('no snapshot yet');
     const t = tracePolicy({
@@ -382,12 +396,13 @@ export class Agent {
         mine(srcApplied),
         targetIP,
         q.port,
+        q.protocol,
       );
       stages.push({
         stage: `egress, installed on ${this.opts.node}`,
         result: r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
         reason: r.isolated
-          ? `egress_allow entry for ${targetIP}: ${r.ports}`
+          ? `egress_allow ${q.protocol ?? 'TCP'} entry for ${targetIP}: ${r.ports}`
           : `${q.from} is not isolated for egress in the kernel`,
       });
     }
@@ -399,13 +414,18 @@ export class Agent {
         mine(dstApplied),
         src.podIP,
         q.port,
+        q.protocol,
       );
+      // UDP is decided here for every peer; TCP from mesh peers arrives over HBONE instead.
+      const udp = q.protocol === 'UDP';
       stages.push({
-        stage: `ingress (plaintext), installed on ${this.opts.node}`,
-        result: 'info',
+        stage: `ingress (${udp ? 'UDP' : 'plaintext'}), installed on ${this.opts.node}`,
+        result: udp && r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
         reason: r.isolated
-          ? `ingress_allow entry for ${src.podIP}: ${r.ports} (${r.allowed ? 'would admit' : 'would refuse'} plaintext; mesh peers arrive over HBONE)`
-          : `${q.to} is not isolated for plaintext ingress in the kernel`,
+          ? udp
+            ? `ingress_allow UDP entry for ${src.podIP}: ${r.ports}`
+            : `ingress_allow entry for ${src.podIP}: ${r.ports} (${r.allowed ? 'would admit' : 'would refuse'} plaintext; mesh peers arrive over HBONE)`
+          : `${q.to} is not isolated for ${udp ? 'UDP' : 'plaintext'} ingress in the kernel`,
       });
     }
     return { ...t, stages, verdict: stages.some((x) => x.result === 'deny') ? 'deny' : 'allow' };

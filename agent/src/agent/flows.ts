@@ -55,15 +55,16 @@ export class FlowLog {
 
   fromKernel(e: DatapathEvent, workloadKey: (id: number) => string | undefined): void {
     const who = workloadKey(e.workloadId) ?? `workload ${e.workloadId}`;
-    const connect = e.kind === 'connect';
+    const egress = e.kind === 'connect' || e.kind === 'sendmsg';
+    const udp = e.protocol === 'UDP' ? ' (UDP)' : '';
     this.push({
-      source: connect ? who : 'plaintext peer',
-      destination: connect ? this.name(e.addr) : who,
+      source: egress ? who : 'plaintext peer',
+      destination: egress ? this.name(e.addr) : who,
       port: e.port,
       verdict: e.verdict === 'deny' ? 'deny' : 'allow',
-      where: connect ? 'connect()' : 'sk_lookup',
+      where: `${egress ? `${e.kind}()` : 'sk_lookup'}${udp}`,
       identity: null,
-      reason: connect ? 'egress NetworkPolicy' : 'ingress NetworkPolicy or strict mTLS',
+      reason: egress ? 'egress NetworkPolicy' : 'ingress NetworkPolicy or strict mTLS',
     });
   }
 

@@ -47,6 +47,12 @@ export function renderMetrics(s: AgentStatus, ready: boolean, now = Date.now()):
       [node, s.rejected.length],
     ]),
     family(
+      'weft_datapath_events_suppressed_total',
+      'counter',
+      'Refused-datagram verdict events the kernel left out over its per-second limit (the verdicts stand).',
+      [[node, s.datapathEventsSuppressed ?? 0]],
+    ),
+    family(
       'weft_proxy_connections_total',
       'counter',
       'Connections the proxy accepted.',

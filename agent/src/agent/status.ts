@@ -35,6 +35,8 @@ export interface AgentStatus {
     error: string | null;
   }[];
   rejected: { file: string; object: string; field: string; message: string }[];
+  /** Refused-datagram events the kernel left out, over its limit per second (verdicts stand). */
+  datapathEventsSuppressed?: number;
 }
 
 function pad(rows: string[][]): string {

@@ -1,13 +1,23 @@
 // NetworkPolicy of one workload, compiled for the kernel's LPM maps: egress
-// for connect(), ingress from plaintext peers for sk_lookup.
+// for connect() and UDP sendmsg(), ingress from plaintext peers for sk_lookup.
+// One table per IP protocol (TCP, UDP): a rule's UDP ports never open TCP and
+// the other way round; a rule without ports opens both.
 // Pure. Longest prefix wins in the map, so each entry carries the union of the
 // ports of every rule that covers its whole prefix and does not except it; an
 // except becomes an entry of its own (often with no ports: a hole). Where the
-// exact answer does not fit (named ports, more ranges than the map holds) the
-// entry allows all ports and the proxy's per-connection check stays exact.
+// exact TCP answer does not fit (named ports of peers, more ranges than the
+// map holds) the entry allows all TCP ports and the proxy's per-connection
+// check stays exact. UDP has no proxy behind it, so it is never widened: a
+// named UDP port resolves against each peer pod (an entry per pod), and
+// ranges past what the map holds are cut off and reported (fails closed).
 import { constants } from '../datapath/layout.ts';
 import { type Cidr, parseCidr } from '../policy/cidr.ts';
-import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/netpol-types.ts';
+import {
+  isIPBlockPeer,
+  type NetworkPolicy,
+  type PolicyRule,
+  type Protocol,
+} from '../policy/netpol-types.ts';
 import { selects } from '../policy/selectors.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
 
@@ -15,9 +25,17 @@ export interface PeerPorts {
   readonly all: boolean;
   /** Merged, sorted, inclusive (lo, hi). */
   readonly ranges: readonly (readonly [number, number])[];
+  /** UDP only: more ranges than the map holds; the lowest ones are kept, the rest denied. */
+  readonly truncated?: boolean;
 }
 
+/** The protocols the kernel polices (SCTP is refused when a policy is read). */
+export type PeerProtocol = Extract<Protocol, 'TCP' | 'UDP'>;
+export const PEER_PROTOCOLS: readonly PeerProtocol[] = ['TCP', 'UDP'];
+
 export interface PeerEntry {
+  /** Which protocol's ports these are: the map keys each protocol apart. */
+  readonly protocol: PeerProtocol;
   /** 16 bytes; IPv4 as ::ffff:a.b.c.d. */
   readonly addr: Buffer;
   /** Bits of addr that count (0..128). */
@@ -27,10 +45,12 @@ export interface PeerEntry {
 
 export interface PeerTable {
   readonly isolated: boolean;
-  /** Keyed by `addr-hex/bits`. */
+  /** Keyed by `protocol:addr-hex/bits`. */
   readonly entries: ReadonlyMap<string, PeerEntry>;
   /** namespace/name of the policies that isolate the workload. */
   readonly policies: readonly string[];
+  /** What the kernel enforces more narrowly than the policy says (UDP port ranges cut off). */
+  readonly unenforced?: readonly string[];
 }
 
 /** `id` and `addr` are worked out on first use: prefixes are shared by every table of a snapshot. */
@@ -48,6 +68,16 @@ function key(p: Prefix): string {
   return p.id;
 }
 
+/** 10.0.0.0/8, or the IPv6 prefix with its groups written out. */
+function describePrefix(p: Prefix): string {
+  if (p.bits >= 96 && p.net >> 32n === 0xffffn) {
+    const v4 = Number(p.net & 0xffff_ffffn);
+    return `${[24, 16, 8, 0].map((s) => (v4 >>> s) & 0xff).join('.')}/${p.bits - 96}`;
+  }
+  const hex = p.net.toString(16).padStart(32, '0');
+  return `${hex.match(/.{4}/g)!.join(':')}/${p.bits}`;
+}
+
 function addrOf(p: Prefix): Buffer {
   if (!p.addr) {
     p.addr = Buffer.alloc(16);
@@ -58,39 +88,53 @@ function addrOf(p: Prefix): Buffer {
 }
 
 const ALL: PeerPorts = { all: true, ranges: [] };
+const NONE: PeerPorts = { all: false, ranges: [] };
 
 /**
- * The TCP ports a rule allows, or ALL. A named port resolves against the
- * destination pod: known for ingress (the workload itself); for egress it is
- * each peer's, so the entry allows all ports and the proxy checks exactly.
+ * The ports of one protocol a rule allows, or ALL. A named port resolves
+ * against the destination pod: known for ingress (the workload itself); for
+ * egress it is each peer's: for TCP the entry allows all ports and the proxy
+ * checks exactly; for UDP the caller resolves it per peer pod (here it adds
+ * nothing).
  */
-function rulePorts(rule: PolicyRule, own?: readonly ContainerPort[]): PeerPorts {
+function rulePorts(
+  rule: PolicyRule,
+  protocol: PeerProtocol,
+  own?: readonly ContainerPort[],
+): PeerPorts {
   if (rule.ports.length === 0) return ALL;
   let ranges: [number, number][] = [];
   for (const p of rule.ports) {
-    if (p.protocol !== 'TCP') continue;
+    if (p.protocol !== protocol) continue;
     if (p.port === undefined) return ALL;
     if (typeof p.port === 'string') {
-      if (!own) return ALL;
-      const c = own.find((x) => x.name === p.port && x.protocol === 'TCP');
+      if (!own) {
+        if (protocol === 'TCP') return ALL;
+        continue;
+      }
+      const c = own.find((x) => x.name === p.port && x.protocol === protocol);
       if (c) ranges = [...ranges, [c.containerPort, c.containerPort]];
       continue;
     }
     ranges.push([p.port, p.endPort ?? p.port]);
   }
-  return merged(ranges);
+  return merged(ranges, protocol);
 }
 
-function union(a: PeerPorts, b: PeerPorts): PeerPorts {
+function union(a: PeerPorts, b: PeerPorts, protocol: PeerProtocol): PeerPorts {
   if (a.all || b.all) return ALL;
   // Both are merged already: nothing to merge when one is empty or they are the same.
   if (a === b || b.ranges.length === 0) return a;
   if (a.ranges.length === 0) return b;
-  return merged([...a.ranges, ...b.ranges]);
+  const m = merged([...a.ranges, ...b.ranges], protocol);
+  return a.truncated || b.truncated ? { ...m, truncated: true } : m;
 }
 
-/** Sorted, overlapping and adjacent ranges joined; ALL when more than the map holds. */
-function merged(ranges: readonly (readonly [number, number])[]): PeerPorts {
+/**
+ * Sorted, overlapping and adjacent ranges joined. More than the map holds:
+ * all ports for TCP (the proxy checks exactly), the lowest ranges for UDP.
+ */
+function merged(ranges: readonly (readonly [number, number])[], protocol: PeerProtocol): PeerPorts {
   const rs = [...ranges].sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
   for (const [lo, hi] of rs) {
@@ -98,16 +142,36 @@ function merged(ranges: readonly (readonly [number, number])[]): PeerPorts {
     if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
     else out.push([lo, hi]);
   }
-  return out.length > constants.EGRESS_MAX_RANGES ? ALL : { all: false, ranges: out };
+  if (out.length <= constants.EGRESS_MAX_RANGES) return { all: false, ranges: out };
+  if (protocol === 'TCP') return ALL;
+  return { all: false, ranges: out.slice(0, constants.EGRESS_MAX_RANGES), truncated: true };
+}
+
+/** Whether prefix c covers prefix p. */
+function within(p: Prefix, c: Prefix): boolean {
+  if (c.bits > p.bits) return false;
+  if (c.bits === 0) return true;
+  const shift = BigInt(128 - c.bits);
+  return p.net >> shift === c.net >> shift;
+}
+
+type Ports = Readonly<Record<PeerProtocol, PeerPorts>>;
+
+interface Block {
+  prefixes: Prefix[];
+  excepts: Prefix[];
+  /** Absent: the rule's. */
+  ports?: Ports;
 }
 
 interface CompiledRule {
   /**
    * The rule's peers as blocks: an ipBlock with its own excepts, and one block
-   * for all selected pods (an except never takes back what a pod peer allows).
+   * for all selected pods (an except never takes back what a pod peer allows);
+   * for named UDP ports of egress, one more block per peer pod with its own.
    */
-  readonly blocks: { prefixes: Prefix[]; excepts: Prefix[] }[];
-  readonly ports: PeerPorts;
+  readonly blocks: Block[];
+  readonly ports: Ports;
 }
 
 /** Per snapshot: each pod's /32 (or /128) prefix and each namespace's labels, worked out once. */
@@ -146,8 +210,25 @@ function podPrefixes(
   own?: readonly ContainerPort[],
 ): CompiledRule {
   const prefixes: Prefix[] = [];
-  const blocks = [{ prefixes, excepts: [] as Prefix[] }];
-  if (rule.peers.length === 0) prefixes.push({ net: 0n, bits: 0 });
+  const blocks: Block[] = [{ prefixes, excepts: [] }];
+  // A named UDP port of an egress rule is each destination pod's own: no proxy
+  // checks UDP, so it resolves here, per pod, into a block of the pod's /32.
+  const namedUdp =
+    !own && rule.ports.some((p) => p.protocol === 'UDP' && typeof p.port === 'string');
+  const perPod = (within: (prefix: Prefix) => boolean) => {
+    if (!namedUdp) return;
+    for (const { pod, prefix } of indexOf(snap).pods)
+      if (within(prefix))
+        blocks.push({
+          prefixes: [prefix],
+          excepts: [],
+          ports: { TCP: NONE, UDP: rulePorts(rule, 'UDP', pod.ports) },
+        });
+  };
+  if (rule.peers.length === 0) {
+    prefixes.push({ net: 0n, bits: 0 });
+    perPod(() => true);
+  }
   for (const peer of rule.peers) {
     if (isIPBlockPeer(peer)) {
       const c = parseCidr(peer.ipBlock.cidr);
@@ -156,7 +237,11 @@ function podPrefixes(
         const x = parseCidr(e);
         if (x) excepts.push(toPrefix(x));
       }
-      if (c) blocks.push({ prefixes: [toPrefix(c)], excepts });
+      if (c) {
+        const block = toPrefix(c);
+        blocks.push({ prefixes: [block], excepts });
+        perPod((p) => within(p, block) && !excepts.some((x) => within(p, x)));
+      }
       continue;
     }
     const index = indexOf(snap);
@@ -170,10 +255,21 @@ function podPrefixes(
           : pod.namespace === policy.namespace;
         nsOk.set(pod.namespace, ok);
       }
-      if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) prefixes.push(prefix);
+      if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) {
+        prefixes.push(prefix);
+        if (namedUdp)
+          blocks.push({
+            prefixes: [prefix],
+            excepts: [],
+            ports: { TCP: NONE, UDP: rulePorts(rule, 'UDP', pod.ports) },
+          });
+      }
     }
   }
-  return { blocks, ports: rulePorts(rule, own) };
+  return {
+    blocks,
+    ports: { TCP: rulePorts(rule, 'TCP', own), UDP: rulePorts(rule, 'UDP', own) },
+  };
 }
 
 // A rule's peers resolve the same for every workload it applies to: resolved
@@ -274,13 +370,13 @@ function buildPeerTable(
     ),
   );
   const candidates = new Map<string, Prefix>();
-  // Indexed by block; ruleOf[block] is the rule it belongs to.
+  // Indexed by block, in rule order; portsOf[block] is what the block allows.
   const allowing = new PrefixIndex();
   const excepting = new PrefixIndex();
-  const ruleOf: number[] = [];
-  rules.forEach((r, i) => {
+  const portsOf: Ports[] = [];
+  for (const r of rules) {
     for (const b of r.blocks) {
-      const id = ruleOf.push(i) - 1;
+      const id = portsOf.push(b.ports ?? r.ports) - 1;
       for (const p of b.prefixes) {
         candidates.set(key(p), p);
         allowing.add(p, id);
@@ -290,21 +386,42 @@ function buildPeerTable(
         excepting.add(x, id);
       }
     }
-  });
-  const entries = new Map<string, PeerEntry>();
+  }
+  const covering = new Map<string, number[]>();
   for (const [k, cand] of candidates) {
     const excepted = excepting.covering(cand, new Set());
-    const by = new Set<number>();
-    for (const b of allowing.covering(cand, new Set())) if (!excepted.has(b)) by.add(ruleOf[b]!);
+    const by: number[] = [];
+    for (const b of allowing.covering(cand, new Set())) if (!excepted.has(b)) by.push(b);
     // In rule order, as the ports of several rules merge.
-    let ports: PeerPorts = { all: false, ranges: [] };
-    for (const i of [...by].sort((a, b) => a - b)) ports = union(ports, rules[i]!.ports);
-    entries.set(k, { addr: addrOf(cand), bits: cand.bits, ports });
+    covering.set(
+      k,
+      by.sort((a, b) => a - b),
+    );
   }
-  return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
+  const entries = new Map<string, PeerEntry>();
+  const unenforced: string[] = [];
+  for (const protocol of PEER_PROTOCOLS) {
+    // A protocol no rule opens anywhere needs no entries: no entry denies.
+    if (portsOf.every((p) => !p[protocol].all && p[protocol].ranges.length === 0)) continue;
+    for (const [k, cand] of candidates) {
+      let ports: PeerPorts = NONE;
+      for (const b of covering.get(k)!) ports = union(ports, portsOf[b]![protocol], protocol);
+      entries.set(`${protocol}:${k}`, { protocol, addr: addrOf(cand), bits: cand.bits, ports });
+      if (ports.truncated)
+        unenforced.push(
+          `${protocol} to ${describePrefix(cand)}: more than ${constants.EGRESS_MAX_RANGES} port ranges, only ${ports.ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`)).join(',')} let through`,
+        );
+    }
+  }
+  return {
+    isolated: true,
+    entries,
+    policies: selecting.map((p) => `${p.namespace}/${p.name}`),
+    ...(unenforced.length ? { unenforced } : {}),
+  };
 }
 
-/** The egress table of a workload: what its connect()s may reach. */
+/** The egress table of a workload: what its connect()s and datagrams may reach. */
 export function compileEgress(snap: Snapshot, namespace: string, labels: Labels): PeerTable {
   return compilePeerTable(snap, namespace, labels, 'egress');
 }

@@ -4,7 +4,7 @@ import { codecFor, type Decoded, decodeAddr } from './codec.ts';
 import { constants, Event } from './layout.ts';
 import { type NativeRingBuffer, native } from './native.ts';
 
-export type EventKind = 'connect' | 'sk_lookup' | 'unknown';
+export type EventKind = 'connect' | 'sendmsg' | 'sk_lookup' | 'unknown';
 export type VerdictName = 'allow' | 'deny' | 'redirect' | 'unknown';
 
 export interface DatapathEvent {
@@ -16,14 +16,20 @@ export interface DatapathEvent {
   rule: number;
   kind: EventKind;
   verdict: VerdictName;
-  /** Destination of the connect (or local address for sk_lookup). */
+  /** Destination of the connect or datagram (or local address for sk_lookup). */
   addr: string;
   port: number;
+  protocol: 'TCP' | 'UDP' | 'unknown';
 }
 
 const kinds: Record<number, EventKind> = {
   [constants.EV_CONNECT]: 'connect',
   [constants.EV_SK_LOOKUP]: 'sk_lookup',
+  [constants.EV_SENDMSG]: 'sendmsg',
+};
+const protocols: Record<number, DatapathEvent['protocol']> = {
+  [constants.PROTO_TCP]: 'TCP',
+  [constants.PROTO_UDP]: 'UDP',
 };
 const verdicts: Record<number, VerdictName> = {
   [constants.VERDICT_ALLOW]: 'allow',
@@ -46,6 +52,7 @@ export function decodeEvent(buf: Buffer): DatapathEvent {
     verdict: verdicts[e.verdict as number] ?? 'unknown',
     addr: decodeAddr(e.family as number, e.addr as Buffer),
     port: e.port as number,
+    protocol: protocols[e.protocol as number] ?? 'unknown',
   };
 }
 

@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -54,9 +54,15 @@ export const constants = {
   META_F_SPLICE: 1,
   /** workload.flags and inbound_target.flags: strict mTLS, plaintext from outside the mesh is refused. */
   WL_F_STRICT: 1,
-  /** workload.flags: a NetworkPolicy isolates the workload for egress; egress_allow lists what it may reach. */
+  /**
+   * workload.flags: a NetworkPolicy isolates the workload for egress; egress_allow lists what it may reach.
+   * Mirrored in inbound_target.flags: sk_lookup then remembers UDP it admits, so the answers may leave.
+   */
   WL_F_EGRESS_ISOLATED: 2,
-  /** inbound_target.flags: a NetworkPolicy isolates the workload for ingress; ingress_allow lists its sources. */
+  /**
+   * inbound_target.flags: a NetworkPolicy isolates the workload for ingress; ingress_allow lists its sources.
+   * Mirrored in workload.flags: sendmsg then remembers UDP it sends, so the answers may come in.
+   */
   WL_F_INGRESS_ISOLATED: 4,
   /** workload.flags / inbound_target.flags: which generation of egress_allow / ingress_allow is live. */
   WL_F_EGRESS_GEN: 8,
@@ -70,6 +76,15 @@ export const constants = {
   /** event.kind */
   EV_CONNECT: 1,
   EV_SK_LOOKUP: 2,
+  /** A datagram sent without connect() (cgroup/sendmsg4|6). */
+  EV_SENDMSG: 3,
+  /** egress_prefix.protocol and event.protocol: IP protocol numbers. */
+  PROTO_TCP: 6,
+  PROTO_UDP: 17,
+  /** How long after a UDP datagram its answer is let through (udp_flows), as conntrack's UDP timeout. */
+  UDP_FLOW_NS: 30_000_000_000,
+  /** Events for refused UDP datagrams per node and second; the rest are counted in event_budget. */
+  DATAGRAM_EVENTS_PER_S: 1000,
   /** event.verdict and verdict.action */
   VERDICT_ALLOW: 1,
   VERDICT_DENY: 2,
@@ -111,8 +126,8 @@ export const EgressKey = struct('weft_egress_key', 'An egress destination of one
 
 export const EgressPrefix = struct(
   'weft_egress_prefix',
-  'LPM key: a workload, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id too.',
-  [f('prefixlen', 'u32'), f('workload_id', 'u32'), addr('addr')],
+  'LPM key: a workload and an IP protocol, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id and protocol too.',
+  [f('prefixlen', 'u32'), f('workload_id', 'u32'), f('protocol', 'u32'), addr('addr')],
 );
 
 export const EgressPorts = struct(
@@ -166,7 +181,34 @@ export const Event = struct('weft_event', 'A datapath verdict, sent through the 
   f('rule', 'u16'),
   f('kind', 'u8'),
   f('verdict', 'u8'),
+  f('protocol', 'u8'),
+  f('pad', { bytes: 7 }),
 ]);
+
+export const UdpFlowKey = struct(
+  'weft_udp_flow',
+  'A UDP exchange of a workload: its local port and the peer (IPv4 as ::ffff:a.b.c.d).',
+  [
+    f('workload_id', 'u32'),
+    f('local_port', 'u16'),
+    f('remote_port', 'be16'),
+    f('family', 'u16'),
+    f('pad', 'u16'),
+    addr('addr'),
+  ],
+);
+
+export const EventBudget = struct(
+  'weft_event_budget',
+  'Datagram refusal events sent in the current second, and those left out since the maps were made.',
+  [f('window_ns', 'u64'), f('sent', 'u32'), f('suppressed', 'u32')],
+);
+
+export const MeshPeerKey = struct(
+  'weft_mesh_peer',
+  'The address of a pod in the mesh anywhere in the cluster (IPv4 as ::ffff:a.b.c.d).',
+  [addr('addr')],
+);
 
 export const structs: readonly StructSpec[] = [
   Meta,
@@ -181,6 +223,9 @@ export const structs: readonly StructSpec[] = [
   ConnKey,
   SockKey,
   Event,
+  UdpFlowKey,
+  EventBudget,
+  MeshPeerKey,
 ];
 
 export const maps: readonly MapSpec[] = [
@@ -218,7 +263,7 @@ export const maps: readonly MapSpec[] = [
   },
   {
     name: 'egress_allow',
-    doc: 'What an egress-isolated workload may connect to (NetworkPolicy egress), longest prefix wins.',
+    doc: 'What an egress-isolated workload may reach, per protocol (NetworkPolicy egress), longest prefix wins.',
     type: 'lpm_trie',
     key: EgressPrefix,
     value: EgressPorts,
@@ -226,7 +271,7 @@ export const maps: readonly MapSpec[] = [
   },
   {
     name: 'ingress_allow',
-    doc: 'Sources an ingress-isolated workload admits in plaintext (NetworkPolicy ingress), by its local port.',
+    doc: 'Sources an ingress-isolated workload admits in plaintext, per protocol (NetworkPolicy ingress), by its local port.',
     type: 'lpm_trie',
     key: EgressPrefix,
     value: EgressPorts,
@@ -262,6 +307,30 @@ export const maps: readonly MapSpec[] = [
     type: 'sockhash',
     key: SockKey,
     value: 'u64',
+    maxEntries: 65536,
+  },
+  {
+    name: 'udp_flows',
+    doc: 'UDP exchanges an enrolled workload took part in → when its last datagram went by (ns); answers within UDP_FLOW_NS pass as replies.',
+    type: 'lru_hash',
+    key: UdpFlowKey,
+    value: 'u64',
+    maxEntries: 65536,
+  },
+  {
+    name: 'event_budget',
+    doc: 'Entry 0: how many datagram refusal events went out this second (at most DATAGRAM_EVENTS_PER_S), and how many were left out.',
+    type: 'array',
+    key: 'u32',
+    value: EventBudget,
+    maxEntries: 1,
+  },
+  {
+    name: 'mesh_peers',
+    doc: 'Addresses of mesh pods cluster-wide: strict mTLS admits UDP from these only.',
+    type: 'hash',
+    key: MeshPeerKey,
+    value: 'u32',
     maxEntries: 65536,
   },
   {

@@ -5,7 +5,7 @@
 // to the new agent's programs in one step).
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PeerTable } from '../compile/netpol.ts';
+import type { PeerProtocol, PeerTable } from '../compile/netpol.ts';
 import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
 import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import { EventStream } from './events.ts';
@@ -22,6 +22,8 @@ const ROOT_PROGRAMS: Record<string, (typeof OBJECTS)[number]> = {
   weft_connect6: 'sock_connect',
   weft_getpeername4: 'sock_connect',
   weft_getpeername6: 'sock_connect',
+  weft_sendmsg4: 'sock_connect',
+  weft_sendmsg6: 'sock_connect',
   weft_sockops: 'sock_ops',
 };
 
@@ -32,6 +34,22 @@ export interface NodeDatapathOptions {
   pinRoot: string;
   bpfDir?: string;
   splice?: boolean;
+}
+
+const PROTO: Record<PeerProtocol, number> = {
+  TCP: constants.PROTO_TCP,
+  UDP: constants.PROTO_UDP,
+};
+
+/** An address as the policy maps key it: 16 bytes, IPv4 as ::ffff:a.b.c.d. */
+function addr16(ip: string): Buffer {
+  const a = encodeAddr(ip);
+  const out = Buffer.alloc(16);
+  if (a.family === constants.AF_INET) {
+    out.writeUInt16BE(0xffff, 10);
+    a.bytes.copy(out, 12, 0, 4);
+  } else a.bytes.copy(out);
+  return out;
 }
 
 export interface EnrolledEntry {
@@ -52,6 +70,10 @@ export class NodeDatapath {
   private readonly ingressAllow: BpfMap<Decoded, Decoded>;
   private readonly ingressKeys = new Map<number, { signature: string; keys: Decoded[] }>();
   private readonly socks: BpfMap<number, bigint>;
+  private readonly meshPeers: BpfMap<Decoded, number>;
+  private readonly eventBudget: BpfMap<number, Decoded>;
+  /** Addresses this agent wrote to mesh_peers (hex of the 16-byte key). */
+  private meshWritten: Set<string> | null = null;
   private readonly meta: BpfMap<number, Decoded>;
   private readonly linkDir: string;
   private readonly origKey = { workload_id: 0, port: 0, family: 0 };
@@ -78,6 +100,8 @@ export class NodeDatapath {
     this.egressAllow = o.map('egress_allow');
     this.ingressAllow = o.map('ingress_allow');
     this.socks = o.map('inbound_socks');
+    this.meshPeers = o.map('mesh_peers');
+    this.eventBudget = o.map('event_budget');
     this.checkLayout();
   }
 
@@ -239,7 +263,12 @@ export class NodeDatapath {
         ranges.writeUInt16LE(lo, i * 4);
         ranges.writeUInt16LE(hi, i * 4 + 2);
       });
-      const key = { prefixlen: 32 + entry.bits, workload_id: (id | tag) >>> 0, addr: entry.addr };
+      const key = {
+        prefixlen: 64 + entry.bits,
+        workload_id: (id | tag) >>> 0,
+        protocol: PROTO[entry.protocol],
+        addr: entry.addr,
+      };
       map.set(key, {
         policy_id: 0,
         flags: entry.ports.all ? constants.EGRESS_F_ALL_PORTS : 0,
@@ -258,6 +287,10 @@ export class NodeDatapath {
         { sock_index: id, workload_id: id, flags: next },
       );
     }
+    // The other hook learns of the isolation too, only to know which UDP
+    // exchanges to remember (so their answers pass): a moment's lag costs an answer at most.
+    if (kind === 'egress') this.setTargetFlag(id, e.podIP, isoFlag, table.isolated);
+    else this.setFlag(id, e.cgroupDir, isoFlag, table.isolated);
     for (const key of have?.keys ?? []) map.delete(key);
     written.set(id, { signature, keys });
   }
@@ -273,6 +306,7 @@ export class NodeDatapath {
     e: EnrolledEntry,
     peerIP: string,
     port: number,
+    protocol: PeerProtocol = 'TCP',
   ): { isolated: boolean; allowed: boolean; ports?: string } {
     const flags =
       (kind === 'egress' ? this.flagsOf(e.cgroupDir) : this.targetFlagsOf(e.podIP)) ?? 0;
@@ -280,16 +314,11 @@ export class NodeDatapath {
       kind === 'egress' ? constants.WL_F_EGRESS_ISOLATED : constants.WL_F_INGRESS_ISOLATED;
     const gen = kind === 'egress' ? constants.WL_F_EGRESS_GEN : constants.WL_F_INGRESS_GEN;
     if (!(flags & iso)) return { isolated: false, allowed: true };
-    const a = encodeAddr(peerIP);
-    const addr = Buffer.alloc(16);
-    if (a.family === constants.AF_INET) {
-      addr.writeUInt16BE(0xffff, 10);
-      a.bytes.copy(addr, 12, 0, 4);
-    } else a.bytes.copy(addr);
     const key = {
-      prefixlen: 32 + 128,
+      prefixlen: 64 + 128,
       workload_id: ((flags & gen ? constants.POLICY_GEN_BIT : 0) | id) >>> 0,
-      addr,
+      protocol: PROTO[protocol],
+      addr: addr16(peerIP),
     };
     const v = (kind === 'egress' ? this.egressAllow : this.ingressAllow).get(key);
     if (!v) return { isolated: true, allowed: false, ports: 'no entry' };
@@ -305,6 +334,32 @@ export class NodeDatapath {
       if (port >= lo && port <= hi) allowed = true;
     }
     return { isolated: true, allowed, ports: list.length ? list.join(',') : 'none' };
+  }
+
+  /**
+   * The addresses of every mesh pod in the cluster: strict mTLS admits UDP
+   * from these only (UDP is not tunnelled, so its source address is all there
+   * is). Written as a difference against what this agent wrote before; on the
+   * first call, entries an earlier agent left and no pod has now are dropped.
+   */
+  setMeshPeers(ips: Iterable<string>): void {
+    const want = new Map<string, Buffer>();
+    for (const ip of ips) {
+      const a = addr16(ip);
+      want.set(a.toString('hex'), a);
+    }
+    const have =
+      this.meshWritten ??
+      new Set([...this.meshPeers.keys()].map((k) => (k.addr as Buffer).toString('hex')));
+    for (const [hex, a] of want) if (!have.has(hex)) this.meshPeers.set({ addr: a }, 1);
+    for (const hex of have)
+      if (!want.has(hex)) this.meshPeers.delete({ addr: Buffer.from(hex, 'hex') });
+    this.meshWritten = new Set(want.keys());
+  }
+
+  /** Datagram refusal events the kernel left out (over its per-second limit) since the maps were made. */
+  suppressedEvents(): number {
+    return (this.eventBudget.get(0)?.suppressed as number | undefined) ?? 0;
   }
 
   private flagsOf(cgroupDir: string): number | undefined {
@@ -327,14 +382,24 @@ export class NodeDatapath {
       const mine = new Set(
         [...written.values()].flatMap((w) =>
           w.keys.map((k) =>
-            JSON.stringify([k.prefixlen, k.workload_id, (k.addr as Buffer).toString('hex')]),
+            JSON.stringify([
+              k.prefixlen,
+              k.workload_id,
+              k.protocol,
+              (k.addr as Buffer).toString('hex'),
+            ]),
           ),
         ),
       );
       for (const k of [...map.keys()]) {
         if (
           !mine.has(
-            JSON.stringify([k.prefixlen, k.workload_id, (k.addr as Buffer).toString('hex')]),
+            JSON.stringify([
+              k.prefixlen,
+              k.workload_id,
+              k.protocol,
+              (k.addr as Buffer).toString('hex'),
+            ]),
           )
         )
           map.delete(k);
@@ -413,6 +478,8 @@ export class NodeDatapath {
       this.connOrig,
       this.targets,
       this.socks,
+      this.meshPeers,
+      this.eventBudget,
       this.egressAllow,
       this.ingressAllow,
     ])

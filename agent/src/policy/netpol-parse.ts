@@ -1,5 +1,6 @@
 // One YAML-decoded NetworkPolicy document → a NetworkPolicy with Kubernetes'
-// defaults applied, or an error for every field Kubernetes would reject. Unknown
+// defaults applied, or an error for every field Kubernetes would reject, and for
+// SCTP ports, which Kubernetes accepts but weft cannot enforce. Unknown
 // fields are rejected too (as kubectl's strict field validation does): a misspelt
 // `except` or `matchLabels` would silently widen what a policy allows. Pure.
 
@@ -239,8 +240,18 @@ function readPort(raw: unknown, path: string, err: ReportError): PolicyPort | un
     err(`${path}.${field}`, message);
     ok = false;
   };
-  if (!isAbsent(protocol) && protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP')
-    bad('protocol', `expected TCP, UDP or SCTP, found ${describe(protocol)}`);
+  // SCTP is valid Kubernetes, but weft's hooks police TCP and UDP only: a rule
+  // for it would be parsed and never enforced, so the policy is refused instead.
+  if (protocol === 'SCTP')
+    bad(
+      'protocol',
+      'expected TCP or UDP, found SCTP: weft enforces NetworkPolicy for TCP and UDP only, and refuses a policy it would not enforce',
+    );
+  else if (!isAbsent(protocol) && protocol !== 'TCP' && protocol !== 'UDP')
+    bad(
+      'protocol',
+      `expected TCP or UDP (SCTP is not enforced by weft), found ${describe(protocol)}`,
+    );
   if (!isAbsent(port) && !isPortNumber(port) && !(typeof port === 'string' && isPortName(port)))
     bad(
       'port',

@@ -24,11 +24,15 @@ export interface TraceStage {
   readonly reason: string;
 }
 
+/** The protocols the mesh polices; SCTP policy rules are refused when read. */
+export type TraceProtocol = 'TCP' | 'UDP';
+
 export interface Trace {
   readonly verdict: 'allow' | 'deny';
   readonly from: string;
   readonly to: string;
   readonly port: number;
+  readonly protocol: TraceProtocol;
   readonly stages: readonly TraceStage[];
 }
 
@@ -42,6 +46,8 @@ export interface TraceInput {
   /** `namespace/pod` or `namespace/svc/name` */
   readonly to: string;
   readonly port: number;
+  /** Default TCP. UDP is policed in the kernel only: no tunnel, no proxy, no AuthorizationPolicy. */
+  readonly protocol?: TraceProtocol;
   readonly http?: AuthzRequest;
   /** The mesh-wide mTLS mode for namespaces without a weft.dev/mtls label (default permissive). */
   readonly mtlsDefault?: MtlsMode;
@@ -60,13 +66,14 @@ function resolveTarget(
       stages.push({ stage: 'service', result: 'deny', object: key, reason: `no Service ${key}` });
       return undefined;
     }
-    const sp = svc.ports.find((p) => p.port === input.port && p.protocol === 'TCP');
+    const protocol = input.protocol ?? 'TCP';
+    const sp = svc.ports.find((p) => p.port === input.port && p.protocol === protocol);
     if (!sp) {
       stages.push({
         stage: 'service',
         result: 'deny',
         object: key,
-        reason: `Service ${key} has no TCP port ${input.port}`,
+        reason: `Service ${key} has no ${protocol} port ${input.port}`,
       });
       return undefined;
     }
@@ -101,7 +108,7 @@ function resolveTarget(
       stage: 'service',
       result: 'info',
       object: key,
-      reason: `port ${input.port} → ${backends.length} endpoint(s); tracing ${first.pod.namespace}/${first.pod.name}:${first.port}`,
+      reason: `port ${input.port} → ${backends.length} endpoint(s); tracing ${first.pod.namespace}/${first.pod.name}:${first.port}${protocol === 'UDP' ? ' (weft does not balance UDP: kube-proxy or the CNI translates the Service address after the kernel has checked egress policy against it)' : ''}`,
     });
     return first;
   }
@@ -119,13 +126,20 @@ function resolveTarget(
 
 export function tracePolicy(input: TraceInput): Trace {
   const stages: TraceStage[] = [];
+  const protocol = input.protocol ?? 'TCP';
+  const udp = protocol === 'UDP';
   const done = (): Trace => ({
     verdict: stages.some((s) => s.result === 'deny') ? 'deny' : 'allow',
     from: input.from,
     to: input.to,
     port: input.port,
+    protocol,
     stages,
   });
+  if (udp && input.http) {
+    stages.push({ stage: 'L7', result: 'deny', reason: 'HTTP rides on TCP, not UDP' });
+    return done();
+  }
   const src = input.cluster.pods.get(input.from);
   if (!src) {
     stages.push({ stage: 'source', result: 'deny', reason: `no pod ${input.from}` });
@@ -157,7 +171,7 @@ export function tracePolicy(input: TraceInput): Trace {
       subject: podEndpoint(direction === 'egress' ? src : dst),
       peer: podEndpoint(direction === 'egress' ? dst : src),
       port: target.port,
-      protocol: 'TCP',
+      protocol,
     });
     // weft enforces NetworkPolicy for pods in the mesh; for others it only says what the
     // policy would decide (a CNI may enforce it), and the verdict does not count it.
@@ -187,6 +201,17 @@ export function tracePolicy(input: TraceInput): Trace {
 
   const srcId = spiffeId(input.trustDomain, src.namespace, src.serviceAccountName);
   const strict = isStrict(nsOf(dst), input.mtlsDefault);
+  if (udp) {
+    udpIdentity(stages, { src, dst, srcMesh, dstMesh, strict });
+    netpol('ingress');
+    stages.push({
+      stage: 'AuthorizationPolicy',
+      result: 'skip',
+      reason:
+        'AuthorizationPolicy governs TCP (as in Istio): UDP never reaches the proxy, and NetworkPolicy decides it in the kernel',
+    });
+    return done();
+  }
   if (srcMesh && dstMesh) {
     stages.push({
       stage: 'mTLS identity',
@@ -273,4 +298,38 @@ export function tracePolicy(input: TraceInput): Trace {
     });
   }
   return done();
+}
+
+/** UDP is not tunnelled: strict mTLS can only go by the source address. */
+function udpIdentity(
+  stages: TraceStage[],
+  o: { src: Pod; dst: Pod; srcMesh: boolean; dstMesh: boolean; strict: boolean },
+): void {
+  const { src, dst } = o;
+  if (!o.dstMesh) {
+    stages.push({
+      stage: 'mTLS identity',
+      result: 'skip',
+      reason: `${dst.namespace}/${dst.name} is not in the mesh: no mTLS`,
+    });
+  } else if (o.strict && !o.srcMesh) {
+    stages.push({
+      stage: 'mTLS identity',
+      result: 'deny',
+      object: dst.namespace,
+      reason: `${dst.namespace} is strict mTLS (${MTLS_LABEL} label or the mesh default): UDP from outside the mesh is refused (answers to what the pod sent pass)`,
+    });
+  } else if (o.strict) {
+    stages.push({
+      stage: 'mTLS identity',
+      result: 'info',
+      reason: `UDP is not tunnelled: strict mTLS admits it because ${src.podIP ?? 'the source'} is the address of ${src.namespace}/${src.name}, a mesh pod; no identity is verified`,
+    });
+  } else {
+    stages.push({
+      stage: 'mTLS identity',
+      result: 'info',
+      reason: 'UDP is not tunnelled: admitted in permissive mode with no identity',
+    });
+  }
 }

@@ -28,10 +28,29 @@ import {
 import { ipIn } from '../../../agent/src/sandbox/host.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { makeRig, type Rig } from '../../support/rig.ts';
+import { type UdpResult, udpClient } from '../../support/udp.ts';
 
 const APP4 = '10.199.0.1';
 const APP6 = 'fd00:199::1';
 const { constants: C } = layout;
+
+/** An IPv4 address as the policy maps key it (::ffff:a.b.c.d). */
+const mapped = (ip: string) =>
+  Buffer.from(
+    `00000000000000000000ffff${ip
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join('')}`,
+    'hex',
+  );
+const ports = (ranges: [number, number][]) => {
+  const b = Buffer.alloc(32);
+  ranges.forEach(([lo, hi], i) => {
+    b.writeUInt16LE(lo, i * 4);
+    b.writeUInt16LE(hi, i * 4 + 2);
+  });
+  return { policy_id: 0, flags: 0, count: ranges.length, ranges: b };
+};
 
 describePrivileged('connect hooks', () => {
   let rig: Rig;
@@ -59,6 +78,11 @@ describePrivileged('connect hooks', () => {
     runInPod({ cgroupDir: cg, netnsPath: ns.path }, connectScript(host, port)).then((r) =>
       lastJson<ConnectResult>(r),
     );
+  const udp = (host: string, port: number, connect = false) =>
+    runInPod(
+      { cgroupDir: cg, netnsPath: ns.path },
+      udpClient(host, port, { connect, count: 1 }),
+    ).then((r) => lastJson<UdpResult>(r));
 
   beforeAll(async () => {
     rig = makeRig('connect');
@@ -172,39 +196,28 @@ describePrivileged('connect hooks', () => {
 
     it('allows an egress-isolated workload only what egress_allow lists (longest prefix wins)', async () => {
       const allow = obj.map<Decoded, Decoded>('egress_allow');
-      const mapped = (ip: string) =>
-        Buffer.from(
-          `00000000000000000000ffff${ip
-            .split('.')
-            .map((o) => Number(o).toString(16).padStart(2, '0'))
-            .join('')}`,
-          'hex',
-        );
-      const ports = (ranges: [number, number][]) => {
-        const b = Buffer.alloc(32);
-        ranges.forEach(([lo, hi], i) => {
-          b.writeUInt16LE(lo, i * 4);
-          b.writeUInt16LE(hi, i * 4 + 2);
-        });
-        return { policy_id: 0, flags: 0, count: ranges.length, ranges: b };
-      };
+      const tcp = C.PROTO_TCP;
       try {
         // 10.199.0.0/16 on 8080-8081, with a hole at the app's own /32.
         allow.set(
-          { prefixlen: 32 + 96 + 16, workload_id: 7, addr: mapped('10.199.0.0') },
+          { prefixlen: 64 + 96 + 16, workload_id: 7, protocol: tcp, addr: mapped('10.199.0.0') },
           ports([[8080, 8081]]),
         );
         enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
         expect(await pod(APP4, 8080)).toMatchObject({ data: 'proxy' });
         expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
-        allow.set({ prefixlen: 32 + 128, workload_id: 7, addr: mapped(APP4) }, ports([]));
+        allow.set(
+          { prefixlen: 64 + 128, workload_id: 7, protocol: tcp, addr: mapped(APP4) },
+          ports([]),
+        );
         expect(await pod(APP4, 8080)).toEqual({ error: 'EPERM' });
         // A second generation written beside the live one changes nothing until one
         // update of the workload's flags makes it live.
         allow.set(
           {
-            prefixlen: 32 + 96 + 16,
+            prefixlen: 64 + 96 + 16,
             workload_id: (7 | C.POLICY_GEN_BIT) >>> 0,
+            protocol: tcp,
             addr: mapped('10.199.0.0'),
           },
           ports([[9999, 9999]]),
@@ -219,6 +232,68 @@ describePrivileged('connect hooks', () => {
       } finally {
         for (const k of [...allow.keys()]) allow.delete(k);
         allow.close();
+      }
+    });
+
+    it('polices UDP under its own entries: sendto() and connect() get EPERM with an event', async () => {
+      const allow = obj.map<Decoded, Decoded>('egress_allow');
+      const key = (protocol: number) => ({
+        prefixlen: 64 + 128,
+        workload_id: 7,
+        protocol,
+        addr: mapped(APP4),
+      });
+      try {
+        allow.set(key(C.PROTO_UDP), ports([[5353, 5353]]));
+        allow.set(key(C.PROTO_TCP), ports([[8080, 8080]]));
+        enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
+        expect(await udp(APP4, 5353)).toEqual({ sent: 1 });
+        expect(await udp(APP4, 5353, true)).toEqual({ sent: 1 });
+        // TCP's port does not open UDP, nor UDP's TCP.
+        expect(await udp(APP4, 8080)).toEqual({ sent: 0, error: 'EPERM' });
+        expect(await udp(APP4, 8080, true)).toEqual({ sent: 0, error: 'EPERM' });
+        expect(await pod(APP4, 5353)).toEqual({ error: 'EPERM' });
+        expect(await pod(APP4, 8080)).toMatchObject({ data: 'proxy' });
+        // An IPv6 socket sending to an IPv4 peer is policed as IPv4.
+        expect(await udp(`::ffff:${APP4}`, 8080)).toEqual({ sent: 0, error: 'EPERM' });
+        await expect
+          .poll(() => seen.filter((e) => e.protocol === 'UDP').length, { timeout: 3000 })
+          .toBeGreaterThanOrEqual(3);
+        const udpDenials = seen.filter((e) => e.protocol === 'UDP');
+        expect(udpDenials).toContainEqual(
+          expect.objectContaining({ kind: 'sendmsg', verdict: 'deny', addr: APP4, port: 8080 }),
+        );
+        expect(udpDenials).toContainEqual(
+          expect.objectContaining({ kind: 'connect', verdict: 'deny', addr: APP4, port: 8080 }),
+        );
+        // Not isolated: datagrams pass, and are never redirected.
+        enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
+        expect(await udp(APP4, 8080)).toEqual({ sent: 1 });
+      } finally {
+        for (const k of [...allow.keys()]) allow.delete(k);
+        allow.close();
+      }
+    });
+
+    it('limits refused-datagram events per second and counts the rest; every datagram is still refused', async () => {
+      const budget = obj.map<number, Decoded>('event_budget');
+      try {
+        enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
+        const before = seen.length;
+        // More than two windows' worth: however the burst straddles a second, some are left out.
+        const r = lastJson<UdpResult>(
+          await runInPod(
+            { cgroupDir: cg, netnsPath: ns.path },
+            udpClient(APP4, 9999, { count: 2 * C.DATAGRAM_EVENTS_PER_S + 100, keepGoing: true }),
+          ),
+        );
+        expect(r).toMatchObject({ sent: 0, refused: 2 * C.DATAGRAM_EVENTS_PER_S + 100 });
+        events.drain();
+        expect(seen.length - before).toBeLessThanOrEqual(2 * C.DATAGRAM_EVENTS_PER_S);
+        expect(budget.get(0)?.suppressed).toBeGreaterThanOrEqual(100);
+      } finally {
+        enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
+        budget.close();
       }
     });
 

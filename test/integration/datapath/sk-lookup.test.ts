@@ -1,5 +1,6 @@
 // sk_lookup attached to a real netns: inbound TCP to a steered address lands on
-// the proxy's listener with the original destination as its local address.
+// the proxy's listener with the original destination as its local address;
+// UDP datagrams go on to the app's socket or are dropped.
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -22,10 +23,12 @@ import {
   connectScript,
   lastJson,
   runInPod,
+  spawnInPod,
 } from '../../../agent/src/sandbox/exec.ts';
 import { ipIn } from '../../../agent/src/sandbox/host.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { makeRig, type Rig } from '../../support/rig.ts';
+import { type UdpResult, udpClient, udpServer } from '../../support/udp.ts';
 
 const POD = '10.199.1.1';
 const C = layout.constants;
@@ -114,6 +117,77 @@ describePrivileged('sk_lookup steering', () => {
   it('never steers the HBONE port, and steers the other weft port numbers like any app port', async () => {
     expect(await dial(C.PORT_HBONE)).toEqual({ error: 'ECONNREFUSED' });
     expect(await dial(C.PORT_METRICS)).toMatchObject({ data: 'proxy' });
+  });
+
+  it('drops UDP a strict target may not admit, lets a mesh peer through, and remembers only what must be answered', async () => {
+    const flows = obj.map<Decoded, bigint>('udp_flows');
+    const mesh = obj.map<Decoded, number>('mesh_peers');
+    const events = new EventStream(obj.mapFd('events'));
+    const seen: DatapathEvent[] = [];
+    events.on('event', (e) => seen.push(e));
+    const got: string[] = [];
+    const server = spawnInPod({ netnsPath: ns.path }, udpServer(5300));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout?.on('data', (d: Buffer) => {
+          for (const l of d.toString().split('\n'))
+            if (l === 'listening') resolve();
+            else if (l.startsWith('{"from"')) got.push((JSON.parse(l) as { data: string }).data);
+        });
+        server.on('exit', () => reject(new Error('udp server exited')));
+      });
+      const send = (data: string) =>
+        runInPod({ netnsPath: ns.path }, udpClient(POD, 5300, { data })).then((r) =>
+          lastJson<UdpResult>(r),
+        );
+      // Permissive and not isolated: delivered, and nothing is remembered.
+      expect(await send('open')).toEqual({ sent: 1 });
+      await expect.poll(() => got, { timeout: 3000 }).toContain('open');
+      expect([...flows.keys()]).toEqual([]);
+      // Strict: the sender (here the pod's own address) is no mesh pod until listed.
+      targets.set(target(), { sock_index: 0, workload_id: 4, flags: C.WL_F_STRICT });
+      expect(await send('outsider')).toEqual({ sent: 1 });
+      const mapped = Buffer.from(
+        `00000000000000000000ffff${encodeAddr(POD).bytes.subarray(0, 4).toString('hex')}`,
+        'hex',
+      );
+      mesh.set({ addr: mapped }, 1);
+      expect(await send('member')).toEqual({ sent: 1 });
+      await expect.poll(() => got, { timeout: 3000 }).toContain('member');
+      expect(got).not.toContain('outsider');
+      expect(seen).toContainEqual(
+        expect.objectContaining({
+          kind: 'sk_lookup',
+          protocol: 'UDP',
+          verdict: 'deny',
+          port: 5300,
+        }),
+      );
+      // Isolated for egress too: what it admits is remembered, so its answer may leave.
+      targets.set(target(), {
+        sock_index: 0,
+        workload_id: 4,
+        flags: C.WL_F_STRICT | C.WL_F_EGRESS_ISOLATED,
+      });
+      expect(await send('remembered')).toEqual({ sent: 1 });
+      await expect.poll(() => got, { timeout: 3000 }).toContain('remembered');
+      expect([...flows.keys()]).toContainEqual(
+        expect.objectContaining({
+          workload_id: 4,
+          local_port: 5300,
+          family: C.AF_INET,
+          addr: mapped,
+        }),
+      );
+    } finally {
+      server.kill('SIGKILL');
+      events.close();
+      for (const k of [...flows.keys()]) flows.delete(k);
+      for (const k of [...mesh.keys()]) mesh.delete(k);
+      flows.close();
+      mesh.close();
+      targets.set(target(), { sock_index: 0, workload_id: 4, flags: 0 });
+    }
   });
 
   it('fails closed when the steered address has lost its listener', async () => {

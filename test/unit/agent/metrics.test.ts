@@ -54,6 +54,7 @@ const status: AgentStatus = {
     },
   ],
   rejected: [{ file: 'f', object: 'o', field: 'spec', message: 'm' }],
+  datapathEventsSuppressed: 12,
 };
 
 describe('renderMetrics', () => {
@@ -73,6 +74,10 @@ describe('renderMetrics', () => {
       }
     }
     expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('counts the refused-datagram events the kernel left out', () => {
+    expect(lines).toContain('weft_datapath_events_suppressed_total{node="node-1"} 12');
   });
 
   it('carries the counters, per direction and per enrollment', () => {

@@ -25,7 +25,12 @@ function snap(policies: NetworkPolicy[]): Snapshot {
 }
 
 const entries = (t: ReturnType<typeof compileEgress>) =>
-  [...t.entries.values()].map((e) => ({ addr: e.addr.toString('hex'), bits: e.bits, ...e.ports }));
+  [...t.entries.values()].map((e) => ({
+    protocol: e.protocol,
+    addr: e.addr.toString('hex'),
+    bits: e.bits,
+    ...e.ports,
+  }));
 
 describe('egress compiler', () => {
   it('leaves a workload no policy selects unisolated', () => {
@@ -53,7 +58,13 @@ describe('egress compiler', () => {
       { app: 'web' },
     );
     expect(entries(t)).toEqual([
-      { addr: '00000000000000000000ffff0a000007', bits: 128, all: false, ranges: [[5432, 5432]] },
+      {
+        protocol: 'TCP',
+        addr: '00000000000000000000ffff0a000007',
+        bits: 128,
+        all: false,
+        ranges: [[5432, 5432]],
+      },
     ]);
   });
 
@@ -124,14 +135,149 @@ describe('egress compiler', () => {
     expect(entries(t).every((e) => e.all)).toBe(true);
   });
 
-  it('lets UDP-only rules allow no TCP', () => {
+  it('lets UDP-only rules allow no TCP: their ports go under UDP alone', () => {
     const t = compileEgress(
       snap([policy([{ peers: [], ports: [{ protocol: 'UDP', port: 53 }] }])]),
       'shop',
       { app: 'web' },
     );
     expect(entries(t)).toEqual([
-      { addr: '00000000000000000000000000000000', bits: 0, all: false, ranges: [] },
+      {
+        protocol: 'UDP',
+        addr: '00000000000000000000000000000000',
+        bits: 0,
+        all: false,
+        ranges: [[53, 53]],
+      },
+    ]);
+  });
+
+  it('keeps each protocol to its own ports; a rule without ports opens both', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [
+              { protocol: 'TCP', port: 80 },
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'UDP', port: 5000, endPort: 5010 },
+            ],
+          },
+          { peers: [{ ipBlock: { cidr: '192.0.2.0/24', except: [] } }], ports: [] },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const by = new Map(entries(t).map((e) => [`${e.protocol} ${e.bits}`, e]));
+    expect(by.get('TCP 128')).toMatchObject({ all: false, ranges: [[80, 80]] });
+    expect(by.get('UDP 128')).toMatchObject({
+      all: false,
+      ranges: [
+        [53, 53],
+        [5000, 5010],
+      ],
+    });
+    expect(by.get('TCP 120')).toMatchObject({ all: true });
+    expect(by.get('UDP 120')).toMatchObject({ all: true });
+    expect(by.size).toBe(4);
+  });
+
+  it('gives a longer prefix the covering UDP ports too, so longest match stays right per protocol', () => {
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ ipBlock: { cidr: '10.0.0.0/24', except: [] } }],
+            ports: [{ protocol: 'UDP', port: 53 }],
+          },
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [{ protocol: 'TCP', port: 5432 }],
+          },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const by = new Map(entries(t).map((e) => [`${e.protocol} ${e.bits}`, e]));
+    expect(by.get('UDP 128')).toMatchObject({ ranges: [[53, 53]] });
+    expect(by.get('TCP 128')).toMatchObject({ ranges: [[5432, 5432]] });
+    expect(by.get('TCP 120')).toMatchObject({ all: false, ranges: [] });
+  });
+
+  it('resolves a named UDP port of an egress rule against each peer pod, never widening it', () => {
+    const s = snapshot({
+      namespaces: [{ name: 'shop', labels: {} }],
+      pods: [
+        pod('shop', 'web', { labels: { app: 'web' }, podIP: '10.0.0.5' }),
+        pod('shop', 'dns-a', {
+          labels: { app: 'dns' },
+          podIP: '10.0.0.8',
+          ports: [
+            { name: 'dns', containerPort: 53, protocol: 'UDP' },
+            { name: 'dns', containerPort: 5353, protocol: 'TCP' },
+          ],
+        }),
+        pod('shop', 'dns-b', {
+          labels: { app: 'dns' },
+          podIP: '10.0.0.9',
+          ports: [{ name: 'dns', containerPort: 1053, protocol: 'UDP' }],
+        }),
+      ],
+    });
+    const p = policy([
+      {
+        peers: [
+          { podSelector: { matchLabels: { app: 'dns' } } },
+          { ipBlock: { cidr: '10.0.0.0/24', except: ['10.0.0.9/32'] } },
+        ],
+        ports: [{ protocol: 'UDP', port: 'dns' }],
+      },
+    ]);
+    const t = compileEgress({ ...s, networkPolicies: new Map([['shop/p', p]]) }, 'shop', {
+      app: 'web',
+    });
+    const udp = new Map(
+      entries(t)
+        .filter((e) => e.protocol === 'UDP')
+        .map((e) => [`${e.addr.slice(-8)}/${e.bits}`, e]),
+    );
+    expect(udp.get('0a000008/128')).toMatchObject({ all: false, ranges: [[53, 53]] });
+    expect(udp.get('0a000009/128')).toMatchObject({ all: false, ranges: [[1053, 1053]] });
+    // The rest of the block holds no pod with a UDP port of that name: nothing.
+    expect(udp.get('0a000000/120')).toMatchObject({ all: false, ranges: [] });
+    expect(entries(t).some((e) => e.all)).toBe(false);
+  });
+
+  it('cuts UDP ranges past what the map holds (fails closed) and says so; TCP opens all for the proxy', () => {
+    const many = Array.from({ length: 10 }, (_, i) => ({
+      protocol: 'UDP' as const,
+      port: 1000 + i * 10,
+    }));
+    const t = compileEgress(
+      snap([
+        policy([
+          {
+            peers: [{ podSelector: { matchLabels: { app: 'db' } } }],
+            ports: [...many, ...many.map((p) => ({ ...p, protocol: 'TCP' as const }))],
+          },
+        ]),
+      ]),
+      'shop',
+      { app: 'web' },
+    );
+    const [tcp, udp] = [
+      entries(t).find((e) => e.protocol === 'TCP'),
+      entries(t).find((e) => e.protocol === 'UDP'),
+    ];
+    expect(tcp).toMatchObject({ all: true });
+    expect(udp).toMatchObject({ all: false, truncated: true });
+    expect(udp?.ranges).toHaveLength(8);
+    expect(udp?.ranges.at(-1)).toEqual([1070, 1070]);
+    expect(t.unenforced).toEqual([
+      'UDP to 10.0.0.7/32: more than 8 port ranges, only 1000,1010,1020,1030,1040,1050,1060,1070 let through',
     ]);
   });
 
@@ -152,9 +298,16 @@ describe('egress compiler', () => {
     const s = { ...snap([]), networkPolicies: new Map([['shop/in', ingress]]) };
     const t = compilePeerTable(s, 'shop', { app: 'db' }, 'ingress', [
       { name: 'pg', containerPort: 5432, protocol: 'TCP' },
+      { name: 'pg', containerPort: 5433, protocol: 'UDP' },
     ]);
     expect(entries(t)).toEqual([
-      { addr: '00000000000000000000ffff0a000005', bits: 128, all: false, ranges: [[5432, 5432]] },
+      {
+        protocol: 'TCP',
+        addr: '00000000000000000000ffff0a000005',
+        bits: 128,
+        all: false,
+        ranges: [[5432, 5432]],
+      },
     ]);
     expect(compileEgress(s, 'shop', { app: 'db' }).isolated).toBe(false);
   });

@@ -44,7 +44,7 @@ describe('struct codec', () => {
 
   it('refuses to decode a short buffer', () => {
     expect(() => codecFor(Event).decode(Buffer.alloc(10))).toThrow(
-      'weft_event: 10 bytes, layout needs 56',
+      'weft_event: 10 bytes, layout needs 64',
     );
   });
 
@@ -62,6 +62,7 @@ describe('struct codec', () => {
       rule: 3,
       kind: 1,
       verdict: 2,
+      protocol: 17,
     });
     expect(decodeEvent(raw)).toEqual({
       tsNs: 99n,
@@ -74,6 +75,7 @@ describe('struct codec', () => {
       verdict: 'deny',
       addr: '10.1.2.3',
       port: 8080,
+      protocol: 'UDP',
     });
   });
 });

@@ -21,7 +21,7 @@ describe('layout placement', () => {
       ['workload_id', 20, 4],
     ]);
     expect(p.size).toBe(24);
-    expect(place(Event).size).toBe(56);
+    expect(place(Event).size).toBe(64);
   });
 
   it('refuses a field that would need hidden padding', () => {

@@ -106,10 +106,10 @@ describe('parseNetworkPolicy: valid policies and Kubernetes defaults', () => {
   });
 
   it('reads null rules and ports as empty ones, as Kubernetes decodes them', () => {
-    const r = withSpec('  ingress:\n  -\n  - ports: [null, {protocol: SCTP}]\n');
+    const r = withSpec('  ingress:\n  -\n  - ports: [null, {protocol: UDP}]\n');
     expect(r.policy?.ingress).toEqual([
       { peers: [], ports: [] },
-      { peers: [], ports: [{ protocol: 'TCP' }, { protocol: 'SCTP' }] },
+      { peers: [], ports: [{ protocol: 'TCP' }, { protocol: 'UDP' }] },
     ]);
   });
 
@@ -463,10 +463,27 @@ describe('parseNetworkPolicy: ports', () => {
   it('checks protocols', () => {
     expect(errors('  ingress: [{ports: [{protocol: tcp, port: 80}, {protocol: ICMP}]}]\n')).toEqual(
       [
-        err(at(0, 'protocol'), 'expected TCP, UDP or SCTP, found the string "tcp"'),
-        err(at(1, 'protocol'), 'expected TCP, UDP or SCTP, found the string "ICMP"'),
+        err(
+          at(0, 'protocol'),
+          'expected TCP or UDP (SCTP is not enforced by weft), found the string "tcp"',
+        ),
+        err(
+          at(1, 'protocol'),
+          'expected TCP or UDP (SCTP is not enforced by weft), found the string "ICMP"',
+        ),
       ],
     );
+  });
+
+  it('refuses SCTP by name: weft would parse it and never enforce it', () => {
+    expect(
+      errors('  egress: [{ports: [{protocol: UDP, port: 53}, {protocol: SCTP, port: 9}]}]\n'),
+    ).toEqual([
+      err(
+        'spec.egress[0].ports[1].protocol',
+        'expected TCP or UDP, found SCTP: weft enforces NetworkPolicy for TCP and UDP only, and refuses a policy it would not enforce',
+      ),
+    ]);
   });
 
   it('allows endPort only with a numeric port it does not undercut', () => {

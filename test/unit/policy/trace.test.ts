@@ -72,6 +72,64 @@ describe('policy trace', () => {
   });
 });
 
+describe('policy trace of UDP', () => {
+  const udp = (from: string, to: string, port: number, strict = false) =>
+    tracePolicy({
+      cluster: strict
+        ? {
+            ...m.cluster,
+            namespaces: new Map(
+              [...m.cluster.namespaces].map(([n, v]) => [
+                n,
+                n === 'shop' ? { ...v, labels: { ...v.labels, 'weft.dev/mtls': 'strict' } } : v,
+              ]),
+            ),
+          }
+        : m.cluster,
+      trustDomain: 'cluster.local',
+      rootNamespace: 'weft-system',
+      from,
+      to,
+      port,
+      protocol: 'UDP',
+    });
+
+  it('evaluates NetworkPolicy for UDP: a rule for a TCP port admits no UDP', () => {
+    const t = udp('shop/frontend', 'shop/cart', 8080);
+    expect(t).toMatchObject({ verdict: 'deny', protocol: 'UDP' });
+    expect(t.stages.map((s) => [s.stage, s.result])).toEqual([
+      ['enrollment', 'info'],
+      ['egress NetworkPolicy', 'allow'],
+      ['mTLS identity', 'info'],
+      ['ingress NetworkPolicy', 'deny'],
+      ['AuthorizationPolicy', 'skip'],
+    ]);
+    expect(t.stages[3]?.reason).toMatch(/8080\/UDP/);
+    expect(t.stages[4]?.reason).toMatch(/governs TCP/);
+  });
+
+  it('refuses UDP from outside the mesh in strict mode, and admits a mesh pod by its address', () => {
+    const outsider = udp('intruder/evil', 'shop/frontend', 5000, true);
+    expect(outsider.verdict).toBe('deny');
+    expect(outsider.stages.find((s) => s.stage === 'mTLS identity')).toMatchObject({
+      result: 'deny',
+      object: 'shop',
+      reason: expect.stringMatching(/UDP from outside the mesh is refused/),
+    });
+    const member = udp('shop/cart', 'shop/frontend', 5000, true);
+    expect(member.verdict).toBe('allow');
+    expect(member.stages.find((s) => s.stage === 'mTLS identity')?.reason).toMatch(
+      /10\.244\.2\.2 is the address of shop\/cart, a mesh pod; no identity is verified/,
+    );
+  });
+
+  it('looks a Service port up under UDP', () => {
+    expect(udp('shop/frontend', 'shop/svc/cart', 80).stages[0]?.reason).toBe(
+      'Service shop/cart has no UDP port 80',
+    );
+  });
+});
+
 describe('weft policy trace', () => {
   const bin = new URL('../../../bin/weft', import.meta.url).pathname;
 
@@ -101,6 +159,35 @@ describe('weft policy trace', () => {
     expect(j.verdict).toBe('deny');
     expect(Array.isArray(j.stages)).toBe(true);
   });
+
+  it('traces UDP with --protocol udp and refuses protocols weft does not police', () => {
+    const run = (protocol: string) =>
+      spawnSync(
+        bin,
+        [
+          'policy',
+          'trace',
+          '--from',
+          'shop/frontend',
+          '--to',
+          'shop/cart',
+          '--port',
+          '8080',
+          '--protocol',
+          protocol,
+          '-f',
+          fixture,
+        ],
+        { encoding: 'utf8' },
+      );
+    const r = run('udp');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^shop\/frontend → shop\/cart port 8080\/UDP/);
+    expect(r.stdout).toMatch(/verdict: DENY/);
+    const s = run('sctp');
+    expect(s.status).not.toBe(0);
+    expect(s.stderr).toMatch(/--protocol takes tcp or udp, found 'sctp'/);
+  }, 30_000);
 
   it('refuses manifests with a rejected object, naming file, object and field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-trace-'));

@@ -17,6 +17,8 @@ Options:
   --from NS/POD           the client pod
   --to TARGET             NS/POD, or NS/svc/NAME for a Service (traced to its first endpoint)
   --port N                destination port (the Service port for a Service)
+  --protocol P            tcp (default) or udp; UDP is policed in the kernel only
+                          (NetworkPolicy, strict mTLS by source address)
   --http METHOD PATH      trace an HTTP request, e.g. --http GET /cart
   -H, --header NAME:VALUE request header (repeatable)
   -f, --file PATH         manifest file or directory (repeatable): trace offline
@@ -31,7 +33,7 @@ Options:
 
 export function formatTrace(t: Trace): string {
   const w = Math.max(...t.stages.map((s) => s.stage.length));
-  const lines = [`${t.from} → ${t.to} port ${t.port}`, ''];
+  const lines = [`${t.from} → ${t.to} port ${t.port}/${t.protocol ?? 'TCP'}`, ''];
   t.stages.forEach((s, i) => {
     const by = s.object ? ` [${s.object}${s.rule !== undefined ? ` rule ${s.rule}` : ''}]` : '';
     lines.push(
@@ -64,6 +66,7 @@ export async function run(args: string[]): Promise<number> {
     from: { type: 'string' },
     to: { type: 'string' },
     port: { type: 'string' },
+    protocol: { type: 'string', default: 'tcp' },
     header: { type: 'string', short: 'H', multiple: true },
     file: { type: 'string', short: 'f', multiple: true },
     live: { type: 'boolean', default: false },
@@ -88,6 +91,11 @@ export async function run(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError('policy trace: --port takes 1-65535');
+  const protocol = values.protocol.toUpperCase();
+  if (protocol !== 'TCP' && protocol !== 'UDP')
+    throw new UsageError(
+      `policy trace: --protocol takes tcp or udp, found '${values.protocol}' (weft polices TCP and UDP only; NetworkPolicy rules for SCTP are refused)`,
+    );
   if (values.output !== 'text' && values.output !== 'json')
     throw new UsageError('policy trace: -o takes text or json');
   const headers: Record<string, string> = {};
@@ -101,6 +109,7 @@ export async function run(args: string[]): Promise<number> {
       from: values.from,
       to: values.to,
       port: String(port),
+      protocol,
       ...(http ? { method: http.method, path: http.path } : {}),
     });
     const trace = await liveTrace(
@@ -133,6 +142,7 @@ export async function run(args: string[]): Promise<number> {
     from: values.from,
     to: values.to,
     port,
+    protocol,
     ...(http ? { http: { ...http, host: headers.host ?? values.to, headers } } : {}),
   });
   process.stdout.write(
