@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Some unit tests start bin/weft or helm; on a loaded 2-core CI machine one start
+          // took over 4 s, so 5 s per test made them fail for want of CPU, not for a defect.
+          testTimeout: 30_000,
         },
       },
       {
