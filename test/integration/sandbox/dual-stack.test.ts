@@ -15,19 +15,22 @@ import {
 import { docs, namespace, pod } from '../../support/shop.ts';
 
 const http = '{name: http, containerPort: 8080}';
-const cluster = docs(
-  namespace('shop', 'weft.dev/mesh: enabled'),
-  namespace('vault', 'weft.dev/mesh: enabled, weft.dev/mtls: strict'),
-  namespace('outside'),
-  pod('shop', 'client', 'node-1', { sa: 'client' }),
-  pod('shop', 'near', 'node-1', { ports: http }),
-  pod('shop', 'server', 'node-2', { sa: 'server', ports: http }),
-  pod('shop', 'guarded', 'node-2', { ports: http }),
-  pod('shop', 'web', 'node-2', { ports: http }),
-  pod('vault', 'locked', 'node-2', { ports: http }),
-  pod('outside', 'plain', 'node-1'),
-  pod('outside', 'friend', 'node-1', { labels: 'role: friend' }),
-  `apiVersion: v1
+const cluster = (backStrict = false) =>
+  docs(
+    namespace('shop', 'weft.dev/mesh: enabled'),
+    namespace('back', `weft.dev/mesh: enabled${backStrict ? ', weft.dev/mtls: strict' : ''}`),
+    namespace('vault', 'weft.dev/mesh: enabled, weft.dev/mtls: strict'),
+    namespace('outside'),
+    pod('shop', 'client', 'node-1', { sa: 'client' }),
+    pod('shop', 'near', 'node-1', { ports: http }),
+    pod('shop', 'server', 'node-2', { sa: 'server', ports: http }),
+    pod('shop', 'guarded', 'node-2', { ports: http }),
+    pod('shop', 'web', 'node-2', { ports: http }),
+    pod('vault', 'locked', 'node-2', { ports: http }),
+    pod('back', 'office', 'node-2', { ports: http }),
+    pod('outside', 'plain', 'node-1'),
+    pod('outside', 'friend', 'node-1', { labels: 'role: friend' }),
+    `apiVersion: v1
 kind: Service
 metadata: {name: server, namespace: shop}
 spec:
@@ -35,7 +38,7 @@ spec:
   selector: {app: server}
   ports: [{port: 80, targetPort: http}]
 `,
-);
+  );
 
 const policies = `
 apiVersion: networking.k8s.io/v1
@@ -103,11 +106,11 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
   });
 
   beforeAll(async () => {
-    c = await testCluster('v', { 'cluster.yaml': cluster, 'policies.yaml': policies }, 2, {
+    c = await testCluster('v', { 'cluster.yaml': cluster(), 'policies.yaml': policies }, 2, {
       dualStack: true,
     });
-    await c.certificates(5);
-    for (const p of ['shop/near', 'shop/server', 'shop/guarded', 'vault/locked'])
+    await c.certificates(6);
+    for (const p of ['shop/near', 'shop/server', 'shop/guarded', 'vault/locked', 'back/office'])
       await c.serve(p, sink6);
     await c.serve('shop/web', web6);
   }, 90_000);
@@ -199,5 +202,20 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
     // And the IPv4 address is policed as before.
     const denied4 = await transfer('outside/plain', c.pod('shop/guarded').ip, 8080);
     expect(denied4.error).toMatch(/ECONNRESET|ECONNREFUSED/);
+  });
+
+  it('switches every address of a pod to strict, live', async () => {
+    const office = ip6('back/office');
+    expect((await transfer('outside/plain', office, 8080)).reply?.peer).toBe('::1');
+    c.write('cluster.yaml', cluster(true));
+    await expect
+      .poll(async () => (await transfer('outside/plain', office, 8080)).error, {
+        timeout: 5000,
+        interval: 100,
+      })
+      .toMatch(/ECONNRESET|ECONNREFUSED/);
+    expect((await transfer('outside/plain', c.pod('back/office').ip, 8080)).error).toMatch(
+      /ECONNRESET|ECONNREFUSED/,
+    );
   });
 });
