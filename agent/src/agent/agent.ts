@@ -322,6 +322,7 @@ export class Agent {
         return {
           key: w.key,
           podIP: w.podIP ?? null,
+          podIPs: [...w.podIPs],
           serviceAccount: w.serviceAccount,
           enrolled: p !== undefined,
           reason: this.workloadErrors.get(w.key) ?? w.reason,

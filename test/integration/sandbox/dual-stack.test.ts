@@ -121,6 +121,10 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
   it('gives every pod an address of each family and listens for both', async () => {
     expect(ip6('shop/server')).toMatch(/^fd00:10:244:2::[0-9a-f]+$/);
     const s = await c.status('node-1');
+    expect(s.workloads.find((w) => w.key === 'shop/client')?.podIPs).toEqual([
+      c.pod('shop/client').ip,
+      ip6('shop/client'),
+    ]);
     expect(s.workloads.find((w) => w.key === 'shop/client')?.listeners).toEqual(
       expect.arrayContaining(['inbound 127.0.0.1:15006', 'inbound ::1:15006']),
     );
