@@ -26,6 +26,7 @@ const cluster = (backStrict = false) =>
     pod('shop', 'server', 'node-2', { sa: 'server', ports: http }),
     pod('shop', 'guarded', 'node-2', { ports: http }),
     pod('shop', 'web', 'node-2', { ports: http }),
+    pod('shop', 'web-near', 'node-1', { labels: 'app: web', ports: http }),
     pod('vault', 'locked', 'node-2', { ports: http }),
     pod('back', 'office', 'node-2', { ports: http }),
     pod('outside', 'plain', 'node-1'),
@@ -113,6 +114,7 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
     for (const p of ['shop/near', 'shop/server', 'shop/guarded', 'vault/locked', 'back/office'])
       await c.serve(p, sink6);
     await c.serve('shop/web', web6);
+    await c.serve('shop/web-near', web6);
   }, 90_000);
   afterAll(async () => {
     expect(await c?.down()).toEqual([]);
@@ -167,15 +169,20 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
     expect(after.in1).toBe(before.in1 + 1);
   });
 
-  it('serves the L7 path on an IPv6 destination', async () => {
-    const ok = lastJson<{ status?: number; body?: string }>(
-      await runInPod(c.pod('shop/client'), get(`http://[${ip6('shop/web')}]:8080/ok`), 20_000),
-    );
-    expect(ok).toEqual({ status: 200, body: '::1' });
-    const no = lastJson<{ status?: number }>(
-      await runInPod(c.pod('shop/client'), get(`http://[${ip6('shop/web')}]:8080/no`), 20_000),
-    );
-    expect(no.status).toBe(403);
+  it('serves the L7 path on an IPv6 destination: over HBONE, handed off, and from outside the mesh', async () => {
+    const ask = async (from: string, pod: string, path: string) =>
+      lastJson<{ status?: number; body?: string; error?: string }>(
+        await runInPod(c.pod(from), get(`http://[${ip6(pod)}]:8080${path}`), 20_000),
+      );
+    for (const [from, to] of [
+      ['shop/client', 'shop/web'],
+      ['shop/client', 'shop/web-near'],
+      ['outside/plain', 'shop/web'],
+    ] as const) {
+      // The app sees the proxy's IPv6 loopback source; the denied path never reaches it.
+      expect(await ask(from, to, '/ok')).toEqual({ status: 200, body: '::1' });
+      expect((await ask(from, to, '/no')).status).toBe(403);
+    }
   });
 
   it('steers plaintext from outside the mesh to an IPv6 address through the proxy (permissive)', async () => {
@@ -221,5 +228,15 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
     expect((await transfer('outside/plain', c.pod('back/office').ip, 8080)).error).toMatch(
       /ECONNRESET|ECONNREFUSED/,
     );
+  });
+
+  it('fails closed on the IPv6 address while the agent is down, and steers it again after restart', async () => {
+    const server = ip6('shop/server');
+    await c.sandbox.stopAgent('node-2');
+    // sk_lookup still owns the address; its listener is gone: refused, not let past.
+    expect((await transfer('outside/plain', server, 8080)).error).toBe('ECONNREFUSED');
+    await c.sandbox.startAgent('node-2');
+    const r = await transfer('outside/plain', server, 8080);
+    expect(r.reply).toMatchObject({ peer: '::1', local: `${server}:8080` });
   });
 });
