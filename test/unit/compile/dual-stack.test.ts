@@ -5,6 +5,7 @@ import { compileEgress } from '../../../agent/src/compile/netpol.ts';
 import { compilePeers } from '../../../agent/src/compile/peers.ts';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
 import { compileServices, vipKey } from '../../../agent/src/compile/services.ts';
+import { checkEgress, checkIngress } from '../../../agent/src/proxy/authorize.ts';
 import { sameFamily } from '../../../agent/src/state/addresses.ts';
 import type { Service, Snapshot } from '../../../agent/src/state/types.ts';
 import { pod, snapshot } from './fixtures.ts';
@@ -97,5 +98,34 @@ describe('dual stack in the compilers', () => {
     expect(sameFamily(['10.0.0.5', 'fd00::5'], 'fd00::7')).toBe('fd00::5');
     expect(sameFamily(['10.0.0.5', 'fd00::5'], '10.0.0.7')).toBe('10.0.0.5');
     expect(sameFamily(['10.0.0.5'], 'fd00::7')).toBeUndefined();
+  });
+
+  it('judges ipBlocks at the proxy by the address the connection used', () => {
+    const v6only = (direction: 'Egress' | 'Ingress') => ({
+      namespace: 'shop',
+      name: 'v6',
+      podSelector: { matchLabels: { app: 'web' } },
+      policyTypes: [direction],
+      ingress:
+        direction === 'Ingress'
+          ? [{ peers: [{ ipBlock: { cidr: 'fd00::/64', except: [] } }], ports: [] }]
+          : [],
+      egress:
+        direction === 'Egress'
+          ? [{ peers: [{ ipBlock: { cidr: 'fd00::/64', except: [] } }], ports: [] }]
+          : [],
+    });
+    const tables = (direction: 'Egress' | 'Ingress') =>
+      compilePolicy(
+        { ...snap(), networkPolicies: new Map([['shop/v6', v6only(direction)]]) },
+        'cluster.local',
+        'weft-system',
+      );
+    const egress = tables('Egress');
+    expect(checkEgress(egress, 'shop/web', 'fd00::7', 5432).allow).toBe(true);
+    expect(checkEgress(egress, 'shop/web', '10.0.0.7', 5432).allow).toBe(false);
+    const ingress = tables('Ingress');
+    expect(checkIngress(ingress, 'shop/web', { ip: 'fd00::7' }, 80).allow).toBe(true);
+    expect(checkIngress(ingress, 'shop/web', { ip: '10.0.0.7' }, 80).allow).toBe(false);
   });
 });
