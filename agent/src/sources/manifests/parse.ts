@@ -266,8 +266,10 @@ function readPod(raw: Record<string, unknown>, r: Reporter): Pod {
   const nodeName = spec && r.name(spec.nodeName, 'spec.nodeName', dns1123Subdomain);
   const ports = readContainerPorts(spec?.containers, r);
   const status = r.map(raw.status, 'status', false);
-  const podIP = r.ip(status?.podIP, 'status.podIP');
-  const podIPs = readPodIPs(status?.podIPs, podIP, r);
+  const givenIP = r.ip(status?.podIP, 'status.podIP');
+  const podIPs = readPodIPs(status?.podIPs, givenIP, r);
+  // podIP is podIPs[0] in Kubernetes; a document with the list alone means the same.
+  const podIP = givenIP ?? podIPs[0];
   const hostIP = r.ip(status?.hostIP, 'status.hostIP');
   return {
     namespace,

@@ -29,6 +29,13 @@ describe('dual-stack fields', () => {
     });
   });
 
+  it('takes podIP from podIPs when only the list is given', () => {
+    expect(parse(pod('{podIPs: [{ip: "fd00::5"}]}')).objects[0]?.value).toMatchObject({
+      podIP: 'fd00::5',
+      podIPs: ['fd00::5'],
+    });
+  });
+
   it('leaves podIPs out when the pod has none', () => {
     expect(parse(pod('{podIP: 10.1.0.5}')).objects[0]?.value).not.toHaveProperty('podIPs');
   });
