@@ -5,6 +5,7 @@
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
 import type { Socket } from 'node:net';
 import type { PolicyTables } from '../compile/policy.ts';
+import { hostPort } from '../state/addresses.ts';
 import type { AccessLog } from './access-log.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialApp } from './forward.ts';
@@ -40,7 +41,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     via: 'plaintext',
     source: null,
     sourceAddress: client.remoteAddress ?? null,
-    destination: `${host}:${port}`,
+    destination: hostPort(host ?? '', port ?? 0),
     destinationWorkload: ctx.key,
   };
   const refuse = (detail: string) => {

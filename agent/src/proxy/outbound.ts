@@ -12,7 +12,7 @@ import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { MeshPeer } from '../compile/peers.ts';
 import { vipKey } from '../compile/services.ts';
-import { sameFamily } from '../state/addresses.ts';
+import { hostPort, sameFamily } from '../state/addresses.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
 import { checkEgress, checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialApp, dialFromNetns } from './forward.ts';
@@ -111,7 +111,7 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     direction: 'outbound',
     source: ctx.identity,
     sourceAddress: srcIP,
-    destination: `${host}:${port}`,
+    destination: hostPort(host, port),
     destinationWorkload: peer?.key ?? null,
   };
   if (svc && !ep) return refuse(ctx, client, entry, `service ${svc.service} has no endpoints`);
@@ -207,7 +207,7 @@ function tunnel(
       dstIp: peer.ip,
       dstIdentity: peer.identity,
       port,
-      authority: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+      authority: hostPort(host, port),
     });
   } catch (e) {
     return refuse(ctx, client, entry, (e as Error).message);

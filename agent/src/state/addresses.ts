@@ -16,6 +16,11 @@ export function clusterIPsOf(s: Service): readonly string[] {
 
 export const isIPv6 = (ip: string): boolean => ip.includes(':');
 
+/** `ip:port`, an IPv6 address in brackets (`[fd00::5]:80`), as in a URL or :authority. */
+export function hostPort(ip: string, port: number): string {
+  return isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 /** Of a pod's addresses, the one of ip's family (what a connection to ip leaves from). */
 export function sameFamily(addresses: readonly string[], ip: string): string | undefined {
   const v6 = isIPv6(ip);

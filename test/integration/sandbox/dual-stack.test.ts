@@ -4,6 +4,8 @@
 // IPv6 ClusterIP, the L7 path, plaintext from outside the mesh (permissive,
 // strict), and ingress NetworkPolicy on the second address.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminGet } from '../../../agent/src/agent/admin-client.ts';
+import type { AccessEntry } from '../../../agent/src/proxy/index.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {
@@ -145,6 +147,23 @@ describePrivileged('dual stack in a 2-node sandbox', () => {
     const after = await counters();
     expect(after.out1).toBe(before.out1 + 1);
     expect(after.in2).toBe(before.in2 + 1);
+    // Over HBONE, authenticated, the IPv6 original destination in :authority and the
+    // client's IPv6 address as the source the policy saw.
+    const log = await adminGet<AccessEntry[]>(c.sandbox.state.nodes[1]!.adminSocket, '/access-log');
+    expect(
+      log.filter((e) => e.destination === `[${ip6('shop/server')}]:8080`).at(-1),
+    ).toMatchObject({
+      direction: 'inbound',
+      via: 'hbone',
+      source: 'spiffe://cluster.local/ns/shop/sa/client',
+      result: 'ok',
+    });
+    const out = await adminGet<AccessEntry[]>(c.sandbox.state.nodes[0]!.adminSocket, '/access-log');
+    expect(out.filter((e) => e.direction === 'outbound').at(-1)).toMatchObject({
+      via: 'hbone',
+      sourceAddress: ip6('shop/client'),
+      destination: `[${ip6('shop/server')}]:8080`,
+    });
   });
 
   it("goes to a dual-stack Service's IPv6 ClusterIP", async () => {
