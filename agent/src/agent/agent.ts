@@ -13,7 +13,7 @@ import { compileEgress, compilePeerTable } from '../compile/netpol.ts';
 import { compilePolicy, emptyPolicy, type PolicyTables } from '../compile/policy.ts';
 import type { EventStream } from '../datapath/events.ts';
 import { LAYOUT_VERSION } from '../datapath/layout.ts';
-import { NodeDatapath } from '../datapath/node.ts';
+import { type EnrolledEntry, NodeDatapath } from '../datapath/node.ts';
 import { cgroupId } from '../datapath/system.ts';
 import { CaClient } from '../identity/caclient.ts';
 import { IdentityManager } from '../identity/manager.ts';
@@ -72,6 +72,16 @@ function kernelIdentity(w: NodeWorkload): { cgroup: bigint; netnsIno: number } |
   } catch {
     return undefined;
   }
+}
+
+/** What the datapath steers and polices for an enrolled workload: every address of the pod. */
+function enrolledEntry(w: NodeWorkload): EnrolledEntry {
+  return {
+    cgroupDir: w.cgroupDir!,
+    podIP: w.podIP!,
+    podIPs: w.podIPs,
+    netnsPath: w.netnsPath!,
+  };
 }
 
 export class Agent {
@@ -215,6 +225,7 @@ export class Agent {
       if (
         w &&
         w.podIP === a.workload.podIP &&
+        w.podIPs.join() === a.workload.podIPs.join() &&
         w.netnsPath === a.workload.netnsPath &&
         w.cgroupDir === a.workload.cgroupDir &&
         w.serviceAccount === a.workload.serviceAccount &&
@@ -223,11 +234,7 @@ export class Agent {
       ) {
         // A change of mTLS mode is one map update; listeners and connections stay.
         if (w.strict !== a.workload.strict) {
-          this.datapath.setStrict(
-            a.id,
-            { cgroupDir: w.cgroupDir!, podIP: w.podIP!, netnsPath: w.netnsPath! },
-            w.strict,
-          );
+          this.datapath.setStrict(a.id, enrolledEntry(w), w.strict);
           a.workload = w;
         }
         continue;
@@ -262,11 +269,7 @@ export class Agent {
     for (const a of this.applied.values()) {
       const pod = snap.pods.get(a.workload.key);
       if (!pod) continue;
-      const at = {
-        cgroupDir: a.workload.cgroupDir!,
-        podIP: a.workload.podIP!,
-        netnsPath: a.workload.netnsPath!,
-      };
+      const at = enrolledEntry(a.workload);
       try {
         const egress = compileEgress(snap, pod.namespace, pod.labels);
         const ingress = compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports);
@@ -301,9 +304,10 @@ export class Agent {
     try {
       this.datapath.enroll(
         id,
-        { cgroupDir: w.cgroupDir!, podIP: w.podIP!, netnsPath: w.netnsPath! },
+        enrolledEntry(w),
         p.listeners.inboundFd,
         w.strict,
+        p.listeners.inboundFd6,
       );
     } catch (e) {
       this.proxy.remove(w.key);
@@ -317,6 +321,7 @@ export class Agent {
     this.datapath.unenroll(a.id, {
       cgroupDir: w.cgroupDir,
       podIP: w.podIP,
+      podIPs: w.podIPs,
       netnsPath: w.netnsPath,
     });
     this.proxy.remove(key);
@@ -335,6 +340,7 @@ export class Agent {
         return {
           key: w.key,
           podIP: w.podIP ?? null,
+          podIPs: [...w.podIPs],
           serviceAccount: w.serviceAccount,
           enrolled: p !== undefined,
           reason: this.workloadErrors.get(w.key) ?? w.reason,
@@ -383,11 +389,7 @@ export class Agent {
     const src = snap.pods.get(q.from);
     const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);
     const targetIP = target?.podIP;
-    const mine = (a: Applied) => ({
-      cgroupDir: a.workload.cgroupDir!,
-      podIP: a.workload.podIP!,
-      netnsPath: a.workload.netnsPath!,
-    });
+    const mine = (a: Applied) => enrolledEntry(a.workload);
     const srcApplied = installed(q.from);
     if (srcApplied && targetIP) {
       const r = this.datapath.lookupPeer(

@@ -1,7 +1,11 @@
 // Workload ids: small integers that index the sk_lookup socket map and tag
 // redirected connections. Kept stable across agent restarts by reusing what
 // the pinned `enrolled` map already says for a cgroup.
-const MAX_ID = 16383; // inbound_socks has 16384 slots; 0 stays unused
+import { INBOUND_V6_SLOT } from '../datapath/node.ts';
+
+// inbound_socks has 16384 slots: the IPv4 listeners below INBOUND_V6_SLOT, the
+// IPv6 ones above it; 0 stays unused.
+const MAX_ID = INBOUND_V6_SLOT - 1;
 
 export class IdAllocator {
   private readonly byCgroup = new Map<bigint, number>();

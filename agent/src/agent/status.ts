@@ -2,6 +2,8 @@
 export interface WorkloadStatus {
   key: string;
   podIP: string | null;
+  /** Every address of the pod (dual stack), podIP first. */
+  podIPs?: string[];
   serviceAccount: string;
   enrolled: boolean;
   reason: string;
@@ -57,7 +59,7 @@ export function formatStatus(s: AgentStatus): string {
   for (const w of s.workloads) {
     rows.push([
       w.key,
-      w.podIP ?? '-',
+      w.podIPs?.length ? w.podIPs.join(',') : (w.podIP ?? '-'),
       w.enrolled ? 'enrolled' : 'no',
       w.workloadId === null ? '-' : String(w.workloadId),
       w.listeners.length ? w.listeners.join(', ') : '-',

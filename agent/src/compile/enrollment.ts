@@ -1,5 +1,6 @@
 // Which pods on this node are in the mesh, and where they live. Pure: a
 // snapshot in, the node's workload table out.
+import { podIPsOf } from '../state/addresses.ts';
 import type { Namespace, Pod, Snapshot } from '../state/types.ts';
 
 export const MESH_LABEL = 'weft.dev/mesh';
@@ -14,6 +15,8 @@ export interface NodeWorkload {
   readonly name: string;
   readonly serviceAccount: string;
   readonly podIP?: string;
+  /** Every address of the pod (dual stack: one per family), podIP first; each is steered. */
+  readonly podIPs: readonly string[];
   readonly netnsPath?: string;
   readonly cgroupDir?: string;
   readonly enrolled: boolean;
@@ -66,6 +69,7 @@ export function compileWorkloads(
       name: pod.name,
       serviceAccount: pod.serviceAccountName,
       podIP: pod.podIP,
+      podIPs: podIPsOf(pod),
       netnsPath: pod.annotations[NETNS_ANNOTATION],
       cgroupDir: pod.annotations[CGROUP_ANNOTATION],
       strict: isStrict(ns, mtlsDefault),

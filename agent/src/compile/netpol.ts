@@ -19,6 +19,7 @@ import {
   type Protocol,
 } from '../policy/netpol-types.ts';
 import { selects } from '../policy/selectors.ts';
+import { podIPsOf } from '../state/addresses.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
 
 export interface PeerPorts {
@@ -188,10 +189,13 @@ function indexOf(snap: Snapshot): SnapshotIndex {
   const pods: SnapshotIndex['pods'] = [];
   const nsLabels = new Map<string, Labels>();
   for (const pod of snap.pods.values()) {
-    if (!pod.podIP) continue;
-    const c = parseCidr(`${pod.podIP}/${pod.podIP.includes(':') ? 128 : 32}`);
-    if (!c) continue;
-    pods.push({ pod, prefix: toPrefix(c) });
+    const ips = podIPsOf(pod);
+    if (ips.length === 0) continue;
+    // Every address of a dual-stack pod is the pod, for peers as for targets.
+    for (const ip of ips) {
+      const c = parseCidr(`${ip}/${ip.includes(':') ? 128 : 32}`);
+      if (c) pods.push({ pod, prefix: toPrefix(c) });
+    }
     if (!nsLabels.has(pod.namespace))
       nsLabels.set(pod.namespace, {
         ...(snap.namespaces.get(pod.namespace)?.labels ?? {}),

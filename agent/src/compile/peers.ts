@@ -1,12 +1,14 @@
 // Every mesh pod in the cluster by IP, with its identity: the outbound proxy
 // asks this whether a destination speaks HBONE and whom to expect there. Pure.
 import { spiffeId } from '../identity/spiffe.ts';
+import { podIPsOf } from '../state/addresses.ts';
 import type { Snapshot } from '../state/types.ts';
 import { inMesh } from './enrollment.ts';
 
 export interface MeshPeer {
   /** namespace/name */
   readonly key: string;
+  /** The pod's primary address (status.podIP), where its HBONE server listens. */
   readonly ip: string;
   readonly node: string;
   readonly identity: string;
@@ -15,13 +17,16 @@ export interface MeshPeer {
 export function compilePeers(snap: Snapshot, trustDomain: string): Map<string, MeshPeer> {
   const out = new Map<string, MeshPeer>();
   for (const [key, pod] of snap.pods) {
-    if (!pod.podIP || !inMesh(snap.namespaces.get(pod.namespace), pod)) continue;
-    out.set(pod.podIP, {
+    const ips = podIPsOf(pod);
+    if (ips.length === 0 || !inMesh(snap.namespaces.get(pod.namespace), pod)) continue;
+    // Every address of a dual-stack pod leads to the same peer.
+    const peer: MeshPeer = {
       key,
-      ip: pod.podIP,
+      ip: ips[0]!,
       node: pod.nodeName,
       identity: spiffeId(trustDomain, pod.namespace, pod.serviceAccountName),
-    });
+    };
+    for (const ip of ips) out.set(ip, peer);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // lists and the pods by IP, computed once per snapshot. Pure.
 import type { AuthorizationPolicy } from '../policy/authz-types.ts';
 import type { NetworkPolicy } from '../policy/netpol-types.ts';
+import { podIPsOf } from '../state/addresses.ts';
 import type { Labels, Pod, Snapshot } from '../state/types.ts';
 
 export interface PolicyTables {
@@ -22,7 +23,7 @@ export function compilePolicy(
   rootNamespace: string,
 ): PolicyTables {
   const podsByIP = new Map<string, Pod>();
-  for (const p of snap.pods.values()) if (p.podIP) podsByIP.set(p.podIP, p);
+  for (const p of snap.pods.values()) for (const ip of podIPsOf(p)) podsByIP.set(ip, p);
   return {
     networkPolicies: [...(snap.networkPolicies?.values() ?? [])],
     authorizationPolicies: [...(snap.authorizationPolicies?.values() ?? [])],

@@ -1,4 +1,5 @@
 // Service VIPs and their endpoints, as the outbound proxy resolves them. Pure.
+import { clusterIPsOf, podIPsOf, sameFamily } from '../state/addresses.ts';
 import type { EndpointSlice, Pod, Service, ServicePort, Snapshot } from '../state/types.ts';
 
 export interface Endpoint {
@@ -56,34 +57,37 @@ function sliceEndpoints(
 /** Every TCP ClusterIP port in the cluster → its ready endpoints (pods with an IP), sorted. */
 export function compileServices(snap: Snapshot): Map<string, ServiceTarget> {
   const out = new Map<string, ServiceTarget>();
-  const pods = [...snap.pods.values()].filter((p) => p.podIP);
+  const pods = [...snap.pods.values()].filter((p) => podIPsOf(p).length > 0);
   const slicesOf = new Map<string, EndpointSlice[]>();
   for (const s of snap.endpointSlices?.values() ?? []) {
     const key = `${s.namespace}/${s.service}`;
     slicesOf.set(key, [...(slicesOf.get(key) ?? []), s]);
   }
   for (const svc of snap.services.values()) {
-    if (!svc.clusterIP) continue;
-    for (const sp of svc.ports) {
-      if (sp.protocol !== 'TCP') continue;
-      const endpoints: Endpoint[] = snap.endpointSlices
-        ? sliceEndpoints(
-            slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [],
-            sp,
-            svc.clusterIP.includes(':') ? 'IPv6' : 'IPv4',
-          )
-        : [];
-      for (const pod of snap.endpointSlices ? [] : pods) {
-        if (!selects(svc, pod)) continue;
-        const port = targetPort(sp, pod);
-        if (port !== undefined)
-          endpoints.push({ ip: pod.podIP!, port, pod: `${pod.namespace}/${pod.name}` });
+    // A dual-stack Service has a ClusterIP per family; each leads to endpoints of its family.
+    for (const vip of clusterIPsOf(svc)) {
+      for (const sp of svc.ports) {
+        if (sp.protocol !== 'TCP') continue;
+        const endpoints: Endpoint[] = snap.endpointSlices
+          ? sliceEndpoints(
+              slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [],
+              sp,
+              vip.includes(':') ? 'IPv6' : 'IPv4',
+            )
+          : [];
+        for (const pod of snap.endpointSlices ? [] : pods) {
+          if (!selects(svc, pod)) continue;
+          const port = targetPort(sp, pod);
+          const ip = sameFamily(podIPsOf(pod), vip);
+          if (port !== undefined && ip)
+            endpoints.push({ ip, port, pod: `${pod.namespace}/${pod.name}` });
+        }
+        endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : a.port - b.port));
+        out.set(vipKey(vip, sp.port), {
+          service: `${svc.namespace}/${svc.name}`,
+          endpoints,
+        });
       }
-      endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : a.port - b.port));
-      out.set(vipKey(svc.clusterIP, sp.port), {
-        service: `${svc.namespace}/${svc.name}`,
-        endpoints,
-      });
     }
   }
   return out;

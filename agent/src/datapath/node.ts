@@ -55,7 +55,27 @@ function addr16(ip: string): Buffer {
 export interface EnrolledEntry {
   cgroupDir: string;
   podIP: string;
+  /** Every address of the pod (dual stack), podIP first; absent means podIP alone. */
+  podIPs?: readonly string[];
   netnsPath: string;
+}
+
+/**
+ * inbound_socks holds two listeners per workload: its IPv4 one at the workload
+ * id, its IPv6 one this far above (a socket serves one family: an IPv4 lookup
+ * cannot be given a v6-only socket, nor the other way round). So workload ids
+ * stop below it.
+ */
+export const INBOUND_V6_SLOT = 8192;
+
+/** The inbound_socks slot sk_lookup steers an address of workload id to. */
+export function sockIndex(id: number, addr: string): number {
+  return addr.includes(':') ? id + INBOUND_V6_SLOT : id;
+}
+
+/** Every address sk_lookup steers to the workload. */
+function addressesOf(e: Partial<EnrolledEntry>): readonly string[] {
+  return e.podIPs?.length ? e.podIPs : e.podIP ? [e.podIP] : [];
 }
 
 export class NodeDatapath {
@@ -186,8 +206,13 @@ export class NodeDatapath {
     return new Map(this.enrolled.entries().map(([k, v]) => [k, v.id as number]));
   }
 
-  /** Puts a pod in the mesh: sk_lookup on its netns, its inbound listener, then its cgroup. */
-  enroll(id: number, e: EnrolledEntry, inboundFd: number, strict = false): void {
+  /**
+   * Puts a pod in the mesh: sk_lookup on its netns, its inbound listeners (IPv4,
+   * and IPv6 when the pod has it; -1 for none), every address of the pod, then
+   * its cgroup. An address whose family has no listener is steered all the
+   * same, to an empty slot: refused, never around the proxy.
+   */
+  enroll(id: number, e: EnrolledEntry, inboundFd: number, strict = false, inboundFd6 = -1): void {
     const prog = this.objects.get('sk_lookup')!.program('weft_sk_lookup');
     try {
       const ino = statSync(e.netnsPath).ino;
@@ -200,20 +225,22 @@ export class NodeDatapath {
     } finally {
       prog.close();
     }
-    this.socks.set(id, BigInt(inboundFd));
-    const a = encodeAddr(e.podIP);
+    this.setInbound(id, inboundFd, inboundFd6);
     const flags = strict ? constants.WL_F_STRICT : 0;
-    this.targets.set(
-      { addr: a.bytes, port: 0, family: a.family },
-      { sock_index: id, workload_id: id, flags },
-    );
+    for (const ip of addressesOf(e)) {
+      const a = encodeAddr(ip);
+      this.targets.set(
+        { addr: a.bytes, port: 0, family: a.family },
+        { sock_index: sockIndex(id, ip), workload_id: id, flags },
+      );
+    }
     // Last: from here on the pod's connect()s are redirected, and the proxy is ready.
     this.enrolled.set(cgroupId(e.cgroupDir), { id, flags });
   }
 
   /** Switches an enrolled pod between strict and permissive mTLS in place. */
   setStrict(id: number, e: EnrolledEntry, strict: boolean): void {
-    this.setTargetFlag(id, e.podIP, constants.WL_F_STRICT, strict);
+    for (const ip of addressesOf(e)) this.setTargetFlag(id, ip, constants.WL_F_STRICT, strict);
     this.setFlag(id, e.cgroupDir, constants.WL_F_STRICT, strict);
   }
 
@@ -229,7 +256,11 @@ export class NodeDatapath {
     const a = encodeAddr(podIP);
     const k = { addr: a.bytes, port: 0, family: a.family };
     const cur = (this.targets.get(k)?.flags as number | undefined) ?? 0;
-    this.targets.set(k, { sock_index: id, workload_id: id, flags: on ? cur | flag : cur & ~flag });
+    this.targets.set(k, {
+      sock_index: sockIndex(id, podIP),
+      workload_id: id,
+      flags: on ? cur | flag : cur & ~flag,
+    });
   }
 
   /**
@@ -281,11 +312,14 @@ export class NodeDatapath {
     if (table.isolated) next |= isoFlag;
     if (kind === 'egress') this.enrolled.set(cgroupId(e.cgroupDir), { id, flags: next });
     else {
-      const a = encodeAddr(e.podIP);
-      this.targets.set(
-        { addr: a.bytes, port: 0, family: a.family },
-        { sock_index: id, workload_id: id, flags: next },
-      );
+      // One table for the workload, whichever of its addresses a peer asked for.
+      for (const ip of addressesOf(e)) {
+        const a = encodeAddr(ip);
+        this.targets.set(
+          { addr: a.bytes, port: 0, family: a.family },
+          { sock_index: sockIndex(id, ip), workload_id: id, flags: next },
+        );
+      }
     }
     // The other hook learns of the isolation too, only to know which UDP
     // exchanges to remember (so their answers pass): a moment's lag costs an answer at most.
@@ -419,20 +453,24 @@ export class NodeDatapath {
     this.clearPeerTables(id);
     if (e.cgroupDir && existsSync(e.cgroupDir)) this.enrolled.delete(cgroupId(e.cgroupDir));
     for (const [k, v] of this.enrolled.entries()) if (v.id === id) this.enrolled.delete(k);
-    if (e.podIP) {
-      const a = encodeAddr(e.podIP);
+    for (const ip of addressesOf(e)) {
+      const a = encodeAddr(ip);
       this.targets.delete({ addr: a.bytes, port: 0, family: a.family });
     }
     this.socks.delete(id);
+    this.socks.delete(id + INBOUND_V6_SLOT);
     if (e.netnsPath && existsSync(e.netnsPath)) {
       const pin = join(this.linkDir, `sk_lookup-${statSync(e.netnsPath).ino}`);
       if (existsSync(pin)) unlinkSync(pin);
     }
   }
 
-  /** Re-registers a (new) inbound listener for an already enrolled workload. */
-  setInbound(id: number, inboundFd: number): void {
-    this.socks.set(id, BigInt(inboundFd));
+  /** Registers a workload's inbound listeners (-1: none of that family). */
+  setInbound(id: number, inboundFd: number, inboundFd6 = -1): void {
+    if (inboundFd >= 0) this.socks.set(id, BigInt(inboundFd));
+    else this.socks.delete(id);
+    if (inboundFd6 >= 0) this.socks.set(id + INBOUND_V6_SLOT, BigInt(inboundFd6));
+    else this.socks.delete(id + INBOUND_V6_SLOT);
   }
 
   /** The original destination of a redirected connection, consumed on read. */

@@ -2,9 +2,10 @@
 import type { Pod } from '../state/types.ts';
 import type { Endpoint } from './netpol-eval.ts';
 
-export function podEndpoint(p: Pod): Endpoint {
+/** `ip`: the pod's address a connection used (a dual-stack pod has two); its primary by default. */
+export function podEndpoint(p: Pod, ip = p.podIP ?? ''): Endpoint {
   return {
-    ip: p.podIP ?? '',
+    ip,
     pod: {
       namespace: p.namespace,
       name: p.name,

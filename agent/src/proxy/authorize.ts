@@ -21,9 +21,10 @@ export interface Verdict {
 
 const ALLOWED: Verdict = { allow: true, stage: 'AuthorizationPolicy', reason: 'allowed' };
 
+/** The pod at ip, by the address the connection used (a dual-stack pod has two; ipBlocks see this one). */
 function endpointOf(t: PolicyTables, ip: string) {
   const p = t.podsByIP.get(ip);
-  return p ? podEndpoint(p) : { ip };
+  return p ? podEndpoint(p, ip) : { ip };
 }
 
 /** May the enrolled pod `srcKey` open a connection to ip:port? */

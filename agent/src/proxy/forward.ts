@@ -7,6 +7,27 @@ import type { SocketPool } from './socket-pool.ts';
 
 /** The source address the inbound side speaks to the app from; sk_lookup never steers it. */
 export const INBOUND_SOURCE = '127.0.0.6';
+/**
+ * The same for an IPv6 destination. IPv6 has one loopback address, and a
+ * pod's netns is not ours to add addresses to, so it is ::1: sk_lookup passes
+ * loopback sources, which no outside peer can have.
+ */
+export const INBOUND_SOURCE6 = '::1';
+
+/**
+ * Every inbound path (plaintext, HBONE, same-node hand-off, L7) reaches the app
+ * at its original address through here, from the loopback source of that
+ * address's family.
+ */
+export function dialApp(pool: SocketPool, netnsPath: string, host: string, port: number): Socket {
+  return dialFromNetns(
+    pool,
+    netnsPath,
+    host,
+    port,
+    host.includes(':') ? INBOUND_SOURCE6 : INBOUND_SOURCE,
+  );
+}
 
 export function dialFromNetns(
   pool: SocketPool,

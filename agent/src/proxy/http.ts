@@ -17,7 +17,7 @@ import { normalizeTarget } from '../policy/http-path.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
 import type { Verdict } from './authorize.ts';
 import { denial } from './authorize.ts';
-import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
+import { dialApp } from './forward.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 
@@ -80,7 +80,7 @@ function upstream(t: HttpTarget): Agent {
   // Idle app connections close after 4 s, under the 5 s most app servers keep them.
   a = new Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 4000 });
   const { pool, netnsPath, ip, port } = t;
-  a.createConnection = () => dialFromNetns(pool, netnsPath, ip, port, INBOUND_SOURCE);
+  a.createConnection = () => dialApp(pool, netnsPath, ip, port);
   upstreams.set(key, a);
   return a;
 }

@@ -1,12 +1,14 @@
 // Inbound plaintext: sk_lookup steered a connection for podIP:port to the
 // proxy's 15006 listener in the pod's netns; the accepted socket's local
-// address is that original destination. Forward to the app from 127.0.0.6.
+// address is that original destination. Forward to the app from 127.0.0.6
+// (::1 for IPv6: forward.ts dialApp).
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
 import type { Socket } from 'node:net';
 import type { PolicyTables } from '../compile/policy.ts';
+import { hostPort } from '../state/addresses.ts';
 import type { AccessLog } from './access-log.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
-import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
+import { dialApp } from './forward.ts';
 import { serveHttp } from './http.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -39,7 +41,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     via: 'plaintext',
     source: null,
     sourceAddress: client.remoteAddress ?? null,
-    destination: `${host}:${port}`,
+    destination: hostPort(host ?? '', port ?? 0),
     destinationWorkload: ctx.key,
   };
   const refuse = (detail: string) => {
@@ -73,13 +75,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   }
   let upstream: Socket;
   try {
-    upstream = dialFromNetns(
-      ctx.pool,
-      ctx.netnsPath,
-      host,
-      port,
-      host.includes(':') ? '::1' : INBOUND_SOURCE,
-    );
+    upstream = dialApp(ctx.pool, ctx.netnsPath, host, port);
   } catch (e) {
     return refuse((e as Error).message);
   }

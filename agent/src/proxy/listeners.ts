@@ -1,7 +1,8 @@
 // The listeners of one enrolled workload, each inside the pod's own netns:
-// 127.0.0.1:15001 (and [::1]:15001) for outbound, 127.0.0.1:15006 for inbound
-// steered by sk_lookup. Closing them stops new connections only; accepted ones
-// run to their end.
+// 127.0.0.1:15001 (and [::1]:15001) for outbound, 127.0.0.1:15006 and
+// [::1]:15006 for inbound steered by sk_lookup (one per family: sk_lookup can
+// hand a connection only to a socket of its own family). Closing them stops new
+// connections only; accepted ones run to their end.
 import { createServer, type Server, type Socket } from 'node:net';
 import { constants } from '../datapath/layout.ts';
 import { native } from '../datapath/native.ts';
@@ -26,8 +27,9 @@ async function serveFd(fd: number, onConnection: (s: Socket) => void): Promise<S
 
 export class WorkloadListeners {
   readonly addresses: ListenerAddress[] = [];
-  /** fd of the inbound listener, for the sk_lookup socket map. */
+  /** fds of the inbound listeners, for the sk_lookup socket map (-1: none). */
   inboundFd = -1;
+  inboundFd6 = -1;
   private readonly servers: Server[] = [];
 
   /** Listens on address:port inside the netns; returns the listening fd. */
@@ -65,13 +67,6 @@ export class WorkloadListeners {
     const l = new WorkloadListeners();
     try {
       await l.listen(netnsPath, 'outbound', '127.0.0.1', constants.PORT_OUTBOUND, onOutbound);
-      try {
-        await l.listen(netnsPath, 'outbound', '::1', constants.PORT_OUTBOUND, onOutbound);
-      } catch (e) {
-        // A pod without IPv6 has no ::1; IPv4 serves it. Anything else is a real failure.
-        const code = (e as { code?: string }).code;
-        if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') throw e;
-      }
       l.inboundFd = await l.listen(
         netnsPath,
         'inbound',
@@ -79,6 +74,21 @@ export class WorkloadListeners {
         constants.PORT_INBOUND,
         onInbound,
       );
+      try {
+        await l.listen(netnsPath, 'outbound', '::1', constants.PORT_OUTBOUND, onOutbound);
+        l.inboundFd6 = await l.listen(
+          netnsPath,
+          'inbound',
+          '::1',
+          constants.PORT_INBOUND,
+          onInbound,
+        );
+      } catch (e) {
+        // A pod without IPv6 has no ::1; IPv4 serves it (and an IPv6 address it
+        // somehow has is refused by sk_lookup, never let past). Anything else is a real failure.
+        const code = (e as { code?: string }).code;
+        if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') throw e;
+      }
     } catch (e) {
       l.close();
       throw e;
@@ -90,5 +100,6 @@ export class WorkloadListeners {
     for (const s of this.servers) s.close();
     this.servers.length = 0;
     this.inboundFd = -1;
+    this.inboundFd6 = -1;
   }
 }

@@ -5,15 +5,17 @@
 //   a mesh pod on this node  → handed to its inbound side in process (one hop, no TLS);
 //   a mesh pod elsewhere     → HBONE (HTTP/2 CONNECT over mutual TLS) to podIP:15008,
 //                              or plaintext when the node runs without identities;
+//                              any address of a dual-stack pod goes to the same podIP:15008;
 //   anything else            → plaintext, dialled from the app's own netns.
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { MeshPeer } from '../compile/peers.ts';
 import { vipKey } from '../compile/services.ts';
+import { hostPort, sameFamily } from '../state/addresses.ts';
 import type { AccessEntry, AccessLog } from './access-log.ts';
 import { checkEgress, checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
-import { dialFromNetns, INBOUND_SOURCE } from './forward.ts';
+import { dialApp, dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { serveHttp } from './http.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
@@ -46,6 +48,8 @@ export interface OutboundContext {
   readonly workloadKey: string;
   readonly netnsPath: string;
   readonly podIP: string;
+  /** Every address of the workload; a connection speaks for the one of its destination's family. */
+  readonly podIPs: readonly string[];
   /** This workload's SPIFFE ID when the node runs with mTLS. */
   readonly identity: string | null;
   readonly stats: DirectionStats;
@@ -101,11 +105,13 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     port = ep.port;
   }
   const peer = tables.peers.get(host);
+  // The address the connection would have left from without the mesh.
+  const srcIP = sameFamily(ctx.podIPs, host) ?? ctx.podIP;
   const entry: Entry = {
     direction: 'outbound',
     source: ctx.identity,
-    sourceAddress: ctx.podIP,
-    destination: `${host}:${port}`,
+    sourceAddress: srcIP,
+    destination: hostPort(host, port),
     destinationWorkload: peer?.key ?? null,
   };
   if (svc && !ep) return refuse(ctx, client, entry, `service ${svc.service} has no endpoints`);
@@ -114,7 +120,7 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   const local = peer ? ctx.local(peer.key) : undefined;
   if (local) {
     // Same node: this process is also the destination's proxy, so its ingress checks run here.
-    const src = { ip: ctx.podIP, ...(ctx.identity ? { identity: ctx.identity } : {}) };
+    const src = { ip: srcIP, ...(ctx.identity ? { identity: ctx.identity } : {}) };
     const l7 = needsHttp(tables.policy, local.key);
     const ingress = checkIngress(
       tables.policy,
@@ -145,7 +151,7 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     }
     return handOff(ctx, client, local, host, port, entry, audit);
   }
-  if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, host, port, entry);
+  if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, srcIP, host, port, entry);
   plaintext(ctx, client, host, port, entry);
 }
 
@@ -161,7 +167,7 @@ function handOff(
 ): void {
   let app: Socket;
   try {
-    app = dialFromNetns(ctx.pool, local.netnsPath, host, port, INBOUND_SOURCE);
+    app = dialApp(ctx.pool, local.netnsPath, host, port);
   } catch (e) {
     return refuse(ctx, client, entry, (e as Error).message);
   }
@@ -185,20 +191,23 @@ function tunnel(
   ctx: OutboundContext,
   client: Socket,
   peer: MeshPeer,
+  srcIP: string,
   host: string,
   port: number,
   entry: Entry,
 ): void {
   let stream: ClientHttp2Stream | undefined;
   try {
+    // The pod's HBONE server listens on its primary address; the original
+    // destination, of either family, travels in :authority.
     stream = ctx.hbone!.open({
       srcNetns: ctx.netnsPath,
       srcIdentity: ctx.identity!,
-      srcAddress: ctx.podIP,
-      dstIp: host,
+      srcAddress: srcIP,
+      dstIp: peer.ip,
       dstIdentity: peer.identity,
       port,
-      authority: `${host}:${port}`,
+      authority: hostPort(host, port),
     });
   } catch (e) {
     return refuse(ctx, client, entry, (e as Error).message);

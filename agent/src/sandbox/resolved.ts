@@ -7,6 +7,8 @@ import type { ClusterObjects } from '../state/types.ts';
 
 export interface Placement {
   ip: string;
+  /** Dual stack: the pod's IPv6 address, its second status.podIPs entry. */
+  ip6?: string;
   hostIP: string;
   netnsPath: string;
   cgroupDir: string;
@@ -15,7 +17,7 @@ export interface Placement {
 export function renderResolved(
   objs: ClusterObjects,
   placements: ReadonlyMap<string, Placement>,
-  clusterIPs: ReadonlyMap<string, string>,
+  clusterIPs: ReadonlyMap<string, readonly string[]>,
 ): string {
   const docs: unknown[] = [];
   for (const ns of [...objs.namespaces.values()].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -46,11 +48,16 @@ export function renderResolved(
         serviceAccountName: p.serviceAccountName,
         containers: [{ name: 'app', ports: p.ports.map((cp) => ({ ...cp })) }],
       },
-      status: { podIP: at.ip, hostIP: at.hostIP },
+      status: {
+        podIP: at.ip,
+        ...(at.ip6 ? { podIPs: [{ ip: at.ip }, { ip: at.ip6 }] } : {}),
+        hostIP: at.hostIP,
+      },
     });
   }
   for (const [key, s] of [...objs.services].sort(([a], [b]) => a.localeCompare(b))) {
-    const ip = clusterIPs.get(key);
+    const ips = clusterIPs.get(key) ?? [];
+    const families = ips.map((ip) => (ip.includes(':') ? 'IPv6' : 'IPv4'));
     docs.push({
       apiVersion: 'v1',
       kind: 'Service',
@@ -58,7 +65,14 @@ export function renderResolved(
       spec: {
         selector: { ...s.selector },
         ports: s.ports.map((sp) => ({ ...sp })),
-        ...(ip ? { clusterIP: ip } : {}),
+        ...(ips.length ? { clusterIP: ips[0] } : {}),
+        ...(ips.length > 1
+          ? {
+              clusterIPs: [...ips],
+              ipFamilies: families,
+              ipFamilyPolicy: s.ipFamilyPolicy ?? 'PreferDualStack',
+            }
+          : {}),
       },
     });
   }

@@ -27,13 +27,22 @@ import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
 import { copyPolicies } from './policies.ts';
 import { type Placement, renderResolved } from './resolved.ts';
 import { loadSandboxState, type NodeState, type SandboxState, saveSandboxState } from './state.ts';
-import { nextClusterIP, nextPodIP, type SandboxLayout, sandboxLayout } from './topology.ts';
+import {
+  nextClusterIP,
+  nextClusterIP6,
+  nextPodIP,
+  podIP6,
+  type SandboxLayout,
+  sandboxLayout,
+} from './topology.ts';
 
 export interface SandboxOptions {
   name: string;
   nodes: number;
   manifests: string;
   splice?: boolean;
+  /** Nodes and pods get IPv6 addresses too (status.podIPs); Services may be dual stack. */
+  dualStack?: boolean;
   /** Agents' --hbone-keepalive, seconds (default: the agent's). */
   hboneKeepaliveSeconds?: number;
   /** mTLS between nodes through an in-process issuer (default on). */
@@ -72,6 +81,7 @@ export class Sandbox {
       resolvedDir: join(this.layout.stateDir, 'resolved'),
       controllerPid: process.pid,
       ready: false,
+      ...(opts.dualStack ? { dualStack: true } : {}),
       nodes: Array.from({ length: opts.nodes }, (_, i) => {
         const n = this.layout.node(i + 1);
         return {
@@ -105,9 +115,9 @@ export class Sandbox {
     const s = new Sandbox(opts);
     try {
       mkdirSync(s.state.resolvedDir, { recursive: true });
-      buildUnderlay(s.layout);
+      buildUnderlay(s.layout, opts.dualStack);
       for (const n of s.state.nodes) {
-        buildNode(s.layout, s.layout.node(n.index));
+        buildNode(s.layout, s.layout.node(n.index), opts.dualStack);
         addCgroup(s.layout.cgroup);
         mkdirSync(join(n.cgroupRoot, 'agent'), { recursive: true });
       }
@@ -210,33 +220,32 @@ export class Sandbox {
       taken.add(ip);
       slot++;
       const cgroup = join(n.cgroupRoot, `pod-${slot}`);
-      buildPod(this.layout, nl, slot, ip);
+      const ip6 = this.opts.dualStack ? podIP6(nl, ip) : undefined;
+      buildPod(this.layout, nl, slot, ip, ip6);
       mkdirSync(cgroup, { recursive: true });
       byKey.set(key, {
         key,
         node: n.name,
         slot,
         ip,
+        ...(ip6 ? { ip6 } : {}),
         netns: netnsPath(this.layout.podNetns(slot)),
         cgroup,
       });
     }
-    const services: Record<string, string> = {};
-    const usedVIPs = new Set(Object.values(this.state.services));
-    for (const [key, svc] of snap.services) {
-      const ip = svc.clusterIP ?? this.state.services[key] ?? nextClusterIP(usedVIPs);
-      if (!ip) continue;
-      usedVIPs.add(ip);
-      services[key] = ip;
-    }
+    const services = this.assignClusterIPs(snap, problems);
     this.state.pods = [...byKey.values()].sort((a, b) => a.slot - b.slot);
-    this.state.services = services;
+    this.state.services = Object.fromEntries(
+      [...services].map(([k, ips]) => [k, ips[0]!] as const),
+    );
+    if (this.opts.dualStack) this.state.clusterIPs = Object.fromEntries(services);
     this.state.problems = problems;
     const placements = new Map<string, Placement>(
       this.state.pods.map((p) => [
         p.key,
         {
           ip: p.ip,
+          ...(p.ip6 ? { ip6: p.ip6 } : {}),
           hostIP: this.layout.node(this.node(p.node).index).underlayIP,
           netnsPath: p.netns,
           cgroupDir: p.cgroup,
@@ -245,13 +254,55 @@ export class Sandbox {
     );
     copyPolicies(this.opts.manifests, join(this.state.resolvedDir, 'policies'));
     const out = join(this.state.resolvedDir, 'cluster.yaml');
-    writeFileSync(
-      `${out}.tmp`,
-      renderResolved(snap, placements, new Map(Object.entries(services))),
-    );
+    writeFileSync(`${out}.tmp`, renderResolved(snap, placements, services));
     renameSync(`${out}.tmp`, out);
     saveSandboxState(this.state);
     for (const p of problems) this.log(p);
+  }
+
+  /**
+   * Each Service's ClusterIPs, kept from earlier assignments. The families are
+   * Kubernetes' rule: spec.ipFamilies when given, else IPv4 alone unless
+   * ipFamilyPolicy asks for dual stack, which a single-stack sandbox grants
+   * only when it merely prefers it.
+   */
+  private assignClusterIPs(snap: Snapshot, problems: string[]): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const had = (key: string): string[] =>
+      this.state.clusterIPs?.[key] ?? (this.state.services[key] ? [this.state.services[key]] : []);
+    const used = new Set(Object.keys(this.state.services).flatMap(had));
+    for (const [key, svc] of snap.services) {
+      if (svc.clusterIPs?.length || svc.clusterIP) {
+        out.set(key, [...(svc.clusterIPs ?? [svc.clusterIP!])]);
+        continue;
+      }
+      const dual =
+        svc.ipFamilyPolicy === 'PreferDualStack' || svc.ipFamilyPolicy === 'RequireDualStack';
+      const families = svc.ipFamilies?.length
+        ? svc.ipFamilies
+        : dual && this.opts.dualStack
+          ? (['IPv4', 'IPv6'] as const)
+          : (['IPv4'] as const);
+      const v6Asked = families.includes('IPv6') || svc.ipFamilyPolicy === 'RequireDualStack';
+      if (v6Asked && !this.opts.dualStack) {
+        problems.push(`Service ${key}: asks for IPv6, but the sandbox is IPv4 only (--dual-stack)`);
+        continue;
+      }
+      const ips: string[] = [];
+      for (const f of families) {
+        const v6 = f === 'IPv6';
+        const prev = had(key).find((ip) => ip.includes(':') === v6);
+        const ip = prev ?? (v6 ? nextClusterIP6(used) : nextClusterIP(used));
+        if (!ip) {
+          problems.push(`Service ${key}: no ${f} ClusterIP left`);
+          continue;
+        }
+        used.add(ip);
+        ips.push(ip);
+      }
+      if (ips.length) out.set(key, ips);
+    }
+    return out;
   }
 
   /** Starts a node's agent in the node's netns and cgroup; resolves once it answers. */

@@ -20,6 +20,8 @@ export interface PodState {
   node: string;
   slot: number;
   ip: string;
+  /** The pod's IPv6 address in a dual-stack sandbox. */
+  ip6?: string;
   netns: string;
   cgroup: string;
 }
@@ -30,10 +32,14 @@ export interface SandboxState {
   resolvedDir: string;
   controllerPid: number;
   ready: boolean;
+  /** Nodes and pods have IPv6 addresses too; Services may have a ClusterIP per family. */
+  dualStack?: boolean;
   nodes: NodeState[];
   pods: PodState[];
-  /** Service key → ClusterIP. */
+  /** Service key → ClusterIP (the first of its ClusterIPs). */
   services: Record<string, string>;
+  /** Service key → every ClusterIP, one per family (dual-stack sandboxes only). */
+  clusterIPs?: Record<string, string[]>;
   /** Errors the sandbox found in the manifests (bad node names, full CIDRs...). */
   problems: string[];
 }

@@ -24,7 +24,20 @@ export interface NodeLayout {
   /** Pod CIDR and the gateway address every pod of the node routes through. */
   readonly podCIDR: string;
   readonly gateway: string;
+  /**
+   * The same in IPv6, used when the sandbox is dual stack: ULA ranges that
+   * mirror the IPv4 ones (fd00:10:250:<i>::/64 underlay, fd00:10:244:<i>::/64 pods).
+   */
+  readonly underlayIP6: string;
+  readonly routerIP6: string;
+  readonly podCIDR6: string;
+  readonly gateway6: string;
 }
+
+/** The sandbox's IPv6 ranges, all inside SANDBOX_V6 (the pods' only IPv6 route). */
+export const SANDBOX_V6 = 'fd00:10::/32';
+export const PODS_V6 = 'fd00:10:244::/48';
+export const NODES_V6 = 'fd00:10:250::/48';
 
 export function sandboxLayout(name: string) {
   checkSandboxName(name);
@@ -45,6 +58,10 @@ export function sandboxLayout(name: string) {
         routerIP: `10.250.${index}.1`,
         podCIDR: `10.244.${index}.0/24`,
         gateway: `10.244.${index}.1`,
+        underlayIP6: `fd00:10:250:${index}::2`,
+        routerIP6: `fd00:10:250:${index}::1`,
+        podCIDR6: `fd00:10:244:${index}::/64`,
+        gateway6: `fd00:10:244:${index}::1`,
       };
     },
     podNetns(slot: number): string {
@@ -64,6 +81,21 @@ export function nextPodIP(node: NodeLayout, taken: ReadonlySet<string>): string 
   const base = node.podCIDR.replace(/\.0\/24$/, '');
   for (let h = 2; h < 255; h++) {
     const ip = `${base}.${h}`;
+    if (!taken.has(ip)) return ip;
+  }
+  return undefined;
+}
+
+/** A pod's IPv6 address: the same host number as its IPv4 one, in the node's /64. */
+export function podIP6(node: NodeLayout, ip: string): string {
+  const host = Number(ip.slice(ip.lastIndexOf('.') + 1));
+  return `${node.podCIDR6.replace(/::\/64$/, '')}::${host.toString(16)}`;
+}
+
+/** The first free IPv6 ClusterIP in fd00:10:96::/112, from fd00:10:96::a. */
+export function nextClusterIP6(taken: ReadonlySet<string>): string | undefined {
+  for (let i = 10; i < 65534; i++) {
+    const ip = `fd00:10:96::${i.toString(16)}`;
     if (!taken.has(ip)) return ip;
   }
   return undefined;

@@ -28,6 +28,11 @@ export interface Pod {
   readonly ports: readonly ContainerPort[];
   /** status.podIP: filled by the sandbox (or the cluster); absent until assigned. */
   readonly podIP?: string;
+  /**
+   * status.podIPs, when the source gave them: every address of the pod (one per
+   * family), podIP first. Read them through podIPsOf() (state/addresses.ts).
+   */
+  readonly podIPs?: readonly string[];
   /** status.hostIP */
   readonly hostIP?: string;
 }
@@ -47,7 +52,15 @@ export interface Service {
   readonly ports: readonly ServicePort[];
   /** spec.clusterIP: filled by the sandbox (or the cluster); absent until assigned. */
   readonly clusterIP?: string;
+  /** spec.clusterIPs, when given: one per family, clusterIP first. Read through clusterIPsOf(). */
+  readonly clusterIPs?: readonly string[];
+  /** spec.ipFamilies, when given: which families the Service wants ClusterIPs of, in order. */
+  readonly ipFamilies?: readonly ('IPv4' | 'IPv6')[];
+  /** spec.ipFamilyPolicy, when given (Kubernetes' default is SingleStack). */
+  readonly ipFamilyPolicy?: IpFamilyPolicy;
 }
+
+export type IpFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
 
 /** A Service's endpoints as a cluster's EndpointSlice controller publishes them. */
 export interface EndpointSlice {

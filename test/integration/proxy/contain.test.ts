@@ -37,6 +37,7 @@ describePrivileged('a connection handler that throws', () => {
         name: 'client',
         serviceAccount: 'client',
         podIP: '10.99.0.2',
+        podIPs: ['10.99.0.2'],
         netnsPath,
         enrolled: true,
         strict: false,

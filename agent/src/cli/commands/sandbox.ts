@@ -11,10 +11,12 @@ import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft sandbox <up|down|status|exec> [options]
 
-  up [--name N] [--nodes N] --manifests DIR [--splice]
+  up [--name N] [--nodes N] --manifests DIR [--splice] [--dual-stack]
         Build a sandbox of N nodes (default 2) and run an agent on each. The
         manifests (Namespace, Pod with spec.nodeName node-1..node-N, Service)
-        are watched: edits take effect live.
+        are watched: edits take effect live. --dual-stack gives nodes and pods
+        IPv6 addresses too (fd00:10::/32), and Services that ask for it
+        (ipFamilyPolicy, ipFamilies) an IPv6 ClusterIP.
   down [--name N]
         Remove every namespace, veth, cgroup, pin and process of the sandbox.
         Safe to repeat, also after a crash.
@@ -37,6 +39,7 @@ async function up(args: string[]): Promise<number> {
     nodes: { type: 'string', default: '2' },
     manifests: { type: 'string' },
     splice: { type: 'boolean', default: false },
+    'dual-stack': { type: 'boolean', default: false },
     foreground: { type: 'boolean', default: false },
   });
   if (values.help) return usage();
@@ -52,6 +55,7 @@ async function up(args: string[]): Promise<number> {
       nodes,
       manifests,
       splice: values.splice,
+      dualStack: values['dual-stack'],
       log: (l) => process.stderr.write(`${l}\n`),
     });
     process.stderr.write(`sandbox ${values.name} ready\n`);
@@ -75,6 +79,7 @@ async function up(args: string[]): Promise<number> {
       '--manifests',
       manifests,
       ...(values.splice ? ['--splice'] : []),
+      ...(values['dual-stack'] ? ['--dual-stack'] : []),
     ],
     { detached: true, stdio: ['ignore', fd, fd] },
   );
@@ -121,9 +126,11 @@ function status(args: string[]): number {
       `${n.name.padEnd(8)} ${alive(n.agentPid) ? `running (pid ${n.agentPid})` : 'not running'}`,
     );
   out.push('', `${'POD'.padEnd(32)}NODE     IP`);
-  for (const p of s.pods) out.push(`${p.key.padEnd(32)}${p.node.padEnd(9)}${p.ip}`);
+  for (const p of s.pods)
+    out.push(`${p.key.padEnd(32)}${p.node.padEnd(9)}${p.ip}${p.ip6 ? ` ${p.ip6}` : ''}`);
   out.push('', `${'SERVICE'.padEnd(32)}CLUSTER-IP`);
-  for (const [k, ip] of Object.entries(s.services)) out.push(`${k.padEnd(32)}${ip}`);
+  for (const [k, ip] of Object.entries(s.services))
+    out.push(`${k.padEnd(32)}${(s.clusterIPs?.[k] ?? [ip]).join(' ')}`);
   if (s.problems.length) out.push('', 'problems:', ...s.problems.map((p) => `  ${p}`));
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

@@ -75,7 +75,7 @@ export class HbonePool {
       if (have.streams === 0) have.session.close();
     }
     const session = connectHbone(
-      `https://${t.dstIp}:15008`,
+      t.dstIp.includes(':') ? `https://[${t.dstIp}]:15008` : `https://${t.dstIp}:15008`,
       () => {
         const fd = this.pool.take(t.srcNetns, t.dstIp.includes(':') ? 6 : 4);
         const raw = new Socket({ fd, readable: true, writable: true });
@@ -122,7 +122,12 @@ export class HbonePool {
     const e = this.session(t);
     if (!e) return undefined;
     const stream = e.session.request(
-      { ':method': 'CONNECT', ':authority': t.authority, forwarded: `for="${t.srcAddress}"` },
+      {
+        ':method': 'CONNECT',
+        ':authority': t.authority,
+        // RFC 7239 brackets an IPv6 node.
+        forwarded: t.srcAddress.includes(':') ? `for="[${t.srcAddress}]"` : `for="${t.srcAddress}"`,
+      },
       { endStream: false },
     );
     e.streams++;

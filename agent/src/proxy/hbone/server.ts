@@ -2,7 +2,7 @@
 // podIP:15008 inside the pod's netns. It accepts only CONNECT to this pod's
 // own address, from a peer whose certificate chains to the trust bundle and
 // carries a SPIFFE ID of our trust domain, then connects to the app from
-// 127.0.0.6 and joins the stream to it.
+// 127.0.0.6 (::1 for an IPv6 address of the pod) and joins the stream to it.
 import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -11,7 +11,7 @@ import { native } from '../../datapath/native.ts';
 import type { AccessEntry, AccessLog } from '../access-log.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from '../authorize.ts';
 import { contain, type ErrorReport } from '../contain.ts';
-import { dialFromNetns, INBOUND_SOURCE } from '../forward.ts';
+import { dialApp } from '../forward.ts';
 import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
@@ -32,7 +32,10 @@ export const resetStream: Reset = (d) => {
 export interface HboneServerContext {
   readonly workloadKey: string;
   readonly netnsPath: string;
+  /** Where this server listens (status.podIP). */
   readonly podIP: string;
+  /** Every address of the pod (dual stack): a CONNECT may name any of them. Absent: podIP alone. */
+  readonly podIPs?: readonly string[];
   readonly trustDomain: string;
   readonly stats: DirectionStats;
   readonly pool: SocketPool;
@@ -92,7 +95,7 @@ export function handleConnect(
     deny(403, 'peer has no SPIFFE ID of this trust domain');
     return;
   }
-  if (!target || target.ip !== ctx.podIP) {
+  if (!target || (target.ip !== ctx.podIP && !ctx.podIPs?.includes(target.ip))) {
     deny(404, `unknown target ${entry.destination}`);
     return;
   }
@@ -133,7 +136,7 @@ export function handleConnect(
   }
   let app: Socket;
   try {
-    app = dialFromNetns(ctx.pool, ctx.netnsPath, target.ip, target.port, INBOUND_SOURCE);
+    app = dialApp(ctx.pool, ctx.netnsPath, target.ip, target.port);
   } catch (e) {
     deny(503, (e as Error).message);
     return;

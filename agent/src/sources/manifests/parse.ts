@@ -8,6 +8,7 @@ import { NETPOL_API_VERSION, parseNetworkPolicy } from '../../policy/netpol-pars
 import type { NetworkPolicy } from '../../policy/netpol-types.ts';
 import type {
   ContainerPort,
+  IpFamilyPolicy,
   Labels,
   Namespace,
   ObjectError,
@@ -265,7 +266,10 @@ function readPod(raw: Record<string, unknown>, r: Reporter): Pod {
   const nodeName = spec && r.name(spec.nodeName, 'spec.nodeName', dns1123Subdomain);
   const ports = readContainerPorts(spec?.containers, r);
   const status = r.map(raw.status, 'status', false);
-  const podIP = r.ip(status?.podIP, 'status.podIP');
+  const givenIP = r.ip(status?.podIP, 'status.podIP');
+  const podIPs = readPodIPs(status?.podIPs, givenIP, r);
+  // podIP is podIPs[0] in Kubernetes; a document with the list alone means the same.
+  const podIP = givenIP ?? podIPs[0];
   const hostIP = r.ip(status?.hostIP, 'status.hostIP');
   return {
     namespace,
@@ -276,8 +280,41 @@ function readPod(raw: Record<string, unknown>, r: Reporter): Pod {
     nodeName: nodeName ?? '',
     ports,
     ...(podIP ? { podIP } : {}),
+    ...(podIPs.length ? { podIPs } : {}),
     ...(hostIP ? { hostIP } : {}),
   };
+}
+
+/** status.podIPs: [{ip}], one per family, the first being status.podIP, as Kubernetes holds them. */
+function readPodIPs(v: unknown, podIP: string | undefined, r: Reporter): string[] {
+  const ips: string[] = [];
+  for (const [i, e] of r.list(v, 'status.podIPs').entries()) {
+    const m = r.map(e, `status.podIPs[${i}]`, true);
+    const ip = m && r.ip(m.ip, `status.podIPs[${i}].ip`);
+    if (m && ip === undefined && isAbsent(m.ip))
+      r.add(`status.podIPs[${i}].ip`, 'expected an IPv4 or IPv6 address, found nothing');
+    if (ip) ips.push(ip);
+  }
+  checkFamilies(ips, podIP, 'status.podIPs', 'status.podIP', r);
+  return ips;
+}
+
+/** A dual-stack address list: at most one address per family, led by the singular field. */
+function checkFamilies(
+  ips: readonly string[],
+  first: string | undefined,
+  field: string,
+  firstField: string,
+  r: Reporter,
+): void {
+  if (ips.length === 0) return;
+  if (ips.length > 2 || (ips.length === 2 && isIP(ips[0]!) === isIP(ips[1]!)))
+    r.add(
+      field,
+      `expected one address per family (at most one IPv4 and one IPv6), found ${ips.join(', ')}`,
+    );
+  if (first !== undefined && ips[0] !== first)
+    r.add(field, `expected ${firstField} (${first}) first, found ${ips[0]}`);
 }
 
 function readContainerPorts(containers: unknown, r: Reporter): ContainerPort[] {
@@ -317,9 +354,68 @@ function readService(raw: Record<string, unknown>, r: Reporter): Service {
   const spec = r.map(raw.spec, 'spec', true);
   const selector = r.labels(spec?.selector, 'spec.selector');
   const ports = spec ? readServicePorts(spec, r) : [];
-  const clusterIP =
-    spec?.clusterIP === 'None' ? undefined : r.ip(spec?.clusterIP, 'spec.clusterIP');
-  return { namespace, name, selector, ports, ...(clusterIP ? { clusterIP } : {}) };
+  const headless = spec?.clusterIP === 'None';
+  const given = headless ? undefined : r.ip(spec?.clusterIP, 'spec.clusterIP');
+  const clusterIPs = headless ? [] : readClusterIPs(spec?.clusterIPs, given, r);
+  // Kubernetes fills clusterIP from clusterIPs[0] when only the list is given.
+  const clusterIP = given ?? clusterIPs[0];
+  const ipFamilies = readIpFamilies(spec?.ipFamilies, r);
+  const policy = spec?.ipFamilyPolicy;
+  if (!isAbsent(policy) && !IP_FAMILY_POLICIES.includes(policy as IpFamilyPolicy))
+    r.add(
+      'spec.ipFamilyPolicy',
+      `expected ${IP_FAMILY_POLICIES.join(', ')}, found ${describe(policy)}`,
+    );
+  if (policy === 'SingleStack' && (ipFamilies.length > 1 || clusterIPs.length > 1))
+    r.add('spec.ipFamilyPolicy', 'SingleStack allows one family, found two');
+  for (const [i, ip] of clusterIPs.entries()) {
+    const family = isIP(ip) === 6 ? 'IPv6' : 'IPv4';
+    if (ipFamilies.length > i && ipFamilies[i] !== family)
+      r.add(
+        `spec.clusterIPs[${i}]`,
+        `expected an ${ipFamilies[i]} address (spec.ipFamilies[${i}]), found ${ip}`,
+      );
+  }
+  return {
+    namespace,
+    name,
+    selector,
+    ports,
+    ...(clusterIP ? { clusterIP } : {}),
+    ...(clusterIPs.length ? { clusterIPs } : {}),
+    ...(ipFamilies.length ? { ipFamilies } : {}),
+    ...(typeof policy === 'string' && IP_FAMILY_POLICIES.includes(policy as IpFamilyPolicy)
+      ? { ipFamilyPolicy: policy as IpFamilyPolicy }
+      : {}),
+  };
+}
+
+const IP_FAMILY_POLICIES: readonly IpFamilyPolicy[] = [
+  'SingleStack',
+  'PreferDualStack',
+  'RequireDualStack',
+];
+
+function readClusterIPs(v: unknown, clusterIP: string | undefined, r: Reporter): string[] {
+  const ips: string[] = [];
+  for (const [i, e] of r.list(v, 'spec.clusterIPs').entries()) {
+    const ip = r.ip(e, `spec.clusterIPs[${i}]`);
+    if (ip) ips.push(ip);
+  }
+  checkFamilies(ips, clusterIP, 'spec.clusterIPs', 'spec.clusterIP', r);
+  return ips;
+}
+
+function readIpFamilies(v: unknown, r: Reporter): ('IPv4' | 'IPv6')[] {
+  const out: ('IPv4' | 'IPv6')[] = [];
+  for (const [i, f] of r.list(v, 'spec.ipFamilies').entries()) {
+    if (f !== 'IPv4' && f !== 'IPv6') {
+      r.add(`spec.ipFamilies[${i}]`, `expected IPv4 or IPv6, found ${describe(f)}`);
+    } else if (out.includes(f)) {
+      r.add(`spec.ipFamilies[${i}]`, `expected each family once, found ${f} again`);
+    } else out.push(f);
+  }
+  return out;
 }
 
 function readServicePorts(spec: Record<string, unknown>, r: Reporter): ServicePort[] {
@@ -497,7 +593,10 @@ class Reporter {
   /** An IP address; absent or '' (not yet assigned) is undefined. */
   ip(v: unknown, field: string): string | undefined {
     if (isAbsent(v) || v === '') return undefined;
-    if (typeof v === 'string' && isIP(v) !== 0) return v;
+    // IPv6 in its one canonical spelling (RFC 5952), as the kernel reports addresses.
+    if (typeof v === 'string' && isIP(v) === 6)
+      return new URL(`http://[${v}]/`).hostname.slice(1, -1);
+    if (typeof v === 'string' && isIP(v) === 4) return v;
     this.add(field, `expected an IPv4 or IPv6 address, found ${describe(v)}`);
     return undefined;
   }
