@@ -10,6 +10,7 @@ import { type Cidr, parseCidr } from '../policy/cidr.ts';
 import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../policy/netpol-types.ts';
 import { selects } from '../policy/selectors.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
+import { vipEgress } from './netpol-services.ts';
 
 export interface PeerPorts {
   readonly all: boolean;
@@ -301,6 +302,15 @@ function buildPeerTable(
     for (const i of [...by].sort((a, b) => a - b)) ports = union(ports, rules[i]!.ports);
     entries.set(k, { addr: addrOf(cand), bits: cand.bits, ports });
   }
+  // A Service VIP is judged by the pods behind it (netpol-services.ts): its own exact entry.
+  if (direction === 'egress')
+    for (const v of vipEgress(snap, namespace, labels, selecting)) {
+      const c = parseCidr(`${v.ip}/${v.ip.includes(':') ? 128 : 32}`);
+      if (!c) continue;
+      const p = toPrefix(c);
+      const ports = merged(v.ports.map((x) => [x, x] as const));
+      entries.set(key(p), { addr: addrOf(p), bits: p.bits, ports });
+    }
   return { isolated: true, entries, policies: selecting.map((p) => `${p.namespace}/${p.name}`) };
 }
 

@@ -1,0 +1,185 @@
+// Service VIPs under egress NetworkPolicy: a VIP port is judged by its
+// endpoints, in the kernel's table (compileEgress) and in the proxy's choice.
+import { describe, expect, it } from 'vitest';
+import { compileEgress } from '../../../agent/src/compile/netpol.ts';
+import { allowedTarget, vipEgress } from '../../../agent/src/compile/netpol-services.ts';
+import { compilePolicy } from '../../../agent/src/compile/policy.ts';
+import { compileServices, vipKey } from '../../../agent/src/compile/services.ts';
+import type { NetworkPolicy, PolicyRule } from '../../../agent/src/policy/netpol-types.ts';
+import type { EndpointSlice, Service, Snapshot } from '../../../agent/src/state/types.ts';
+import { pod, snapshot } from './fixtures.ts';
+
+const toServers: PolicyRule = {
+  peers: [{ podSelector: { matchLabels: { app: 'server' } } }],
+  ports: [{ protocol: 'TCP', port: 8080 }],
+};
+
+const policy = (egress: PolicyRule[]): NetworkPolicy => ({
+  namespace: 'shop',
+  name: 'client-egress',
+  podSelector: { matchLabels: { app: 'client' } },
+  policyTypes: ['Egress'],
+  ingress: [],
+  egress,
+});
+
+const svc = (
+  name: string,
+  clusterIP: string,
+  selector: Record<string, string>,
+  targetPort: number | string,
+): Service => ({
+  namespace: 'shop',
+  name,
+  selector,
+  ports: [{ port: 80, targetPort, protocol: 'TCP' }],
+  clusterIP,
+});
+
+const http = [
+  { name: 'http', containerPort: 8080, protocol: 'TCP' as const },
+  { name: 'admin', containerPort: 9090, protocol: 'TCP' as const },
+];
+
+function snap(egress: PolicyRule[], extra: Partial<Snapshot> = {}): Snapshot {
+  const s = snapshot({
+    namespaces: [{ name: 'shop', labels: {} }],
+    pods: [
+      pod('shop', 'client', { labels: { app: 'client' }, podIP: '10.0.0.5' }),
+      pod('shop', 'server-a', {
+        labels: { app: 'server', role: 'backend' },
+        podIP: '10.0.1.1',
+        ports: http,
+      }),
+      pod('shop', 'server-b', {
+        labels: { app: 'server', role: 'backend' },
+        podIP: '10.0.1.2',
+        ports: http,
+      }),
+      pod('shop', 'other', {
+        labels: { app: 'other', role: 'backend' },
+        podIP: '10.0.1.3',
+        ports: http,
+      }),
+    ],
+    services: [
+      svc('server', '10.96.0.1', { app: 'server' }, 8080),
+      svc('other', '10.96.0.2', { app: 'other' }, 8080),
+      svc('mixed', '10.96.0.3', { role: 'backend' }, 'http'),
+      svc('empty', '10.96.0.4', { app: 'nobody' }, 8080),
+      svc('admin', '10.96.0.5', { app: 'server' }, 'admin'),
+    ],
+  });
+  const p = policy(egress);
+  return { ...s, networkPolicies: new Map([['shop/client-egress', p]]), ...extra };
+}
+
+/** The VIP entries of the client's kernel table, by VIP. */
+function vipEntries(s: Snapshot): Record<string, unknown> {
+  const t = compileEgress(s, 'shop', { app: 'client' });
+  const out: Record<string, unknown> = {};
+  for (const e of t.entries.values()) {
+    const ip = [...e.addr.subarray(12)].join('.');
+    if (ip.startsWith('10.96.') && e.bits === 128)
+      out[ip] = e.ports.all
+        ? 'all'
+        : e.ports.ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
+  }
+  return out;
+}
+
+const pick = (s: Snapshot, vip: string) =>
+  allowedTarget(
+    compilePolicy(s, 'cluster.local', 'weft-system'),
+    'shop/client',
+    compileServices(s).get(vipKey(vip, 80))!,
+  ).endpoints.map((e) => e.pod);
+
+describe('Service VIPs under egress NetworkPolicy', () => {
+  it('allows a VIP whose endpoints are all allowed, on its Service port', () => {
+    expect(vipEntries(snap([toServers]))['10.96.0.1']).toEqual([80]);
+    expect(pick(snap([toServers]), '10.96.0.1')).toEqual(['shop/server-a', 'shop/server-b']);
+  });
+
+  it('denies a VIP whose endpoints are all denied: an entry with no port', () => {
+    expect(vipEntries(snap([toServers]))['10.96.0.2']).toEqual([]);
+    expect(pick(snap([toServers]), '10.96.0.2')).toEqual([]);
+  });
+
+  it('allows a mixed VIP at connect(), and the proxy picks only its allowed endpoints', () => {
+    expect(vipEntries(snap([toServers]))['10.96.0.3']).toEqual([80]);
+    expect(pick(snap([toServers]), '10.96.0.3')).toEqual(['shop/server-a', 'shop/server-b']);
+  });
+
+  it('judges a named targetPort on each endpoint: the admin port is not allowed', () => {
+    expect(vipEntries(snap([toServers]))['10.96.0.5']).toEqual([]);
+    const named: PolicyRule = {
+      peers: toServers.peers,
+      ports: [{ protocol: 'TCP', port: 'admin' }],
+    };
+    expect(vipEntries(snap([named]))).toMatchObject({ '10.96.0.5': [80], '10.96.0.1': [] });
+  });
+
+  it('denies a VIP with no endpoints (Kubernetes would refuse the connection)', () => {
+    expect(vipEntries(snap([toServers]))['10.96.0.4']).toEqual([]);
+    const s = snap([toServers]);
+    expect(
+      vipEgress(s, 'shop', { app: 'client' }, [...s.networkPolicies!.values()]),
+    ).toContainEqual({
+      ip: '10.96.0.4',
+      ports: [],
+    });
+  });
+
+  it('follows a policy change', () => {
+    const toAll: PolicyRule = {
+      peers: [{ podSelector: { matchLabels: { role: 'backend' } } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    };
+    expect(vipEntries(snap([toAll]))).toMatchObject({ '10.96.0.2': [80], '10.96.0.3': [80] });
+    expect(pick(snap([toAll]), '10.96.0.3')).toEqual([
+      'shop/other',
+      'shop/server-a',
+      'shop/server-b',
+    ]);
+    const none: PolicyRule = { peers: toServers.peers, ports: [{ protocol: 'TCP', port: 9999 }] };
+    expect(vipEntries(snap([none]))).toMatchObject({ '10.96.0.1': [], '10.96.0.3': [] });
+  });
+
+  it('overrides an ipBlock that covers the VIP but excepts the pods behind it', () => {
+    const block: PolicyRule = {
+      peers: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.1.0/24'] } }],
+      ports: [],
+    };
+    expect(vipEntries(snap([block]))).toMatchObject({ '10.96.0.1': [], '10.96.0.3': [] });
+  });
+
+  it('takes the endpoints from EndpointSlices when the source has them (ready ones only)', () => {
+    const slice: EndpointSlice = {
+      namespace: 'shop',
+      name: 'mixed-1',
+      service: 'mixed',
+      addressType: 'IPv4',
+      ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+      endpoints: [
+        { addresses: ['10.0.1.3'], ready: true, pod: 'shop/other' },
+        { addresses: ['10.0.1.1'], ready: false, pod: 'shop/server-a' },
+      ],
+    };
+    const s = snap([toServers], { endpointSlices: new Map([['shop/mixed-1', slice]]) });
+    // Only the denied pod is ready: the VIP is denied; the others have no slices at all.
+    expect(vipEntries(s)).toMatchObject({ '10.96.0.3': [], '10.96.0.1': [] });
+  });
+
+  it('leaves a workload without egress policy alone', () => {
+    const s = snap([toServers]);
+    expect(compileEgress(s, 'shop', { app: 'server' }).isolated).toBe(false);
+    expect(
+      allowedTarget(
+        compilePolicy(s, 'cluster.local', 'weft-system'),
+        'shop/server-a',
+        compileServices(s).get(vipKey('10.96.0.2', 80))!,
+      ).endpoints.map((e) => e.pod),
+    ).toEqual(['shop/other']);
+  });
+});
