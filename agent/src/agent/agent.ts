@@ -357,7 +357,10 @@ export class Agent {
     const installed = (key: string) => this.applied.get(key);
     const src = snap.pods.get(q.from);
     const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);
-    const targetIP = target?.podIP;
+    // A Service: its VIP's own entry, which the compiler judged by the pods behind it.
+    const [svcNs, , svcName] = q.to.split('/');
+    const vip = target ? undefined : snap.services.get(`${svcNs}/${svcName}`)?.clusterIP;
+    const targetIP = target?.podIP ?? vip;
     const mine = (a: Applied) => ({
       cgroupDir: a.workload.cgroupDir!,
       podIP: a.workload.podIP!,
@@ -376,7 +379,7 @@ export class Agent {
         stage: `egress, installed on ${this.opts.node}`,
         result: r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
         reason: r.isolated
-          ? `egress_allow entry for ${targetIP}: ${r.ports}`
+          ? `egress_allow entry for ${vip ? `the VIP ${targetIP}` : targetIP}: ${r.ports}`
           : `${q.from} is not isolated for egress in the kernel`,
       });
     }

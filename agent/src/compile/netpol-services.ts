@@ -30,6 +30,10 @@ export interface JudgedEndpoint {
   readonly allow: boolean;
   /** The evaluator's words, naming the policy and rule. */
   readonly reason: string;
+  /** `namespace/name` of the allowing policy and its rule index, when one allows. */
+  readonly matched?: { readonly policy: string; readonly rule: number };
+  /** The policies selecting the source for egress. */
+  readonly selectedBy: readonly string[];
 }
 
 /** What the policy evaluators need of the cluster, to judge a source's connections. */
@@ -73,7 +77,13 @@ export function judgeEndpoints(
       port: endpoint.port,
       protocol: 'TCP',
     });
-    return { endpoint, allow: d.verdict === 'allow', reason: d.reason };
+    return {
+      endpoint,
+      allow: d.verdict === 'allow',
+      reason: d.reason,
+      ...(d.matched ? { matched: { policy: d.matched.policy, rule: d.matched.rule } } : {}),
+      selectedBy: d.selectedBy,
+    };
   });
 }
 
