@@ -7,16 +7,9 @@
 // endpoints are all denied (or that has none) is left out, so connect() fails
 // with EPERM; the proxy balances a mixed port over its allowed endpoints only.
 // Pure.
-import { evaluateNetworkPolicies, type Endpoint as PeerEndpoint } from '../policy/netpol-eval.ts';
+import { decideNetworkPolicies, type Endpoint as PeerEndpoint } from '../policy/netpol-eval.ts';
 import type { NetworkPolicy } from '../policy/netpol-types.ts';
-import type {
-  ClusterObjects,
-  EndpointSlice,
-  Labels,
-  Pod,
-  Service,
-  Snapshot,
-} from '../state/types.ts';
+import type { ClusterObjects, Labels, Pod, Snapshot } from '../state/types.ts';
 import type { PolicyTables } from './policy.ts';
 import {
   type Endpoint,
@@ -43,40 +36,56 @@ export interface EgressView {
   readonly podsByIP: ReadonlyMap<string, Pod>;
 }
 
+const peers = new WeakMap<EgressView['podsByIP'], Map<string, PeerEndpoint>>();
+
 /** The peer an endpoint is to the evaluator: the pod at its address, if any (as the proxy names it). */
 function peerOf(view: EgressView, ip: string): PeerEndpoint {
-  const p = view.podsByIP.get(ip);
-  if (!p) return { ip };
+  let m = peers.get(view.podsByIP);
+  if (!m) {
+    m = new Map();
+    peers.set(view.podsByIP, m);
+  }
+  let e = m.get(ip);
+  if (!e) {
+    const p = view.podsByIP.get(ip);
+    e = p
+      ? { ip, pod: { namespace: p.namespace, name: p.name, labels: p.labels, ports: p.ports } }
+      : { ip };
+    m.set(ip, e);
+  }
+  return e;
+}
+
+type Subject = { namespace: string; labels: Labels; name?: string; ip?: string };
+
+function subjectOf(s: Subject): PeerEndpoint {
   return {
-    ip,
-    pod: { namespace: p.namespace, name: p.name, labels: p.labels, ports: p.ports },
+    ip: s.ip ?? '',
+    pod: { namespace: s.namespace, labels: s.labels, ...(s.name ? { name: s.name } : {}) },
   };
+}
+
+function decide(view: EgressView, src: PeerEndpoint, e: Endpoint) {
+  return decideNetworkPolicies({
+    policies: view.policies,
+    namespaces: view.namespaces,
+    direction: 'egress',
+    subject: src,
+    peer: peerOf(view, e.ip),
+    port: e.port,
+    protocol: 'TCP',
+  });
 }
 
 /** Each endpoint's egress verdict for a connection from `subject` to it on its targetPort. */
 export function judgeEndpoints(
   view: EgressView,
-  subject: { namespace: string; labels: Labels; name?: string; ip?: string },
+  subject: Subject,
   endpoints: readonly Endpoint[],
 ): JudgedEndpoint[] {
-  const src: PeerEndpoint = {
-    ip: subject.ip ?? '',
-    pod: {
-      namespace: subject.namespace,
-      labels: subject.labels,
-      ...(subject.name ? { name: subject.name } : {}),
-    },
-  };
+  const src = subjectOf(subject);
   return endpoints.map((endpoint) => {
-    const d = evaluateNetworkPolicies({
-      policies: view.policies,
-      namespaces: view.namespaces,
-      direction: 'egress',
-      subject: src,
-      peer: peerOf(view, endpoint.ip),
-      port: endpoint.port,
-      protocol: 'TCP',
-    });
+    const d = decide(view, src, endpoint);
     return {
       endpoint,
       allow: d.verdict === 'allow',
@@ -111,6 +120,39 @@ export interface VipPorts {
   readonly ports: readonly number[];
 }
 
+interface VipPortEndpoints {
+  readonly ip: string;
+  readonly ports: readonly { readonly port: number; readonly endpoints: readonly Endpoint[] }[];
+}
+
+const vipIndex = new WeakMap<ClusterObjects, VipPortEndpoints[]>();
+
+/** Every ClusterIP with its TCP ports' endpoints, resolved once per snapshot. */
+function vips(objects: ClusterObjects): VipPortEndpoints[] {
+  const have = vipIndex.get(objects);
+  if (have) return have;
+  const out: VipPortEndpoints[] = [];
+  const slices = slicesByService(objects);
+  // Without EndpointSlices the selector picks pods: a Service looks at its own namespace only.
+  const podsByNs = new Map<string, Map<string, Pod>>();
+  for (const [k, p] of objects.pods) {
+    const m = podsByNs.get(p.namespace) ?? new Map<string, Pod>();
+    podsByNs.set(p.namespace, m);
+    m.set(k, p);
+  }
+  for (const svc of objects.services.values()) {
+    if (!svc.clusterIP) continue;
+    const inNs = { ...objects, pods: podsByNs.get(svc.namespace) ?? new Map<string, Pod>() };
+    const own = slices.get(`${svc.namespace}/${svc.name}`) ?? [];
+    const ports = svc.ports
+      .filter((sp) => sp.protocol === 'TCP')
+      .map((sp) => ({ port: sp.port, endpoints: serviceEndpoints(inNs, svc, sp, own) }));
+    out.push({ ip: svc.clusterIP, ports });
+  }
+  vipIndex.set(objects, out);
+  return out;
+}
+
 /**
  * For an egress-isolated workload (`policies`: those selecting it for egress),
  * every ClusterIP and the ports of it the workload may connect to.
@@ -122,34 +164,22 @@ export function vipEgress(
   policies: readonly NetworkPolicy[],
 ): VipPorts[] {
   const view = { ...egressView(snap), policies };
-  const out: VipPorts[] = [];
-  for (const svc of snap.services.values()) {
-    if (!svc.clusterIP) continue;
-    const ports: number[] = [];
-    for (const sp of svc.ports) {
-      if (sp.protocol !== 'TCP') continue;
-      const judged = judgeEndpoints(
-        view,
-        { namespace, labels },
-        serviceEndpoints(snap, svc, sp, slicesOf(snap, svc)),
-      );
-      if (judged.some((j) => j.allow)) ports.push(sp.port);
+  const src = subjectOf({ namespace, labels });
+  // Services often share endpoints (several ports to one targetPort): each is judged once.
+  const seen = new Map<string, boolean>();
+  const allows = (e: Endpoint) => {
+    const k = `${e.ip} ${e.port}`;
+    let ok = seen.get(k);
+    if (ok === undefined) {
+      ok = decide(view, src, e).verdict === 'allow';
+      seen.set(k, ok);
     }
-    out.push({ ip: svc.clusterIP, ports });
-  }
-  return out;
-}
-
-const slicesIndex = new WeakMap<ClusterObjects, Map<string, EndpointSlice[]>>();
-
-/** A Service's EndpointSlices, grouped once per snapshot. */
-function slicesOf(objects: ClusterObjects, svc: Service): EndpointSlice[] {
-  let m = slicesIndex.get(objects);
-  if (!m) {
-    m = slicesByService(objects);
-    slicesIndex.set(objects, m);
-  }
-  return m.get(`${svc.namespace}/${svc.name}`) ?? [];
+    return ok;
+  };
+  return vips(snap).map((v) => ({
+    ip: v.ip,
+    ports: v.ports.filter((p) => p.endpoints.some(allows)).map((p) => p.port),
+  }));
 }
 
 /** The proxy's choice for one source: the endpoints of a VIP port its egress policy allows. */
