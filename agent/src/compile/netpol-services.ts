@@ -8,7 +8,7 @@
 // with EPERM; the proxy balances a mixed port over its allowed endpoints only.
 // Pure.
 import { decideNetworkPolicies, type Endpoint as PeerEndpoint } from '../policy/netpol-eval.ts';
-import type { NetworkPolicy } from '../policy/netpol-types.ts';
+import { isIPBlockPeer, type NetworkPolicy } from '../policy/netpol-types.ts';
 import type { ClusterObjects, Labels, Pod, Snapshot } from '../state/types.ts';
 import type { PolicyTables } from './policy.ts';
 import {
@@ -120,18 +120,29 @@ export interface VipPorts {
   readonly ports: readonly number[];
 }
 
-interface VipPortEndpoints {
-  readonly ip: string;
-  readonly ports: readonly { readonly port: number; readonly endpoints: readonly Endpoint[] }[];
+/** A snapshot's ClusterIPs, their endpoints numbered so that tables can judge each once. */
+interface VipIndex {
+  /** Each distinct endpoint (address, port). */
+  readonly endpoints: readonly Endpoint[];
+  /**
+   * Per endpoint, the number of its shape: the pod's namespace, labels and ports and the
+   * port. Without ipBlock peers a verdict depends on nothing else, so replicas share one.
+   */
+  readonly shapes: Int32Array;
+  readonly shapeCount: number;
+  readonly vips: readonly {
+    readonly ip: string;
+    /** Endpoints as numbers into `endpoints`. */
+    readonly ports: readonly { readonly port: number; readonly endpoints: readonly number[] }[];
+  }[];
 }
 
-const vipIndex = new WeakMap<ClusterObjects, VipPortEndpoints[]>();
+const vipIndex = new WeakMap<ClusterObjects, VipIndex>();
 
 /** Every ClusterIP with its TCP ports' endpoints, resolved once per snapshot. */
-function vips(objects: ClusterObjects): VipPortEndpoints[] {
+function vips(objects: ClusterObjects): VipIndex {
   const have = vipIndex.get(objects);
   if (have) return have;
-  const out: VipPortEndpoints[] = [];
   const slices = slicesByService(objects);
   // Without EndpointSlices the selector picks pods: a Service looks at its own namespace only.
   const podsByNs = new Map<string, Map<string, Pod>>();
@@ -140,17 +151,70 @@ function vips(objects: ClusterObjects): VipPortEndpoints[] {
     podsByNs.set(p.namespace, m);
     m.set(k, p);
   }
+  const { podsByIP } = egressView(objects);
+  const endpoints: Endpoint[] = [];
+  const numbers = new Map<string, number>();
+  const shapeOf: number[] = [];
+  const shapeNumbers = new Map<string, number>();
+  const number = (e: Endpoint): number => {
+    const k = `${e.ip} ${e.port}`;
+    let n = numbers.get(k);
+    if (n === undefined) {
+      n = endpoints.push(e) - 1;
+      numbers.set(k, n);
+      const pod = podsByIP.get(e.ip);
+      const shape = pod
+        ? JSON.stringify([pod.namespace, Object.entries(pod.labels).sort(), pod.ports, e.port])
+        : k;
+      let sn = shapeNumbers.get(shape);
+      if (sn === undefined) {
+        sn = shapeNumbers.size;
+        shapeNumbers.set(shape, sn);
+      }
+      shapeOf.push(sn);
+    }
+    return n;
+  };
+  const out: VipIndex['vips'][number][] = [];
   for (const svc of objects.services.values()) {
     if (!svc.clusterIP) continue;
     const inNs = { ...objects, pods: podsByNs.get(svc.namespace) ?? new Map<string, Pod>() };
     const own = slices.get(`${svc.namespace}/${svc.name}`) ?? [];
     const ports = svc.ports
       .filter((sp) => sp.protocol === 'TCP')
-      .map((sp) => ({ port: sp.port, endpoints: serviceEndpoints(inNs, svc, sp, own) }));
+      .map((sp) => ({
+        port: sp.port,
+        endpoints: serviceEndpoints(inNs, svc, sp, own).map(number),
+      }));
     out.push({ ip: svc.clusterIP, ports });
   }
-  vipIndex.set(objects, out);
-  return out;
+  const index = {
+    endpoints,
+    shapes: Int32Array.from(shapeOf),
+    shapeCount: shapeNumbers.size,
+    vips: out,
+  };
+  vipIndex.set(objects, index);
+  return index;
+}
+
+/**
+ * Whether some egress rule of `policies` could allow TCP `port` at all: numeric
+ * ports and ranges exactly, a named port or a rule without ports as maybe. A
+ * port no rule could allow is denied without asking the evaluator.
+ */
+function portFilter(policies: readonly NetworkPolicy[]): (port: number) => boolean {
+  const ranges: [number, number][] = [];
+  for (const p of policies)
+    for (const r of p.egress) {
+      if (r.ports.length === 0) return () => true;
+      for (const x of r.ports) {
+        if (x.protocol !== 'TCP') continue;
+        if (typeof x.port !== 'number') return () => true;
+        ranges.push([x.port, x.endPort ?? x.port]);
+      }
+    }
+  return (port) => ranges.some(([lo, hi]) => port >= lo && port <= hi);
 }
 
 /**
@@ -165,18 +229,21 @@ export function vipEgress(
 ): VipPorts[] {
   const view = { ...egressView(snap), policies };
   const src = subjectOf({ namespace, labels });
-  // Services often share endpoints (several ports to one targetPort): each is judged once.
-  const seen = new Map<string, boolean>();
-  const allows = (e: Endpoint) => {
-    const k = `${e.ip} ${e.port}`;
-    let ok = seen.get(k);
-    if (ok === undefined) {
-      ok = decide(view, src, e).verdict === 'allow';
-      seen.set(k, ok);
+  const mayAllow = portFilter(policies);
+  const index = vips(snap);
+  // Each distinct endpoint (or shape, when no ipBlock looks at addresses) is judged once:
+  // 0 not yet, 1 allowed, 2 denied.
+  const byShape = !policies.some((p) => p.egress.some((r) => r.peers.some(isIPBlockPeer)));
+  const verdicts = new Uint8Array(byShape ? index.shapeCount : index.endpoints.length);
+  const allows = (n: number) => {
+    const slot = byShape ? index.shapes[n]! : n;
+    if (verdicts[slot] === 0) {
+      const e = index.endpoints[n]!;
+      verdicts[slot] = mayAllow(e.port) && decide(view, src, e).verdict === 'allow' ? 1 : 2;
     }
-    return ok;
+    return verdicts[slot] === 1;
   };
-  return vips(snap).map((v) => ({
+  return index.vips.map((v) => ({
     ip: v.ip,
     ports: v.ports.filter((p) => p.endpoints.some(allows)).map((p) => p.port),
   }));
