@@ -12,6 +12,8 @@ export interface PolicyTables {
   readonly podsByIP: ReadonlyMap<string, Pod>;
   /** Pods by `namespace/name`. */
   readonly pods: ReadonlyMap<string, Pod>;
+  /** Each Service by its ClusterIP as `namespace/svc/name` (as `policy trace --to` names it), for flows. */
+  readonly servicesByIP: ReadonlyMap<string, string>;
   readonly rootNamespace: string;
   readonly trustDomain: string;
 }
@@ -23,12 +25,16 @@ export function compilePolicy(
 ): PolicyTables {
   const podsByIP = new Map<string, Pod>();
   for (const p of snap.pods.values()) if (p.podIP) podsByIP.set(p.podIP, p);
+  const servicesByIP = new Map<string, string>();
+  for (const s of snap.services.values())
+    if (s.clusterIP) servicesByIP.set(s.clusterIP, `${s.namespace}/svc/${s.name}`);
   return {
     networkPolicies: [...(snap.networkPolicies?.values() ?? [])],
     authorizationPolicies: [...(snap.authorizationPolicies?.values() ?? [])],
     namespaces: new Map([...snap.namespaces].map(([n, v]) => [n, { labels: v.labels }])),
     podsByIP,
     pods: snap.pods,
+    servicesByIP,
     rootNamespace,
     trustDomain,
   };
@@ -40,6 +46,7 @@ export const emptyPolicy: PolicyTables = {
   namespaces: new Map(),
   podsByIP: new Map(),
   pods: new Map(),
+  servicesByIP: new Map(),
   rootNamespace: 'weft-system',
   trustDomain: 'cluster.local',
 };

@@ -3,8 +3,10 @@
 // the VIPs of those pods, of other pods, of both, and of none behave as
 // Kubernetes says (policy applies to the pods behind a VIP). The trace, offline
 // and live, gives the kernel's answer.
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminGet } from '../../../agent/src/agent/admin-client.ts';
+import { repoRoot } from '../../../agent/src/datapath/native.ts';
 import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { type Trace, tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
@@ -100,13 +102,26 @@ describePrivileged('Service VIPs under egress NetworkPolicy', () => {
 
   it('refuses a VIP whose endpoints are all denied at connect() with EPERM, and says so', async () => {
     expect((await send('other')).error).toBe('EPERM');
-    const events = await adminGet<{ kind: string; verdict: string; addr: string; port: number }[]>(
-      adminSocket(),
-      '/events',
-    );
-    expect(events).toContainEqual(
-      expect.objectContaining({ kind: 'connect', verdict: 'deny', addr: vip('other'), port: 80 }),
-    );
+    // The kernel's verdict event reaches the agent through its ring buffer: asked for up to 2 s.
+    type Seen = { kind?: string; verdict?: string; addr?: string; destination?: string }[];
+    const seen = async (path: string, match: (x: Seen[number]) => boolean) => {
+      for (let i = 0; i < 20; i++) {
+        const hit = (await adminGet<Seen>(adminSocket(), path)).find(match);
+        if (hit) return hit;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return undefined;
+    };
+    expect(await seen('/events', (e) => e.addr === vip('other'))).toMatchObject({
+      kind: 'connect',
+      verdict: 'deny',
+      port: 80,
+    });
+    // The flow names the Service, as `policy trace --to` does.
+    expect(await seen('/flows', (f) => f.destination === 'shop/svc/other')).toMatchObject({
+      where: 'connect()',
+      verdict: 'deny',
+    });
   });
 
   it('refuses a VIP with no endpoints at connect() with EPERM', async () => {
@@ -147,10 +162,22 @@ describePrivileged('Service VIPs under egress NetworkPolicy', () => {
       port: 80,
     });
     expect(offline.verdict).toBe(verdict);
-    const live = await adminGet<Trace>(
-      adminSocket(),
-      `/trace?${new URLSearchParams({ from: 'shop/client', to, port: '80' })}`,
+    // `weft policy trace --live`, as a user runs it.
+    const r = spawnSync(
+      `${repoRoot}bin/weft`,
+      [
+        'policy',
+        'trace',
+        '--live',
+        '--sandbox',
+        c.sandbox.state.name,
+        '--from',
+        'shop/client',
+      ].concat(['--to', to, '--port', '80', '-o', 'json']),
+      { encoding: 'utf8', timeout: 20_000 },
     );
+    expect(r.stderr).toBe('');
+    const live = JSON.parse(r.stdout) as Trace;
     expect(live.verdict).toBe(verdict);
     // The VIP's entry installed in node-1's kernel says the same.
     expect(live.stages.find((s) => s.stage === 'egress, installed on node-1')).toMatchObject({
