@@ -302,12 +302,14 @@ function buildPeerTable(
     for (const i of [...by].sort((a, b) => a - b)) ports = union(ports, rules[i]!.ports);
     entries.set(k, { addr: addrOf(cand), bits: cand.bits, ports });
   }
-  // A Service VIP is judged by the pods behind it (netpol-services.ts): its own exact entry.
+  // A Service VIP is judged by the pods behind it (netpol-services.ts): its own exact entry,
+  // needed only where it allows some port or a broader allowing prefix covers the VIP.
   if (direction === 'egress')
     for (const v of vipEgress(snap, namespace, labels, selecting)) {
       const c = parseCidr(`${v.ip}/${v.ip.includes(':') ? 128 : 32}`);
       if (!c) continue;
       const p = toPrefix(c);
+      if (v.ports.length === 0 && allowing.covering(p, new Set()).size === 0) continue;
       const ports = merged(v.ports.map((x) => [x, x] as const));
       entries.set(key(p), { addr: addrOf(p), bits: p.bits, ports });
     }

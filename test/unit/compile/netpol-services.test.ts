@@ -1,7 +1,7 @@
 // Service VIPs under egress NetworkPolicy: a VIP port is judged by its
 // endpoints, in the kernel's table (compileEgress) and in the proxy's choice.
 import { describe, expect, it } from 'vitest';
-import { compileEgress } from '../../../agent/src/compile/netpol.ts';
+import { compileEgress, type PeerEntry } from '../../../agent/src/compile/netpol.ts';
 import { allowedTarget, vipEgress } from '../../../agent/src/compile/netpol-services.ts';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
 import { compileServices, vipKey } from '../../../agent/src/compile/services.ts';
@@ -88,6 +88,22 @@ function vipEntries(s: Snapshot): Record<string, unknown> {
   return out;
 }
 
+/** What the kernel decides for connect(VIP:port): the longest prefix entry covering it lists the port. */
+function kernel(s: Snapshot, vip: string, port = 80): 'allow' | 'deny' {
+  const t = compileEgress(s, 'shop', { app: 'client' });
+  const addr = (0xffffn << 32n) | BigInt(vip.split('.').reduce((a, x) => a * 256 + Number(x), 0));
+  let best: PeerEntry | undefined;
+  for (const e of t.entries.values()) {
+    const net = (e.addr.readBigUInt64BE(0) << 64n) | e.addr.readBigUInt64BE(8);
+    const shift = BigInt(128 - e.bits);
+    if (addr >> shift === net >> shift && (!best || e.bits > best.bits)) best = e;
+  }
+  if (!best) return 'deny';
+  return best.ports.all || best.ports.ranges.some(([lo, hi]) => lo <= port && port <= hi)
+    ? 'allow'
+    : 'deny';
+}
+
 const pick = (s: Snapshot, vip: string) =>
   allowedTarget(
     compilePolicy(s, 'cluster.local', 'weft-system'),
@@ -98,11 +114,15 @@ const pick = (s: Snapshot, vip: string) =>
 describe('Service VIPs under egress NetworkPolicy', () => {
   it('allows a VIP whose endpoints are all allowed, on its Service port', () => {
     expect(vipEntries(snap([toServers]))['10.96.0.1']).toEqual([80]);
+    expect(kernel(snap([toServers]), '10.96.0.1')).toBe('allow');
+    expect(kernel(snap([toServers]), '10.96.0.1', 81)).toBe('deny');
     expect(pick(snap([toServers]), '10.96.0.1')).toEqual(['shop/server-a', 'shop/server-b']);
   });
 
-  it('denies a VIP whose endpoints are all denied: an entry with no port', () => {
-    expect(vipEntries(snap([toServers]))['10.96.0.2']).toEqual([]);
+  it('denies a VIP whose endpoints are all denied', () => {
+    // No prefix covers the VIP: no entry is needed for EPERM.
+    expect(vipEntries(snap([toServers]))['10.96.0.2']).toBeUndefined();
+    expect(kernel(snap([toServers]), '10.96.0.2')).toBe('deny');
     expect(pick(snap([toServers]), '10.96.0.2')).toEqual([]);
   });
 
@@ -112,16 +132,17 @@ describe('Service VIPs under egress NetworkPolicy', () => {
   });
 
   it('judges a named targetPort on each endpoint: the admin port is not allowed', () => {
-    expect(vipEntries(snap([toServers]))['10.96.0.5']).toEqual([]);
+    expect(kernel(snap([toServers]), '10.96.0.5')).toBe('deny');
     const named: PolicyRule = {
       peers: toServers.peers,
       ports: [{ protocol: 'TCP', port: 'admin' }],
     };
-    expect(vipEntries(snap([named]))).toMatchObject({ '10.96.0.5': [80], '10.96.0.1': [] });
+    expect(vipEntries(snap([named]))['10.96.0.5']).toEqual([80]);
+    expect(kernel(snap([named]), '10.96.0.1')).toBe('deny');
   });
 
   it('denies a VIP with no endpoints (Kubernetes would refuse the connection)', () => {
-    expect(vipEntries(snap([toServers]))['10.96.0.4']).toEqual([]);
+    expect(kernel(snap([toServers]), '10.96.0.4')).toBe('deny');
     const s = snap([toServers]);
     expect(
       vipEgress(s, 'shop', { app: 'client' }, [...s.networkPolicies!.values()]),
@@ -143,7 +164,8 @@ describe('Service VIPs under egress NetworkPolicy', () => {
       'shop/server-b',
     ]);
     const none: PolicyRule = { peers: toServers.peers, ports: [{ protocol: 'TCP', port: 9999 }] };
-    expect(vipEntries(snap([none]))).toMatchObject({ '10.96.0.1': [], '10.96.0.3': [] });
+    expect(kernel(snap([none]), '10.96.0.1')).toBe('deny');
+    expect(kernel(snap([none]), '10.96.0.3')).toBe('deny');
   });
 
   it('overrides an ipBlock that covers the VIP but excepts the pods behind it', () => {
@@ -151,7 +173,10 @@ describe('Service VIPs under egress NetworkPolicy', () => {
       peers: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.1.0/24'] } }],
       ports: [],
     };
+    // The ipBlock alone would let the VIP through: its own entry, with no port, takes that back.
     expect(vipEntries(snap([block]))).toMatchObject({ '10.96.0.1': [], '10.96.0.3': [] });
+    expect(kernel(snap([block]), '10.96.0.1')).toBe('deny');
+    expect(kernel(snap([block]), '10.96.1.1')).toBe('allow');
   });
 
   it('takes the endpoints from EndpointSlices when the source has them (ready ones only)', () => {
@@ -168,7 +193,8 @@ describe('Service VIPs under egress NetworkPolicy', () => {
     };
     const s = snap([toServers], { endpointSlices: new Map([['shop/mixed-1', slice]]) });
     // Only the denied pod is ready: the VIP is denied; the others have no slices at all.
-    expect(vipEntries(s)).toMatchObject({ '10.96.0.3': [], '10.96.0.1': [] });
+    expect(kernel(s, '10.96.0.3')).toBe('deny');
+    expect(kernel(s, '10.96.0.1')).toBe('deny');
   });
 
   it('leaves a workload without egress policy alone', () => {
