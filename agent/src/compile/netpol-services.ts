@@ -198,23 +198,34 @@ function vips(objects: ClusterObjects): VipIndex {
   return index;
 }
 
+/** Whether a rule's ports could let TCP `port` through (a named port: maybe). */
+function portMay(ports: NetworkPolicy['egress'][number]['ports'], port: number): boolean {
+  if (ports.length === 0) return true;
+  return ports.some(
+    (x) =>
+      x.protocol === 'TCP' &&
+      (typeof x.port !== 'number' || (port >= x.port && port <= (x.endPort ?? x.port))),
+  );
+}
+
 /**
- * Whether some egress rule of `policies` could allow TCP `port` at all: numeric
- * ports and ranges exactly, a named port or a rule without ports as maybe. A
- * port no rule could allow is denied without asking the evaluator.
+ * What the egress rules of `policies` could do for TCP `port`: allow it at all
+ * (if no rule could, it is denied without asking the evaluator), and whether an
+ * ipBlock rule could, so that the verdict depends on the address and not on the
+ * pod's shape alone.
  */
-function portFilter(policies: readonly NetworkPolicy[]): (port: number) => boolean {
-  const ranges: [number, number][] = [];
-  for (const p of policies)
-    for (const r of p.egress) {
-      if (r.ports.length === 0) return () => true;
-      for (const x of r.ports) {
-        if (x.protocol !== 'TCP') continue;
-        if (typeof x.port !== 'number') return () => true;
-        ranges.push([x.port, x.endPort ?? x.port]);
-      }
+function portRules(policies: readonly NetworkPolicy[]) {
+  const rules = policies.flatMap((p) => p.egress);
+  const memo = new Map<number, { may: boolean; byAddress: boolean }>();
+  return (port: number) => {
+    let r = memo.get(port);
+    if (!r) {
+      const could = rules.filter((x) => portMay(x.ports, port));
+      r = { may: could.length > 0, byAddress: could.some((x) => x.peers.some(isIPBlockPeer)) };
+      memo.set(port, r);
     }
-  return (port) => ranges.some(([lo, hi]) => port >= lo && port <= hi);
+    return r;
+  };
 }
 
 /**
@@ -229,18 +240,19 @@ export function vipEgress(
 ): VipPorts[] {
   const view = { ...egressView(snap), policies };
   const src = subjectOf({ namespace, labels });
-  const mayAllow = portFilter(policies);
+  const rulesFor = portRules(policies);
   const index = vips(snap);
-  // Each distinct endpoint (or shape, when no ipBlock looks at addresses) is judged once:
-  // 0 not yet, 1 allowed, 2 denied.
-  const byShape = !policies.some((p) => p.egress.some((r) => r.peers.some(isIPBlockPeer)));
-  const verdicts = new Uint8Array(byShape ? index.shapeCount : index.endpoints.length);
+  // Each distinct endpoint, or each pod shape where no ipBlock rule could look at the
+  // address, is judged once. 0 not yet, 1 allowed, 2 denied.
+  const byEndpoint = new Uint8Array(index.endpoints.length);
+  const byShape = new Uint8Array(index.shapeCount);
   const allows = (n: number) => {
-    const slot = byShape ? index.shapes[n]! : n;
-    if (verdicts[slot] === 0) {
-      const e = index.endpoints[n]!;
-      verdicts[slot] = mayAllow(e.port) && decide(view, src, e).verdict === 'allow' ? 1 : 2;
-    }
+    const e = index.endpoints[n]!;
+    const r = rulesFor(e.port);
+    if (!r.may) return false;
+    const verdicts = r.byAddress ? byEndpoint : byShape;
+    const slot = r.byAddress ? n : index.shapes[n]!;
+    if (verdicts[slot] === 0) verdicts[slot] = decide(view, src, e).verdict === 'allow' ? 1 : 2;
     return verdicts[slot] === 1;
   };
   return index.vips.map((v) => ({

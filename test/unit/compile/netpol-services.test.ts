@@ -179,6 +179,34 @@ describe('Service VIPs under egress NetworkPolicy', () => {
     expect(kernel(snap([block]), '10.96.1.1')).toBe('allow');
   });
 
+  it('tells replicas apart by address where an ipBlock rule covers the port', () => {
+    const one: PolicyRule = {
+      peers: [{ ipBlock: { cidr: '10.0.1.1/32', except: [] } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    };
+    // server-a and server-b have the same labels and ports: only server-a's address is allowed.
+    expect(kernel(snap([one, toServers]), '10.96.0.1')).toBe('allow');
+    expect(pick(snap([one]), '10.96.0.1')).toEqual(['shop/server-a']);
+    expect(kernel(snap([one]), '10.96.0.1')).toBe('allow');
+    expect(kernel(snap([one]), '10.96.0.2')).toBe('deny');
+    // A Service whose only endpoint is server-b (from its slice) is denied, though a pod of
+    // the same shape was allowed for the Service judged before it.
+    const slice = (service: string, ips: string[]): EndpointSlice => ({
+      namespace: 'shop',
+      name: `${service}-1`,
+      service,
+      addressType: 'IPv4',
+      ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+      endpoints: ips.map((ip) => ({ addresses: [ip], ready: true })),
+    });
+    const slices = new Map([
+      ['shop/server-1', slice('server', ['10.0.1.1', '10.0.1.2'])],
+      ['shop/other-1', slice('other', ['10.0.1.2'])],
+    ]);
+    const s = snap([one], { endpointSlices: slices });
+    expect([kernel(s, '10.96.0.1'), kernel(s, '10.96.0.2')]).toEqual(['allow', 'deny']);
+  });
+
   it('takes the endpoints from EndpointSlices when the source has them (ready ones only)', () => {
     const slice: EndpointSlice = {
       namespace: 'shop',
