@@ -37,7 +37,7 @@ export class Balancer {
 
 // Per table: each source workload's view of each VIP port it used, judged once
 // (at most enrolled workloads × VIP ports entries; dropped with the table).
-const allowedOf = new WeakMap<ProxyTables, Map<string, ServiceTarget>>();
+const allowedOf = new WeakMap<ProxyTables, Map<string, Map<string, ServiceTarget>>>();
 
 /** The endpoints of a VIP port that the source's egress NetworkPolicy allows. */
 export function allowedEndpoints(
@@ -46,16 +46,20 @@ export function allowedEndpoints(
   vip: string,
   target: ServiceTarget,
 ): ServiceTarget {
-  let m = allowedOf.get(t);
-  if (!m) {
-    m = new Map();
-    allowedOf.set(t, m);
+  let bySrc = allowedOf.get(t);
+  if (!bySrc) {
+    bySrc = new Map();
+    allowedOf.set(t, bySrc);
   }
-  const k = `${srcKey} ${vip}`;
-  let have = m.get(k);
+  let byVip = bySrc.get(srcKey);
+  if (!byVip) {
+    byVip = new Map();
+    bySrc.set(srcKey, byVip);
+  }
+  let have = byVip.get(vip);
   if (!have) {
     have = allowedTarget(t.policy, srcKey, target);
-    m.set(k, have);
+    byVip.set(vip, have);
   }
   return have;
 }
