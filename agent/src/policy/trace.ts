@@ -127,6 +127,9 @@ function resolveTarget(input: TraceInput, from: Pod, stages: TraceStage[]): Targ
   return { pod, port: input.port, known: true };
 }
 
+/** A trace lists this many of a Service's endpoints one by one, and counts the rest. */
+export const MAX_ENDPOINT_STAGES = 100;
+
 /**
  * Egress to a Service, per endpoint: the kernel's VIP entry allows the port when
  * at least one endpoint is allowed, and the proxy picks among the allowed ones only.
@@ -137,7 +140,7 @@ function serviceEgress(
   judged: readonly JudgedEndpoint[],
 ): void {
   const ok = judged.filter((j) => j.allow).length;
-  for (const j of judged) {
+  for (const j of judged.slice(0, MAX_ENDPOINT_STAGES)) {
     const e = j.endpoint;
     stages.push({
       stage: `egress NetworkPolicy → ${e.pod}`,
@@ -151,6 +154,15 @@ function serviceEgress(
     });
   }
   const n = judged.length;
+  const rest = judged.slice(MAX_ENDPOINT_STAGES);
+  if (rest.length > 0) {
+    const allowed = rest.filter((j) => j.allow).length;
+    stages.push({
+      stage: 'egress NetworkPolicy → …',
+      result: 'info',
+      reason: `${rest.length} more endpoint(s), not listed: ${allowed} allowed, ${rest.length - allowed} denied`,
+    });
+  }
   const vip = `${input.to} port ${input.port}`;
   stages.push({
     stage: 'egress NetworkPolicy',

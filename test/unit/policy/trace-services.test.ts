@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileEgress } from '../../../agent/src/compile/netpol.ts';
 import { loadManifests } from '../../../agent/src/policy/load.ts';
-import { tracePolicy } from '../../../agent/src/policy/trace.ts';
+import { MAX_ENDPOINT_STAGES, tracePolicy } from '../../../agent/src/policy/trace.ts';
 
 const pod = (name: string, labels: string, ip: string) => `apiVersion: v1
 kind: Pod
@@ -113,6 +113,29 @@ describe('policy trace to a Service under egress NetworkPolicy', () => {
     expect(trace('empty').stages).toEqual([
       expect.objectContaining({ stage: 'service', result: 'deny' }),
     ]);
+  });
+
+  it('lists at most MAX_ENDPOINT_STAGES endpoints one by one and counts the rest', () => {
+    const pods = new Map(m.cluster.pods);
+    const other = m.cluster.pods.get('shop/other')!;
+    for (let i = 0; i < MAX_ENDPOINT_STAGES; i++)
+      pods.set(`shop/x${i}`, { ...other, name: `x${i}`, podIP: `10.244.9.${i + 1}` });
+    const t = tracePolicy({
+      cluster: { ...m.cluster, pods },
+      trustDomain: 'cluster.local',
+      rootNamespace: 'weft-system',
+      from: 'shop/client',
+      to: 'shop/svc/mixed',
+      port: 80,
+    });
+    const listed = t.stages.filter((x) => x.stage.startsWith('egress NetworkPolicy → '));
+    expect(listed).toHaveLength(MAX_ENDPOINT_STAGES + 1);
+    // 103 endpoints sorted by pod: the servers are listed, the last three copies of other are counted.
+    expect(listed.at(-1)).toMatchObject({
+      stage: 'egress NetworkPolicy → …',
+      reason: '3 more endpoint(s), not listed: 0 allowed, 3 denied',
+    });
+    expect(t.verdict).toBe('allow');
   });
 
   it('weft policy trace -f DIR prints each endpoint', () => {
