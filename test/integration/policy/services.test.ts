@@ -195,4 +195,15 @@ describePrivileged('Service VIPs under egress NetworkPolicy', () => {
       ]);
     }
   });
+
+  it('follows a policy change: the VIP of the other pods opens when the policy allows them', async () => {
+    c.write('policy.yaml', policy.replace('{app: server}', '{role: backend}'));
+    let r: TransferResult = {};
+    for (let i = 0; i < 50 && r.reply?.bytes !== 1000; i++) {
+      r = await send('other');
+      if (r.reply?.bytes !== 1000) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(r.reply?.local.split(':')[0]).toBe(c.pod('shop/other').ip);
+    expect((await send('empty')).error).toBe('EPERM');
+  });
 });
