@@ -9,7 +9,7 @@ import { compilePeerTable } from '../agent/src/compile/netpol.ts';
 import { compilePolicy } from '../agent/src/compile/policy.ts';
 import type { NetworkPolicy } from '../agent/src/policy/netpol-types.ts';
 import { DEFAULT_DEBOUNCE_MS } from '../agent/src/sources/manifests/source.ts';
-import type { Namespace, Pod, Snapshot } from '../agent/src/state/types.ts';
+import type { Namespace, Pod, Service, Snapshot } from '../agent/src/state/types.ts';
 import { privilegedBlocker } from '../test/support/privileged.ts';
 import { measureAgentSide } from './policy-agent.ts';
 import { type ChangeSample, measureChanges, variants } from './policy-change.ts';
@@ -92,12 +92,12 @@ function time<T>(fn: () => T): [T, number] {
 const snap = cluster();
 const byNode = new Map<string, Pod[]>();
 for (const p of snap.pods.values()) byNode.set(p.nodeName, [...(byNode.get(p.nodeName) ?? []), p]);
-const nodeTables = (pods: Pod[]) =>
+const nodeTables = (pods: Pod[], s: Snapshot = snap) =>
   pods.reduce(
     (n, p) =>
       n +
-      compilePeerTable(snap, p.namespace, p.labels, 'egress').entries.size +
-      compilePeerTable(snap, p.namespace, p.labels, 'ingress', p.ports).entries.size,
+      compilePeerTable(s, p.namespace, p.labels, 'egress').entries.size +
+      compilePeerTable(s, p.namespace, p.labels, 'ingress', p.ports).entries.size,
     0,
   );
 const [, proxyMs] = time(() => compilePolicy(snap, 'cluster.local', 'weft-system'));
@@ -119,7 +119,28 @@ const [allEntries, allMs] = time(() =>
     0,
   ),
 );
-process.stdout.write(`compile: node ${nodeMs.toFixed(0)} ms, all nodes ${allMs.toFixed(0)} ms\n`);
+// The same node with Services: each egress table gets an entry per ClusterIP, judged by its endpoints.
+const SERVICES = 500;
+const services = new Map<string, Service>();
+for (let k = 0; k < SERVICES; k++) {
+  const ns = `ns${k % NAMESPACES}`;
+  services.set(`${ns}/s${k}`, {
+    namespace: ns,
+    name: `s${k}`,
+    selector: { app: `a${k % 40}` },
+    ports: [
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+      { name: 'alt', port: 443, targetPort: 8080, protocol: 'TCP' },
+    ],
+    clusterIP: `10.96.${k >> 8}.${k & 255}`,
+  });
+}
+const [svcEntries, svcMs] = time(() =>
+  nodeTables(byNode.get('node-0')!, { ...snap, version: 3, services }),
+);
+process.stdout.write(
+  `compile: node ${nodeMs.toFixed(0)} ms, all nodes ${allMs.toFixed(0)} ms, node with services ${svcMs.toFixed(0)} ms\n`,
+);
 
 const f = (x: number) => (Number.isNaN(x) ? 'n/a' : x < 10 ? x.toFixed(1) : x.toFixed(0));
 const ms = (s: { median: number; p90: number }) => `${f(s.median)} ms | ${f(s.p90)} ms`;
@@ -266,11 +287,14 @@ a pod selector on one port and an ipBlock with an except on another).
 | proxy policy tables for the whole cluster (once per snapshot) | ${proxyMs.toFixed(0)} ms |
 | kernel tables (egress + plaintext ingress) for one node's ${byNode.get('node-0')!.length} pods | ${nodeMs.toFixed(0)} ms (${entries} LPM entries) |
 | kernel tables for all ${NODES} nodes' pods, in one process | ${allMs.toFixed(0)} ms (${allEntries} LPM entries) |
+| kernel tables for one node's pods, with ${SERVICES} Services (2 TCP ports, ~25 endpoints each) | ${svcMs.toFixed(0)} ms (${svcEntries} LPM entries) |
 
 A node compiles only its own pods' tables. Each table is built from the rules of the policies
 that select the pod: a rule's peers resolve once per snapshot, the rules covering each
 prefix are found by one lookup per prefix length, and replicas (same namespace, labels and
-ports) share one table.
+ports) share one table. With Services, each egress table also gets one entry per ClusterIP,
+judged by its endpoints ([policy-services.md](policy-services.md)): endpoints resolve once per
+snapshot, each distinct endpoint is judged once per table.
 
 ${sandboxPart}`;
 process.stdout.write(doc);

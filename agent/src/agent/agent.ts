@@ -388,7 +388,10 @@ export class Agent {
     const installed = (key: string) => this.applied.get(key);
     const src = snap.pods.get(q.from);
     const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);
-    const targetIP = target?.podIP;
+    // A Service: its VIP's own entry, which the compiler judged by the pods behind it.
+    const [svcNs, , svcName] = q.to.split('/');
+    const vip = target ? undefined : snap.services.get(`${svcNs}/${svcName}`)?.clusterIP;
+    const targetIP = target?.podIP ?? vip;
     const mine = (a: Applied) => enrolledEntry(a.workload);
     const srcApplied = installed(q.from);
     if (srcApplied && targetIP) {
@@ -404,7 +407,7 @@ export class Agent {
         stage: `egress, installed on ${this.opts.node}`,
         result: r.isolated ? (r.allowed ? 'allow' : 'deny') : 'info',
         reason: r.isolated
-          ? `egress_allow ${q.protocol ?? 'TCP'} entry for ${targetIP}: ${r.ports}`
+          ? `egress_allow ${q.protocol ?? 'TCP'} entry for ${vip ? `the VIP ${targetIP}` : targetIP}: ${r.ports}`
           : `${q.from} is not isolated for egress in the kernel`,
       });
     }

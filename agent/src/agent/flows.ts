@@ -12,6 +12,7 @@ export interface Flow {
   node: string;
   /** namespace/pod, or an address outside the cluster. */
   source: string;
+  /** namespace/pod, namespace/svc/name for a Service VIP, or an address outside the cluster. */
   destination: string;
   port: number;
   verdict: 'allow' | 'deny' | 'audit';
@@ -43,8 +44,10 @@ export class FlowLog {
   }
 
   private name(ip: string): string {
-    const p = this.tables().podsByIP.get(ip);
-    return p ? `${p.namespace}/${p.name}` : ip;
+    const t = this.tables();
+    const p = t.podsByIP.get(ip);
+    if (p) return `${p.namespace}/${p.name}`;
+    return t.servicesByIP.get(ip) ?? ip;
   }
 
   private push(f: Omit<Flow, 'seq' | 'node' | 'time'>): void {

@@ -21,6 +21,7 @@ import {
 import { selects } from '../policy/selectors.ts';
 import { podIPsOf } from '../state/addresses.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
+import { vipEgress } from './netpol-services.ts';
 
 export interface PeerPorts {
   readonly all: boolean;
@@ -417,6 +418,30 @@ function buildPeerTable(
         );
     }
   }
+  // A Service VIP is judged by the pods behind it (netpol-services.ts): its own exact entry
+  // per protocol, needed only where it allows some port or a broader allowing prefix covers
+  // the VIP (then the entry, with no ports, takes the VIP back).
+  if (direction === 'egress')
+    for (const v of vipEgress(snap, namespace, labels, selecting)) {
+      const c = parseCidr(`${v.ip}/${v.ip.includes(':') ? 128 : 32}`);
+      if (!c) continue;
+      const p = toPrefix(c);
+      if (v.ports.length === 0 && allowing.covering(p, new Set()).size === 0) continue;
+      const ports = merged(
+        v.ports.map((x) => [x, x] as const),
+        v.protocol,
+      );
+      entries.set(`${v.protocol}:${key(p)}`, {
+        protocol: v.protocol,
+        addr: addrOf(p),
+        bits: p.bits,
+        ports,
+      });
+      if (ports.truncated)
+        unenforced.push(
+          `${v.protocol} to the Service VIP ${v.ip}: more than ${constants.EGRESS_MAX_RANGES} port ranges, only the lowest let through`,
+        );
+    }
   return {
     isolated: true,
     entries,

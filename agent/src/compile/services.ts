@@ -1,6 +1,6 @@
 // Service VIPs and their endpoints, as the outbound proxy resolves them. Pure.
 import { clusterIPsOf, podIPsOf, sameFamily } from '../state/addresses.ts';
-import type { EndpointSlice, Pod, Service, ServicePort, Snapshot } from '../state/types.ts';
+import type { ClusterObjects, EndpointSlice, Pod, Service, ServicePort } from '../state/types.ts';
 
 export interface Endpoint {
   readonly ip: string;
@@ -54,38 +54,54 @@ function sliceEndpoints(
   return out;
 }
 
-/** Every TCP ClusterIP port in the cluster → its ready endpoints (pods with an IP), sorted. */
-export function compileServices(snap: Snapshot): Map<string, ServiceTarget> {
-  const out = new Map<string, ServiceTarget>();
-  const pods = [...snap.pods.values()].filter((p) => podIPsOf(p).length > 0);
-  const slicesOf = new Map<string, EndpointSlice[]>();
-  for (const s of snap.endpointSlices?.values() ?? []) {
+/** Each Service's EndpointSlices, by `namespace/service`. */
+export function slicesByService(objects: ClusterObjects): Map<string, EndpointSlice[]> {
+  const out = new Map<string, EndpointSlice[]>();
+  for (const s of objects.endpointSlices?.values() ?? []) {
     const key = `${s.namespace}/${s.service}`;
-    slicesOf.set(key, [...(slicesOf.get(key) ?? []), s]);
+    out.set(key, [...(out.get(key) ?? []), s]);
   }
+  return out;
+}
+
+/**
+ * The ready endpoints of one TCP port of one of a Service's ClusterIPs, sorted:
+ * from its EndpointSlices when the source has them, else the pods its selector
+ * picks; either way of the ClusterIP's family, as kube-proxy programs them. The
+ * proxy balances over these; egress policy judges them.
+ */
+export function serviceEndpoints(
+  objects: ClusterObjects,
+  svc: Service,
+  sp: ServicePort,
+  slices = slicesByService(objects).get(`${svc.namespace}/${svc.name}`) ?? [],
+  vip = svc.clusterIP ?? '',
+): Endpoint[] {
+  const endpoints: Endpoint[] = objects.endpointSlices
+    ? sliceEndpoints(slices, sp, vip.includes(':') ? 'IPv6' : 'IPv4')
+    : [];
+  for (const pod of objects.endpointSlices ? [] : objects.pods.values()) {
+    if (!selects(svc, pod)) continue;
+    const port = targetPort(sp, pod);
+    const ip = sameFamily(podIPsOf(pod), vip);
+    if (port !== undefined && ip) endpoints.push({ ip, port, pod: `${pod.namespace}/${pod.name}` });
+  }
+  return endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : a.port - b.port));
+}
+
+/** Every TCP ClusterIP port in the cluster → its ready endpoints (pods with an IP), sorted. */
+export function compileServices(snap: ClusterObjects): Map<string, ServiceTarget> {
+  const out = new Map<string, ServiceTarget>();
+  const slicesOf = slicesByService(snap);
   for (const svc of snap.services.values()) {
+    const slices = slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [];
     // A dual-stack Service has a ClusterIP per family; each leads to endpoints of its family.
     for (const vip of clusterIPsOf(svc)) {
       for (const sp of svc.ports) {
         if (sp.protocol !== 'TCP') continue;
-        const endpoints: Endpoint[] = snap.endpointSlices
-          ? sliceEndpoints(
-              slicesOf.get(`${svc.namespace}/${svc.name}`) ?? [],
-              sp,
-              vip.includes(':') ? 'IPv6' : 'IPv4',
-            )
-          : [];
-        for (const pod of snap.endpointSlices ? [] : pods) {
-          if (!selects(svc, pod)) continue;
-          const port = targetPort(sp, pod);
-          const ip = sameFamily(podIPsOf(pod), vip);
-          if (port !== undefined && ip)
-            endpoints.push({ ip, port, pod: `${pod.namespace}/${pod.name}` });
-        }
-        endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : a.port - b.port));
         out.set(vipKey(vip, sp.port), {
           service: `${svc.namespace}/${svc.name}`,
-          endpoints,
+          endpoints: serviceEndpoints(snap, svc, sp, slices, vip),
         });
       }
     }

@@ -89,6 +89,11 @@ export function evaluateNetworkPolicies(input: NetpolInput): NetpolDecision {
   return d;
 }
 
+/** The same decision, not memoized: for the compilers, which ask each question once per table. */
+export function decideNetworkPolicies(input: NetpolInput): NetpolDecision {
+  return decide(input);
+}
+
 function decide(input: NetpolInput): NetpolDecision {
   const { direction, subject } = input;
   const pod = subject.pod;

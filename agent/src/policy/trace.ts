@@ -5,6 +5,8 @@
 // in, the agent evaluate with these same functions.
 
 import { inMesh, isStrict, MTLS_LABEL, type MtlsMode } from '../compile/enrollment.ts';
+import { egressView, type JudgedEndpoint, judgeEndpoints } from '../compile/netpol-services.ts';
+import { serviceEndpoints } from '../compile/services.ts';
 import { principal, spiffeId } from '../identity/spiffe.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
@@ -53,11 +55,17 @@ export interface TraceInput {
   readonly mtlsDefault?: MtlsMode;
 }
 
+interface Target {
+  readonly pod: Pod;
+  readonly port: number;
+  /** A Service: every endpoint's egress verdict. */
+  readonly judged?: readonly JudgedEndpoint[];
+  /** false: the endpoint is no known pod (only egress is traced). */
+  readonly known: boolean;
+}
+
 /** Where `to` leads: the pod and the port on it, or why nowhere. */
-function resolveTarget(
-  input: TraceInput,
-  stages: TraceStage[],
-): { pod: Pod; port: number } | undefined {
+function resolveTarget(input: TraceInput, from: Pod, stages: TraceStage[]): Target | undefined {
   const parts = input.to.split('/');
   if (parts.length === 3 && parts[1] === 'svc') {
     const key = `${parts[0]}/${parts[2]}`;
@@ -77,40 +85,43 @@ function resolveTarget(
       });
       return undefined;
     }
-    const sel = Object.entries(svc.selector);
-    const backends = [...input.cluster.pods.values()]
-      .filter(
-        (p) =>
-          sel.length > 0 &&
-          p.namespace === svc.namespace &&
-          sel.every(([k, v]) => p.labels[k] === v),
-      )
-      .map((p) => ({
-        pod: p,
-        port:
-          typeof sp.targetPort === 'number'
-            ? sp.targetPort
-            : p.ports.find((c) => c.name === sp.targetPort)?.containerPort,
-      }))
-      .filter((b): b is { pod: Pod; port: number } => b.port !== undefined)
-      .sort((a, b) => (a.pod.name < b.pod.name ? -1 : 1));
-    const first = backends[0];
-    if (!first) {
+    // The endpoints the proxy balances over, and each one's egress verdict, as
+    // the kernel's VIP entry and the proxy judge them (compile/netpol-services.ts).
+    const endpoints = serviceEndpoints(input.cluster, svc, sp);
+    if (endpoints.length === 0) {
       stages.push({
         stage: 'service',
         result: 'deny',
         object: key,
-        reason: `Service ${key} port ${input.port} has no endpoints`,
+        reason: `Service ${key} port ${input.port} has no ready endpoints (pods with an IP): the proxy refuses, and connect() fails with EPERM under egress NetworkPolicy`,
       });
       return undefined;
     }
+    const judged = judgeEndpoints(
+      egressView(input.cluster),
+      { namespace: from.namespace, labels: from.labels, name: from.name, ip: from.podIP ?? '' },
+      endpoints,
+      protocol === 'UDP' ? 'UDP' : 'TCP',
+    );
+    const chosen = judged.find((j) => j.allow) ?? judged[0]!;
+    const podOf = (j: JudgedEndpoint) => input.cluster.pods.get(j.endpoint.pod);
+    const pod = podOf(chosen);
+    const via = input.cluster.endpointSlices ? 'EndpointSlices' : 'the selector';
     stages.push({
       stage: 'service',
       result: 'info',
       object: key,
-      reason: `port ${input.port} → ${backends.length} endpoint(s); tracing ${first.pod.namespace}/${first.pod.name}:${first.port}${protocol === 'UDP' ? ' (weft does not balance UDP: kube-proxy or the CNI translates the Service address after the kernel has checked egress policy against it)' : ''}`,
+      reason: `port ${input.port} → ${endpoints.length} endpoint(s) (from ${via}); tracing ${chosen.endpoint.pod} ${chosen.endpoint.ip}:${chosen.endpoint.port}${protocol === 'UDP' ? ' (weft does not balance UDP: kube-proxy or the CNI translates the Service address after the kernel has checked egress policy against it)' : ''}`,
     });
-    return first;
+    if (!pod) {
+      stages.push({
+        stage: 'service',
+        result: 'info',
+        object: key,
+        reason: `${chosen.endpoint.ip} is no pod known to the cluster: only egress policy is traced`,
+      });
+    }
+    return { pod: pod ?? from, port: chosen.endpoint.port, judged, known: pod !== undefined };
   }
   const pod = input.cluster.pods.get(input.to);
   if (!pod) {
@@ -121,7 +132,58 @@ function resolveTarget(
     });
     return undefined;
   }
-  return { pod, port: input.port };
+  return { pod, port: input.port, known: true };
+}
+
+/** A trace lists this many of a Service's endpoints one by one, and counts the rest. */
+export const MAX_ENDPOINT_STAGES = 100;
+
+/**
+ * Egress to a Service, per endpoint: the kernel's VIP entry allows the port when
+ * at least one endpoint is allowed, and the proxy picks among the allowed ones only.
+ */
+function serviceEgress(
+  stages: TraceStage[],
+  input: TraceInput,
+  judged: readonly JudgedEndpoint[],
+): void {
+  const ok = judged.filter((j) => j.allow).length;
+  for (const j of judged.slice(0, MAX_ENDPOINT_STAGES)) {
+    const e = j.endpoint;
+    stages.push({
+      stage: `egress NetworkPolicy → ${e.pod}`,
+      result: j.allow ? 'allow' : ok > 0 ? 'info' : 'deny',
+      ...(j.matched
+        ? { object: j.matched.policy, rule: j.matched.rule }
+        : j.selectedBy[0]
+          ? { object: j.selectedBy.join(', ') }
+          : {}),
+      reason: `${e.ip}:${e.port}: ${j.reason}${!j.allow && ok > 0 ? '; the proxy never picks it' : ''}`,
+    });
+  }
+  const n = judged.length;
+  const rest = judged.slice(MAX_ENDPOINT_STAGES);
+  if (rest.length > 0) {
+    const allowed = rest.filter((j) => j.allow).length;
+    stages.push({
+      stage: 'egress NetworkPolicy → …',
+      result: 'info',
+      reason: `${rest.length} more endpoint(s), not listed: ${allowed} allowed, ${rest.length - allowed} denied`,
+    });
+  }
+  const vip = `${input.to} port ${input.port}`;
+  stages.push({
+    stage: 'egress NetworkPolicy',
+    result: ok > 0 ? 'allow' : 'deny',
+    reason:
+      judged[0]!.selectedBy.length === 0
+        ? `no policy selects ${input.from} for egress: any of the ${n} endpoint(s) of ${vip} may be picked`
+        : ok === n
+          ? `all ${n} endpoint(s) of ${vip} allowed: connect() to the VIP passes`
+          : ok > 0
+            ? `${ok} of ${n} endpoints of ${vip} allowed: connect() to the VIP passes, and the proxy balances over those ${ok} only`
+            : `none of the ${n} endpoint(s) of ${vip} allowed: connect() to the VIP fails with EPERM`,
+  });
 }
 
 export function tracePolicy(input: TraceInput): Trace {
@@ -145,7 +207,7 @@ export function tracePolicy(input: TraceInput): Trace {
     stages.push({ stage: 'source', result: 'deny', reason: `no pod ${input.from}` });
     return done();
   }
-  const target = resolveTarget(input, stages);
+  const target = resolveTarget(input, src, stages);
   if (!target) return done();
   const dst = target.pod;
   const dstKey = `${dst.namespace}/${dst.name}`;
@@ -197,7 +259,13 @@ export function tracePolicy(input: TraceInput): Trace {
       reason: d.reason,
     });
   };
-  netpol('egress');
+  if (target.judged && srcMesh) {
+    serviceEgress(stages, input, target.judged);
+    if (!target.judged.some((j) => j.allow) || !target.known) return done();
+  } else {
+    netpol('egress');
+    if (!target.known) return done();
+  }
 
   const srcId = spiffeId(input.trustDomain, src.namespace, src.serviceAccountName);
   const strict = isStrict(nsOf(dst), input.mtlsDefault);

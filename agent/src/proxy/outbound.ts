@@ -1,7 +1,8 @@
 // Outbound: an enrolled app's connect() was redirected to 127.0.0.1:15001 in its
 // own netns. The original destination comes from the BPF map the datapath
 // filled (never from the app), keyed by the workload whose listener accepted
-// and the app socket's port. A ClusterIP becomes an endpoint. Then:
+// and the app socket's port. A ClusterIP becomes one of its endpoints that the
+// source's egress NetworkPolicy allows (compile/netpol-services.ts). Then:
 //   a mesh pod on this node  → handed to its inbound side in process (one hop, no TLS);
 //   a mesh pod elsewhere     → HBONE (HTTP/2 CONNECT over mutual TLS) to podIP:15008,
 //                              or plaintext when the node runs without identities;
@@ -22,7 +23,7 @@ import { type Counts, join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
-import type { Balancer, ProxyTables } from './tables.ts';
+import { allowedEndpoints, type Balancer, type ProxyTables } from './tables.ts';
 
 export interface OriginalDestination {
   ip: string;
@@ -99,7 +100,9 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   const tables = ctx.tables();
   const key = vipKey(orig.ip, orig.port);
   const svc = tables.services.get(key);
-  const ep = svc ? ctx.balancer.pick(key, svc) : undefined;
+  // Egress policy applies to the pods behind a VIP: only the allowed ones are picked.
+  const allowed = svc ? allowedEndpoints(tables, ctx.workloadKey, key, svc) : undefined;
+  const ep = allowed ? ctx.balancer.pick(key, allowed) : undefined;
   if (ep) {
     host = ep.ip;
     port = ep.port;
@@ -114,7 +117,15 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     destination: hostPort(host, port),
     destinationWorkload: peer?.key ?? null,
   };
-  if (svc && !ep) return refuse(ctx, client, entry, `service ${svc.service} has no endpoints`);
+  if (svc && !ep)
+    return refuse(
+      ctx,
+      client,
+      entry,
+      svc.endpoints.length === 0
+        ? `service ${svc.service} has no endpoints`
+        : `denied by egress NetworkPolicy: no endpoint of service ${svc.service} is allowed`,
+    );
   const egress = checkEgress(tables.policy, ctx.workloadKey, host, port);
   if (!egress.allow) return refuse(ctx, client, entry, denial(egress));
   const local = peer ? ctx.local(peer.key) : undefined;

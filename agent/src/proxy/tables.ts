@@ -1,5 +1,6 @@
 // What the proxy needs to route, built by the compilers and swapped whole:
 // a connection reads one table from start to end, never half of an update.
+import { allowedTarget } from '../compile/netpol-services.ts';
 import type { MeshPeer } from '../compile/peers.ts';
 import { emptyPolicy, type PolicyTables } from '../compile/policy.ts';
 import type { ServiceTarget } from '../compile/services.ts';
@@ -32,4 +33,33 @@ export class Balancer {
     this.next.set(key, (i + 1) % n);
     return target.endpoints[i % n];
   }
+}
+
+// Per table: each source workload's view of each VIP port it used, judged once
+// (at most enrolled workloads × VIP ports entries; dropped with the table).
+const allowedOf = new WeakMap<ProxyTables, Map<string, Map<string, ServiceTarget>>>();
+
+/** The endpoints of a VIP port that the source's egress NetworkPolicy allows. */
+export function allowedEndpoints(
+  t: ProxyTables,
+  srcKey: string,
+  vip: string,
+  target: ServiceTarget,
+): ServiceTarget {
+  let bySrc = allowedOf.get(t);
+  if (!bySrc) {
+    bySrc = new Map();
+    allowedOf.set(t, bySrc);
+  }
+  let byVip = bySrc.get(srcKey);
+  if (!byVip) {
+    byVip = new Map();
+    bySrc.set(srcKey, byVip);
+  }
+  let have = byVip.get(vip);
+  if (!have) {
+    have = allowedTarget(t.policy, srcKey, target);
+    byVip.set(vip, have);
+  }
+  return have;
 }

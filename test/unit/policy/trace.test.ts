@@ -34,6 +34,7 @@ describe('policy trace', () => {
     expect(t.stages.map((s) => [s.stage, s.result])).toEqual([
       ['service', 'info'],
       ['enrollment', 'info'],
+      ['egress NetworkPolicy → shop/cart', 'allow'],
       ['egress NetworkPolicy', 'allow'],
       ['mTLS identity', 'info'],
       ['ingress NetworkPolicy', 'allow'],
@@ -42,8 +43,8 @@ describe('policy trace', () => {
       ['AuthorizationPolicy AUDIT', 'info'],
       ['L7', 'allow'],
     ]);
-    expect(t.stages[4]).toMatchObject({ object: 'shop/cart-from-shop', rule: 0 });
-    expect(t.stages[6]).toMatchObject({ object: 'shop/cart-reads', rule: 0 });
+    expect(t.stages[5]).toMatchObject({ object: 'shop/cart-from-shop', rule: 0 });
+    expect(t.stages[7]).toMatchObject({ object: 'shop/cart-reads', rule: 0 });
   });
 
   it('answers POST with a deny at L7', () => {

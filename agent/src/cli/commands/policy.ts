@@ -15,7 +15,8 @@ the object and rule index that decided it.
 
 Options:
   --from NS/POD           the client pod
-  --to TARGET             NS/POD, or NS/svc/NAME for a Service (traced to its first endpoint)
+  --to TARGET             NS/POD, or NS/svc/NAME for a Service (egress judged per endpoint,
+                          then traced to the first allowed one)
   --port N                destination port (the Service port for a Service)
   --protocol P            tcp (default) or udp; UDP is policed in the kernel only
                           (NetworkPolicy, strict mTLS by source address)
