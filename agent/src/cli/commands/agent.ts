@@ -32,7 +32,7 @@ Options:
   --mtls-default MODE   permissive or strict, for namespaces without weft.dev/mtls (default permissive)
   --hbone-keepalive S   PING each HBONE peer every S seconds; drop a session unanswered for S (default 10)
   --hbone-handshake-timeout S  close an HBONE connection still in its TLS handshake after S seconds (default 5)
-  --hbone-max-streams N open inbound HBONE streams the agent holds, all pods together (default 256)
+  --hbone-max-streams N open inbound HBONE streams the agent holds, all pods together (default 128)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
   --metrics-port PORT   Prometheus /metrics
   --log-level LEVEL     debug, info, warn or error (default info)

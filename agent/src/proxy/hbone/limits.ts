@@ -4,10 +4,11 @@
 // connections get a few seconds to finish the handshake, and there are at
 // most so many of them per source address and per agent, so idle connections
 // cannot take the agent's file descriptors or memory. After it, a peer holds
-// streams, each of which may buffer up to ~2 MiB while its reader stalls
-// (pipe.ts): streams are bounded per session (SETTINGS_MAX_CONCURRENT_STREAMS,
-// both ends) and per agent, so memory stays within the chart's limit
-// (docs/hbone.md has the numbers).
+// connections and streams; a stream whose reader stalls holds up to ~5.5 MiB
+// (its 4 MiB window received, 1 MiB queued to the app: pipe.ts, tls.ts), so
+// streams are bounded per session (SETTINGS_MAX_CONCURRENT_STREAMS, both ends)
+// and per agent, and connections per agent, to keep the worst case within the
+// chart's memory limit (docs/architecture.md, "Identity and mTLS", has the numbers).
 import type { Socket } from 'node:net';
 
 export interface HboneLimits {
@@ -17,6 +18,8 @@ export interface HboneLimits {
   readonly maxPendingPerSource: number;
   /** Connections still in their handshake, all sources, all servers of the agent. */
   readonly maxPending: number;
+  /** Connections open, in their handshake or established, all servers of the agent. */
+  readonly maxConnections: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS both ends announce. */
   readonly maxStreamsPerSession: number;
   /** Open inbound streams, all sessions, all servers of the agent. */
@@ -26,14 +29,15 @@ export interface HboneLimits {
 export const DEFAULT_HBONE_LIMITS: HboneLimits = {
   handshakeTimeoutMs: 5_000,
   maxPendingPerSource: 32,
-  maxPending: 1024,
+  maxPending: 256,
+  maxConnections: 512,
   maxStreamsPerSession: 100,
-  maxStreams: 256,
+  maxStreams: 128,
 };
 
 /** What the bounds turned away, for the status document and metrics. */
 export class HboneCounters {
-  /** Connections closed at accept: too many handshakes pending from the source or in all. */
+  /** Connections closed at accept: too many handshakes pending (from the source, in all) or open. */
   refusedConnections = 0;
   /** Connections closed for not finishing the handshake in time. */
   handshakeTimeouts = 0;
@@ -48,6 +52,7 @@ export class HboneGuard {
   readonly limits: HboneLimits;
   readonly counters = new HboneCounters();
   private pending = 0;
+  private open = 0;
   private readonly pendingBySource = new Map<string, number>();
   private streams = 0;
 
@@ -56,27 +61,38 @@ export class HboneGuard {
   }
 
   /**
-   * A new connection, counted as pending until the returned release runs (handshake
-   * finished or socket closed); undefined when a bound is reached (the caller closes it).
+   * A new connection, counted until it closes, and as pending until the returned function
+   * runs (its handshake finished); undefined when a bound is reached (the caller closes it).
    */
   admit(raw: Socket): (() => void) | undefined {
     const source = raw.remoteAddress ?? '';
     const n = this.pendingBySource.get(source) ?? 0;
-    if (n >= this.limits.maxPendingPerSource || this.pending >= this.limits.maxPending) {
+    const l = this.limits;
+    if (
+      n >= l.maxPendingPerSource ||
+      this.pending >= l.maxPending ||
+      this.open >= l.maxConnections
+    ) {
       this.counters.refusedConnections++;
       return undefined;
     }
     this.pendingBySource.set(source, n + 1);
     this.pending++;
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
+    this.open++;
+    let pending = true;
+    const handshook = () => {
+      if (!pending) return;
+      pending = false;
       this.pending--;
       const left = (this.pendingBySource.get(source) ?? 1) - 1;
       if (left > 0) this.pendingBySource.set(source, left);
       else this.pendingBySource.delete(source);
     };
+    raw.once('close', () => {
+      handshook();
+      this.open--;
+    });
+    return handshook;
   }
 
   /** A new inbound stream, counted until the returned function runs; undefined at the bound. */

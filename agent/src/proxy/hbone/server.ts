@@ -224,16 +224,15 @@ export class HboneServer {
       if (e.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') guard.counters.handshakeTimeouts++;
     });
     const front = createServer({ noDelay: true }, (raw) => {
-      const release = guard.admit(raw);
-      if (!release) {
+      const handshook = guard.admit(raw);
+      if (!handshook) {
         raw.resetAndDestroy();
         return;
       }
       const key = keyOf(raw);
-      pending.set(key, release);
+      pending.set(key, handshook);
       raw.once('close', () => {
-        release();
-        if (pending.get(key) === release) pending.delete(key);
+        if (pending.get(key) === handshook) pending.delete(key);
       });
       server.emit('connection', raw);
     });
