@@ -103,6 +103,14 @@ describePrivileged('HBONE front: client addresses, handshakes, streams', () => {
       (await probeHbone(from, serverIP, creds, connectTo(undefined, `for=${a};by=${b}`))).outcome,
     ).toBe(400);
     expect((await hbone()).spoofedSources).toBe(before + 3);
+    // Logged as an attack (at most a line a second, so at least the first).
+    const agentLog = readFileSync(
+      c.sandbox.state.nodes.find((n) => n.name === 'node-2')!.log,
+      'utf8',
+    );
+    expect(agentLog).toContain(
+      `hbone: ATTACK? refused a CONNECT whose client address is not its certificate's: shop/server: client address ${b} is pod shop/other, not of ${CLIENT_ID}`,
+    );
     expect(await accessLog()).toContainEqual(
       expect.objectContaining({
         result: 'refused',
