@@ -3,7 +3,8 @@
 // connection the proxy has already routed never cross into JavaScript.
 // Semantics match proxy/pipe.ts: an end on one side becomes a shutdown(WR) on
 // the other while the reverse direction keeps flowing; an error or reset on
-// either side resets both (SO_LINGER 0); a full pipe stops reading, so a slow
+// either side resets both (SO_LINGER 0, armed from the start so that a dying
+// process resets too); a full pipe stops reading, so a slow
 // reader slows its writer. Completions go back to JS through one
 // thread-safe function: (id, bytes a→b, bytes b→a, reset).
 #define _GNU_SOURCE 1
@@ -56,6 +57,14 @@ struct Done {
   double ba;
   bool reset;
 };
+
+// SO_LINGER {1,0} while a connection is live: when the socket is closed, by the relay
+// on a reset or by the kernel because the process died, the peer gets RST, never a FIN
+// that would make a cut-off transfer look complete. Cleared only for an orderly close.
+bool SetAbortive(int fd, bool on) {
+  linger l{on ? 1 : 0, 0};
+  return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0;
+}
 
 // Moves what it can in one direction; false on an error that resets the connection.
 bool Pump(Dir& d) {
@@ -142,6 +151,7 @@ class Relay {
     for (int fd : {c->a, c->b}) {
       int fl = fcntl(fd, F_GETFL);
       if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+      SetAbortive(fd, true);
     }
     c->ab.from = c->a;
     c->ab.to = c->b;
@@ -177,12 +187,10 @@ class Relay {
     c->finished = true;
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
-    if (c->reset) {
-      // An abortive close sends RST instead of FIN, as pipe.ts's resetAndDestroy does.
-      linger l{1, 0};
-      setsockopt(c->a, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-      setsockopt(c->b, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    }
+    // A reset stays abortive (RST, as pipe.ts's resetAndDestroy); both directions
+    // ended cleanly: an ordinary close, whose FINs already went out.
+    SetAbortive(c->a, c->reset);
+    SetAbortive(c->b, c->reset);
     auto* done = new Done{c->id, static_cast<double>(c->ab.bytes),
                           static_cast<double>(c->ba.bytes), c->reset};
     napi_status s = tsfn_.NonBlockingCall(done, [](Napi::Env env, Napi::Function cb, Done* d) {
@@ -239,11 +247,20 @@ Napi::Value RelayAdd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Relay::Get().Add(info.Env(), a, b));
 }
 
+// socketAbortive(fd, on): SO_LINGER {1,0} (on) or off, for sockets JavaScript joins.
+Napi::Value SocketAbortive(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (!SetAbortive(fd, info[1].As<Napi::Boolean>().Value()))
+    WEFT_THROW_ERRNO(info.Env(), "setsockopt(SO_LINGER)");
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitRelay(Napi::Env env, Napi::Object exports) {
   exports.Set("relayStart", Napi::Function::New(env, RelayStart));
   exports.Set("relayAdd", Napi::Function::New(env, RelayAdd));
+  exports.Set("socketAbortive", Napi::Function::New(env, SocketAbortive));
 }
 
 }  // namespace weft

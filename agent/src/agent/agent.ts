@@ -21,6 +21,7 @@ import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
 import { BoundedLog } from '../proxy/bounded-log.ts';
 import type { Keepalive } from '../proxy/hbone/keepalive.ts';
+import type { HboneLimits } from '../proxy/hbone/limits.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { useKernelRelay } from '../proxy/relay.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
@@ -48,6 +49,8 @@ export interface AgentOptions {
   rootNamespace?: string;
   /** HBONE PINGs: every intervalMs, a session unanswered for timeoutMs is dropped. */
   hboneKeepalive?: Keepalive;
+  /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
+  hboneLimits?: HboneLimits;
   log?: (line: string) => void;
   /** Keep query strings of request paths in the access log (they may carry tokens). */
   accessLogQueryStrings?: boolean;
@@ -162,6 +165,7 @@ export class Agent {
       trustDomain: this.trustDomain(),
       identities: this.identities ?? undefined,
       keepalive: this.opts.hboneKeepalive,
+      hboneLimits: this.opts.hboneLimits,
       log: this.log,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
@@ -353,6 +357,7 @@ export class Agent {
       proxy: {
         outbound: { ...this.proxy.stats.outbound },
         inbound: { ...this.proxy.stats.inbound },
+        hbone: { ...this.proxy.hboneGuard.counters },
       },
       rejected: this.source.errors().map((e) => ({ ...e })),
       datapathEventsSuppressed: this.datapath?.suppressedEvents() ?? 0,

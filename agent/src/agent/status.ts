@@ -1,4 +1,6 @@
 // What `weft status` shows for a node: the admin API's /status document.
+import type { HboneCounters } from '../proxy/hbone/limits.ts';
+
 export interface WorkloadStatus {
   key: string;
   podIP: string | null;
@@ -27,7 +29,12 @@ export interface AgentStatus {
   layoutVersion: number;
   snapshotVersion: number;
   workloads: WorkloadStatus[];
-  proxy: { outbound: DirectionCounters; inbound: DirectionCounters };
+  proxy: {
+    outbound: DirectionCounters;
+    inbound: DirectionCounters;
+    /** What the HBONE servers' bounds turned away (proxy/hbone/limits.ts). */
+    hbone?: HboneCounters;
+  };
   /** Whether the node speaks mTLS (it has an issuer). */
   mtls: boolean;
   identities: {

@@ -12,6 +12,7 @@ import { AccessLog } from './access-log.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
+import { HboneGuard, type HboneLimits, spoofReport } from './hbone/limits.ts';
 import { HboneServer } from './hbone/server.ts';
 import { handleInbound, type InboundContext } from './inbound.ts';
 import { WorkloadListeners } from './listeners.ts';
@@ -41,6 +42,8 @@ export interface NodeProxyOptions {
   keepalive?: Keepalive;
   /** Where a connection handler's exception is reported (default: stderr, throttled). */
   log?: (line: string) => void;
+  /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
+  hboneLimits?: HboneLimits;
 }
 
 export interface ProxiedWorkload {
@@ -67,12 +70,18 @@ export class NodeProxy {
   private readonly hbone: HbonePool | null;
   private readonly report: ErrorReport;
   private readonly keepalive: Keepalive;
+  /** The HBONE servers' bounds, shared by all of them, and what they turned away. */
+  readonly hboneGuard: HboneGuard;
+  private readonly spoofed: (detail: string) => void;
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
     tuneStreams();
     this.keepalive = opts.keepalive ?? DEFAULT_KEEPALIVE;
-    this.report = throttledReport(opts.log ?? ((l) => process.stderr.write(`${l}\n`)));
+    const log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.report = throttledReport(log);
+    this.hboneGuard = new HboneGuard(opts.hboneLimits);
+    this.spoofed = spoofReport(this.hboneGuard.counters, log);
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;
@@ -184,6 +193,8 @@ export class NodeProxy {
         log: this.log,
         report: this.report,
         keepalive: this.keepalive,
+        guard: this.hboneGuard,
+        spoofed: this.spoofed,
         policy: () => this.tables.policy,
       },
       material,

@@ -7,6 +7,7 @@
 // the per-chunk hot path.
 import { Socket } from 'node:net';
 import { type Duplex, setDefaultHighWaterMark } from 'node:stream';
+import { native } from '../datapath/native.ts';
 import type { DirectionStats } from './stats.ts';
 
 /**
@@ -98,6 +99,62 @@ function abrupt(d: Duplex, sawEnd: boolean): boolean {
   return !sawEnd || wasReset(d) || d.errored !== null;
 }
 
+/** The file descriptor of a TCP socket's handle, or -1 (none yet, or not a plain socket). */
+export function fdOf(s: Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+let abortive: ((fd: number, on: boolean) => void) | null | undefined;
+
+/** SO_LINGER {1,0} on or off through the addon; nothing without one (unit tests, tools). */
+function setAbortive(fd: number, on: boolean): void {
+  if (abortive === undefined) {
+    try {
+      const n = native();
+      abortive = (f, o) => n.socketAbortive(f, o);
+    } catch {
+      abortive = null;
+    }
+  }
+  try {
+    abortive?.(fd, on);
+  } catch {
+    // The socket is already closed: nothing left to arm.
+  }
+}
+
+/**
+ * A TCP socket of a join closes with RST unless it ended cleanly both ways: SO_LINGER
+ * {1,0} from the start, cleared once it has both read and sent a FIN. So a proxy that
+ * dies (even by SIGKILL, when the kernel closes its sockets) resets the app's connection
+ * rather than ending it with a FIN that makes a cut-off transfer look complete.
+ */
+function resetIfCut(on: On, d: Duplex): void {
+  if (!(d instanceof Socket) || 'encrypted' in d) return;
+  const arm = () => {
+    const fd = fdOf(d);
+    if (fd >= 0) setAbortive(fd, true);
+  };
+  if (fdOf(d) >= 0) arm();
+  else on(d, 'connect', arm);
+  let read = false;
+  let sent = false;
+  // Both run before Node closes the socket (it does so after these events' listeners).
+  const clean = () => {
+    const fd = fdOf(d);
+    if (read && sent && fd >= 0 && d.errored === null) setAbortive(fd, false);
+  };
+  on(d, 'end', () => {
+    read = true;
+    clean();
+  });
+  on(d, 'finish', () => {
+    sent = true;
+    clean();
+  });
+}
+
 /** A join in progress: what crossed so far, whether it is still whole, and a way to let go. */
 export interface Joined {
   readonly counts: Counts;
@@ -159,6 +216,8 @@ export function join(
   on(upstream, 'end', () => {
     ended.upstream = true;
   });
+  resetIfCut(on, client);
+  resetIfCut(on, upstream);
   on(client, 'close', () => closed(client, upstream, ended.client, resetUpstream));
   on(upstream, 'close', () => closed(upstream, client, ended.upstream, resetClient));
   forward(on, client, upstream, counts, 'fromClient', resetUpstream);

@@ -6,7 +6,7 @@
 // fallback when a socket cannot be handed over. WEFT_KERNEL_RELAY=0 turns it off.
 import type { Socket } from 'node:net';
 import { native } from '../datapath/native.ts';
-import { type Counts, join, resetSocket } from './pipe.ts';
+import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
 import type { DirectionStats } from './stats.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;
@@ -46,11 +46,6 @@ function available(): boolean {
     }
   }
   return started;
-}
-
-function fdOf(s: Socket): number {
-  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' ? fd : -1;
 }
 
 /**

@@ -45,6 +45,8 @@ export interface SandboxOptions {
   dualStack?: boolean;
   /** Agents' --hbone-keepalive, seconds (default: the agent's). */
   hboneKeepaliveSeconds?: number;
+  /** More flags for every agent, e.g. tighter HBONE bounds in a test. */
+  agentArgs?: string[];
   /** mTLS between nodes through an in-process issuer (default on). */
   mtls?: boolean;
   /** SVID lifetime the issuer grants (default 24 h); short in renewal tests. */
@@ -324,6 +326,7 @@ export class Sandbox {
       ...(this.opts.hboneKeepaliveSeconds
         ? ['--hbone-keepalive', String(this.opts.hboneKeepaliveSeconds)]
         : []),
+      ...(this.opts.agentArgs ?? []),
       ...(this.issuer
         ? ['--issuer', this.issuerSocket(), '--issuer-token-file', this.tokenFile(n.name)]
         : []),

@@ -216,7 +216,11 @@ describePrivileged('mTLS between nodes', () => {
     const s = await ca.signSvid(csrPem, CLIENT_ID);
     const creds = { key: keyPem, cert: s.certPem, ca: roots };
     const pod = c.pod('outside/plain').netnsPath;
-    expect((await probeHbone(pod, serverIP, creds, connect(`${serverIP}:8080`))).outcome).toBe(200);
+    // The certificate is shop/client's: the client address it gives must be that pod's.
+    const fwd = { forwarded: `for="${c.pod('shop/client').ip}"` };
+    expect(
+      (await probeHbone(pod, serverIP, creds, { ...connect(`${serverIP}:8080`), ...fwd })).outcome,
+    ).toBe(200);
     expect(
       (await probeHbone(pod, serverIP, creds, { ':method': 'GET', ':path': '/' })).outcome,
     ).toBe(405);

@@ -1,10 +1,12 @@
 // weft agent: runs one node's agent in the foreground until SIGTERM/SIGINT.
+
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer, parseHostPort } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
+import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
@@ -34,6 +36,8 @@ Options:
   --root-namespace NS   where mesh-wide AuthorizationPolicies live (default weft-system)
   --mtls-default MODE   permissive or strict, for namespaces without weft.dev/mtls (default permissive)
   --hbone-keepalive S   PING each HBONE peer every S seconds; drop a session unanswered for S (default 10)
+  --hbone-handshake-timeout S  close an HBONE connection still in its TLS handshake after S seconds (default 5)
+  --hbone-max-streams N open inbound HBONE streams the agent holds, all pods together (default 128)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
   --metrics-port PORT   Prometheus /metrics
   --log-level LEVEL     debug, info, warn or error (default info)
@@ -64,6 +68,8 @@ export async function run(args: string[]): Promise<number> {
     'root-namespace': { type: 'string', default: 'weft-system' },
     'mtls-default': { type: 'string', default: 'permissive' },
     'hbone-keepalive': { type: 'string' },
+    'hbone-handshake-timeout': { type: 'string' },
+    'hbone-max-streams': { type: 'string' },
     'health-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -92,6 +98,12 @@ export async function run(args: string[]): Promise<number> {
     MIN_KEEPALIVE_MS / 1000,
     3600,
   );
+  const handshakeMs = secondsOption('agent', values, 'hbone-handshake-timeout', 0.1, 120);
+  const maxStreams = values['hbone-max-streams'];
+  if (maxStreams !== undefined && !/^[1-9]\d{0,5}$/.test(maxStreams))
+    throw new UsageError(
+      `agent: --hbone-max-streams takes a count from 1 to 999999, not ${maxStreams}`,
+    );
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
   const node = required('agent', values, 'node');
@@ -129,6 +141,11 @@ export async function run(args: string[]): Promise<number> {
     mtlsDefault: mtls,
     accessLogQueryStrings: values['access-log-query-strings'],
     hboneKeepalive: keepaliveMs ? { intervalMs: keepaliveMs, timeoutMs: keepaliveMs } : undefined,
+    hboneLimits: {
+      ...DEFAULT_HBONE_LIMITS,
+      ...(handshakeMs ? { handshakeTimeoutMs: handshakeMs } : {}),
+      ...(maxStreams ? { maxStreams: Number(maxStreams) } : {}),
+    },
     log,
     issuer: values.issuer
       ? {

@@ -9,7 +9,7 @@ import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './keepalive.ts';
 import { connectHbone } from './session.ts';
-import { peerSpiffeId } from './tls.ts';
+import { H2_SETTINGS, peerSpiffeId } from './tls.ts';
 
 /**
  * A TCP reset becomes RST_STREAM alone. (close(code) would send END_STREAM
@@ -19,6 +19,12 @@ import { peerSpiffeId } from './tls.ts';
 export const resetClientStream: Reset = (d) => {
   d.destroy(new Error('peer connection reset'));
 };
+
+/** Streams a session may carry at once: the server's SETTINGS, never more than ours. */
+function streamCap(s: ClientHttp2Session): number {
+  const theirs = s.remoteSettings?.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
+  return Math.min(H2_SETTINGS.maxConcurrentStreams, theirs);
+}
 
 export interface HboneTarget {
   srcNetns: string;
@@ -60,8 +66,10 @@ export class HbonePool {
   /**
    * A live session for the target, made from the source pod's own netns with the
    * source's current certificate. A session made with an older certificate or
-   * bundle is retired: new streams go to a fresh session, and it stays open (and
-   * pinged: Node cancels PINGs on a closing session) until its own streams end.
+   * bundle, or one holding as many streams as its server allows, is retired: new
+   * streams go to a fresh session (rather than wait in Node's queue for a free one), and
+   * it stays open (and pinged: Node cancels PINGs on a closing session) until its own
+   * streams end.
    */
   private session(t: HboneTarget): PooledSession | undefined {
     const key = `${t.srcNetns}|${t.srcIdentity}|${t.dstIp}|${t.dstIdentity}`;
@@ -69,7 +77,7 @@ export class HbonePool {
     if (!secureContext) return undefined;
     const have = this.sessions.get(key);
     if (have && !have.session.closed && !have.session.destroyed) {
-      if (have.ctx === secureContext) return have;
+      if (have.ctx === secureContext && have.streams < streamCap(have.session)) return have;
       this.sessions.delete(key);
       have.retired = true;
       if (have.streams === 0) have.session.close();

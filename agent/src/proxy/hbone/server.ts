@@ -4,7 +4,7 @@
 // carries a SPIFFE ID of our trust domain, then connects to the app from
 // 127.0.0.6 (::1 for an IPv6 address of the pod) and joins the stream to it.
 import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 'node:http2';
-import type { Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { PolicyTables } from '../../compile/policy.ts';
 import { native } from '../../datapath/native.ts';
@@ -16,7 +16,9 @@ import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import type { DirectionStats } from '../stats.ts';
+import { checkConnect } from './front.ts';
 import type { Keepalive } from './keepalive.ts';
+import type { HboneGuard } from './limits.ts';
 import { createHboneServer } from './session.ts';
 import { peerSpiffeId, serverOptions, type TlsMaterial } from './tls.ts';
 
@@ -44,15 +46,11 @@ export interface HboneServerContext {
   readonly report: ErrorReport;
   /** PINGs that find a peer gone (keepalive.ts). */
   readonly keepalive: Keepalive;
+  /** The agent's bounds on handshakes and streams (limits.ts). */
+  readonly guard: HboneGuard;
+  /** A peer claimed a client address not of its identity: counted and logged, rate-limited. */
+  spoofed(detail: string): void;
   policy(): PolicyTables;
-}
-
-function parseAuthority(a: string | undefined): { ip: string; port: number } | undefined {
-  if (!a) return undefined;
-  const m = /^\[?([0-9a-fA-F:.]+)\]?:(\d{1,5})$/.exec(a);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return port > 0 && port < 65536 ? { ip: m[1]!, port } : undefined;
 }
 
 function refuse(stream: ServerHttp2Stream, status: number): void {
@@ -70,7 +68,17 @@ export function handleConnect(
   stats.accepted++;
   const tlsSocket = stream.session?.socket as TLSSocket | undefined;
   const source = peerSpiffeId(tlsSocket?.getPeerCertificate());
-  const target = parseAuthority(headers[':authority'] as string | undefined);
+  const policy = ctx.policy();
+  const front = checkConnect(
+    headers,
+    { id: source, address: tlsSocket?.remoteAddress },
+    {
+      podIP: ctx.podIP,
+      ...(ctx.podIPs ? { podIPs: ctx.podIPs } : {}),
+      trustDomain: ctx.trustDomain,
+      podsByIP: policy.podsByIP,
+    },
+  );
   const entry: { audit?: string } & Omit<
     AccessEntry,
     'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail' | 'audit'
@@ -78,7 +86,7 @@ export function handleConnect(
     direction: 'inbound' as const,
     via: 'hbone' as const,
     source: source ?? null,
-    sourceAddress: tlsSocket?.remoteAddress ?? null,
+    sourceAddress: front.ok ? front.sourceIp : (tlsSocket?.remoteAddress ?? null),
     destination: String(headers[':authority'] ?? ''),
     destinationWorkload: ctx.workloadKey,
   };
@@ -87,22 +95,13 @@ export function handleConnect(
     ctx.log.add({ ...entry, bytesFromClient: 0, bytesToClient: 0, result: 'refused', detail });
     refuse(stream, status);
   };
-  if (headers[':method'] !== 'CONNECT') {
-    deny(405, 'not a CONNECT request');
+  if (!front.ok) {
+    if (front.spoofed) ctx.spoofed(`${ctx.workloadKey}: ${front.detail}`);
+    deny(front.status, front.detail);
     return;
   }
-  if (!source?.startsWith(`spiffe://${ctx.trustDomain}/`)) {
-    deny(403, 'peer has no SPIFFE ID of this trust domain');
-    return;
-  }
-  if (!target || (target.ip !== ctx.podIP && !ctx.podIPs?.includes(target.ip))) {
-    deny(404, `unknown target ${entry.destination}`);
-    return;
-  }
-  // The client pod's address, from the peer proxy we just authenticated.
-  const fwd = /for="?\[?([0-9a-fA-F:.]+)\]?"?/.exec(String(headers.forwarded ?? ''))?.[1];
-  const policy = ctx.policy();
-  const peerSrc = { ip: fwd ?? tlsSocket?.remoteAddress ?? '', identity: source };
+  const target = { ip: front.ip, port: front.port };
+  const peerSrc = { ip: front.sourceIp, identity: source };
   const l7 = needsHttp(policy, ctx.workloadKey);
   const v = checkIngress(
     policy,
@@ -170,9 +169,11 @@ export function handleConnect(
 }
 
 export class HboneServer {
+  private readonly front: Server;
   private readonly server: Http2SecureServer;
 
-  private constructor(server: Http2SecureServer) {
+  private constructor(front: Server, server: Http2SecureServer) {
+    this.front = front;
     this.server = server;
   }
 
@@ -200,23 +201,58 @@ export class HboneServer {
     material: TlsMaterial,
     fd: number,
   ): Promise<HboneServer> {
-    const server = createHboneServer(material, ctx.keepalive);
-    server.on('stream', (stream, headers) =>
+    const guard = ctx.guard;
+    const server = createHboneServer(material, ctx.keepalive, guard.limits);
+    server.on('stream', (stream, headers) => {
+      // Refused before any work: the agent holds as many streams as its memory allows.
+      const done = guard.stream();
+      if (!done) {
+        stream.on('error', () => {}); // its own REFUSED_STREAM comes back as an error
+        stream.close(h2.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      stream.once('close', done);
       contain(
         ctx.stats,
         ctx.report,
         () => resetStream(stream),
         () => handleConnect(ctx, stream, headers),
-      ),
-    );
+      );
+    });
+    // Connections are accepted here, bounded, and only then handed to TLS: the TLS
+    // server never listens itself. Pending until the handshake ends, by peer address+port.
+    const pending = new Map<string, () => void>();
+    const keyOf = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+    server.on('secureConnection', (tls: TLSSocket) => {
+      const key = keyOf(tls);
+      pending.get(key)?.();
+      pending.delete(key);
+    });
+    server.on('tlsClientError', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') guard.counters.handshakeTimeouts++;
+    });
+    const front = createServer({ noDelay: true }, (raw) => {
+      const handshook = guard.admit(raw);
+      if (!handshook) {
+        raw.resetAndDestroy();
+        return;
+      }
+      const key = keyOf(raw);
+      pending.set(key, handshook);
+      raw.once('close', () => {
+        if (pending.get(key) === handshook) pending.delete(key);
+      });
+      server.emit('connection', raw);
+    });
+    front.on('error', () => {}); // accept errors (EMFILE) leave the listener open
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ fd, backlog: 4096 }, () => {
-        server.off('error', reject);
+      front.once('error', reject);
+      front.listen({ fd, backlog: 4096 }, () => {
+        front.off('error', reject);
         resolve();
       });
     });
-    return new HboneServer(server);
+    return new HboneServer(front, server);
   }
 
   /** New certificate or trust bundle: new handshakes use it, established sessions carry on. */
@@ -225,6 +261,7 @@ export class HboneServer {
   }
 
   close(): void {
+    this.front.close();
     this.server.close();
   }
 }

@@ -9,6 +9,7 @@ import {
 } from 'node:http2';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { type Keepalive, keepAlive } from './keepalive.ts';
+import { DEFAULT_HBONE_LIMITS, type HboneLimits } from './limits.ts';
 import {
   H2_SESSION_WINDOW,
   H2_SETTINGS,
@@ -43,12 +44,20 @@ export function connectHbone(
   return session;
 }
 
-/** An HBONE server, not yet listening and with no 'stream' handler. */
-export function createHboneServer(material: TlsMaterial, keepalive: Keepalive): Http2SecureServer {
+/**
+ * An HBONE server, not yet listening and with no 'stream' handler. `limits` bounds the
+ * TLS handshake's time and the streams a session may open (limits.ts).
+ */
+export function createHboneServer(
+  material: TlsMaterial,
+  keepalive: Keepalive,
+  limits: Pick<HboneLimits, 'handshakeTimeoutMs' | 'maxStreamsPerSession'> = DEFAULT_HBONE_LIMITS,
+): Http2SecureServer {
   const server = createSecureServer({
     ...serverOptions(material),
     allowHTTP1: false,
-    settings: H2_SETTINGS,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    settings: { ...H2_SETTINGS, maxConcurrentStreams: limits.maxStreamsPerSession },
   });
   server.on('session', (session) => {
     session.setLocalWindowSize(H2_SESSION_WINDOW);

@@ -1,6 +1,7 @@
 // TLS settings both ends of HBONE share: TLS 1.3 only, mutual, ALPN h2, and
 // peers identified by their SPIFFE ID (URI SAN), never by DNS names.
 import type { PeerCertificate } from 'node:tls';
+import { DEFAULT_HBONE_LIMITS } from './limits.ts';
 
 export const HBONE_ALPN = ['h2'];
 
@@ -42,5 +43,7 @@ export function serverOptions(m: TlsMaterial) {
 export const H2_SETTINGS = {
   initialWindowSize: 4 * 1024 * 1024,
   maxFrameSize: 256 * 1024,
+  // Both ends announce a stream bound (limits.ts); a server's own may be set lower.
+  maxConcurrentStreams: DEFAULT_HBONE_LIMITS.maxStreamsPerSession,
 };
 export const H2_SESSION_WINDOW = 32 * 1024 * 1024;
