@@ -237,3 +237,56 @@ describe('Service VIPs under egress NetworkPolicy', () => {
     ).toEqual(['shop/other']);
   });
 });
+
+describe('UDP Service VIPs under egress NetworkPolicy', () => {
+  // A resolver Service: the kernel sees its VIP at sendmsg(), before kube-proxy translates it.
+  const dns = (egress: PolicyRule[]): Snapshot => {
+    const s = snapshot({
+      namespaces: [{ name: 'shop', labels: {} }],
+      pods: [
+        pod('shop', 'client', { labels: { app: 'client' }, podIP: '10.0.0.5' }),
+        pod('shop', 'dns', {
+          labels: { app: 'dns' },
+          podIP: '10.0.2.1',
+          ports: [{ name: 'dns', containerPort: 5353, protocol: 'UDP' }],
+        }),
+      ],
+      services: [
+        {
+          namespace: 'shop',
+          name: 'dns',
+          selector: { app: 'dns' },
+          ports: [{ port: 53, targetPort: 'dns', protocol: 'UDP' }],
+          clusterIP: '10.96.0.10',
+        },
+      ],
+    });
+    return { ...s, networkPolicies: new Map([['shop/client-egress', policy(egress)]]) };
+  };
+  const vipPorts = (s: Snapshot, protocol: string) =>
+    [...compileEgress(s, 'shop', { app: 'client' }).entries.values()]
+      .filter((e) => e.protocol === protocol && e.bits === 128)
+      .filter((e) => [...e.addr.subarray(12)].join('.') === '10.96.0.10')
+      .map((e) => e.ports.ranges);
+
+  it('opens a UDP VIP whose endpoints the policy allows for UDP, in the UDP table only', () => {
+    const s = dns([
+      {
+        peers: [{ podSelector: { matchLabels: { app: 'dns' } } }],
+        ports: [{ protocol: 'UDP', port: 5353 }],
+      },
+    ]);
+    expect(vipPorts(s, 'UDP')).toEqual([[[53, 53]]]);
+    expect(vipPorts(s, 'TCP')).toEqual([]);
+  });
+
+  it('keeps a UDP VIP closed when the policy allows its endpoints for TCP only', () => {
+    const s = dns([
+      {
+        peers: [{ podSelector: { matchLabels: { app: 'dns' } } }],
+        ports: [{ protocol: 'TCP', port: 5353 }],
+      },
+    ]);
+    expect(vipPorts(s, 'UDP')).toEqual([]);
+  });
+});
