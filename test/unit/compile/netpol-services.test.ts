@@ -148,6 +148,7 @@ describe('Service VIPs under egress NetworkPolicy', () => {
       vipEgress(s, 'shop', { app: 'client' }, [...s.networkPolicies!.values()]),
     ).toContainEqual({
       ip: '10.96.0.4',
+      protocol: 'TCP',
       ports: [],
     });
   });
