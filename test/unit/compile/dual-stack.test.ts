@@ -84,13 +84,17 @@ describe('dual stack in the compilers', () => {
         ],
       ]),
     };
-    const addrs = [...compileEgress(s, 'shop', { app: 'web' }).entries.values()].map((e) =>
-      e.addr.toString('hex'),
-    );
+    const addrs = [...compileEgress(s, 'shop', { app: 'web' }).entries.values()]
+      .filter((e) => e.protocol === 'TCP')
+      .map((e) => e.addr.toString('hex'));
+    // The db pod's two addresses and the old db pod's; then the db Service's ClusterIP of
+    // each family, judged by the pods behind it (netpol-services.ts).
     expect(addrs.sort()).toEqual([
       '00000000000000000000ffff0a000007',
       '00000000000000000000ffff0a000009',
+      '00000000000000000000ffff0a60000a',
       'fd000000000000000000000000000007',
+      'fd00009600000000000000000000000a',
     ]);
   });
 
