@@ -4,7 +4,8 @@
 // explains with.
 import type { PolicyTables } from '../compile/policy.ts';
 import { parseSpiffeId, principal } from '../identity/spiffe.ts';
-import { applies, evaluateAuthorization } from '../policy/authz-eval.ts';
+import { evaluateAuthorization } from '../policy/authz-eval.ts';
+import { servesHttp } from '../policy/authz-l7.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import { podEndpoint } from '../policy/endpoint.ts';
 import { evaluateNetworkPolicies } from '../policy/netpol-eval.ts';
@@ -120,42 +121,30 @@ export function denial(v: Verdict): string {
   return `denied by ${v.stage}${by}: ${v.reason}`;
 }
 
-/** Whether AuthorizationPolicy for this workload has HTTP rules, so its traffic is parsed per request. */
-export function needsHttp(t: PolicyTables, dstKey: string): boolean {
-  // Asked on every connection: answered once per workload per snapshot.
-  const known = httpCache.get(t) ?? new Map<string, boolean>();
-  httpCache.set(t, known);
-  const have = known.get(dstKey);
+/**
+ * Whether connections to the workload's `port` are read as HTTP, request by request
+ * (policy/authz-l7.ts says when): a workload's other ports stay byte for byte.
+ */
+export function needsHttp(t: PolicyTables, dstKey: string, port: number): boolean {
+  // Asked on every connection: answered once per (workload, port) per snapshot.
+  let known = httpCache.get(t);
+  if (!known) {
+    known = new Map<string, boolean>();
+    httpCache.set(t, known);
+  }
+  const key = `${dstKey}|${port}`;
+  const have = known.get(key);
   if (have !== undefined) return have;
-  const v = hasHttpRules(t, dstKey);
-  known.set(dstKey, v);
+  const dst = t.pods.get(dstKey);
+  const v = dst !== undefined && servesHttp(t.authorizationPolicies, t.rootNamespace, dst, port);
+  // A port scan must not grow the cache without end: it starts over past the bound.
+  if (known.size >= HTTP_CACHE_MAX) known.clear();
+  known.set(key, v);
   return v;
 }
 
 const httpCache = new WeakMap<PolicyTables, Map<string, boolean>>();
-
-function hasHttpRules(t: PolicyTables, dstKey: string): boolean {
-  const dst = t.pods.get(dstKey);
-  if (!dst || t.authorizationPolicies.length === 0) return false;
-  const workload = { namespace: dst.namespace, labels: dst.labels };
-  return t.authorizationPolicies.some(
-    (p) =>
-      applies(p, { workload, rootNamespace: t.rootNamespace }) &&
-      (p.rules ?? []).some(
-        (r) =>
-          (r.to ?? []).some(
-            (o) =>
-              o.methods.length +
-                o.notMethods.length +
-                o.paths.length +
-                o.notPaths.length +
-                o.hosts.length +
-                o.notHosts.length >
-              0,
-          ) || (r.when ?? []).some((c) => c.key.startsWith('request.headers')),
-      ),
-  );
-}
+const HTTP_CACHE_MAX = 65_536;
 
 /** One HTTP request to an enrolled workload: AuthorizationPolicy with the request's method, path, host and headers. */
 export function checkRequest(

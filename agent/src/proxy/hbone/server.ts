@@ -100,7 +100,7 @@ export function handleConnect(
   const fwd = /for="?\[?([0-9a-fA-F:.]+)\]?"?/.exec(String(headers.forwarded ?? ''))?.[1];
   const policy = ctx.policy();
   const peerSrc = { ip: fwd ?? tlsSocket?.remoteAddress ?? '', identity: source };
-  const l7 = needsHttp(policy, ctx.workloadKey);
+  const l7 = needsHttp(policy, ctx.workloadKey, target.port);
   const v = checkIngress(
     policy,
     ctx.workloadKey,
