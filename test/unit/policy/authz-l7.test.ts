@@ -12,7 +12,7 @@ const web = {
     { containerPort: 7070 },
   ],
 };
-const on = (spec: unknown, port: number) =>
+const on = (spec: object, port: number) =>
   servesHttp(
     [ap('shop', 'p', { selector: { matchLabels: { app: 'web' } }, ...spec })],
     'weft-system',
