@@ -4,6 +4,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { constants } from '../datapath/layout.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
+import { parseTraceQuery } from '../policy/trace-query.ts';
 import type { AgentStatus } from './status.ts';
 
 /** What the admin API serves: the agent implements it. */
@@ -13,18 +14,6 @@ export interface AdminSource {
   datapathEvents(): unknown[];
   flowsSince(seq: number): unknown[];
   trace(q: { from: string; to: string; port: number; http?: AuthzRequest }): unknown;
-}
-
-function traceQuery(q: URLSearchParams) {
-  const method = q.get('method');
-  return {
-    from: q.get('from') ?? '',
-    to: q.get('to') ?? '',
-    port: Number(q.get('port')),
-    ...(method
-      ? { http: { method, path: q.get('path') ?? '/', host: q.get('host') ?? '', headers: {} } }
-      : {}),
-  };
 }
 
 export class AdminServer {
@@ -42,7 +31,7 @@ export class AdminServer {
       if (req.method === 'GET' && req.url === '/events') return json(agent.datapathEvents());
       if (req.method === 'GET' && req.url?.startsWith('/trace?')) {
         try {
-          return json(agent.trace(traceQuery(new URL(req.url, 'http://admin').searchParams)));
+          return json(agent.trace(parseTraceQuery(new URL(req.url, 'http://admin').searchParams)));
         } catch (e) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: (e as Error).message }));

@@ -3,6 +3,7 @@
 import { adminGet } from '../../agent/admin-client.ts';
 import { loadManifests } from '../../policy/load.ts';
 import { type Trace, tracePolicy } from '../../policy/trace.ts';
+import { traceQueryString, traceRequest } from '../../policy/trace-query.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
 import { parse, UsageError } from '../args.ts';
 
@@ -96,12 +97,14 @@ export async function run(args: string[]): Promise<number> {
     if (i <= 0) throw new UsageError(`policy trace: header '${hv}' is not NAME:VALUE`);
     headers[hv.slice(0, i).trim().toLowerCase()] = hv.slice(i + 1).trim();
   }
+  // One request for both ways of tracing, so the agents answer the same question.
+  const request = http ? traceRequest(http, headers, values.to) : undefined;
   if (values.live) {
-    const q = new URLSearchParams({
+    const q = traceQueryString({
       from: values.from,
       to: values.to,
-      port: String(port),
-      ...(http ? { method: http.method, path: http.path } : {}),
+      port,
+      ...(request ? { http: request } : {}),
     });
     const trace = await liveTrace(
       q,
@@ -133,7 +136,7 @@ export async function run(args: string[]): Promise<number> {
     from: values.from,
     to: values.to,
     port,
-    ...(http ? { http: { ...http, host: headers.host ?? values.to, headers } } : {}),
+    ...(request ? { http: request } : {}),
   });
   process.stdout.write(
     values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace),
