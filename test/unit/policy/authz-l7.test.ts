@@ -1,6 +1,11 @@
 // L7 is per (workload, port): which ports an HTTP rule sends through the HTTP parser.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { servesHttp } from '../../../agent/src/policy/authz-l7.ts';
+import { loadManifests } from '../../../agent/src/policy/load.ts';
+import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { ap } from './authz-fixtures.ts';
 
 const web = {
@@ -85,5 +90,58 @@ describe('servesHttp', () => {
       rules: [{ to: [{ operation: { methods: ['GET'] } }] }],
     });
     expect(servesHttp([other], 'weft-system', web, 8080)).toBe(false);
+  });
+});
+
+describe('policy trace on a port not read as HTTP', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-l7-trace-'));
+  writeFileSync(
+    join(dir, 'm.yaml'),
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {weft.dev/mesh: enabled}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {nodeName: n1, containers: [{name: c}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cart, namespace: shop, labels: {app: cart}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 8080}, {containerPort: 9090, name: tcp-raw}]}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cart}}
+  rules:
+  - to: [{operation: {methods: ["GET"], ports: ["8080"]}}]
+  - to: [{operation: {methods: ["GET"]}}]
+`,
+  );
+  const { cluster } = loadManifests([join(dir, 'm.yaml')]);
+  rmSync(dir, { recursive: true, force: true });
+  const trace = (port: number) =>
+    tracePolicy({
+      cluster,
+      trustDomain: 'cluster.local',
+      rootNamespace: 'weft-system',
+      from: 'shop/web',
+      to: 'shop/cart',
+      port,
+      http: { method: 'GET', path: '/', host: 'x', headers: {} },
+    });
+
+  it('judges the request as the proxy does: per request on 8080, as TCP on 9090', () => {
+    expect(trace(8080).verdict).toBe('allow');
+    const t = trace(9090);
+    expect(t.verdict).toBe('deny');
+    expect(t.stages.find((s) => s.stage === 'L7')?.reason).toBe(
+      'port 9090 of shop/cart is not read as HTTP (no HTTP rule can match on it, or the pod names it tcp): the request is judged as TCP, per connection',
+    );
   });
 });
