@@ -5,6 +5,7 @@ import { AdminServer } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
+import { configureHttp } from '../../proxy/http.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
@@ -29,6 +30,7 @@ Options:
   --root-namespace NS   where mesh-wide AuthorizationPolicies live (default weft-system)
   --mtls-default MODE   permissive or strict, for namespaces without weft.dev/mtls (default permissive)
   --hbone-keepalive S   PING each HBONE peer every S seconds; drop a session unanswered for S (default 10)
+  --http-body-timeout S on the L7 path, drop a request whose body sends nothing for S seconds (default 15)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
   --metrics-port PORT   Prometheus /metrics
   --log-level LEVEL     debug, info, warn or error (default info)
@@ -57,6 +59,7 @@ export async function run(args: string[]): Promise<number> {
     'root-namespace': { type: 'string', default: 'weft-system' },
     'mtls-default': { type: 'string', default: 'permissive' },
     'hbone-keepalive': { type: 'string' },
+    'http-body-timeout': { type: 'string' },
     'health-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -85,6 +88,8 @@ export async function run(args: string[]): Promise<number> {
     MIN_KEEPALIVE_MS / 1000,
     3600,
   );
+  const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
+  if (bodyIdleMs) configureHttp({ bodyIdleMs });
   const metricsPort = portOption('agent', values, 'metrics-port');
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');
