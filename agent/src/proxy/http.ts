@@ -161,7 +161,11 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
         up.destroy();
         return;
       }
-      res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
+      const rh = endToEnd(ur.headers);
+      // The answer's codings too: `gzip, chunked` stays that (re-chunked here).
+      const ute = ur.headers['transfer-encoding'];
+      if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
+      res.writeHead(ur.statusCode ?? 502, rh);
       // A response cut short must reach the client as a reset, never as a clean end.
       pipeline(ur, res, (err) => {
         if (err) {

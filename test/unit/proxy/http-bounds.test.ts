@@ -137,4 +137,16 @@ describe('L7 path framing', () => {
     await readUntil(s, (t) => t.includes('ok\n'));
     expect(seen).toEqual([{ te: 'gzip, chunked', body: gz }]);
   });
+
+  it('keeps the gzip coding of an answer the app sends gzip, chunked', async () => {
+    const gz = gzipSync('hello client');
+    front = await startHttpFront((_req, res) => {
+      res.setHeader('transfer-encoding', 'gzip, chunked');
+      res.end(gz);
+    });
+    const s = client(front.port);
+    s.write('GET /g HTTP/1.1\r\nHost: a\r\n\r\n');
+    const text = await readUntil(s, (t) => t.includes('\r\n0\r\n\r\n'));
+    expect(text.toLowerCase()).toContain('\r\ntransfer-encoding: gzip, chunked\r\n');
+  });
 });
