@@ -320,8 +320,15 @@ const server = createServer((req, res) => {
     if (!conn.destroyed) awaitHeaders(conn);
   });
   const t = targets.get(conn);
-  if (t) handle(t, req, res);
-  else res.destroy();
+  if (!t) return res.destroy();
+  // Requests are handled after serveHttp's caller (and its contain()) returned: a bug here
+  // must cost this connection only, as it would there.
+  try {
+    handle(t, req, res);
+  } catch {
+    t.stats.errors++;
+    conn.destroy();
+  }
 });
 
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */

@@ -112,6 +112,24 @@ describe('L7 path bounds', () => {
   });
 });
 
+describe('L7 path containment', () => {
+  it('costs a request handler that throws its connection only', async () => {
+    front = await startHttpFront(
+      (_req, res) => res.end('ok\n'),
+      (req) => {
+        if (req.path === '/boom') throw new Error('a bug');
+        return { allow: true, stage: 'AuthorizationPolicy', reason: 'allowed' };
+      },
+    );
+    const bad = client(front.port);
+    bad.write('GET /boom HTTP/1.1\r\nHost: a\r\n\r\n');
+    await bad.gone;
+    const good = client(front.port);
+    good.write('GET /fine HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(await readUntil(good, (t) => t.includes('ok\n'))).toContain('200 OK');
+  });
+});
+
 describe('L7 path framing', () => {
   it('keeps the gzip coding of a gzip, chunked body', async () => {
     const seen: { te?: string; body: Buffer }[] = [];
