@@ -23,6 +23,14 @@ function admits(o: AuthzOperation, port: number): boolean {
   );
 }
 
+/** Whether the rule has any HTTP field, on whatever port. */
+export function hasHttpFields(rule: AuthzRule): boolean {
+  return (
+    (rule.to ?? []).some(operationHasHttp) ||
+    (rule.when ?? []).some((c) => c.key.startsWith('request.headers['))
+  );
+}
+
 /** Whether the rule has HTTP fields that take part in matching a connection to `port`. */
 export function ruleNeedsHttp(rule: AuthzRule, port: number): boolean {
   for (const c of rule.when ?? []) {

@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compilePolicy } from '../../../agent/src/compile/policy.ts';
 import { servesHttp } from '../../../agent/src/policy/authz-l7.ts';
 import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
+import { needsHttp } from '../../../agent/src/proxy/authorize.ts';
 import { ap } from './authz-fixtures.ts';
 
 const web = {
@@ -135,6 +137,18 @@ spec:
       port,
       http: { method: 'GET', path: '/', host: 'x', headers: {} },
     });
+
+  it('answers the proxy per (workload, port), the same when asked again', () => {
+    const tables = compilePolicy({ version: 1, ...cluster }, 'cluster.local', 'weft-system');
+    const ask = () => [
+      needsHttp(tables, 'shop/cart', 8080),
+      needsHttp(tables, 'shop/cart', 9090),
+      needsHttp(tables, 'shop/cart', 7000),
+      needsHttp(tables, 'shop/web', 8080),
+    ];
+    expect(ask()).toEqual([true, false, true, false]);
+    expect(ask()).toEqual([true, false, true, false]);
+  });
 
   it('judges the request as the proxy does: per request on 8080, as TCP on 9090', () => {
     expect(trace(8080).verdict).toBe('allow');
