@@ -135,4 +135,34 @@ describe('policy trace --live', () => {
     });
     expect(live).toEqual(offline);
   });
+
+  it('explains a policy failing closed offline, and says it fails closed', async () => {
+    const file = join(dir, 'closed.yaml');
+    writeFileSync(
+      file,
+      manifests.replace(
+        'when: [{key: "request.headers[x-user]", values: ["alice"]}]',
+        'when: [{key: "request.auth.claims[iss]", values: ["x"]}]',
+      ),
+    );
+    let err = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+      err += String(s);
+      return true;
+    });
+    let t: { verdict: string; stages: { stage: string; reason: string }[] };
+    try {
+      const args = ['trace', '--from', 'shop/web', '--to', 'shop/cart', '--port', '8080'];
+      t = (await json([...args, '-f', file, '-o', 'json'])) as typeof t;
+    } finally {
+      spy.mockRestore();
+    }
+    expect(t.verdict).toBe('deny');
+    expect(t.stages.find((s) => s.stage === 'AuthorizationPolicy DENY')?.reason).toMatch(
+      /^denied by shop\/cart, which fails closed/,
+    );
+    expect(err).toContain(
+      'spec.rules[0].when[0].key: expected source.ip, source.namespace, source.principal, destination.port or request.headers[<name>], found the string "request.auth.claims[iss]" (an Istio attribute weft does not support) (the policy fails closed: it denies all traffic to the workloads it selects)',
+    );
+  });
 });

@@ -119,11 +119,12 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const m = loadManifests(values.file ?? []);
-  if (m.errors.length) {
-    for (const e of m.errors)
-      process.stderr.write(
-        `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}\n`,
-      );
+  for (const e of m.errors)
+    process.stderr.write(
+      `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}${e.failsClosed ? ' (the policy fails closed: it denies all traffic to the workloads it selects)' : ''}\n`,
+    );
+  // A policy failing closed is enforced (as a deny), so the trace can explain it; a rejected one is not.
+  if (m.errors.some((e) => !e.failsClosed)) {
     process.stderr.write(
       'weft: policy trace refuses to explain a set of manifests with rejected objects\n',
     );
