@@ -78,8 +78,11 @@ export function parseAuthorizationPolicy(
   const policy = spec && readSpec(spec, r);
   if (r.errors.length === 0 && apiVersion && name && namespace && policy)
     return { policy: { namespace, name, apiVersion, ...policy }, errors: [] };
-  if (!apiVersion || !name || !namespace) return { errors: r.errors };
-  const stand = failClosed(namespace, name, apiVersion, spec, r);
+  // A name Kubernetes would refuse still names the object (as errors and merging name it).
+  const named =
+    name ?? (meta && typeof meta.name === 'string' && meta.name !== '' ? meta.name : '');
+  if (!apiVersion || !named || !namespace) return { errors: r.errors };
+  const stand = failClosed(namespace, named, apiVersion, spec, r);
   // Every error a field weft does not support: the policy is in force, failing closed.
   if (r.errors.length === r.unsupported)
     return { policy: stand, errors: r.errors.map((e) => ({ ...e, failsClosed: true })) };
@@ -101,7 +104,8 @@ function failClosed(
   const quiet = new Reporter('', '');
   const targeted = spec && (!isAbsent(spec.targetRef) || !isAbsent(spec.targetRefs));
   const selector = spec && !targeted ? readSelector(spec.selector, quiet) : undefined;
-  const action = spec?.action === 'AUDIT' && quiet.errors.length === 0 ? 'AUDIT' : 'DENY';
+  // AUDIT never changes a verdict: its stand-in audits nothing rather than denying.
+  const action = spec?.action === 'AUDIT' ? 'AUDIT' : 'DENY';
   const fields = [...new Set(r.errors.map((e) => e.field || '(document)'))];
   return {
     namespace,

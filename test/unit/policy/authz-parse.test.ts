@@ -423,4 +423,24 @@ describe('parseAuthorizationPolicy: what weft cannot enforce fails closed', () =
       'weft cannot enforce spec.rules[0].from[0].source.principal',
     );
   });
+
+  it('still stands in for a policy whose name Kubernetes would refuse', () => {
+    const r = read(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: Guard_1, namespace: shop}
+spec: {action: DENY, selector: {matchLabels: {app: web}}}`);
+    expect(r.policy).toBeUndefined();
+    expect([r.fallback?.namespace, r.fallback?.name, r.fallback?.selector]).toEqual([
+      'shop',
+      'Guard_1',
+      { matchLabels: { app: 'web' } },
+    ]);
+  });
+
+  it('never turns an AUDIT policy into a deny, even when its selection cannot be read', () => {
+    const r = withSpec(
+      '  action: AUDIT\n  selector: {matchLabels: {app: 3}}\n  targetRefs: [{kind: Service, name: web}]',
+    );
+    expect([r.fallback?.action, r.fallback?.selector]).toEqual(['AUDIT', undefined]);
+  });
 });
