@@ -3,6 +3,7 @@
 // TCP port in the agent's netns (the host's, on Kubernetes) could read what the access log holds.
 import { createServer, type Server } from 'node:http';
 import type { AuthzRequest } from '../policy/authz-types.ts';
+import { parseTraceQuery } from '../policy/trace-query.ts';
 import type { AgentStatus } from './status.ts';
 import { listenUnix } from './unix-socket.ts';
 
@@ -26,19 +27,6 @@ export interface AdminOptions {
   tcp?: { host: string; port: number };
   /** Mode of the unix socket (default 0600). */
   mode?: number;
-}
-
-function traceQuery(q: URLSearchParams) {
-  const method = q.get('method');
-  return {
-    from: q.get('from') ?? '',
-    to: q.get('to') ?? '',
-    port: Number(q.get('port')),
-    ...(q.get('protocol') === 'UDP' ? { protocol: 'UDP' as const } : {}),
-    ...(method
-      ? { http: { method, path: q.get('path') ?? '/', host: q.get('host') ?? '', headers: {} } }
-      : {}),
-  };
 }
 
 /** host:port or [v6]:port → its parts; undefined when it is neither. */
@@ -72,7 +60,7 @@ export class AdminServer {
       if (req.method === 'GET' && req.url === '/events') return json(agent.datapathEvents());
       if (req.method === 'GET' && req.url?.startsWith('/trace?')) {
         try {
-          return json(agent.trace(traceQuery(new URL(req.url, 'http://admin').searchParams)));
+          return json(agent.trace(parseTraceQuery(new URL(req.url, 'http://admin').searchParams)));
         } catch (e) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: (e as Error).message }));

@@ -43,7 +43,14 @@ export interface AgentStatus {
     notAfter: string | null;
     error: string | null;
   }[];
-  rejected: { file: string; object: string; field: string; message: string }[];
+  /** failsClosed: the object is in force as a deny of everything it selects. */
+  rejected: {
+    file: string;
+    object: string;
+    field: string;
+    message: string;
+    failsClosed?: boolean;
+  }[];
   /** Refused-datagram events the kernel left out, over its limit per second (verdicts stand). */
   datapathEventsSuppressed?: number;
 }
@@ -93,9 +100,16 @@ export function formatStatus(s: AgentStatus): string {
   } else {
     lines.push('', 'mTLS: off (no issuer configured); traffic between nodes is plaintext');
   }
-  if (s.rejected.length) {
+  const closed = s.rejected.filter((r) => r.failsClosed);
+  const kept = s.rejected.filter((r) => !r.failsClosed);
+  if (closed.length) {
+    lines.push('', 'policies failing closed (all traffic to the workloads they select is denied):');
+    for (const r of closed)
+      lines.push(`  ${r.file}: ${r.object}: ${r.field || '(document)'}: ${r.message}`);
+  }
+  if (kept.length) {
     lines.push('', 'rejected objects (the last good version is in force):');
-    for (const r of s.rejected)
+    for (const r of kept)
       lines.push(`  ${r.file}: ${r.object}: ${r.field || '(document)'}: ${r.message}`);
   }
   return `${lines.join('\n')}\n`;

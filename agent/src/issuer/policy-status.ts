@@ -1,6 +1,7 @@
 // Status conditions on weft's AuthorizationPolicies, so `kubectl get` shows
-// whether each was accepted: Accepted=True, or Accepted=False with reason
-// Rejected and the field that is wrong. Written by the issuer — one writer for
+// whether each was accepted: Accepted=True; Accepted=False with reason Rejected
+// and the field that is wrong; or Accepted=False with reason FailedClosed when it
+// uses a field weft cannot enforce, so it denies all traffic to what it selects. Written by the issuer — one writer for
 // the cluster — rather than by every agent, which would race each other. The
 // verdict comes from the same parser the agents use, so it is theirs too.
 import {
@@ -21,7 +22,7 @@ const RETRY_MS = 5000;
 export interface Condition {
   type: 'Accepted';
   status: 'True' | 'False';
-  reason: 'Accepted' | 'Rejected';
+  reason: 'Accepted' | 'Rejected' | 'FailedClosed';
   message: string;
   observedGeneration?: number;
   lastTransitionTime: string;
@@ -34,14 +35,18 @@ export function acceptedCondition(obj: RawObject, now: Date): Condition {
     (c) => c.type === 'Accepted',
   );
   const ok = r.errors.length === 0;
+  const closed = !ok && r.errors.every((e) => e.failsClosed);
   const status = ok ? 'True' : 'False';
+  const fields = r.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
   return {
     type: 'Accepted',
     status,
-    reason: ok ? 'Accepted' : 'Rejected',
+    reason: ok ? 'Accepted' : closed ? 'FailedClosed' : 'Rejected',
     message: ok
       ? 'enforced by the agents of every node'
-      : r.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; '),
+      : closed
+        ? `${fields}; weft cannot enforce this, so the agents deny all traffic to the workloads the policy selects`
+        : `${fields}; the agents keep the last good version in force, or deny all traffic to the workloads the policy selects when there is none`,
     ...(typeof obj.metadata?.generation === 'number'
       ? { observedGeneration: obj.metadata.generation }
       : {}),

@@ -68,6 +68,8 @@ export function policyId(p: AuthorizationPolicy): string {
 interface Hit {
   readonly policy: string;
   readonly rule: number;
+  /** Set when the hit is a policy weft cannot enforce, denying all it selects. */
+  readonly failClosed?: string;
 }
 
 interface Search {
@@ -79,6 +81,9 @@ interface Search {
 function firstMatch(policies: readonly AuthorizationPolicy[], input: AuthzInput): Search {
   const misses: string[] = [];
   for (const p of policies) {
+    // Only DENY stand-ins carry failClosed into a stage that decides (AUDIT ones audit nothing).
+    if (p.failClosed !== undefined)
+      return { hit: { policy: policyId(p), rule: 0, failClosed: p.failClosed }, misses };
     const rules = p.rules ?? [];
     if (rules.length === 0) misses.push(`${policyId(p)} has no rules`);
     for (const [i, rule] of rules.entries()) {
@@ -100,6 +105,13 @@ function allMatches(policies: readonly AuthorizationPolicy[], input: AuthzInput)
 }
 
 function denyStage(denies: readonly AuthorizationPolicy[], s: Search): AuthzStage {
+  if (s.hit?.failClosed !== undefined)
+    return {
+      stage: 'DENY',
+      policy: s.hit.policy,
+      result: 'match',
+      reason: `denied by ${s.hit.policy}, which fails closed (it denies all traffic to the workloads it selects): ${s.hit.failClosed}`,
+    };
   if (s.hit)
     return {
       stage: 'DENY',

@@ -29,8 +29,17 @@ import {
 } from './authz-types.ts';
 
 export interface AuthzParseResult {
+  /**
+   * The policy; when weft supports the fields but cannot enforce them (`errors` all say
+   * `failsClosed`), the fail-closed stand-in that denies what the policy selects.
+   */
   readonly policy?: AuthorizationPolicy;
   readonly errors: ObjectError[];
+  /**
+   * For a policy rejected as invalid: the fail-closed stand-in to enforce when there is no
+   * last good version under its name. Absent when the object names no namespace and name.
+   */
+  readonly fallback?: AuthorizationPolicy;
 }
 
 /** Whether a parsed YAML document is an AuthorizationPolicy of an accepted API version. */
@@ -67,9 +76,46 @@ export function parseAuthorizationPolicy(
   // Istio reads a missing spec as {}: an ALLOW policy without rules, which allows nothing.
   const spec = r.map(doc.spec, 'spec', false);
   const policy = spec && readSpec(spec, r);
-  if (r.errors.length > 0 || !apiVersion || !name || !namespace || !policy)
-    return { errors: r.errors };
-  return { policy: { namespace, name, apiVersion, ...policy }, errors: [] };
+  if (r.errors.length === 0 && apiVersion && name && namespace && policy)
+    return { policy: { namespace, name, apiVersion, ...policy }, errors: [] };
+  // A name Kubernetes would refuse still names the object (as errors and merging name it).
+  const named =
+    name ?? (meta && typeof meta.name === 'string' && meta.name !== '' ? meta.name : '');
+  if (!apiVersion || !named || !namespace) return { errors: r.errors };
+  const stand = failClosed(namespace, named, apiVersion, spec, r);
+  // Every error a field weft does not support: the policy is in force, failing closed.
+  if (r.errors.length === r.unsupported)
+    return { policy: stand, errors: r.errors.map((e) => ({ ...e, failsClosed: true })) };
+  return { errors: r.errors, fallback: stand };
+}
+
+/**
+ * What a policy weft cannot enforce as written stands for: an ALLOW or DENY (or CUSTOM)
+ * policy denies all traffic to the workloads it selects; where the selection itself cannot
+ * be read (a bad selector, targetRef), to every workload of its namespace.
+ */
+function failClosed(
+  namespace: string,
+  name: string,
+  apiVersion: AuthzApiVersion,
+  spec: Record<string, unknown> | undefined,
+  r: Reporter,
+): AuthorizationPolicy {
+  const quiet = new Reporter('', '');
+  const targeted = spec && (!isAbsent(spec.targetRef) || !isAbsent(spec.targetRefs));
+  const selector = spec && !targeted ? readSelector(spec.selector, quiet) : undefined;
+  // AUDIT never changes a verdict: its stand-in audits nothing rather than denying.
+  const action = spec?.action === 'AUDIT' ? 'AUDIT' : 'DENY';
+  const fields = [...new Set(r.errors.map((e) => e.field || '(document)'))];
+  return {
+    namespace,
+    name,
+    apiVersion,
+    ...(selector && quiet.errors.length === 0 ? { selector } : {}),
+    action,
+    rules: undefined,
+    failClosed: `weft cannot enforce ${fields.join(', ')}`,
+  };
 }
 
 function identify(metadata: unknown): string | undefined {
@@ -113,7 +159,7 @@ function readSpec(spec: Record<string, unknown>, r: Reporter): SpecPart | undefi
   r.known(spec, 'spec', specFields);
   for (const f of ['targetRef', 'targetRefs'])
     if (!isAbsent(spec[f]))
-      r.add(
+      r.unsupport(
         `spec.${f}`,
         `expected no ${f} (not supported: weft selects workloads with spec.selector), found ${describe(spec[f])}`,
       );
@@ -154,7 +200,7 @@ function readAction(v: unknown, r: Reporter): AuthzAction | undefined {
   if (isAbsent(v)) return 'ALLOW';
   if (v === 'ALLOW' || v === 'DENY' || v === 'AUDIT') return v;
   if (v === 'CUSTOM')
-    r.add(
+    r.unsupport(
       'spec.action',
       'expected ALLOW, DENY or AUDIT, found CUSTOM: external authorizers are not supported',
     );
@@ -230,7 +276,10 @@ function readSource(m: Record<string, unknown>, field: string, r: Reporter): Aut
   r.known(m, field, [...sourceFields, ...Object.keys(unsupportedSource)]);
   for (const [k, why] of Object.entries(unsupportedSource))
     if (!unset(m[k]))
-      r.add(`${field}.${k}`, `expected no ${k} (not supported: ${why}), found ${describe(m[k])}`);
+      r.unsupport(
+        `${field}.${k}`,
+        `expected no ${k} (not supported: ${why}), found ${describe(m[k])}`,
+      );
   const principal = (s: string) =>
     s.startsWith('spiffe://')
       ? 'a principal without spiffe:// (<trust-domain>/ns/<ns>/sa/<sa>)'
@@ -272,8 +321,8 @@ function readOperation(m: Record<string, unknown>, field: string, r: Reporter): 
     notPorts: r.strings(m.notPorts, `${field}.notPorts`, portProblem),
     methods: r.strings(m.methods, `${field}.methods`),
     notMethods: r.strings(m.notMethods, `${field}.notMethods`),
-    paths: r.strings(m.paths, `${field}.paths`, path),
-    notPaths: r.strings(m.notPaths, `${field}.notPaths`, path),
+    paths: r.strings(m.paths, `${field}.paths`, path, true),
+    notPaths: r.strings(m.notPaths, `${field}.notPaths`, path, true),
     hosts: r.strings(m.hosts, `${field}.hosts`),
     notHosts: r.strings(m.notHosts, `${field}.notHosts`),
   };
@@ -304,7 +353,9 @@ function readConditions(v: unknown, field: string, r: Reporter): AuthzCondition[
     if (typeof key !== 'string' || key === '') {
       r.add(`${f}.key`, `expected ${conditionKeys}, found ${describe(key)}`);
     } else if (!check) {
-      r.add(`${f}.key`, `expected ${conditionKeys}, found ${describe(key)}${unsupportedKey(key)}`);
+      const istio = unsupportedKey(key);
+      const report = istio.includes('Istio') ? r.unsupport : r.add;
+      report.call(r, `${f}.key`, `expected ${conditionKeys}, found ${describe(key)}${istio}`);
     }
     const values = r.strings(m.values, `${f}.values`, check);
     const notValues = r.strings(m.notValues, `${f}.notValues`, check);
@@ -343,6 +394,8 @@ function unsupportedKey(key: string): string {
 
 class Reporter {
   readonly errors: ObjectError[] = [];
+  /** How many of the errors are fields Istio accepts and weft does not enforce. */
+  unsupported = 0;
   private readonly file: string;
   private readonly object: string;
 
@@ -353,6 +406,12 @@ class Reporter {
 
   add(field: string, message: string): void {
     this.errors.push({ file: this.file, object: this.object, field, message });
+  }
+
+  /** A field Istio accepts that weft cannot enforce: the policy fails closed. */
+  unsupport(field: string, message: string): void {
+    this.add(field, message);
+    this.unsupported++;
   }
 
   /** A map; absent (or null) is an error when required, else an empty map. */
@@ -380,7 +439,7 @@ class Reporter {
   }
 
   /** A list of non-empty strings, each passing `problem` (which says what was expected). */
-  strings(v: unknown, field: string, problem?: Check): string[] {
+  strings(v: unknown, field: string, problem?: Check, unsupported = false): string[] {
     const out: string[] = [];
     for (const [i, s] of this.list(v, field).entries()) {
       const f = `${field}[${i}]`;
@@ -391,7 +450,8 @@ class Reporter {
         this.add(f, 'expected a non-empty string, found the string ""');
       } else {
         const p = problem?.(s);
-        if (p) this.add(f, `expected ${p}, found ${describe(s)}`);
+        if (p && unsupported) this.unsupport(f, `expected ${p}, found ${describe(s)}`);
+        else if (p) this.add(f, `expected ${p}, found ${describe(s)}`);
         else out.push(s);
       }
     }

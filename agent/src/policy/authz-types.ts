@@ -26,6 +26,13 @@ export interface AuthorizationPolicy {
    * policy without rules allows nothing. `[{}]` is one rule that matches everything.
    */
   readonly rules: readonly AuthzRule[] | undefined;
+  /**
+   * Set when weft cannot enforce the policy as written (a field it does not support, or
+   * a new policy it rejects): why. Such an ALLOW or DENY policy denies all traffic to the
+   * workloads it selects (fail closed), with `rules` undefined; an AUDIT one audits
+   * nothing. docs/authorization-policy.md has the rule.
+   */
+  readonly failClosed?: string;
 }
 
 /** Matches when every field present matches: any `from` entry, any `to` entry, every `when`. */

@@ -10,6 +10,7 @@ import { serviceEndpoints } from '../compile/services.ts';
 import { principal, spiffeId } from '../identity/spiffe.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
+import { servesHttp } from './authz-l7.ts';
 import type { AuthzRequest } from './authz-types.ts';
 import { podEndpoint } from './endpoint.ts';
 import { normalizeTarget } from './http-path.ts';
@@ -326,9 +327,19 @@ export function tracePolicy(input: TraceInput): Trace {
     });
     return done();
   }
-  const http = input.http ? { ...input.http, path: target7! } : undefined;
+  const policies = [...(input.cluster.authorizationPolicies?.values() ?? [])];
+  // The proxy reads a port as HTTP only where an HTTP rule needs it (policy/authz-l7.ts).
+  const l7 = servesHttp(policies, input.rootNamespace, dst, target.port);
+  if (input.http && !l7) {
+    stages.push({
+      stage: 'L7',
+      result: 'info',
+      reason: `port ${target.port} of ${dstKey} is not read as HTTP (no HTTP rule can match on it, or the pod names it tcp): the request is judged as TCP, per connection`,
+    });
+  }
+  const http = input.http && l7 ? { ...input.http, path: target7! } : undefined;
   const a = evaluateAuthorization({
-    policies: [...(input.cluster.authorizationPolicies?.values() ?? [])],
+    policies,
     rootNamespace: input.rootNamespace,
     workload: { namespace: dst.namespace, labels: { ...dst.labels } },
     source: srcMesh

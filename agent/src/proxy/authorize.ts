@@ -5,9 +5,11 @@
 import type { PolicyTables } from '../compile/policy.ts';
 import { parseSpiffeId, principal } from '../identity/spiffe.ts';
 import { applies, evaluateAuthorization } from '../policy/authz-eval.ts';
+import { hasHttpFields, servesHttp } from '../policy/authz-l7.ts';
 import type { AuthzRequest } from '../policy/authz-types.ts';
 import { podEndpoint } from '../policy/endpoint.ts';
 import { evaluateNetworkPolicies } from '../policy/netpol-eval.ts';
+import type { Pod } from '../state/types.ts';
 
 export interface Verdict {
   readonly allow: boolean;
@@ -121,42 +123,55 @@ export function denial(v: Verdict): string {
   return `denied by ${v.stage}${by}: ${v.reason}`;
 }
 
-/** Whether AuthorizationPolicy for this workload has HTTP rules, so its traffic is parsed per request. */
-export function needsHttp(t: PolicyTables, dstKey: string): boolean {
-  // Asked on every connection: answered once per workload per snapshot.
-  const known = httpCache.get(t) ?? new Map<string, boolean>();
-  httpCache.set(t, known);
-  const have = known.get(dstKey);
+/**
+ * Whether connections to the workload's `port` are read as HTTP, request by request
+ * (policy/authz-l7.ts says when): a workload's other ports stay byte for byte.
+ */
+export function needsHttp(t: PolicyTables, dstKey: string, port: number): boolean {
+  // Asked on every connection: answered once per (workload, port) per snapshot, without
+  // building a key; a workload no HTTP rule applies to is answered once for all its ports.
+  let known = httpCache.get(t);
+  if (!known) {
+    known = { size: 0, workloads: new Map() };
+    httpCache.set(t, known);
+  }
+  let ports = known.workloads.get(dstKey);
+  if (ports === undefined) {
+    const dst = t.pods.get(dstKey);
+    const any =
+      dst !== undefined && t.authorizationPolicies.length > 0 && servesHttpSomewhere(t, dst);
+    ports = any ? new Map<number, boolean>() : null;
+    known.workloads.set(dstKey, ports);
+  }
+  if (ports === null) return false;
+  const have = ports.get(port);
   if (have !== undefined) return have;
-  const v = hasHttpRules(t, dstKey);
-  known.set(dstKey, v);
+  const dst = t.pods.get(dstKey)!;
+  const v = servesHttp(t.authorizationPolicies, t.rootNamespace, dst, port);
+  // A port scan must not grow the cache without end: it starts over past the bound.
+  if (known.size >= HTTP_CACHE_MAX) {
+    for (const m of known.workloads.values()) m?.clear();
+    known.size = 0;
+  }
+  ports.set(port, v);
+  known.size++;
   return v;
 }
 
-const httpCache = new WeakMap<PolicyTables, Map<string, boolean>>();
-
-function hasHttpRules(t: PolicyTables, dstKey: string): boolean {
-  const dst = t.pods.get(dstKey);
-  if (!dst || t.authorizationPolicies.length === 0) return false;
-  const workload = { namespace: dst.namespace, labels: dst.labels };
+/** Whether any rule with HTTP fields applies to the pod at all (on some port). */
+function servesHttpSomewhere(t: PolicyTables, dst: Pod): boolean {
   return t.authorizationPolicies.some(
     (p) =>
-      applies(p, { workload, rootNamespace: t.rootNamespace }) &&
-      (p.rules ?? []).some(
-        (r) =>
-          (r.to ?? []).some(
-            (o) =>
-              o.methods.length +
-                o.notMethods.length +
-                o.paths.length +
-                o.notPaths.length +
-                o.hosts.length +
-                o.notHosts.length >
-              0,
-          ) || (r.when ?? []).some((c) => c.key.startsWith('request.headers')),
-      ),
+      applies(p, { workload: dst, rootNamespace: t.rootNamespace }) &&
+      (p.rules ?? []).some(hasHttpFields),
   );
 }
+
+const httpCache = new WeakMap<
+  PolicyTables,
+  { size: number; workloads: Map<string, Map<number, boolean> | null> }
+>();
+const HTTP_CACHE_MAX = 65_536;
 
 /** One HTTP request to an enrolled workload: AuthorizationPolicy with the request's method, path, host and headers. */
 export function checkRequest(

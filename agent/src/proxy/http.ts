@@ -1,7 +1,8 @@
-// The L7 path, for workloads whose AuthorizationPolicy has HTTP rules: the
-// connection (a socket or an HBONE stream) is read as HTTP/1.1, each request is
-// authorized on its own (403 on denial, the connection kept), and allowed
-// requests go to the app from 127.0.0.6 over kept-alive connections.
+// The L7 path, for the (workload, port) pairs whose AuthorizationPolicy has HTTP
+// rules (policy/authz-l7.ts): the connection (a socket or an HBONE stream) is read
+// as HTTP/1.1, each request is authorized on its own (403 on denial, the connection
+// kept), and allowed requests go to the app from 127.0.0.6 over kept-alive
+// connections. Bounds (docs/authorization-policy.md): HTTP_LIMITS.
 import {
   Agent,
   createServer,
@@ -33,6 +34,24 @@ export interface HttpTarget {
     'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail'
   >;
   authorize(req: AuthzRequest): Verdict;
+  /** How to reach the app; by default a socket made in the pod's netns (tests dial loopback). */
+  dial?(): Duplex;
+}
+
+/**
+ * The L7 path's bounds; `weft agent --http-body-timeout` sets bodyIdleMs.
+ * - appConnsPerClient: requests of one client connection at the app at once, so pipelined
+ *   requests cannot open an app connection each (the rest wait their turn, in order);
+ * - queuedPerClient: requests of one client connection waiting for such a turn (reading
+ *   from the client pauses from PAUSE_QUEUED on); a client pipelining deeper still is cut off;
+ * - bodyIdleMs: how long a request body may go without a byte from the client before
+ *   the request, its app connection and the client connection are dropped.
+ */
+export const HTTP_LIMITS = { appConnsPerClient: 4, queuedPerClient: 1024, bodyIdleMs: 15_000 };
+const PAUSE_QUEUED = 64;
+
+export function configureHttp(limits: Partial<typeof HTTP_LIMITS>): void {
+  Object.assign(HTTP_LIMITS, limits);
 }
 
 // Headers about one hop, not the message (RFC 9110 §7.6.1): each side of the proxy has its own.
@@ -80,7 +99,7 @@ function upstream(t: HttpTarget): Agent {
   // Idle app connections close after 4 s, under the 5 s most app servers keep them.
   a = new Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 4000 });
   const { pool, netnsPath, ip, port } = t;
-  a.createConnection = () => dialApp(pool, netnsPath, ip, port);
+  a.createConnection = (t.dial?.bind(t) ?? (() => dialApp(pool, netnsPath, ip, port))) as never;
   upstreams.set(key, a);
   return a;
 }
@@ -124,12 +143,16 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     return;
   }
   const headers = endToEnd(req.headers);
-  // The body keeps its framing: without it the app would read the body as the next request.
-  if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
+  // The body keeps its framing (without it the app would read the body as the next request)
+  // and its codings: `gzip, chunked` stays that; the parser took the chunked framing off and
+  // the request puts it back on (it always ends the list: the parser refuses it otherwise).
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) headers['transfer-encoding'] = te;
   const bodyless =
     IDEMPOTENT_NO_BODY.has(http.method) &&
     req.headers['transfer-encoding'] === undefined &&
     (req.headers['content-length'] ?? '0') === '0';
+  const slot = turns.get(req.socket);
   const send = (retry: boolean) => {
     const up = request({ method: req.method, path: target, headers, agent: upstream(t) }, (ur) => {
       // The client went away while the app answered: nothing to pass the answer to.
@@ -137,7 +160,11 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
         up.destroy();
         return;
       }
-      res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
+      const rh = endToEnd(ur.headers);
+      // The answer's codings too: `gzip, chunked` stays that (re-chunked here).
+      const ute = ur.headers['transfer-encoding'];
+      if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
+      res.writeHead(ur.statusCode ?? 502, rh);
       // A response cut short must reach the client as a reset, never as a clean end.
       pipeline(ur, res, (err) => {
         if (err) {
@@ -161,6 +188,7 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
         send(false);
         return;
       }
+      done();
       if (res.headersSent) {
         res.destroy();
         return;
@@ -170,6 +198,7 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     });
     // The client gone mid-request or mid-response: the app's side goes too.
     res.on('close', () => {
+      done();
       if (!res.writableFinished) up.destroy();
     });
     if (bodyless) {
@@ -178,9 +207,95 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     } else {
       req.pipe(up);
       req.on('error', () => up.destroy());
+      idleBody(req, up);
     }
   };
-  send(bodyless);
+  // The turn at the app ends once, whichever of these comes first.
+  let held = false;
+  const done = () => {
+    if (!held) return;
+    held = false;
+    slot?.release();
+  };
+  if (!slot) {
+    send(bodyless);
+    return;
+  }
+  slot.acquire(() => {
+    if (res.destroyed) return slot.release();
+    held = true;
+    send(bodyless);
+  });
+}
+
+/** Turns at the app for one client connection: at most HTTP_LIMITS.appConnsPerClient at once. */
+class Turns {
+  private active = 0;
+  private paused = false;
+  private readonly waiting: (() => void)[] = [];
+  private readonly conn: Duplex;
+
+  constructor(conn: Duplex) {
+    this.conn = conn;
+  }
+
+  acquire(go: () => void): void {
+    if (this.active < HTTP_LIMITS.appConnsPerClient) {
+      this.active++;
+      go();
+      return;
+    }
+    if (this.waiting.length >= HTTP_LIMITS.queuedPerClient) {
+      this.conn.destroy();
+      return;
+    }
+    this.waiting.push(go);
+    // One read can hold thousands of pipelined requests; stop reading more until they drain.
+    if (this.waiting.length >= PAUSE_QUEUED && !this.paused) {
+      this.paused = true;
+      this.conn.pause();
+    }
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (this.paused && this.waiting.length < PAUSE_QUEUED) {
+      this.paused = false;
+      this.conn.resume();
+    }
+    if (next) next();
+    else this.active--;
+  }
+}
+
+const turns = new WeakMap<object, Turns>();
+
+/**
+ * A request body that stops coming: after HTTP_LIMITS.bodyIdleMs without a byte, the
+ * request goes, with its app connection and the client connection (whose framing is lost).
+ */
+function idleBody(req: IncomingMessage, up: { destroy(): void }): void {
+  if (req.complete) return;
+  let last = performance.now();
+  const check = () => {
+    const idle = performance.now() - last;
+    if (req.complete) return;
+    if (idle < HTTP_LIMITS.bodyIdleMs) {
+      timer = setTimeout(check, HTTP_LIMITS.bodyIdleMs - idle);
+      timer.unref();
+      return;
+    }
+    up.destroy();
+    req.socket.destroy();
+  };
+  let timer = setTimeout(check, HTTP_LIMITS.bodyIdleMs);
+  timer.unref();
+  req.on('data', () => {
+    last = performance.now();
+  });
+  const stop = () => clearTimeout(timer);
+  req.once('end', stop);
+  req.once('close', stop);
 }
 
 // One HTTP server parses every connection; each connection's target rides with its socket.
@@ -204,13 +319,21 @@ const server = createServer((req, res) => {
     if (!conn.destroyed) awaitHeaders(conn);
   });
   const t = targets.get(conn);
-  if (t) handle(t, req, res);
-  else res.destroy();
+  if (!t) return res.destroy();
+  // Requests are handled after serveHttp's caller (and its contain()) returned: a bug here
+  // must cost this connection only, as it would there.
+  try {
+    handle(t, req, res);
+  } catch {
+    t.stats.errors++;
+    conn.destroy();
+  }
 });
 
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
   targets.set(conn, t);
+  turns.set(conn, new Turns(conn));
   conn.on('error', () => {});
   conn.on('close', () => clearTimeout(waiting.get(conn)));
   awaitHeaders(conn);

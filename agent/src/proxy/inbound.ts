@@ -52,7 +52,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   if (!host || !port) return refuse('no local address');
   const policy = ctx.policy();
   const src = { ip: client.remoteAddress ?? '' };
-  const l7 = needsHttp(policy, ctx.key);
+  const l7 = needsHttp(policy, ctx.key, port);
   const v = checkIngress(policy, ctx.key, src, port, l7 ? 'per-request' : undefined);
   // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
   if (v.audited) entry.audit = v.audited.join(', ');

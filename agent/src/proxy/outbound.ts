@@ -132,7 +132,7 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   if (local) {
     // Same node: this process is also the destination's proxy, so its ingress checks run here.
     const src = { ip: srcIP, ...(ctx.identity ? { identity: ctx.identity } : {}) };
-    const l7 = needsHttp(tables.policy, local.key);
+    const l7 = needsHttp(tables.policy, local.key, port);
     const ingress = checkIngress(
       tables.policy,
       local.key,

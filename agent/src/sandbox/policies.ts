@@ -34,11 +34,17 @@ export function copyPolicies(from: string, to: string): void {
   for (const file of files(from)) {
     let docs: string[];
     try {
-      docs = parseAllDocuments(readFileSync(file, 'utf8'))
-        .filter((d) => POLICY_KINDS.has(String((d.toJS() as { kind?: unknown } | null)?.kind)))
-        .map((d) => d.toString());
+      const text = readFileSync(file, 'utf8');
+      const all = parseAllDocuments(text);
+      // Not YAML: passed on as it is, so the agents keep its last good state and say why,
+      // as they would watching the file themselves (dropping it would lift its policies).
+      if (all.some((d) => d.errors.length > 0)) docs = [text];
+      else
+        docs = all
+          .filter((d) => POLICY_KINDS.has(String((d.toJS() as { kind?: unknown } | null)?.kind)))
+          .map((d) => d.toString());
     } catch {
-      continue; // unreadable or not YAML: the sandbox's own source reports it
+      continue; // unreadable: the sandbox's own source reports it
     }
     if (docs.length === 0) continue;
     const name = relative(from, file).replace(/[/\\]/g, '__');

@@ -116,4 +116,9 @@ export interface ObjectError {
   /** Dotted path of the offending field, e.g. `spec.ports[0].port`; '' for the whole document. */
   readonly field: string;
   readonly message: string;
+  /**
+   * The object is in force as a deny of everything it selects (an AuthorizationPolicy weft
+   * cannot enforce as written): fail closed, not the last good version.
+   */
+  readonly failsClosed?: boolean;
 }

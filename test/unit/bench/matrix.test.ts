@@ -7,6 +7,7 @@ import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { needsHttp } from '../../../agent/src/proxy/authorize.ts';
 import {
   benchManifests,
+  PORTS,
   ROWS,
   type SandboxKey,
   sandboxesFor,
@@ -47,8 +48,8 @@ describe('benchmark matrix', () => {
   it('gives only the L7 row an HTTP path', () => {
     const { cluster } = load('main');
     const tables = compilePolicy({ version: 1, ...cluster }, 'cluster.local', 'weft-system');
-    expect(needsHttp(tables, 'bench/remote7')).toBe(true);
-    expect(needsHttp(tables, 'bench/remote')).toBe(false);
+    expect(needsHttp(tables, 'bench/remote7', PORTS.app)).toBe(true);
+    expect(needsHttp(tables, 'bench/remote', PORTS.app)).toBe(false);
   });
 
   it('runs the L4 sandboxes without the direct pair or any policy', () => {

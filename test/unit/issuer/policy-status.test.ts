@@ -51,6 +51,17 @@ describe('acceptedCondition', () => {
     );
     expect(later.lastTransitionTime).toBe(now.toISOString());
   });
+
+  it('says FailedClosed, and why, for a policy with a field weft cannot enforce', () => {
+    const c = acceptedCondition(policy('p', 'CUSTOM'), now);
+    expect(c).toMatchObject({ status: 'False', reason: 'FailedClosed' });
+    expect(c.message).toBe(
+      'spec.action: expected ALLOW, DENY or AUDIT, found CUSTOM: external authorizers are not supported; weft cannot enforce this, so the agents deny all traffic to the workloads the policy selects',
+    );
+    expect(acceptedCondition(policy('p', 'MAYBE'), now).message).toMatch(
+      /; the agents keep the last good version in force, or deny all traffic to the workloads the policy selects when there is none$/,
+    );
+  });
 });
 
 describe('PolicyStatusWriter', () => {

@@ -22,10 +22,11 @@ spec:
 ${spec}`);
 }
 
+/** The errors; the policy is rejected, or in force only as its fail-closed stand-in. */
 function errors(spec: string): ObjectError[] {
   const r = withSpec(spec);
-  expect(r.policy).toBeUndefined();
-  return r.errors;
+  expect(r.policy === undefined || r.policy.failClosed !== undefined).toBe(true);
+  return r.errors.map(({ failsClosed: _, ...e }) => e);
 }
 
 const err = (field: string, message: string): ObjectError => ({
@@ -374,5 +375,72 @@ describe('parseAuthorizationPolicy: errors', () => {
         "expected a label key ([prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; prefix a DNS-1123 subdomain), found the string \"-bad\"",
       ),
     ]);
+  });
+});
+
+describe('parseAuthorizationPolicy: what weft cannot enforce fails closed', () => {
+  it('stands a policy with a field weft does not support in for a deny of what it selects', () => {
+    const r = withSpec(
+      '  selector: {matchLabels: {app: web}}\n  action: DENY\n  rules:\n  - from: [{source: {requestPrincipals: ["*"]}}]',
+    );
+    expect(r.policy).toEqual({
+      namespace: 'shop',
+      name: 'web',
+      apiVersion: 'security.istio.io/v1',
+      selector: { matchLabels: { app: 'web' } },
+      action: 'DENY',
+      rules: undefined,
+      failClosed: 'weft cannot enforce spec.rules[0].from[0].source.requestPrincipals',
+    });
+    expect(r.errors.map((e) => [e.field, e.failsClosed])).toEqual([
+      ['spec.rules[0].from[0].source.requestPrincipals', true],
+    ]);
+    expect(r.fallback).toBeUndefined();
+  });
+
+  it('turns ALLOW and CUSTOM into a deny, keeps AUDIT (which then audits nothing)', () => {
+    const action = (spec: string) => withSpec(spec).policy?.action;
+    expect(action('  rules:\n  - to: [{operation: {paths: ["/a/{*}"]}}]')).toBe('DENY');
+    expect(action('  action: CUSTOM\n  provider: {name: opa}')).toBe('DENY');
+    expect(
+      action('  action: AUDIT\n  rules:\n  - when: [{key: remote.ip, values: ["1.2.3.4"]}]'),
+    ).toBe('AUDIT');
+  });
+
+  it('widens the selection to the namespace when it cannot be read (targetRefs)', () => {
+    const r = withSpec(
+      '  selector: {matchLabels: {app: web}}\n  targetRefs: [{kind: Service, group: "", name: web}]',
+    );
+    expect(r.policy?.selector).toBeUndefined();
+    expect(r.policy?.failClosed).toBe('weft cannot enforce spec.targetRefs');
+  });
+
+  it('offers a stand-in, not a policy, for an invalid one (the last good version comes first)', () => {
+    const r = withSpec('  action: DENY\n  rules:\n  - from: [{source: {principal: ["a"]}}]');
+    expect(r.policy).toBeUndefined();
+    expect(r.errors.map((e) => e.failsClosed)).toEqual([undefined]);
+    expect(r.fallback?.failClosed).toBe(
+      'weft cannot enforce spec.rules[0].from[0].source.principal',
+    );
+  });
+
+  it('still stands in for a policy whose name Kubernetes would refuse', () => {
+    const r = read(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: Guard_1, namespace: shop}
+spec: {action: DENY, selector: {matchLabels: {app: web}}}`);
+    expect(r.policy).toBeUndefined();
+    expect([r.fallback?.namespace, r.fallback?.name, r.fallback?.selector]).toEqual([
+      'shop',
+      'Guard_1',
+      { matchLabels: { app: 'web' } },
+    ]);
+  });
+
+  it('never turns an AUDIT policy into a deny, even when its selection cannot be read', () => {
+    const r = withSpec(
+      '  action: AUDIT\n  selector: {matchLabels: {app: 3}}\n  targetRefs: [{kind: Service, name: web}]',
+    );
+    expect([r.fallback?.action, r.fallback?.selector]).toEqual(['AUDIT', undefined]);
   });
 });

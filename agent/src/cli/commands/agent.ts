@@ -7,6 +7,7 @@ import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
+import { configureHttp } from '../../proxy/http.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
@@ -38,6 +39,7 @@ Options:
   --hbone-keepalive S   PING each HBONE peer every S seconds; drop a session unanswered for S (default 10)
   --hbone-handshake-timeout S  close an HBONE connection still in its TLS handshake after S seconds (default 5)
   --hbone-max-streams N open inbound HBONE streams the agent holds, all pods together (default 128)
+  --http-body-timeout S on the L7 path, drop a request whose body sends nothing for S seconds (default 15)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
   --metrics-port PORT   Prometheus /metrics
   --log-level LEVEL     debug, info, warn or error (default info)
@@ -70,6 +72,7 @@ export async function run(args: string[]): Promise<number> {
     'hbone-keepalive': { type: 'string' },
     'hbone-handshake-timeout': { type: 'string' },
     'hbone-max-streams': { type: 'string' },
+    'http-body-timeout': { type: 'string' },
     'health-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -104,6 +107,8 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(
       `agent: --hbone-max-streams takes a count from 1 to 999999, not ${maxStreams}`,
     );
+  const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
+  if (bodyIdleMs) configureHttp({ bodyIdleMs });
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
   const node = required('agent', values, 'node');

@@ -3,6 +3,7 @@
 import { adminGet } from '../../agent/admin-client.ts';
 import { loadManifests } from '../../policy/load.ts';
 import { type Trace, tracePolicy } from '../../policy/trace.ts';
+import { traceQueryString, traceRequest } from '../../policy/trace-query.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
 import { parse, UsageError } from '../args.ts';
 
@@ -105,13 +106,15 @@ export async function run(args: string[]): Promise<number> {
     if (i <= 0) throw new UsageError(`policy trace: header '${hv}' is not NAME:VALUE`);
     headers[hv.slice(0, i).trim().toLowerCase()] = hv.slice(i + 1).trim();
   }
+  // One request for both ways of tracing, so the agents answer the same question.
+  const request = http ? traceRequest(http, headers, values.to) : undefined;
   if (values.live) {
-    const q = new URLSearchParams({
+    const q = traceQueryString({
       from: values.from,
       to: values.to,
-      port: String(port),
-      protocol,
-      ...(http ? { method: http.method, path: http.path } : {}),
+      port,
+      ...(protocol === 'UDP' ? { protocol: 'UDP' as const } : {}),
+      ...(request ? { http: request } : {}),
     });
     const trace = await liveTrace(
       q,
@@ -126,11 +129,12 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const m = loadManifests(values.file ?? []);
-  if (m.errors.length) {
-    for (const e of m.errors)
-      process.stderr.write(
-        `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}\n`,
-      );
+  for (const e of m.errors)
+    process.stderr.write(
+      `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}${e.failsClosed ? ' (the policy fails closed: it denies all traffic to the workloads it selects)' : ''}\n`,
+    );
+  // A policy failing closed is enforced (as a deny), so the trace can explain it; a rejected one is not.
+  if (m.errors.some((e) => !e.failsClosed)) {
     process.stderr.write(
       'weft: policy trace refuses to explain a set of manifests with rejected objects\n',
     );
@@ -144,7 +148,7 @@ export async function run(args: string[]): Promise<number> {
     to: values.to,
     port,
     protocol,
-    ...(http ? { http: { ...http, host: headers.host ?? values.to, headers } } : {}),
+    ...(request ? { http: request } : {}),
   });
   process.stdout.write(
     values.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : formatTrace(trace),

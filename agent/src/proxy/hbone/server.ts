@@ -102,7 +102,7 @@ export function handleConnect(
   }
   const target = { ip: front.ip, port: front.port };
   const peerSrc = { ip: front.sourceIp, identity: source };
-  const l7 = needsHttp(policy, ctx.workloadKey);
+  const l7 = needsHttp(policy, ctx.workloadKey, target.port);
   const v = checkIngress(
     policy,
     ctx.workloadKey,

@@ -25,7 +25,9 @@ export interface MergeResult {
 /**
  * Rules, applied to the whole directory each time:
  * - a broken file (YAML syntax, unreadable) contributes what it held at its last good parse;
- * - a rejected object keeps the version last published under its identity, if any;
+ * - a rejected object keeps the version last published under its identity, if any; a
+ *   rejected AuthorizationPolicy without one is enforced as its fail-closed stand-in
+ *   (denying what it selects), and its errors say so (`failsClosed`);
  * - a file that is no longer listed contributes nothing;
  * - an identity claimed twice is an error on the later claim (files in path order, then
  *   valid objects before rejected ones within a file), and the first claim wins;
@@ -56,12 +58,14 @@ export class LastGood {
     const owner = new Map<string, string>();
     const chosen = new Map<string, ParsedObject>();
     const errors: ObjectError[] = [];
+    const failing = new Set<string>();
     for (const file of [...files.keys()].sort()) {
       const now = files.get(file)!;
       if (!now.broken) this.lastParsed.set(file, now);
       errors.push(...now.errors);
       const used = now.broken ? this.lastParsed.get(file) : now;
       if (!used) continue;
+      const fallback = new Map((used.fallbacks ?? []).map((o) => [objectId(o), o]));
       const claim = (id: string, object: ParsedObject | undefined) => {
         const first = owner.get(id);
         if (first !== undefined) {
@@ -75,18 +79,30 @@ export class LastGood {
           return;
         }
         owner.set(id, file);
-        const kept = object ?? this.published.get(id);
+        let kept = object ?? this.published.get(id);
+        // The last good version, unless it was itself a stand-in (the fix may have come since).
+        if (!object && fallback.has(id) && (!kept || isStandIn(kept))) {
+          kept = fallback.get(id)!;
+          failing.add(`${file}\0${id}`);
+        }
         if (kept) chosen.set(id, kept);
       };
       for (const o of used.objects) claim(objectId(o), o);
       for (const id of used.rejected) claim(id, undefined);
     }
+    // Errors of an object in force as its fail-closed stand-in say so.
+    for (const [i, e] of errors.entries())
+      if (failing.has(`${e.file}\0${e.object}`)) errors[i] = { ...e, failsClosed: true };
     const objects = toClusterObjects(chosen);
     const changed = this.snapshot.version === 0 || !sameObjects(objects, this.snapshot);
     this.published = chosen;
     if (changed) this.snapshot = { version: this.snapshot.version + 1, ...objects };
     return { snapshot: this.snapshot, errors, changed };
   }
+}
+
+function isStandIn(o: ParsedObject): boolean {
+  return o.kind === 'AuthorizationPolicy' && o.value.failClosed !== undefined;
 }
 
 /** Parsed objects into the snapshot's maps, keyed as ClusterObjects says. */

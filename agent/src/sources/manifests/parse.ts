@@ -54,6 +54,11 @@ export interface ParseResult {
   readonly rejected: string[];
   readonly ignored: IgnoredObject[];
   readonly errors: ObjectError[];
+  /**
+   * Stand-ins for rejected objects that must fail closed when no last good version of
+   * them exists (an AuthorizationPolicy denying what it selects), by identity.
+   */
+  readonly fallbacks?: ParsedObject[];
   /** The file as a whole is unusable (YAML syntax, unreadable): none of its content is trusted. */
   readonly broken: boolean;
 }
@@ -76,7 +81,14 @@ function idOf(kind: Kind, namespace: string | undefined, name: string): string {
 }
 
 export function parseManifestFile(file: string, text: string): ParseResult {
-  const result: ParseResult = { objects: [], rejected: [], ignored: [], errors: [], broken: false };
+  const result: ParseResult = {
+    objects: [],
+    rejected: [],
+    ignored: [],
+    errors: [],
+    fallbacks: [],
+    broken: false,
+  };
   const lines = new LineCounter();
   const docs = parseAllDocuments(text.replace(/^\uFEFF/, ''), {
     lineCounter: lines,
@@ -112,7 +124,14 @@ export function parseManifestFile(file: string, text: string): ParseResult {
  * `source` would be, each object its own document, so they get the same checks.
  */
 export function parseObjects(source: string, objects: readonly unknown[]): ParseResult {
-  const result: ParseResult = { objects: [], rejected: [], ignored: [], errors: [], broken: false };
+  const result: ParseResult = {
+    objects: [],
+    rejected: [],
+    ignored: [],
+    errors: [],
+    fallbacks: [],
+    broken: false,
+  };
   for (const [i, o] of objects.entries()) readObject(o, source, i + 1, '', result);
   return result;
 }
@@ -124,6 +143,7 @@ export function concatResults(parts: readonly ParseResult[]): ParseResult {
     rejected: parts.flatMap((p) => p.rejected),
     ignored: parts.flatMap((p) => p.ignored),
     errors: parts.flatMap((p) => p.errors),
+    fallbacks: parts.flatMap((p) => p.fallbacks ?? []),
     broken: parts.some((p) => p.broken),
   };
 }
@@ -192,6 +212,7 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     const r = parseAuthorizationPolicy(file, raw, doc - 1);
     if (r.policy) out.objects.push({ kind: 'AuthorizationPolicy', value: r.policy });
     else out.rejected.push(policyId('AuthorizationPolicy', raw.metadata));
+    if (r.fallback) out.fallbacks?.push({ kind: 'AuthorizationPolicy', value: r.fallback });
     out.errors.push(...r.errors);
     return;
   }

@@ -257,6 +257,7 @@ spec:
       rejected: [],
       ignored: [],
       errors: [],
+      fallbacks: [],
       broken: false,
     });
     expect(parseManifestFile(F, '# later\n').objects).toEqual([]);

@@ -1,0 +1,91 @@
+// The proxy's L7 front (proxy/http.ts) on loopback, in process: a listener whose
+// connections go to serveHttp as the proxy's inbound sockets do, and an app behind
+// it reached over loopback instead of from a pod's netns. No root needed.
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { AccessLog } from '../../agent/src/proxy/access-log.ts';
+import type { Verdict } from '../../agent/src/proxy/authorize.ts';
+import { serveHttp } from '../../agent/src/proxy/http.ts';
+import { DirectionStats } from '../../agent/src/proxy/stats.ts';
+
+export interface HttpFront {
+  /** The front's port on 127.0.0.1. */
+  readonly port: number;
+  /** Connections the app accepted, and how many are open now. */
+  readonly app: { accepted: number; open: number; sockets: Set<Socket> };
+  close(): Promise<void>;
+}
+
+const ALLOW: Verdict = { allow: true, stage: 'AuthorizationPolicy', reason: 'allowed' };
+let fronts = 0;
+
+export async function startHttpFront(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  authorize: (req: { method: string; path: string }) => Verdict = () => ALLOW,
+): Promise<HttpFront> {
+  const sockets = new Set<Socket>();
+  const app = { accepted: 0, open: 0, sockets };
+  const appServer = createHttpServer(handler);
+  appServer.on('connection', (s: Socket) => {
+    app.accepted++;
+    app.open++;
+    sockets.add(s);
+    s.on('close', () => {
+      app.open--;
+      sockets.delete(s);
+    });
+  });
+  await listen(appServer);
+  const appPort = (appServer.address() as AddressInfo).port;
+  const stats = new DirectionStats();
+  const log = new AccessLog(16);
+  const id = `front-${process.pid}-${++fronts}`;
+  const clients = new Set<Socket>();
+  const front = createServer((conn) => {
+    clients.add(conn);
+    conn.on('close', () => clients.delete(conn));
+    serveHttp(
+      {
+        netnsPath: id,
+        ip: '127.0.0.1',
+        port: appPort,
+        pool: undefined as never,
+        stats,
+        log,
+        entry: {
+          direction: 'inbound',
+          via: 'plaintext',
+          source: null,
+          sourceAddress: conn.remoteAddress ?? null,
+          destination: `127.0.0.1:${appPort}`,
+          destinationWorkload: 'test/app',
+        },
+        authorize,
+        dial: () => connect(appPort, '127.0.0.1'),
+      },
+      conn,
+    );
+  });
+  await listen(front);
+  return {
+    port: (front.address() as AddressInfo).port,
+    app,
+    async close() {
+      for (const s of [...sockets, ...clients]) s.destroy();
+      await Promise.all([close(front), close(appServer)]);
+    },
+  };
+}
+
+function listen(s: Server | ReturnType<typeof createHttpServer>): Promise<void> {
+  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+}
+
+function close(s: Server | ReturnType<typeof createHttpServer>): Promise<void> {
+  if ('closeAllConnections' in s) s.closeAllConnections();
+  return new Promise((resolve) => s.close(() => resolve()));
+}

@@ -1,0 +1,170 @@
+// The L7 path's bounds and framing, on the real front (proxy/http.ts) over loopback:
+// pipelined requests share a few app connections, a stalled body is dropped, and a
+// body's transfer codings reach the app as the client sent them.
+import { connect, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configureHttp, HTTP_LIMITS } from '../../../agent/src/proxy/http.ts';
+import { type HttpFront, startHttpFront } from '../../support/http-front.ts';
+
+let front: HttpFront | undefined;
+const clients: Socket[] = [];
+const defaults = { ...HTTP_LIMITS };
+afterEach(async () => {
+  for (const c of clients) c.destroy();
+  await front?.close();
+  configureHttp(defaults);
+});
+
+function client(port: number): Socket & { gone: Promise<void> } {
+  const s = connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  clients.push(s);
+  const gone = new Promise<void>((resolve) => s.once('close', () => resolve()));
+  return Object.assign(s, { gone });
+}
+
+/** Reads from s until `pred` holds for everything read so far (or the socket ends). */
+function readUntil(s: Socket, pred: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const check = () => {
+      if (pred(text)) resolve(text);
+    };
+    s.on('data', (d) => {
+      text += d;
+      check();
+    });
+    s.on('close', () => resolve(text));
+  });
+}
+
+const until = async (pred: () => boolean) => {
+  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+describe('L7 path bounds', () => {
+  it('opens at most appConnsPerClient app connections for 200 pipelined GETs, answering all in order', async () => {
+    let open = 0;
+    let most = 0;
+    front = await startHttpFront((req, res) => {
+      open++;
+      most = Math.max(most, open);
+      // Answered a little later, so pipelined requests would overlap if let through.
+      setTimeout(() => {
+        open--;
+        res.end(`r${req.url?.slice(1)}\n`);
+      }, 2);
+    });
+    const s = client(front.port);
+    const n = 200;
+    s.write(Array.from({ length: n }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join(''));
+    const text = await readUntil(s, (t) => t.includes(`r${n - 1}\n`));
+    const bodies = [...text.matchAll(/\r\n\r\n(r\d+)\n/g)].map((m) => m[1]);
+    expect(bodies).toEqual(Array.from({ length: n }, (_, i) => `r${i}`));
+    expect(front.app.accepted).toBeLessThanOrEqual(HTTP_LIMITS.appConnsPerClient);
+    expect(most).toBeLessThanOrEqual(HTTP_LIMITS.appConnsPerClient);
+  });
+
+  it('cuts off a client that pipelines deeper than queuedPerClient without reading', async () => {
+    configureHttp({ appConnsPerClient: 1, queuedPerClient: 4 });
+    front = await startHttpFront(() => {}); // never answers: every turn stays taken
+    const s = client(front.port);
+    s.write(Array.from({ length: 20 }, () => 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').join(''));
+    await s.gone;
+    expect(front.app.accepted).toBe(1);
+  });
+
+  it('drops a request whose body stops coming, with its app connection', async () => {
+    configureHttp({ bodyIdleMs: 500 });
+    let got = '';
+    front = await startHttpFront((req) => {
+      req.on('data', (d) => {
+        got += d;
+      });
+    });
+    const s = client(front.port);
+    s.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nhi');
+    await until(() => got === 'hi');
+    expect(front.app.open).toBe(1);
+    const f = front;
+    await until(() => f.app.open === 0);
+    expect(front.app.open).toBe(0);
+    await s.gone;
+  });
+
+  it('lets a slow but moving body through', async () => {
+    configureHttp({ bodyIdleMs: 300 });
+    front = await startHttpFront((req, res) => {
+      let n = 0;
+      req.on('data', (d) => {
+        n += d.length;
+      });
+      req.on('end', () => res.end(`got ${n}\n`));
+    });
+    const s = client(front.port);
+    s.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n');
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      s.write('x');
+    }
+    expect(await readUntil(s, (t) => t.includes('got 5'))).toContain('got 5');
+  });
+});
+
+describe('L7 path containment', () => {
+  it('costs a request handler that throws its connection only', async () => {
+    front = await startHttpFront(
+      (_req, res) => res.end('ok\n'),
+      (req) => {
+        if (req.path === '/boom') throw new Error('a bug');
+        return { allow: true, stage: 'AuthorizationPolicy', reason: 'allowed' };
+      },
+    );
+    const bad = client(front.port);
+    bad.write('GET /boom HTTP/1.1\r\nHost: a\r\n\r\n');
+    await bad.gone;
+    const good = client(front.port);
+    good.write('GET /fine HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(await readUntil(good, (t) => t.includes('ok\n'))).toContain('200 OK');
+  });
+});
+
+describe('L7 path framing', () => {
+  it('keeps the gzip coding of a gzip, chunked body', async () => {
+    const seen: { te?: string; body: Buffer }[] = [];
+    front = await startHttpFront((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        seen.push({ te: req.headers['transfer-encoding'], body: Buffer.concat(parts) });
+        res.end('ok\n');
+      });
+    });
+    const gz = gzipSync('hello weft');
+    const s = client(front.port);
+    s.write(
+      Buffer.concat([
+        Buffer.from(
+          `POST /g HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${gz.length.toString(16)}\r\n`,
+        ),
+        gz,
+        Buffer.from('\r\n0\r\n\r\n'),
+      ]),
+    );
+    await readUntil(s, (t) => t.includes('ok\n'));
+    expect(seen).toEqual([{ te: 'gzip, chunked', body: gz }]);
+  });
+
+  it('keeps the gzip coding of an answer the app sends gzip, chunked', async () => {
+    const gz = gzipSync('hello client');
+    front = await startHttpFront((_req, res) => {
+      res.setHeader('transfer-encoding', 'gzip, chunked');
+      res.end(gz);
+    });
+    const s = client(front.port);
+    s.write('GET /g HTTP/1.1\r\nHost: a\r\n\r\n');
+    const text = await readUntil(s, (t) => t.includes('\r\n0\r\n\r\n'));
+    expect(text.toLowerCase()).toContain('\r\ntransfer-encoding: gzip, chunked\r\n');
+  });
+});
