@@ -147,10 +147,14 @@ function decide(input: NetpolInput): NetpolDecision {
       };
     }
   }
+  const closed = selecting.filter((p) => p.failClosed !== undefined);
+  const why = closed.length
+    ? ` (${closed.map((p) => `${policyId(p)} fails closed: ${p.failClosed}`).join('; ')})`
+    : '';
   return {
     verdict: 'deny',
     isolated: true,
-    reason: `denied: ${who(subject)} is selected by ${selectedBy.join(', ')} for ${direction}, and no rule allows ${conn}`,
+    reason: `denied: ${who(subject)} is selected by ${selectedBy.join(', ')} for ${direction}, and no rule allows ${conn}${why}`,
     selectedBy,
   };
 }

@@ -36,6 +36,12 @@ export interface NetpolParseResult {
   /** Present only when nothing was reported. */
   readonly policy?: NetworkPolicy;
   readonly errors: ObjectError[];
+  /**
+   * With errors, when the document names a policy: what stands in for it while it has no
+   * last good version, so that a policy weft cannot enforce as written isolates what it
+   * selects instead of leaving it open.
+   */
+  readonly fallback?: NetworkPolicy;
 }
 
 /**
@@ -60,8 +66,49 @@ export function parseNetworkPolicy(file: string, doc: unknown, index: number): N
   unknown(doc, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status'], err);
   const meta = readMetadata(doc.metadata, err);
   const spec = readSpec(doc.spec, err);
-  if (errors.length > 0 || !meta || !spec) return { errors };
+  if (errors.length > 0 || !meta || !spec) {
+    const fallback = standIn(doc, errors[0]!);
+    return fallback ? { errors, fallback } : { errors };
+  }
   return { policy: { ...meta, ...spec }, errors };
+}
+
+/**
+ * The fail-closed stand-in of a rejected policy: its namespace and name, the pods it
+ * selects (the whole namespace when the selector cannot be read), its policy types as
+ * Kubernetes defaults them (both when they cannot be read), and no rules.
+ */
+function standIn(doc: unknown, first: ObjectError): NetworkPolicy | undefined {
+  if (!isMap(doc) || !isMap(doc.metadata)) return undefined;
+  const { name, namespace } = doc.metadata;
+  if (typeof name !== 'string' || name === '') return undefined;
+  if (!isAbsent(namespace) && typeof namespace !== 'string') return undefined;
+  const spec = isMap(doc.spec) ? doc.spec : {};
+  let readable = true;
+  const quiet: ReportError = () => {
+    readable = false;
+  };
+  const selector = parseLabelSelector(spec.podSelector, 'spec.podSelector', quiet);
+  const podSelector = readable && selector ? selector : {};
+  readable = true;
+  const types = readPolicyTypes(spec.policyTypes, quiet);
+  const egressWritten = Array.isArray(spec.egress) && spec.egress.length > 0;
+  const policyTypes: PolicyType[] = !readable
+    ? ['Ingress', 'Egress']
+    : types.length > 0
+      ? types
+      : egressWritten
+        ? ['Ingress', 'Egress']
+        : ['Ingress'];
+  return {
+    namespace: typeof namespace === 'string' && namespace !== '' ? namespace : 'default',
+    name,
+    podSelector,
+    policyTypes,
+    ingress: [],
+    egress: [],
+    failClosed: `${first.field ? `${first.field}: ` : ''}${first.message}`,
+  };
 }
 
 /** `NetworkPolicy ns/name` when the metadata names the object at all (even invalidly). */

@@ -55,6 +55,12 @@ export interface NetworkPolicy {
   readonly policyTypes: readonly PolicyType[];
   readonly ingress: readonly IngressRule[];
   readonly egress: readonly EgressRule[];
+  /**
+   * Set on the stand-in of a policy weft rejected (SCTP, a field it does not know): the
+   * reason. The stand-in has no rules, so it denies all traffic of its policyTypes to and
+   * from the pods it selects, until the policy is fixed (fail closed).
+   */
+  readonly failClosed?: string;
 }
 
 /** `namespace/name`, the policy's name in decisions and errors. */

@@ -285,14 +285,25 @@ describePrivileged('UDP policed by the kernel', () => {
     );
   });
 
-  it('refuses a NetworkPolicy with an SCTP port by name, in weft status', async () => {
+  it('refuses a NetworkPolicy with an SCTP port by name, in weft status, and fails closed for the pods it selects', async () => {
+    // Not isolated yet: the peer may send anywhere.
+    expect(await send('shop/peer', 'outside/plain', 9000, { data: 'open' })).toEqual({ sent: 1 });
     c.write('sctp.yaml', sctp);
     const rejected = async () =>
       (await c.status('node-1')).rejected.find((r) => r.object === 'NetworkPolicy shop/sctp');
     await expect.poll(rejected, { timeout: 5000, interval: 100 }).toMatchObject({
       field: 'spec.egress[0].ports[0].protocol',
       message: expect.stringContaining('SCTP'),
+      failsClosed: true,
     });
     expect((await rejected())?.file).toMatch(/sctp\.yaml$/);
+    // The policy could only have added allows: while it cannot be enforced, the pods it
+    // selects are isolated with nothing allowed, instead of left open.
+    await expect
+      .poll(() => send('shop/peer', 'outside/plain', 9000, { data: 'closed' }), {
+        timeout: 5000,
+        interval: 200,
+      })
+      .toEqual({ sent: 0, error: 'EPERM' });
   });
 });

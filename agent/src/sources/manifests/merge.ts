@@ -26,8 +26,8 @@ export interface MergeResult {
  * Rules, applied to the whole directory each time:
  * - a broken file (YAML syntax, unreadable) contributes what it held at its last good parse;
  * - a rejected object keeps the version last published under its identity, if any; a
- *   rejected AuthorizationPolicy without one is enforced as its fail-closed stand-in
- *   (denying what it selects), and its errors say so (`failsClosed`);
+ *   rejected AuthorizationPolicy or NetworkPolicy without one is enforced as its
+ *   fail-closed stand-in (denying what it selects), and its errors say so (`failsClosed`);
  * - a file that is no longer listed contributes nothing;
  * - an identity claimed twice is an error on the later claim (files in path order, then
  *   valid objects before rejected ones within a file), and the first claim wins;
@@ -102,7 +102,10 @@ export class LastGood {
 }
 
 function isStandIn(o: ParsedObject): boolean {
-  return o.kind === 'AuthorizationPolicy' && o.value.failClosed !== undefined;
+  return (
+    (o.kind === 'AuthorizationPolicy' || o.kind === 'NetworkPolicy') &&
+    o.value.failClosed !== undefined
+  );
 }
 
 /** Parsed objects into the snapshot's maps, keyed as ClusterObjects says. */

@@ -205,6 +205,7 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     const r = parseNetworkPolicy(file, raw, doc - 1);
     if (r.policy) out.objects.push({ kind, value: r.policy });
     else out.rejected.push(policyId(kind, raw.metadata));
+    if (r.fallback) out.fallbacks?.push({ kind, value: r.fallback });
     out.errors.push(...r.errors);
     return;
   }

@@ -119,3 +119,64 @@ describe('AuthorizationPolicy weft cannot enforce', () => {
     expect(text).not.toContain('rejected objects');
   });
 });
+
+describe('NetworkPolicy weft cannot enforce', () => {
+  const netpol = (ports: string, extra = '') => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: calls, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}${extra}
+  egress:
+  - ports: [${ports}]
+`;
+
+  it('isolates what a new policy with an SCTP port selects, with no rules, and says so', () => {
+    const r = new LastGood().apply(dir({ 'n.yaml': netpol('{protocol: SCTP, port: 9}') }));
+    expect(r.snapshot.networkPolicies?.get('shop/calls')).toEqual({
+      namespace: 'shop',
+      name: 'calls',
+      podSelector: { matchLabels: { app: 'web' } },
+      // As Kubernetes defaults them: spec.egress was written.
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [],
+      egress: [],
+      failClosed: expect.stringContaining('spec.egress[0].ports[0].protocol: expected TCP or UDP'),
+    });
+    expect(r.errors.map((e) => [e.object, e.failsClosed])).toEqual([
+      ['NetworkPolicy shop/calls', true],
+    ]);
+  });
+
+  it('isolates the whole namespace, both ways, when the selector and types cannot be read', () => {
+    const r = new LastGood().apply(
+      dir({
+        'n.yaml': netpol('{protocol: TCP, port: 80}', '\n  policyTypes: [Sideways]').replace(
+          '{matchLabels: {app: web}}',
+          '{matchLabels: {app: [web]}}',
+        ),
+      }),
+    );
+    expect(r.snapshot.networkPolicies?.get('shop/calls')).toMatchObject({
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [],
+      egress: [],
+    });
+  });
+
+  it('keeps the last good version of an invalid edit, and drops the stand-in once fixed', () => {
+    const lg = new LastGood();
+    const good = lg.apply(dir({ 'n.yaml': netpol('{protocol: TCP, port: 80}') }));
+    const kept = good.snapshot.networkPolicies?.get('shop/calls');
+    expect(kept?.failClosed).toBeUndefined();
+    const edited = lg.apply(dir({ 'n.yaml': netpol('{protocol: SCTP, port: 9}') }));
+    expect(edited.snapshot.networkPolicies?.get('shop/calls')).toEqual(kept);
+    expect(edited.errors.map((e) => e.failsClosed)).toEqual([undefined]);
+
+    const fresh = new LastGood();
+    fresh.apply(dir({ 'n.yaml': netpol('{protocol: SCTP, port: 9}') }));
+    const fixed = fresh.apply(dir({ 'n.yaml': netpol('{protocol: UDP, port: 9}') }));
+    expect(fixed.snapshot.networkPolicies?.get('shop/calls')?.failClosed).toBeUndefined();
+    expect(fixed.snapshot.networkPolicies?.get('shop/calls')?.egress).toHaveLength(1);
+  });
+});
