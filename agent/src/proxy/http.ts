@@ -19,6 +19,7 @@ import type { AccessEntry, AccessLog } from './access-log.ts';
 import type { Verdict } from './authorize.ts';
 import { denial } from './authorize.ts';
 import { dialApp } from './forward.ts';
+import { resetWhileBusy } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
 import type { DirectionStats } from './stats.ts';
 
@@ -100,6 +101,8 @@ function upstream(t: HttpTarget): Agent {
   a = new Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 4000 });
   const { pool, netnsPath, ip, port } = t;
   a.createConnection = (t.dial?.bind(t) ?? (() => dialApp(pool, netnsPath, ip, port))) as never;
+  // Back in the pool, a connection to the app has nothing in flight: it may end cleanly.
+  a.on('free', (s: Duplex) => resetWhileBusy(s, false));
   upstreams.set(key, a);
   return a;
 }
@@ -182,6 +185,8 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
         });
       });
     });
+    // A dying agent resets the app's connection while this request is on it.
+    up.on('socket', (s: Duplex) => resetWhileBusy(s, true));
     up.on('error', (e: NodeJS.ErrnoException) => {
       // A kept-alive connection the app closed as we reused it: once more on a fresh one.
       if (retry && up.reusedSocket && e.code === 'ECONNRESET' && !res.headersSent) {
@@ -312,10 +317,20 @@ function awaitHeaders(conn: Duplex): void {
   waiting.set(conn, timer);
 }
 
+/** Requests of a client connection not yet answered in full (pipelined ones included). */
+const inFlight = new WeakMap<object, number>();
+
 const server = createServer((req, res) => {
   const conn = req.socket;
   clearTimeout(waiting.get(conn));
+  // A dying agent resets the client's connection while a request is in flight on it.
+  const n = (inFlight.get(conn) ?? 0) + 1;
+  inFlight.set(conn, n);
+  if (n === 1) resetWhileBusy(conn, true);
   res.on('finish', () => {
+    const left = (inFlight.get(conn) ?? 1) - 1;
+    inFlight.set(conn, left);
+    if (left === 0 && !conn.destroyed) resetWhileBusy(conn, false);
     if (!conn.destroyed) awaitHeaders(conn);
   });
   const t = targets.get(conn);

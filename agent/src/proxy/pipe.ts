@@ -155,6 +155,21 @@ function resetIfCut(on: On, d: Duplex): void {
   });
 }
 
+/**
+ * For a socket the L7 path serves or dials, which no join owns: SO_LINGER {1,0} while a
+ * request is in flight on it (on), cleared between requests (off), so a dying agent resets
+ * a request or response it cut off but a kept-alive connection closed idle ends cleanly.
+ */
+export function resetWhileBusy(d: Duplex, on: boolean): void {
+  if (!(d instanceof Socket) || 'encrypted' in d) return;
+  const fd = fdOf(d);
+  if (fd >= 0) setAbortive(fd, on);
+  else if (on) d.once('connect', () => resetWhileBusy(d, busy.has(d)));
+  if (on) busy.add(d);
+  else busy.delete(d);
+}
+const busy = new WeakSet<Duplex>();
+
 /** A join in progress: what crossed so far, whether it is still whole, and a way to let go. */
 export interface Joined {
   readonly counts: Counts;

@@ -1,8 +1,8 @@
 // A proxy that dies must not make a cut-off transfer look complete: with data
 // in flight through the mesh, SIGKILL of an agent ends the apps' connections
 // with a reset (ECONNRESET), never a clean end of stream. Both ways the proxy
-// carries bytes: the kernel relay (plaintext to a pod outside the mesh) and
-// JavaScript joins to HBONE streams (mTLS between enrolled pods).
+// carries bytes: the kernel relay (plaintext to a pod outside the mesh), JavaScript
+// joins to HBONE streams (mTLS between enrolled pods), and the L7 path (HTTP rules).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePrivileged } from '../../support/privileged.ts';
@@ -15,7 +15,28 @@ const manifests = docs(
   pod('shop', 'client', 'node-1'),
   pod('shop', 'server', 'node-2'),
   pod('outside', 'web', 'node-2'),
+  pod('outside', 'browser', 'node-1'),
+  pod('shop', 'api', 'node-2'),
+  `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules:
+  - to: [{operation: {ports: ["8080"], methods: ["GET"]}}]
+`,
 );
+
+/** An HTTP answer whose chunked body never ends: 16 KiB every 5 ms. */
+const streamingHttp = `
+import http from 'node:http';
+http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/octet-stream' });
+  const chunk = Buffer.alloc(16384, 7);
+  const t = setInterval(() => res.write(chunk), 5);
+  res.on('close', () => clearInterval(t));
+}).listen(8080, '0.0.0.0', () => console.log('listening'));
+`;
 
 /** Sends 16 KiB every 5 ms, for as long as the connection lasts. */
 const streamingServer = (port: number) => `
@@ -28,10 +49,11 @@ net.createServer((s) => {
 }).listen(${port}, '0.0.0.0', () => console.log('listening'));
 `;
 
-/** Reads; says "listening" once 256 KiB arrived, then how the stream ended. */
-const readingClient = (host: string, port: number) => `
+/** Reads (after sending `ask`); says "listening" once 256 KiB arrived, then how the stream ended. */
+const readingClient = (host: string, port: number, ask = '') => `
 import net from 'node:net';
 const s = net.connect({ host: '${host}', port: ${port} });
+s.write(${JSON.stringify(ask)});
 let n = 0;
 let said = false;
 s.on('data', (d) => {
@@ -50,6 +72,7 @@ describePrivileged('a crashed agent resets the connections it carried', () => {
     c = await testCluster('x', { 'all.yaml': manifests });
     await c.serve('shop/server', streamingServer(8080));
     await c.serve('outside/web', streamingServer(8080));
+    await c.serve('shop/api', streamingHttp);
     await c.certificates(2);
   }, 60_000);
   afterAll(async () => {
@@ -57,11 +80,13 @@ describePrivileged('a crashed agent resets the connections it carried', () => {
   });
 
   /** Starts a download in shop/client, kills `node`'s agent mid-transfer, says how it ended. */
-  async function cutOff(server: string, node: string): Promise<{ ended: string; bytes: number }> {
-    const client: ChildProcess = await c.serve(
-      'shop/client',
-      readingClient(c.pod(server).ip, 8080),
-    );
+  async function cutOff(
+    server: string,
+    node: string,
+    from = 'shop/client',
+    ask = '',
+  ): Promise<{ ended: string; bytes: number }> {
+    const client: ChildProcess = await c.serve(from, readingClient(c.pod(server).ip, 8080, ask));
     let out = '';
     client.stdout?.on('data', (d) => {
       out += d;
@@ -88,6 +113,17 @@ describePrivileged('a crashed agent resets the connections it carried', () => {
 
   it('mTLS through HBONE: the server node agent dies', async () => {
     const r = await cutOff('shop/server', 'node-2');
+    expect(r.bytes).toBeGreaterThanOrEqual(262144);
+    expect(r.ended).toBe('ECONNRESET');
+  });
+
+  it('HTTP on the L7 path, from outside the mesh: the server node agent dies mid-response', async () => {
+    const r = await cutOff(
+      'shop/api',
+      'node-2',
+      'outside/browser',
+      'GET / HTTP/1.1\r\nHost: api\r\n\r\n',
+    );
     expect(r.bytes).toBeGreaterThanOrEqual(262144);
     expect(r.ended).toBe('ECONNRESET');
   });
