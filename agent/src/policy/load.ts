@@ -5,10 +5,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   isManifestName,
-  objectId,
-  type ParsedObject,
+  LastGood,
+  type ParseResult,
   parseManifestFile,
-  toClusterObjects,
 } from '../sources/manifests/index.ts';
 import type { ClusterObjects, ObjectError } from '../state/types.ts';
 
@@ -30,12 +29,11 @@ export function loadManifests(paths: readonly string[]): {
   cluster: ClusterObjects;
   errors: ObjectError[];
 } {
-  const chosen = new Map<string, ParsedObject>();
-  const errors: ObjectError[] = [];
-  for (const file of paths.flatMap(files)) {
-    const r = parseManifestFile(file, readFileSync(file, 'utf8'));
-    errors.push(...r.errors);
-    for (const o of r.objects) chosen.set(objectId(o), o);
-  }
-  return { cluster: toClusterObjects(chosen), errors };
+  // The agent's own merge, once: a policy it would enforce as its fail-closed stand-in is
+  // traced as that stand-in, and its errors say so (failsClosed).
+  const parsed = new Map<string, ParseResult>();
+  for (const file of paths.flatMap(files))
+    parsed.set(file, parseManifestFile(file, readFileSync(file, 'utf8')));
+  const r = new LastGood().apply(parsed);
+  return { cluster: r.snapshot, errors: r.errors };
 }

@@ -195,7 +195,7 @@ describe('weft policy trace', () => {
     try {
       writeFileSync(
         join(dir, 'bad.yaml'),
-        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 70000}]\n',
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: shop}\nspec:\n  nodeName: node-1\n  containers: [{name: c, ports: [{containerPort: 70000}]}]\n',
       );
       const r = spawnSync(
         bin,
@@ -204,8 +204,30 @@ describe('weft policy trace', () => {
       );
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(
-        /bad\.yaml: NetworkPolicy shop\/bad: spec\.ingress\[0\]\.ports\[0\]\.port: /,
+        /bad\.yaml: Pod shop\/bad: spec\.containers\[0\]\.ports\[0\]\.containerPort: /,
       );
+      expect(r.stderr).toMatch(/refuses to explain a set of manifests with rejected objects/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('explains manifests whose rejected NetworkPolicy fails closed, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-trace-'));
+    try {
+      writeFileSync(
+        join(dir, 'bad.yaml'),
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 70000}]\n',
+      );
+      const r = spawnSync(
+        bin,
+        ['policy', 'trace', '--from', 'a/b', '--to', 'c/d', '--port', '1', '-f', dir],
+        { encoding: 'utf8' },
+      );
+      expect(r.stderr).toMatch(
+        /bad\.yaml: NetworkPolicy shop\/bad: spec\.ingress\[0\]\.ports\[0\]\.port: .*\(the policy fails closed: the pods it selects are isolated with nothing it would allow\)/,
+      );
+      expect(r.stderr).not.toMatch(/refuses to explain/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

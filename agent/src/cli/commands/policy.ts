@@ -131,7 +131,7 @@ export async function run(args: string[]): Promise<number> {
   const m = loadManifests(values.file ?? []);
   for (const e of m.errors)
     process.stderr.write(
-      `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}${e.failsClosed ? ' (the policy fails closed: it denies all traffic to the workloads it selects)' : ''}\n`,
+      `weft: ${e.file}: ${e.object}: ${e.field || '(document)'}: ${e.message}${e.failsClosed ? (e.object.startsWith('NetworkPolicy') ? ' (the policy fails closed: the pods it selects are isolated with nothing it would allow)' : ' (the policy fails closed: it denies all traffic to the workloads it selects)') : ''}\n`,
     );
   // A policy failing closed is enforced (as a deny), so the trace can explain it; a rejected one is not.
   if (m.errors.some((e) => !e.failsClosed)) {
