@@ -6,15 +6,16 @@ import { dirname } from 'node:path';
 // WEFT_TEST_RESULTS moves the report where build/ is read-only (the kernel matrix's guests).
 const out = process.env.WEFT_TEST_RESULTS || 'build/test-results.json';
 mkdirSync(dirname(out), { recursive: true });
+// vitest through this Node, not npx: the kernel matrix's guests have no npm.
 const args = [
-  'vitest',
+  'node_modules/vitest/vitest.mjs',
   'run',
   '--reporter=default',
   '--reporter=json',
   `--outputFile.json=${out}`,
   ...process.argv.slice(2),
 ];
-const r = spawnSync('npx', args, { stdio: 'inherit' });
+const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 
 interface Report {
   numPassedTests: number;
