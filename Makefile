@@ -30,7 +30,9 @@ node_modules/.installed: package.json package-lock.json | toolchain
 
 deps: toolchain node_modules/.installed
 
+# Under sudo, what the build wrote goes back to the user (scripts/own.sh).
 build: deps $(BPF_OBJ) $(TEST_BPF_OBJ) $(NATIVE)
+	@bash scripts/own.sh
 
 # The kernel's own BTF, so CO-RE programs compile against the running kernel.
 $(BUILD)/bpf/vmlinux.h: | toolchain
@@ -66,7 +68,7 @@ format: deps
 
 # Unit tests need neither root nor BPF; integration tests need both (CI is root).
 test: check build
-	@node scripts/run-tests.ts
+	@node scripts/run-tests.ts; rc=$$?; bash scripts/own.sh; exit $$rc
 
 test-unit: build
 	@node scripts/run-tests.ts --project unit

@@ -1,7 +1,9 @@
-// make test: runs vitest and ends with one line, `N passed, N failed, N skipped`.
+// make test: runs vitest and ends with one line, `N passed, N failed, N skipped`,
+// after one saying what was skipped and why when anything was.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { type SkipReport, skipSummary } from './skip-summary.ts';
 
 // WEFT_TEST_RESULTS moves the report where build/ is read-only (the kernel matrix's guests).
 const out = process.env.WEFT_TEST_RESULTS || 'build/test-results.json';
@@ -17,7 +19,7 @@ const args = [
 ];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 
-interface Report {
+interface Report extends SkipReport {
   numPassedTests: number;
   numFailedTests: number;
   numPendingTests: number;
@@ -34,6 +36,8 @@ try {
 // A file that failed to load counts as a failure even though none of its tests ran.
 const failed =
   report.numFailedTests + (report.numFailedTests === 0 ? report.numFailedTestSuites : 0);
+const skipped = skipSummary(report);
+if (skipped) console.log(skipped);
 console.log(
   `${report.numPassedTests} passed, ${failed} failed, ${report.numPendingTests + report.numTodoTests} skipped`,
 );
