@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(BUILD)/bpf -Ibpf/include
 
-.PHONY: all build toolchain deps layout check format test test-unit test-integration demo bench fuzz clean
+.PHONY: all build toolchain deps layout check format test test-unit test-integration test-kernels demo bench fuzz clean
 
 all: build
 
@@ -75,6 +75,12 @@ test-unit: build
 
 test-integration: build
 	@node scripts/run-tests.ts --project integration
+
+# Each kernel in KERNELS (default: Debian's newest 6.1 and 6.12 cloud kernels) booted under
+# qemu with this build, running the BPF loads and test/integration/datapath; needs root
+# (docs/kernels.md). One line per kernel: `kernel <uname -r>: N passed, N failed`.
+test-kernels: build
+	@KERNELS="$(KERNELS)" bash scripts/test-kernels.sh
 
 demo: build
 	@node scripts/demo.ts

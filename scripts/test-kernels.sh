@@ -132,6 +132,7 @@ make_image() {
   echo "$project" >"$tmp/meta/project"
   cat >"$tmp/meta/run" <<EOF
 echo "WEFT-UNAME \$(uname -r)"
+echo "WEFT-BOOTED \$(cut -d' ' -f1 /proc/uptime)"
 export PATH=$project/.tools/bin:/usr/local/bin:/usr/bin:/usr/sbin
 WEFT_TEST_RESULTS=/tmp/test-results.json node scripts/run-tests.ts --project integration $tests
 EOF
@@ -165,13 +166,15 @@ run_kernel() { # $1 release; prints the result line; returns non-zero on failure
   done
   wait "$qemu_pid" 2>/dev/null || true
   qemu_pid=
-  local took=$(($(date +%s) - start)) uname counts rc
+  local took=$(($(date +%s) - start)) uname counts rc booted
   uname=$(sed -n 's/^WEFT-UNAME \([^[:space:]]*\).*/\1/p' "$log" | tail -n 1)
   counts=$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" | grep -aoE '^[0-9]+ passed, [0-9]+ failed' |
     tail -n 1 || true)
   rc=$(sed -n 's/^WEFT-RESULT \([^[:space:]]*\).*/\1/p' "$log" | tail -n 1)
   [ -n "$counts" ] || counts="0 passed, 1 failed"
-  echo "kernel ${uname:-$rel}: $counts (${took}s)"
+  booted=$(sed -n 's/^WEFT-BOOTED \([0-9.]*\).*/\1/p' "$log" | tail -n 1)
+  echo "kernel ${uname:-$rel}: $counts"
+  say "$rel: ${took}s in all, the guest at its tests after ${booted:-?}s"
   if [ "$rc" != 0 ]; then
     [ "${KERNEL_LOG:-}" = 1 ] || tail -n 60 "$log" | tr -d '\r' | sed 's/^/  | /' >&2
     return 1
@@ -180,7 +183,9 @@ run_kernel() { # $1 release; prints the result line; returns non-zero on failure
 
 mkdir -p "$cache"
 for rel in "${kernels[@]}"; do fetch_kernel "$rel"; done
+t0=$(date +%s)
 make_image
+say "root image $(du -m "$tmp/root.img" | cut -f1) MiB in $(($(date +%s) - t0))s"
 failed=0
 for rel in "${kernels[@]}"; do
   make_initramfs "$rel"
