@@ -55,6 +55,13 @@ function featureCheck(f: Feature): Check {
     title: `${f.title} (Linux ${f.since}+)`,
     category: 'kernel',
     run({ host }) {
+      // Unprivileged, every probe load fails: that says nothing about the kernel.
+      const caps = host.capabilities();
+      if (!caps.has('CAP_BPF') && !caps.has('CAP_SYS_ADMIN'))
+        return warn(
+          'not probed: loading probe programs needs CAP_BPF or CAP_SYS_ADMIN',
+          'run weft check as root',
+        );
       let k: KernelProbe;
       try {
         k = host.kernel();

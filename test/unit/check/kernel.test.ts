@@ -93,6 +93,16 @@ describe('kernel release', () => {
     );
   });
 
+  it('does not take an unprivileged probe failure for a missing feature', async () => {
+    const host = fakeHost({
+      capabilities: () => new Set(),
+      kernel: () => fakeKernel(['sk_lookup']),
+    });
+    const r = await judge(kernelChecks, 'kernel.sk-lookup', host);
+    expect(r.verdict).toBe('warn');
+    expect(r.detail).toBe('not probed: loading probe programs needs CAP_BPF or CAP_SYS_ADMIN');
+  });
+
   it('refuses the agent on the first missing feature, in one line', () => {
     expect(() => requireKernelFeatures(fakeKernel())).not.toThrow();
     expect(() => requireKernelFeatures(fakeKernel(['BPF_CGROUP_INET4_GETPEERNAME']))).toThrow(
