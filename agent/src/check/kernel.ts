@@ -1,6 +1,16 @@
-// Kernel checks: the release against the first version that has each feature
-// weft uses, and the BTF that CO-RE relocation needs. The load probes are the
-// final word (a vendor kernel may backport); these say which feature is missing.
+// Kernel checks: each feature weft uses, probed in the running kernel
+// (features.ts), and the BTF that CO-RE relocation needs. The release is only
+// reported, against the kernels weft is tested on; the probes decide.
+import {
+  describeNeed,
+  FEATURES,
+  type Feature,
+  featureMissingLine,
+  type KernelProbe,
+  MIN_KERNEL,
+  missingNeeds,
+  TESTED_KERNELS,
+} from './features.ts';
 import { type Check, fail, ok, warn } from './types.ts';
 
 export interface KernelVersion {
@@ -20,47 +30,6 @@ export function atLeast(v: KernelVersion, major: number, minor: number): boolean
   return v.major > major || (v.major === major && v.minor >= minor);
 }
 
-interface Feature {
-  id: string;
-  title: string;
-  min: [number, number];
-  /** What weft uses it for, for the hint. */
-  use: string;
-}
-
-export const FEATURES: readonly Feature[] = [
-  {
-    id: 'kernel.cgroup-links',
-    title: 'cgroup programs attach through BPF links',
-    min: [5, 7],
-    use: 'attaching connect/getpeername/sockops at the cgroup root so they survive agent restarts',
-  },
-  {
-    id: 'kernel.getpeername',
-    title: 'cgroup getpeername hooks',
-    min: [5, 8],
-    use: 'showing apps their original peer after a redirect',
-  },
-  {
-    id: 'kernel.ringbuf',
-    title: 'BPF ring buffer',
-    min: [5, 8],
-    use: 'verdict events',
-  },
-  {
-    id: 'kernel.sk-lookup',
-    title: 'sk_lookup programs',
-    min: [5, 9],
-    use: 'steering plaintext inbound connections to the proxy (ingress policy, strict mTLS)',
-  },
-  {
-    id: 'kernel.sockmap',
-    title: 'sockmap, sockhash and sk_msg',
-    min: [4, 18],
-    use: 'handing listeners to sk_lookup and splicing loopback hops',
-  },
-];
-
 const release: Check = {
   id: 'kernel.release',
   title: 'kernel release can be read',
@@ -69,25 +38,39 @@ const release: Check = {
     const r = host.kernelRelease();
     if (!parseRelease(r))
       return fail(`kernel release '${r}' does not start with a version`, 'is this Linux?');
+    const v = parseRelease(r)!;
+    const [maj, min] = MIN_KERNEL.split('.').map(Number) as [number, number];
+    if (!atLeast(v, maj, min))
+      return warn(
+        `Linux ${r} is older than any kernel weft is tested on (${TESTED_KERNELS.join(', ')})`,
+        'the feature probes below decide; docs/kernels.md lists what was proven',
+      );
     return ok(`Linux ${r}`);
   },
 };
 
 function featureCheck(f: Feature): Check {
-  const [maj, min] = f.min;
   return {
     id: f.id,
-    title: `${f.title} (kernel ≥ ${maj}.${min})`,
+    title: `${f.title} (Linux ${f.since}+)`,
     category: 'kernel',
     run({ host }) {
-      const r = host.kernelRelease();
-      const v = parseRelease(r);
-      if (!v) return warn(`cannot tell from release '${r}'`, 'the load probes below decide');
-      if (atLeast(v, maj, min)) return ok(`${v.major}.${v.minor} ≥ ${maj}.${min}`);
-      return fail(
-        `kernel ${v.major}.${v.minor} is older than ${maj}.${min}`,
-        `weft needs kernel ${maj}.${min} or newer for ${f.use}; upgrade the kernel`,
-      );
+      // Unprivileged, every probe load fails: that says nothing about the kernel.
+      const caps = host.capabilities();
+      if (!caps.has('CAP_BPF') && !caps.has('CAP_SYS_ADMIN'))
+        return warn(
+          'not probed: loading probe programs needs CAP_BPF or CAP_SYS_ADMIN',
+          'run weft check as root',
+        );
+      let k: KernelProbe;
+      try {
+        k = host.kernel();
+      } catch (e) {
+        return fail(`cannot probe the kernel: ${(e as Error).message}`);
+      }
+      const missing = missingNeeds(f, k);
+      if (missing.length === 0) return ok(f.needs.map(describeNeed).join(', '));
+      return fail(featureMissingLine(f, missing), 'upgrade the kernel (docs/kernels.md)');
     },
   };
 }

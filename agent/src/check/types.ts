@@ -3,6 +3,7 @@
 // every one of them runs against a fabricated host in the unit tests.
 import type { AgentStatus } from '../agent/status.ts';
 import type { Mount } from '../datapath/system.ts';
+import type { KernelProbe } from './features.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -43,6 +44,8 @@ export interface PinnedMaps {
 /** Everything the checks may learn about the machine. */
 export interface HostProbe {
   kernelRelease(): string;
+  /** Asks the running kernel what it offers (program, map, helper, attach and link types). */
+  kernel(): KernelProbe;
   exists(path: string): boolean;
   /** The file's text, or null when it cannot be read. */
   readFile(path: string): string | null;

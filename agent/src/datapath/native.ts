@@ -132,6 +132,12 @@ export interface Native {
   netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;
   netnsSockets(netnsPath: string, opts: NetnsSocketOptions, count: number): number[];
   btfStructs(objectPath: string, prefix: string): BtfStruct[];
+  /** Feature probes (check/features.ts): names as libbpf spells them. */
+  probeProgType(name: string): boolean;
+  probeMapType(name: string): boolean;
+  probeHelper(progType: string, helperId: number): boolean;
+  /** An enum constant's value in the kernel's BTF; null when the kernel lacks it. */
+  kernelEnumValue(enumName: string, value: string): number | null;
 }
 
 /** An Error from the addon: errno and code always, libbpf's words where it had any. */

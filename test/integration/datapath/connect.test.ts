@@ -280,17 +280,25 @@ describePrivileged('connect hooks', () => {
       try {
         enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
         const before = seen.length;
-        // More than two windows' worth: however the burst straddles a second, some are left out.
+        const suppressedBefore = Number(budget.get(0)?.suppressed ?? 0);
+        const count = 2 * C.DATAGRAM_EVENTS_PER_S + 100;
+        const t0 = process.hrtime.bigint();
         const r = lastJson<UdpResult>(
           await runInPod(
             { cgroupDir: cg, netnsPath: ns.path },
-            udpClient(APP4, 9999, { count: 2 * C.DATAGRAM_EVENTS_PER_S + 100, keepGoing: true }),
+            udpClient(APP4, 9999, { count, keepGoing: true }),
           ),
         );
-        expect(r).toMatchObject({ sent: 0, refused: 2 * C.DATAGRAM_EVENTS_PER_S + 100 });
+        // The limit holds per one-second window; a slow machine (an emulated kernel in
+        // make test-kernels) spreads the burst over more windows than a fast one.
+        const windows = Math.ceil(Number(process.hrtime.bigint() - t0) / 1e9) + 1;
+        expect(r).toMatchObject({ sent: 0, refused: count });
         events.drain();
-        expect(seen.length - before).toBeLessThanOrEqual(2 * C.DATAGRAM_EVENTS_PER_S);
-        expect(budget.get(0)?.suppressed).toBeGreaterThanOrEqual(100);
+        const evented = seen.length - before;
+        expect(evented).toBeLessThanOrEqual(windows * C.DATAGRAM_EVENTS_PER_S);
+        // What the windows could not carry was counted, not sent (100 or more on a fast machine).
+        const suppressed = Number(budget.get(0)?.suppressed) - suppressedBefore;
+        expect(suppressed).toBeGreaterThanOrEqual(count - windows * C.DATAGRAM_EVENTS_PER_S);
       } finally {
         enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
         budget.close();

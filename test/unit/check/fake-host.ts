@@ -2,6 +2,7 @@
 // otherwise. Only what a test overrides differs from it.
 import type { AgentStatus } from '../../../agent/src/agent/status.ts';
 import { decodeCapabilities } from '../../../agent/src/check/caps.ts';
+import type { KernelProbe } from '../../../agent/src/check/features.ts';
 import type {
   Check,
   CheckEnv,
@@ -30,6 +31,18 @@ export const LOADED: LoadProbe = {
   ],
 };
 
+/** A kernel with every feature, less the ones named (program/map types, enum constants). */
+export function fakeKernel(lacks: readonly string[] = []): KernelProbe {
+  const has = (name: string) => !lacks.includes(name);
+  let next = 1;
+  return {
+    progType: has,
+    mapType: has,
+    enumValue: (_e, v) => (has(v) ? next++ : null),
+    helper: () => true,
+  };
+}
+
 export function fakeHost(
   over: Partial<HostProbe> & { files?: Record<string, string> } = {},
 ): HostProbe {
@@ -41,6 +54,7 @@ export function fakeHost(
   const { files: _, ...rest } = over;
   return {
     kernelRelease: () => '6.1.0-18-amd64',
+    kernel: () => fakeKernel(),
     exists: (p) => p in files,
     readFile: (p) => files[p] ?? null,
     mounts: () => parseMounts(UNIFIED_MOUNTS),

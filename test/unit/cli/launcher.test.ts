@@ -11,13 +11,17 @@ const DEFAULTS = ['--initial-old-space-size=128', '--external-memory-accounted-i
 const dir = mkdtempSync(join(tmpdir(), 'weft-launcher-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A fake node (v0.0.0): `-e 0` (the launcher's probe) exits with probeExit; else it logs its argv. */
-function fakeNode(name: string, probeExit: number): { path: string; calls: () => string[][] } {
+/** A fake node (version as given): `-e 0` (the launcher's probe) exits with probeExit; else it logs its argv. */
+function fakeNode(
+  name: string,
+  probeExit: number,
+  version = 'v22.18.0',
+): { path: string; calls: () => string[][] } {
   const path = join(dir, name);
   const log = join(dir, `${name}.log`);
   writeFileSync(
     path,
-    `#!/bin/sh\n[ "$1" = --version ] && { echo v0.0.0; exit 0; }\nfor a; do [ "$a" = -e ] && exit ${probeExit}; done\nprintf '%s\\n' "$*" >> '${log}'\n`,
+    `#!/bin/sh\n[ "$1" = --version ] && { echo ${version}; exit 0; }\nfor a; do [ "$a" = -e ] && exit ${probeExit}; done\nprintf '%s\\n' "$*" >> '${log}'\n`,
   );
   chmodSync(path, 0o755);
   writeFileSync(log, '');
@@ -38,6 +42,25 @@ function run(node: string, args: string[], env: Record<string, string> = {}) {
 }
 
 describe('bin/weft', () => {
+  it.each(['v22.12.0', 'v20.19.1', 'v18.0.0'])(
+    'refuses Node %s in one line saying what to do, running nothing',
+    (version) => {
+      const n = fakeNode(`old-${version}`, 0, version);
+      const r = run(n.path, ['check', '--pre']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        `weft: Node ${version} is too old; weft needs Node >= 22.18: run make (installs Node 24 into .tools/) or set WEFT_NODE\n`,
+      );
+      expect(n.calls()).toEqual([]);
+    },
+  );
+
+  it.each(['v22.18.0', 'v23.1.0', 'v24.22.3'])('runs on Node %s', (version) => {
+    const n = fakeNode(`new-${version}`, 0, version);
+    expect(run(n.path, ['check', '--pre']).status).toBe(0);
+    expect(n.calls()).toHaveLength(1);
+  });
+
   it('runs the agent with the heap flags when the Node accepts them', () => {
     const n = fakeNode('accepts', 0);
     expect(run(n.path, ['agent', '--node', 'a']).status).toBe(0);
@@ -52,7 +75,7 @@ describe('bin/weft', () => {
     const r = run(n.path, ['agent']);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(
-      /^weft: this Node \(v0\.0\.0\) rejects the agent's heap flags; running with V8's defaults/,
+      /^weft: this Node \(v22\.18\.0\) rejects the agent's heap flags; running with V8's defaults/,
     );
     const [argv] = n.calls();
     expect(argv![0]).toMatch(/main\.ts$/);

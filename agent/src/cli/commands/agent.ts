@@ -5,6 +5,8 @@ import { dirname } from 'node:path';
 import { AdminServer, parseHostPort } from '../../agent/admin.ts';
 import { Agent } from '../../agent/agent.ts';
 import { HealthServer } from '../../agent/health.ts';
+import { requireKernelFeatures } from '../../check/features.ts';
+import { nativeKernelProbe } from '../../check/host.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
 import { configureHttp } from '../../proxy/http.ts';
@@ -134,6 +136,8 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError("agent: give --manifests DIR or --kubernetes. Run 'weft agent --help'.");
   }
   const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
+  // No fallback: every probed feature is on the enforcement path (check/features.ts).
+  requireKernelFeatures(nativeKernelProbe());
   const agent = new Agent({
     node,
     manifests: values.manifests,

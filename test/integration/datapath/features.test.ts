@@ -1,0 +1,53 @@
+// The feature probes against the running kernel: everything weft needs is
+// found, and a need this kernel does not have is reported by name.
+import { expect, it } from 'vitest';
+import {
+  FEATURES,
+  type Feature,
+  featureMissingLine,
+  missingNeeds,
+  requireKernelFeatures,
+} from '../../../agent/src/check/features.ts';
+import { nativeKernelProbe } from '../../../agent/src/check/host.ts';
+import { native } from '../../../agent/src/datapath/index.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+
+describePrivileged('kernel feature probes', () => {
+  it.each(FEATURES.map((f) => [f.id, f] as const))('finds %s in this kernel', (_id, f) => {
+    expect(missingNeeds(f, nativeKernelProbe())).toEqual([]);
+  });
+
+  it('lets the agent start on this kernel', () => {
+    expect(() => requireKernelFeatures(nativeKernelProbe())).not.toThrow();
+  });
+
+  it('reports by name what the kernel lacks', () => {
+    // No kernel has these: the real probes answer "absent" and the line names them.
+    const future: Feature = {
+      id: 'kernel.future',
+      title: 'a hook from the future',
+      since: '99.0',
+      use: 'nothing yet',
+      needs: [
+        { link: 'BPF_LINK_TYPE_WEFT_FUTURE' },
+        { attach: 'BPF_CGROUP_INET4_CONNECT' },
+        { helper: 'weft_future', from: 'sk_lookup' },
+      ],
+    };
+    const missing = missingNeeds(future, nativeKernelProbe());
+    expect(featureMissingLine(future, missing)).toBe(
+      'this kernel lacks a hook from the future (link type BPF_LINK_TYPE_WEFT_FUTURE, helper bpf_weft_future in sk_lookup programs; Linux 99.0+), which weft needs for nothing yet: run Linux 6.1 or newer (tested: 6.1, 6.12)',
+    );
+  });
+
+  it('probes program and map types by libbpf name and refuses unknown names', () => {
+    const n = native();
+    expect(n.probeProgType('sk_lookup')).toBe(true);
+    expect(n.probeMapType('ringbuf')).toBe(true);
+    expect(n.kernelEnumValue('bpf_func_id', 'BPF_FUNC_map_lookup_elem')).toBe(1);
+    expect(n.kernelEnumValue('bpf_no_such_enum', 'X')).toBeNull();
+    expect(() => n.probeProgType('no_such_type')).toThrow(
+      /libbpf knows no program type 'no_such_type'/,
+    );
+  });
+});
