@@ -1,6 +1,7 @@
 // One node's agent: a source (manifest directory or Kubernetes) feeds snapshots; the compilers turn
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
+
 import { existsSync, statSync } from 'node:fs';
 import type { MtlsMode } from '../compile/enrollment.ts';
 import {
@@ -11,25 +12,26 @@ import {
 } from '../compile/index.ts';
 import { compileEgress, compilePeerTable } from '../compile/netpol.ts';
 import { compilePolicy, emptyPolicy, type PolicyTables } from '../compile/policy.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
 import type { EventStream } from '../datapath/events.ts';
-import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { type EnrolledEntry, NodeDatapath } from '../datapath/node.ts';
 import { cgroupId } from '../datapath/system.ts';
 import { CaClient } from '../identity/caclient.ts';
 import { IdentityManager } from '../identity/manager.ts';
-import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
-import { BoundedLog } from '../proxy/bounded-log.ts';
 import type { Keepalive } from '../proxy/hbone/keepalive.ts';
 import type { HboneLimits } from '../proxy/hbone/limits.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { useKernelRelay } from '../proxy/relay.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { SnapshotSource } from '../sources/source.ts';
+import type { AuthzRequest } from '../state/authz-types.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
-import { FlowLog } from './flows.ts';
+import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { BoundedLog } from '../telemetry/bounded-log.ts';
+import { FlowLog } from '../telemetry/flows.ts';
+import type { AgentStatus } from '../telemetry/status.ts';
 import { IdAllocator } from './ids.ts';
-import type { AgentStatus } from './status.ts';
 
 export interface AgentOptions {
   node: string;
@@ -190,7 +192,7 @@ export class Agent {
   }
 
   private trustDomain(): string {
-    return this.opts.trustDomain ?? 'cluster.local';
+    return this.opts.trustDomain ?? TRUST_DOMAIN;
   }
 
   private enqueue(s: Snapshot): Promise<void> {
@@ -205,7 +207,7 @@ export class Agent {
     this.policyTables = compilePolicy(
       snap,
       this.trustDomain(),
-      this.opts.rootNamespace ?? 'weft-system',
+      this.opts.rootNamespace ?? WEFT_NAMESPACE,
     );
     const peers = compilePeers(snap, this.trustDomain());
     this.proxy.setTables({
@@ -385,7 +387,7 @@ export class Agent {
     const t = tracePolicy({
       cluster: snap,
       trustDomain: this.trustDomain(),
-      rootNamespace: this.opts.rootNamespace ?? 'weft-system',
+      rootNamespace: this.opts.rootNamespace ?? WEFT_NAMESPACE,
       mtlsDefault: this.opts.mtlsDefault,
       ...q,
     });

@@ -1,4 +1,11 @@
 // AuthorizationPolicy: parse and validate, then evaluate with an explanation.
+
+export {
+  type AuthzParseResult,
+  isAuthorizationPolicy,
+  parseAuthorizationPolicy,
+} from '../sources/policy/authz-parse.ts';
+export * from '../state/authz-types.ts';
 export { evaluateAuthorization, policyId } from './authz-eval.ts';
 export {
   matchHeader,
@@ -11,9 +18,3 @@ export {
   matchPrincipal,
   matchString,
 } from './authz-match.ts';
-export {
-  type AuthzParseResult,
-  isAuthorizationPolicy,
-  parseAuthorizationPolicy,
-} from './authz-parse.ts';
-export * from './authz-types.ts';

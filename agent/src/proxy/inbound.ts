@@ -4,15 +4,15 @@
 // (::1 for IPv6: forward.ts dialApp).
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
 import type { Socket } from 'node:net';
-import type { PolicyTables } from '../compile/policy.ts';
 import { hostPort } from '../state/addresses.ts';
-import type { AccessLog } from './access-log.ts';
+import type { PolicyTables } from '../tables/policy.ts';
+import type { AccessLog } from '../telemetry/access-log.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialApp } from './forward.ts';
 import { serveHttp } from './http.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
-import type { DirectionStats } from './stats.ts';
 
 export interface InboundContext {
   readonly key: string;

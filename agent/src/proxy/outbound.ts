@@ -11,10 +11,11 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { MeshPeer } from '../compile/peers.ts';
-import { vipKey } from '../compile/services.ts';
 import { hostPort, sameFamily } from '../state/addresses.ts';
-import type { AccessEntry, AccessLog } from './access-log.ts';
+import type { MeshPeer } from '../tables/peers.ts';
+import { vipKey } from '../tables/services.ts';
+import type { AccessEntry, AccessLog } from '../telemetry/access-log.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
 import { checkEgress, checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialApp, dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
@@ -22,7 +23,6 @@ import { serveHttp } from './http.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
-import type { DirectionStats } from './stats.ts';
 import { allowedEndpoints, type Balancer, type ProxyTables } from './tables.ts';
 
 export interface OriginalDestination {

@@ -3,14 +3,14 @@
 // back as errors naming file, object and field.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ClusterObjects, ObjectError } from '../../state/types.ts';
 import {
   isManifestName,
   objectId,
   type ParsedObject,
   parseManifestFile,
   toClusterObjects,
-} from '../sources/manifests/index.ts';
-import type { ClusterObjects, ObjectError } from '../state/types.ts';
+} from './index.ts';
 
 function files(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
