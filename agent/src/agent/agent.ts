@@ -4,14 +4,9 @@
 
 import { existsSync, statSync } from 'node:fs';
 import type { MtlsMode } from '../compile/enrollment.ts';
-import {
-  compilePeers,
-  compileServices,
-  compileWorkloads,
-  type NodeWorkload,
-} from '../compile/index.ts';
-import { compileEgress, compilePeerTable } from '../compile/netpol.ts';
-import { compilePolicy, emptyPolicy, type PolicyTables } from '../compile/policy.ts';
+import type { NodeWorkload } from '../compile/index.ts';
+import { compileNode } from '../compile/node.ts';
+import { emptyPolicy, type PolicyTables } from '../compile/policy.ts';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
 import type { EventStream } from '../datapath/events.ts';
 import { type EnrolledEntry, NodeDatapath } from '../datapath/node.ts';
@@ -203,16 +198,18 @@ export class Agent {
   }
 
   private async apply(snap: Snapshot): Promise<void> {
-    const workloads = compileWorkloads(snap, this.opts.node, this.opts.mtlsDefault);
-    this.policyTables = compilePolicy(
-      snap,
-      this.trustDomain(),
-      this.opts.rootNamespace ?? WEFT_NAMESPACE,
-    );
-    const peers = compilePeers(snap, this.trustDomain());
+    // Compile (pure: every table of this node), then apply what changed.
+    const tables = compileNode(snap, {
+      node: this.opts.node,
+      trustDomain: this.trustDomain(),
+      rootNamespace: this.opts.rootNamespace ?? WEFT_NAMESPACE,
+      ...(this.opts.mtlsDefault ? { mtlsDefault: this.opts.mtlsDefault } : {}),
+    });
+    const { workloads, peers } = tables;
+    this.policyTables = tables.policy;
     this.proxy.setTables({
-      version: snap.version,
-      services: compileServices(snap),
+      version: tables.version,
+      services: tables.services,
       peers,
       policy: this.policyTables,
     });
@@ -270,15 +267,15 @@ export class Agent {
         this.log(`enroll ${key} failed: ${(e as Error).message}`);
       }
     }
-    // NetworkPolicy, compiled per enrolled workload into the kernel's maps:
-    // egress for connect(), ingress from plaintext peers for sk_lookup.
+    // NetworkPolicy of each enrolled workload (whose pod is in the snapshot) into the
+    // kernel's maps: egress for connect(), ingress from plaintext peers for sk_lookup.
     for (const a of this.applied.values()) {
-      const pod = snap.pods.get(a.workload.key);
-      if (!pod) continue;
+      const compiled = tables.peerTables.get(a.workload.key);
+      if (!compiled) continue;
       const at = enrolledEntry(a.workload);
       try {
-        const egress = compileEgress(snap, pod.namespace, pod.labels);
-        const ingress = compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports);
+        if ('error' in compiled) throw new Error(compiled.error);
+        const { egress, ingress } = compiled;
         this.datapath.setPeerTable('egress', a.id, at, egress);
         this.datapath.setPeerTable('ingress', a.id, at, ingress);
         // What the kernel enforces more narrowly than written (it fails closed) is said in status.
