@@ -45,6 +45,13 @@ module.exports = {
       to: { path: '^agent/src/compile/' },
     },
     {
+      name: 'policy-evaluates-only',
+      severity: 'error',
+      comment: 'policy/ holds evaluators and the trace: objects come parsed (state/), never from a parser',
+      from: { path: '^agent/src/policy/' },
+      to: { path: '^agent/src/sources/' },
+    },
+    {
       name: 'unlisted-room',
       severity: 'error',
       comment: 'every folder of agent/src is a room in the layer list',

@@ -3,8 +3,6 @@
 // anything else exact.
 import { contains, toCidr } from '../state/cidr.ts';
 
-export { toCidr } from '../state/cidr.ts';
-
 /** Istio's string match. An absent value never matches; `*` wants a non-empty one. */
 export function matchString(pattern: string, value: string | undefined): boolean {
   if (value === undefined) return false;

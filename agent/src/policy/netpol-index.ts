@@ -1,11 +1,6 @@
-// Kubernetes NetworkPolicy: types, parsing, evaluation (and the selector and CIDR
-// helpers they rest on). Import from here.
+// Kubernetes NetworkPolicy: types and evaluation (and the selector and CIDR helpers
+// they rest on). The parser is sources/policy/netpol-parse.ts.
 
-export {
-  NETPOL_API_VERSION,
-  type NetpolParseResult,
-  parseNetworkPolicy,
-} from '../sources/policy/netpol-parse.ts';
 export type { Address, Cidr, Family } from '../state/cidr.ts';
 export { contains, isSubnet, parseCidr, parseIP } from '../state/cidr.ts';
 export {
@@ -34,8 +29,6 @@ export {
   describeSelector,
   type LabelSelector,
   type LabelSelectorRequirement,
-  parseLabelSelector,
-  type ReportError,
   type SelectorOperator,
   selects,
 } from './selectors.ts';

@@ -2,8 +2,6 @@
 import type { LabelSelector, LabelSelectorRequirement } from '../state/selectors.ts';
 import type { Labels } from '../state/types.ts';
 
-export type { ReportError } from '../sources/policy/report.ts';
-export { parseLabelSelector } from '../sources/policy/selector-parse.ts';
 export type {
   LabelSelector,
   LabelSelectorRequirement,

@@ -83,6 +83,17 @@ describe('import direction (.dependency-cruiser.cjs)', () => {
     expect(r.out).toContain('apply-imports-no-compiler');
   });
 
+  it('fails on an evaluator importing a parser', async () => {
+    const root = tree({
+      'agent/src/sources/policy/netpol-parse.ts': 'export const parse = 1;\n',
+      'agent/src/policy/netpol-eval.ts':
+        "import { parse } from '../sources/policy/netpol-parse.ts';\nexport const e = parse;\n",
+    });
+    const r = await cruise(root);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('policy-evaluates-only');
+  });
+
   it('fails on a folder that is not in the layer list', async () => {
     const root = tree({
       'agent/src/state/types.ts': 'export const x = 1;\n',
