@@ -39,7 +39,7 @@ $(BUILD)/bpf/vmlinux.h: | toolchain
 	@mkdir -p $(@D)
 	@bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-bpf/include/layout.h: agent/src/datapath/layout.ts agent/src/datapath/header.ts | toolchain
+bpf/include/layout.h: agent/src/tables/layout.ts agent/src/datapath/header.ts | toolchain
 	@node scripts/gen-layout-header.ts $@
 
 layout: bpf/include/layout.h
@@ -60,6 +60,7 @@ $(NATIVE): $(NATIVE_SRC) node_modules/.installed
 check: deps
 	@npx biome check .
 	@npx tsc --noEmit
+	@npx depcruise --config .dependency-cruiser.cjs agent/src
 	@node scripts/gen-layout-header.ts /dev/stdout | cmp -s - bpf/include/layout.h || \
 		{ echo "bpf/include/layout.h is stale: run make layout"; exit 1; }
 

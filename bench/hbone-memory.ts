@@ -13,15 +13,15 @@ import { connect as tlsConnect } from 'node:tls';
 import { emptyPolicy } from '../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../agent/src/identity/keys.ts';
-import { AccessLog } from '../agent/src/proxy/access-log.ts';
 import { DEFAULT_KEEPALIVE } from '../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../agent/src/proxy/hbone/limits.ts';
 import { HboneServer } from '../agent/src/proxy/hbone/server.ts';
 import { H2_SETTINGS } from '../agent/src/proxy/hbone/tls.ts';
 import { tuneStreams } from '../agent/src/proxy/pipe.ts';
 import { SocketPool } from '../agent/src/proxy/socket-pool.ts';
-import { DirectionStats } from '../agent/src/proxy/stats.ts';
 import type { Pod } from '../agent/src/state/types.ts';
+import { AccessLog } from '../agent/src/telemetry/access-log.ts';
+import { DirectionStats } from '../agent/src/telemetry/stats.ts';
 
 const HEAP_FLAGS = ['--initial-old-space-size=128', '--external-memory-accounted-in-global-limit'];
 const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/client';

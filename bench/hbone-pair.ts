@@ -14,7 +14,7 @@ import { DEFAULT_KEEPALIVE } from '../agent/src/proxy/hbone/keepalive.ts';
 import { resetStream } from '../agent/src/proxy/hbone/server.ts';
 import { connectHbone, createHboneServer } from '../agent/src/proxy/hbone/session.ts';
 import { join, resetSocket, tuneStreams } from '../agent/src/proxy/pipe.ts';
-import { DirectionStats } from '../agent/src/proxy/stats.ts';
+import { DirectionStats } from '../agent/src/telemetry/stats.ts';
 
 const [role, a, b, dir] = process.argv.slice(2);
 const material = (name: string) => {

@@ -5,14 +5,14 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchStatus } from '../agent/src/cli/commands/status.ts';
+import { fetchStatus } from '../agent/src/admin/client.ts';
 import type { Decoded } from '../agent/src/datapath/codec.ts';
 import { encodeAddr } from '../agent/src/datapath/codec.ts';
-import { constants } from '../agent/src/datapath/layout.ts';
 import { BpfMap, mapSpec } from '../agent/src/datapath/map.ts';
 import { cgroupId } from '../agent/src/datapath/system.ts';
 import { type PodPlacement, spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { Sandbox, teardown } from '../agent/src/sandbox/sandbox.ts';
+import { constants } from '../agent/src/tables/layout.ts';
 
 export const NAME = 'benchpol';
 

@@ -3,7 +3,7 @@
 // sandbox also the nginx mTLS proxy pair between the direct pods.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchStatus } from '../agent/src/cli/commands/status.ts';
+import { fetchStatus } from '../agent/src/admin/client.ts';
 import type { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { Sandbox, teardown } from '../agent/src/sandbox/sandbox.ts';

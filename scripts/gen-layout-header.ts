@@ -1,4 +1,4 @@
-// make layout: writes bpf/include/layout.h from agent/src/datapath/layout.ts.
+// make layout: writes bpf/include/layout.h from agent/src/tables/layout.ts.
 import { writeFileSync } from 'node:fs';
 import { renderHeader } from '../agent/src/datapath/header.ts';
 

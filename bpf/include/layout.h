@@ -1,4 +1,4 @@
-/* Generated from agent/src/datapath/layout.ts by `make layout`. Do not edit. */
+/* Generated from agent/src/tables/layout.ts by `make layout`. Do not edit. */
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 

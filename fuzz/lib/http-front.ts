@@ -5,12 +5,12 @@
 // fuzz/http-front.fuzz.ts and the corpus replay in make test.
 import { Duplex } from 'node:stream';
 import type { PolicyTables } from '../../agent/src/compile/policy.ts';
-import { parseAuthorizationPolicy } from '../../agent/src/policy/authz-parse.ts';
-import { AccessLog } from '../../agent/src/proxy/access-log.ts';
 import { checkRequest } from '../../agent/src/proxy/authorize.ts';
 import { type HttpTarget, serveHttp } from '../../agent/src/proxy/http.ts';
-import { DirectionStats } from '../../agent/src/proxy/stats.ts';
+import { parseAuthorizationPolicy } from '../../agent/src/sources/policy/authz-parse.ts';
 import type { Pod } from '../../agent/src/state/types.ts';
+import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
+import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
 
 const cart: Pod = {
   namespace: 'shop',

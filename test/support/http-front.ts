@@ -7,10 +7,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
-import { AccessLog } from '../../agent/src/proxy/access-log.ts';
 import type { Verdict } from '../../agent/src/proxy/authorize.ts';
 import { serveHttp } from '../../agent/src/proxy/http.ts';
-import { DirectionStats } from '../../agent/src/proxy/stats.ts';
+import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
+import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
 
 export interface HttpFront {
   /** The front's port on 127.0.0.1. */

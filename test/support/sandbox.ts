@@ -5,12 +5,12 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentStatus } from '../../agent/src/agent/status.ts';
-import { fetchStatus } from '../../agent/src/cli/commands/status.ts';
+import { fetchStatus } from '../../agent/src/admin/client.ts';
 import { type PodPlacement, spawnInPod } from '../../agent/src/sandbox/exec.ts';
 import { NETNS_DIR } from '../../agent/src/sandbox/host.ts';
 import { Sandbox, type SandboxOptions, teardown } from '../../agent/src/sandbox/sandbox.ts';
 import { STATE_ROOT } from '../../agent/src/sandbox/topology.ts';
+import type { AgentStatus } from '../../agent/src/telemetry/status.ts';
 
 function sweep(letter: string): void {
   const re = new RegExp(`^(?:weft-)?(${letter}(\\d+))(?:-|$)`);

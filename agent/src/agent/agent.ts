@@ -1,35 +1,32 @@
 // One node's agent: a source (manifest directory or Kubernetes) feeds snapshots; the compilers turn
 // each into the node's workloads and the proxy's tables; the datapath and the
 // proxy apply them. Changes are applied one at a time, in order.
+
 import { existsSync, statSync } from 'node:fs';
 import type { MtlsMode } from '../compile/enrollment.ts';
-import {
-  compilePeers,
-  compileServices,
-  compileWorkloads,
-  type NodeWorkload,
-} from '../compile/index.ts';
-import { compileEgress, compilePeerTable } from '../compile/netpol.ts';
-import { compilePolicy, emptyPolicy, type PolicyTables } from '../compile/policy.ts';
+import type { NodeWorkload } from '../compile/index.ts';
+import { compileNode } from '../compile/node.ts';
+import { emptyPolicy, type PolicyTables } from '../compile/policy.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
 import type { EventStream } from '../datapath/events.ts';
-import { LAYOUT_VERSION } from '../datapath/layout.ts';
 import { type EnrolledEntry, NodeDatapath } from '../datapath/node.ts';
 import { cgroupId } from '../datapath/system.ts';
 import { CaClient } from '../identity/caclient.ts';
 import { IdentityManager } from '../identity/manager.ts';
-import type { AuthzRequest } from '../policy/authz-types.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
-import { BoundedLog } from '../proxy/bounded-log.ts';
 import type { Keepalive } from '../proxy/hbone/keepalive.ts';
 import type { HboneLimits } from '../proxy/hbone/limits.ts';
 import { NodeProxy } from '../proxy/index.ts';
 import { useKernelRelay } from '../proxy/relay.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { SnapshotSource } from '../sources/source.ts';
+import type { AuthzRequest } from '../state/authz-types.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
-import { FlowLog } from './flows.ts';
+import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { BoundedLog } from '../telemetry/bounded-log.ts';
+import { FlowLog } from '../telemetry/flows.ts';
+import type { AgentStatus } from '../telemetry/status.ts';
 import { IdAllocator } from './ids.ts';
-import type { AgentStatus } from './status.ts';
 
 export interface AgentOptions {
   node: string;
@@ -190,7 +187,7 @@ export class Agent {
   }
 
   private trustDomain(): string {
-    return this.opts.trustDomain ?? 'cluster.local';
+    return this.opts.trustDomain ?? TRUST_DOMAIN;
   }
 
   private enqueue(s: Snapshot): Promise<void> {
@@ -201,16 +198,18 @@ export class Agent {
   }
 
   private async apply(snap: Snapshot): Promise<void> {
-    const workloads = compileWorkloads(snap, this.opts.node, this.opts.mtlsDefault);
-    this.policyTables = compilePolicy(
-      snap,
-      this.trustDomain(),
-      this.opts.rootNamespace ?? 'weft-system',
-    );
-    const peers = compilePeers(snap, this.trustDomain());
+    // Compile (pure: every table of this node), then apply what changed.
+    const tables = compileNode(snap, {
+      node: this.opts.node,
+      trustDomain: this.trustDomain(),
+      rootNamespace: this.opts.rootNamespace ?? WEFT_NAMESPACE,
+      ...(this.opts.mtlsDefault ? { mtlsDefault: this.opts.mtlsDefault } : {}),
+    });
+    const { workloads, peers } = tables;
+    this.policyTables = tables.policy;
     this.proxy.setTables({
-      version: snap.version,
-      services: compileServices(snap),
+      version: tables.version,
+      services: tables.services,
       peers,
       policy: this.policyTables,
     });
@@ -268,15 +267,15 @@ export class Agent {
         this.log(`enroll ${key} failed: ${(e as Error).message}`);
       }
     }
-    // NetworkPolicy, compiled per enrolled workload into the kernel's maps:
-    // egress for connect(), ingress from plaintext peers for sk_lookup.
+    // NetworkPolicy of each enrolled workload (whose pod is in the snapshot) into the
+    // kernel's maps: egress for connect(), ingress from plaintext peers for sk_lookup.
     for (const a of this.applied.values()) {
-      const pod = snap.pods.get(a.workload.key);
-      if (!pod) continue;
+      const compiled = tables.peerTables.get(a.workload.key);
+      if (!compiled) continue;
       const at = enrolledEntry(a.workload);
       try {
-        const egress = compileEgress(snap, pod.namespace, pod.labels);
-        const ingress = compilePeerTable(snap, pod.namespace, pod.labels, 'ingress', pod.ports);
+        if ('error' in compiled) throw new Error(compiled.error);
+        const { egress, ingress } = compiled;
         this.datapath.setPeerTable('egress', a.id, at, egress);
         this.datapath.setPeerTable('ingress', a.id, at, ingress);
         // What the kernel enforces more narrowly than written (it fails closed) is said in status.
@@ -385,7 +384,7 @@ export class Agent {
     const t = tracePolicy({
       cluster: snap,
       trustDomain: this.trustDomain(),
-      rootNamespace: this.opts.rootNamespace ?? 'weft-system',
+      rootNamespace: this.opts.rootNamespace ?? WEFT_NAMESPACE,
       mtlsDefault: this.opts.mtlsDefault,
       ...q,
     });

@@ -1,8 +1,9 @@
 // The shape of a check: a small object that asks a HostProbe about the machine
 // and answers with a verdict. Checks never touch the machine themselves, so
 // every one of them runs against a fabricated host in the unit tests.
-import type { AgentStatus } from '../agent/status.ts';
+
 import type { Mount } from '../datapath/system.ts';
+import type { AgentStatus } from '../telemetry/status.ts';
 import type { KernelProbe } from './features.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail';

@@ -1,43 +1,18 @@
 // Which pods on this node are in the mesh, and where they live. Pure: a
 // snapshot in, the node's workload table out.
 import { podIPsOf } from '../state/addresses.ts';
+import {
+  CGROUP_ANNOTATION,
+  isStrict,
+  MESH_LABEL,
+  type MtlsMode,
+  NETNS_ANNOTATION,
+} from '../state/labels.ts';
 import type { Namespace, Pod, Snapshot } from '../state/types.ts';
+import type { NodeWorkload } from '../tables/workloads.ts';
 
-export const MESH_LABEL = 'weft.dev/mesh';
-export const MTLS_LABEL = 'weft.dev/mtls';
-/** Where a pod's netns and cgroup are, for sources that know (the sandbox, plain hosts). */
-export const NETNS_ANNOTATION = 'weft.dev/netns-path';
-export const CGROUP_ANNOTATION = 'weft.dev/cgroup-path';
-
-export interface NodeWorkload {
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly serviceAccount: string;
-  readonly podIP?: string;
-  /** Every address of the pod (dual stack: one per family), podIP first; each is steered. */
-  readonly podIPs: readonly string[];
-  readonly netnsPath?: string;
-  readonly cgroupDir?: string;
-  readonly enrolled: boolean;
-  /** Strict mTLS (namespace label or mesh default): plaintext from outside the mesh is refused. */
-  readonly strict: boolean;
-  /** Why it is (or is not) in the mesh, in words for `weft status`. */
-  readonly reason: string;
-}
-
-export type MtlsMode = 'strict' | 'permissive';
-
-/** A namespace's mTLS mode: its weft.dev/mtls label, else the mesh-wide default. */
-export function isStrict(ns: Namespace | undefined, mtlsDefault: MtlsMode = 'permissive'): boolean {
-  const label = ns?.labels[MTLS_LABEL];
-  return label === 'strict' || (label !== 'permissive' && mtlsDefault === 'strict');
-}
-
-/** Whether a pod is in the mesh by its labels alone (placement aside): one rule for every compiler. */
-export function inMesh(ns: Namespace | undefined, pod: Pod): boolean {
-  return pod.labels[MESH_LABEL] !== 'disabled' && ns?.labels[MESH_LABEL] === 'enabled';
-}
+export * from '../state/labels.ts';
+export type { NodeWorkload } from '../tables/workloads.ts';
 
 function enrollment(ns: Namespace | undefined, pod: Pod): { enrolled: boolean; reason: string } {
   if (pod.labels[MESH_LABEL] === 'disabled')

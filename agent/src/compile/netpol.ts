@@ -10,50 +10,29 @@
 // check stays exact. UDP has no proxy behind it, so it is never widened: a
 // named UDP port resolves against each peer pod (an entry per pod), and
 // ranges past what the map holds are cut off and reported (fails closed).
-import { constants } from '../datapath/layout.ts';
-import { type Cidr, parseCidr } from '../policy/cidr.ts';
-import {
-  isIPBlockPeer,
-  type NetworkPolicy,
-  type PolicyRule,
-  type Protocol,
-} from '../policy/netpol-types.ts';
+
 import { selects } from '../policy/selectors.ts';
 import { podIPsOf } from '../state/addresses.ts';
+import { type Cidr, parseCidr } from '../state/cidr.ts';
+import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../state/netpol-types.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
+import { constants } from '../tables/layout.ts';
+import {
+  PEER_PROTOCOLS,
+  type PeerEntry,
+  type PeerPorts,
+  type PeerProtocol,
+  type PeerTable,
+} from '../tables/peer-table.ts';
 import { vipEgress } from './netpol-services.ts';
 
-export interface PeerPorts {
-  readonly all: boolean;
-  /** Merged, sorted, inclusive (lo, hi). */
-  readonly ranges: readonly (readonly [number, number])[];
-  /** UDP only: more ranges than the map holds; the lowest ones are kept, the rest denied. */
-  readonly truncated?: boolean;
-}
-
-/** The protocols the kernel polices (SCTP is refused when a policy is read). */
-export type PeerProtocol = Extract<Protocol, 'TCP' | 'UDP'>;
-export const PEER_PROTOCOLS: readonly PeerProtocol[] = ['TCP', 'UDP'];
-
-export interface PeerEntry {
-  /** Which protocol's ports these are: the map keys each protocol apart. */
-  readonly protocol: PeerProtocol;
-  /** 16 bytes; IPv4 as ::ffff:a.b.c.d. */
-  readonly addr: Buffer;
-  /** Bits of addr that count (0..128). */
-  readonly bits: number;
-  readonly ports: PeerPorts;
-}
-
-export interface PeerTable {
-  readonly isolated: boolean;
-  /** Keyed by `protocol:addr-hex/bits`. */
-  readonly entries: ReadonlyMap<string, PeerEntry>;
-  /** namespace/name of the policies that isolate the workload. */
-  readonly policies: readonly string[];
-  /** What the kernel enforces more narrowly than the policy says (UDP port ranges cut off). */
-  readonly unenforced?: readonly string[];
-}
+export {
+  PEER_PROTOCOLS,
+  type PeerEntry,
+  type PeerPorts,
+  type PeerProtocol,
+  type PeerTable,
+} from '../tables/peer-table.ts';
 
 /** `id` and `addr` are worked out on first use: prefixes are shared by every table of a snapshot. */
 type Prefix = { net: bigint; bits: number; id?: string; addr?: Buffer };

@@ -2,17 +2,11 @@
 // asks this whether a destination speaks HBONE and whom to expect there. Pure.
 import { spiffeId } from '../identity/spiffe.ts';
 import { podIPsOf } from '../state/addresses.ts';
+import { inMesh } from '../state/labels.ts';
 import type { Snapshot } from '../state/types.ts';
-import { inMesh } from './enrollment.ts';
+import type { MeshPeer } from '../tables/peers.ts';
 
-export interface MeshPeer {
-  /** namespace/name */
-  readonly key: string;
-  /** The pod's primary address (status.podIP), where its HBONE server listens. */
-  readonly ip: string;
-  readonly node: string;
-  readonly identity: string;
-}
+export type { MeshPeer } from '../tables/peers.ts';
 
 export function compilePeers(snap: Snapshot, trustDomain: string): Map<string, MeshPeer> {
   const out = new Map<string, MeshPeer>();

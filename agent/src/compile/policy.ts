@@ -1,23 +1,11 @@
 // What the proxy needs to enforce policy on each connection: the policies as
 // lists and the pods by IP, computed once per snapshot. Pure.
-import type { AuthorizationPolicy } from '../policy/authz-types.ts';
-import type { NetworkPolicy } from '../policy/netpol-types.ts';
-import { clusterIPsOf, podIPsOf } from '../state/addresses.ts';
-import type { Labels, Pod, Snapshot } from '../state/types.ts';
 
-export interface PolicyTables {
-  readonly networkPolicies: readonly NetworkPolicy[];
-  readonly authorizationPolicies: readonly AuthorizationPolicy[];
-  readonly namespaces: ReadonlyMap<string, { readonly labels: Labels }>;
-  /** Pods by IP, to name the source of a connection. */
-  readonly podsByIP: ReadonlyMap<string, Pod>;
-  /** Pods by `namespace/name`. */
-  readonly pods: ReadonlyMap<string, Pod>;
-  /** Each Service by its ClusterIP as `namespace/svc/name` (as `policy trace --to` names it), for flows. */
-  readonly servicesByIP: ReadonlyMap<string, string>;
-  readonly rootNamespace: string;
-  readonly trustDomain: string;
-}
+import { clusterIPsOf, podIPsOf } from '../state/addresses.ts';
+import type { Pod, Snapshot } from '../state/types.ts';
+import type { PolicyTables } from '../tables/policy.ts';
+
+export { emptyPolicy, type PolicyTables } from '../tables/policy.ts';
 
 export function compilePolicy(
   snap: Snapshot,
@@ -40,14 +28,3 @@ export function compilePolicy(
     trustDomain,
   };
 }
-
-export const emptyPolicy: PolicyTables = {
-  networkPolicies: [],
-  authorizationPolicies: [],
-  namespaces: new Map(),
-  podsByIP: new Map(),
-  pods: new Map(),
-  servicesByIP: new Map(),
-  rootNamespace: 'weft-system',
-  trustDomain: 'cluster.local',
-};

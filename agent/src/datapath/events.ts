@@ -1,7 +1,7 @@
 // Verdict events from the ring buffer, decoded, on Node's event loop.
 import { EventEmitter } from 'node:events';
+import { constants, Event } from '../tables/layout.ts';
 import { codecFor, type Decoded, decodeAddr } from './codec.ts';
-import { constants, Event } from './layout.ts';
 import { type NativeRingBuffer, native } from './native.ts';
 
 export type EventKind = 'connect' | 'sendmsg' | 'sk_lookup' | 'unknown';

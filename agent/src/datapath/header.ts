@@ -10,7 +10,7 @@ import {
   place,
   type StructSpec,
   structs,
-} from './layout.ts';
+} from '../tables/layout.ts';
 
 const cScalar: Record<string, string> = {
   u8: '__u8',
@@ -65,7 +65,7 @@ function renderMap(m: MapSpec): string {
 export function renderHeader(): string {
   const defs = Object.entries(constants).map(([k, v]) => `#define WEFT_${k} ${v}`);
   return [
-    '/* Generated from agent/src/datapath/layout.ts by `make layout`. Do not edit. */',
+    '/* Generated from agent/src/tables/layout.ts by `make layout`. Do not edit. */',
     '#ifndef WEFT_LAYOUT_H',
     '#define WEFT_LAYOUT_H',
     '',

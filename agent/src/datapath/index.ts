@@ -1,5 +1,7 @@
 // The datapath component: load objects, attach programs, read and write maps,
 // consume events, and open sockets in other namespaces.
+
+export * as layout from '../tables/layout.ts';
 export {
   attachCgroup,
   attachedPrograms,
@@ -10,7 +12,6 @@ export {
 } from './attach.ts';
 export { type Addr, type Codec, codecFor, type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 export { type DatapathEvent, decodeEvent, EventStream } from './events.ts';
-export * as layout from './layout.ts';
 export { BpfMap, checkMapInfo, mapSpec, UpdateFlags } from './map.ts';
 export { type NativeError, native, repoRoot } from './native.ts';
 export { connectInNetns, listenInNetns, netnsSocket } from './netns.ts';

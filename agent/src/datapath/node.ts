@@ -5,11 +5,11 @@
 // to the new agent's programs in one step).
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PeerProtocol, PeerTable } from '../compile/netpol.ts';
+import { constants, LAYOUT_VERSION } from '../tables/layout.ts';
+import type { PeerProtocol, PeerTable } from '../tables/peer-table.ts';
 import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
 import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import { EventStream } from './events.ts';
-import { constants, LAYOUT_VERSION } from './layout.ts';
 import type { BpfMap } from './map.ts';
 import { type KernelLinkInfo, repoRoot } from './native.ts';
 import { type LoadedObject, loadObject } from './object.ts';

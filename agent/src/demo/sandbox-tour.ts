@@ -3,19 +3,20 @@
 // nodes over mutual TLS; a NetworkPolicy that keeps the intruder out and the
 // trace that explains it; an HTTP rule (GET passes, POST gets 403); the flows;
 // an agent crash that fails closed, its recovery, and a clean teardown.
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adminGet } from '../agent/admin-client.ts';
-import type { Flow } from '../agent/flows.ts';
-import { formatStatus } from '../agent/status.ts';
+import { adminGet, fetchAccessLog, fetchStatus } from '../admin/client.ts';
 import { formatFlow } from '../cli/commands/observe.ts';
 import { formatTrace } from '../cli/commands/policy.ts';
-import { fetchAccessLog, fetchStatus } from '../cli/commands/status.ts';
-import { loadManifests } from '../policy/load.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
 import { tracePolicy } from '../policy/trace.ts';
 import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
 import { Sandbox, teardown } from '../sandbox/sandbox.ts';
+import { loadManifests } from '../sources/manifests/load.ts';
+import type { Flow } from '../telemetry/flows.ts';
+import { formatStatus } from '../telemetry/status.ts';
 import { Narrator } from './output.ts';
 import { captureWhile } from './wire.ts';
 
@@ -230,8 +231,8 @@ export async function sandboxTour(): Promise<number> {
     const m = loadManifests([sbx.state.resolvedDir]);
     const why = tracePolicy({
       cluster: m.cluster,
-      trustDomain: 'cluster.local',
-      rootNamespace: 'weft-system',
+      trustDomain: TRUST_DOMAIN,
+      rootNamespace: WEFT_NAMESPACE,
       from: 'intruder/evil',
       to: 'shop/cart',
       port: 8080,

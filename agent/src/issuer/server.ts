@@ -7,7 +7,7 @@
 // (Kubernetes): plain TCP would carry node credentials in the clear.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { listenUnix } from '../agent/unix-socket.ts';
+import { listenUnix } from '../admin/unix-socket.ts';
 import type { ClusterObjects } from '../state/types.ts';
 import { type NodeAuthenticator, staticTokens } from './authenticate.ts';
 import { mayIssue } from './authorize.ts';

@@ -1,6 +1,18 @@
 // Evaluates AuthorizationPolicies for one connection or request, as Istio's
 // generated RBAC filters would: DENY, then ALLOW, with AUDIT only recorded. Every
 // decision names the stage, the policy and the rule, and says why nothing matched.
+
+import type {
+  AuthorizationPolicy,
+  AuthzAction,
+  AuthzCondition,
+  AuthzDecision,
+  AuthzInput,
+  AuthzOperation,
+  AuthzRule,
+  AuthzSource,
+  AuthzStage,
+} from '../state/authz-types.ts';
 import {
   headerValue,
   matchHeader,
@@ -13,17 +25,6 @@ import {
   matchPrincipal,
   pathOnly,
 } from './authz-match.ts';
-import type {
-  AuthorizationPolicy,
-  AuthzAction,
-  AuthzCondition,
-  AuthzDecision,
-  AuthzInput,
-  AuthzOperation,
-  AuthzRule,
-  AuthzSource,
-  AuthzStage,
-} from './authz-types.ts';
 
 export function evaluateAuthorization(input: AuthzInput): AuthzDecision {
   const applying = input.policies.filter((p) => applies(p, input));

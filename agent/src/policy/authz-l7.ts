@@ -6,9 +6,10 @@
 // Istio naming). On a port not read as HTTP the evaluator follows Istio for TCP traffic: an
 // ALLOW rule with HTTP fields never matches, a DENY or AUDIT rule is matched on its other
 // fields (denying more). Both fail closed. docs/authorization-policy.md says the same.
+
+import type { AuthorizationPolicy, AuthzOperation, AuthzRule } from '../state/authz-types.ts';
 import { applies } from './authz-eval.ts';
 import { matchPort } from './authz-match.ts';
-import type { AuthorizationPolicy, AuthzOperation, AuthzRule } from './authz-types.ts';
 
 const HTTP_FIELDS = ['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts'] as const;
 

@@ -1,7 +1,7 @@
 // The value matchers of AuthorizationPolicy, with the meaning Istio gives them when
 // it generates Envoy RBAC: `*` alone is presence, `*abc` a suffix, `abc*` a prefix,
 // anything else exact.
-import { type Address, type Cidr, contains, parseCidr, parseIP, unmap } from './cidr.ts';
+import { contains, toCidr } from '../state/cidr.ts';
 
 /** Istio's string match. An absent value never matches; `*` wants a non-empty one. */
 export function matchString(pattern: string, value: string | undefined): boolean {
@@ -89,14 +89,4 @@ export function matchPort(pattern: string, port: number): boolean {
 export function matchIpBlock(block: string, ip: string): boolean {
   const cidr = toCidr(block);
   return cidr !== undefined && contains(cidr, ip);
-}
-
-export function toCidr(block: string): Cidr | undefined {
-  if (block.includes('/')) return parseCidr(block);
-  const a = parseIP(block);
-  return a === undefined ? undefined : single(unmap(a));
-}
-
-function single(a: Address): Cidr {
-  return { family: a.family, network: a.value, prefix: a.family === 4 ? 32 : 128 };
 }

@@ -1,7 +1,7 @@
 // Kubernetes NetworkPolicy semantics for one connection attempt, with the reason
 // spelt out. Pure: the caller supplies the policies, namespaces and both endpoints.
-import type { ContainerPort, Labels } from '../state/types.ts';
-import { contains } from './cidr.ts';
+
+import { contains } from '../state/cidr.ts';
 import {
   isIPBlockPeer,
   type NetworkPolicy,
@@ -10,7 +10,8 @@ import {
   type PolicyRule,
   type Protocol,
   policyId,
-} from './netpol-types.ts';
+} from '../state/netpol-types.ts';
+import type { ContainerPort, Labels } from '../state/types.ts';
 import { describeSelector, selects } from './selectors.ts';
 
 /** An address, and the pod behind it when it is one (absent: outside the cluster, a node, ...). */

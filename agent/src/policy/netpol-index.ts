@@ -1,16 +1,8 @@
-// Kubernetes NetworkPolicy: types, parsing, evaluation (and the selector and CIDR
-// helpers they rest on). Import from here.
+// Kubernetes NetworkPolicy: types and evaluation (and the selector and CIDR helpers
+// they rest on). The parser is sources/policy/netpol-parse.ts.
 
-export type { Address, Cidr, Family } from './cidr.ts';
-export { contains, isSubnet, parseCidr, parseIP } from './cidr.ts';
-export {
-  type Direction,
-  type Endpoint,
-  evaluateNetworkPolicies,
-  type NetpolDecision,
-  type NetpolInput,
-} from './netpol-eval.ts';
-export { NETPOL_API_VERSION, type NetpolParseResult, parseNetworkPolicy } from './netpol-parse.ts';
+export type { Address, Cidr, Family } from '../state/cidr.ts';
+export { contains, isSubnet, parseCidr, parseIP } from '../state/cidr.ts';
 export {
   type EgressRule,
   type IngressRule,
@@ -25,13 +17,18 @@ export {
   type Protocol,
   policyId,
   type SelectorPeer,
-} from './netpol-types.ts';
+} from '../state/netpol-types.ts';
+export {
+  type Direction,
+  type Endpoint,
+  evaluateNetworkPolicies,
+  type NetpolDecision,
+  type NetpolInput,
+} from './netpol-eval.ts';
 export {
   describeSelector,
   type LabelSelector,
   type LabelSelectorRequirement,
-  parseLabelSelector,
-  type ReportError,
   type SelectorOperator,
   selects,
 } from './selectors.ts';

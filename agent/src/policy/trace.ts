@@ -4,17 +4,17 @@
 // (and the HTTP request, when given). Pure: `weft policy trace` and, once wired
 // in, the agent evaluate with these same functions.
 
-import { inMesh, isStrict, MTLS_LABEL, type MtlsMode } from '../compile/enrollment.ts';
-import { egressView, type JudgedEndpoint, judgeEndpoints } from '../compile/netpol-services.ts';
-import { serviceEndpoints } from '../compile/services.ts';
 import { principal, spiffeId } from '../identity/spiffe.ts';
+import type { AuthzRequest } from '../state/authz-types.ts';
+import { inMesh, isStrict, MTLS_LABEL, type MtlsMode } from '../state/labels.ts';
+import { serviceEndpoints } from '../state/service-endpoints.ts';
 import type { ClusterObjects, Pod } from '../state/types.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
 import { servesHttp } from './authz-l7.ts';
-import type { AuthzRequest } from './authz-types.ts';
 import { podEndpoint } from './endpoint.ts';
 import { normalizeTarget } from './http-path.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
+import { egressView, type JudgedEndpoint, judgeEndpoints } from './service-endpoints.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
 

@@ -2,14 +2,15 @@
 // for an enrolled source, ingress NetworkPolicy and AuthorizationPolicy (L4)
 // for an enrolled destination. The evaluators are the ones `weft policy trace`
 // explains with.
-import type { PolicyTables } from '../compile/policy.ts';
+
 import { parseSpiffeId, principal } from '../identity/spiffe.ts';
 import { applies, evaluateAuthorization } from '../policy/authz-eval.ts';
 import { hasHttpFields, servesHttp } from '../policy/authz-l7.ts';
-import type { AuthzRequest } from '../policy/authz-types.ts';
 import { podEndpoint } from '../policy/endpoint.ts';
 import { evaluateNetworkPolicies } from '../policy/netpol-eval.ts';
+import type { AuthzRequest } from '../state/authz-types.ts';
 import type { Pod } from '../state/types.ts';
+import type { PolicyTables } from '../tables/policy.ts';
 
 export interface Verdict {
   readonly allow: boolean;

@@ -13,15 +13,15 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { type Duplex, pipeline } from 'node:stream';
-import type { AuthzRequest } from '../policy/authz-types.ts';
 import { normalizeTarget } from '../policy/http-path.ts';
-import type { AccessEntry, AccessLog } from './access-log.ts';
+import type { AuthzRequest } from '../state/authz-types.ts';
+import type { AccessEntry, AccessLog } from '../telemetry/access-log.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
 import type { Verdict } from './authorize.ts';
 import { denial } from './authorize.ts';
 import { dialApp } from './forward.ts';
 import { resetWhileBusy } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
-import type { DirectionStats } from './stats.ts';
 
 export interface HttpTarget {
   readonly netnsPath: string;

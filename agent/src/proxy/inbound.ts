@@ -3,16 +3,15 @@
 // address is that original destination. Forward to the app from 127.0.0.6
 // (::1 for IPv6: forward.ts dialApp).
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
+// Admission is the inbound pipeline's (admit.ts).
 import type { Socket } from 'node:net';
-import type { PolicyTables } from '../compile/policy.ts';
 import { hostPort } from '../state/addresses.ts';
-import type { AccessLog } from './access-log.ts';
-import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
-import { dialApp } from './forward.ts';
-import { serveHttp } from './http.ts';
+import type { PolicyTables } from '../tables/policy.ts';
+import type { AccessLog } from '../telemetry/access-log.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
+import { admitInbound } from './admit.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
-import type { DirectionStats } from './stats.ts';
 
 export interface InboundContext {
   readonly key: string;
@@ -50,42 +49,41 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
     client.resetAndDestroy();
   };
   if (!host || !port) return refuse('no local address');
-  const policy = ctx.policy();
-  const src = { ip: client.remoteAddress ?? '' };
-  const l7 = needsHttp(policy, ctx.key, port);
-  const v = checkIngress(policy, ctx.key, src, port, l7 ? 'per-request' : undefined);
-  // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
-  if (v.audited) entry.audit = v.audited.join(', ');
-  if (!v.allow) return refuse(denial(v));
-  if (l7) {
-    serveHttp(
-      {
-        netnsPath: ctx.netnsPath,
-        ip: host,
-        port,
-        pool: ctx.pool,
-        stats,
-        log: ctx.log,
-        entry,
-        authorize: (req) => checkRequest(policy, ctx.key, src, port, req),
+  const keep = (audit: string | undefined) => {
+    // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
+    if (audit) entry.audit = audit;
+  };
+  admitInbound(
+    {
+      policy: ctx.policy(),
+      workloadKey: ctx.key,
+      netnsPath: ctx.netnsPath,
+      pool: ctx.pool,
+      src: { ip: client.remoteAddress ?? '' },
+      ip: host,
+      port,
+    },
+    {
+      refuse: (detail, _status, audit) => {
+        keep(audit);
+        refuse(detail);
       },
-      client,
-    );
-    return;
-  }
-  let upstream: Socket;
-  try {
-    upstream = dialApp(ctx.pool, ctx.netnsPath, host, port);
-  } catch (e) {
-    return refuse((e as Error).message);
-  }
-  stats.active++;
-  joinSockets(client, upstream, stats, (reset, c) => {
-    ctx.log.add({
-      ...entry,
-      bytesFromClient: c.fromClient,
-      bytesToClient: c.toClient,
-      result: reset ? 'reset' : 'ok',
-    });
-  });
+      http: (audit) => {
+        keep(audit);
+        return { stats, log: ctx.log, entry, client };
+      },
+      join: (upstream, audit) => {
+        keep(audit);
+        stats.active++;
+        joinSockets(client, upstream, stats, (reset, c) => {
+          ctx.log.add({
+            ...entry,
+            bytesFromClient: c.fromClient,
+            bytesToClient: c.toClient,
+            result: reset ? 'reset' : 'ok',
+          });
+        });
+      },
+    },
+  );
 }

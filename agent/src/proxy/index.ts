@@ -4,11 +4,12 @@
 // awaits the control plane, never logs.
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import type { NodeWorkload } from '../compile/enrollment.ts';
-import { constants } from '../datapath/layout.ts';
 import { type Svid, tlsContext } from '../identity/manager.ts';
 import { spiffeId } from '../identity/spiffe.ts';
-import { AccessLog } from './access-log.ts';
+import { constants } from '../tables/layout.ts';
+import type { NodeWorkload } from '../tables/workloads.ts';
+import { AccessLog } from '../telemetry/access-log.ts';
+import { type DirectionStats, ProxyStats } from '../telemetry/stats.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
@@ -19,12 +20,11 @@ import { WorkloadListeners } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { tuneStreams } from './pipe.ts';
 import { SocketPool } from './socket-pool.ts';
-import { type DirectionStats, ProxyStats } from './stats.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
-export type { AccessEntry } from './access-log.ts';
+export type { AccessEntry } from '../telemetry/access-log.ts';
+export { ProxyStats } from '../telemetry/stats.ts';
 export type { OrigLookup } from './outbound.ts';
-export { ProxyStats } from './stats.ts';
 export type { ProxyTables } from './tables.ts';
 
 /** Where the proxy gets certificates: the agent's identity manager. */

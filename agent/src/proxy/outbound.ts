@@ -11,18 +11,18 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { MeshPeer } from '../compile/peers.ts';
-import { vipKey } from '../compile/services.ts';
 import { hostPort, sameFamily } from '../state/addresses.ts';
-import type { AccessEntry, AccessLog } from './access-log.ts';
-import { checkEgress, checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
-import { dialApp, dialFromNetns } from './forward.ts';
+import type { MeshPeer } from '../tables/peers.ts';
+import { vipKey } from '../tables/services.ts';
+import type { AccessEntry, AccessLog } from '../telemetry/access-log.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
+import { admitInbound } from './admit.ts';
+import { checkEgress, denial } from './authorize.ts';
+import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
-import { serveHttp } from './http.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
-import type { DirectionStats } from './stats.ts';
 import { allowedEndpoints, type Balancer, type ProxyTables } from './tables.ts';
 
 export interface OriginalDestination {
@@ -130,37 +130,34 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   if (!egress.allow) return refuse(ctx, client, entry, denial(egress));
   const local = peer ? ctx.local(peer.key) : undefined;
   if (local) {
-    // Same node: this process is also the destination's proxy, so its ingress checks run here.
+    // Same node: this process is also the destination's proxy, so its inbound pipeline runs here.
     const src = { ip: srcIP, ...(ctx.identity ? { identity: ctx.identity } : {}) };
-    const l7 = needsHttp(tables.policy, local.key, port);
-    const ingress = checkIngress(
-      tables.policy,
-      local.key,
-      src,
-      port,
-      l7 ? 'per-request' : undefined,
-    );
-    // AUDIT matches are recorded whatever the verdict, once per connection (on its inbound side).
-    const audit = ingress.audited ? { audit: ingress.audited.join(', ') } : {};
-    if (!ingress.allow) return refuse(ctx, client, { ...entry, ...audit }, denial(ingress));
-    if (l7) {
-      local.stats.accepted++;
-      const policy = tables.policy;
-      return serveHttp(
-        {
-          netnsPath: local.netnsPath,
-          ip: host,
-          port,
-          pool: ctx.pool,
-          stats: local.stats,
-          log: ctx.log,
-          entry: { ...entry, direction: 'inbound', via: 'local', destinationWorkload: local.key },
-          authorize: (req) => checkRequest(policy, local.key, src, port, req),
+    return admitInbound(
+      {
+        policy: tables.policy,
+        workloadKey: local.key,
+        netnsPath: local.netnsPath,
+        pool: ctx.pool,
+        src,
+        ip: host,
+        port,
+      },
+      {
+        // AUDIT matches are recorded whatever the verdict, once per connection (on its inbound side).
+        refuse: (detail, status, audit) =>
+          refuse(ctx, client, status === 403 && audit ? { ...entry, audit } : entry, detail),
+        http: () => {
+          local.stats.accepted++;
+          return {
+            stats: local.stats,
+            log: ctx.log,
+            entry: { ...entry, direction: 'inbound', via: 'local', destinationWorkload: local.key },
+            client,
+          };
         },
-        client,
-      );
-    }
-    return handOff(ctx, client, local, host, port, entry, audit);
+        join: (app, audit) => handOff(ctx, client, local, app, entry, audit ? { audit } : {}),
+      },
+    );
   }
   if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, srcIP, host, port, entry);
   plaintext(ctx, client, host, port, entry);
@@ -171,17 +168,10 @@ function handOff(
   ctx: OutboundContext,
   client: Socket,
   local: LocalInbound,
-  host: string,
-  port: number,
+  app: Socket,
   entry: Entry,
   audit: { audit?: string },
 ): void {
-  let app: Socket;
-  try {
-    app = dialApp(ctx.pool, local.netnsPath, host, port);
-  } catch (e) {
-    return refuse(ctx, client, entry, (e as Error).message);
-  }
   ctx.stats.active++;
   local.stats.accepted++;
   joinSockets(client, app, ctx.stats, (reset, c) => {

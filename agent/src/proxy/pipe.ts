@@ -8,7 +8,7 @@
 import { Socket } from 'node:net';
 import { type Duplex, setDefaultHighWaterMark } from 'node:stream';
 import { native } from '../datapath/native.ts';
-import type { DirectionStats } from './stats.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
 
 /**
  * How much a joined stream buffers before its source pauses. Node's 16 KiB default

@@ -6,8 +6,8 @@
 // fallback when a socket cannot be handed over. WEFT_KERNEL_RELAY=0 turns it off.
 import type { Socket } from 'node:net';
 import { native } from '../datapath/native.ts';
+import type { DirectionStats } from '../telemetry/stats.ts';
 import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
-import type { DirectionStats } from './stats.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;
 

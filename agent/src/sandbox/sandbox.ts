@@ -2,6 +2,7 @@
 // `up`) builds the network, turns the user's manifests into pods with
 // addresses and cgroups, writes the resolved cluster for the agents, and runs
 // one agent per node inside that node's netns and cgroup.
+
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -16,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { TRUST_DOMAIN } from '../config/defaults.ts';
 import { repoRoot } from '../datapath/native.ts';
 import { cgroup2Root } from '../datapath/system.ts';
 import { type CaStore, openCaStore } from '../issuer/ca-store.ts';
@@ -55,7 +57,8 @@ export interface SandboxOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const TRUST_DOMAIN = 'cluster.local';
+
+export { TRUST_DOMAIN };
 
 export class Sandbox {
   readonly layout: SandboxLayout;
@@ -343,7 +346,7 @@ export class Sandbox {
     child.unref();
     n.agentPid = child.pid ?? null;
     saveSandboxState(this.state);
-    const { fetchStatus } = await import('../cli/commands/status.ts');
+    const { fetchStatus } = await import('../admin/client.ts');
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null)
         throw new Error(`agent of ${n.name} exited (${child.exitCode}); see ${n.log}`);

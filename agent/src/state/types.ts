@@ -1,10 +1,10 @@
 // The cluster as the agent sees it: one immutable, versioned snapshot that
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
+import type { AuthorizationPolicy } from './authz-types.ts';
+import type { NetworkPolicy } from './netpol-types.ts';
+import type { Labels } from './selectors.ts';
 
-import type { AuthorizationPolicy } from '../policy/authz-types.ts';
-import type { NetworkPolicy } from '../policy/netpol-types.ts';
-
-export type Labels = Readonly<Record<string, string>>;
+export type { Labels } from './selectors.ts';
 
 export interface Namespace {
   readonly name: string;

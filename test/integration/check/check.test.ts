@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { JsonReport } from '../../../agent/src/check/render.ts';
 import { type LoadedObject, loadObject, repoRoot } from '../../../agent/src/datapath/index.ts';
-import { LAYOUT_VERSION } from '../../../agent/src/datapath/layout.ts';
+import { LAYOUT_VERSION } from '../../../agent/src/tables/layout.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { makeRig, type Rig } from '../../support/rig.ts';
 

@@ -213,7 +213,7 @@ describePrivileged('HBONE front: client addresses, handshakes, streams', () => {
   });
 
   async function accessLog() {
-    const { adminGet } = await import('../../../agent/src/agent/admin-client.ts');
+    const { adminGet } = await import('../../../agent/src/admin/client.ts');
     return adminGet<unknown[]>(
       c.sandbox.state.nodes.find((n) => n.name === 'node-2')!.adminSocket,
       '/access-log',

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
 import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
 import { CaClient, type IssuerError } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';

@@ -11,14 +11,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AgentStatus } from '../../../agent/src/agent/status.ts';
-import { fetchStatus } from '../../../agent/src/cli/commands/status.ts';
+import { fetchStatus } from '../../../agent/src/admin/client.ts';
 import {
   type ConnectResult,
   connectScript,
   lastJson,
   runInPod,
 } from '../../../agent/src/sandbox/exec.ts';
+import type { AgentStatus } from '../../../agent/src/telemetry/status.ts';
 import { FakeApiServer, writeKubeconfig } from '../../support/fake-apiserver.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';

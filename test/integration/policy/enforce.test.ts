@@ -1,10 +1,10 @@
 // Policy enforced by the mesh in a 2-node sandbox, pair by pair, and for every
 // pair `weft policy trace` on the same manifests says what the traffic did.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {
   sinkServer,
@@ -230,7 +230,7 @@ describePrivileged('policy enforcement agrees with policy trace', () => {
   });
 
   it('logs each denial with the policy that made it', async () => {
-    const { fetchAccessLog } = await import('../../../agent/src/cli/commands/status.ts');
+    const { fetchAccessLog } = await import('../../../agent/src/admin/client.ts');
     const node2 = await fetchAccessLog(c.sandbox.state.nodes[1]!.adminSocket);
     const node1 = await fetchAccessLog(c.sandbox.state.nodes[0]!.adminSocket);
     const details = [...node1, ...node2]

@@ -3,8 +3,8 @@
 // neighbours untouched) and `weft status` says which policy and why; a file that is not
 // YAML at all leaves the last good state in force.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { formatStatus } from '../../../agent/src/agent/status.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { formatStatus } from '../../../agent/src/telemetry/status.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
 import { docs, namespace, pod } from '../../support/shop.ts';

@@ -2,10 +2,10 @@
 // the same kept-alive connection; across nodes (HBONE) and on the same node
 // (hand-off); and `weft policy trace --http` says the same.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
 import { docs, namespace, pod } from '../../support/shop.ts';

@@ -7,9 +7,9 @@
 // (the shared evaluator) must foretell what happened: 200, 403 (HTTP rules,
 // connection kept), or a refused/reset connection (NetworkPolicy, L4 denial).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { type Trace, tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
 

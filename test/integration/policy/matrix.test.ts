@@ -4,9 +4,9 @@
 // principal, ALLOW by namespace). For every ordered pair and port, the verdict of
 // `weft policy trace` equals what the traffic did.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {
   type TestCluster,

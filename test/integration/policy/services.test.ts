@@ -5,11 +5,11 @@
 // and live, gives the kernel's answer.
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
 import { repoRoot } from '../../../agent/src/datapath/native.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { type Trace, tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {
   sinkServer,

@@ -5,10 +5,10 @@
 // --protocol udp` says what the kernel did.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
 import { docs, namespace, pod } from '../../support/shop.ts';

@@ -11,14 +11,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { emptyPolicy } from '../../../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
-import { AccessLog } from '../../../agent/src/proxy/access-log.ts';
 import { HbonePool } from '../../../agent/src/proxy/hbone/client.ts';
 import { DEFAULT_KEEPALIVE } from '../../../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../../agent/src/proxy/hbone/limits.ts';
 import { HboneServer } from '../../../agent/src/proxy/hbone/server.ts';
 import { SocketPool } from '../../../agent/src/proxy/socket-pool.ts';
-import { DirectionStats } from '../../../agent/src/proxy/stats.ts';
 import type { Pod } from '../../../agent/src/state/types.ts';
+import { AccessLog } from '../../../agent/src/telemetry/access-log.ts';
+import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/t/sa/client';

@@ -6,7 +6,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { afterEach, expect, it } from 'vitest';
 import type { Counts } from '../../../agent/src/proxy/pipe.ts';
 import { joinSockets, kernelRelays } from '../../../agent/src/proxy/relay.ts';
-import { DirectionStats } from '../../../agent/src/proxy/stats.ts';
+import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 
 interface Rig {

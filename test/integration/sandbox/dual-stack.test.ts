@@ -4,7 +4,7 @@
 // IPv6 ClusterIP, the L7 path, plaintext from outside the mesh (permissive,
 // strict), and ingress NetworkPolicy on the second address.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
 import type { AccessEntry } from '../../../agent/src/proxy/index.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { describePrivileged } from '../../support/privileged.ts';

@@ -6,10 +6,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminServer, type AdminSource, parseHostPort } from '../../../agent/src/agent/admin.ts';
-import { adminGet } from '../../../agent/src/agent/admin-client.ts';
-import type { AgentStatus } from '../../../agent/src/agent/status.ts';
+import { adminGet } from '../../../agent/src/admin/client.ts';
+import { AdminServer, type AdminSource, parseHostPort } from '../../../agent/src/admin/server.ts';
 import { adminTcpOption } from '../../../agent/src/cli/commands/agent.ts';
+import type { AgentStatus } from '../../../agent/src/telemetry/status.ts';
 import { modesWhenListening } from '../../support/socket-watch.ts';
 
 const source: AdminSource = {

@@ -1,9 +1,9 @@
 // The flow log is bounded by bytes and entries, and `since` still returns
 // exactly the flows numbered above what a watcher saw, across wrap-around.
 import { describe, expect, it } from 'vitest';
-import { FLOW_LOG_BYTES, FLOW_LOG_ENTRIES, FlowLog } from '../../../agent/src/agent/flows.ts';
 import { emptyPolicy } from '../../../agent/src/compile/policy.ts';
-import type { AccessEntry } from '../../../agent/src/proxy/access-log.ts';
+import type { AccessEntry } from '../../../agent/src/telemetry/access-log.ts';
+import { FLOW_LOG_BYTES, FLOW_LOG_ENTRIES, FlowLog } from '../../../agent/src/telemetry/flows.ts';
 
 const entry = (authority: string): AccessEntry => ({
   time: new Date().toISOString(),

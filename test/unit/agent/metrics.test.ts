@@ -1,7 +1,7 @@
 // The Prometheus exposition of a node's status.
 import { describe, expect, it } from 'vitest';
-import { renderMetrics } from '../../../agent/src/agent/metrics.ts';
-import type { AgentStatus } from '../../../agent/src/agent/status.ts';
+import { renderMetrics } from '../../../agent/src/telemetry/metrics.ts';
+import type { AgentStatus } from '../../../agent/src/telemetry/status.ts';
 
 const counters = (n: number) => ({
   accepted: n,

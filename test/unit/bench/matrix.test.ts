@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { needsHttp } from '../../../agent/src/proxy/authorize.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import {
   benchManifests,
   PORTS,

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isAuthorizationPolicy,
   parseAuthorizationPolicy,
-} from '../../../agent/src/policy/authz-parse.ts';
+} from '../../../agent/src/sources/policy/authz-parse.ts';
 import { validateObject } from './models.ts';
 import { chart, type K8sObject, parseDocs, repo } from './render.ts';
 

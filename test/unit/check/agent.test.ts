@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { agentChecks } from '../../../agent/src/check/agent.ts';
 import type { PinnedMaps } from '../../../agent/src/check/types.ts';
-import { LAYOUT_VERSION, maps } from '../../../agent/src/datapath/layout.ts';
+import { LAYOUT_VERSION, maps } from '../../../agent/src/tables/layout.ts';
 import { fakeHost, judge, status } from './fake-host.ts';
 
 const pinned = (over: Partial<PinnedMaps> = {}, absent: string[] = []): PinnedMaps => ({

@@ -1,6 +1,6 @@
 // A fabricated host for the checks: a healthy modern machine unless a test says
 // otherwise. Only what a test overrides differs from it.
-import type { AgentStatus } from '../../../agent/src/agent/status.ts';
+
 import { decodeCapabilities } from '../../../agent/src/check/caps.ts';
 import type { KernelProbe } from '../../../agent/src/check/features.ts';
 import type {
@@ -12,8 +12,9 @@ import type {
   LoadProbe,
   PinnedMaps,
 } from '../../../agent/src/check/index.ts';
-import { LAYOUT_VERSION, maps } from '../../../agent/src/datapath/layout.ts';
 import { parseMounts } from '../../../agent/src/datapath/system.ts';
+import { LAYOUT_VERSION, maps } from '../../../agent/src/tables/layout.ts';
+import type { AgentStatus } from '../../../agent/src/telemetry/status.ts';
 
 export const UNIFIED_MOUNTS = `sysfs /sys sysfs rw,nosuid 0 0
 cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec 0 0

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AdminServer } from '../../../agent/src/agent/admin.ts';
+import { AdminServer } from '../../../agent/src/admin/server.ts';
 import { run } from '../../../agent/src/cli/commands/policy.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import type { TraceQuery } from '../../../agent/src/policy/trace-query.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 
 const manifests = `apiVersion: v1
 kind: Namespace

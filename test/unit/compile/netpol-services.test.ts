@@ -5,7 +5,7 @@ import { compileEgress, type PeerEntry } from '../../../agent/src/compile/netpol
 import { allowedTarget, vipEgress } from '../../../agent/src/compile/netpol-services.ts';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
 import { compileServices, vipKey } from '../../../agent/src/compile/services.ts';
-import type { NetworkPolicy, PolicyRule } from '../../../agent/src/policy/netpol-types.ts';
+import type { NetworkPolicy, PolicyRule } from '../../../agent/src/state/netpol-types.ts';
 import type { EndpointSlice, Service, Snapshot } from '../../../agent/src/state/types.ts';
 import { pod, snapshot } from './fixtures.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileEgress, compilePeerTable } from '../../../agent/src/compile/netpol.ts';
-import type { NetworkPolicy } from '../../../agent/src/policy/netpol-types.ts';
+import type { NetworkPolicy } from '../../../agent/src/state/netpol-types.ts';
 import type { Snapshot } from '../../../agent/src/state/types.ts';
 import { pod, snapshot } from './fixtures.ts';
 

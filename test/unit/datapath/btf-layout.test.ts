@@ -2,8 +2,8 @@
 // compiled object's BTF, field by field (name, offset, size, C type).
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type FieldType, place, structs } from '../../../agent/src/datapath/layout.ts';
 import { native, repoRoot } from '../../../agent/src/datapath/native.ts';
+import { type FieldType, place, structs } from '../../../agent/src/tables/layout.ts';
 
 const bpfDir = `${repoRoot}build/bpf`;
 const objects = readdirSync(bpfDir).filter((f) => f.endsWith('.bpf.o'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { codecFor, decodeAddr, encodeAddr } from '../../../agent/src/datapath/codec.ts';
 import { decodeEvent } from '../../../agent/src/datapath/events.ts';
-import { EgressKey, Event, Workload } from '../../../agent/src/datapath/layout.ts';
+import { EgressKey, Event, Workload } from '../../../agent/src/tables/layout.ts';
 
 describe('struct codec', () => {
   it('encodes little-endian host fields and big-endian ports at their offsets', () => {

@@ -9,7 +9,7 @@ import {
   place,
   type StructSpec,
   structs,
-} from '../../../agent/src/datapath/layout.ts';
+} from '../../../agent/src/tables/layout.ts';
 
 describe('layout placement', () => {
   it('places fields at C natural alignment', () => {

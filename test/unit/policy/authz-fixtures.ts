@@ -1,13 +1,13 @@
 // Policies are built through the parser, so tests exercise what a manifest would produce.
 import { expect } from 'vitest';
 import { evaluateAuthorization } from '../../../agent/src/policy/authz-eval.ts';
-import { parseAuthorizationPolicy } from '../../../agent/src/policy/authz-parse.ts';
+import { parseAuthorizationPolicy } from '../../../agent/src/sources/policy/authz-parse.ts';
 import type {
   AuthorizationPolicy,
   AuthzDecision,
   AuthzInput,
   AuthzRequest,
-} from '../../../agent/src/policy/authz-types.ts';
+} from '../../../agent/src/state/authz-types.ts';
 
 export function ap(namespace: string, name: string, spec: unknown): AuthorizationPolicy {
   const doc = {

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
 import { servesHttp } from '../../../agent/src/policy/authz-l7.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
 import { needsHttp } from '../../../agent/src/proxy/authorize.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 import { ap } from './authz-fixtures.ts';
 
 const web = {

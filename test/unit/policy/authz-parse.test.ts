@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import {
   isAuthorizationPolicy,
   parseAuthorizationPolicy,
-} from '../../../agent/src/policy/authz-parse.ts';
+} from '../../../agent/src/sources/policy/authz-parse.ts';
 import type { ObjectError } from '../../../agent/src/state/types.ts';
 
 const F = 'policy/shop.yaml';

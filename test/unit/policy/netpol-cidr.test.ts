@@ -6,7 +6,7 @@ import {
   isSubnet,
   parseCidr,
   parseIP,
-} from '../../../agent/src/policy/cidr.ts';
+} from '../../../agent/src/state/cidr.ts';
 
 describe('parseIP', () => {
   it('reads IPv4 and IPv6 in their usual spellings', () => {

@@ -8,8 +8,8 @@ import {
   type NetpolInput,
   type NetworkPolicy,
   type Protocol,
-  parseNetworkPolicy,
 } from '../../../agent/src/policy/netpol-index.ts';
+import { parseNetworkPolicy } from '../../../agent/src/sources/policy/netpol-parse.ts';
 import type { ContainerPort } from '../../../agent/src/state/types.ts';
 
 /** A policy from YAML (apiVersion and kind added); fails the test when it does not parse. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseNetworkPolicy } from '../../../agent/src/policy/netpol-parse.ts';
+import { parseNetworkPolicy } from '../../../agent/src/sources/policy/netpol-parse.ts';
 import type { ObjectError } from '../../../agent/src/state/types.ts';
 
 const F = 'policies/shop.yaml';

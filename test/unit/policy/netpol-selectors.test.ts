@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   describeSelector,
   type LabelSelector,
-  parseLabelSelector,
   selects,
 } from '../../../agent/src/policy/selectors.ts';
+import { parseLabelSelector } from '../../../agent/src/sources/policy/selector-parse.ts';
 
 function parse(raw: unknown) {
   const errors: [string, string][] = [];

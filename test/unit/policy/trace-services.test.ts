@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileEgress } from '../../../agent/src/compile/netpol.ts';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { MAX_ENDPOINT_STAGES, tracePolicy } from '../../../agent/src/policy/trace.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 
 const pod = (name: string, labels: string, ip: string) => `apiVersion: v1
 kind: Pod

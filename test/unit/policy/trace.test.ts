@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadManifests } from '../../../agent/src/policy/load.ts';
 import { tracePolicy } from '../../../agent/src/policy/trace.ts';
+import { loadManifests } from '../../../agent/src/sources/manifests/load.ts';
 
 const fixture = new URL('../../fixtures/policy/shop.yaml', import.meta.url).pathname;
 const m = loadManifests([fixture]);

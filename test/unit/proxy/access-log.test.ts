@@ -6,8 +6,8 @@ import {
   ACCESS_LOG_ENTRIES,
   type AccessEntry,
   AccessLog,
-} from '../../../agent/src/proxy/access-log.ts';
-import { BoundedLog, clip, FIELD_MAX } from '../../../agent/src/proxy/bounded-log.ts';
+} from '../../../agent/src/telemetry/access-log.ts';
+import { BoundedLog, clip, FIELD_MAX } from '../../../agent/src/telemetry/bounded-log.ts';
 
 const refusedConnect = (authority: string): Omit<AccessEntry, 'time'> => ({
   direction: 'inbound',

@@ -2,7 +2,7 @@
 // aborted, reported (throttled), never thrown on to end the agent.
 import { describe, expect, it } from 'vitest';
 import { contain, throttledReport } from '../../../agent/src/proxy/contain.ts';
-import { DirectionStats } from '../../../agent/src/proxy/stats.ts';
+import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 
 describe('contain', () => {
   it('runs a handler that works as it is', () => {

@@ -6,7 +6,7 @@ import { Duplex, getDefaultHighWaterMark, setDefaultHighWaterMark } from 'node:s
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeProxy } from '../../../agent/src/proxy/index.ts';
 import { BATCH_MIN, JOIN_HIGH_WATER_MARK, join } from '../../../agent/src/proxy/pipe.ts';
-import { DirectionStats } from '../../../agent/src/proxy/stats.ts';
+import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 
 const before = getDefaultHighWaterMark(false);
 afterAll(() => setDefaultHighWaterMark(false, before));

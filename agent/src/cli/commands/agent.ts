@@ -2,15 +2,16 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AdminServer, parseHostPort } from '../../agent/admin.ts';
+import { AdminServer, parseHostPort } from '../../admin/server.ts';
 import { Agent } from '../../agent/agent.ts';
-import { HealthServer } from '../../agent/health.ts';
 import { requireKernelFeatures } from '../../check/features.ts';
 import { nativeKernelProbe } from '../../check/host.ts';
+import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
 import { configureHttp } from '../../proxy/http.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
+import { HealthServer } from '../../telemetry/health.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
@@ -24,7 +25,7 @@ Options:
   --manifests DIR       directory of Kubernetes-format YAML (Namespace, Pod, Service)
   --cgroup-root DIR     cgroup v2 directory holding the node's pods (never the host root in tests)
   --bpffs DIR           pin directory (default /sys/fs/bpf/weft)
-  --admin-socket PATH   admin API socket, mode 0600 (default /run/weft/agent.sock)
+  --admin-socket PATH   admin API socket, mode 0600 (default ${ADMIN_SOCKET})
   --admin-tcp ADDR      also serve the admin API on TCP, e.g. 127.0.0.1:15000 (default off:
                         any process that reaches it reads the access log)
   --no-admin-tcp        no TCP admin API (the default; kept for existing scripts)
@@ -35,8 +36,8 @@ Options:
   --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer (re-read on each request)
   --issuer-ca-file F    roots the issuer's certificate must chain to (https issuer)
-  --trust-domain TD     SPIFFE trust domain (default cluster.local)
-  --root-namespace NS   where mesh-wide AuthorizationPolicies live (default weft-system)
+  --trust-domain TD     SPIFFE trust domain (default ${TRUST_DOMAIN})
+  --root-namespace NS   where mesh-wide AuthorizationPolicies live (default ${WEFT_NAMESPACE})
   --mtls-default MODE   permissive or strict, for namespaces without weft.dev/mtls (default permissive)
   --hbone-keepalive S   PING each HBONE peer every S seconds; drop a session unanswered for S (default 10)
   --hbone-handshake-timeout S  close an HBONE connection still in its TLS handshake after S seconds (default 5)
@@ -60,16 +61,16 @@ export async function run(args: string[]): Promise<number> {
     manifests: { type: 'string' },
     'cgroup-root': { type: 'string' },
     bpffs: { type: 'string', default: '/sys/fs/bpf/weft' },
-    'admin-socket': { type: 'string', default: '/run/weft/agent.sock' },
+    'admin-socket': { type: 'string', default: ADMIN_SOCKET },
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
     'access-log-query-strings': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
-    'trust-domain': { type: 'string', default: 'cluster.local' },
+    'trust-domain': { type: 'string', default: TRUST_DOMAIN },
     'issuer-ca-file': { type: 'string' },
-    'root-namespace': { type: 'string', default: 'weft-system' },
+    'root-namespace': { type: 'string', default: WEFT_NAMESPACE },
     'mtls-default': { type: 'string', default: 'permissive' },
     'hbone-keepalive': { type: 'string' },
     'hbone-handshake-timeout': { type: 'string' },

@@ -1,4 +1,5 @@
 // weft check: can this host run weft, and is its agent healthy? One verdict a line.
+
 import {
   exitCode,
   realHost,
@@ -7,6 +8,7 @@ import {
   selectChecks,
   toJson,
 } from '../../check/index.ts';
+import { ADMIN_SOCKET } from '../../config/defaults.ts';
 import { repoRoot } from '../../datapath/native.ts';
 import { parse, UsageError } from '../args.ts';
 
@@ -21,7 +23,7 @@ Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 
 
 Options:
   --pre                 only what can be checked before the agent is installed
-  --admin-socket PATH   the agent's admin socket (default /run/weft/agent.sock)
+  --admin-socket PATH   the agent's admin socket (default ${ADMIN_SOCKET})
   --bpffs DIR           the agent's pin directory (default /sys/fs/bpf/weft)
   --bpf-dir DIR         the compiled BPF objects to probe (default build/bpf of this install)
   -o, --output FORMAT   text (default) or json
@@ -30,7 +32,7 @@ Options:
 export async function run(args: string[]): Promise<number> {
   const { values } = parse('check', args, {
     pre: { type: 'boolean', default: false },
-    'admin-socket': { type: 'string', default: '/run/weft/agent.sock' },
+    'admin-socket': { type: 'string', default: ADMIN_SOCKET },
     bpffs: { type: 'string', default: '/sys/fs/bpf/weft' },
     'bpf-dir': { type: 'string', default: `${repoRoot}build/bpf` },
     output: { type: 'string', short: 'o', default: 'text' },

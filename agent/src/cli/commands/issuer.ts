@@ -1,8 +1,9 @@
 // weft issuer: the CA of the mesh. It holds the CA key (nodes never do) and
 // signs SVIDs for a node's own pods only.
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HealthServer } from '../../agent/health.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
 import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
 import { IssuerCluster } from '../../issuer/cluster.ts';
@@ -11,6 +12,7 @@ import { IssuerServer } from '../../issuer/server.ts';
 import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
+import { HealthServer } from '../../telemetry/health.ts';
 import { parse, portOption, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft issuer --listen ADDRESS --ca-dir DIR --manifests DIR --node-tokens DIR [options]
@@ -31,13 +33,13 @@ Options:
   --ca-dir DIR          ca.pem, ca-key.pem, [chain.pem], roots.pem; generated on first start
   --manifests DIR       the cluster's Pods (which node runs which service account)
   --node-tokens DIR     one file per node, named for the node, holding its token
-  --trust-domain TD     default cluster.local
+  --trust-domain TD     default ${TRUST_DOMAIN}
   --svid-lifetime SEC   certificate lifetime in seconds (default 86400)
 
 Kubernetes options:
   --kubernetes          read pods from the API server; authenticate agents by TokenReview
   --kubeconfig FILE     default: in-cluster service account, else KUBECONFIG
-  --namespace NS        where the CA Secret, root ConfigMap and Service live (default weft-system)
+  --namespace NS        where the CA Secret, root ConfigMap and Service live (default ${WEFT_NAMESPACE})
   --ca-secret NAME      the CA Secret (tls.crt, tls.key, ca.crt; default weft-ca)
   --ca-existing         the Secret is provided (cert-manager): never create it
   --root-configmap NAME ConfigMap the roots are published in (default weft-ca-root)
@@ -69,11 +71,11 @@ export async function run(args: string[]): Promise<number> {
     'ca-dir': { type: 'string' },
     manifests: { type: 'string' },
     'node-tokens': { type: 'string' },
-    'trust-domain': { type: 'string', default: 'cluster.local' },
+    'trust-domain': { type: 'string', default: TRUST_DOMAIN },
     'svid-lifetime': { type: 'string', default: '86400' },
     kubernetes: { type: 'boolean', default: false },
     kubeconfig: { type: 'string' },
-    namespace: { type: 'string', default: 'weft-system' },
+    namespace: { type: 'string', default: WEFT_NAMESPACE },
     'ca-secret': { type: 'string', default: 'weft-ca' },
     'ca-existing': { type: 'boolean', default: false },
     'root-configmap': { type: 'string', default: 'weft-ca-root' },

@@ -1,7 +1,9 @@
 // weft observe: the flows the nodes decided, in the manner of `hubble observe`.
-import { adminGet } from '../../agent/admin-client.ts';
-import type { Flow } from '../../agent/flows.ts';
+
+import { adminGet } from '../../admin/client.ts';
+import { ADMIN_SOCKET } from '../../config/defaults.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
+import type { Flow } from '../../telemetry/flows.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft observe [--sandbox NAME | --admin-socket PATH...] [filters] [--follow] [-o text|json]
@@ -12,7 +14,7 @@ with the verdict and the policy that made it.
 
 Options:
   --sandbox NAME          ask every node of a running sandbox
-  --admin-socket PATH     ask this agent (repeatable; default /run/weft/agent.sock)
+  --admin-socket PATH     ask this agent (repeatable; default ${ADMIN_SOCKET})
   --from X                only flows whose source contains X (a namespace/pod, a namespace, an IP)
   --to X                  only flows whose destination contains X
   --verdict V             allow, deny or audit
@@ -52,7 +54,7 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError('observe: -o takes text or json');
   const sockets = values.sandbox
     ? loadSandboxState(values.sandbox).nodes.map((n) => n.adminSocket)
-    : (values['admin-socket'] ?? ['/run/weft/agent.sock']);
+    : (values['admin-socket'] ?? [ADMIN_SOCKET]);
   const keep = (f: Flow) =>
     (!values.from || f.source.includes(values.from)) &&
     (!values.to || f.destination.includes(values.to)) &&

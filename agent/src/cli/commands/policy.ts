@@ -1,10 +1,12 @@
 // weft policy trace: why a connection (or an HTTP request) is allowed or denied,
 // stage by stage, from manifests.
-import { adminGet } from '../../agent/admin-client.ts';
-import { loadManifests } from '../../policy/load.ts';
+
+import { adminGet } from '../../admin/client.ts';
+import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
 import { type Trace, tracePolicy } from '../../policy/trace.ts';
 import { traceQueryString, traceRequest } from '../../policy/trace-query.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
+import { loadManifests } from '../../sources/manifests/load.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft policy trace --from NS/POD --to NS/POD|NS/svc/NAME --port N -f FILE|DIR [options]
@@ -27,9 +29,9 @@ Options:
   --live                  ask the running agents instead, and add what the BPF maps
                           installed on the nodes of both pods say
   --sandbox NAME          with --live: the sandbox whose agents to ask
-  --admin-socket PATH     with --live: the agent to ask (default /run/weft/agent.sock)
-  --trust-domain TD       default cluster.local
-  --root-namespace NS     where mesh-wide AuthorizationPolicies live (default weft-system)
+  --admin-socket PATH     with --live: the agent to ask (default ${ADMIN_SOCKET})
+  --trust-domain TD       default ${TRUST_DOMAIN}
+  --root-namespace NS     where mesh-wide AuthorizationPolicies live (default ${WEFT_NAMESPACE})
   -o, --output FORMAT     text (default) or json; json has a top-level verdict and stages
 `;
 
@@ -74,8 +76,8 @@ export async function run(args: string[]): Promise<number> {
     live: { type: 'boolean', default: false },
     sandbox: { type: 'string' },
     'admin-socket': { type: 'string' },
-    'trust-domain': { type: 'string', default: 'cluster.local' },
-    'root-namespace': { type: 'string', default: 'weft-system' },
+    'trust-domain': { type: 'string', default: TRUST_DOMAIN },
+    'root-namespace': { type: 'string', default: WEFT_NAMESPACE },
     output: { type: 'string', short: 'o', default: 'text' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -168,7 +170,7 @@ async function liveTrace(
   from: string,
   to: string,
 ): Promise<Trace> {
-  if (!sandbox) return ask(socket ?? '/run/weft/agent.sock', q);
+  if (!sandbox) return ask(socket ?? ADMIN_SOCKET, q);
   const state = loadSandboxState(sandbox);
   const nodeOf = (key: string) => state.pods.find((p) => p.key === key)?.node;
   const sock = (node: string | undefined) =>

@@ -1,8 +1,9 @@
 // weft status: what one node's agent has enrolled and is listening for.
-import { adminGet } from '../../agent/admin-client.ts';
-import { type AgentStatus, formatStatus } from '../../agent/status.ts';
-import type { AccessEntry } from '../../proxy/access-log.ts';
+
+import { fetchStatus } from '../../admin/client.ts';
+import { ADMIN_SOCKET } from '../../config/defaults.ts';
 import { loadSandboxState } from '../../sandbox/state.ts';
+import { formatStatus } from '../../telemetry/status.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft status [--admin-socket PATH | --sandbox NAME --node NODE] [-o text|json]
@@ -10,19 +11,11 @@ export const help = `Usage: weft status [--admin-socket PATH | --sandbox NAME --
 Shows, for one node, the enrolled workloads, their listeners and the proxy's counters.
 
 Options:
-  --admin-socket PATH   the agent's admin socket (default /run/weft/agent.sock)
+  --admin-socket PATH   the agent's admin socket (default ${ADMIN_SOCKET})
   --sandbox NAME        ask a node of a running sandbox (with --node)
   --node NODE           the sandbox node to ask
   -o, --output FORMAT   text (default) or json
 `;
-
-export function fetchStatus(socketPath: string): Promise<AgentStatus> {
-  return adminGet<AgentStatus>(socketPath, '/status');
-}
-
-export function fetchAccessLog(socketPath: string): Promise<AccessEntry[]> {
-  return adminGet<AccessEntry[]>(socketPath, '/access-log');
-}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse('status', args, {
@@ -38,7 +31,7 @@ export async function run(args: string[]): Promise<number> {
   }
   if (values.output !== 'text' && values.output !== 'json')
     throw new UsageError('status: -o takes text or json');
-  let socket = values['admin-socket'] ?? '/run/weft/agent.sock';
+  let socket = values['admin-socket'] ?? ADMIN_SOCKET;
   if (values.sandbox) {
     const state = loadSandboxState(values.sandbox);
     const node = state.nodes.find((n) => n.name === values.node);

@@ -9,6 +9,10 @@
 // streams are bounded per session (SETTINGS_MAX_CONCURRENT_STREAMS, both ends)
 // and per agent, and connections per agent, to keep the worst case within the
 // chart's memory limit (docs/architecture.md, "Identity and mTLS", has the numbers).
+import { HboneCounters } from '../../telemetry/stats.ts';
+
+export { HboneCounters };
+
 import type { Socket } from 'node:net';
 
 export interface HboneLimits {
@@ -34,18 +38,6 @@ export const DEFAULT_HBONE_LIMITS: HboneLimits = {
   maxStreamsPerSession: 100,
   maxStreams: 128,
 };
-
-/** What the bounds turned away, for the status document and metrics. */
-export class HboneCounters {
-  /** Connections closed at accept: too many handshakes pending (from the source, in all) or open. */
-  refusedConnections = 0;
-  /** Connections closed for not finishing the handshake in time. */
-  handshakeTimeouts = 0;
-  /** Streams refused (REFUSED_STREAM) with the agent's stream bound reached. */
-  refusedStreams = 0;
-  /** CONNECTs that claimed a client address not of the peer's identity. */
-  spoofedSources = 0;
-}
 
 /** The agent-wide state of the bounds. */
 export class HboneGuard {

@@ -6,16 +6,14 @@
 import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { PolicyTables } from '../../compile/policy.ts';
 import { native } from '../../datapath/native.ts';
-import type { AccessEntry, AccessLog } from '../access-log.ts';
-import { checkIngress, checkRequest, denial, needsHttp } from '../authorize.ts';
+import type { PolicyTables } from '../../tables/policy.ts';
+import type { AccessEntry, AccessLog } from '../../telemetry/access-log.ts';
+import type { DirectionStats } from '../../telemetry/stats.ts';
+import { admitInbound } from '../admit.ts';
 import { contain, type ErrorReport } from '../contain.ts';
-import { dialApp } from '../forward.ts';
-import { serveHttp } from '../http.ts';
 import { join, type Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
-import type { DirectionStats } from '../stats.ts';
 import { checkConnect } from './front.ts';
 import type { Keepalive } from './keepalive.ts';
 import type { HboneGuard } from './limits.ts';
@@ -100,72 +98,61 @@ export function handleConnect(
     deny(front.status, front.detail);
     return;
   }
-  const target = { ip: front.ip, port: front.port };
-  const peerSrc = { ip: front.sourceIp, identity: source };
-  const l7 = needsHttp(policy, ctx.workloadKey, target.port);
-  const v = checkIngress(
-    policy,
-    ctx.workloadKey,
-    peerSrc,
-    target.port,
-    l7 ? 'per-request' : undefined,
-  );
-  // AUDIT matches are recorded whatever the verdict.
-  if (v.audited) entry.audit = v.audited.join(', ');
-  if (!v.allow) {
-    deny(403, denial(v));
-    return;
-  }
-  if (l7) {
-    stream.respond({ ':status': 200 });
-    serveHttp(
-      {
-        netnsPath: ctx.netnsPath,
-        ip: target.ip,
-        port: target.port,
-        pool: ctx.pool,
-        stats,
-        log: ctx.log,
-        entry: { ...entry, via: 'hbone' },
-        authorize: (req) => checkRequest(policy, ctx.workloadKey, peerSrc, target.port, req),
-      },
-      stream,
-    );
-    return;
-  }
-  let app: Socket;
-  try {
-    app = dialApp(ctx.pool, ctx.netnsPath, target.ip, target.port);
-  } catch (e) {
-    deny(503, (e as Error).message);
-    return;
-  }
-  // The peer may reset the stream (or lose its connection) while the app dial is pending.
-  const gone = () => {
-    if (app.connecting) app.destroy();
+  const keep = (audit: string | undefined) => {
+    // AUDIT matches are recorded whatever the verdict.
+    if (audit) entry.audit = audit;
   };
-  stream.on('error', gone);
-  stream.once('close', gone);
-  app.once('error', () => {
-    if (!stream.headersSent) deny(503, 'the app refused the connection');
-  });
-  app.once('connect', () => {
-    stream.off('close', gone);
-    if (stream.destroyed || stream.closed) {
-      app.destroy();
-      return;
-    }
-    stream.respond({ ':status': 200 });
-    stats.active++;
-    join(stream, app, stats, resetStream, undefined, (reset, c) => {
-      ctx.log.add({
-        ...entry,
-        bytesFromClient: c.fromClient,
-        bytesToClient: c.toClient,
-        result: reset ? 'reset' : 'ok',
-      });
-    });
-  });
+  admitInbound(
+    {
+      policy,
+      workloadKey: ctx.workloadKey,
+      netnsPath: ctx.netnsPath,
+      pool: ctx.pool,
+      src: { ip: front.sourceIp, identity: source },
+      ip: front.ip,
+      port: front.port,
+    },
+    {
+      refuse: (detail, status, audit) => {
+        keep(audit);
+        deny(status, detail);
+      },
+      http: (audit) => {
+        keep(audit);
+        stream.respond({ ':status': 200 });
+        return { stats, log: ctx.log, entry: { ...entry, via: 'hbone' }, client: stream };
+      },
+      join: (app, audit) => {
+        keep(audit);
+        // The peer may reset the stream (or lose its connection) while the app dial is pending.
+        const gone = () => {
+          if (app.connecting) app.destroy();
+        };
+        stream.on('error', gone);
+        stream.once('close', gone);
+        app.once('error', () => {
+          if (!stream.headersSent) deny(503, 'the app refused the connection');
+        });
+        app.once('connect', () => {
+          stream.off('close', gone);
+          if (stream.destroyed || stream.closed) {
+            app.destroy();
+            return;
+          }
+          stream.respond({ ':status': 200 });
+          stats.active++;
+          join(stream, app, stats, resetStream, undefined, (reset, c) => {
+            ctx.log.add({
+              ...entry,
+              bytesFromClient: c.fromClient,
+              bytesToClient: c.toClient,
+              result: reset ? 'reset' : 'ok',
+            });
+          });
+        });
+      },
+    },
+  );
 }
 
 export class HboneServer {

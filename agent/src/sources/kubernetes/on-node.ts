@@ -2,8 +2,8 @@
 // with this node's pods located in the kernel by discovery. Loaded only by
 // `weft agent --kubernetes`, so other agents never load the API client.
 import { PodDiscovery } from '../../discovery/index.ts';
-import { KernelPodLocator } from '../../discovery/locator.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
+import { KernelPodLocator } from './locator.ts';
 import { KubernetesSource } from './source.ts';
 
 export interface OnNodeOptions {

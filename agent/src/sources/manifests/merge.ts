@@ -1,8 +1,8 @@
 // A directory's parse results → one snapshot, keeping the last good state: a
 // mistake in a file must not take working objects out of the mesh. Pure.
 import { isDeepStrictEqual } from 'node:util';
-import type { AuthorizationPolicy } from '../../policy/authz-types.ts';
-import type { NetworkPolicy } from '../../policy/netpol-types.ts';
+import type { AuthorizationPolicy } from '../../state/authz-types.ts';
+import type { NetworkPolicy } from '../../state/netpol-types.ts';
 import type {
   ClusterObjects,
   Namespace,

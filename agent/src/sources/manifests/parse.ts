@@ -2,10 +2,8 @@
 // error for every field that Kubernetes itself would reject. Pure: no I/O.
 import { isIP } from 'node:net';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../../policy/authz-parse.ts';
-import type { AuthorizationPolicy } from '../../policy/authz-types.ts';
-import { NETPOL_API_VERSION, parseNetworkPolicy } from '../../policy/netpol-parse.ts';
-import type { NetworkPolicy } from '../../policy/netpol-types.ts';
+import type { AuthorizationPolicy } from '../../state/authz-types.ts';
+import type { NetworkPolicy } from '../../state/netpol-types.ts';
 import type {
   ContainerPort,
   IpFamilyPolicy,
@@ -33,6 +31,8 @@ import {
   LABEL_VALUE_WHAT,
   PORT_NAME_WHAT,
 } from '../fields.ts';
+import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../policy/authz-parse.ts';
+import { NETPOL_API_VERSION, parseNetworkPolicy } from '../policy/netpol-parse.ts';
 
 export type ParsedObject =
   | { kind: 'Namespace'; value: Namespace }

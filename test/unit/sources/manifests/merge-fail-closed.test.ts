@@ -1,6 +1,5 @@
 // AuthorizationPolicies weft cannot enforce fail closed; malformed files keep the last good state.
 import { describe, expect, it } from 'vitest';
-import { formatStatus } from '../../../../agent/src/agent/status.ts';
 import { evaluateAuthorization } from '../../../../agent/src/policy/authz-eval.ts';
 import { LastGood } from '../../../../agent/src/sources/manifests/merge.ts';
 import {
@@ -8,6 +7,7 @@ import {
   parseManifestFile,
 } from '../../../../agent/src/sources/manifests/parse.ts';
 import type { Snapshot } from '../../../../agent/src/state/types.ts';
+import { formatStatus } from '../../../../agent/src/telemetry/status.ts';
 
 const policy = (action: string, source: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

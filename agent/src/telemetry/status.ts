@@ -1,5 +1,5 @@
 // What `weft status` shows for a node: the admin API's /status document.
-import type { HboneCounters } from '../proxy/hbone/limits.ts';
+import type { HboneCounters } from './stats.ts';
 
 export interface WorkloadStatus {
   key: string;

@@ -1,7 +1,7 @@
 // AuthorizationPolicy as weft reads it: the fields and semantics of Istio's
 // security.istio.io/v1 AuthorizationPolicy. An empty list means the field is not
 // set, as in Istio's protobuf; parsing has already checked every value.
-import type { Labels } from '../state/types.ts';
+import type { Labels } from './selectors.ts';
 
 export type AuthzAction = 'ALLOW' | 'DENY' | 'AUDIT';
 

@@ -3,13 +3,10 @@
 // back as errors naming file, object and field.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  isManifestName,
-  LastGood,
-  type ParseResult,
-  parseManifestFile,
-} from '../sources/manifests/index.ts';
-import type { ClusterObjects, ObjectError } from '../state/types.ts';
+import type { ClusterObjects, ObjectError } from '../../state/types.ts';
+import { LastGood } from './merge.ts';
+import { type ParseResult, parseManifestFile } from './parse.ts';
+import { isManifestName } from './source.ts';
 
 function files(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];

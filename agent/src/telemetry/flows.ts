@@ -1,10 +1,11 @@
 // Flows: one record per verdict the node made, from the kernel (connect-time
 // and sk_lookup refusals) and from the proxy (each connection it carried or
 // refused), with pods named, numbered so `weft observe` can ask for what is new.
-import type { PolicyTables } from '../compile/policy.ts';
+
 import type { DatapathEvent } from '../datapath/events.ts';
-import type { AccessEntry } from '../proxy/access-log.ts';
-import { BoundedLog, clipFields } from '../proxy/bounded-log.ts';
+import type { PolicyTables } from '../tables/policy.ts';
+import type { AccessEntry } from './access-log.ts';
+import { BoundedLog, clipFields } from './bounded-log.ts';
 
 export interface Flow {
   seq: number;

@@ -158,3 +158,14 @@ function groups(s: string, last: boolean): number[] | undefined {
   }
   return out;
 }
+
+/** An ipBlocks entry: a CIDR, or a single address standing for /32 or /128. */
+export function toCidr(block: string): Cidr | undefined {
+  if (block.includes('/')) return parseCidr(block);
+  const a = parseIP(block);
+  return a === undefined ? undefined : single(unmap(a));
+}
+
+function single(a: Address): Cidr {
+  return { family: a.family, network: a.value, prefix: a.family === 4 ? 32 : 128 };
+}

@@ -1,6 +1,19 @@
 // One AuthorizationPolicy document → the policy, or a precise error for everything
 // Istio's validation would reject, plus what weft cannot enforce yet (so that nothing
 // is silently widened or narrowed). Pure: no I/O.
+
+import {
+  type AuthorizationPolicy,
+  type AuthzAction,
+  type AuthzApiVersion,
+  type AuthzCondition,
+  type AuthzOperation,
+  type AuthzRule,
+  type AuthzSource,
+  authzApiVersions,
+} from '../../state/authz-types.ts';
+import { toCidr } from '../../state/cidr.ts';
+import type { Labels, ObjectError } from '../../state/types.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,
@@ -14,19 +27,7 @@ import {
   isMap,
   LABEL_KEY_WHAT,
   LABEL_VALUE_WHAT,
-} from '../sources/fields.ts';
-import type { Labels, ObjectError } from '../state/types.ts';
-import { toCidr } from './authz-match.ts';
-import {
-  type AuthorizationPolicy,
-  type AuthzAction,
-  type AuthzApiVersion,
-  type AuthzCondition,
-  type AuthzOperation,
-  type AuthzRule,
-  type AuthzSource,
-  authzApiVersions,
-} from './authz-types.ts';
+} from '../fields.ts';
 
 export interface AuthzParseResult {
   /**

@@ -3,12 +3,12 @@
 // its netns is pinned by an open fd, so the path handed to the datapath keeps
 // naming that netns even if the pause process goes and its pid is reused.
 
-import type { PodLocation } from '../sources/kubernetes/convert.ts';
-import type { PodLocator } from '../sources/kubernetes/source.ts';
-import { parseQosClass } from './layout.ts';
-import { type PinnedNetns, pinNetns } from './pin.ts';
-import type { PodDiscovery, PodResolution } from './resolve.ts';
-import { PodWatcher, type WatchOptions } from './watch.ts';
+import { parseQosClass } from '../../discovery/layout.ts';
+import { type PinnedNetns, pinNetns } from '../../discovery/pin.ts';
+import type { PodDiscovery, PodResolution } from '../../discovery/resolve.ts';
+import { PodWatcher, type WatchOptions } from '../../discovery/watch.ts';
+import type { PodLocation } from './convert.ts';
+import type { PodLocator } from './source.ts';
 
 // A pin outlives its pod's entry by this long: the snapshot that drops the pod is applied
 // after this (the datapath may still open the path to take it out), and its fd number is

@@ -4,6 +4,17 @@
 // fields are rejected too (as kubectl's strict field validation does): a misspelt
 // `except` or `matchLabels` would silently widen what a policy allows. Pure.
 
+import { cidrProblem, isSubnet, parseCidr } from '../../state/cidr.ts';
+import type {
+  IPBlock,
+  NetworkPolicy,
+  Peer,
+  PolicyPort,
+  PolicyRule,
+  PolicyType,
+  Protocol,
+} from '../../state/netpol-types.ts';
+import type { ObjectError } from '../../state/types.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,
@@ -16,19 +27,9 @@ import {
   isPortName,
   isPortNumber,
   PORT_NAME_WHAT,
-} from '../sources/fields.ts';
-import type { ObjectError } from '../state/types.ts';
-import { cidrProblem, isSubnet, parseCidr } from './cidr.ts';
-import type {
-  IPBlock,
-  NetworkPolicy,
-  Peer,
-  PolicyPort,
-  PolicyRule,
-  PolicyType,
-  Protocol,
-} from './netpol-types.ts';
-import { parseLabelSelector, type ReportError } from './selectors.ts';
+} from '../fields.ts';
+import type { ReportError } from './report.ts';
+import { parseLabelSelector } from './selector-parse.ts';
 
 export const NETPOL_API_VERSION = 'networking.k8s.io/v1';
 

@@ -17,3 +17,15 @@ export class ProxyStats {
   readonly outbound = new DirectionStats();
   readonly inbound = new DirectionStats();
 }
+
+/** What the bounds turned away, for the status document and metrics. */
+export class HboneCounters {
+  /** Connections closed at accept: too many handshakes pending (from the source, in all) or open. */
+  refusedConnections = 0;
+  /** Connections closed for not finishing the handshake in time. */
+  handshakeTimeouts = 0;
+  /** Streams refused (REFUSED_STREAM) with the agent's stream bound reached. */
+  refusedStreams = 0;
+  /** CONNECTs that claimed a client address not of the peer's identity. */
+  spoofedSources = 0;
+}

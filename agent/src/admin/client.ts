@@ -1,6 +1,8 @@
 // The other side of the admin API: one GET, JSON back. Used by the CLI
 // (status, observe, policy trace --live), the demo and the tests.
 import { request } from 'node:http';
+import type { AccessEntry } from '../telemetry/access-log.ts';
+import type { AgentStatus } from '../telemetry/status.ts';
 
 /** GETs `path` from the agent listening on `socketPath`; a non-200 answer rejects with its error. */
 export function adminGet<T>(socketPath: string, path: string): Promise<T> {
@@ -28,4 +30,12 @@ export function adminGet<T>(socketPath: string, path: string): Promise<T> {
     req.on('error', (e) => reject(new Error(`no agent answers on ${socketPath} (${e.message})`)));
     req.end();
   });
+}
+
+export function fetchStatus(socketPath: string): Promise<AgentStatus> {
+  return adminGet<AgentStatus>(socketPath, '/status');
+}
+
+export function fetchAccessLog(socketPath: string): Promise<AccessEntry[]> {
+  return adminGet<AccessEntry[]>(socketPath, '/access-log');
 }

@@ -1,0 +1,128 @@
+// A Service VIP judged by its endpoints: each endpoint's egress verdict, with the
+// evaluator the proxy, the compiler and `weft policy trace` share. Pure.
+
+import { podIPsOf } from '../state/addresses.ts';
+import type { NetworkPolicy, Protocol } from '../state/netpol-types.ts';
+import type { Endpoint, ServiceTarget } from '../state/service-endpoints.ts';
+import type { ClusterObjects, Labels, Pod } from '../state/types.ts';
+import type { PolicyTables } from '../tables/policy.ts';
+import { decideNetworkPolicies, type Endpoint as PeerEndpoint } from './netpol-eval.ts';
+
+export interface JudgedEndpoint {
+  readonly endpoint: Endpoint;
+  readonly allow: boolean;
+  /** The evaluator's words, naming the policy and rule. */
+  readonly reason: string;
+  /** `namespace/name` of the allowing policy and its rule index, when one allows. */
+  readonly matched?: { readonly policy: string; readonly rule: number };
+  /** The policies selecting the source for egress. */
+  readonly selectedBy: readonly string[];
+}
+
+/** What the policy evaluators need of the cluster, to judge a source's connections. */
+export interface EgressView {
+  readonly policies: readonly NetworkPolicy[];
+  readonly namespaces: ReadonlyMap<string, { readonly labels: Labels }>;
+  readonly podsByIP: ReadonlyMap<string, Pod>;
+}
+
+const peers = new WeakMap<EgressView['podsByIP'], Map<string, PeerEndpoint>>();
+
+/** The peer an endpoint is to the evaluator: the pod at its address, if any (as the proxy names it). */
+function peerOf(view: EgressView, ip: string): PeerEndpoint {
+  let m = peers.get(view.podsByIP);
+  if (!m) {
+    m = new Map();
+    peers.set(view.podsByIP, m);
+  }
+  let e = m.get(ip);
+  if (!e) {
+    const p = view.podsByIP.get(ip);
+    e = p
+      ? { ip, pod: { namespace: p.namespace, name: p.name, labels: p.labels, ports: p.ports } }
+      : { ip };
+    m.set(ip, e);
+  }
+  return e;
+}
+
+export type Subject = { namespace: string; labels: Labels; name?: string; ip?: string };
+
+export function subjectOf(s: Subject): PeerEndpoint {
+  return {
+    ip: s.ip ?? '',
+    pod: { namespace: s.namespace, labels: s.labels, ...(s.name ? { name: s.name } : {}) },
+  };
+}
+
+export function decide(
+  view: EgressView,
+  src: PeerEndpoint,
+  e: Endpoint,
+  protocol: Protocol = 'TCP',
+) {
+  return decideNetworkPolicies({
+    policies: view.policies,
+    namespaces: view.namespaces,
+    direction: 'egress',
+    subject: src,
+    peer: peerOf(view, e.ip),
+    port: e.port,
+    protocol,
+  });
+}
+
+/** Each endpoint's egress verdict for a connection from `subject` to it on its targetPort. */
+export function judgeEndpoints(
+  view: EgressView,
+  subject: Subject,
+  endpoints: readonly Endpoint[],
+  protocol: Protocol = 'TCP',
+): JudgedEndpoint[] {
+  const src = subjectOf(subject);
+  return endpoints.map((endpoint) => {
+    const d = decide(view, src, endpoint, protocol);
+    return {
+      endpoint,
+      allow: d.verdict === 'allow',
+      reason: d.reason,
+      ...(d.matched ? { matched: { policy: d.matched.policy, rule: d.matched.rule } } : {}),
+      selectedBy: d.selectedBy,
+    };
+  });
+}
+
+const views = new WeakMap<ClusterObjects, EgressView>();
+
+/** The evaluators' view of a snapshot, worked out once per snapshot. */
+export function egressView(objects: ClusterObjects): EgressView {
+  const have = views.get(objects);
+  if (have) return have;
+  const podsByIP = new Map<string, Pod>();
+  for (const p of objects.pods.values()) for (const ip of podIPsOf(p)) podsByIP.set(ip, p);
+  const view = {
+    policies: [...(objects.networkPolicies?.values() ?? [])],
+    namespaces: objects.namespaces,
+    podsByIP,
+  };
+  views.set(objects, view);
+  return view;
+}
+
+/** The proxy's choice for one source: the endpoints of a VIP port its egress policy allows. */
+export function allowedTarget(
+  t: PolicyTables,
+  srcKey: string,
+  target: ServiceTarget,
+): ServiceTarget {
+  const src = t.pods.get(srcKey);
+  if (!src || t.networkPolicies.length === 0) return target;
+  const view = { policies: t.networkPolicies, namespaces: t.namespaces, podsByIP: t.podsByIP };
+  const judged = judgeEndpoints(
+    view,
+    { namespace: src.namespace, labels: src.labels, name: src.name, ip: src.podIP ?? '' },
+    target.endpoints,
+  );
+  if (judged.every((j) => j.allow)) return target;
+  return { ...target, endpoints: judged.filter((j) => j.allow).map((j) => j.endpoint) };
+}
