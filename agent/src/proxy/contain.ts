@@ -27,11 +27,17 @@ export function contain(
   }
 }
 
-/** An ErrorReport that writes at most one line per interval and counts the rest. */
-export function throttledReport(log: (line: string) => void, intervalMs = 1000): ErrorReport {
+/**
+ * At most one line per interval: `write` gets a note of how many were held back since the
+ * last one (empty when none), so a flood costs a counter, not a log line each.
+ */
+export function throttled<T>(
+  intervalMs: number,
+  write: (more: string, what: T) => void,
+): (what: T) => void {
   let last = Number.NEGATIVE_INFINITY;
   let quiet = 0;
-  return (e) => {
+  return (what) => {
     const now = performance.now();
     if (now - last < intervalMs) {
       quiet++;
@@ -40,7 +46,14 @@ export function throttledReport(log: (line: string) => void, intervalMs = 1000):
     last = now;
     const more = quiet > 0 ? ` (${quiet} more since the last report)` : '';
     quiet = 0;
+    write(more, what);
+  };
+}
+
+/** An ErrorReport that writes at most one line per interval and counts the rest. */
+export function throttledReport(log: (line: string) => void, intervalMs = 1000): ErrorReport {
+  return throttled<unknown>(intervalMs, (more, e) => {
     const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
     log(`proxy: a connection handler failed; the connection was aborted${more}: ${what}`);
-  };
+  });
 }

@@ -10,6 +10,7 @@
 // and per agent, and connections per agent, to keep the worst case within the
 // chart's memory limit (docs/architecture.md, "Identity and mTLS", has the numbers).
 import { HboneCounters } from '../../telemetry/stats.ts';
+import { throttled } from '../contain.ts';
 
 export { HboneCounters };
 
@@ -116,20 +117,13 @@ export function spoofReport(
   log: (line: string) => void,
   intervalMs = 1000,
 ): (detail: string) => void {
-  let last = Number.NEGATIVE_INFINITY;
-  let quiet = 0;
-  return (detail) => {
-    counters.spoofedSources++;
-    const now = performance.now();
-    if (now - last < intervalMs) {
-      quiet++;
-      return;
-    }
-    last = now;
-    const more = quiet > 0 ? ` (${quiet} more since the last report)` : '';
-    quiet = 0;
+  const write = throttled<string>(intervalMs, (more, detail) =>
     log(
       `hbone: ATTACK? refused a CONNECT whose client address is not its certificate's${more}: ${detail}`,
-    );
+    ),
+  );
+  return (detail) => {
+    counters.spoofedSources++;
+    write(detail);
   };
 }
