@@ -33,6 +33,7 @@ import {
 } from '../fields.ts';
 import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../policy/authz-parse.ts';
 import { NETPOL_API_VERSION, parseNetworkPolicy } from '../policy/netpol-parse.ts';
+import { Reporter as FieldReporter } from '../policy/report.ts';
 
 export type ParsedObject =
   | { kind: 'Namespace'; value: Namespace }
@@ -511,38 +512,7 @@ const dns1123Subdomain: NameRule = {
 const ianaSvcName: NameRule = { what: PORT_NAME_WHAT, max: 15, test: isPortName };
 
 /** Collects errors for one object; each method returns the field's value, or undefined when wrong. */
-class Reporter {
-  readonly errors: ObjectError[] = [];
-  private readonly file: string;
-  private readonly object: string;
-  private readonly prefix: string;
-
-  constructor(file: string, object: string, prefix: string) {
-    this.file = file;
-    this.object = object;
-    this.prefix = prefix;
-  }
-
-  add(field: string, message: string): void {
-    const path = this.prefix && field ? `${this.prefix}.${field}` : this.prefix || field;
-    this.errors.push({ file: this.file, object: this.object, field: path, message });
-  }
-
-  /** A map; absent (or null) is an error when required, else an empty map. */
-  map(v: unknown, field: string, required: boolean): Record<string, unknown> | undefined {
-    if (isMap(v)) return v;
-    if (isAbsent(v) && !required) return {};
-    this.add(field, `expected a map, found ${describe(v)}`);
-    return undefined;
-  }
-
-  /** A list; absent (or null) is empty. */
-  list(v: unknown, field: string): unknown[] {
-    if (Array.isArray(v)) return v;
-    if (!isAbsent(v)) this.add(field, `expected a list, found ${describe(v)}`);
-    return [];
-  }
-
+class Reporter extends FieldReporter {
   name(v: unknown, field: string, rule: NameRule): string | undefined {
     if (typeof v !== 'string' || v === '') {
       this.add(field, `expected ${rule.what}, found ${describe(v)}`);

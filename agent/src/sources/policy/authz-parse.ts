@@ -28,6 +28,7 @@ import {
   LABEL_KEY_WHAT,
   LABEL_VALUE_WHAT,
 } from '../fields.ts';
+import { Reporter as FieldReporter } from './report.ts';
 
 export interface AuthzParseResult {
   /**
@@ -393,40 +394,14 @@ function unsupportedKey(key: string): string {
 
 // --- helpers ------------------------------------------------------------------
 
-class Reporter {
-  readonly errors: ObjectError[] = [];
+class Reporter extends FieldReporter {
   /** How many of the errors are fields Istio accepts and weft does not enforce. */
   unsupported = 0;
-  private readonly file: string;
-  private readonly object: string;
-
-  constructor(file: string, object: string) {
-    this.file = file;
-    this.object = object;
-  }
-
-  add(field: string, message: string): void {
-    this.errors.push({ file: this.file, object: this.object, field, message });
-  }
 
   /** A field Istio accepts that weft cannot enforce: the policy fails closed. */
   unsupport(field: string, message: string): void {
     this.add(field, message);
     this.unsupported++;
-  }
-
-  /** A map; absent (or null) is an error when required, else an empty map. */
-  map(v: unknown, field: string, required: boolean): Record<string, unknown> | undefined {
-    if (isMap(v)) return v;
-    if (isAbsent(v) && !required) return {};
-    this.add(field, `expected a map, found ${describe(v)}`);
-    return undefined;
-  }
-
-  list(v: unknown, field: string): unknown[] {
-    if (Array.isArray(v)) return v;
-    if (!isAbsent(v)) this.add(field, `expected a list, found ${describe(v)}`);
-    return [];
   }
 
   /** Unknown fields are errors: a misspelt field would otherwise widen or narrow a policy unseen. */
