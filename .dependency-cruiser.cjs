@@ -13,6 +13,7 @@ const layers = [
   'compile',
   'datapath',
   'telemetry',
+  'l7',
   'proxy',
   'admin',
   'agent',
@@ -41,7 +42,7 @@ module.exports = {
       name: 'apply-imports-no-compiler',
       severity: 'error',
       comment: 'datapath/, proxy/ and telemetry/ apply tables (tables/) and never run a compiler',
-      from: { path: '^agent/src/(datapath|proxy|telemetry)/' },
+      from: { path: '^agent/src/(datapath|l7|proxy|telemetry)/' },
       to: { path: '^agent/src/compile/' },
     },
     {

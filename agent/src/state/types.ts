@@ -2,6 +2,7 @@
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
 import type { AuthorizationPolicy } from './authz-types.ts';
 import type { NetworkPolicy } from './netpol-types.ts';
+import type { ReferenceGrant, Route } from './route-types.ts';
 import type { Labels } from './selectors.ts';
 
 export type { Labels } from './selectors.ts';
@@ -43,6 +44,8 @@ export interface ServicePort {
   /** A number, or the name of a container port; defaults to port. */
   readonly targetPort: number | string;
   readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+  /** spec.ports[].appProtocol: `http`, `http2`, `grpc`, `kubernetes.io/h2c`, `kubernetes.io/ws`, ... */
+  readonly appProtocol?: string;
 }
 
 export interface Service {
@@ -101,6 +104,10 @@ export interface ClusterObjects {
    * included) instead of from selecting pods.
    */
   readonly endpointSlices?: ReadonlyMap<string, EndpointSlice>;
+  /** Gateway API HTTPRoute and GRPCRoute, keyed by `Kind namespace/name`; absent where a source has none. */
+  readonly routes?: ReadonlyMap<string, Route>;
+  /** Keyed by `namespace/name`. */
+  readonly referenceGrants?: ReadonlyMap<string, ReferenceGrant>;
 }
 
 export interface Snapshot extends ClusterObjects {
