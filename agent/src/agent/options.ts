@@ -1,0 +1,50 @@
+// What an agent is started with, and the compile settings that follow from it.
+import type { MtlsMode } from '../compile/enrollment.ts';
+import type { NodeSettings } from '../compile/node.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
+import type { Keepalive } from '../proxy/hbone/keepalive.ts';
+import type { HboneLimits } from '../proxy/hbone/limits.ts';
+import type { SnapshotSource } from '../sources/source.ts';
+
+export interface AgentOptions {
+  node: string;
+  /** A manifest directory to read the cluster from, unless a source is given. */
+  manifests?: string;
+  /** Where the cluster comes from (the Kubernetes API); wins over manifests. */
+  source?: SnapshotSource;
+  /** mTLS mode of namespaces without a weft.dev/mtls label (default permissive). */
+  mtlsDefault?: MtlsMode;
+  cgroupRoot: string;
+  pinRoot: string;
+  splice?: boolean;
+  /** The issuer (unix socket path or host:port) and this node's credential: enables mTLS. */
+  issuer?: { address: string; token: string | (() => string); caPem?: string | (() => string) };
+  trustDomain?: string;
+  /** Where mesh-wide AuthorizationPolicies live (default weft-system). */
+  rootNamespace?: string;
+  /** HBONE PINGs: every intervalMs, a session unanswered for timeoutMs is dropped. */
+  hboneKeepalive?: Keepalive;
+  /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
+  hboneLimits?: HboneLimits;
+  log?: (line: string) => void;
+  /** Keep query strings of request paths in the access log (they may carry tokens). */
+  accessLogQueryStrings?: boolean;
+}
+
+export function trustDomainOf(opts: AgentOptions): string {
+  return opts.trustDomain ?? TRUST_DOMAIN;
+}
+
+export function rootNamespaceOf(opts: AgentOptions): string {
+  return opts.rootNamespace ?? WEFT_NAMESPACE;
+}
+
+/** What compileNode needs to know about this node, from the agent's options. */
+export function nodeSettings(opts: AgentOptions): NodeSettings {
+  return {
+    node: opts.node,
+    trustDomain: trustDomainOf(opts),
+    rootNamespace: rootNamespaceOf(opts),
+    ...(opts.mtlsDefault ? { mtlsDefault: opts.mtlsDefault } : {}),
+  };
+}

@@ -1,0 +1,50 @@
+// The agent's status document (`weft status`, the admin API's /status).
+import type { NodeWorkload } from '../compile/index.ts';
+import type { NodeDatapath } from '../datapath/node.ts';
+import type { IdentityManager } from '../identity/manager.ts';
+import type { NodeProxy } from '../proxy/index.ts';
+import type { SnapshotSource } from '../sources/source.ts';
+import { LAYOUT_VERSION } from '../tables/layout.ts';
+import type { AgentStatus } from '../telemetry/status.ts';
+
+export interface StatusParts {
+  node: string;
+  snapshotVersion: number;
+  workloads: readonly NodeWorkload[];
+  workloadErrors: ReadonlyMap<string, string>;
+  proxy: NodeProxy;
+  identities: IdentityManager | null;
+  source: SnapshotSource;
+  datapath: NodeDatapath | undefined;
+}
+
+export function agentStatus(s: StatusParts): AgentStatus {
+  const byKey = new Map(s.proxy.list().map((p) => [p.workload.key, p]));
+  return {
+    node: s.node,
+    layoutVersion: LAYOUT_VERSION,
+    snapshotVersion: s.snapshotVersion,
+    workloads: s.workloads.map((w) => {
+      const p = byKey.get(w.key);
+      return {
+        key: w.key,
+        podIP: w.podIP ?? null,
+        podIPs: [...w.podIPs],
+        serviceAccount: w.serviceAccount,
+        enrolled: p !== undefined,
+        reason: s.workloadErrors.get(w.key) ?? w.reason,
+        workloadId: p?.workloadId ?? null,
+        listeners: p ? p.listeners.addresses.map((l) => `${l.role} ${l.address}:${l.port}`) : [],
+      };
+    }),
+    mtls: s.identities !== null,
+    identities: s.identities?.status() ?? [],
+    proxy: {
+      outbound: { ...s.proxy.stats.outbound },
+      inbound: { ...s.proxy.stats.inbound },
+      hbone: { ...s.proxy.hboneGuard.counters },
+    },
+    rejected: s.source.errors().map((e) => ({ ...e })),
+    datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
+  };
+}
