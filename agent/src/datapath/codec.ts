@@ -133,6 +133,17 @@ export interface Addr {
   bytes: Buffer; // 16 bytes; IPv4 in the first four
 }
 
+/** An address as the policy maps key it: 16 bytes, IPv4 as ::ffff:a.b.c.d. */
+export function addr16(ip: string): Buffer {
+  const a = encodeAddr(ip);
+  const out = Buffer.alloc(16);
+  if (a.family === constants.AF_INET) {
+    out.writeUInt16BE(0xffff, 10);
+    a.bytes.copy(out, 12, 0, 4);
+  } else a.bytes.copy(out);
+  return out;
+}
+
 /** An IP address in the datapath's form: family plus 16 bytes, IPv4 first. */
 export function encodeAddr(ip: string): Addr {
   const bytes = Buffer.alloc(16);
