@@ -8,26 +8,20 @@
 #include "events.h"
 #include "udp.h"
 
-/* An isolated workload's connect() no NetworkPolicy rule allows: no rule to name. */
-static const struct weft_verdict no_rule = { .action = WEFT_VERDICT_DENY };
-
 #define SYS_PROCEED 1
 #define SYS_REJECT 0 /* connect() fails with EPERM */
 
 static __always_inline int weft_deny(struct bpf_sock_addr *ctx, __u64 cg,
-				     const struct weft_workload *wl,
-				     const struct weft_verdict *v, __u16 family,
+				     const struct weft_workload *wl, __u16 family,
 				     const __u32 *addr, __be16 port, __u8 protocol, __u8 kind)
 {
 	struct weft_event_args ev = {
 		.cgroup_id = cg,
 		.cookie = bpf_get_socket_cookie(ctx),
 		.workload_id = wl->id,
-		.policy_id = v->policy_id,
 		.addr = addr,
 		.port = port,
 		.family = family,
-		.rule = v->rule,
 		.kind = kind,
 		.verdict = WEFT_VERDICT_DENY,
 		.protocol = protocol,
@@ -53,7 +47,7 @@ static __always_inline int weft_udp_egress(struct bpf_sock_addr *ctx, __u64 cg,
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) && !(lport && weft_udp_is_reply(&f)) &&
 	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
 				 IPPROTO_UDP_, family, addr, port))
-		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port, IPPROTO_UDP_, kind);
+		return weft_deny(ctx, cg, wl, family, addr, port, IPPROTO_UDP_, kind);
 	/* Remembered so the peer's answers pass sk_lookup, where something would stop them. */
 	if (lport && (wl->flags & (WEFT_WL_F_STRICT | WEFT_WL_F_INGRESS_ISOLATED)))
 		weft_udp_note(&f);
@@ -82,7 +76,6 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 {
 	__u64 cg;
 	struct weft_workload *wl;
-	struct weft_verdict *v;
 	__u32 addr[1];
 	__be16 port;
 	__u32 proto = ctx->protocol;
@@ -100,13 +93,10 @@ int weft_connect4(struct bpf_sock_addr *ctx)
 	if (proto == IPPROTO_UDP_)
 		return weft_udp_egress(ctx, cg, wl, WEFT_AF_INET, addr, port, WEFT_EV_CONNECT);
 
-	v = weft_egress_lookup(wl->id, WEFT_AF_INET, addr, port);
-	if (v && v->action == WEFT_VERDICT_DENY)
-		return weft_deny(ctx, cg, wl, v, WEFT_AF_INET, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
 	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
 				 IPPROTO_TCP_, WEFT_AF_INET, addr, port))
-		return weft_deny(ctx, cg, wl, &no_rule, WEFT_AF_INET, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
+		return weft_deny(ctx, cg, wl, WEFT_AF_INET, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;
@@ -122,7 +112,6 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 {
 	__u64 cg;
 	struct weft_workload *wl;
-	struct weft_verdict *v;
 	__u32 addr[4];
 	__u16 family = WEFT_AF_INET6;
 	__be16 port;
@@ -151,13 +140,10 @@ int weft_connect6(struct bpf_sock_addr *ctx)
 	if (proto == IPPROTO_UDP_)
 		return weft_udp_egress(ctx, cg, wl, family, addr, port, WEFT_EV_CONNECT);
 
-	v = weft_egress_lookup(wl->id, family, addr, port);
-	if (v && v->action == WEFT_VERDICT_DENY)
-		return weft_deny(ctx, cg, wl, v, family, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	if ((wl->flags & WEFT_WL_F_EGRESS_ISOLATED) &&
 	    !weft_egress_allowed(weft_policy_key_id(wl->id, wl->flags & WEFT_WL_F_EGRESS_GEN),
 				 IPPROTO_TCP_, family, addr, port))
-		return weft_deny(ctx, cg, wl, &no_rule, family, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
+		return weft_deny(ctx, cg, wl, family, addr, port, IPPROTO_TCP_, WEFT_EV_CONNECT);
 	/* The agent's and proxy's own ports are reached directly (policy still applies). */
 	if (weft_is_own_port(bpf_ntohs(port)))
 		return SYS_PROCEED;

@@ -1,28 +1,8 @@
-/* Connect-time egress policy: exact port first, then the any-port entry. */
+/* NetworkPolicy in the kernel: egress_allow and ingress_allow lookups. */
 #ifndef WEFT_EGRESS_H
 #define WEFT_EGRESS_H
 
 #include "common.h"
-
-static __always_inline struct weft_verdict *
-weft_egress_lookup(__u32 workload_id, __u16 family, const __u32 *addr, __be16 port)
-{
-	struct weft_egress_key k = {};
-	struct weft_verdict *v;
-
-	k.workload_id = workload_id;
-	k.family = family;
-	k.port = port;
-	if (family == WEFT_AF_INET)
-		__builtin_memcpy(k.addr, addr, 4);
-	else
-		__builtin_memcpy(k.addr, addr, 16);
-	v = bpf_map_lookup_elem(&egress_deny, &k);
-	if (v)
-		return v;
-	k.port = 0;
-	return bpf_map_lookup_elem(&egress_deny, &k);
-}
 
 /* A peer address as the tables key it: 16 bytes, IPv4 as ::ffff:a.b.c.d. */
 static __always_inline void weft_addr16(__u8 *out, __u16 family, const __u32 *addr)

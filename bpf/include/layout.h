@@ -2,7 +2,7 @@
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
 
-#define WEFT_LAYOUT_VERSION 7
+#define WEFT_LAYOUT_VERSION 8
 #define WEFT_PORT_OUTBOUND 15001
 #define WEFT_PORT_INBOUND 15006
 #define WEFT_PORT_HBONE 15008
@@ -51,14 +51,6 @@ struct weft_orig_dst {
 	__u32 workload_id;
 };
 
-/* An egress destination of one workload. (24 bytes) */
-struct weft_egress_key {
-	__u32 workload_id;
-	__be16 port;
-	__u16 family;
-	__u8 addr[16];
-};
-
 /* LPM key: a workload and an IP protocol, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id and protocol too. (28 bytes) */
 struct weft_egress_prefix {
 	__u32 prefixlen;
@@ -73,14 +65,6 @@ struct weft_egress_ports {
 	__u16 flags;
 	__u16 count;
 	__u8 ranges[32];
-};
-
-/* A compiled decision and what made it. (8 bytes) */
-struct weft_verdict {
-	__u32 policy_id;
-	__u16 rule;
-	__u8 action;
-	__u8 stage;
 };
 
 /* A local address sk_lookup steers. (20 bytes) */
@@ -207,15 +191,6 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ingress_allow SEC(".maps");
-
-/* Connect-time denials. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct weft_egress_key);
-	__type(value, struct weft_verdict);
-	__uint(max_entries, 65536);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} egress_deny SEC(".maps");
 
 /* Local address (port 0: any port) → its listener in inbound_socks and its mode. */
 struct {

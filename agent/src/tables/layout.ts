@@ -40,7 +40,7 @@ export interface MapSpec {
 }
 
 /** Bump on any change below: the agent compares it with the pinned `meta` map. */
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 
 export const constants = {
   LAYOUT_VERSION,
@@ -85,7 +85,7 @@ export const constants = {
   UDP_FLOW_NS: 30_000_000_000,
   /** Events for refused UDP datagrams per node and second; the rest are counted in event_budget. */
   DATAGRAM_EVENTS_PER_S: 1000,
-  /** event.verdict and verdict.action */
+  /** event.verdict */
   VERDICT_ALLOW: 1,
   VERDICT_DENY: 2,
   VERDICT_REDIRECT: 3,
@@ -117,13 +117,6 @@ export const OrigDst = struct(
   [addr('addr'), f('port', 'be16'), f('family', 'u16'), f('workload_id', 'u32')],
 );
 
-export const EgressKey = struct('weft_egress_key', 'An egress destination of one workload.', [
-  f('workload_id', 'u32'),
-  f('port', 'be16'),
-  f('family', 'u16'),
-  addr('addr'),
-]);
-
 export const EgressPrefix = struct(
   'weft_egress_prefix',
   'LPM key: a workload and an IP protocol, then a peer prefix (IPv4 as ::ffff:a.b.c.d); prefixlen counts workload_id and protocol too.',
@@ -135,13 +128,6 @@ export const EgressPorts = struct(
   'Ports a prefix is allowed on: count (lo, hi) u16 pairs in ranges, host order.',
   [f('policy_id', 'u32'), f('flags', 'u16'), f('count', 'u16'), f('ranges', { bytes: 32 })],
 );
-
-export const Verdict = struct('weft_verdict', 'A compiled decision and what made it.', [
-  f('policy_id', 'u32'),
-  f('rule', 'u16'),
-  f('action', 'u8'),
-  f('stage', 'u8'),
-]);
 
 export const InboundKey = struct('weft_inbound_key', 'A local address sk_lookup steers.', [
   addr('addr'),
@@ -214,10 +200,8 @@ export const structs: readonly StructSpec[] = [
   Meta,
   Workload,
   OrigDst,
-  EgressKey,
   EgressPrefix,
   EgressPorts,
-  Verdict,
   InboundKey,
   InboundTarget,
   ConnKey,
@@ -275,14 +259,6 @@ export const maps: readonly MapSpec[] = [
     type: 'lpm_trie',
     key: EgressPrefix,
     value: EgressPorts,
-    maxEntries: 65536,
-  },
-  {
-    name: 'egress_deny',
-    doc: 'Connect-time denials.',
-    type: 'hash',
-    key: EgressKey,
-    value: Verdict,
     maxEntries: 65536,
   },
   {

@@ -59,7 +59,6 @@ describePrivileged('connect hooks', () => {
   let obj: LoadedObject;
   let links: Link[] = [];
   let enrolled: BpfMap<bigint, Decoded>;
-  let egress: BpfMap<Decoded, Decoded>;
   let origDst: BpfMap<bigint, Decoded>;
   let events: EventStream;
   const seen: DatapathEvent[] = [];
@@ -102,12 +101,11 @@ describePrivileged('connect hooks', () => {
       rig.cleanup.add(`link ${name}`, () => link.close());
     }
     enrolled = obj.map('enrolled');
-    egress = obj.map('egress_deny');
     origDst = obj.map('orig_dst');
     events = new EventStream(obj.mapFd('events'));
     events.on('event', (e) => seen.push(e));
     rig.cleanup.add('maps', () => {
-      for (const m of [enrolled, egress, origDst]) m.close();
+      for (const m of [enrolled, origDst]) m.close();
       events.close();
     });
 
@@ -163,34 +161,28 @@ describePrivileged('connect hooks', () => {
     });
 
     it('denies at connect() with EPERM and reports the verdict on the ring buffer', async () => {
-      const a = encodeAddr(APP4);
-      egress.set(
-        { workload_id: 7, port: 8080, family: a.family, addr: a.bytes },
-        { policy_id: 42, rule: 3, action: C.VERDICT_DENY, stage: 0 },
-      );
-      const before = proxied.length;
-      const r = await pod(APP4, 8080);
-      expect(r).toEqual({ error: 'EPERM' });
-      expect(proxied.length).toBe(before);
-      await expect.poll(() => seen.length, { timeout: 3000 }).toBeGreaterThan(0);
-      expect(seen.at(-1)).toMatchObject({
-        kind: 'connect',
-        verdict: 'deny',
-        workloadId: 7,
-        policyId: 42,
-        rule: 3,
-        addr: APP4,
-        port: 8080,
-        cgroupId: cgroupId(cg),
-      });
-      // The any-port entry denies other ports too; removing both lets traffic through.
-      egress.set(
-        { workload_id: 7, port: 0, family: a.family, addr: a.bytes },
-        { policy_id: 43, rule: 0, action: C.VERDICT_DENY, stage: 0 },
-      );
-      expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
-      egress.delete({ workload_id: 7, port: 8080, family: a.family, addr: a.bytes });
-      egress.delete({ workload_id: 7, port: 0, family: a.family, addr: a.bytes });
+      // Isolated for egress with no egress_allow entry: every destination is refused.
+      enrolled.set(cgroupId(cg), { id: 7, flags: C.WL_F_EGRESS_ISOLATED });
+      try {
+        const before = proxied.length;
+        const r = await pod(APP4, 8080);
+        expect(r).toEqual({ error: 'EPERM' });
+        expect(proxied.length).toBe(before);
+        await expect.poll(() => seen.length, { timeout: 3000 }).toBeGreaterThan(0);
+        expect(seen.at(-1)).toMatchObject({
+          kind: 'connect',
+          verdict: 'deny',
+          workloadId: 7,
+          policyId: 0,
+          rule: 0,
+          addr: APP4,
+          port: 8080,
+          cgroupId: cgroupId(cg),
+        });
+        expect(await pod(APP4, 9999)).toEqual({ error: 'EPERM' });
+      } finally {
+        enrolled.set(cgroupId(cg), { id: 7, flags: 0 });
+      }
       expect(await pod(APP4, 8080)).toMatchObject({ data: 'proxy' });
     });
 

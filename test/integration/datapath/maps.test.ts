@@ -48,13 +48,14 @@ describePrivileged('typed maps', () => {
   });
 
   it('round-trips struct keys with addresses and network-order ports', () => {
-    const m = obj.map<Decoded, Decoded>('egress_deny');
+    const m = obj.map<Decoded, Decoded>('conn_orig');
     try {
       const a = encodeAddr('2001:db8::7');
-      const key = { workload_id: 9, port: 443, family: a.family, addr: a.bytes };
-      m.set(key, { policy_id: 5, rule: 2, action: layout.constants.VERDICT_DENY, stage: 1 });
-      expect(m.get(key)).toEqual({ policy_id: 5, rule: 2, action: 2, stage: 1 });
-      expect(m.get({ ...key, port: 444 })).toBeUndefined();
+      const key = { workload_id: 9, port: 40000, family: a.family };
+      const value = { addr: a.bytes, port: 443, family: a.family, workload_id: 9 };
+      m.set(key, value);
+      expect(m.get(key)).toEqual(value);
+      expect(m.get({ ...key, port: 40001 })).toBeUndefined();
       expect([...m.keys()]).toEqual([key]);
       m.delete(key);
     } finally {

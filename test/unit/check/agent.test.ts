@@ -67,8 +67,8 @@ describe('running agent checks', () => {
     const r1 = await judge(agentChecks, 'agent.layout', fakeHost({ pinnedMaps: () => bad }));
     expect(r1.verdict).toBe('fail');
     expect(r1.detail).toBe("map 'enrolled': keySize is 4");
-    const some = pinned({}, ['events', 'egress_deny']);
+    const some = pinned({}, ['events', 'mesh_peers']);
     const r2 = await judge(agentChecks, 'agent.layout', fakeHost({ pinnedMaps: () => some }));
-    expect(r2.detail).toBe('not pinned under /sys/fs/bpf/weft: egress_deny, events');
+    expect(r2.detail).toBe('not pinned under /sys/fs/bpf/weft: mesh_peers, events');
   });
 });

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { codecFor, decodeAddr, encodeAddr } from '../../../agent/src/datapath/codec.ts';
 import { decodeEvent } from '../../../agent/src/datapath/events.ts';
-import { EgressKey, Event, Workload } from '../../../agent/src/tables/layout.ts';
+import { Event, type StructSpec, Workload } from '../../../agent/src/tables/layout.ts';
+
+/** A key with a host-order field, a network-order port and an address. */
+const EgressKey: StructSpec = {
+  name: 'weft_egress_key',
+  doc: 'An egress destination of one workload.',
+  fields: [
+    { name: 'workload_id', type: 'u32' },
+    { name: 'port', type: 'be16' },
+    { name: 'family', type: 'u16' },
+    { name: 'addr', type: { bytes: 16 } },
+  ],
+};
 
 describe('struct codec', () => {
   it('encodes little-endian host fields and big-endian ports at their offsets', () => {
