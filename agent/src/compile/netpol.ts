@@ -14,6 +14,7 @@
 import { selects } from '../policy/selectors.ts';
 import { podIPsOf } from '../state/addresses.ts';
 import { type Cidr, parseCidr } from '../state/cidr.ts';
+import { NAMESPACE_NAME_LABEL } from '../state/labels.ts';
 import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../state/netpol-types.ts';
 import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
 import { constants } from '../tables/layout.ts';
@@ -179,7 +180,7 @@ function indexOf(snap: Snapshot): SnapshotIndex {
     if (!nsLabels.has(pod.namespace))
       nsLabels.set(pod.namespace, {
         ...(snap.namespaces.get(pod.namespace)?.labels ?? {}),
-        'kubernetes.io/metadata.name': pod.namespace,
+        [NAMESPACE_NAME_LABEL]: pod.namespace,
       });
   }
   const index = { pods, nsLabels };

@@ -6,5 +6,14 @@ export const TRUST_DOMAIN = 'cluster.local';
 /** weft's own namespace: where mesh-wide AuthorizationPolicies, the CA Secret and the issuer live. */
 export const WEFT_NAMESPACE = 'weft-system';
 
+/** weft's runtime directory: the admin socket, the sandbox's state. */
+export const RUN_ROOT = '/run/weft';
+
 /** Where the agent serves its admin API (a unix socket, mode 0600). */
-export const ADMIN_SOCKET = '/run/weft/agent.sock';
+export const ADMIN_SOCKET = `${RUN_ROOT}/agent.sock`;
+
+/** Where bpffs is mounted. */
+export const BPFFS = '/sys/fs/bpf';
+
+/** The agent's pin directory under bpffs (the sandbox pins each cluster under it). */
+export const PIN_ROOT = `${BPFFS}/weft`;

@@ -2,6 +2,7 @@
 // hosts keep it at /sys/fs/cgroup/unified) and bpffs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { BPFFS } from '../config/defaults.ts';
 
 export interface Mount {
   source: string;
@@ -41,7 +42,7 @@ export function cgroupId(dir: string): bigint {
   return statSync(dir, { bigint: true }).ino;
 }
 
-export const BPFFS = '/sys/fs/bpf';
+export { BPFFS };
 
 /** Mounts bpffs at /sys/fs/bpf if nothing is there yet, and makes dir under it. */
 export function ensureBpffs(dir: string, mountList: Mount[] = mounts()): void {

@@ -15,6 +15,7 @@ import { tracePolicy } from '../policy/trace.ts';
 import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
 import { Sandbox, teardown } from '../sandbox/sandbox.ts';
 import { loadManifests } from '../sources/manifests/load.ts';
+import { MESH_LABEL } from '../state/labels.ts';
 import type { Flow } from '../telemetry/flows.ts';
 import { formatStatus } from '../telemetry/status.ts';
 import { Narrator } from './output.ts';
@@ -24,7 +25,7 @@ const namespaces = (enrolled: boolean) => `apiVersion: v1
 kind: Namespace
 metadata:
   name: shop
-  labels: {${enrolled ? 'weft.dev/mesh: enabled' : ''}}
+  labels: {${enrolled ? `${MESH_LABEL}: enabled` : ''}}
 `;
 const pods = `apiVersion: v1
 kind: Pod
@@ -71,7 +72,7 @@ spec:
   selector: {matchLabels: {app: cart}}
   action: ALLOW
   rules:
-  - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend"]}}]
+  - from: [{source: {principals: ["${TRUST_DOMAIN}/ns/shop/sa/frontend"]}}]
     to: [{operation: {methods: ["GET"]}}]
 `
     : ''
@@ -162,7 +163,7 @@ export async function sandboxTour(): Promise<number> {
     const log = await fetchAccessLog(sbx.state.nodes[1]!.adminSocket);
     const hop = log.find((e) => e.via === 'hbone' && e.direction === 'inbound');
     say.expect(
-      hop?.source === 'spiffe://cluster.local/ns/shop/sa/frontend',
+      hop?.source === `spiffe://${TRUST_DOMAIN}/ns/shop/sa/frontend`,
       "cart's node saw the frontend's identity over HBONE (HTTP/2 CONNECT, TLS 1.3)",
       hop ? `${hop.source} → ${hop.destination}` : 'no HBONE entry',
     );

@@ -8,6 +8,9 @@ import { CertificateAuthority, generateRootCA } from '../identity/ca.ts';
 import { statusOf } from '../sources/kubernetes/informer.ts';
 import { type CaStore, splitPem } from './ca-store.ts';
 
+/** The labels of the CA Secret weft writes. */
+const SECRET_LABELS = { 'app.kubernetes.io/part-of': 'weft' };
+
 export interface SecretCaOptions {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
@@ -75,7 +78,7 @@ export async function openSecretCaStore(opts: SecretCaOptions): Promise<CaStore>
       secret = await core.createNamespacedSecret({
         namespace: opts.namespace,
         body: {
-          metadata: { name: opts.secretName, labels: { 'app.kubernetes.io/part-of': 'weft' } },
+          metadata: { name: opts.secretName, labels: SECRET_LABELS },
           type: 'kubernetes.io/tls',
           data: {
             'tls.crt': b64(root.certPem),
@@ -148,7 +151,7 @@ async function publishRoots(
     await core.createNamespacedConfigMap({
       namespace,
       body: {
-        metadata: { name, labels: { 'app.kubernetes.io/part-of': 'weft' } },
+        metadata: { name, labels: SECRET_LABELS },
         data: { [ROOT_KEY]: want },
       },
     });

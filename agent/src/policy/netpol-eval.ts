@@ -2,6 +2,7 @@
 // spelt out. Pure: the caller supplies the policies, namespaces and both endpoints.
 
 import { contains } from '../state/cidr.ts';
+import { NAMESPACE_NAME_LABEL } from '../state/labels.ts';
 import {
   isIPBlockPeer,
   type NetworkPolicy,
@@ -195,7 +196,7 @@ function peerMatches(p: Peer, policyNamespace: string, input: NetpolInput): bool
 }
 
 function namespaceLabels(input: NetpolInput, name: string): Labels {
-  return { ...input.namespaces.get(name)?.labels, 'kubernetes.io/metadata.name': name };
+  return { ...input.namespaces.get(name)?.labels, [NAMESPACE_NAME_LABEL]: name };
 }
 
 function portMatches(p: PolicyPort, input: NetpolInput): boolean {

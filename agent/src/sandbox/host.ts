@@ -5,7 +5,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BPFFS, cgroup2Root, ensureBpffs } from '../datapath/system.ts';
+import { PIN_ROOT } from '../config/defaults.ts';
+import { cgroup2Root, ensureBpffs } from '../datapath/system.ts';
 
 export const NETNS_DIR = '/var/run/netns';
 
@@ -100,18 +101,18 @@ export function delCgroupTree(dir: string): void {
   throw new Error(`cgroup ${dir} stays busy`);
 }
 
-/** A pin directory of our own under /sys/fs/bpf/weft/. */
+/** A pin directory of our own under PIN_ROOT. */
 export function addPinDir(...parts: string[]): string {
-  const dir = join(BPFFS, 'weft', ...parts);
+  const dir = join(PIN_ROOT, ...parts);
   ensureBpffs(dir);
   return dir;
 }
 
 /** Unpins everything under dir and removes it (also the parent weft/ when left empty). */
 export function delPinDir(dir: string): void {
-  if (!dir.startsWith(join(BPFFS, 'weft'))) throw new Error(`refusing to remove ${dir}`);
+  if (!dir.startsWith(PIN_ROOT)) throw new Error(`refusing to remove ${dir}`);
   rmSync(dir, { recursive: true, force: true });
-  const top = join(BPFFS, 'weft');
+  const top = PIN_ROOT;
   try {
     if (existsSync(top) && readdirSync(top).length === 0) rmdirSync(top);
   } catch {

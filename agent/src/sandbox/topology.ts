@@ -1,6 +1,7 @@
 // Names and addresses of a sandbox, derived from its name alone, so `down`
 // can find everything even when the state file is gone. Pure.
 import { join } from 'node:path';
+import { PIN_ROOT, RUN_ROOT } from '../config/defaults.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/;
 
@@ -12,7 +13,7 @@ export function checkSandboxName(name: string): void {
   }
 }
 
-export const STATE_ROOT = '/run/weft/sandbox';
+export const STATE_ROOT = join(RUN_ROOT, 'sandbox');
 
 export interface NodeLayout {
   readonly index: number;
@@ -47,7 +48,7 @@ export function sandboxLayout(name: string) {
     underlayNetns: `${prefix}-net`,
     /** Relative to the cgroup2 mount. */
     cgroup: prefix,
-    pinRoot: `/sys/fs/bpf/weft/${name}`,
+    pinRoot: join(PIN_ROOT, name),
     stateDir: join(STATE_ROOT, name),
     node(index: number): NodeLayout {
       return {

@@ -7,6 +7,8 @@ export const MTLS_LABEL = 'weft.dev/mtls';
 /** Where a pod's netns and cgroup are, for sources that know (the sandbox, plain hosts). */
 export const NETNS_ANNOTATION = 'weft.dev/netns-path';
 export const CGROUP_ANNOTATION = 'weft.dev/cgroup-path';
+/** The label Kubernetes gives every namespace: its own name (namespace selectors match on it). */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export type MtlsMode = 'strict' | 'permissive';
 

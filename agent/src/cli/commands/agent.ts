@@ -6,7 +6,7 @@ import { AdminServer, parseHostPort } from '../../admin/server.ts';
 import { Agent } from '../../agent/agent.ts';
 import { requireKernelFeatures } from '../../check/features.ts';
 import { nativeKernelProbe } from '../../check/host.ts';
-import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
+import { ADMIN_SOCKET, PIN_ROOT, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
 import { configureHttp } from '../../proxy/http.ts';
@@ -24,7 +24,7 @@ Options:
   --node NAME           this node's name (pods with spec.nodeName NAME are ours)
   --manifests DIR       directory of Kubernetes-format YAML (Namespace, Pod, Service)
   --cgroup-root DIR     cgroup v2 directory holding the node's pods (never the host root in tests)
-  --bpffs DIR           pin directory (default /sys/fs/bpf/weft)
+  --bpffs DIR           pin directory (default ${PIN_ROOT})
   --admin-socket PATH   admin API socket, mode 0600 (default ${ADMIN_SOCKET})
   --admin-tcp ADDR      also serve the admin API on TCP, e.g. 127.0.0.1:15000 (default off:
                         any process that reaches it reads the access log)
@@ -60,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
     node: { type: 'string' },
     manifests: { type: 'string' },
     'cgroup-root': { type: 'string' },
-    bpffs: { type: 'string', default: '/sys/fs/bpf/weft' },
+    bpffs: { type: 'string', default: PIN_ROOT },
     'admin-socket': { type: 'string', default: ADMIN_SOCKET },
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },

@@ -8,7 +8,7 @@ import {
   selectChecks,
   toJson,
 } from '../../check/index.ts';
-import { ADMIN_SOCKET } from '../../config/defaults.ts';
+import { ADMIN_SOCKET, PIN_ROOT } from '../../config/defaults.ts';
 import { repoRoot } from '../../datapath/native.ts';
 import { parse, UsageError } from '../args.ts';
 
@@ -24,7 +24,7 @@ Exit status: 0 when nothing failed (warnings allowed), 1 when a check failed, 2 
 Options:
   --pre                 only what can be checked before the agent is installed
   --admin-socket PATH   the agent's admin socket (default ${ADMIN_SOCKET})
-  --bpffs DIR           the agent's pin directory (default /sys/fs/bpf/weft)
+  --bpffs DIR           the agent's pin directory (default ${PIN_ROOT})
   --bpf-dir DIR         the compiled BPF objects to probe (default build/bpf of this install)
   -o, --output FORMAT   text (default) or json
 `;
@@ -33,7 +33,7 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parse('check', args, {
     pre: { type: 'boolean', default: false },
     'admin-socket': { type: 'string', default: ADMIN_SOCKET },
-    bpffs: { type: 'string', default: '/sys/fs/bpf/weft' },
+    bpffs: { type: 'string', default: PIN_ROOT },
     'bpf-dir': { type: 'string', default: `${repoRoot}build/bpf` },
     output: { type: 'string', short: 'o', default: 'text' },
     help: { type: 'boolean', short: 'h' },

@@ -5,6 +5,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
+import { constants } from '../../tables/layout.ts';
 import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './keepalive.ts';
@@ -83,12 +84,14 @@ export class HbonePool {
       if (have.streams === 0) have.session.close();
     }
     const session = connectHbone(
-      t.dstIp.includes(':') ? `https://[${t.dstIp}]:15008` : `https://${t.dstIp}:15008`,
+      t.dstIp.includes(':')
+        ? `https://[${t.dstIp}]:${constants.PORT_HBONE}`
+        : `https://${t.dstIp}:${constants.PORT_HBONE}`,
       () => {
         const fd = this.pool.take(t.srcNetns, t.dstIp.includes(':') ? 6 : 4);
         const raw = new Socket({ fd, readable: true, writable: true });
         raw.setNoDelay(true);
-        raw.connect(15008, t.dstIp);
+        raw.connect(constants.PORT_HBONE, t.dstIp);
         return {
           socket: raw,
           secureContext,
