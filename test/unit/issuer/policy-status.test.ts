@@ -5,7 +5,7 @@ import {
   acceptedCondition,
   type Condition,
   PolicyStatusWriter,
-} from '../../../agent/src/issuer/policy-status.ts';
+} from '../../../agent/src/issuer/kubernetes/policy-status.ts';
 import { FakeApiServer, kubeConfigFor } from '../../support/fake-apiserver.ts';
 
 const AV = 'security.weft.dev/v1alpha1';

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCaStore } from '../../../agent/src/issuer/ca-store.ts';
+import { TokenReviewAuthenticator } from '../../../agent/src/issuer/kubernetes/tokenreview.ts';
 import {
   DEFAULT_REVIEW_LIMIT,
   type RateLimit,
   SourceRateLimiter,
 } from '../../../agent/src/issuer/rate-limit.ts';
 import { IssuerServer } from '../../../agent/src/issuer/server.ts';
-import { TokenReviewAuthenticator } from '../../../agent/src/issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../../agent/src/sources/kubernetes/kubeconfig.ts';
 import { FakeApiServer, writeKubeconfig } from '../../support/fake-apiserver.ts';
 import { modesWhenListening } from '../../support/socket-watch.ts';

@@ -4,12 +4,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
-import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
-import { IssuerCluster } from '../../issuer/cluster.ts';
-import { PolicyStatusWriter } from '../../issuer/policy-status.ts';
+import { openSecretCaStore } from '../../issuer/kubernetes/ca-secret.ts';
+import { IssuerCluster } from '../../issuer/kubernetes/cluster.ts';
+import { PolicyStatusWriter } from '../../issuer/kubernetes/policy-status.ts';
+import { TokenReviewAuthenticator } from '../../issuer/kubernetes/tokenreview.ts';
 import { IssuerServer } from '../../issuer/server.ts';
-import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
 import { HealthServer } from '../../telemetry/health.ts';

@@ -10,9 +10,9 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { normalize, type RawObject } from '../sources/kubernetes/convert.ts';
-import { type InformerOptions, ResourceInformer } from '../sources/kubernetes/informer.ts';
-import { parseObjects } from '../sources/manifests/parse.ts';
+import { normalize, type RawObject } from '../../sources/kubernetes/convert.ts';
+import { type InformerOptions, ResourceInformer } from '../../sources/kubernetes/informer.ts';
+import { parseObjects } from '../../sources/manifests/parse.ts';
 
 const GROUP = 'security.weft.dev';
 const VERSION = 'v1alpha1';

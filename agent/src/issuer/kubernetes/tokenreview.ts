@@ -9,7 +9,7 @@ import {
   nodeFromReview,
   type ReviewPolicy,
   type ReviewStatus,
-} from './authenticate.ts';
+} from '../authenticate.ts';
 
 export interface TokenReviewOptions extends ReviewPolicy {
   readonly kubeConfig: KubeConfig;
