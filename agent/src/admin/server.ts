@@ -2,9 +2,9 @@
 // of mode 0600 (what `weft status` uses). TCP only when asked (--admin-tcp): whoever reaches a
 // TCP port in the agent's netns (the host's, on Kubernetes) could read what the access log holds.
 import { createServer, type Server } from 'node:http';
-import { parseTraceQuery } from '../policy/trace-query.ts';
-import type { AuthzRequest } from '../state/authz-types.ts';
-import type { AgentStatus } from '../telemetry/status.ts';
+import { parseTraceQuery } from '../policy/index.ts';
+import type { AuthzRequest } from '../state/index.ts';
+import type { AgentStatus } from '../telemetry/index.ts';
 import { listenUnix } from './unix-socket.ts';
 
 /** What the admin API serves: the agent implements it. */

@@ -6,17 +6,15 @@
 // certificates.ts, kernel-events.ts, status.ts, live-trace.ts).
 
 import type { NodeWorkload } from '../compile/index.ts';
-import { compileNode } from '../compile/node.ts';
-import { emptyPolicy, type PolicyTables } from '../compile/policy.ts';
-import { NodeDatapath } from '../datapath/node.ts';
-import type { IdentityManager } from '../identity/manager.ts';
-import type { Trace } from '../policy/trace.ts';
-import { NodeProxy } from '../proxy/index.ts';
-import { useKernelRelay } from '../proxy/relay.ts';
-import type { SnapshotSource } from '../sources/source.ts';
-import type { Snapshot } from '../state/types.ts';
-import { FlowLog } from '../telemetry/flows.ts';
-import type { AgentStatus } from '../telemetry/status.ts';
+import { compileNode, emptyPolicy, type PolicyTables } from '../compile/index.ts';
+import { NodeDatapath } from '../datapath/index.ts';
+import type { IdentityManager } from '../identity/index.ts';
+import type { Trace } from '../policy/index.ts';
+import { NodeProxy, useKernelRelay } from '../proxy/index.ts';
+import type { SnapshotSource } from '../sources/index.ts';
+import type { Snapshot } from '../state/index.ts';
+import type { AgentStatus } from '../telemetry/index.ts';
+import { FlowLog } from '../telemetry/index.ts';
 import { ApplyPhase } from './apply.ts';
 import { startIdentities, wantedIdentities } from './certificates.ts';
 import { IdAllocator } from './ids.ts';

@@ -3,10 +3,9 @@
 // which workloads are enrolled (proxy listeners and kernel entries), and each
 // enrolled workload's NetworkPolicy tables in the kernel.
 import { existsSync, statSync } from 'node:fs';
-import type { NodeWorkload } from '../compile/index.ts';
-import type { NodeTables } from '../compile/node.ts';
-import type { EnrolledEntry, NodeDatapath } from '../datapath/node.ts';
-import { cgroupId } from '../datapath/system.ts';
+import type { NodeTables, NodeWorkload } from '../compile/index.ts';
+import type { EnrolledEntry, NodeDatapath } from '../datapath/index.ts';
+import { cgroupId } from '../datapath/index.ts';
 import type { NodeProxy } from '../proxy/index.ts';
 import type { IdAllocator } from './ids.ts';
 

@@ -1,8 +1,7 @@
 // Certificates: with an issuer, the agent holds an SVID for each identity its
 // enrolled pods run as, and the trust bundle.
 import type { NodeWorkload } from '../compile/index.ts';
-import { CaClient } from '../identity/caclient.ts';
-import { IdentityManager } from '../identity/manager.ts';
+import { CaClient, IdentityManager } from '../identity/index.ts';
 import type { AgentOptions } from './options.ts';
 
 /** The certificate manager; `changed` runs on a new certificate or bundle. */

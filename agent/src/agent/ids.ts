@@ -1,7 +1,7 @@
 // Workload ids: small integers that index the sk_lookup socket map and tag
 // redirected connections. Kept stable across agent restarts by reusing what
 // the pinned `enrolled` map already says for a cgroup.
-import { INBOUND_V6_SLOT } from '../datapath/node.ts';
+import { INBOUND_V6_SLOT } from '../datapath/index.ts';
 
 // inbound_socks has 16384 slots: the IPv4 listeners below INBOUND_V6_SLOT, the
 // IPv6 ones above it; 0 stays unused.

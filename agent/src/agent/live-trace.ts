@@ -1,9 +1,8 @@
 // `weft policy trace --live`: a trace with this agent's view of the cluster,
 // plus what the tables installed in its kernel say for the pods on this node.
-import type { NodeDatapath } from '../datapath/node.ts';
-import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
-import type { AuthzRequest } from '../state/authz-types.ts';
-import type { Snapshot } from '../state/types.ts';
+import type { NodeDatapath } from '../datapath/index.ts';
+import { type Trace, type TraceStage, tracePolicy } from '../policy/index.ts';
+import type { AuthzRequest, Snapshot } from '../state/index.ts';
 import { type Applied, enrolledEntry } from './apply.ts';
 import { type AgentOptions, rootNamespaceOf, trustDomainOf } from './options.ts';
 

@@ -1,10 +1,8 @@
 // What an agent is started with, and the compile settings that follow from it.
-import type { MtlsMode } from '../compile/enrollment.ts';
-import type { NodeSettings } from '../compile/node.ts';
-import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
-import type { Keepalive } from '../proxy/hbone/keepalive.ts';
-import type { HboneLimits } from '../proxy/hbone/limits.ts';
-import type { SnapshotSource } from '../sources/source.ts';
+import type { MtlsMode, NodeSettings } from '../compile/index.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
+import type { HboneLimits, Keepalive } from '../proxy/index.ts';
+import type { SnapshotSource } from '../sources/index.ts';
 
 export interface AgentOptions {
   node: string;

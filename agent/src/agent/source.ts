@@ -1,8 +1,9 @@
 // Source wiring: where snapshots come from (a manifest directory or the
 // Kubernetes API), and what the agent logs of the source's warnings and rejections.
+
+import type { SnapshotSource } from '../sources/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
-import type { SnapshotSource } from '../sources/source.ts';
-import type { ObjectError, Snapshot } from '../state/types.ts';
+import type { ObjectError, Snapshot } from '../state/index.ts';
 import type { AgentOptions } from './options.ts';
 
 /** The source the options name: a cluster source wins over a manifest directory. */

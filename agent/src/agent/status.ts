@@ -1,11 +1,11 @@
 // The agent's status document (`weft status`, the admin API's /status).
 import type { NodeWorkload } from '../compile/index.ts';
-import type { NodeDatapath } from '../datapath/node.ts';
-import type { IdentityManager } from '../identity/manager.ts';
+import type { NodeDatapath } from '../datapath/index.ts';
+import type { IdentityManager } from '../identity/index.ts';
 import type { NodeProxy } from '../proxy/index.ts';
-import type { SnapshotSource } from '../sources/source.ts';
-import { LAYOUT_VERSION } from '../tables/layout.ts';
-import type { AgentStatus } from '../telemetry/status.ts';
+import type { SnapshotSource } from '../sources/index.ts';
+import { LAYOUT_VERSION } from '../tables/index.ts';
+import type { AgentStatus } from '../telemetry/index.ts';
 
 export interface StatusParts {
   node: string;

@@ -1,6 +1,6 @@
 // Checks of a running agent (not with --pre): its admin socket answers, and the
 // maps it pinned carry this build's map-layout version.
-import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { LAYOUT_VERSION } from '../tables/index.ts';
 import { type Check, fail, ok } from './types.ts';
 
 const start = (flag: string, value: string) =>

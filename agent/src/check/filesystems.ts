@@ -1,6 +1,6 @@
 // Filesystem checks: cgroup v2 (found in the mount table, wherever the host put
 // it) and bpffs, where the agent pins its maps and links.
-import { BPFFS, cgroup2Root } from '../datapath/system.ts';
+import { BPFFS, cgroup2Root } from '../datapath/index.ts';
 import { type Check, fail, ok, warn } from './types.ts';
 
 const cgroup2: Check = {

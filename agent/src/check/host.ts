@@ -4,14 +4,19 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { adminGet } from '../admin/client.ts';
-import type { Decoded } from '../datapath/codec.ts';
-import { BpfMap, checkMapInfo, mapSpec } from '../datapath/map.ts';
-import { type NativeError, native } from '../datapath/native.ts';
-import { loadObject } from '../datapath/object.ts';
-import { parseMounts } from '../datapath/system.ts';
-import { maps as layoutMaps } from '../tables/layout.ts';
-import type { AgentStatus } from '../telemetry/status.ts';
+import { adminGet } from '../admin/index.ts';
+import type { Decoded } from '../datapath/index.ts';
+import {
+  BpfMap,
+  checkMapInfo,
+  loadObject,
+  mapSpec,
+  type NativeError,
+  native,
+  parseMounts,
+} from '../datapath/index.ts';
+import { maps as layoutMaps } from '../tables/index.ts';
+import type { AgentStatus } from '../telemetry/index.ts';
 import { effectiveCapabilities, memlockFromLimits } from './caps.ts';
 import type { KernelProbe } from './features.ts';
 import type { HostProbe, LoadProbe, PinnedMaps } from './types.ts';

@@ -2,8 +2,8 @@
 // and answers with a verdict. Checks never touch the machine themselves, so
 // every one of them runs against a fabricated host in the unit tests.
 
-import type { Mount } from '../datapath/system.ts';
-import type { AgentStatus } from '../telemetry/status.ts';
+import type { Mount } from '../datapath/index.ts';
+import type { AgentStatus } from '../telemetry/index.ts';
 import type { KernelProbe } from './features.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail';

@@ -2,7 +2,7 @@
 // here only once it works.
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { LAYOUT_VERSION } from '../tables/index.ts';
 import { UsageError } from './args.ts';
 
 // Commands load when run: each pulls in only what it needs (the Kubernetes client alone

@@ -1,18 +1,27 @@
 // Which pods on this node are in the mesh, and where they live. Pure: a
 // snapshot in, the node's workload table out.
-import { podIPsOf } from '../state/addresses.ts';
+
+import type { Namespace, Pod, Snapshot } from '../state/index.ts';
 import {
   CGROUP_ANNOTATION,
   isStrict,
   MESH_LABEL,
   type MtlsMode,
   NETNS_ANNOTATION,
-} from '../state/labels.ts';
-import type { Namespace, Pod, Snapshot } from '../state/types.ts';
-import type { NodeWorkload } from '../tables/workloads.ts';
+  podIPsOf,
+} from '../state/index.ts';
+import type { NodeWorkload } from '../tables/index.ts';
 
-export * from '../state/labels.ts';
-export type { NodeWorkload } from '../tables/workloads.ts';
+export {
+  CGROUP_ANNOTATION,
+  inMesh,
+  isStrict,
+  MESH_LABEL,
+  MTLS_LABEL,
+  type MtlsMode,
+  NETNS_ANNOTATION,
+} from '../state/index.ts';
+export type { NodeWorkload } from '../tables/index.ts';
 
 function enrollment(ns: Namespace | undefined, pod: Pod): { enrolled: boolean; reason: string } {
   if (pod.labels[MESH_LABEL] === 'disabled')

@@ -7,11 +7,17 @@
 // endpoints are all denied (or that has none) is left out, so connect() fails
 // with EPERM; the proxy balances a mixed port over its allowed endpoints only.
 // Pure.
-import { decide, egressView, subjectOf } from '../policy/service-endpoints.ts';
-import { clusterIPsOf } from '../state/addresses.ts';
-import { isIPBlockPeer, type NetworkPolicy, type Protocol } from '../state/netpol-types.ts';
-import { type Endpoint, serviceEndpoints, slicesByService } from '../state/service-endpoints.ts';
-import type { ClusterObjects, Labels, Pod, Snapshot } from '../state/types.ts';
+import { decide, egressView, subjectOf } from '../policy/index.ts';
+import type { ClusterObjects, Labels, Pod, Snapshot } from '../state/index.ts';
+import {
+  clusterIPsOf,
+  type Endpoint,
+  isIPBlockPeer,
+  type NetworkPolicy,
+  type Protocol,
+  serviceEndpoints,
+  slicesByService,
+} from '../state/index.ts';
 
 export {
   allowedTarget,
@@ -19,7 +25,7 @@ export {
   egressView,
   type JudgedEndpoint,
   judgeEndpoints,
-} from '../policy/service-endpoints.ts';
+} from '../policy/index.ts';
 
 export interface VipPorts {
   /** The ClusterIP. */

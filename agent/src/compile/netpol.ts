@@ -11,20 +11,25 @@
 // named UDP port resolves against each peer pod (an entry per pod), and
 // ranges past what the map holds are cut off and reported (fails closed).
 
-import { selects } from '../policy/selectors.ts';
-import { podIPsOf } from '../state/addresses.ts';
-import { type Cidr, parseCidr } from '../state/cidr.ts';
-import { NAMESPACE_NAME_LABEL } from '../state/labels.ts';
-import { isIPBlockPeer, type NetworkPolicy, type PolicyRule } from '../state/netpol-types.ts';
-import type { ContainerPort, Labels, Pod, Snapshot } from '../state/types.ts';
-import { constants } from '../tables/layout.ts';
+import { selects } from '../policy/index.ts';
+import type { ContainerPort, Labels, Pod, Snapshot } from '../state/index.ts';
 import {
+  type Cidr,
+  isIPBlockPeer,
+  NAMESPACE_NAME_LABEL,
+  type NetworkPolicy,
+  type PolicyRule,
+  parseCidr,
+  podIPsOf,
+} from '../state/index.ts';
+import {
+  constants,
   PEER_PROTOCOLS,
   type PeerEntry,
   type PeerPorts,
   type PeerProtocol,
   type PeerTable,
-} from '../tables/peer-table.ts';
+} from '../tables/index.ts';
 import { vipEgress } from './netpol-services.ts';
 
 export {
@@ -33,7 +38,7 @@ export {
   type PeerPorts,
   type PeerProtocol,
   type PeerTable,
-} from '../tables/peer-table.ts';
+} from '../tables/index.ts';
 
 /** `id` and `addr` are worked out on first use: prefixes are shared by every table of a snapshot. */
 type Prefix = { net: bigint; bits: number; id?: string; addr?: Buffer };

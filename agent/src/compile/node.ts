@@ -2,13 +2,14 @@
 // proxy's tables (Services, mesh peers, policy) and each enrolled workload's
 // NetworkPolicy tables for the kernel. Pure: the agent's apply phase diffs this
 // against what is installed and writes the difference.
-import type { MtlsMode } from '../state/labels.ts';
-import type { Snapshot } from '../state/types.ts';
-import type { PeerTable } from '../tables/peer-table.ts';
-import type { MeshPeer } from '../tables/peers.ts';
-import type { PolicyTables } from '../tables/policy.ts';
-import type { ServiceTarget } from '../tables/services.ts';
-import type { NodeWorkload } from '../tables/workloads.ts';
+import type { MtlsMode, Snapshot } from '../state/index.ts';
+import type {
+  MeshPeer,
+  NodeWorkload,
+  PeerTable,
+  PolicyTables,
+  ServiceTarget,
+} from '../tables/index.ts';
 import { compileWorkloads } from './enrollment.ts';
 import { compileEgress, compilePeerTable } from './netpol.ts';
 import { compilePeers } from './peers.ts';

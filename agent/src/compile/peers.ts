@@ -1,12 +1,11 @@
 // Every mesh pod in the cluster by IP, with its identity: the outbound proxy
 // asks this whether a destination speaks HBONE and whom to expect there. Pure.
-import { spiffeId } from '../identity/spiffe.ts';
-import { podIPsOf } from '../state/addresses.ts';
-import { inMesh } from '../state/labels.ts';
-import type { Snapshot } from '../state/types.ts';
-import type { MeshPeer } from '../tables/peers.ts';
+import { spiffeId } from '../identity/index.ts';
+import type { Snapshot } from '../state/index.ts';
+import { inMesh, podIPsOf } from '../state/index.ts';
+import type { MeshPeer } from '../tables/index.ts';
 
-export type { MeshPeer } from '../tables/peers.ts';
+export type { MeshPeer } from '../tables/index.ts';
 
 export function compilePeers(snap: Snapshot, trustDomain: string): Map<string, MeshPeer> {
   const out = new Map<string, MeshPeer>();

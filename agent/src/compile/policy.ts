@@ -1,11 +1,11 @@
 // What the proxy needs to enforce policy on each connection: the policies as
 // lists and the pods by IP, computed once per snapshot. Pure.
 
-import { clusterIPsOf, podIPsOf } from '../state/addresses.ts';
-import type { Pod, Snapshot } from '../state/types.ts';
-import type { PolicyTables } from '../tables/policy.ts';
+import type { Pod, Snapshot } from '../state/index.ts';
+import { clusterIPsOf, podIPsOf } from '../state/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
 
-export { emptyPolicy, type PolicyTables } from '../tables/policy.ts';
+export { emptyPolicy, type PolicyTables } from '../tables/index.ts';
 
 export function compilePolicy(
   snap: Snapshot,

@@ -1,20 +1,21 @@
 // Service VIPs and their endpoints, as the outbound proxy resolves them. Pure.
-import { clusterIPsOf } from '../state/addresses.ts';
+
+import type { ClusterObjects } from '../state/index.ts';
 import {
+  clusterIPsOf,
   type ServiceTarget,
   serviceEndpoints,
   slicesByService,
-} from '../state/service-endpoints.ts';
-import type { ClusterObjects } from '../state/types.ts';
-import { vipKey } from '../tables/services.ts';
+} from '../state/index.ts';
+import { vipKey } from '../tables/index.ts';
 
 export {
   type Endpoint,
   type ServiceTarget,
   serviceEndpoints,
   slicesByService,
-} from '../state/service-endpoints.ts';
-export { vipKey } from '../tables/services.ts';
+} from '../state/index.ts';
+export { vipKey } from '../tables/index.ts';
 
 /** Every TCP ClusterIP port in the cluster → its ready endpoints (pods with an IP), sorted. */
 export function compileServices(snap: ClusterObjects): Map<string, ServiceTarget> {

@@ -1,7 +1,7 @@
 // Encoders and decoders for the layouts in layout.ts. A codec is built once per
 // layout; encode can write into a caller's buffer so hot paths reuse memory.
 import { isIPv4, isIPv6 } from 'node:net';
-import { constants, type Layout, type PlacedField, place, type Scalar } from '../tables/layout.ts';
+import { constants, type Layout, type PlacedField, place, type Scalar } from '../tables/index.ts';
 
 export type FieldValue = number | bigint | Buffer;
 export type Decoded = Record<string, FieldValue>;

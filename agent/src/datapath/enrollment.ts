@@ -3,7 +3,7 @@
 // addresses → its listener slot and flags, for sk_lookup), `inbound_socks` (its
 // inbound listeners) and `conn_orig` (where a redirected connection was going).
 import { existsSync } from 'node:fs';
-import { constants } from '../tables/layout.ts';
+import { constants } from '../tables/index.ts';
 import { type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 import type { BpfMap } from './map.ts';
 import type { LoadedObject } from './object.ts';

@@ -1,6 +1,6 @@
 // Verdict events from the ring buffer, decoded, on Node's event loop.
 import { EventEmitter } from 'node:events';
-import { constants, Event } from '../tables/layout.ts';
+import { constants, Event } from '../tables/index.ts';
 import { codecFor, type Decoded, decodeAddr } from './codec.ts';
 import { type NativeRingBuffer, native } from './native.ts';
 

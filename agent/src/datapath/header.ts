@@ -10,7 +10,7 @@ import {
   place,
   type StructSpec,
   structs,
-} from '../tables/layout.ts';
+} from '../tables/index.ts';
 
 const cScalar: Record<string, string> = {
   u8: '__u8',

@@ -1,7 +1,7 @@
 // The datapath component: load objects, attach programs, read and write maps,
 // consume events, and open sockets in other namespaces.
 
-export * as layout from '../tables/layout.ts';
+export { layout } from '../tables/index.ts';
 export {
   attachCgroup,
   attachedPrograms,
@@ -13,7 +13,10 @@ export {
 export { type Addr, type Codec, codecFor, type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 export { type DatapathEvent, decodeEvent, EventStream } from './events.ts';
 export { BpfMap, checkMapInfo, mapSpec, UpdateFlags } from './map.ts';
+export type { NetnsSocketOptions } from './native.ts';
 export { type NativeError, native, repoRoot } from './native.ts';
 export { connectInNetns, listenInNetns, netnsSocket } from './netns.ts';
+export { type EnrolledEntry, INBOUND_V6_SLOT, NodeDatapath } from './node.ts';
 export { LoadedObject, type LoadOptions, loadObject, Program } from './object.ts';
+export type { Mount } from './system.ts';
 export { BPFFS, cgroup2Root, cgroupId, ensureBpffs, parseMounts } from './system.ts';

@@ -1,7 +1,7 @@
 // A BPF map seen through its layout: keys and values go in and come out as
 // typed objects. The map owns its fd; close() releases it.
 
-import { type Layout, layoutSize, type MapSpec, maps } from '../tables/layout.ts';
+import { type Layout, layoutSize, type MapSpec, maps } from '../tables/index.ts';
 import { type Codec, codecFor } from './codec.ts';
 import { type KernelMapInfo, type NativeError, type NativeMapHandle, native } from './native.ts';
 

@@ -5,7 +5,7 @@
 // to the new agent's programs in one step). One face over the files that do
 // each job: pins.ts (objects, links, layout), enrollment.ts (workload entries),
 // peer-tables.ts (NetworkPolicy LPM tables), mesh-peers.ts.
-import type { PeerProtocol, PeerTable } from '../tables/peer-table.ts';
+import type { PeerProtocol, PeerTable } from '../tables/index.ts';
 import type { Decoded } from './codec.ts';
 import { type EnrolledEntry, Enrollment } from './enrollment.ts';
 import type { EventStream } from './events.ts';

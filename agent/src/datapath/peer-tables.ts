@@ -2,8 +2,9 @@
 // sendmsg()) and `ingress_allow` (checked by sk_lookup for plaintext peers), LPM
 // tries keyed by (workload and generation, IP protocol, peer prefix). Written in
 // two generations per workload, flipped by the workload's enrollment entries.
-import { constants } from '../tables/layout.ts';
-import type { PeerProtocol, PeerTable } from '../tables/peer-table.ts';
+
+import type { PeerProtocol, PeerTable } from '../tables/index.ts';
+import { constants } from '../tables/index.ts';
 import { addr16, type Decoded, encodeAddr } from './codec.ts';
 import { addressesOf, type EnrolledEntry, type Enrollment, sockIndex } from './enrollment.ts';
 import type { BpfMap } from './map.ts';

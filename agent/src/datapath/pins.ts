@@ -5,7 +5,7 @@
 // programs attached (and are updated to the new agent's programs in one step).
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants, LAYOUT_VERSION } from '../tables/layout.ts';
+import { constants, LAYOUT_VERSION } from '../tables/index.ts';
 import { attachCgroup, attachNetns, attachSkMsg, Link } from './attach.ts';
 import type { Decoded } from './codec.ts';
 import { EventStream } from './events.ts';

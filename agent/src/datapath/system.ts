@@ -2,7 +2,7 @@
 // hosts keep it at /sys/fs/cgroup/unified) and bpffs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { BPFFS } from '../config/defaults.ts';
+import { BPFFS } from '../config/index.ts';
 
 export interface Mount {
   source: string;

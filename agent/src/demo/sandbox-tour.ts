@@ -7,17 +7,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adminGet, fetchAccessLog, fetchStatus } from '../admin/client.ts';
-import { formatFlow } from '../cli/commands/observe.ts';
-import { formatTrace } from '../cli/commands/policy.ts';
-import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
-import { tracePolicy } from '../policy/trace.ts';
-import { lastJson, runInPod, spawnInPod } from '../sandbox/exec.ts';
-import { Sandbox, teardown } from '../sandbox/sandbox.ts';
-import { loadManifests } from '../sources/manifests/load.ts';
-import { MESH_LABEL } from '../state/labels.ts';
-import type { Flow } from '../telemetry/flows.ts';
-import { formatStatus } from '../telemetry/status.ts';
+import { adminGet, fetchAccessLog, fetchStatus } from '../admin/index.ts';
+import { formatFlow, formatTrace } from '../cli/index.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
+import { tracePolicy } from '../policy/index.ts';
+import { lastJson, runInPod, Sandbox, spawnInPod, teardown } from '../sandbox/index.ts';
+import { loadManifests } from '../sources/manifests/index.ts';
+import { MESH_LABEL } from '../state/index.ts';
+import type { Flow } from '../telemetry/index.ts';
+import { formatStatus } from '../telemetry/index.ts';
 import { Narrator } from './output.ts';
 import { captureWhile } from './wire.ts';
 

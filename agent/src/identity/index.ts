@@ -8,7 +8,9 @@ export {
   type SignOptions,
   type Svid,
 } from './ca.ts';
+export { CaClient } from './caclient.ts';
 export { generateKeyAndCsr } from './keys.ts';
+export { IdentityManager, type Svid as HeldSvid, tlsContext } from './manager.ts';
 export {
   checkTrustDomain,
   parseSpiffeId,

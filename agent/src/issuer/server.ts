@@ -7,8 +7,8 @@
 // (Kubernetes): plain TCP would carry node credentials in the clear.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { listenUnix } from '../admin/unix-socket.ts';
-import type { ClusterObjects } from '../state/types.ts';
+import { listenUnix } from '../admin/index.ts';
+import type { ClusterObjects } from '../state/index.ts';
 import { type NodeAuthenticator, staticTokens } from './authenticate.ts';
 import { mayIssue } from './authorize.ts';
 import type { CaStore } from './ca-store.ts';

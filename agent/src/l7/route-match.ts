@@ -2,7 +2,7 @@
 // request path makes. Rules arrive compiled and in precedence order
 // (tables/routes.ts), so the first (rule, match) pair that matches wins.
 // Allocation-free: the caller hands the parsed request, nothing is built here.
-import type { CompiledMatch, CompiledRule, ServicePortRoutes } from '../tables/routes.ts';
+import type { CompiledMatch, CompiledRule, ServicePortRoutes } from '../tables/index.ts';
 
 export interface RouteRequest {
   /** Upper case. */

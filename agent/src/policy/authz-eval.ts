@@ -12,7 +12,7 @@ import type {
   AuthzRule,
   AuthzSource,
   AuthzStage,
-} from '../state/authz-types.ts';
+} from '../state/index.ts';
 import {
   headerValue,
   matchHeader,

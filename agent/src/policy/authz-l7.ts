@@ -7,7 +7,7 @@
 // ALLOW rule with HTTP fields never matches, a DENY or AUDIT rule is matched on its other
 // fields (denying more). Both fail closed. docs/authorization-policy.md says the same.
 
-import type { AuthorizationPolicy, AuthzOperation, AuthzRule } from '../state/authz-types.ts';
+import type { AuthorizationPolicy, AuthzOperation, AuthzRule } from '../state/index.ts';
 import { applies } from './authz-eval.ts';
 import { matchPort } from './authz-match.ts';
 

@@ -1,7 +1,7 @@
 // The value matchers of AuthorizationPolicy, with the meaning Istio gives them when
 // it generates Envoy RBAC: `*` alone is presence, `*abc` a suffix, `abc*` a prefix,
 // anything else exact.
-import { contains, toCidr } from '../state/cidr.ts';
+import { contains, toCidr } from '../state/index.ts';
 
 /** Istio's string match. An absent value never matches; `*` wants a non-empty one. */
 export function matchString(pattern: string, value: string | undefined): boolean {

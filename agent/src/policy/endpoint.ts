@@ -1,5 +1,5 @@
 // A pod as the policy evaluators see it.
-import type { Pod } from '../state/types.ts';
+import type { Pod } from '../state/index.ts';
 import type { Endpoint } from './netpol-eval.ts';
 
 /** `ip`: the pod's address a connection used (a dual-stack pod has two); its primary by default. */

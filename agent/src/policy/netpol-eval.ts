@@ -1,18 +1,18 @@
 // Kubernetes NetworkPolicy semantics for one connection attempt, with the reason
 // spelt out. Pure: the caller supplies the policies, namespaces and both endpoints.
 
-import { contains } from '../state/cidr.ts';
-import { NAMESPACE_NAME_LABEL } from '../state/labels.ts';
+import type { ContainerPort, Labels } from '../state/index.ts';
 import {
+  contains,
   isIPBlockPeer,
+  NAMESPACE_NAME_LABEL,
   type NetworkPolicy,
   type Peer,
   type PolicyPort,
   type PolicyRule,
   type Protocol,
   policyId,
-} from '../state/netpol-types.ts';
-import type { ContainerPort, Labels } from '../state/types.ts';
+} from '../state/index.ts';
 import { describeSelector, selects } from './selectors.ts';
 
 /** An address, and the pod behind it when it is one (absent: outside the cluster, a node, ...). */

@@ -1,23 +1,26 @@
 // Kubernetes NetworkPolicy: types and evaluation (and the selector and CIDR helpers
 // they rest on). The parser is sources/policy/netpol-parse.ts.
 
-export type { Address, Cidr, Family } from '../state/cidr.ts';
-export { contains, isSubnet, parseCidr, parseIP } from '../state/cidr.ts';
+export type { Address, Cidr, Family } from '../state/index.ts';
 export {
+  contains,
   type EgressRule,
   type IngressRule,
   type IPBlock,
   type IPBlockPeer,
   isIPBlockPeer,
+  isSubnet,
   type NetworkPolicy,
   type Peer,
   type PolicyPort,
   type PolicyRule,
   type PolicyType,
   type Protocol,
+  parseCidr,
+  parseIP,
   policyId,
   type SelectorPeer,
-} from '../state/netpol-types.ts';
+} from '../state/index.ts';
 export {
   type Direction,
   type Endpoint,

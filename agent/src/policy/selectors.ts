@@ -1,12 +1,11 @@
 // Matching a Kubernetes label selector against labels.
-import type { LabelSelector, LabelSelectorRequirement } from '../state/selectors.ts';
-import type { Labels } from '../state/types.ts';
+import type { LabelSelector, LabelSelectorRequirement, Labels } from '../state/index.ts';
 
 export type {
   LabelSelector,
   LabelSelectorRequirement,
   SelectorOperator,
-} from '../state/selectors.ts';
+} from '../state/index.ts';
 
 /** Every requirement holds (an empty selector has none, so it selects everything). */
 export function selects(selector: LabelSelector, labels: Labels): boolean {

@@ -1,11 +1,17 @@
 // A Service VIP judged by its endpoints: each endpoint's egress verdict, with the
 // evaluator the proxy, the compiler and `weft policy trace` share. Pure.
 
-import { podIPsOf } from '../state/addresses.ts';
-import type { NetworkPolicy, Protocol } from '../state/netpol-types.ts';
-import type { Endpoint, ServiceTarget } from '../state/service-endpoints.ts';
-import type { ClusterObjects, Labels, Pod } from '../state/types.ts';
-import type { PolicyTables } from '../tables/policy.ts';
+import type {
+  ClusterObjects,
+  Endpoint,
+  Labels,
+  NetworkPolicy,
+  Pod,
+  Protocol,
+  ServiceTarget,
+} from '../state/index.ts';
+import { podIPsOf } from '../state/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
 import { decideNetworkPolicies, type Endpoint as PeerEndpoint } from './netpol-eval.ts';
 
 export interface JudgedEndpoint {

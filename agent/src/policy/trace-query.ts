@@ -1,7 +1,7 @@
 // A trace's question as the admin API's query string (`weft policy trace --live`) and
 // back, so the agents trace exactly what the offline trace would: method, path, host
 // and every header.
-import type { AuthzRequest } from '../state/authz-types.ts';
+import type { AuthzRequest } from '../state/index.ts';
 
 export interface TraceQuery {
   readonly from: string;

@@ -4,11 +4,9 @@
 // (and the HTTP request, when given). Pure: `weft policy trace` and, once wired
 // in, the agent evaluate with these same functions.
 
-import { principal, spiffeId } from '../identity/spiffe.ts';
-import type { AuthzRequest } from '../state/authz-types.ts';
-import { inMesh, isStrict, MTLS_LABEL, type MtlsMode } from '../state/labels.ts';
-import { serviceEndpoints } from '../state/service-endpoints.ts';
-import type { ClusterObjects, Pod } from '../state/types.ts';
+import { principal, spiffeId } from '../identity/index.ts';
+import type { AuthzRequest, ClusterObjects, Pod } from '../state/index.ts';
+import { inMesh, isStrict, MTLS_LABEL, type MtlsMode, serviceEndpoints } from '../state/index.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
 import { servesHttp } from './authz-l7.ts';
 import { podEndpoint } from './endpoint.ts';

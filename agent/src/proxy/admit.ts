@@ -9,10 +9,9 @@
 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AuthzRequest } from '../state/authz-types.ts';
-import type { PolicyTables } from '../tables/policy.ts';
-import type { AccessLog } from '../telemetry/access-log.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import type { AuthzRequest } from '../state/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
+import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { dialApp } from './forward.ts';
 import { type HttpTarget, serveHttp } from './http.ts';

@@ -3,14 +3,17 @@
 // for an enrolled destination. The evaluators are the ones `weft policy trace`
 // explains with.
 
-import { parseSpiffeId, principal } from '../identity/spiffe.ts';
-import { applies, evaluateAuthorization } from '../policy/authz-eval.ts';
-import { hasHttpFields, servesHttp } from '../policy/authz-l7.ts';
-import { podEndpoint } from '../policy/endpoint.ts';
-import { evaluateNetworkPolicies } from '../policy/netpol-eval.ts';
-import type { AuthzRequest } from '../state/authz-types.ts';
-import type { Pod } from '../state/types.ts';
-import type { PolicyTables } from '../tables/policy.ts';
+import { parseSpiffeId, principal } from '../identity/index.ts';
+import {
+  applies,
+  evaluateAuthorization,
+  evaluateNetworkPolicies,
+  hasHttpFields,
+  podEndpoint,
+  servesHttp,
+} from '../policy/index.ts';
+import type { AuthzRequest, Pod } from '../state/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
 
 export interface Verdict {
   readonly allow: boolean;

@@ -3,7 +3,7 @@
 // every proxied connection of every pod on the node (they fail closed until it
 // is back). Handlers run inside contain(): the connection is aborted, the error
 // counted and reported, and the agent carries on.
-import type { DirectionStats } from '../telemetry/stats.ts';
+import type { DirectionStats } from '../telemetry/index.ts';
 
 /** Where contained errors go: the agent's log, at most one line a second. */
 export type ErrorReport = (e: unknown) => void;

@@ -2,7 +2,7 @@
 // address is the pod's) and belongs to the agent's cgroup, so the connect
 // hooks leave it alone. Sockets come from a pool: see socket-pool.ts.
 import { Socket } from 'node:net';
-import { native } from '../datapath/native.ts';
+import { native } from '../datapath/index.ts';
 import type { SocketPool } from './socket-pool.ts';
 
 /** The source address the inbound side speaks to the app from; sk_lookup never steers it. */

@@ -13,10 +13,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { type Duplex, pipeline } from 'node:stream';
-import { normalizeTarget } from '../policy/http-path.ts';
-import type { AuthzRequest } from '../state/authz-types.ts';
-import type { AccessEntry, AccessLog } from '../telemetry/access-log.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import { normalizeTarget } from '../policy/index.ts';
+import type { AuthzRequest } from '../state/index.ts';
+import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.ts';
 import type { Verdict } from './authorize.ts';
 import { denial } from './authorize.ts';
 import { dialApp } from './forward.ts';

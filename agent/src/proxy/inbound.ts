@@ -5,10 +5,9 @@
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
 // Admission is the inbound pipeline's (admit.ts).
 import type { Socket } from 'node:net';
-import { hostPort } from '../state/addresses.ts';
-import type { PolicyTables } from '../tables/policy.ts';
-import type { AccessLog } from '../telemetry/access-log.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import { hostPort } from '../state/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
+import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';

@@ -4,12 +4,10 @@
 // awaits the control plane, never logs.
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { type Svid, tlsContext } from '../identity/manager.ts';
-import { spiffeId } from '../identity/spiffe.ts';
-import { constants } from '../tables/layout.ts';
-import type { NodeWorkload } from '../tables/workloads.ts';
-import { AccessLog } from '../telemetry/access-log.ts';
-import { type DirectionStats, ProxyStats } from '../telemetry/stats.ts';
+import { type HeldSvid as Svid, spiffeId, tlsContext } from '../identity/index.ts';
+import type { NodeWorkload } from '../tables/index.ts';
+import { constants } from '../tables/index.ts';
+import { AccessLog, type DirectionStats, ProxyStats } from '../telemetry/index.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
@@ -22,9 +20,13 @@ import { tuneStreams } from './pipe.ts';
 import { SocketPool } from './socket-pool.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
-export type { AccessEntry } from '../telemetry/access-log.ts';
-export { ProxyStats } from '../telemetry/stats.ts';
+export type { AccessEntry } from '../telemetry/index.ts';
+export { ProxyStats } from '../telemetry/index.ts';
+export { type Keepalive, MIN_KEEPALIVE_MS } from './hbone/keepalive.ts';
+export { DEFAULT_HBONE_LIMITS, type HboneLimits } from './hbone/limits.ts';
+export { configureHttp } from './http.ts';
 export type { OrigLookup } from './outbound.ts';
+export { useKernelRelay } from './relay.ts';
 export type { ProxyTables } from './tables.ts';
 
 /** Where the proxy gets certificates: the agent's identity manager. */

@@ -4,8 +4,8 @@
 // hand a connection only to a socket of its own family). Closing them stops new
 // connections only; accepted ones run to their end.
 import { createServer, type Server, type Socket } from 'node:net';
-import { native } from '../datapath/native.ts';
-import { constants } from '../tables/layout.ts';
+import { native } from '../datapath/index.ts';
+import { constants } from '../tables/index.ts';
 
 export interface ListenerAddress {
   readonly role: 'outbound' | 'inbound' | 'hbone';

@@ -11,11 +11,10 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { hostPort, sameFamily } from '../state/addresses.ts';
-import type { MeshPeer } from '../tables/peers.ts';
-import { vipKey } from '../tables/services.ts';
-import type { AccessEntry, AccessLog } from '../telemetry/access-log.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import { hostPort, sameFamily } from '../state/index.ts';
+import type { MeshPeer } from '../tables/index.ts';
+import { vipKey } from '../tables/index.ts';
+import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { dialFromNetns } from './forward.ts';

@@ -7,8 +7,8 @@
 // the per-chunk hot path.
 import { Socket } from 'node:net';
 import { type Duplex, setDefaultHighWaterMark } from 'node:stream';
-import { native } from '../datapath/native.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import { native } from '../datapath/index.ts';
+import type { DirectionStats } from '../telemetry/index.ts';
 
 /**
  * How much a joined stream buffers before its source pauses. Node's 16 KiB default

@@ -5,8 +5,8 @@
 // anything that is not two plain sockets (HBONE streams, TLS) and the
 // fallback when a socket cannot be handed over. WEFT_KERNEL_RELAY=0 turns it off.
 import type { Socket } from 'node:net';
-import { native } from '../datapath/native.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import { native } from '../datapath/index.ts';
+import type { DirectionStats } from '../telemetry/index.ts';
 import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;

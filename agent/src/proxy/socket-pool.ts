@@ -2,7 +2,7 @@
 // thread that enters it (tens of µs); a connection should not wait for that.
 // Sockets are made in batches, one thread per batch, and topped up after the
 // connection that drew one is on its way.
-import { type NetnsSocketOptions, native } from '../datapath/native.ts';
+import { type NetnsSocketOptions, native } from '../datapath/index.ts';
 
 const BATCH = 32;
 

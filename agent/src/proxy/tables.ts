@@ -1,9 +1,8 @@
 // What the proxy needs to route, built by the compilers and swapped whole:
 // a connection reads one table from start to end, never half of an update.
-import { allowedTarget } from '../policy/service-endpoints.ts';
-import type { MeshPeer } from '../tables/peers.ts';
-import { emptyPolicy, type PolicyTables } from '../tables/policy.ts';
-import type { ServiceTarget } from '../tables/services.ts';
+import { allowedTarget } from '../policy/index.ts';
+import type { MeshPeer, ServiceTarget } from '../tables/index.ts';
+import { emptyPolicy, type PolicyTables } from '../tables/index.ts';
 
 export interface ProxyTables {
   readonly version: number;

@@ -5,8 +5,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PIN_ROOT } from '../config/defaults.ts';
-import { cgroup2Root, ensureBpffs } from '../datapath/system.ts';
+import { PIN_ROOT } from '../config/index.ts';
+import { cgroup2Root, ensureBpffs } from '../datapath/index.ts';
 
 export const NETNS_DIR = '/var/run/netns';
 

@@ -2,8 +2,8 @@
 // would fill in (pod IPs, host IPs, ClusterIPs) and where each pod lives
 // (netns and cgroup annotations). Agents read this directory. Pure.
 import { stringify } from 'yaml';
-import { CGROUP_ANNOTATION, NETNS_ANNOTATION } from '../compile/enrollment.ts';
-import type { ClusterObjects } from '../state/types.ts';
+import { CGROUP_ANNOTATION, NETNS_ANNOTATION } from '../compile/index.ts';
+import type { ClusterObjects } from '../state/index.ts';
 
 export interface Placement {
   ip: string;

@@ -17,13 +17,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { TRUST_DOMAIN } from '../config/defaults.ts';
-import { repoRoot } from '../datapath/native.ts';
-import { cgroup2Root } from '../datapath/system.ts';
-import { type CaStore, openCaStore } from '../issuer/ca-store.ts';
-import { IssuerServer } from '../issuer/server.ts';
+import { TRUST_DOMAIN } from '../config/index.ts';
+import { cgroup2Root, repoRoot } from '../datapath/index.ts';
+import { type CaStore, IssuerServer, openCaStore } from '../issuer/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
-import type { Snapshot } from '../state/types.ts';
+import type { Snapshot } from '../state/index.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
 import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
 import { copyPolicies } from './policies.ts';
@@ -346,7 +344,7 @@ export class Sandbox {
     child.unref();
     n.agentPid = child.pid ?? null;
     saveSandboxState(this.state);
-    const { fetchStatus } = await import('../admin/client.ts');
+    const { fetchStatus } = await import('../admin/index.ts');
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null)
         throw new Error(`agent of ${n.name} exited (${child.exitCode}); see ${n.log}`);

@@ -1,5 +1,5 @@
 // What the agent asks of a source of cluster state (manifest directory, Kubernetes API).
-import type { ObjectError, Snapshot } from '../state/types.ts';
+import type { ObjectError, Snapshot } from '../state/index.ts';
 
 export interface SnapshotSource {
   /** Reads the initial state; later changes arrive as 'snapshot' events. */

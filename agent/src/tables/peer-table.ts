@@ -1,6 +1,6 @@
 // A workload's NetworkPolicy table as the kernel's LPM maps hold it: one entry per
 // prefix and protocol, with the ports it opens.
-import type { Protocol } from '../state/netpol-types.ts';
+import type { Protocol } from '../state/index.ts';
 
 export interface PeerPorts {
   readonly all: boolean;

@@ -1,9 +1,7 @@
 // What the proxy needs to enforce policy on each connection: the policies as
 // lists and the pods by IP, computed once per snapshot.
-import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
-import type { AuthorizationPolicy } from '../state/authz-types.ts';
-import type { NetworkPolicy } from '../state/netpol-types.ts';
-import type { Labels, Pod } from '../state/types.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
+import type { AuthorizationPolicy, Labels, NetworkPolicy, Pod } from '../state/index.ts';
 
 export interface PolicyTables {
   readonly networkPolicies: readonly NetworkPolicy[];

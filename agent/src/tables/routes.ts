@@ -3,8 +3,13 @@
 // regular expressions are compiled, rules are in the spec's precedence order, weights
 // are cumulative, endpoints are resolved. The explaining evaluator (policy/) reads the
 // same objects from state/ and must agree with a lookup here (a property test).
-import type { RouteFilter, RouteKind, RouteRetry, RouteTimeouts } from '../state/route-types.ts';
-import type { ServiceTarget } from '../state/service-endpoints.ts';
+import type {
+  RouteFilter,
+  RouteKind,
+  RouteRetry,
+  RouteTimeouts,
+  ServiceTarget,
+} from '../state/index.ts';
 
 /** How a port's bytes are read; from appProtocol or the port's name, as Istio reads them. */
 export type PortProtocol = 'tcp' | 'http' | 'http2' | 'grpc' | 'ws';

@@ -5,4 +5,4 @@ export function vipKey(ip: string, port: number): string {
   return `${ip}:${port}`;
 }
 
-export type { Endpoint, ServiceTarget } from '../state/service-endpoints.ts';
+export type { Endpoint, ServiceTarget } from '../state/index.ts';

@@ -2,8 +2,8 @@
 // and sk_lookup refusals) and from the proxy (each connection it carried or
 // refused), with pods named, numbered so `weft observe` can ask for what is new.
 
-import type { DatapathEvent } from '../datapath/events.ts';
-import type { PolicyTables } from '../tables/policy.ts';
+import type { DatapathEvent } from '../datapath/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
 import type { AccessEntry } from './access-log.ts';
 import { BoundedLog, clipFields } from './bounded-log.ts';
 

@@ -2,16 +2,13 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AdminServer, parseHostPort } from '../../admin/server.ts';
-import { Agent } from '../../agent/agent.ts';
-import { requireKernelFeatures } from '../../check/features.ts';
-import { nativeKernelProbe } from '../../check/host.ts';
-import { ADMIN_SOCKET, PIN_ROOT, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
-import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
-import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
-import { configureHttp } from '../../proxy/http.ts';
-import type { SnapshotSource } from '../../sources/source.ts';
-import { HealthServer } from '../../telemetry/health.ts';
+import { AdminServer, parseHostPort } from '../../admin/index.ts';
+import { Agent } from '../../agent/index.ts';
+import { nativeKernelProbe, requireKernelFeatures } from '../../check/index.ts';
+import { ADMIN_SOCKET, PIN_ROOT, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
+import { configureHttp, DEFAULT_HBONE_LIMITS, MIN_KEEPALIVE_MS } from '../../proxy/index.ts';
+import type { SnapshotSource } from '../../sources/index.ts';
+import { HealthServer } from '../../telemetry/index.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
@@ -123,7 +120,7 @@ export async function run(args: string[]): Promise<number> {
   let source: SnapshotSource | undefined;
   let closeSource = () => {};
   if (values.kubernetes) {
-    const { kubernetesOnNode } = await import('../../sources/kubernetes/on-node.ts');
+    const { kubernetesOnNode } = await import('../../sources/kubernetes/index.ts');
     const k = kubernetesOnNode({
       kubeconfig: values.kubeconfig,
       node,

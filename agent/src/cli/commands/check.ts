@@ -8,8 +8,8 @@ import {
   selectChecks,
   toJson,
 } from '../../check/index.ts';
-import { ADMIN_SOCKET, PIN_ROOT } from '../../config/defaults.ts';
-import { repoRoot } from '../../datapath/native.ts';
+import { ADMIN_SOCKET, PIN_ROOT } from '../../config/index.ts';
+import { repoRoot } from '../../datapath/index.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft check [--pre] [options]

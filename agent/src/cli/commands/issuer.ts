@@ -3,16 +3,17 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
-import { openCaStore } from '../../issuer/ca-store.ts';
-import { openSecretCaStore } from '../../issuer/kubernetes/ca-secret.ts';
-import { IssuerCluster } from '../../issuer/kubernetes/cluster.ts';
-import { PolicyStatusWriter } from '../../issuer/kubernetes/policy-status.ts';
-import { TokenReviewAuthenticator } from '../../issuer/kubernetes/tokenreview.ts';
-import { IssuerServer } from '../../issuer/server.ts';
-import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
+import { IssuerServer, openCaStore } from '../../issuer/index.ts';
+import {
+  IssuerCluster,
+  openSecretCaStore,
+  PolicyStatusWriter,
+  TokenReviewAuthenticator,
+} from '../../issuer/kubernetes/index.ts';
+import { loadKubeConfig } from '../../sources/kubernetes/index.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
-import { HealthServer } from '../../telemetry/health.ts';
+import { HealthServer } from '../../telemetry/index.ts';
 import { parse, portOption, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft issuer --listen ADDRESS --ca-dir DIR --manifests DIR --node-tokens DIR [options]

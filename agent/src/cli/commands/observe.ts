@@ -1,9 +1,9 @@
 // weft observe: the flows the nodes decided, in the manner of `hubble observe`.
 
-import { adminGet } from '../../admin/client.ts';
-import { ADMIN_SOCKET } from '../../config/defaults.ts';
-import { loadSandboxState } from '../../sandbox/state.ts';
-import type { Flow } from '../../telemetry/flows.ts';
+import { adminGet } from '../../admin/index.ts';
+import { ADMIN_SOCKET } from '../../config/index.ts';
+import { loadSandboxState } from '../../sandbox/index.ts';
+import type { Flow } from '../../telemetry/index.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft observe [--sandbox NAME | --admin-socket PATH...] [filters] [--follow] [-o text|json]

@@ -1,12 +1,11 @@
 // weft policy trace: why a connection (or an HTTP request) is allowed or denied,
 // stage by stage, from manifests.
 
-import { adminGet } from '../../admin/client.ts';
-import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
-import { type Trace, tracePolicy } from '../../policy/trace.ts';
-import { traceQueryString, traceRequest } from '../../policy/trace-query.ts';
-import { loadSandboxState } from '../../sandbox/state.ts';
-import { loadManifests } from '../../sources/manifests/load.ts';
+import { adminGet } from '../../admin/index.ts';
+import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
+import { type Trace, tracePolicy, traceQueryString, traceRequest } from '../../policy/index.ts';
+import { loadSandboxState } from '../../sandbox/index.ts';
+import { loadManifests } from '../../sources/manifests/index.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft policy trace --from NS/POD --to NS/POD|NS/svc/NAME --port N -f FILE|DIR [options]

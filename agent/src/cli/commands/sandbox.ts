@@ -3,10 +3,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { repoRoot } from '../../datapath/native.ts';
-import { Sandbox, teardown } from '../../sandbox/sandbox.ts';
-import { loadSandboxState, statePath } from '../../sandbox/state.ts';
-import { sandboxLayout } from '../../sandbox/topology.ts';
+import { repoRoot } from '../../datapath/index.ts';
+import {
+  loadSandboxState,
+  Sandbox,
+  sandboxLayout,
+  statePath,
+  teardown,
+} from '../../sandbox/index.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft sandbox <up|down|status|exec> [options]

@@ -1,9 +1,9 @@
 // weft status: what one node's agent has enrolled and is listening for.
 
-import { fetchStatus } from '../../admin/client.ts';
-import { ADMIN_SOCKET } from '../../config/defaults.ts';
-import { loadSandboxState } from '../../sandbox/state.ts';
-import { formatStatus } from '../../telemetry/status.ts';
+import { fetchStatus } from '../../admin/index.ts';
+import { ADMIN_SOCKET } from '../../config/index.ts';
+import { loadSandboxState } from '../../sandbox/index.ts';
+import { formatStatus } from '../../telemetry/index.ts';
 import { parse, UsageError } from '../args.ts';
 
 export const help = `Usage: weft status [--admin-socket PATH | --sandbox NAME --node NODE] [-o text|json]

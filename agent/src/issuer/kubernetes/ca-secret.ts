@@ -4,8 +4,8 @@
 // unless the Secret is provided (existing: true, e.g. by cert-manager). The
 // roots are published in a ConfigMap that agents mount to verify the issuer.
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { CertificateAuthority, generateRootCA } from '../../identity/ca.ts';
-import { statusOf } from '../../sources/kubernetes/informer.ts';
+import { CertificateAuthority, generateRootCA } from '../../identity/index.ts';
+import { statusOf } from '../../sources/kubernetes/index.ts';
 import { type CaStore, splitPem } from '../ca-store.ts';
 
 /** The labels of the CA Secret weft writes. */

@@ -1,10 +1,14 @@
 // The issuer's view of a Kubernetes cluster: which service accounts run on
 // which node. One informer on every pod; nothing else is needed to authorize.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { isLivePod, normalize } from '../../sources/kubernetes/convert.ts';
-import { type InformerOptions, ResourceInformer } from '../../sources/kubernetes/informer.ts';
-import { parseObjects } from '../../sources/manifests/parse.ts';
-import type { ClusterObjects, Pod } from '../../state/types.ts';
+import {
+  type InformerOptions,
+  isLivePod,
+  normalize,
+  ResourceInformer,
+} from '../../sources/kubernetes/index.ts';
+import { parseObjects } from '../../sources/manifests/index.ts';
+import type { ClusterObjects, Pod } from '../../state/index.ts';
 
 export class IssuerCluster {
   private readonly pods: ResourceInformer;

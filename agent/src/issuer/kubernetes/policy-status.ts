@@ -10,9 +10,13 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { normalize, type RawObject } from '../../sources/kubernetes/convert.ts';
-import { type InformerOptions, ResourceInformer } from '../../sources/kubernetes/informer.ts';
-import { parseObjects } from '../../sources/manifests/parse.ts';
+import {
+  type InformerOptions,
+  normalize,
+  type RawObject,
+  ResourceInformer,
+} from '../../sources/kubernetes/index.ts';
+import { parseObjects } from '../../sources/manifests/index.ts';
 
 const GROUP = 'security.weft.dev';
 const VERSION = 'v1alpha1';

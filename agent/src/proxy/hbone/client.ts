@@ -5,7 +5,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { constants } from '../../tables/layout.ts';
+import { constants } from '../../tables/index.ts';
 import type { Reset } from '../pipe.ts';
 import type { SocketPool } from '../socket-pool.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './keepalive.ts';

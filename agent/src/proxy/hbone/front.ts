@@ -6,7 +6,7 @@
 // certificate's: a node holding the certificate of one of its own pods cannot
 // claim another pod's address. Pure, so the fuzz target runs exactly this.
 import { isIP } from 'node:net';
-import type { Pod } from '../../state/types.ts';
+import type { Pod } from '../../state/index.ts';
 
 export interface FrontContext {
   /** The address this server serves (the pod's). */

@@ -9,7 +9,7 @@
 // streams are bounded per session (SETTINGS_MAX_CONCURRENT_STREAMS, both ends)
 // and per agent, and connections per agent, to keep the worst case within the
 // chart's memory limit (docs/architecture.md, "Identity and mTLS", has the numbers).
-import { HboneCounters } from '../../telemetry/stats.ts';
+import { HboneCounters } from '../../telemetry/index.ts';
 import { throttled } from '../contain.ts';
 
 export { HboneCounters };

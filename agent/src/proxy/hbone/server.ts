@@ -6,10 +6,9 @@
 import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { native } from '../../datapath/native.ts';
-import type { PolicyTables } from '../../tables/policy.ts';
-import type { AccessEntry, AccessLog } from '../../telemetry/access-log.ts';
-import type { DirectionStats } from '../../telemetry/stats.ts';
+import { native } from '../../datapath/index.ts';
+import type { PolicyTables } from '../../tables/index.ts';
+import type { AccessEntry, AccessLog, DirectionStats } from '../../telemetry/index.ts';
 import { admitInbound } from '../admit.ts';
 import { contain, type ErrorReport } from '../contain.ts';
 import { join, type Reset } from '../pipe.ts';

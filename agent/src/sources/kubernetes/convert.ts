@@ -5,7 +5,7 @@
 // - a pod's netns and cgroup come from discovery on this node, never from the
 //   pod's own annotations (a pod could name another pod's netns there);
 // - hostNetwork pods share the node's netns and are never enrolled.
-import { CGROUP_ANNOTATION, NETNS_ANNOTATION } from '../../state/labels.ts';
+import { CGROUP_ANNOTATION, NETNS_ANNOTATION } from '../../state/index.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API JSON of many kinds; the parser checks each field it reads
 export type RawObject = Record<string, any>;

@@ -2,7 +2,7 @@
 // Slices are written by the cluster's controller, not by hand, so a slice this
 // reader cannot use is reported and left out rather than picked apart field by field.
 import { isIP } from 'node:net';
-import type { EndpointSlice, ObjectError } from '../../state/types.ts';
+import type { EndpointSlice, ObjectError } from '../../state/index.ts';
 import type { RawObject } from './convert.ts';
 
 const SERVICE_LABEL = 'kubernetes.io/service-name';

@@ -3,10 +3,14 @@
 // its netns is pinned by an open fd, so the path handed to the datapath keeps
 // naming that netns even if the pause process goes and its pid is reused.
 
-import { parseQosClass } from '../../discovery/layout.ts';
-import { type PinnedNetns, pinNetns } from '../../discovery/pin.ts';
-import type { PodDiscovery, PodResolution } from '../../discovery/resolve.ts';
-import { PodWatcher, type WatchOptions } from '../../discovery/watch.ts';
+import type { PodDiscovery, PodResolution } from '../../discovery/index.ts';
+import {
+  type PinnedNetns,
+  PodWatcher,
+  parseQosClass,
+  pinNetns,
+  type WatchOptions,
+} from '../../discovery/index.ts';
 import type { PodLocation } from './convert.ts';
 import type { PodLocator } from './source.ts';
 

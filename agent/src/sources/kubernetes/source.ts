@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { EndpointSlice, ObjectError, Snapshot } from '../../state/types.ts';
+import type { EndpointSlice, ObjectError, Snapshot } from '../../state/index.ts';
 import { LastGood } from '../manifests/merge.ts';
 import { concatResults, type ParseResult, parseObjects } from '../manifests/parse.ts';
 import {

@@ -1,5 +1,7 @@
 // The manifest-directory source: Namespaces, Pods and Services from YAML/JSON
 // files, kept at their last good state while a file is being fixed.
+
+export { loadManifests } from './load.ts';
 export { LastGood, type MergeResult, toClusterObjects } from './merge.ts';
 export {
   type IgnoredObject,
@@ -7,6 +9,7 @@ export {
   type ParsedObject,
   type ParseResult,
   parseManifestFile,
+  parseObjects,
 } from './parse.ts';
 export {
   isIgnoredName,

@@ -3,7 +3,7 @@
 // back as errors naming file, object and field.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterObjects, ObjectError } from '../../state/types.ts';
+import type { ClusterObjects, ObjectError } from '../../state/index.ts';
 import { LastGood } from './merge.ts';
 import { type ParseResult, parseManifestFile } from './parse.ts';
 import { isManifestName } from './source.ts';

@@ -1,16 +1,16 @@
 // A directory's parse results → one snapshot, keeping the last good state: a
 // mistake in a file must not take working objects out of the mesh. Pure.
 import { isDeepStrictEqual } from 'node:util';
-import type { AuthorizationPolicy } from '../../state/authz-types.ts';
-import type { NetworkPolicy } from '../../state/netpol-types.ts';
 import type {
+  AuthorizationPolicy,
   ClusterObjects,
   Namespace,
+  NetworkPolicy,
   ObjectError,
   Pod,
   Service,
   Snapshot,
-} from '../../state/types.ts';
+} from '../../state/index.ts';
 import { objectId, type ParsedObject, type ParseResult } from './parse.ts';
 
 export interface MergeResult {

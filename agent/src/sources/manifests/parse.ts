@@ -2,18 +2,18 @@
 // error for every field that Kubernetes itself would reject. Pure: no I/O.
 import { isIP } from 'node:net';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { AuthorizationPolicy } from '../../state/authz-types.ts';
-import type { NetworkPolicy } from '../../state/netpol-types.ts';
 import type {
+  AuthorizationPolicy,
   ContainerPort,
   IpFamilyPolicy,
   Labels,
   Namespace,
+  NetworkPolicy,
   ObjectError,
   Pod,
   Service,
   ServicePort,
-} from '../../state/types.ts';
+} from '../../state/index.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,

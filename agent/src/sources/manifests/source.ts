@@ -6,7 +6,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { ObjectError, Snapshot } from '../../state/types.ts';
+import type { ObjectError, Snapshot } from '../../state/index.ts';
 import { LastGood } from './merge.ts';
 import { type ParseResult, parseManifestFile } from './parse.ts';
 

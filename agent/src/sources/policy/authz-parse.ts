@@ -2,6 +2,7 @@
 // Istio's validation would reject, plus what weft cannot enforce yet (so that nothing
 // is silently widened or narrowed). Pure: no I/O.
 
+import type { Labels, ObjectError } from '../../state/index.ts';
 import {
   type AuthorizationPolicy,
   type AuthzAction,
@@ -11,9 +12,8 @@ import {
   type AuthzRule,
   type AuthzSource,
   authzApiVersions,
-} from '../../state/authz-types.ts';
-import { toCidr } from '../../state/cidr.ts';
-import type { Labels, ObjectError } from '../../state/types.ts';
+  toCidr,
+} from '../../state/index.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,

@@ -4,17 +4,17 @@
 // fields are rejected too (as kubectl's strict field validation does): a misspelt
 // `except` or `matchLabels` would silently widen what a policy allows. Pure.
 
-import { cidrProblem, isSubnet, parseCidr } from '../../state/cidr.ts';
 import type {
   IPBlock,
   NetworkPolicy,
+  ObjectError,
   Peer,
   PolicyPort,
   PolicyRule,
   PolicyType,
   Protocol,
-} from '../../state/netpol-types.ts';
-import type { ObjectError } from '../../state/types.ts';
+} from '../../state/index.ts';
+import { cidrProblem, isSubnet, parseCidr } from '../../state/index.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,

@@ -1,5 +1,5 @@
 // The one error reporter every object parser takes.
-import type { ObjectError } from '../../state/types.ts';
+import type { ObjectError } from '../../state/index.ts';
 import { describe, isAbsent, isMap } from '../fields.ts';
 
 /** Receives each problem: the field's full path and an `expected ..., found ...` message. */

@@ -3,7 +3,7 @@ import type {
   LabelSelector,
   LabelSelectorRequirement,
   SelectorOperator,
-} from '../../state/selectors.ts';
+} from '../../state/index.ts';
 import {
   describe,
   fieldKey,

@@ -1,0 +1,2 @@
+// agent/: one node's agent, wiring sources → compile → datapath and proxy.
+export { Agent } from './agent.ts';

@@ -1,0 +1,9 @@
+// config/: defaults and settings, each written once.
+export {
+  ADMIN_SOCKET,
+  BPFFS,
+  PIN_ROOT,
+  RUN_ROOT,
+  TRUST_DOMAIN,
+  WEFT_NAMESPACE,
+} from './defaults.ts';

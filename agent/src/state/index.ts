@@ -1,0 +1,73 @@
+// state/: the object model every source fills and every compiler reads.
+export { clusterIPsOf, hostPort, podIPsOf, sameFamily } from './addresses.ts';
+export {
+  type AuthorizationPolicy,
+  type AuthzAction,
+  type AuthzApiVersion,
+  type AuthzCondition,
+  type AuthzDecision,
+  type AuthzInput,
+  type AuthzOperation,
+  type AuthzRequest,
+  type AuthzRule,
+  type AuthzSource,
+  type AuthzStage,
+  authzApiVersions,
+} from './authz-types.ts';
+export {
+  type Address,
+  type Cidr,
+  cidrProblem,
+  contains,
+  type Family,
+  isSubnet,
+  parseCidr,
+  parseIP,
+  toCidr,
+} from './cidr.ts';
+export {
+  CGROUP_ANNOTATION,
+  inMesh,
+  isStrict,
+  MESH_LABEL,
+  MTLS_LABEL,
+  type MtlsMode,
+  NAMESPACE_NAME_LABEL,
+  NETNS_ANNOTATION,
+} from './labels.ts';
+export {
+  type EgressRule,
+  type IngressRule,
+  type IPBlock,
+  type IPBlockPeer,
+  isIPBlockPeer,
+  type NetworkPolicy,
+  type Peer,
+  type PolicyPort,
+  type PolicyRule,
+  type PolicyType,
+  type Protocol,
+  policyId,
+  type SelectorPeer,
+} from './netpol-types.ts';
+export type { RouteFilter, RouteKind, RouteRetry, RouteTimeouts } from './route-types.ts';
+export type { LabelSelector, LabelSelectorRequirement, SelectorOperator } from './selectors.ts';
+export {
+  type Endpoint,
+  type ServiceTarget,
+  serviceEndpoints,
+  slicesByService,
+} from './service-endpoints.ts';
+export type {
+  ClusterObjects,
+  ContainerPort,
+  EndpointSlice,
+  IpFamilyPolicy,
+  Labels,
+  Namespace,
+  ObjectError,
+  Pod,
+  Service,
+  ServicePort,
+  Snapshot,
+} from './types.ts';

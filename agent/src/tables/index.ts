@@ -1,0 +1,30 @@
+// tables/: what the compilers hand to the datapath and the proxy, and the kernel's map layout.
+export * as layout from './layout.ts';
+export {
+  constants,
+  Event,
+  type FieldType,
+  LAYOUT_VERSION,
+  type Layout,
+  layoutSize,
+  type MapSpec,
+  type MapType,
+  maps,
+  type PlacedField,
+  place,
+  type Scalar,
+  type StructSpec,
+  structs,
+} from './layout.ts';
+export {
+  PEER_PROTOCOLS,
+  type PeerEntry,
+  type PeerPorts,
+  type PeerProtocol,
+  type PeerTable,
+} from './peer-table.ts';
+export type { MeshPeer } from './peers.ts';
+export { emptyPolicy, type PolicyTables } from './policy.ts';
+export type { CompiledMatch, CompiledRule, ServicePortRoutes } from './routes.ts';
+export { type ServiceTarget, vipKey } from './services.ts';
+export type { NodeWorkload } from './workloads.ts';
