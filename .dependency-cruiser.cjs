@@ -60,6 +60,21 @@ module.exports = {
       to: {},
     },
     {
+      name: 'public-face',
+      severity: 'error',
+      comment:
+        "another room's files are reached through its face: its index.ts, or a sub-folder's index.ts (a part that loads alone, such as sources/kubernetes/); type imports too",
+      from: { path: '^agent/src/([^/]+)/' },
+      to: { path: '^agent/src/[^/]+/', pathNot: ['^agent/src/$1/', '/index\\.ts$'] },
+    },
+    {
+      name: 'own-room-direct',
+      severity: 'error',
+      comment: "a room's own files import each other directly, never through the room's index.ts",
+      from: { path: '^agent/src/([^/]+)/.+', pathNot: '^agent/src/[^/]+/index\\.ts$' },
+      to: { path: '^agent/src/$1/index\\.ts$' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       comment: 'no import cycles, within a room either',

@@ -1,5 +1,6 @@
 // The import-direction check of `make check` (.dependency-cruiser.cjs): it passes on
-// agent/src and fails, naming the rule, on a tree with an import against the layer list.
+// agent/src and fails, naming the rule, on a tree with an import against the layer list
+// or past a room's public face.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,5 +113,59 @@ describe('import direction (.dependency-cruiser.cjs)', () => {
     const r = await cruise(root);
     expect(r.code).not.toBe(0);
     expect(r.out).toContain('no-circular');
+  });
+
+  it("passes imports through a room's face or a sub-folder's, and deep ones inside a room", async () => {
+    const root = tree({
+      'agent/src/state/types.ts': 'export type Labels = Record<string, string>;\n',
+      'agent/src/state/labels.ts':
+        "import type { Labels } from './types.ts';\nexport const none: Labels = {};\n",
+      'agent/src/state/index.ts':
+        "export { none } from './labels.ts';\nexport type { Labels } from './types.ts';\n",
+      'agent/src/sources/kubernetes/convert.ts':
+        "import { none } from '../../state/index.ts';\nexport const c = none;\n",
+      'agent/src/sources/kubernetes/index.ts': "export { c } from './convert.ts';\n",
+      'agent/src/agent/agent.ts':
+        "import { c } from '../sources/kubernetes/index.ts';\nimport type { Labels } from '../state/index.ts';\nexport const a: Labels = c;\n",
+    });
+    const r = await cruise(root);
+    expect(r.out).toContain('no dependency violations');
+    expect(r.code).toBe(0);
+  });
+
+  it('fails on a deep import into another room, past its index.ts, naming the rule', async () => {
+    const root = tree({
+      'agent/src/state/types.ts': 'export type Labels = Record<string, string>;\n',
+      'agent/src/state/index.ts': "export type { Labels } from './types.ts';\n",
+      'agent/src/compile/node.ts':
+        "import type { Labels } from '../state/types.ts';\nexport type T = Labels;\n",
+    });
+    const r = await cruise(root);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('public-face');
+    expect(r.out).toContain('agent/src/compile/node.ts');
+  });
+
+  it('fails on a deep import into a room that has no index.ts yet', async () => {
+    const root = tree({
+      'agent/src/l7/route-match.ts': 'export const match = 1;\n',
+      'agent/src/proxy/http.ts':
+        "import { match } from '../l7/route-match.ts';\nexport const m = match;\n",
+    });
+    const r = await cruise(root);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('public-face');
+  });
+
+  it("fails on a room's file importing its own room's index.ts", async () => {
+    const root = tree({
+      'agent/src/state/types.ts': 'export type Labels = Record<string, string>;\n',
+      'agent/src/state/index.ts': "export type { Labels } from './types.ts';\n",
+      'agent/src/state/labels.ts':
+        "import type { Labels } from './index.ts';\nexport type L = Labels;\n",
+    });
+    const r = await cruise(root);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('own-room-direct');
   });
 });
