@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fetchStatus } from '../../agent/src/admin/client.ts';
 import { type PodPlacement, spawnInPod } from '../../agent/src/sandbox/exec.ts';
 import { NETNS_DIR } from '../../agent/src/sandbox/host.ts';
+import { STATE_ROOT } from '../../agent/src/sandbox/layout/topology.ts';
 import { Sandbox, type SandboxOptions, teardown } from '../../agent/src/sandbox/sandbox.ts';
-import { STATE_ROOT } from '../../agent/src/sandbox/topology.ts';
 import type { AgentStatus } from '../../agent/src/telemetry/status.ts';
 
 function sweep(letter: string): void {

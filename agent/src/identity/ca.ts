@@ -7,7 +7,7 @@ import {
   type SigningKey,
   spkiKind,
 } from './keys.ts';
-import { parseSpiffeUri, trustDomainId } from './spiffe.ts';
+import { parseSpiffeUri, trustDomainId } from './spiffe/spiffe.ts';
 import { pem, uriSans, x509 } from './x509.ts';
 
 export interface CaFiles {

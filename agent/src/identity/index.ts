@@ -19,5 +19,5 @@ export {
   spiffeId,
   trustDomainId,
   type WorkloadId,
-} from './spiffe.ts';
+} from './spiffe/spiffe.ts';
 export { type SvidVerification, verifySvid } from './verify.ts';

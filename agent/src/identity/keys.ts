@@ -1,6 +1,6 @@
 // Key pairs, PEM encoding of private keys, and the CSR a workload's key comes with.
 import { createPrivateKey, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
-import { parseSpiffeUri } from './spiffe.ts';
+import { parseSpiffeUri } from './spiffe/spiffe.ts';
 import { pem, x509 } from './x509.ts';
 
 const P256: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };

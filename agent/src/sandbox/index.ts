@@ -1,5 +1,5 @@
 // sandbox/: the sandbox cluster.
 export { lastJson, runInPod, spawnInPod } from './exec.ts';
+export { loadSandboxState, statePath } from './layout/state.ts';
+export { sandboxLayout } from './layout/topology.ts';
 export { Sandbox, teardown } from './sandbox.ts';
-export { loadSandboxState, statePath } from './state.ts';
-export { sandboxLayout } from './topology.ts';

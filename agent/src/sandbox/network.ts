@@ -4,7 +4,13 @@
 // A dual-stack sandbox adds IPv6 on the same links, in ULA ranges of its own.
 import { spawnSync } from 'node:child_process';
 import { addNetns, delNetns, ipIn, netnsPath } from './host.ts';
-import { NODES_V6, type NodeLayout, PODS_V6, SANDBOX_V6, type SandboxLayout } from './topology.ts';
+import {
+  NODES_V6,
+  type NodeLayout,
+  PODS_V6,
+  SANDBOX_V6,
+  type SandboxLayout,
+} from './layout/topology.ts';
 
 function sysctl(netns: string, ...settings: string[]): void {
   const r = spawnSync('nsenter', [`--net=${netnsPath(netns)}`, 'sysctl', '-q', '-w', ...settings], {

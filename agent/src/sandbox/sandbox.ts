@@ -23,10 +23,12 @@ import { type CaStore, IssuerServer, openCaStore } from '../issuer/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/index.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
-import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
-import { copyPolicies } from './policies.ts';
-import { type Placement, renderResolved } from './resolved.ts';
-import { loadSandboxState, type NodeState, type SandboxState, saveSandboxState } from './state.ts';
+import {
+  loadSandboxState,
+  type NodeState,
+  type SandboxState,
+  saveSandboxState,
+} from './layout/state.ts';
 import {
   nextClusterIP,
   nextClusterIP6,
@@ -34,7 +36,10 @@ import {
   podIP6,
   type SandboxLayout,
   sandboxLayout,
-} from './topology.ts';
+} from './layout/topology.ts';
+import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
+import { copyPolicies } from './policies.ts';
+import { type Placement, renderResolved } from './resolved.ts';
 
 export interface SandboxOptions {
   name: string;

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { repoRoot } from '../../../agent/src/datapath/native.ts';
 import { cgroup2Root } from '../../../agent/src/datapath/system.ts';
 import { NETNS_DIR } from '../../../agent/src/sandbox/host.ts';
+import { loadSandboxState } from '../../../agent/src/sandbox/layout/state.ts';
 import { teardown } from '../../../agent/src/sandbox/sandbox.ts';
-import { loadSandboxState } from '../../../agent/src/sandbox/state.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { namespaces, workloads } from '../../support/shop.ts';
 

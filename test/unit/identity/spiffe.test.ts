@@ -5,7 +5,7 @@ import {
   principal,
   spiffeId,
   trustDomainId,
-} from '../../../agent/src/identity/spiffe.ts';
+} from '../../../agent/src/identity/spiffe/spiffe.ts';
 
 describe('spiffeId', () => {
   it('builds the weft form', () => {

@@ -9,7 +9,7 @@ import {
   generateRootCA,
 } from '../../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
-import { spiffeId } from '../../../agent/src/identity/spiffe.ts';
+import { spiffeId } from '../../../agent/src/identity/spiffe/spiffe.ts';
 
 const TD = 'cluster.local';
 const SERVER_ID = spiffeId(TD, 'default', 'server');

@@ -2,8 +2,12 @@
 // adds status.podIPs and a Service's ClusterIP per family.
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import {
+  nextClusterIP6,
+  podIP6,
+  sandboxLayout,
+} from '../../../agent/src/sandbox/layout/topology.ts';
 import { renderResolved } from '../../../agent/src/sandbox/resolved.ts';
-import { nextClusterIP6, podIP6, sandboxLayout } from '../../../agent/src/sandbox/topology.ts';
 import type { ClusterObjects } from '../../../agent/src/state/types.ts';
 
 const objs: ClusterObjects = {

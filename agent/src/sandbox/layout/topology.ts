@@ -1,7 +1,7 @@
 // Names and addresses of a sandbox, derived from its name alone, so `down`
 // can find everything even when the state file is gone. Pure.
 import { join } from 'node:path';
-import { PIN_ROOT, RUN_ROOT } from '../config/index.ts';
+import { PIN_ROOT, RUN_ROOT } from '../../config/index.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/;
 
