@@ -210,6 +210,7 @@ export class Agent {
     this.proxy.setTables({
       version: tables.version,
       services: tables.services,
+      decisions: tables.decisions,
       peers,
       policy: this.policyTables,
     });

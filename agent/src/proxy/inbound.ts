@@ -6,6 +6,7 @@
 // Admission is the inbound pipeline's (admit.ts).
 import type { Socket } from 'node:net';
 import { hostPort } from '../state/addresses.ts';
+import type { IngressDecisions } from '../tables/decisions.ts';
 import type { PolicyTables } from '../tables/policy.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
 import type { DirectionStats } from '../telemetry/stats.ts';
@@ -20,6 +21,8 @@ export interface InboundContext {
   readonly pool: SocketPool;
   readonly log: AccessLog;
   policy(): PolicyTables;
+  /** This workload's decision table (absent: the evaluators decide, see admit.ts). */
+  decisions?(): IngressDecisions | undefined;
 }
 
 export function handleInbound(ctx: InboundContext, client: Socket): void {
@@ -56,6 +59,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   admitInbound(
     {
       policy: ctx.policy(),
+      decisions: ctx.decisions?.(),
       workloadKey: ctx.key,
       netnsPath: ctx.netnsPath,
       pool: ctx.pool,

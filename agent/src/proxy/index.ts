@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { type Svid, tlsContext } from '../identity/manager.ts';
-import { spiffeId } from '../identity/spiffe.ts';
+import { peerId, spiffeId } from '../identity/spiffe.ts';
 import { constants } from '../tables/layout.ts';
 import type { NodeWorkload } from '../tables/workloads.ts';
 import { AccessLog } from '../telemetry/access-log.ts';
@@ -65,7 +65,7 @@ export class NodeProxy {
   private readonly opts: NodeProxyOptions;
   private readonly contexts = new Map<
     string,
-    { serial: string; roots: string; ctx: SecureContext }
+    { serial: string; roots: readonly string[]; ctx: SecureContext }
   >();
   private readonly hbone: HbonePool | null;
   private readonly report: ErrorReport;
@@ -107,10 +107,11 @@ export class NodeProxy {
     if (!svid) return undefined;
     const roots = this.opts.identities!.trustBundle();
     const have = this.contexts.get(id);
-    const rootsKey = roots.join('');
-    if (have && have.serial === svid.serial && have.roots === rootsKey) return have.ctx;
+    // Asked on every HBONE stream opened: the manager replaces the bundle's array when it
+    // changes (and only then), so comparing the array is comparing the bundle.
+    if (have && have.serial === svid.serial && have.roots === roots) return have.ctx;
     const ctx = tlsContext(svid, roots);
-    this.contexts.set(id, { serial: svid.serial, roots: rootsKey, ctx });
+    this.contexts.set(id, { serial: svid.serial, roots, ctx });
     return ctx;
   }
 
@@ -127,6 +128,7 @@ export class NodeProxy {
       pool: this.pool,
       log: this.log,
       policy: () => this.tables.policy,
+      decisions: () => this.tables.decisions.ingress.get(w.key),
     };
     const out: OutboundContext = {
       workloadId,
@@ -135,6 +137,7 @@ export class NodeProxy {
       podIP: w.podIP!,
       podIPs: w.podIPs,
       identity: this.opts.identities ? identity : null,
+      ...(this.opts.identities ? { peer: peerId(identity) } : {}),
       stats: this.stats.outbound,
       lookup: this.opts.lookup,
       balancer: this.balancer,
@@ -196,6 +199,7 @@ export class NodeProxy {
         guard: this.hboneGuard,
         spoofed: this.spoofed,
         policy: () => this.tables.policy,
+        decisions: () => this.tables.decisions.ingress.get(p.workload.key),
       },
       material,
       constants.PORT_HBONE,

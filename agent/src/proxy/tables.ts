@@ -1,6 +1,7 @@
 // What the proxy needs to route, built by the compilers and swapped whole:
 // a connection reads one table from start to end, never half of an update.
 import { allowedTarget } from '../policy/service-endpoints.ts';
+import { emptyDecisions, type NodeDecisions } from '../tables/decisions.ts';
 import type { MeshPeer } from '../tables/peers.ts';
 import { emptyPolicy, type PolicyTables } from '../tables/policy.ts';
 import type { ServiceTarget } from '../tables/services.ts';
@@ -11,8 +12,10 @@ export interface ProxyTables {
   readonly services: ReadonlyMap<string, ServiceTarget>;
   /** Pod IP → mesh pod (speaks HBONE), cluster-wide. */
   readonly peers: ReadonlyMap<string, MeshPeer>;
-  /** NetworkPolicy and AuthorizationPolicy, checked once per connection. */
+  /** NetworkPolicy and AuthorizationPolicy, as the evaluators read them (to explain a denial). */
   readonly policy: PolicyTables;
+  /** Each enrolled workload's decisions, looked up once per connection. */
+  readonly decisions: NodeDecisions;
 }
 
 export const emptyTables: ProxyTables = {
@@ -20,6 +23,7 @@ export const emptyTables: ProxyTables = {
   services: new Map(),
   peers: new Map(),
   policy: emptyPolicy,
+  decisions: emptyDecisions,
 };
 
 /** Round robin over a service's endpoints; positions survive table swaps. */
@@ -35,31 +39,19 @@ export class Balancer {
   }
 }
 
-// Per table: each source workload's view of each VIP port it used, judged once
-// (at most enrolled workloads × VIP ports entries; dropped with the table).
-const allowedOf = new WeakMap<ProxyTables, Map<string, Map<string, ServiceTarget>>>();
-
-/** The endpoints of a VIP port that the source's egress NetworkPolicy allows. */
+/**
+ * The endpoints of a VIP port that the source's egress NetworkPolicy allows: a lookup in the
+ * source's compiled table (compile/decisions.ts), which lists only the VIP ports where that
+ * is fewer than all. A source without a table (its pod is not in the snapshot) is judged by
+ * the evaluator, which then lets all through.
+ */
 export function allowedEndpoints(
   t: ProxyTables,
   srcKey: string,
   vip: string,
   target: ServiceTarget,
 ): ServiceTarget {
-  let bySrc = allowedOf.get(t);
-  if (!bySrc) {
-    bySrc = new Map();
-    allowedOf.set(t, bySrc);
-  }
-  let byVip = bySrc.get(srcKey);
-  if (!byVip) {
-    byVip = new Map();
-    bySrc.set(srcKey, byVip);
-  }
-  let have = byVip.get(vip);
-  if (!have) {
-    have = allowedTarget(t.policy, srcKey, target);
-    byVip.set(vip, have);
-  }
-  return have;
+  const d = t.decisions.egress.get(srcKey);
+  if (!d) return allowedTarget(t.policy, srcKey, target);
+  return d.vips.get(vip) ?? target;
 }
