@@ -25,12 +25,12 @@ import { allowedEndpoints } from '../../../agent/src/proxy/tables.ts';
 import { parseNetworkPolicy } from '../../../agent/src/sources/policy/netpol-parse.ts';
 import type { AuthorizationPolicy, AuthzRequest } from '../../../agent/src/state/authz-types.ts';
 import type { NetworkPolicy } from '../../../agent/src/state/netpol-types.ts';
-import type { Pod, Service, Snapshot } from '../../../agent/src/state/types.ts';
+import type { Namespace, Pod, Service, Snapshot } from '../../../agent/src/state/types.ts';
 import { ap } from '../policy/authz-fixtures.ts';
 import { pod, snapshot } from './fixtures.ts';
 
 const settings = { node: 'n1', trustDomain: 'cluster.local', rootNamespace: 'weft-system' };
-const NAMESPACES = [
+const NAMESPACES: Namespace[] = [
   { name: 'shop', labels: { 'weft.dev/mesh': 'enabled', team: 'a' } },
   { name: 'shop-prod', labels: { 'weft.dev/mesh': 'enabled', team: 'b' } },
   { name: 'weft-system', labels: {} },
