@@ -3,6 +3,7 @@
 // (uncached). With WEFT_BENCH_BASE=<an older checkout> the older code's own
 // per-connection path (its proxy/authorize.ts) is measured in the same run,
 // rounds interleaved. `node bench/decisions.ts`; prints a table (ns per decision).
+import { compileDecisions } from '../agent/src/compile/decisions.ts';
 import { compileNode } from '../agent/src/compile/node.ts';
 import { peerId } from '../agent/src/identity/spiffe.ts';
 import * as now from '../agent/src/proxy/authorize.ts';
@@ -21,9 +22,9 @@ import type {
 import type { NetworkPolicy } from '../agent/src/state/netpol-types.ts';
 import type { Namespace, Pod, Snapshot } from '../agent/src/state/types.ts';
 
-const PODS = 1000;
+const PODS = Number(process.env.WEFT_BENCH_POLICY_PODS ?? 1000);
 const NAMESPACES = 20;
-const NETPOLS = 100;
+const NETPOLS = Number(process.env.WEFT_BENCH_POLICIES ?? 100);
 const AUTHZ = 20;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 5);
 const OPS = Number(process.env.WEFT_BENCH_DECISIONS ?? 20_000);
@@ -160,11 +161,16 @@ interface Case {
 
 async function main(): Promise<void> {
   const snap = cluster();
-  const t = compileNode(snap, {
-    node: 'n1',
-    trustDomain: 'cluster.local',
-    rootNamespace: 'weft-system',
-  });
+  const settings = { node: 'n1', trustDomain: 'cluster.local', rootNamespace: 'weft-system' };
+  const t = compileNode(snap, settings);
+  // What the decision tables add to a snapshot's compile, for the node's enrolled workloads.
+  const enrolled = t.workloads.filter((w) => w.enrolled).map((w) => w.key);
+  const compileMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    compileDecisions(t.policy, t.services, enrolled);
+    compileMs.push(performance.now() - t0);
+  }
   const base = process.env.WEFT_BENCH_BASE
     ? ((await import(`${process.env.WEFT_BENCH_BASE}/agent/src/proxy/authorize.ts`)) as Authorize)
     : undefined;
@@ -283,6 +289,9 @@ async function main(): Promise<void> {
       if (allowed < 0) throw new Error('unreachable');
     }
   }
+  process.stdout.write(
+    `${PODS} pods, ${NETPOLS} NetworkPolicies, ${AUTHZ} AuthorizationPolicies; decision tables of the node's ${enrolled.length} enrolled workloads compiled in ${compileMs.map((x) => x.toFixed(1)).join(', ')} ms\n\n`,
+  );
   process.stdout.write(`decision | ns per decision, median (all ${ROUNDS} rounds)\n--- | ---\n`);
   for (const [name, xs] of ns) {
     const sorted = [...xs].sort((a, b) => a - b);

@@ -8,7 +8,7 @@
 import { selects } from '../policy/selectors.ts';
 import { type Cidr, contains, isSubnet, parseCidr } from '../state/cidr.ts';
 import { isIPBlockPeer, type NetworkPolicy, type Peer } from '../state/netpol-types.ts';
-import type { ContainerPort, Labels } from '../state/types.ts';
+import type { ContainerPort, Labels, Pod } from '../state/types.ts';
 import type { NetpolRuleRef, NetpolTable, PrefixLevel } from '../tables/decisions.ts';
 import type { PolicyTables } from '../tables/policy.ts';
 
@@ -24,24 +24,38 @@ export const NOT_ISOLATED: NetpolTable = {
 /** Per snapshot: the addresses each selector peer picks (the same for every workload). */
 export type PeerIndex = Map<Peer, readonly string[]>;
 
+/** Per snapshot: pod addresses by namespace, so a selector peer looks only where it can match. */
+const byNamespace = new WeakMap<PolicyTables['podsByIP'], Map<string, [string, Pod][]>>();
+
+function podsByNamespace(t: PolicyTables): Map<string, [string, Pod][]> {
+  let m = byNamespace.get(t.podsByIP);
+  if (!m) {
+    m = new Map();
+    for (const [ip, pod] of t.podsByIP) {
+      const list = m.get(pod.namespace);
+      if (list) list.push([ip, pod]);
+      else m.set(pod.namespace, [[ip, pod]]);
+    }
+    byNamespace.set(t.podsByIP, m);
+  }
+  return m;
+}
+
 function selectedAddresses(t: PolicyTables, policy: NetworkPolicy, peer: Peer, idx: PeerIndex) {
   const have = idx.get(peer);
   if (have) return have;
   if (isIPBlockPeer(peer)) return [];
   const out: string[] = [];
-  const nsOk = new Map<string, boolean>();
-  for (const [ip, pod] of t.podsByIP) {
-    let ok = nsOk.get(pod.namespace);
-    if (ok === undefined) {
-      ok = peer.namespaceSelector
-        ? selects(peer.namespaceSelector, {
-            ...t.namespaces.get(pod.namespace)?.labels,
-            'kubernetes.io/metadata.name': pod.namespace,
-          })
-        : pod.namespace === policy.namespace;
-      nsOk.set(pod.namespace, ok);
-    }
-    if (ok && (!peer.podSelector || selects(peer.podSelector, pod.labels))) out.push(ip);
+  for (const [ns, pods] of podsByNamespace(t)) {
+    const nsOk = peer.namespaceSelector
+      ? selects(peer.namespaceSelector, {
+          ...t.namespaces.get(ns)?.labels,
+          'kubernetes.io/metadata.name': ns,
+        })
+      : ns === policy.namespace;
+    if (!nsOk) continue;
+    for (const [ip, pod] of pods)
+      if (!peer.podSelector || selects(peer.podSelector, pod.labels)) out.push(ip);
   }
   idx.set(peer, out);
   return out;
@@ -71,6 +85,20 @@ function ruleRef(
     }
   }
   return { policy, rule, allPorts: false, ranges, named };
+}
+
+/** Two ascending lists of rule numbers as one, each number once. */
+function merge(a: readonly number[], b: readonly number[]): readonly number[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out[out.length - 1] !== x) out.push(x);
+  }
+  return out;
 }
 
 interface IpRule {
@@ -138,17 +166,23 @@ export function compileNetpolTable(
       if (blocks.length > 0) ipRules.push({ id: n, blocks });
     }
   }
-  const inOrder = (ids: Iterable<number>) => [...new Set(ids)].sort((a, b) => a - b);
-  // A selected pod: its selector rules, the ipBlocks holding its address, and the rules for anyone.
+  // A selected pod: its selector rules, the rules for anyone, and the ipBlocks holding its address.
   const byPod = new Map<string, readonly number[]>();
-  for (const [ip, own] of podRules)
-    byPod.set(
-      ip,
-      inOrder([...own, ...any, ...ipRules.filter((r) => ipAllows(r, ip)).map((r) => r.id)]),
-    );
+  for (const [ip, own] of podRules) {
+    // Rule numbers were pushed in order: nothing to merge without other rules.
+    if (any.length === 0 && ipRules.length === 0) {
+      byPod.set(ip, own);
+      continue;
+    }
+    const blocks = ipRules.filter((r) => ipAllows(r, ip)).map((r) => r.id);
+    byPod.set(ip, merge(merge(own, any), blocks));
+  }
   // Every ipBlock and except is a prefix of its own; the longest one holding an address
   // settles which blocks allow it (prefixes holding one address nest).
-  const levels = new Map<string, { family: 4 | 6; bits: number; nets: Map<bigint, number[]> }>();
+  const levels = new Map<
+    string,
+    { family: 4 | 6; bits: number; nets: Map<bigint, readonly number[]> }
+  >();
   for (const r of ipRules)
     for (const b of r.blocks)
       for (const c of b.cidr ? [b.cidr, ...b.excepts] : []) {
@@ -163,7 +197,10 @@ export function compileNetpolTable(
         if (level.nets.has(top)) continue;
         level.nets.set(
           top,
-          inOrder([...any, ...ipRules.filter((x) => ipCovers(x, c)).map((x) => x.id)]),
+          merge(
+            any,
+            ipRules.filter((x) => ipCovers(x, c)).map((x) => x.id),
+          ),
         );
       }
   const prefixes: PrefixLevel[] = [...levels.values()]
