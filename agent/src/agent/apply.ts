@@ -70,6 +70,7 @@ export class ApplyPhase {
     this.proxy.setTables({
       version: tables.version,
       services: tables.services,
+      decisions: tables.decisions,
       peers,
       policy: tables.policy,
     });

@@ -7,7 +7,7 @@
 // endpoints are all denied (or that has none) is left out, so connect() fails
 // with EPERM; the proxy balances a mixed port over its allowed endpoints only.
 // Pure.
-import { decide, egressView, subjectOf } from '../policy/index.ts';
+import { decide, type EgressView, egressView, subjectOf } from '../policy/index.ts';
 import type { ClusterObjects, Labels, Pod, Snapshot } from '../state/index.ts';
 import {
   clusterIPsOf,
@@ -55,6 +55,18 @@ interface VipIndex {
 
 const vipIndex = new WeakMap<ClusterObjects, VipIndex>();
 
+// The evaluators' view of a snapshot, built once per snapshot for all its tables.
+const views = new WeakMap<ClusterObjects, EgressView>();
+
+function viewOf(objects: ClusterObjects): EgressView {
+  let v = views.get(objects);
+  if (!v) {
+    v = egressView(objects);
+    views.set(objects, v);
+  }
+  return v;
+}
+
 /**
  * Every ClusterIP with its TCP and UDP ports' endpoints, resolved once per snapshot. UDP
  * counts too: the hooks see a UDP Service's VIP (DNS to the cluster's resolver, say) before
@@ -71,7 +83,7 @@ function vips(objects: ClusterObjects): VipIndex {
     podsByNs.set(p.namespace, m);
     m.set(k, p);
   }
-  const { podsByIP } = egressView(objects);
+  const { podsByIP } = viewOf(objects);
   const endpoints: Endpoint[] = [];
   const numbers = new Map<string, number>();
   const shapeOf: number[] = [];
@@ -167,7 +179,7 @@ export function vipEgress(
   labels: Labels,
   policies: readonly NetworkPolicy[],
 ): VipPorts[] {
-  const view = { ...egressView(snap), policies };
+  const view = { ...viewOf(snap), policies };
   const src = subjectOf({ namespace, labels });
   const rulesFor = portRules(policies);
   const index = vips(snap);

@@ -1,5 +1,5 @@
 // Everything one node applies, from one snapshot: the workload table, the
-// proxy's tables (Services, mesh peers, policy) and each enrolled workload's
+// proxy's tables (Services, mesh peers, policy, per-workload decisions) and each enrolled workload's
 // NetworkPolicy tables for the kernel. Pure: the agent's apply phase diffs this
 // against what is installed and writes the difference.
 import type { MtlsMode, Snapshot } from '../state/index.ts';
@@ -10,6 +10,7 @@ import type {
   PolicyTables,
   ServiceTarget,
 } from '../tables/index.ts';
+import { compileDecisions, type NodeDecisions } from './decisions.ts';
 import { compileWorkloads } from './enrollment.ts';
 import { compileEgress, compilePeerTable } from './netpol.ts';
 import { compilePeers } from './peers.ts';
@@ -37,6 +38,8 @@ export interface NodeTables {
   readonly services: Map<string, ServiceTarget>;
   /** By workload key, for each enrolled workload whose pod is in the snapshot. */
   readonly peerTables: ReadonlyMap<string, WorkloadPeerTables>;
+  /** The proxy's per-connection decisions for the same workloads (compile/decisions.ts). */
+  readonly decisions: NodeDecisions;
 }
 
 export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
@@ -55,12 +58,16 @@ export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
       peerTables.set(w.key, { error: (e as Error).message });
     }
   }
+  const policy = compilePolicy(snap, s.trustDomain, s.rootNamespace);
+  const services = compileServices(snap);
+  const enrolled = workloads.filter((w) => w.enrolled).map((w) => w.key);
   return {
     version: snap.version,
     workloads,
-    policy: compilePolicy(snap, s.trustDomain, s.rootNamespace),
+    policy,
     peers: compilePeers(snap, s.trustDomain),
-    services: compileServices(snap),
+    services,
     peerTables,
+    decisions: compileDecisions(policy, services, enrolled),
   };
 }

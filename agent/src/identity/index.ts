@@ -11,10 +11,12 @@ export {
 export { CaClient } from './caclient.ts';
 export { generateKeyAndCsr } from './keys.ts';
 export { IdentityManager, type Svid as HeldSvid, tlsContext } from './manager.ts';
+export type { PeerId } from './spiffe/spiffe.ts';
 export {
   checkTrustDomain,
   parseSpiffeId,
   parseSpiffeUri,
+  peerId,
   principal,
   spiffeId,
   trustDomainId,

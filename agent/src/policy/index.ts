@@ -1,6 +1,7 @@
 // policy/: the pure evaluators and the trace.
 export { applies, evaluateAuthorization } from './authz-eval.ts';
 export { hasHttpFields, servesHttp } from './authz-l7.ts';
+export { matchPort } from './authz-match.ts';
 export { podEndpoint } from './endpoint.ts';
 export { normalizeTarget } from './http-path.ts';
 export { evaluateNetworkPolicies } from './netpol-eval.ts';

@@ -55,43 +55,14 @@ export interface NetpolDecision {
   readonly matched?: { policy: string; rule: number; peer?: number; port?: number };
 }
 
-// The proxy asks for a decision on every connection, and its tables (so the
-// `policies` array) are replaced whole with each snapshot: a decision is worked
-// out once per policy set and connection shape, then looked up. With 1,000
-// ipBlocks that is ~0.1 ms saved per connection. Inputs are never mutated.
-const memo = new WeakMap<
-  readonly NetworkPolicy[],
-  WeakMap<NetpolInput['namespaces'], Map<string, NetpolDecision>>
->();
-const MEMO_MAX = 10_000;
-
+// Pure and uncached: the proxy decides by lookup in compiled tables
+// (compile/decisions.ts) and asks this only to explain a denial; the trace and
+// the compilers ask it directly.
 export function evaluateNetworkPolicies(input: NetpolInput): NetpolDecision {
-  let byNamespaces = memo.get(input.policies);
-  if (!byNamespaces) {
-    byNamespaces = new WeakMap();
-    memo.set(input.policies, byNamespaces);
-  }
-  let decisions = byNamespaces.get(input.namespaces);
-  if (!decisions) {
-    decisions = new Map();
-    byNamespaces.set(input.namespaces, decisions);
-  }
-  const key = JSON.stringify([
-    input.direction,
-    input.subject,
-    input.peer,
-    input.port,
-    input.protocol,
-  ]);
-  const have = decisions.get(key);
-  if (have) return have;
-  const d = decide(input);
-  if (decisions.size >= MEMO_MAX) decisions.clear();
-  decisions.set(key, d);
-  return d;
+  return decide(input);
 }
 
-/** The same decision, not memoized: for the compilers, which ask each question once per table. */
+/** The same decision (the compilers' name for it). */
 export function decideNetworkPolicies(input: NetpolInput): NetpolDecision {
   return decide(input);
 }

@@ -32,24 +32,12 @@ export interface EgressView {
   readonly podsByIP: ReadonlyMap<string, Pod>;
 }
 
-const peers = new WeakMap<EgressView['podsByIP'], Map<string, PeerEndpoint>>();
-
 /** The peer an endpoint is to the evaluator: the pod at its address, if any (as the proxy names it). */
 function peerOf(view: EgressView, ip: string): PeerEndpoint {
-  let m = peers.get(view.podsByIP);
-  if (!m) {
-    m = new Map();
-    peers.set(view.podsByIP, m);
-  }
-  let e = m.get(ip);
-  if (!e) {
-    const p = view.podsByIP.get(ip);
-    e = p
-      ? { ip, pod: { namespace: p.namespace, name: p.name, labels: p.labels, ports: p.ports } }
-      : { ip };
-    m.set(ip, e);
-  }
-  return e;
+  const p = view.podsByIP.get(ip);
+  return p
+    ? { ip, pod: { namespace: p.namespace, name: p.name, labels: p.labels, ports: p.ports } }
+    : { ip };
 }
 
 export type Subject = { namespace: string; labels: Labels; name?: string; ip?: string };
@@ -98,21 +86,15 @@ export function judgeEndpoints(
   });
 }
 
-const views = new WeakMap<ClusterObjects, EgressView>();
-
-/** The evaluators' view of a snapshot, worked out once per snapshot. */
+/** The evaluators' view of a snapshot (uncached: a compiler keeps it per snapshot). */
 export function egressView(objects: ClusterObjects): EgressView {
-  const have = views.get(objects);
-  if (have) return have;
   const podsByIP = new Map<string, Pod>();
   for (const p of objects.pods.values()) for (const ip of podIPsOf(p)) podsByIP.set(ip, p);
-  const view = {
+  return {
     policies: [...(objects.networkPolicies?.values() ?? [])],
     namespaces: objects.namespaces,
     podsByIP,
   };
-  views.set(objects, view);
-  return view;
 }
 
 /** The proxy's choice for one source: the endpoints of a VIP port its egress policy allows. */

@@ -10,22 +10,30 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuthzRequest } from '../state/index.ts';
-import type { PolicyTables } from '../tables/index.ts';
+import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
 import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
+import { decideIngress, decideRequest, portDecisions, type Source } from './decide.ts';
 import { dialApp } from './forward.ts';
 import { type HttpTarget, serveHttp } from './http.ts';
 import type { SocketPool } from './socket-pool.ts';
 
 /** A connection to one enrolled pod's app, as every way in sees it. */
 export interface InboundConnection {
+  /** What explains a denial (and decides, where the workload has no decision table). */
   readonly policy: PolicyTables;
+  /**
+   * The destination workload's decision table (compileNode): every connection and request is
+   * a lookup in it. Absent only where a caller hands the pipeline bare policy tables (tests):
+   * then the evaluators decide.
+   */
+  readonly decisions?: IngressDecisions | undefined;
   /** `namespace/name` of the destination workload. */
   readonly workloadKey: string;
   readonly netnsPath: string;
   readonly pool: SocketPool;
-  /** The peer: its address, and its SPIFFE ID when it came over mutual TLS. */
-  readonly src: { readonly ip: string; readonly identity?: string };
+  /** The peer: its address, and its SPIFFE ID (parsed once per certificate) when it came over mutual TLS. */
+  readonly src: Source;
   /** The app's address and port (the connection's original destination). */
   readonly ip: string;
   readonly port: number;
@@ -47,13 +55,16 @@ export interface InboundEnds {
 }
 
 export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
-  const l7 = needsHttp(c.policy, c.workloadKey, c.port);
-  const v = checkIngress(c.policy, c.workloadKey, c.src, c.port, l7 ? 'per-request' : undefined);
+  const { policy, workloadKey, src, port, decisions } = c;
+  const pd = decisions && portDecisions(decisions, port);
+  const l7 = pd ? pd.http : needsHttp(policy, workloadKey, port);
+  const v = decisions
+    ? decideIngress(decisions, policy, workloadKey, src, port)
+    : checkIngress(policy, workloadKey, src, port, l7 ? 'per-request' : undefined);
   const audit = v.audited ? v.audited.join(', ') : undefined;
   if (!v.allow) return ends.refuse(denial(v), 403, audit);
   if (l7) {
     const h = ends.http(audit);
-    const { policy, workloadKey, src, port } = c;
     serveHttp(
       {
         netnsPath: c.netnsPath,
@@ -63,7 +74,9 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
         stats: h.stats,
         log: h.log,
         entry: h.entry,
-        authorize: (req: AuthzRequest) => checkRequest(policy, workloadKey, src, port, req),
+        authorize: pd
+          ? (req: AuthzRequest) => decideRequest(pd, policy, workloadKey, src, port, req)
+          : (req: AuthzRequest) => checkRequest(policy, workloadKey, src, port, req),
       },
       h.client,
     );

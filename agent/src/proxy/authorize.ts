@@ -1,18 +1,17 @@
-// Policy at the proxy, per connection (never per chunk): egress NetworkPolicy
-// for an enrolled source, ingress NetworkPolicy and AuthorizationPolicy (L4)
-// for an enrolled destination. The evaluators are the ones `weft policy trace`
-// explains with.
+// Policy at the proxy asked of the evaluators (the ones `weft policy trace`
+// explains with): egress NetworkPolicy for an enrolled source, ingress
+// NetworkPolicy and AuthorizationPolicy for an enrolled destination. The proxy
+// decides by lookup (decide.ts) and asks these for the words of a denial, or
+// to decide where a caller gives it no decision table.
 
 import { parseSpiffeId, principal } from '../identity/index.ts';
 import {
-  applies,
   evaluateAuthorization,
   evaluateNetworkPolicies,
-  hasHttpFields,
   podEndpoint,
   servesHttp,
 } from '../policy/index.ts';
-import type { AuthzRequest, Pod } from '../state/index.ts';
+import type { AuthzRequest } from '../state/index.ts';
 import type { PolicyTables } from '../tables/index.ts';
 
 export interface Verdict {
@@ -129,53 +128,13 @@ export function denial(v: Verdict): string {
 
 /**
  * Whether connections to the workload's `port` are read as HTTP, request by request
- * (policy/authz-l7.ts says when): a workload's other ports stay byte for byte.
+ * (policy/authz-l7.ts says when): a workload's other ports stay byte for byte. The
+ * proxy looks this up in the workload's decision table; this asks the evaluator.
  */
 export function needsHttp(t: PolicyTables, dstKey: string, port: number): boolean {
-  // Asked on every connection: answered once per (workload, port) per snapshot, without
-  // building a key; a workload no HTTP rule applies to is answered once for all its ports.
-  let known = httpCache.get(t);
-  if (!known) {
-    known = { size: 0, workloads: new Map() };
-    httpCache.set(t, known);
-  }
-  let ports = known.workloads.get(dstKey);
-  if (ports === undefined) {
-    const dst = t.pods.get(dstKey);
-    const any =
-      dst !== undefined && t.authorizationPolicies.length > 0 && servesHttpSomewhere(t, dst);
-    ports = any ? new Map<number, boolean>() : null;
-    known.workloads.set(dstKey, ports);
-  }
-  if (ports === null) return false;
-  const have = ports.get(port);
-  if (have !== undefined) return have;
-  const dst = t.pods.get(dstKey)!;
-  const v = servesHttp(t.authorizationPolicies, t.rootNamespace, dst, port);
-  // A port scan must not grow the cache without end: it starts over past the bound.
-  if (known.size >= HTTP_CACHE_MAX) {
-    for (const m of known.workloads.values()) m?.clear();
-    known.size = 0;
-  }
-  ports.set(port, v);
-  known.size++;
-  return v;
+  const dst = t.pods.get(dstKey);
+  return dst !== undefined && servesHttp(t.authorizationPolicies, t.rootNamespace, dst, port);
 }
-
-/** Whether any rule with HTTP fields applies to the pod at all (on some port). */
-function servesHttpSomewhere(t: PolicyTables, dst: Pod): boolean {
-  return t.authorizationPolicies.some(
-    (p) =>
-      applies(p, { workload: dst, rootNamespace: t.rootNamespace }) &&
-      (p.rules ?? []).some(hasHttpFields),
-  );
-}
-
-const httpCache = new WeakMap<
-  PolicyTables,
-  { size: number; workloads: Map<string, Map<number, boolean> | null> }
->();
-const HTTP_CACHE_MAX = 65_536;
 
 /** One HTTP request to an enrolled workload: AuthorizationPolicy with the request's method, path, host and headers. */
 export function checkRequest(

@@ -6,7 +6,7 @@
 // Admission is the inbound pipeline's (admit.ts).
 import type { Socket } from 'node:net';
 import { hostPort } from '../state/index.ts';
-import type { PolicyTables } from '../tables/index.ts';
+import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
 import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { joinSockets } from './relay.ts';
@@ -19,6 +19,8 @@ export interface InboundContext {
   readonly pool: SocketPool;
   readonly log: AccessLog;
   policy(): PolicyTables;
+  /** This workload's decision table (absent: the evaluators decide, see admit.ts). */
+  decisions?(): IngressDecisions | undefined;
 }
 
 export function handleInbound(ctx: InboundContext, client: Socket): void {
@@ -55,6 +57,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
   admitInbound(
     {
       policy: ctx.policy(),
+      decisions: ctx.decisions?.(),
       workloadKey: ctx.key,
       netnsPath: ctx.netnsPath,
       pool: ctx.pool,

@@ -4,7 +4,7 @@
 // awaits the control plane, never logs.
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { type HeldSvid as Svid, spiffeId, tlsContext } from '../identity/index.ts';
+import { peerId, type HeldSvid as Svid, spiffeId, tlsContext } from '../identity/index.ts';
 import type { NodeWorkload } from '../tables/index.ts';
 import { constants } from '../tables/index.ts';
 import { AccessLog, type DirectionStats, ProxyStats } from '../telemetry/index.ts';
@@ -67,7 +67,7 @@ export class NodeProxy {
   private readonly opts: NodeProxyOptions;
   private readonly contexts = new Map<
     string,
-    { serial: string; roots: string; ctx: SecureContext }
+    { serial: string; roots: readonly string[]; ctx: SecureContext }
   >();
   private readonly hbone: HbonePool | null;
   private readonly report: ErrorReport;
@@ -109,10 +109,11 @@ export class NodeProxy {
     if (!svid) return undefined;
     const roots = this.opts.identities!.trustBundle();
     const have = this.contexts.get(id);
-    const rootsKey = roots.join('');
-    if (have && have.serial === svid.serial && have.roots === rootsKey) return have.ctx;
+    // Asked on every HBONE stream opened: the manager replaces the bundle's array when it
+    // changes (and only then), so comparing the array is comparing the bundle.
+    if (have && have.serial === svid.serial && have.roots === roots) return have.ctx;
     const ctx = tlsContext(svid, roots);
-    this.contexts.set(id, { serial: svid.serial, roots: rootsKey, ctx });
+    this.contexts.set(id, { serial: svid.serial, roots, ctx });
     return ctx;
   }
 
@@ -129,6 +130,7 @@ export class NodeProxy {
       pool: this.pool,
       log: this.log,
       policy: () => this.tables.policy,
+      decisions: () => this.tables.decisions.ingress.get(w.key),
     };
     const out: OutboundContext = {
       workloadId,
@@ -137,6 +139,7 @@ export class NodeProxy {
       podIP: w.podIP!,
       podIPs: w.podIPs,
       identity: this.opts.identities ? identity : null,
+      ...(this.opts.identities ? { peer: peerId(identity) } : {}),
       stats: this.stats.outbound,
       lookup: this.opts.lookup,
       balancer: this.balancer,
@@ -198,6 +201,7 @@ export class NodeProxy {
         guard: this.hboneGuard,
         spoofed: this.spoofed,
         policy: () => this.tables.policy,
+        decisions: () => this.tables.decisions.ingress.get(p.workload.key),
       },
       material,
       constants.PORT_HBONE,

@@ -11,12 +11,14 @@
 
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { PeerId } from '../identity/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
 import type { MeshPeer } from '../tables/index.ts';
 import { vipKey } from '../tables/index.ts';
 import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
+import { decideEgress } from './decide.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
@@ -52,6 +54,8 @@ export interface OutboundContext {
   readonly podIPs: readonly string[];
   /** This workload's SPIFFE ID when the node runs with mTLS. */
   readonly identity: string | null;
+  /** The same, parsed once, as the destination's AuthorizationPolicy reads it on a same-node hand-off. */
+  readonly peer?: PeerId;
   readonly stats: DirectionStats;
   readonly lookup: OrigLookup;
   readonly balancer: Balancer;
@@ -125,15 +129,19 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
         ? `service ${svc.service} has no endpoints`
         : `denied by egress NetworkPolicy: no endpoint of service ${svc.service} is allowed`,
     );
-  const egress = checkEgress(tables.policy, ctx.workloadKey, host, port);
+  const decided = tables.decisions.egress.get(ctx.workloadKey);
+  const egress = decided
+    ? decideEgress(decided, tables.policy, ctx.workloadKey, host, port)
+    : checkEgress(tables.policy, ctx.workloadKey, host, port);
   if (!egress.allow) return refuse(ctx, client, entry, denial(egress));
   const local = peer ? ctx.local(peer.key) : undefined;
   if (local) {
     // Same node: this process is also the destination's proxy, so its inbound pipeline runs here.
-    const src = { ip: srcIP, ...(ctx.identity ? { identity: ctx.identity } : {}) };
+    const src = { ip: srcIP, ...(ctx.identity ? (ctx.peer ?? { identity: ctx.identity }) : {}) };
     return admitInbound(
       {
         policy: tables.policy,
+        decisions: tables.decisions.ingress.get(local.key),
         workloadKey: local.key,
         netnsPath: local.netnsPath,
         pool: ctx.pool,

@@ -2,7 +2,12 @@
 // a connection reads one table from start to end, never half of an update.
 import { allowedTarget } from '../policy/index.ts';
 import type { MeshPeer, ServiceTarget } from '../tables/index.ts';
-import { emptyPolicy, type PolicyTables } from '../tables/index.ts';
+import {
+  emptyDecisions,
+  emptyPolicy,
+  type NodeDecisions,
+  type PolicyTables,
+} from '../tables/index.ts';
 
 export interface ProxyTables {
   readonly version: number;
@@ -10,8 +15,10 @@ export interface ProxyTables {
   readonly services: ReadonlyMap<string, ServiceTarget>;
   /** Pod IP → mesh pod (speaks HBONE), cluster-wide. */
   readonly peers: ReadonlyMap<string, MeshPeer>;
-  /** NetworkPolicy and AuthorizationPolicy, checked once per connection. */
+  /** NetworkPolicy and AuthorizationPolicy, as the evaluators read them (to explain a denial). */
   readonly policy: PolicyTables;
+  /** Each enrolled workload's decisions, looked up once per connection. */
+  readonly decisions: NodeDecisions;
 }
 
 export const emptyTables: ProxyTables = {
@@ -19,6 +26,7 @@ export const emptyTables: ProxyTables = {
   services: new Map(),
   peers: new Map(),
   policy: emptyPolicy,
+  decisions: emptyDecisions,
 };
 
 /** Round robin over a service's endpoints; positions survive table swaps. */
@@ -34,31 +42,19 @@ export class Balancer {
   }
 }
 
-// Per table: each source workload's view of each VIP port it used, judged once
-// (at most enrolled workloads × VIP ports entries; dropped with the table).
-const allowedOf = new WeakMap<ProxyTables, Map<string, Map<string, ServiceTarget>>>();
-
-/** The endpoints of a VIP port that the source's egress NetworkPolicy allows. */
+/**
+ * The endpoints of a VIP port that the source's egress NetworkPolicy allows: a lookup in the
+ * source's compiled table (compile/decisions.ts), which lists only the VIP ports where that
+ * is fewer than all. A source without a table (its pod is not in the snapshot) is judged by
+ * the evaluator, which then lets all through.
+ */
 export function allowedEndpoints(
   t: ProxyTables,
   srcKey: string,
   vip: string,
   target: ServiceTarget,
 ): ServiceTarget {
-  let bySrc = allowedOf.get(t);
-  if (!bySrc) {
-    bySrc = new Map();
-    allowedOf.set(t, bySrc);
-  }
-  let byVip = bySrc.get(srcKey);
-  if (!byVip) {
-    byVip = new Map();
-    bySrc.set(srcKey, byVip);
-  }
-  let have = byVip.get(vip);
-  if (!have) {
-    have = allowedTarget(t.policy, srcKey, target);
-    byVip.set(vip, have);
-  }
-  return have;
+  const d = t.decisions.egress.get(srcKey);
+  if (!d) return allowedTarget(t.policy, srcKey, target);
+  return d.vips.get(vip) ?? target;
 }

@@ -24,6 +24,7 @@ export {
   parseCidr,
   parseIP,
   toCidr,
+  unmap,
 } from './cidr.ts';
 export {
   CGROUP_ANNOTATION,

@@ -1,4 +1,23 @@
 // tables/: what the compilers hand to the datapath and the proxy, and the kernel's map layout.
+
+export type {
+  AuthzTable,
+  CompiledAuthzRule,
+  CompiledCondition,
+  CompiledOperation,
+  CompiledSource,
+  EgressDecisions,
+  IngressDecisions,
+  Lists,
+  NamespaceMatcher,
+  NetpolRuleRef,
+  NetpolTable,
+  NodeDecisions,
+  PortDecisions,
+  PrefixLevel,
+  StringMatcher,
+} from './decisions.ts';
+export { emptyDecisions } from './decisions.ts';
 export * as layout from './layout.ts';
 export {
   constants,
@@ -16,6 +35,7 @@ export {
   type StructSpec,
   structs,
 } from './layout.ts';
+export { allowingRule } from './netpol-lookup.ts';
 export {
   PEER_PROTOCOLS,
   type PeerEntry,

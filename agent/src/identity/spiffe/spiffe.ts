@@ -96,3 +96,19 @@ export function principal(id: string): string {
   const { trustDomain, segments } = parseSpiffeUri(id);
   return [trustDomain, ...segments].join('/');
 }
+
+/** A peer's SPIFFE ID as AuthorizationPolicy reads it, parsed once. */
+export interface PeerId {
+  readonly identity: string;
+  /** Absent unless `identity` is a workload ID: no principal or namespace rule matches then. */
+  readonly principal?: string;
+  readonly namespace?: string;
+}
+
+export function peerId(id: string): PeerId {
+  try {
+    return { identity: id, principal: principal(id), namespace: parseSpiffeId(id).namespace };
+  } catch {
+    return { identity: id };
+  }
+}

@@ -7,7 +7,7 @@ import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { native } from '../../datapath/index.ts';
-import type { PolicyTables } from '../../tables/index.ts';
+import type { IngressDecisions, PolicyTables } from '../../tables/index.ts';
 import type { AccessEntry, AccessLog, DirectionStats } from '../../telemetry/index.ts';
 import { admitInbound } from '../admit.ts';
 import { contain, type ErrorReport } from '../contain.ts';
@@ -17,7 +17,7 @@ import { checkConnect } from './front.ts';
 import type { Keepalive } from './keepalive.ts';
 import type { HboneGuard } from './limits.ts';
 import { createHboneServer } from './session.ts';
-import { peerSpiffeId, serverOptions, type TlsMaterial } from './tls.ts';
+import { serverOptions, sessionPeer, type TlsMaterial } from './tls.ts';
 
 /**
  * A TCP reset becomes RST_STREAM alone. (close(code) would send END_STREAM
@@ -48,6 +48,8 @@ export interface HboneServerContext {
   /** A peer claimed a client address not of its identity: counted and logged, rate-limited. */
   spoofed(detail: string): void;
   policy(): PolicyTables;
+  /** This workload's decision table (absent: the evaluators decide, see admit.ts). */
+  decisions?(): IngressDecisions | undefined;
 }
 
 function refuse(stream: ServerHttp2Stream, status: number): void {
@@ -64,7 +66,8 @@ export function handleConnect(
   const stats = ctx.stats;
   stats.accepted++;
   const tlsSocket = stream.session?.socket as TLSSocket | undefined;
-  const source = peerSpiffeId(tlsSocket?.getPeerCertificate());
+  const peer = sessionPeer(tlsSocket);
+  const source = peer?.identity;
   const policy = ctx.policy();
   const front = checkConnect(
     headers,
@@ -104,10 +107,11 @@ export function handleConnect(
   admitInbound(
     {
       policy,
+      decisions: ctx.decisions?.(),
       workloadKey: ctx.workloadKey,
       netnsPath: ctx.netnsPath,
       pool: ctx.pool,
-      src: { ip: front.sourceIp, identity: source },
+      src: { ip: front.sourceIp, ...peer },
       ip: front.ip,
       port: front.port,
     },

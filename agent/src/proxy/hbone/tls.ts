@@ -1,6 +1,7 @@
 // TLS settings both ends of HBONE share: TLS 1.3 only, mutual, ALPN h2, and
 // peers identified by their SPIFFE ID (URI SAN), never by DNS names.
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { type PeerId, peerId } from '../../identity/index.ts';
 import { DEFAULT_HBONE_LIMITS } from './limits.ts';
 
 export const HBONE_ALPN = ['h2'];
@@ -14,6 +15,22 @@ export function peerSpiffeId(cert: PeerCertificate | undefined): string | undefi
     .filter((s) => s.startsWith('URI:spiffe://'))
     .map((s) => s.slice(4));
   return uris.length === 1 ? uris[0] : undefined;
+}
+
+// A TLS 1.3 session's peer certificate never changes (no renegotiation), and an HBONE
+// session carries many streams: its peer is read and parsed once, on the first stream.
+const sessionPeers = new WeakMap<TLSSocket, PeerId | null>();
+
+/** The verified peer of a TLS session, parsed once per session (so once per certificate presented). */
+export function sessionPeer(socket: TLSSocket | undefined): PeerId | undefined {
+  if (!socket) return undefined;
+  let p = sessionPeers.get(socket);
+  if (p === undefined) {
+    const id = peerSpiffeId(socket.getPeerCertificate());
+    p = id === undefined ? null : peerId(id);
+    sessionPeers.set(socket, p);
+  }
+  return p ?? undefined;
 }
 
 export interface TlsMaterial {
