@@ -7,12 +7,14 @@ import type { Snapshot } from '../state/types.ts';
 import type { PeerTable } from '../tables/peer-table.ts';
 import type { MeshPeer } from '../tables/peers.ts';
 import type { PolicyTables } from '../tables/policy.ts';
+import type { RouteTables } from '../tables/routes.ts';
 import type { ServiceTarget } from '../tables/services.ts';
 import type { NodeWorkload } from '../tables/workloads.ts';
 import { compileWorkloads } from './enrollment.ts';
 import { compileEgress, compilePeerTable } from './netpol.ts';
 import { compilePeers } from './peers.ts';
 import { compilePolicy } from './policy.ts';
+import { compileRoutes } from './routes.ts';
 import { compileServices } from './services.ts';
 
 export interface NodeSettings {
@@ -36,6 +38,8 @@ export interface NodeTables {
   readonly services: Map<string, ServiceTarget>;
   /** By workload key, for each enrolled workload whose pod is in the snapshot. */
   readonly peerTables: ReadonlyMap<string, WorkloadPeerTables>;
+  /** The L7 engine's route tables: Service VIP ports read as HTTP or with routes. */
+  readonly routes: RouteTables;
 }
 
 export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
@@ -61,5 +65,6 @@ export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
     peers: compilePeers(snap, s.trustDomain),
     services: compileServices(snap),
     peerTables,
+    routes: compileRoutes(snap),
   };
 }

@@ -77,7 +77,7 @@ export type RouteFilter =
       readonly hostname?: string;
       readonly port?: number;
       readonly path?: PathModifier;
-      /** 301 by default; 302, 303, 307, 308 allowed. */
+      /** 302 by default (the Gateway API's default); 301, 303, 307, 308 allowed. */
       readonly statusCode: number;
     }
   | { readonly type: 'URLRewrite'; readonly hostname?: string; readonly path?: PathModifier }
