@@ -2,9 +2,10 @@
 // (the parent Service and port exist) and ResolvedRefs (every backendRef and mirror leads
 // to a Service port it may reach), with the Gateway API's reasons. Pure: the issuer writes
 // them on Kubernetes and `weft status` shows them.
+
+import { parentPorts, resolveBackend, routeKey } from '../state/route-refs.ts';
 import type { Route, ServiceParentRef } from '../state/route-types.ts';
 import type { ClusterObjects, ObjectError } from '../state/types.ts';
-import { parentPorts, resolveBackend, routeKey } from './route-refs.ts';
 
 /** The controller weft writes route status as (status.parents[].controllerName). */
 export const ROUTE_CONTROLLER = 'weft.dev/mesh';

@@ -2,7 +2,10 @@
 // protocol, the producer's routes and each consumer namespace's, as (rule, match) pairs
 // in the spec's precedence order, regular expressions compiled, backends resolved to the
 // Service table's endpoints; and how each endpoint's port is read inbound. Pure.
+export { portProtocol } from '../tables/port-protocol.ts';
+
 import { clusterIPsOf, isIPv6 } from '../state/addresses.ts';
+import { parentPorts, resolveBackend, routeKey } from '../state/route-refs.ts';
 import type {
   BackendRef,
   GrpcRouteMatch,
@@ -12,7 +15,8 @@ import type {
   RouteRule,
 } from '../state/route-types.ts';
 import { serviceEndpoints, slicesByService } from '../state/service-endpoints.ts';
-import type { ClusterObjects, EndpointSlice, Service, ServicePort } from '../state/types.ts';
+import type { ClusterObjects, EndpointSlice, Service } from '../state/types.ts';
+import { portProtocol } from '../tables/port-protocol.ts';
 import type {
   CompiledBackend,
   CompiledMatch,
@@ -24,38 +28,6 @@ import type {
   ServicePortRoutes,
 } from '../tables/routes.ts';
 import { vipKey } from '../tables/services.ts';
-import { parentPorts, resolveBackend, routeKey } from './route-refs.ts';
-
-/**
- * How a Service port's bytes are read, as Istio reads them: appProtocol first (`http`,
- * `http2`, `grpc`, `kubernetes.io/h2c`, `kubernetes.io/ws`), else the port's name
- * (`http`, `http-*`, `http2`, `http2-*`, `grpc`, `grpc-*`); anything else is opaque TCP.
- */
-export function portProtocol(sp: ServicePort): PortProtocol {
-  if (sp.appProtocol !== undefined) {
-    switch (sp.appProtocol.toLowerCase()) {
-      case 'http':
-        return 'http';
-      case 'http2':
-      case 'kubernetes.io/h2c':
-        return 'http2';
-      case 'grpc':
-        return 'grpc';
-      case 'kubernetes.io/ws':
-        return 'ws';
-      default:
-        return 'tcp';
-    }
-  }
-  const prefix = (sp.name ?? '').toLowerCase().split('-')[0];
-  return prefix === 'http'
-    ? 'http'
-    : prefix === 'http2'
-      ? 'http2'
-      : prefix === 'grpc'
-        ? 'grpc'
-        : 'tcp';
-}
 
 /** One (rule, match) pair of a route, before ordering. */
 interface Pair {
@@ -122,10 +94,13 @@ function stringMatches(ms: readonly HeaderMatch[]): CompiledStringMatch[] {
 }
 
 export function compileHttpMatch(m: HttpRouteMatch): CompiledMatch {
+  // A PathPrefix's trailing `/` is ignored, as the spec says: `/foo/` takes `/foo` too.
+  const v = m.path.value;
+  const path = m.path.type === 'PathPrefix' && v.length > 1 && v.endsWith('/') ? v.slice(0, -1) : v;
   return {
     pathType: m.path.type,
-    path: m.path.value,
-    ...(m.path.type === 'RegularExpression' ? { pathRegex: anchored(m.path.value) } : {}),
+    path,
+    ...(m.path.type === 'RegularExpression' ? { pathRegex: anchored(v) } : {}),
     ...(m.method ? { method: m.method } : {}),
     headers: stringMatches(m.headers),
     queryParams: stringMatches(m.queryParams),
@@ -138,15 +113,13 @@ export function compileGrpcMatch(m: GrpcRouteMatch): CompiledMatch {
   const mm = m.method;
   const base = { headers, queryParams: [] };
   if (!mm) return { pathType: 'PathPrefix', path: '/', ...base };
-  if (mm.type === 'Exact') {
-    if (mm.service && mm.method)
-      return { pathType: 'Exact', path: `/${mm.service}/${mm.method}`, ...base };
-    if (mm.service) return { pathType: 'PathPrefix', path: `/${mm.service}/`, ...base };
-  }
+  if (mm.type === 'Exact' && mm.service && mm.method)
+    return { pathType: 'Exact', path: `/${mm.service}/${mm.method}`, ...base };
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const svc = mm.service ? (mm.type === 'Exact' ? esc(mm.service) : mm.service) : '[^/]+';
   const meth = mm.method ? (mm.type === 'Exact' ? esc(mm.method) : mm.method) : '[^/]+';
-  const src = `/(?:${svc})/(?:${meth})`;
+  // Exactly two segments, whatever the service's and method's own expressions would take.
+  const src = `(?=/[^/]+/[^/]+$)/(?:${svc})/(?:${meth})`;
   return { pathType: 'RegularExpression', path: src, pathRegex: anchored(src), ...base };
 }
 

@@ -1,9 +1,10 @@
 // What a route's references lead to in a snapshot: its parent Services (and their
 // ports) and its backends, with the spec's reasons when they lead nowhere. One reading
-// for the route tables (compile/routes.ts) and the status conditions (route-status.ts).
+// for the route tables (compile/routes.ts), the status conditions (compile/route-status.ts)
+// and the explaining evaluator (policy/route-eval.ts).
 // Pure.
-import type { Route, RouteKind, ServiceParentRef } from '../state/route-types.ts';
-import type { ClusterObjects, Service, ServicePort } from '../state/types.ts';
+import type { Route, RouteKind, ServiceParentRef } from './route-types.ts';
+import type { ClusterObjects, Service, ServicePort } from './types.ts';
 
 /** Why a backend is not served: requests picked for it are answered 500, as the spec says. */
 export type UnresolvedReason = 'BackendNotFound' | 'RefNotPermitted';
