@@ -76,8 +76,13 @@ describe('KubernetesSource: Gateway API routes', () => {
       },
     });
     const snap = await start();
-    expect([...snap.routes!.keys()].sort()).toEqual(['GRPCRoute shop/greeter', 'HTTPRoute shop/split']);
-    expect(snap.referenceGrants?.get('shop/from-web')?.from).toEqual([{ kind: 'HTTPRoute', namespace: 'web' }]);
+    expect([...snap.routes!.keys()].sort()).toEqual([
+      'GRPCRoute shop/greeter',
+      'HTTPRoute shop/split',
+    ]);
+    expect(snap.referenceGrants?.get('shop/from-web')?.from).toEqual([
+      { kind: 'HTTPRoute', namespace: 'web' },
+    ]);
     expect(snap.services.get('shop/cart')?.ports[0]?.appProtocol).toBe('http');
     const before = snap.routes!.get('HTTPRoute shop/split');
     api.apply(route('split', 'heavy'));
