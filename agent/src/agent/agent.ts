@@ -23,10 +23,12 @@ import type { SnapshotSource } from '../sources/source.ts';
 import type { AuthzRequest } from '../state/authz-types.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
 import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { emptyRoutes, type RouteTables } from '../tables/routes.ts';
 import { BoundedLog } from '../telemetry/bounded-log.ts';
 import { FlowLog } from '../telemetry/flows.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
 import { IdAllocator } from './ids.ts';
+import { installedRouteStage } from './route-trace.ts';
 
 export interface AgentOptions {
   node: string;
@@ -98,6 +100,7 @@ export class Agent {
     EVENT_LOG_BYTES,
   );
   private policyTables: PolicyTables = emptyPolicy;
+  private routeTables: RouteTables = emptyRoutes;
   readonly flows: FlowLog;
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
@@ -207,6 +210,7 @@ export class Agent {
     });
     const { workloads, peers } = tables;
     this.policyTables = tables.policy;
+    this.routeTables = tables.routes;
     this.proxy.setTables({
       version: tables.version,
       services: tables.services,
@@ -389,6 +393,8 @@ export class Agent {
       ...q,
     });
     const stages: TraceStage[] = [...t.stages];
+    const routed = installedRouteStage(this.routeTables, this.opts.node, snap, q);
+    if (routed) stages.push(routed);
     const installed = (key: string) => this.applied.get(key);
     const src = snap.pods.get(q.from);
     const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);
