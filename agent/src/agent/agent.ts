@@ -7,6 +7,7 @@ import type { MtlsMode } from '../compile/enrollment.ts';
 import type { NodeWorkload } from '../compile/index.ts';
 import { compileNode } from '../compile/node.ts';
 import { emptyPolicy, type PolicyTables } from '../compile/policy.ts';
+import { routeStatuses } from '../compile/route-status.ts';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/defaults.ts';
 import type { EventStream } from '../datapath/events.ts';
 import { type EnrolledEntry, NodeDatapath } from '../datapath/node.ts';
@@ -363,6 +364,7 @@ export class Agent {
         hbone: { ...this.proxy.hboneGuard.counters },
       },
       rejected: this.source.errors().map((e) => ({ ...e })),
+      routes: this.snapshot ? routeStatuses(this.snapshot) : [],
       datapathEventsSuppressed: this.datapath?.suppressedEvents() ?? 0,
     };
   }

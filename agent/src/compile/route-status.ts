@@ -4,30 +4,14 @@
 // them on Kubernetes and `weft status` shows them.
 
 import { parentPorts, resolveBackend, routeKey } from '../state/route-refs.ts';
-import type { Route, ServiceParentRef } from '../state/route-types.ts';
+import type { Route, RouteCondition, RouteParentStatus } from '../state/route-types.ts';
+
+export type { RouteCondition, RouteParentStatus } from '../state/route-types.ts';
+
 import type { ClusterObjects, ObjectError } from '../state/types.ts';
 
 /** The controller weft writes route status as (status.parents[].controllerName). */
 export const ROUTE_CONTROLLER = 'weft.dev/mesh';
-
-export interface RouteCondition {
-  readonly type: 'Accepted' | 'ResolvedRefs';
-  readonly status: 'True' | 'False';
-  readonly reason:
-    | 'Accepted'
-    | 'NoMatchingParent'
-    | 'UnsupportedValue'
-    | 'ResolvedRefs'
-    | 'BackendNotFound'
-    | 'RefNotPermitted'
-    | 'InvalidKind';
-  readonly message: string;
-}
-
-export interface RouteParentStatus {
-  readonly parentRef: ServiceParentRef;
-  readonly conditions: readonly RouteCondition[];
-}
 
 /** A route in force: its conditions per parent. */
 export function routeStatus(objects: ClusterObjects, route: Route): RouteParentStatus[] {

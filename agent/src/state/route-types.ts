@@ -144,3 +144,24 @@ export interface ReferenceGrant {
   /** Service names in this grant's namespace; undefined `name` grants every Service. */
   readonly to: readonly { readonly name?: string }[];
 }
+
+/** A route status condition, as the Gateway API words them (compile/route-status.ts computes them). */
+export interface RouteCondition {
+  readonly type: 'Accepted' | 'ResolvedRefs';
+  readonly status: 'True' | 'False';
+  readonly reason:
+    | 'Accepted'
+    | 'NoMatchingParent'
+    | 'UnsupportedValue'
+    | 'ResolvedRefs'
+    | 'BackendNotFound'
+    | 'RefNotPermitted'
+    | 'InvalidKind';
+  readonly message: string;
+}
+
+/** A route's conditions for one of its parents. */
+export interface RouteParentStatus {
+  readonly parentRef: ServiceParentRef;
+  readonly conditions: readonly RouteCondition[];
+}
