@@ -231,6 +231,54 @@ spec:
     expect(matchRoute(t, 'x', req('/elsewhere'))).toBeUndefined();
   });
 
+  it('resolves mirrors like backends, and keeps timeouts, retry and per-backend filters', () => {
+    const snap = cluster(
+      [
+        service('shop', 'cart', '10.96.0.10', ['10.0.0.2'], { name: 'http' }),
+        service('shop', 'shadow', '10.96.0.11', ['10.0.0.3']),
+        httpRoute(
+          'shop',
+          'r',
+          `${parent}  rules:
+    - filters:
+        - { type: RequestMirror, requestMirror: { backendRef: { name: shadow, port: 80 }, percent: 25 } }
+        - { type: RequestMirror, requestMirror: { backendRef: { name: shadow, namespace: other, port: 80 } } }
+      backendRefs:
+        - name: cart
+          port: 80
+          filters: [{ type: ResponseHeaderModifier, responseHeaderModifier: { remove: [server] } }]
+      timeouts: { request: 2s }
+      retry: { codes: [503], attempts: 2 }
+`,
+        ),
+      ].join('---\n'),
+    );
+    const rule = compileRoutes(snap).byVip.get('10.96.0.10:80')!.producer[0]!;
+    expect(rule.mirrors).toEqual([
+      {
+        service: 'shop/shadow',
+        port: 80,
+        percent: 25,
+        target: {
+          service: 'shop/shadow',
+          endpoints: [{ ip: '10.0.0.3', port: 8080, pod: 'shop/shadow-0' }],
+        },
+      },
+      {
+        service: 'other/shadow',
+        port: 80,
+        percent: 100,
+        target: { service: 'other/shadow', endpoints: [] },
+        unresolved: 'RefNotPermitted',
+      },
+    ]);
+    expect(rule.backends[0]!.filters).toEqual([
+      { type: 'ResponseHeaderModifier', modifier: { set: [], add: [], remove: ['server'] } },
+    ]);
+    expect(rule.timeouts).toEqual({ request: 2000 });
+    expect(rule.retry).toEqual({ codes: [503], attempts: 2 });
+  });
+
   it('ignores a trailing slash of a PathPrefix, as the spec says', () => {
     const snap = cluster(
       [

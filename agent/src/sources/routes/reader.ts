@@ -141,8 +141,10 @@ export class RouteReporter extends Reporter {
   /**
    * A regular expression weft runs on each request: it must compile, stay within
    * LIMITS.regexLength, and use RE2's syntax (what the Gateway API's other
-   * implementations run): no back-references or look-arounds. A quantified group that
-   * itself repeats (`(a+)+`) backtracks exponentially in JavaScript and is refused too.
+   * implementations run): no back-references or look-arounds. A repeated group that itself
+   * repeats or alternates (`(a+)+`, `(a|aa)+`) backtracks exponentially in JavaScript and is
+   * refused too. The check is syntactic: it narrows, and does not close, the way to a slow
+   * expression (docs/routing.md).
    */
   regex(v: unknown, field: string): string | undefined {
     const s = this.string(v, field, 'a regular expression', LIMITS.regexLength);
@@ -166,7 +168,7 @@ export class RouteReporter extends Reporter {
     if (nestedQuantifier(s)) {
       this.add(
         field,
-        `expected a regular expression without a repeated group that itself repeats (such as (a+)+: it backtracks exponentially), found ${describe(s)}`,
+        `expected a regular expression without a repeated group that itself repeats or alternates (such as (a+)+ or (a|aa)+: it backtracks exponentially), found ${describe(s)}`,
       );
       return undefined;
     }
@@ -187,7 +189,7 @@ export class RouteReporter extends Reporter {
   }
 }
 
-/** A group `( ... )` with a quantifier inside, itself followed by a quantifier. */
+/** A group `( ... )` with a quantifier or an alternation inside, itself followed by a quantifier. */
 function nestedQuantifier(s: string): boolean {
   const stack: boolean[] = [];
   let inner = false;
@@ -211,7 +213,7 @@ function nestedQuantifier(s: string): boolean {
       const next = s[i + 1];
       if (had && (next === '*' || next === '+' || next === '{')) return true;
       inner ||= had;
-    } else if (c === '*' || c === '+' || c === '{') inner = true;
+    } else if (c === '*' || c === '+' || c === '{' || c === '|') inner = true;
   }
   return false;
 }

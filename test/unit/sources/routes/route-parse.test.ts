@@ -186,6 +186,22 @@ ${parent}  hostnames: [Bad_Host]
   });
 });
 
+describe('regular expressions', () => {
+  it('refuses the shapes that backtrack exponentially, and keeps ordinary ones', () => {
+    const path = (re: string) =>
+      parse(`${head()}spec:
+${parent}  rules: [{ matches: [{ path: { type: RegularExpression, value: ${JSON.stringify(re)} } }] }]
+`).errors.map((e) => e.message);
+    expect(path('/(a+)+')[0]).toContain('repeats or alternates');
+    expect(path('/(a|aa)+')[0]).toContain('repeats or alternates');
+    expect(path('/(x*)*y')[0]).toContain('repeats or alternates');
+    expect(path('/(?:v1|v2)/.*')).toEqual([]);
+    expect(path('/items/[0-9]+(/[a-z]+)?')).toEqual([]);
+    expect(path('/[(+]+')).toEqual([]);
+    expect(path(`/${'a'.repeat(1024)}`)[0]).toContain('at most 1024 characters');
+  });
+});
+
 describe('GRPCRoute', () => {
   it('reads method matches and refuses HTTP-only filters', () => {
     const r = parse(`${head('GRPCRoute')}spec:
