@@ -1,7 +1,12 @@
 // Routes in a sandbox: `weft status` of a node lists the routes in force with their
 // conditions per parent Service, and a route refused when its file breaks, by file and
-// field, with its last good version still in force.
+// field, with its last good version still in force; `policy trace --live` (the admin API's
+// /trace) explains a request through the route and names the rule the node's installed
+// route tables pick.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminGet } from '../../../agent/src/admin/client.ts';
+import type { Trace } from '../../../agent/src/policy/trace.ts';
+import { traceQueryString, traceRequest } from '../../../agent/src/policy/trace-query.ts';
 import { formatStatus } from '../../../agent/src/telemetry/status.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
@@ -35,6 +40,7 @@ describePrivileged('routes in weft status', () => {
       'shop.yaml': docs(
         namespace('shop', 'weft.dev/mesh: enabled'),
         pod('shop', 'cart', 'node-1', { sa: 'cart', ports: '{containerPort: 8080}' }),
+        pod('shop', 'frontend', 'node-1', { sa: 'frontend' }),
         service('cart'),
       ),
       'route.yaml': route('3'),
@@ -71,6 +77,22 @@ describePrivileged('routes in weft status', () => {
         ],
       },
     ]);
+    const q = traceQueryString({
+      from: 'shop/frontend',
+      to: 'shop/svc/cart',
+      port: 80,
+      http: traceRequest({ method: 'GET', path: '/items' }, {}, 'shop/svc/cart'),
+    });
+    const node1 = c.sandbox.state.nodes.find((n) => n.name === 'node-1')!.adminSocket;
+    const t = await adminGet<Trace>(node1, `/trace?${q}`);
+    const stage = (name: string) => t.stages.find((x) => x.stage === name);
+    expect(stage('route HTTPRoute shop/cart rule 0 match 0')?.reason).toBe('matches PathPrefix /');
+    expect(stage('route backend shop/gone:80')?.reason).toBe(
+      'weight 1 (25.0% of requests): no Service shop/gone: requests picked for it are answered 500',
+    );
+    expect(stage('route, installed on node-1')?.reason).toMatch(
+      /^10\.\d+\.\d+\.\d+:80: HTTPRoute shop\/cart rule 0, backends shop\/cart:80 weight 3 \(1 endpoint\(s\)\), shop\/gone:80 weight 1 \(0 endpoint\(s\), BackendNotFound\)$/,
+    );
     c.write('route.yaml', route('heavy'));
     await until(async () => (await c.status('node-1')).rejected.length > 0);
     const after = await c.status('node-1');
