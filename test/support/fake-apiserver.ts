@@ -57,6 +57,27 @@ export const RESOURCES: readonly Resource[] = [
     kind: 'AuthorizationPolicy',
     namespaced: true,
   },
+  {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'httproutes',
+    kind: 'HTTPRoute',
+    namespaced: true,
+  },
+  {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'grpcroutes',
+    kind: 'GRPCRoute',
+    namespaced: true,
+  },
+  {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1beta1',
+    plural: 'referencegrants',
+    kind: 'ReferenceGrant',
+    namespaced: true,
+  },
 ];
 
 interface Event {

@@ -13,6 +13,7 @@ import type { Trace } from '../policy/index.ts';
 import { NodeProxy, useKernelRelay } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
 import type { Snapshot } from '../state/index.ts';
+import { emptyRoutes, type RouteTables } from '../tables/index.ts';
 import type { AgentStatus } from '../telemetry/index.ts';
 import { FlowLog } from '../telemetry/index.ts';
 import { ApplyPhase } from './apply.ts';
@@ -35,6 +36,7 @@ export class Agent {
   private identities: IdentityManager | null = null;
   private events: KernelEvents | null = null;
   private policyTables: PolicyTables = emptyPolicy;
+  private routeTables: RouteTables = emptyRoutes;
   readonly flows: FlowLog;
   private installer!: ApplyPhase;
   private workloads: NodeWorkload[] = [];
@@ -111,6 +113,7 @@ export class Agent {
     // Compile once (pure: every table of this node), then apply what changed.
     const tables = compileNode(snap, nodeSettings(this.opts));
     this.policyTables = tables.policy;
+    this.routeTables = tables.routes;
     this.installer.setTables(tables);
     // Certificates for the identities the enrolled pods run as; the others are dropped.
     this.identities?.want(wantedIdentities(tables.workloads, trustDomainOf(this.opts)));
@@ -130,6 +133,7 @@ export class Agent {
       identities: this.identities,
       source: this.source,
       datapath: this.datapath,
+      snapshot: this.snapshot,
     });
   }
 
@@ -142,7 +146,14 @@ export class Agent {
    * in its kernel say for the pods on this node (`weft policy trace --live`).
    */
   trace(q: TraceQuery): Trace {
-    return liveTrace(q, this.snapshot, this.opts, this.installer.applied, this.datapath);
+    return liveTrace(
+      q,
+      this.snapshot,
+      this.opts,
+      this.installer.applied,
+      this.datapath,
+      this.routeTables,
+    );
   }
 
   flowsSince(seq: number) {

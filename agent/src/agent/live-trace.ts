@@ -3,8 +3,10 @@
 import type { NodeDatapath } from '../datapath/index.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/index.ts';
 import type { AuthzRequest, Snapshot } from '../state/index.ts';
+import type { RouteTables } from '../tables/index.ts';
 import { type Applied, enrolledEntry } from './apply.ts';
 import { type AgentOptions, rootNamespaceOf, trustDomainOf } from './options.ts';
+import { installedRouteStage } from './route-trace.ts';
 
 export interface TraceQuery {
   from: string;
@@ -20,6 +22,7 @@ export function liveTrace(
   opts: AgentOptions,
   applied: ReadonlyMap<string, Applied>,
   datapath: NodeDatapath,
+  routes: RouteTables,
 ): Trace {
   if (!snap) throw new Error('no snapshot yet');
   const t = tracePolicy({
@@ -30,6 +33,8 @@ export function liveTrace(
     ...q,
   });
   const stages: TraceStage[] = [...t.stages];
+  const routed = installedRouteStage(routes, opts.node, snap, q);
+  if (routed) stages.push(routed);
   const installed = (key: string) => applied.get(key);
   const src = snap.pods.get(q.from);
   const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);

@@ -1,9 +1,10 @@
 // The agent's status document (`weft status`, the admin API's /status).
-import type { NodeWorkload } from '../compile/index.ts';
+import { type NodeWorkload, routeStatuses } from '../compile/index.ts';
 import type { NodeDatapath } from '../datapath/index.ts';
 import type { IdentityManager } from '../identity/index.ts';
 import type { NodeProxy } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
+import type { Snapshot } from '../state/index.ts';
 import { LAYOUT_VERSION } from '../tables/index.ts';
 import type { AgentStatus } from '../telemetry/index.ts';
 
@@ -16,6 +17,7 @@ export interface StatusParts {
   identities: IdentityManager | null;
   source: SnapshotSource;
   datapath: NodeDatapath | undefined;
+  snapshot: Snapshot | null;
 }
 
 export function agentStatus(s: StatusParts): AgentStatus {
@@ -45,6 +47,7 @@ export function agentStatus(s: StatusParts): AgentStatus {
       hbone: { ...s.proxy.hboneGuard.counters },
     },
     rejected: s.source.errors().map((e) => ({ ...e })),
+    routes: s.snapshot ? routeStatuses(s.snapshot) : [],
     datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
   };
 }

@@ -3,4 +3,5 @@ export * from './enrollment.ts';
 export { compileNode, type NodeSettings, type NodeTables } from './node.ts';
 export * from './peers.ts';
 export { emptyPolicy, type PolicyTables } from './policy.ts';
+export { ROUTE_CONTROLLER, refusedConditions, routeStatus, routeStatuses } from './route-status.ts';
 export * from './services.ts';

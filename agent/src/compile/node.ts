@@ -5,16 +5,19 @@
 import type { MtlsMode, Snapshot } from '../state/index.ts';
 import type {
   MeshPeer,
+  NodeDecisions,
   NodeWorkload,
   PeerTable,
   PolicyTables,
+  RouteTables,
   ServiceTarget,
 } from '../tables/index.ts';
-import { compileDecisions, type NodeDecisions } from './decisions.ts';
+import { compileDecisions } from './decisions.ts';
 import { compileWorkloads } from './enrollment.ts';
 import { compileEgress, compilePeerTable } from './netpol.ts';
 import { compilePeers } from './peers.ts';
 import { compilePolicy } from './policy.ts';
+import { compileRoutes } from './routes.ts';
 import { compileServices } from './services.ts';
 
 export interface NodeSettings {
@@ -40,6 +43,8 @@ export interface NodeTables {
   readonly peerTables: ReadonlyMap<string, WorkloadPeerTables>;
   /** The proxy's per-connection decisions for the same workloads (compile/decisions.ts). */
   readonly decisions: NodeDecisions;
+  /** The L7 engine's route tables: Service VIP ports read as HTTP or with routes. */
+  readonly routes: RouteTables;
 }
 
 export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
@@ -69,5 +74,6 @@ export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
     services,
     peerTables,
     decisions: compileDecisions(policy, services, enrolled),
+    routes: compileRoutes(snap),
   };
 }

@@ -2,7 +2,12 @@
 // request path makes. Rules arrive compiled and in precedence order
 // (tables/routes.ts), so the first (rule, match) pair that matches wins.
 // Allocation-free: the caller hands the parsed request, nothing is built here.
-import type { CompiledMatch, CompiledRule, ServicePortRoutes } from '../tables/index.ts';
+import type {
+  CompiledBackend,
+  CompiledMatch,
+  CompiledRule,
+  ServicePortRoutes,
+} from '../tables/index.ts';
 
 export interface RouteRequest {
   /** Upper case. */
@@ -82,4 +87,23 @@ function pathMatches(m: CompiledMatch, path: string): boolean {
       return path.length === p.length || path.charCodeAt(p.length) === 47 || p.endsWith('/');
     }
   }
+}
+
+/**
+ * The backend a request goes to, given `r` uniform in [0, 1): each backend takes its
+ * weight's share of totalWeight (weight 0: none). undefined when totalWeight is 0 (the
+ * spec's 500). Walks at most 16 backends, allocates nothing.
+ */
+export function pickBackend(rule: CompiledRule, r: number): CompiledBackend | undefined {
+  if (rule.totalWeight <= 0) return undefined;
+  let x = r * rule.totalWeight;
+  const bs = rule.backends;
+  for (let i = 0; i < bs.length; i++) {
+    const b = bs[i]!;
+    if (x < b.weight) return b;
+    x -= b.weight;
+  }
+  // Floating-point rounding at the very top: the last backend with weight.
+  for (let i = bs.length - 1; i >= 0; i--) if (bs[i]!.weight > 0) return bs[i];
+  return undefined;
 }

@@ -1,5 +1,6 @@
 // The explanation of one connection, stage by stage, in the order the mesh
-// decides it: enrollment, Service resolution, egress NetworkPolicy (connect()),
+// decides it: enrollment, routes (an HTTP request to a Service that Gateway API
+// routes bind), Service resolution, egress NetworkPolicy (connect()),
 // mTLS identity, ingress NetworkPolicy, AuthorizationPolicy DENY/ALLOW/AUDIT
 // (and the HTTP request, when given). Pure: `weft policy trace` and, once wired
 // in, the agent evaluate with these same functions.
@@ -13,6 +14,7 @@ import { podEndpoint } from './endpoint.ts';
 import { normalizeTarget } from './http-path.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
 import { egressView, type JudgedEndpoint, judgeEndpoints } from './service-endpoints.ts';
+import { traceRoutes } from './trace-routes.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
 
@@ -185,15 +187,17 @@ function serviceEgress(
   });
 }
 
-export function tracePolicy(input: TraceInput): Trace {
+export function tracePolicy(asked: TraceInput): Trace {
   const stages: TraceStage[] = [];
+  // An HTTP request to a Service that routes bind is followed to the backend they pick.
+  let input = asked;
   const protocol = input.protocol ?? 'TCP';
   const udp = protocol === 'UDP';
   const done = (): Trace => ({
     verdict: stages.some((s) => s.result === 'deny') ? 'deny' : 'allow',
-    from: input.from,
-    to: input.to,
-    port: input.port,
+    from: asked.from,
+    to: asked.to,
+    port: asked.port,
     protocol,
     stages,
   });
@@ -205,6 +209,18 @@ export function tracePolicy(input: TraceInput): Trace {
   if (!src) {
     stages.push({ stage: 'source', result: 'deny', reason: `no pod ${input.from}` });
     return done();
+  }
+  if (input.http && input.to.split('/')[1] === 'svc' && input.to.split('/').length === 3) {
+    const routed = traceRoutes(
+      input.cluster,
+      src.namespace,
+      input.to,
+      input.port,
+      input.http,
+      stages,
+    );
+    if (routed === 'answered') return done();
+    if (routed) input = { ...input, ...routed };
   }
   const target = resolveTarget(input, src, stages);
   if (!target) return done();

@@ -1,6 +1,6 @@
-// Policies pass through the sandbox untouched: their documents are copied from
-// the user's manifests into the resolved directory the agents watch, one file
-// per source file, so a rejected policy is reported with its own name and field.
+// Policies and Gateway API routes pass through the sandbox untouched: their documents
+// are copied from the user's manifests into the resolved directory the agents watch, one
+// file per source file, so a rejected one is reported with its own name and field.
 import {
   existsSync,
   mkdirSync,
@@ -14,7 +14,13 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { isManifestName } from '../sources/manifests/index.ts';
 
-const POLICY_KINDS = new Set(['NetworkPolicy', 'AuthorizationPolicy']);
+const POLICY_KINDS = new Set([
+  'NetworkPolicy',
+  'AuthorizationPolicy',
+  'HTTPRoute',
+  'GRPCRoute',
+  'ReferenceGrant',
+]);
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })

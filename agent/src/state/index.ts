@@ -1,5 +1,5 @@
 // state/: the object model every source fills and every compiler reads.
-export { clusterIPsOf, hostPort, podIPsOf, sameFamily } from './addresses.ts';
+export { clusterIPsOf, hostPort, isIPv6, podIPsOf, sameFamily } from './addresses.ts';
 export {
   type AuthorizationPolicy,
   type AuthzAction,
@@ -51,7 +51,29 @@ export {
   policyId,
   type SelectorPeer,
 } from './netpol-types.ts';
-export type { RouteFilter, RouteKind, RouteRetry, RouteTimeouts } from './route-types.ts';
+export { parentPorts, resolveBackend, routeKey } from './route-refs.ts';
+export type {
+  BackendRef,
+  GrpcMethodMatch,
+  GrpcRoute,
+  GrpcRouteMatch,
+  HeaderMatch,
+  HeaderModifier,
+  HttpRoute,
+  HttpRouteMatch,
+  PathMatch,
+  PathModifier,
+  ReferenceGrant,
+  Route,
+  RouteCondition,
+  RouteFilter,
+  RouteKind,
+  RouteParentStatus,
+  RouteRetry,
+  RouteRule,
+  RouteTimeouts,
+  ServiceParentRef,
+} from './route-types.ts';
 export type { LabelSelector, LabelSelectorRequirement, SelectorOperator } from './selectors.ts';
 export {
   type Endpoint,

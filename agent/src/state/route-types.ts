@@ -77,7 +77,7 @@ export type RouteFilter =
       readonly hostname?: string;
       readonly port?: number;
       readonly path?: PathModifier;
-      /** 301 by default; 302, 303, 307, 308 allowed. */
+      /** 302 by default (the Gateway API's default); 301, 303, 307, 308 allowed. */
       readonly statusCode: number;
     }
   | { readonly type: 'URLRewrite'; readonly hostname?: string; readonly path?: PathModifier }
@@ -143,4 +143,25 @@ export interface ReferenceGrant {
   readonly from: readonly { readonly kind: RouteKind; readonly namespace: string }[];
   /** Service names in this grant's namespace; undefined `name` grants every Service. */
   readonly to: readonly { readonly name?: string }[];
+}
+
+/** A route status condition, as the Gateway API words them (compile/route-status.ts computes them). */
+export interface RouteCondition {
+  readonly type: 'Accepted' | 'ResolvedRefs';
+  readonly status: 'True' | 'False';
+  readonly reason:
+    | 'Accepted'
+    | 'NoMatchingParent'
+    | 'UnsupportedValue'
+    | 'ResolvedRefs'
+    | 'BackendNotFound'
+    | 'RefNotPermitted'
+    | 'InvalidKind';
+  readonly message: string;
+}
+
+/** A route's conditions for one of its parents. */
+export interface RouteParentStatus {
+  readonly parentRef: ServiceParentRef;
+  readonly conditions: readonly RouteCondition[];
 }

@@ -45,6 +45,17 @@ export {
 } from './peer-table.ts';
 export type { MeshPeer } from './peers.ts';
 export { emptyPolicy, type PolicyTables } from './policy.ts';
-export type { CompiledMatch, CompiledRule, ServicePortRoutes } from './routes.ts';
+export { portProtocol } from './port-protocol.ts';
+export type {
+  CompiledBackend,
+  CompiledMatch,
+  CompiledMirror,
+  CompiledRule,
+  CompiledStringMatch,
+  PortProtocol,
+  RouteTables,
+  ServicePortRoutes,
+} from './routes.ts';
+export { emptyRoutes } from './routes.ts';
 export { type ServiceTarget, vipKey } from './services.ts';
 export type { NodeWorkload } from './workloads.ts';

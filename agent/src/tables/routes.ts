@@ -1,7 +1,8 @@
 // The L7 engine's route tables, compiled from the snapshot (compile/routes.ts) and
 // swapped whole with the proxy's other tables. The request path only looks up here:
-// regular expressions are compiled, rules are in the spec's precedence order, weights
-// are cumulative, endpoints are resolved. The explaining evaluator (policy/) reads the
+// regular expressions are compiled, rules are in the spec's precedence order, each
+// backend carries its own weight (pickBackend in l7/route-match.ts walks them, at most
+// 16 per rule), endpoints are resolved. The explaining evaluator (policy/) reads the
 // same objects from state/ and must agree with a lookup here (a property test).
 import type {
   RouteFilter,
@@ -39,6 +40,22 @@ export interface CompiledBackend {
   /** The Service port's endpoints (ready ones), as the Service table holds them. */
   readonly target: ServiceTarget;
   readonly filters: readonly RouteFilter[];
+  /**
+   * Set when the backendRef leads nowhere (no such Service or port, or another namespace's
+   * Service without a ReferenceGrant): a request picked for it is answered 500, as the spec
+   * says; `target` then has no endpoints.
+   */
+  readonly unresolved?: 'BackendNotFound' | 'RefNotPermitted';
+}
+
+/** A RequestMirror filter's backend, resolved like a backendRef (an unresolved one mirrors nothing). */
+export interface CompiledMirror {
+  readonly service: string;
+  readonly port: number;
+  /** 0–100: the share of requests copied. */
+  readonly percent: number;
+  readonly target: ServiceTarget;
+  readonly unresolved?: 'BackendNotFound' | 'RefNotPermitted';
 }
 
 export interface CompiledRule {
@@ -56,6 +73,8 @@ export interface CompiledRule {
   readonly totalWeight: number;
   readonly timeouts?: RouteTimeouts;
   readonly retry?: RouteRetry;
+  /** The rule's RequestMirror filters, in order, resolved. */
+  readonly mirrors?: readonly CompiledMirror[];
 }
 
 /** One Service port's routes: the producer's, and each consumer namespace's (which take precedence for its clients). */

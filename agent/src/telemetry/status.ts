@@ -1,4 +1,5 @@
 // What `weft status` shows for a node: the admin API's /status document.
+import type { RouteParentStatus } from '../state/index.ts';
 import type { HboneCounters } from './stats.ts';
 
 export interface WorkloadStatus {
@@ -53,6 +54,8 @@ export interface AgentStatus {
   }[];
   /** Refused-datagram events the kernel left out, over its limit per second (verdicts stand). */
   datapathEventsSuppressed?: number;
+  /** Gateway API routes in force, with their conditions per parent Service. */
+  routes?: { route: string; parents: RouteParentStatus[] }[];
 }
 
 function pad(rows: string[][]): string {
@@ -112,5 +115,28 @@ export function formatStatus(s: AgentStatus): string {
     for (const r of kept)
       lines.push(`  ${r.file}: ${r.object}: ${r.field || '(document)'}: ${r.message}`);
   }
+  lines.push(...formatRoutes(s));
   return `${lines.join('\n')}\n`;
+}
+
+/** Routes in force with their conditions, and refused ones (with or without a last good version). */
+function formatRoutes(s: AgentStatus): string[] {
+  const routes = s.routes ?? [];
+  const refused = s.rejected.filter((r) => /^(HTTPRoute|GRPCRoute) /.test(r.object));
+  if (routes.length === 0 && refused.length === 0) return [];
+  const lines = ['', 'ROUTE / PARENT / CONDITIONS'];
+  for (const r of routes)
+    for (const p of r.parents) {
+      const parent = `${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.port ? `:${p.parentRef.port}` : ''}`;
+      const conds = p.conditions
+        .map((c) => (c.status === 'True' ? c.type : `${c.type}=False ${c.reason}: ${c.message}`))
+        .join(', ');
+      lines.push(`  ${r.route}  ${parent}  ${conds}`);
+    }
+  const inForce = new Set(routes.map((r) => r.route));
+  for (const r of refused)
+    lines.push(
+      `  ${r.object}  refused  ${r.file}: ${r.field || '(document)'}: ${r.message} (${inForce.has(r.object) ? 'its last good version is in force' : 'not in force'})`,
+    );
+  return lines;
 }

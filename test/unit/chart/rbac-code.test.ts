@@ -54,14 +54,23 @@ function sources(dirs: readonly string[]): string {
 }
 
 /** The API methods called in the sources, and the AuthorizationPolicy groups they name. */
-function apiUse(dirs: readonly string[]): { calls: string[]; groups: string[] } {
+function apiUse(dirs: readonly string[]): {
+  calls: string[];
+  groups: string[];
+  gateway: string[];
+} {
   const text = sources(dirs);
   const calls = new Set<string>();
   for (const m of text.matchAll(/\.([A-Za-z]+)\(/g)) if (apiMethods.has(m[1]!)) calls.add(m[1]!);
   const groups = new Set<string>();
   for (const m of text.matchAll(/['"`](security\.(?:weft\.dev|istio\.io))['"`]/g))
     groups.add(m[1]!);
-  return { calls: [...calls].sort(), groups: [...groups].sort() };
+  // Gateway API resources, named by their plurals where they are listed (and patched).
+  const gateway = new Set<string>();
+  if (text.includes("'gateway.networking.k8s.io'"))
+    for (const m of text.matchAll(/['"`](httproutes|grpcroutes|referencegrants)['"`]/g))
+      gateway.add(m[1]!);
+  return { calls: [...calls].sort(), groups: [...groups].sort(), gateway: [...gateway].sort() };
 }
 
 /** What a role (and its companion Role, for the issuer) grants, ignoring resourceNames. */
@@ -76,7 +85,7 @@ function granted(roles: readonly K8sObject[]): Set<string> {
 }
 
 function required(dirs: readonly string[]): { needed: Set<string>; unknown: string[] } {
-  const { calls, groups } = apiUse(dirs);
+  const { calls, groups, gateway } = apiUse(dirs);
   const needed = new Set<string>();
   const unknown: string[] = [];
   for (const c of calls) {
@@ -85,6 +94,13 @@ function required(dirs: readonly string[]): { needed: Set<string>; unknown: stri
     for (const g of n ?? [])
       if (g.includes('<groups>')) for (const grp of groups) needed.add(g.replace('<groups>', grp));
       else needed.add(g);
+    // The same generic calls on the Gateway API's resources.
+    for (const plural of gateway) {
+      if (c === 'listClusterCustomObject')
+        for (const v of ['list', 'watch']) needed.add(`${v} gateway.networking.k8s.io/${plural}`);
+      if (c === 'patchNamespacedCustomObjectStatus' && plural !== 'referencegrants')
+        needed.add(`patch gateway.networking.k8s.io/${plural}/status`);
+    }
   }
   return { needed, unknown };
 }

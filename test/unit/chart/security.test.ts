@@ -83,6 +83,9 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'networking.k8s.io/networkpolicies',
           'security.weft.dev/authorizationpolicies',
           'security.istio.io/authorizationpolicies',
+          'gateway.networking.k8s.io/httproutes',
+          'gateway.networking.k8s.io/grpcroutes',
+          'gateway.networking.k8s.io/referencegrants',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
       ].sort(),
     );
@@ -99,6 +102,15 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
         'list security.weft.dev/authorizationpolicies',
         'watch security.weft.dev/authorizationpolicies',
         'patch security.weft.dev/authorizationpolicies/status',
+        // Route status: the routes, the grants and the Services they name.
+        ...[
+          'core/services',
+          'gateway.networking.k8s.io/httproutes',
+          'gateway.networking.k8s.io/grpcroutes',
+          'gateway.networking.k8s.io/referencegrants',
+        ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
+        'patch gateway.networking.k8s.io/httproutes/status',
+        'patch gateway.networking.k8s.io/grpcroutes/status',
       ].sort(),
     );
     const role = find(objs, 'Role', 'weft-issuer');

@@ -9,6 +9,7 @@ import {
   IssuerCluster,
   openSecretCaStore,
   PolicyStatusWriter,
+  RouteStatusWriter,
   TokenReviewAuthenticator,
 } from '../../issuer/kubernetes/index.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/index.ts';
@@ -184,6 +185,9 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
   // weft's AuthorizationPolicies get Accepted/Rejected conditions from here, the one writer.
   const statusWriter = new PolicyStatusWriter(kc, { log });
   void statusWriter.start();
+  // Gateway API routes bound to Services get their Accepted/ResolvedRefs conditions here too.
+  const routeStatusWriter = new RouteStatusWriter(kc, { log });
+  void routeStatusWriter.start();
   const store = await openSecretCaStore({
     kubeConfig: kc,
     namespace: ns,
@@ -228,6 +232,7 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
   });
   clearInterval(refresh);
   statusWriter.close();
+  routeStatusWriter.close();
   server.close();
   r.health.close();
   cluster.close();

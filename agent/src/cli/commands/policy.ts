@@ -13,7 +13,11 @@ export const help = `Usage: weft policy trace --from NS/POD --to NS/POD|NS/svc/N
 Explains, stage by stage, whether a connection is allowed: enrollment, Service,
 egress NetworkPolicy, mTLS identity, ingress NetworkPolicy, AuthorizationPolicy
 DENY / ALLOW / AUDIT, and the HTTP request when --http is given. Each stage names
-the object and rule index that decided it.
+the object and rule index that decided it. An HTTP request to a Service that
+HTTPRoutes or GRPCRoutes bind is explained route by route first (which rule
+matched and why each other did not, the filters, every backend with its weight
+and endpoints), then followed to the backend with the largest share, as that
+backend receives it; --live adds the rule this node's installed tables pick.
 
 Options:
   --from NS/POD           the client pod
@@ -178,6 +182,10 @@ async function liveTrace(
   const dstNode = nodeOf(to);
   if (!dstNode || dstNode === nodeOf(from)) return base;
   const far = await ask(sock(dstNode), q);
-  const stages = [...base.stages, ...far.stages.filter((s) => s.stage.includes('installed on'))];
+  // The destination's kernel view; routes are the client node's to pick, already in base.
+  const stages = [
+    ...base.stages,
+    ...far.stages.filter((s) => s.stage.includes('installed on') && !s.stage.startsWith('route')),
+  ];
   return { ...base, stages, verdict: stages.some((s) => s.result === 'deny') ? 'deny' : 'allow' };
 }

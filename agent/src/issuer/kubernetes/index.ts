@@ -3,4 +3,5 @@
 export { openSecretCaStore } from './ca-secret.ts';
 export { IssuerCluster } from './cluster.ts';
 export { PolicyStatusWriter } from './policy-status.ts';
+export { RouteStatusWriter } from './route-status.ts';
 export { TokenReviewAuthenticator } from './tokenreview.ts';

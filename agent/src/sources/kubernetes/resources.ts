@@ -17,24 +17,28 @@ export type ResourceName =
   | 'endpointSlices'
   | 'networkPolicies'
   | 'weftAuthorizationPolicies'
-  | 'istioAuthorizationPolicies';
+  | 'istioAuthorizationPolicies'
+  | 'httpRoutes'
+  | 'grpcRoutes'
+  | 'referenceGrants';
 
 export function agentResources(kc: KubeConfig, node: string): Record<ResourceName, ResourceSpec> {
   const core = kc.makeApiClient(CoreV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const networking = kc.makeApiClient(NetworkingV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const crd = (group: string, version: string): ResourceSpec => ({
-    path: `/apis/${group}/${version}/authorizationpolicies`,
-    kind: 'AuthorizationPolicy',
+  // Optional: a cluster without the CRD (no Istio, no Gateway API) simply has none.
+  const crd = (
+    group: string,
+    version: string,
+    plural = 'authorizationpolicies',
+    kind = 'AuthorizationPolicy',
+  ): ResourceSpec => ({
+    path: `/apis/${group}/${version}/${plural}`,
+    kind,
     apiVersion: `${group}/${version}`,
     optional: true,
-    list: () =>
-      custom.listClusterCustomObject({
-        group,
-        version,
-        plural: 'authorizationpolicies',
-      }) as Promise<ListResult>,
+    list: () => custom.listClusterCustomObject({ group, version, plural }) as Promise<ListResult>,
   });
   const nodeSelector = `spec.nodeName=${node}`;
   return {
@@ -79,5 +83,13 @@ export function agentResources(kc: KubeConfig, node: string): Record<ResourceNam
     },
     weftAuthorizationPolicies: crd('security.weft.dev', 'v1alpha1'),
     istioAuthorizationPolicies: crd('security.istio.io', 'v1'),
+    httpRoutes: crd('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute'),
+    grpcRoutes: crd('gateway.networking.k8s.io', 'v1', 'grpcroutes', 'GRPCRoute'),
+    referenceGrants: crd(
+      'gateway.networking.k8s.io',
+      'v1beta1',
+      'referencegrants',
+      'ReferenceGrant',
+    ),
   };
 }

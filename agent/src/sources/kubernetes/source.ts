@@ -1,7 +1,7 @@
 // The cluster as a live source, for the same state store the manifest source
 // feeds: informers on Namespaces, this node's Pods, every Pod (policy peers),
-// Services, EndpointSlices, NetworkPolicies and AuthorizationPolicies of both
-// API groups. Every change rebuilds the snapshot (debounced, so a relist of a
+// Services, EndpointSlices, NetworkPolicies, AuthorizationPolicies of both
+// API groups, and the Gateway API's HTTPRoutes, GRPCRoutes and ReferenceGrants. Every change rebuilds the snapshot (debounced, so a relist of a
 // thousand objects is one snapshot) and an object the parser rejects keeps its
 // last good version, as a broken manifest file does.
 import { EventEmitter } from 'node:events';
@@ -53,6 +53,9 @@ const POLICY_RESOURCES: readonly ResourceName[] = [
   'networkPolicies',
   'weftAuthorizationPolicies',
   'istioAuthorizationPolicies',
+  'httpRoutes',
+  'grpcRoutes',
+  'referenceGrants',
 ];
 
 /**

@@ -8,6 +8,8 @@ import type {
   NetworkPolicy,
   ObjectError,
   Pod,
+  ReferenceGrant,
+  Route,
   Service,
   Snapshot,
 } from '../../state/index.ts';
@@ -44,6 +46,8 @@ export class LastGood {
     services: new Map(),
     networkPolicies: new Map(),
     authorizationPolicies: new Map(),
+    routes: new Map(),
+    referenceGrants: new Map(),
   };
 
   current(): Snapshot {
@@ -115,6 +119,8 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
   const services = new Map<string, Service>();
   const networkPolicies = new Map<string, NetworkPolicy>();
   const authorizationPolicies = new Map<string, AuthorizationPolicy>();
+  const routes = new Map<string, Route>();
+  const referenceGrants = new Map<string, ReferenceGrant>();
   // Sorted so that two equal snapshots also iterate alike.
   for (const id of [...chosen.keys()].sort()) {
     const o = chosen.get(id)!;
@@ -123,9 +129,20 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
     else if (o.kind === 'Service') services.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else if (o.kind === 'NetworkPolicy')
       networkPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else if (o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute') routes.set(id, o.value);
+    else if (o.kind === 'ReferenceGrant')
+      referenceGrants.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else authorizationPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
   }
-  return { namespaces, pods, services, networkPolicies, authorizationPolicies };
+  return {
+    namespaces,
+    pods,
+    services,
+    networkPolicies,
+    authorizationPolicies,
+    routes,
+    referenceGrants,
+  };
 }
 
 function sameObjects(a: ClusterObjects, b: ClusterObjects): boolean {
@@ -134,6 +151,8 @@ function sameObjects(a: ClusterObjects, b: ClusterObjects): boolean {
     isDeepStrictEqual(a.pods, b.pods) &&
     isDeepStrictEqual(a.services, b.services) &&
     isDeepStrictEqual(a.networkPolicies, b.networkPolicies) &&
-    isDeepStrictEqual(a.authorizationPolicies, b.authorizationPolicies)
+    isDeepStrictEqual(a.authorizationPolicies, b.authorizationPolicies) &&
+    isDeepStrictEqual(a.routes, b.routes) &&
+    isDeepStrictEqual(a.referenceGrants, b.referenceGrants)
   );
 }

@@ -5,12 +5,15 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import type {
   AuthorizationPolicy,
   ContainerPort,
+  GrpcRoute,
+  HttpRoute,
   IpFamilyPolicy,
   Labels,
   Namespace,
   NetworkPolicy,
   ObjectError,
   Pod,
+  ReferenceGrant,
   Service,
   ServicePort,
 } from '../../state/index.ts';
@@ -34,13 +37,18 @@ import {
 import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../policy/authz-parse.ts';
 import { NETPOL_API_VERSION, parseNetworkPolicy } from '../policy/netpol-parse.ts';
 import { Reporter as FieldReporter } from '../policy/report.ts';
+import { isGrantDocument, parseReferenceGrant } from '../routes/grant-parse.ts';
+import { isRouteDocument, parseRoute } from '../routes/route-parse.ts';
 
 export type ParsedObject =
   | { kind: 'Namespace'; value: Namespace }
   | { kind: 'Pod'; value: Pod }
   | { kind: 'Service'; value: Service }
   | { kind: 'NetworkPolicy'; value: NetworkPolicy }
-  | { kind: 'AuthorizationPolicy'; value: AuthorizationPolicy };
+  | { kind: 'AuthorizationPolicy'; value: AuthorizationPolicy }
+  | { kind: 'HTTPRoute'; value: HttpRoute }
+  | { kind: 'GRPCRoute'; value: GrpcRoute }
+  | { kind: 'ReferenceGrant'; value: ReferenceGrant };
 
 /** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
 export interface IgnoredObject {
@@ -69,7 +77,13 @@ type Protocol = ContainerPort['protocol'];
 
 /** `Namespace name`, `Pod ns/name`, `Service ns/name`: the identity used in errors and merging. */
 export function objectId(o: ParsedObject): string {
-  if (o.kind === 'NetworkPolicy' || o.kind === 'AuthorizationPolicy') {
+  if (
+    o.kind === 'NetworkPolicy' ||
+    o.kind === 'AuthorizationPolicy' ||
+    o.kind === 'HTTPRoute' ||
+    o.kind === 'GRPCRoute' ||
+    o.kind === 'ReferenceGrant'
+  ) {
     return `${o.kind} ${o.value.namespace}/${o.value.name}`;
   }
   return o.kind === 'Namespace'
@@ -215,6 +229,22 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     if (r.policy) out.objects.push({ kind: 'AuthorizationPolicy', value: r.policy });
     else out.rejected.push(policyId('AuthorizationPolicy', raw.metadata));
     if (r.fallback) out.fallbacks?.push({ kind: 'AuthorizationPolicy', value: r.fallback });
+    out.errors.push(...r.errors);
+    return;
+  }
+  // Gateway API routes bound to Services, and the grants that let them reach across namespaces.
+  if (isRouteDocument(raw)) {
+    const r = parseRoute(file, raw, doc - 1);
+    if (r.route?.kind === 'HTTPRoute') out.objects.push({ kind: 'HTTPRoute', value: r.route });
+    else if (r.route?.kind === 'GRPCRoute') out.objects.push({ kind: 'GRPCRoute', value: r.route });
+    else if (r.id) out.rejected.push(r.id);
+    out.errors.push(...r.errors);
+    return;
+  }
+  if (isGrantDocument(raw)) {
+    const r = parseReferenceGrant(file, raw, doc - 1);
+    if (r.grant) out.objects.push({ kind: 'ReferenceGrant', value: r.grant });
+    else if (r.id) out.rejected.push(r.id);
     out.errors.push(...r.errors);
     return;
   }
@@ -459,6 +489,7 @@ function readServicePorts(spec: Record<string, unknown>, r: Reporter): ServicePo
     const port = r.port(sp.port, `${f}.port`);
     const protocol = r.protocol(sp.protocol, `${f}.protocol`);
     const targetPort = r.targetPort(sp.targetPort, `${f}.targetPort`);
+    const appProtocol = r.appProtocol(sp.appProtocol, `${f}.appProtocol`);
     let name: string | undefined;
     if (!isAbsent(sp.name)) {
       name = r.name(sp.name, `${f}.name`, dns1123Label);
@@ -481,6 +512,7 @@ function readServicePorts(spec: Record<string, unknown>, r: Reporter): ServicePo
       port,
       targetPort: targetPort ?? port,
       protocol,
+      ...(appProtocol ? { appProtocol } : {}),
     });
   }
   return ports;
@@ -573,6 +605,17 @@ class Reporter extends FieldReporter {
       `expected a port number from 1 to 65535 or ${ianaSvcName.what}, found ${describe(v)}`,
     );
     return null;
+  }
+
+  /** spec.ports[].appProtocol: an IANA service name or a domain-prefixed name, as Kubernetes checks it. */
+  appProtocol(v: unknown, field: string): string | undefined {
+    if (isAbsent(v)) return undefined;
+    if (typeof v === 'string' && isLabelKey(v)) return v;
+    this.add(
+      field,
+      `expected an application protocol such as http, grpc or kubernetes.io/h2c (a name, optionally prefixed by a domain and /), found ${describe(v)}`,
+    );
+    return undefined;
   }
 
   protocol(v: unknown, field: string): Protocol | undefined {
