@@ -3,7 +3,7 @@
 // for an enrolled destination. The evaluators are the ones `weft policy trace`
 // explains with.
 
-import { parseSpiffeId, principal } from '../identity/index.ts';
+import { parseSpiffeId, principal } from '../identity/spiffe/index.ts';
 import {
   applies,
   evaluateAuthorization,
