@@ -1,6 +1,6 @@
 // Which identities a node may obtain: those of service accounts of pods
 // scheduled on that node. Pure, so the rule is unit-tested on its own.
-import { parseSpiffeId } from '../identity/index.ts';
+import { parseSpiffeId } from '../identity/spiffe/index.ts';
 import type { ClusterObjects } from '../state/index.ts';
 
 export type Decision = { ok: true } | { ok: false; reason: string };

@@ -5,7 +5,7 @@
 // (and the HTTP request, when given). Pure: `weft policy trace` and, once wired
 // in, the agent evaluate with these same functions.
 
-import { principal, spiffeId } from '../identity/index.ts';
+import { principal, spiffeId } from '../identity/spiffe/index.ts';
 import type { AuthzRequest, ClusterObjects, Pod } from '../state/index.ts';
 import { inMesh, isStrict, MTLS_LABEL, type MtlsMode, serviceEndpoints } from '../state/index.ts';
 import { evaluateAuthorization } from './authz-eval.ts';

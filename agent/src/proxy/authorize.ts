@@ -4,7 +4,7 @@
 // decides by lookup (decide.ts) and asks these for the words of a denial, or
 // to decide where a caller gives it no decision table.
 
-import { parseSpiffeId, principal } from '../identity/index.ts';
+import { parseSpiffeId, principal } from '../identity/spiffe/index.ts';
 import {
   evaluateAuthorization,
   evaluateNetworkPolicies,

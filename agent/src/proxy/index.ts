@@ -4,7 +4,8 @@
 // awaits the control plane, never logs.
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { peerId, type HeldSvid as Svid, spiffeId, tlsContext } from '../identity/index.ts';
+import { type HeldSvid as Svid, tlsContext } from '../identity/index.ts';
+import { peerId, spiffeId } from '../identity/spiffe/index.ts';
 import type { NodeWorkload } from '../tables/index.ts';
 import { constants } from '../tables/index.ts';
 import { AccessLog, type DirectionStats, ProxyStats } from '../telemetry/index.ts';

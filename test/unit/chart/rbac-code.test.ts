@@ -46,7 +46,8 @@ for (const [name, v] of Object.entries(k8s))
 function sources(dirs: readonly string[]): string {
   return dirs
     .flatMap((d) =>
-      readdirSync(`${repo}${d}`)
+      // Sub-folders too: the issuer keeps its Kubernetes calls in issuer/kubernetes/.
+      (readdirSync(`${repo}${d}`, { recursive: true }) as string[])
         .filter((f) => f.endsWith('.ts'))
         .map((f) => readFileSync(`${repo}${d}/${f}`, 'utf8')),
     )

@@ -4,7 +4,7 @@
 import { adminGet } from '../../admin/index.ts';
 import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
 import { type Trace, tracePolicy, traceQueryString, traceRequest } from '../../policy/index.ts';
-import { loadSandboxState } from '../../sandbox/index.ts';
+import { loadSandboxState } from '../../sandbox/layout/index.ts';
 import { loadManifests } from '../../sources/manifests/index.ts';
 import { parse, UsageError } from '../args.ts';
 

@@ -2,7 +2,7 @@
 
 import { fetchStatus } from '../../admin/index.ts';
 import { ADMIN_SOCKET } from '../../config/index.ts';
-import { loadSandboxState } from '../../sandbox/index.ts';
+import { loadSandboxState } from '../../sandbox/layout/index.ts';
 import { formatStatus } from '../../telemetry/index.ts';
 import { parse, UsageError } from '../args.ts';
 
