@@ -1,7 +1,8 @@
 // Everything one node applies, from one snapshot: the workload table, the
-// proxy's tables (Services, mesh peers, policy, per-workload decisions) and each enrolled workload's
-// NetworkPolicy tables for the kernel. Pure: the agent's apply phase diffs this
-// against what is installed and writes the difference.
+// proxy's tables (Services, mesh peers, policy, each enrolled workload's
+// decisions) and each enrolled workload's NetworkPolicy tables for the kernel.
+// Pure: the agent's apply phase diffs this against what is installed and
+// writes the difference.
 import type { MtlsMode } from '../state/labels.ts';
 import type { Snapshot } from '../state/types.ts';
 import type { PeerTable } from '../tables/peer-table.ts';
