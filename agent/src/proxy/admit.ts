@@ -5,6 +5,7 @@
 // does an HTTP rule apply on this port → ingress NetworkPolicy, and
 // AuthorizationPolicy (per request when an HTTP rule applies) → AUDIT matches
 // kept whatever the verdict → refuse, serve HTTP, or dial the app and join.
+// Each step is a lookup in the destination's decision table (decide.ts).
 // Each way in says only how it refuses, answers and joins.
 
 import type { Socket } from 'node:net';

@@ -201,7 +201,9 @@ export function decideIngress(
     };
   if (pd.http || pd.authz === null) return ALLOWED;
   const v = authorize(pd.authz, src, undefined);
-  return v.reason === '' ? { ...v, reason: checkIngress(t, dstKey, src, port).reason } : v;
+  if (v.reason !== '') return v;
+  // NetworkPolicy allowed it: only AuthorizationPolicy has something to explain.
+  return { ...v, reason: checkIngress({ ...t, networkPolicies: [] }, dstKey, src, port).reason };
 }
 
 /** One HTTP request on a port read as HTTP: AuthorizationPolicy with the request's fields. */
