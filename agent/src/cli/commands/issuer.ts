@@ -8,7 +8,6 @@ import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
 import { IssuerCluster } from '../../issuer/cluster.ts';
 import { PolicyStatusWriter } from '../../issuer/policy-status.ts';
-import { RouteStatusWriter } from '../../issuer/route-status.ts';
 import { IssuerServer } from '../../issuer/server.ts';
 import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
@@ -184,7 +183,9 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
   // weft's AuthorizationPolicies get Accepted/Rejected conditions from here, the one writer.
   const statusWriter = new PolicyStatusWriter(kc, { log });
   void statusWriter.start();
-  // Gateway API routes bound to Services get their Accepted/ResolvedRefs conditions here too.
+  // Gateway API routes bound to Services get their Accepted/ResolvedRefs conditions here too
+  // (loaded here: the manifest-mode issuer has no use for it and starts faster without).
+  const { RouteStatusWriter } = await import('../../issuer/route-status.ts');
   const routeStatusWriter = new RouteStatusWriter(kc, { log });
   void routeStatusWriter.start();
   const store = await openSecretCaStore({
