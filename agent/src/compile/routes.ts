@@ -159,6 +159,8 @@ export function orderPairs<P extends Ordered>(pairs: readonly P[], protocol: Por
 interface Ctx {
   readonly objects: ClusterObjects;
   readonly slices: Map<string, EndpointSlice[]>;
+  /** Endpoints by `service:port:vip`: many rules name the same backend; each is read once. */
+  readonly endpoints: Map<string, CompiledBackend['target']>;
 }
 
 /** The backend Service's ClusterIP of the parent VIP's family, else its first. */
@@ -178,14 +180,21 @@ function backendTarget(
   const r = resolveBackend(ctx.objects, route, ref);
   if ('unresolved' in r)
     return { service, port, target: { service, endpoints: [] }, unresolved: r.unresolved };
-  const endpoints = serviceEndpoints(
-    ctx.objects,
-    r.service,
-    r.port,
-    ctx.slices.get(service) ?? [],
-    vipFor(r.service, parentVip),
-  );
-  return { service, port, target: { service, endpoints } };
+  const vip = vipFor(r.service, parentVip);
+  const key = `${service}:${port}:${vip}`;
+  let target = ctx.endpoints.get(key);
+  if (!target) {
+    const endpoints = serviceEndpoints(
+      ctx.objects,
+      r.service,
+      r.port,
+      ctx.slices.get(service) ?? [],
+      vip,
+    );
+    target = { service, endpoints };
+    ctx.endpoints.set(key, target);
+  }
+  return { service, port, target };
 }
 
 function compileRule(ctx: Ctx, pair: Pair, parentVip: string): CompiledRule {
@@ -236,7 +245,7 @@ export function routesByServicePort(objects: ClusterObjects): Map<string, Route[
 }
 
 export function compileRoutes(objects: ClusterObjects): RouteTables {
-  const ctx: Ctx = { objects, slices: slicesByService(objects) };
+  const ctx: Ctx = { objects, slices: slicesByService(objects), endpoints: new Map() };
   const bound = routesByServicePort(objects);
   const pairsOf = new Map<Route, Pair[]>();
   const pairs = (r: Route) => {

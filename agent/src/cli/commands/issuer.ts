@@ -185,7 +185,8 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
   // weft's AuthorizationPolicies get Accepted/Rejected conditions from here, the one writer.
   const statusWriter = new PolicyStatusWriter(kc, { log });
   void statusWriter.start();
-  // Gateway API routes bound to Services get their Accepted/ResolvedRefs conditions here too.
+  // Gateway API routes bound to Services get their Accepted/ResolvedRefs conditions here too
+  // (loaded here: the manifest-mode issuer has no use for it and starts faster without).
   const routeStatusWriter = new RouteStatusWriter(kc, { log });
   void routeStatusWriter.start();
   const store = await openSecretCaStore({
