@@ -23,6 +23,7 @@ import type { SnapshotSource } from '../sources/source.ts';
 import type { AuthzRequest } from '../state/authz-types.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
 import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { emptyRoutes } from '../tables/routes.ts';
 import { BoundedLog } from '../telemetry/bounded-log.ts';
 import { FlowLog } from '../telemetry/flows.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
@@ -212,6 +213,7 @@ export class Agent {
       services: tables.services,
       peers,
       policy: this.policyTables,
+      routes: emptyRoutes,
     });
     // Strict mTLS admits UDP (never tunnelled) from mesh pods' addresses only.
     this.datapath.setMeshPeers(peers.keys());

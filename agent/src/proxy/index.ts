@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { type Svid, tlsContext } from '../identity/manager.ts';
 import { spiffeId } from '../identity/spiffe.ts';
+import { L7Engine } from '../l7/engine.ts';
 import { constants } from '../tables/layout.ts';
 import type { NodeWorkload } from '../tables/workloads.ts';
 import { AccessLog } from '../telemetry/access-log.ts';
@@ -73,6 +74,8 @@ export class NodeProxy {
   /** The HBONE servers' bounds, shared by all of them, and what they turned away. */
   readonly hboneGuard: HboneGuard;
   private readonly spoofed: (detail: string) => void;
+  /** Per-request routing and balancing for VIP ports read as HTTP. */
+  readonly l7 = new L7Engine();
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
@@ -141,6 +144,7 @@ export class NodeProxy {
       pool: this.pool,
       hbone: this.hbone,
       log: this.log,
+      l7: this.l7,
       local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
@@ -225,6 +229,7 @@ export class NodeProxy {
     p.listeners.close();
     p.hbone?.close();
     this.hbone?.dropNetns(p.workload.netnsPath!);
+    this.l7.upstreams.dropSource(key);
     this.pool.drop(p.workload.netnsPath!);
     this.workloads.delete(key);
   }
@@ -236,6 +241,7 @@ export class NodeProxy {
   close(): void {
     for (const key of [...this.workloads.keys()]) this.remove(key);
     this.hbone?.close();
+    this.l7.close();
     this.pool.close();
   }
 }

@@ -3,6 +3,7 @@
 import { allowedTarget } from '../policy/service-endpoints.ts';
 import type { MeshPeer } from '../tables/peers.ts';
 import { emptyPolicy, type PolicyTables } from '../tables/policy.ts';
+import { emptyRoutes, type RouteTables } from '../tables/routes.ts';
 import type { ServiceTarget } from '../tables/services.ts';
 
 export interface ProxyTables {
@@ -13,6 +14,8 @@ export interface ProxyTables {
   readonly peers: ReadonlyMap<string, MeshPeer>;
   /** NetworkPolicy and AuthorizationPolicy, checked once per connection. */
   readonly policy: PolicyTables;
+  /** VIP ports read as HTTP (with or without routes): their connections go to the L7 engine. */
+  readonly routes: RouteTables;
 }
 
 export const emptyTables: ProxyTables = {
@@ -20,6 +23,7 @@ export const emptyTables: ProxyTables = {
   services: new Map(),
   peers: new Map(),
   policy: emptyPolicy,
+  routes: emptyRoutes,
 };
 
 /** Round robin over a service's endpoints; positions survive table swaps. */
