@@ -128,6 +128,13 @@ export async function echoPod(
           );
           return;
         }
+        if (path.endsWith('/Slow')) {
+          const ok = { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' };
+          setTimeout(() => {
+            if (!stream.closed) stream.respond(ok, { endStream: true });
+          }, 3000).unref();
+          return;
+        }
         stream.respond(
           { ':status': 200, 'content-type': 'application/grpc', 'x-echo-pod': pod },
           { waitForTrailers: true },
