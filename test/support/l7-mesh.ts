@@ -20,9 +20,11 @@ import { HboneServer } from '../../agent/src/proxy/hbone/server.ts';
 import { handleOutbound, type OutboundContext } from '../../agent/src/proxy/outbound.ts';
 import { SocketPool } from '../../agent/src/proxy/socket-pool.ts';
 import { Balancer, type ProxyTables } from '../../agent/src/proxy/tables.ts';
+import type { AuthorizationPolicy } from '../../agent/src/state/authz-types.ts';
 import type { Endpoint, ServiceTarget } from '../../agent/src/state/service-endpoints.ts';
 import type { Pod } from '../../agent/src/state/types.ts';
 import type { MeshPeer } from '../../agent/src/tables/peers.ts';
+import type { PolicyTables } from '../../agent/src/tables/policy.ts';
 import { emptyRoutes, type RouteTables } from '../../agent/src/tables/routes.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
 import type { RequestRecord } from '../../agent/src/telemetry/request-record.ts';
@@ -57,6 +59,8 @@ export interface L7Mesh {
   address(port: number): Promise<{ host: string; port: number }>;
   /** Swaps the tables: the Service table (vip:port → endpoints) and routes. */
   setTables(services: Record<string, ServiceTarget>, routes?: RouteTables): void;
+  /** Swaps the AuthorizationPolicies every pod's inbound side enforces. */
+  setAuthorization(policies: AuthorizationPolicy[]): void;
   close(): Promise<void>;
 }
 
@@ -84,7 +88,19 @@ export async function l7Mesh(tag: number): Promise<L7Mesh> {
     ports: [],
     podIP: clientIP,
   };
-  const policy = { ...emptyPolicy, podsByIP: new Map([[clientIP, clientPod]]) };
+  const podOf = (name: string, ip: string, sa: string): Pod => ({
+    ...clientPod,
+    name,
+    labels: { app: name },
+    serviceAccountName: sa,
+    podIP: ip,
+  });
+  let policy: PolicyTables = {
+    ...emptyPolicy,
+    podsByIP: new Map([[clientIP, clientPod]]),
+    pods: new Map([['shop/client', clientPod]]),
+    namespaces: new Map([['shop', { labels: {} }]]),
+  };
   const pods: Record<string, MeshPod> = {};
   const peers = new Map<string, MeshPeer>();
   const servers: HboneServer[] = [];
@@ -101,6 +117,8 @@ export async function l7Mesh(tag: number): Promise<L7Mesh> {
     const key = `shop/${name}`;
     const echo = await echoPod(key, ip, PORTS);
     pods[name] = { key, ip, way, echo, ep: (port) => ({ ip, port, pod: key }) };
+    (policy.pods as Map<string, Pod>).set(key, podOf(name, ip, 'server'));
+    (policy.podsByIP as Map<string, Pod>).set(ip, podOf(name, ip, 'server'));
     if (way === 'plaintext') continue;
     peers.set(ip, { key, ip, node: way === 'local' ? 'n1' : 'n2', identity: SERVER_ID });
     if (way !== 'hbone') continue;
@@ -183,6 +201,10 @@ export async function l7Mesh(tag: number): Promise<L7Mesh> {
         services: new Map(Object.entries(services)),
         routes,
       };
+    },
+    setAuthorization(policies) {
+      policy = { ...policy, authorizationPolicies: policies };
+      tables = { ...tables, version: tables.version + 1, policy };
     },
     async close() {
       for (const l of listeners.values()) l.close();

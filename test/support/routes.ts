@@ -22,7 +22,8 @@ export interface BackendSpec {
 export function backend(b: BackendSpec): CompiledBackend {
   return {
     service: b.service,
-    port: b.port ?? 80,
+    // A Service port names one set of endpoints (the balancer and egress view key on it).
+    port: b.port ?? b.endpoints[0]?.port ?? 80,
     weight: b.weight ?? 1,
     target: { service: b.service, endpoints: b.endpoints },
     filters: b.filters ?? [],

@@ -32,7 +32,8 @@ export interface L7EngineOptions {
 }
 
 // The HTTP/2 connection preface starts `PRI * HTTP/2.0`; no HTTP/1.1 method is PRI.
-const isPreface = (b: Buffer) => b.length >= 3 && b[0] === 0x50 && b[1] === 0x52 && b[2] === 0x49;
+export const isPreface = (b: Buffer) =>
+  b.length >= 3 && b[0] === 0x50 && b[1] === 0x52 && b[2] === 0x49;
 
 export class L7Engine implements EngineParts {
   readonly balancer: Balancer;

@@ -2,7 +2,14 @@
 // the RequestSink once when it ends (telemetry/request-record.ts).
 import type { RequestRecord, RequestSink } from '../telemetry/request-record.ts';
 import type { Decision } from './decide.ts';
-import type { L7Source } from './source.ts';
+
+/** Whose proxy reports: the client's (source) or the server's (destination) workload. */
+export interface Party {
+  readonly workloadKey: string;
+  readonly mtls: boolean;
+  /** Absent: the source's proxy. */
+  readonly reporter?: 'source' | 'destination';
+}
 
 export class Exchange {
   status = 0;
@@ -18,7 +25,7 @@ export class Exchange {
   private readonly t0 = performance.now();
 
   private readonly sink: RequestSink;
-  private readonly src: L7Source;
+  private readonly src: Party;
   readonly protocol: RequestRecord['protocol'];
   readonly method: string;
   readonly path: string;
@@ -26,7 +33,7 @@ export class Exchange {
 
   constructor(
     sink: RequestSink,
-    src: L7Source,
+    src: Party,
     protocol: RequestRecord['protocol'],
     method: string,
     path: string,
@@ -52,9 +59,10 @@ export class Exchange {
     this.reported = true;
     if (this.status === 0) this.status = status;
     if (this.flag === '') this.flag = flag;
+    const dst = this.src.reporter === 'destination';
     this.sink.request({
-      reporter: 'source',
-      sourcePod: this.src.workloadKey,
+      reporter: dst ? 'destination' : 'source',
+      ...(dst ? { destinationPod: this.src.workloadKey } : { sourcePod: this.src.workloadKey }),
       ...(this.pod ? { destinationPod: this.pod } : {}),
       ...(this.service ? { destinationService: this.service } : {}),
       ...(this.route ? { route: this.route } : {}),

@@ -15,11 +15,12 @@ import { grpcStatusFor, isGrpc } from './grpc-status.ts';
 import { endToEnd, hostOnly, splitTarget } from './headers.ts';
 import type { EngineParts } from './parts.ts';
 import type { L7Source } from './source.ts';
+import type { H2Pool } from './upstream.ts';
 
 const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
 
 /** Response or trailer headers without pseudo-headers and connection-specific ones. */
-function strip(h: IncomingHttpHeaders): OutgoingHttpHeaders {
+export function strip(h: IncomingHttpHeaders): OutgoingHttpHeaders {
   return endToEnd(h) as OutgoingHttpHeaders;
 }
 
@@ -37,32 +38,8 @@ export function handleHttp2(
   const { path, query } = splitTarget(url);
   const ex = new Exchange(e.sink, src, grpc ? 'grpc' : 'http2', method, path, authority);
   stream.on('error', () => {});
-  let answered = false;
-  const answer = (status: number, flag: string, location?: string) => {
-    if (answered || stream.destroyed || stream.closed) return void ex.done(status, flag);
-    answered = true;
-    if (stream.headersSent) {
-      stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-    } else if (grpc && !location) {
-      const code = grpcStatusFor(status, flag);
-      ex.grpcStatus = code;
-      stream.respond(
-        {
-          ':status': 200,
-          'content-type': 'application/grpc',
-          'grpc-status': String(code),
-          'grpc-message': flag,
-        },
-        { endStream: true },
-      );
-      status = 200;
-    } else {
-      stream.respond(location ? { ':status': status, location } : { ':status': status }, {
-        endStream: true,
-      });
-    }
-    ex.done(status, flag);
-  };
+  const a = answerer(stream, grpc, ex);
+  const answer = a.answer;
   const view = src.view();
   const rule = ruleFor(src, view, { method, path, query, host: hostOnly(authority), headers });
   if (rule === null) return answer(404, 'no_route');
@@ -99,15 +76,76 @@ export function handleHttp2(
     return answer(503, 'upstream_reset');
   }
   if (!pool) return answer(503, 'overflow');
+  relay(stream, flags, pool, out, ex, a, timeoutOf(d), (h) => {
+    if (rule) {
+      responseFilters(rule.filters, h as never);
+      if (d.backend && d.backend.filters.length > 0) responseFilters(d.backend.filters, h as never);
+    }
+  });
+}
+
+/** How the engine answers a stream itself (a gRPC status for gRPC), once. */
+export interface Answerer {
+  answered: boolean;
+  answer(status: number, flag: string, location?: string): void;
+}
+
+export function answerer(stream: ServerHttp2Stream, grpc: boolean, ex: Exchange): Answerer {
+  const a: Answerer = {
+    answered: false,
+    answer(status, flag, location) {
+      if (a.answered || stream.destroyed || stream.closed) return void ex.done(status, flag);
+      a.answered = true;
+      if (stream.headersSent) {
+        stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      } else if (grpc && !location) {
+        const code = grpcStatusFor(status, flag);
+        ex.grpcStatus = code;
+        stream.respond(
+          {
+            ':status': 200,
+            'content-type': 'application/grpc',
+            'grpc-status': String(code),
+            'grpc-message': flag,
+          },
+          { endStream: true },
+        );
+        status = 200;
+      } else {
+        stream.respond(location ? { ':status': status, location } : { ':status': status }, {
+          endStream: true,
+        });
+      }
+      ex.done(status, flag);
+    },
+  };
+  return a;
+}
+
+/**
+ * Sends the client's stream as a stream of the upstream session and passes the answer
+ * back: headers (through `onHeaders`), data with back-pressure both ways, trailers;
+ * a reset either way resets the other side; `timeout` ms (0: none) answers 504.
+ */
+export function relay(
+  stream: ServerHttp2Stream,
+  flags: number,
+  pool: H2Pool,
+  out: OutgoingHttpHeaders,
+  ex: Exchange,
+  a: Answerer,
+  timeout: number,
+  onHeaders: (h: OutgoingHttpHeaders) => void,
+): void {
   const ended = (flags & END_STREAM) !== 0;
   const up = pool.session.request(out, { endStream: ended });
   const p = pool;
   p.streams++;
+  const answer = a.answer;
   up.on('error', () => {});
   let trailers: OutgoingHttpHeaders | undefined;
   let responded = false;
   let timer: NodeJS.Timeout | undefined;
-  const timeout = timeoutOf(d);
   if (timeout > 0) {
     timer = setTimeout(() => {
       up.close(constants.NGHTTP2_CANCEL);
@@ -116,19 +154,16 @@ export function handleHttp2(
     timer.unref();
   }
   up.on('response', (rh, rflags) => {
-    if (answered) return;
+    if (a.answered) return;
     responded = true;
     const h = strip(rh);
-    if (rule) {
-      responseFilters(rule.filters, h as never);
-      if (d.backend && d.backend.filters.length > 0) responseFilters(d.backend.filters, h as never);
-    }
+    onHeaders(h);
     const status = Number(rh[':status'] ?? 502);
     h[':status'] = status;
     ex.status = status;
     if (rh['grpc-status'] !== undefined) ex.grpcStatus = Number(rh['grpc-status']);
     if ((rflags & END_STREAM) !== 0) {
-      answered = true;
+      a.answered = true;
       clearTimeout(timer);
       stream.respond(h, { endStream: true });
       ex.done(status, '');
@@ -141,7 +176,7 @@ export function handleHttp2(
     });
     stream.on('drain', () => up.resume());
     up.once('end', () => {
-      answered = true;
+      a.answered = true;
       clearTimeout(timer);
       stream.end();
     });
@@ -159,9 +194,9 @@ export function handleHttp2(
     p.streams--;
     if (!responded)
       return answer(up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? 503 : 502, 'upstream_reset');
-    if (!answered) {
+    if (!a.answered) {
       // Reset mid-answer: the client sees a reset too, never a clean end.
-      answered = true;
+      a.answered = true;
       clearTimeout(timer);
       stream.close(up.rstCode || constants.NGHTTP2_INTERNAL_ERROR);
       ex.done(ex.status, 'upstream_reset');
@@ -171,7 +206,7 @@ export function handleHttp2(
   stream.once('close', () => {
     clearTimeout(timer);
     if (!up.closed) up.close(constants.NGHTTP2_CANCEL);
-    if (!answered) ex.done(499, 'downstream_reset');
+    if (!a.answered) ex.done(499, 'downstream_reset');
   });
   if (!ended) {
     stream.on('data', (c: Buffer) => {

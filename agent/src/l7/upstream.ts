@@ -8,7 +8,12 @@ import { type ClientHttp2Session, connect } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../state/service-endpoints.ts';
 import { L7_LIMITS } from './limits.ts';
-import type { L7Source } from './source.ts';
+
+/** Whose upstream connections a pool holds, and how one is made. */
+export interface Dialer {
+  readonly workloadKey: string;
+  dial(ep: Endpoint): Duplex;
+}
 
 type Sock = Duplex & {
   setKeepAlive?: unknown;
@@ -50,7 +55,7 @@ export class Upstreams {
   private readonly h2 = new Map<string, H2Pool>();
 
   /** The HTTP/1.1 pool for the source's requests to `ep`; undefined when its queue is full (503). */
-  http1(src: L7Source, ep: Endpoint): H1Pool | undefined {
+  http1(src: Dialer, ep: Endpoint): H1Pool | undefined {
     const key = `${src.workloadKey}|${ep.ip}|${ep.port}`;
     let p = this.h1.get(key);
     if (!p) {
@@ -81,7 +86,7 @@ export class Upstreams {
   }
 
   /** The HTTP/2 session for the source's streams to `ep`; undefined when refused or full. */
-  http2(src: L7Source, ep: Endpoint): H2Pool | undefined {
+  http2(src: Dialer, ep: Endpoint): H2Pool | undefined {
     const key = `${src.workloadKey}|${ep.ip}|${ep.port}`;
     const have = this.h2.get(key);
     if (have && !have.session.closed && !have.session.destroyed) {
