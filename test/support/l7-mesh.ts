@@ -64,7 +64,8 @@ export interface L7Mesh {
   close(): Promise<void>;
 }
 
-export async function l7Mesh(tag: number): Promise<L7Mesh> {
+/** With `echo: false` the pods have no echo servers (a benchmark brings its own apps). */
+export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L7Mesh> {
   const base = `127.${tag}.${(process.pid % 250) + 1}`;
   const clientIP = `${base}.1`;
   const vip = `${base}.100`;
@@ -115,7 +116,10 @@ export async function l7Mesh(tag: number): Promise<L7Mesh> {
     const [name, way] = plan[i]!;
     const ip = `${base}.${i + 2}`;
     const key = `shop/${name}`;
-    const echo = await echoPod(key, ip, PORTS);
+    const echo =
+      o.echo === false
+        ? { seen: [], connections: { http: 0, h2: 0 }, close: async () => {} }
+        : await echoPod(key, ip, PORTS);
     pods[name] = { key, ip, way, echo, ep: (port) => ({ ip, port, pod: key }) };
     (policy.pods as Map<string, Pod>).set(key, podOf(name, ip, 'server'));
     (policy.podsByIP as Map<string, Pod>).set(ip, podOf(name, ip, 'server'));

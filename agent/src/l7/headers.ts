@@ -14,6 +14,8 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+const UPGRADE = new Set(['connection', 'upgrade', 'http2-settings']);
+
 /** The message's headers without this hop's (and those its Connection header names), pseudo-headers dropped. */
 export function endToEnd(h: IncomingHttpHeaders, keepUpgrade = false): Headers {
   const conn = h.connection;
@@ -22,7 +24,8 @@ export function endToEnd(h: IncomingHttpHeaders, keepUpgrade = false): Headers {
   for (const k in h) {
     const v = h[k];
     if (v === undefined || k.charCodeAt(0) === 58 /* : */) continue;
-    if (HOP_BY_HOP.has(k) && !(keepUpgrade && (k === 'connection' || k === 'upgrade'))) continue;
+    // An upgrade keeps what the next hop needs to switch (h2c's HTTP2-Settings too).
+    if (HOP_BY_HOP.has(k) && !(keepUpgrade && UPGRADE.has(k))) continue;
     if (named && !keepUpgrade && named.some((n) => n.trim() === k)) continue;
     out[k] = v;
   }
