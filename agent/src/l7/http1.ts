@@ -166,9 +166,15 @@ export function handleHttp1(
       setHost: false,
     });
     up = r;
-    r.once('socket', () => {
+    // Waiting ends with a connection, or with the request (a refused dial gives none).
+    let waiting = true;
+    const served = () => {
+      if (!waiting) return;
+      waiting = false;
       pool.queued--;
-    });
+    };
+    r.once('socket', served);
+    r.once('close', served);
     r.on('response', (ur) => {
       if (finished || res.destroyed) return void r.destroy();
       const rh = endToEnd(ur.headers);
