@@ -301,6 +301,12 @@ async function main(): Promise<void> {
         measure: () => grpcLoad(grpcAddr.host, grpcAddr.port, '/bench.Echo/Say', selfCpuMs),
       },
     ];
+    // WEFT_BENCH_L7_ROWS=id,id… measures a subset (their baselines included), e.g. while tuning.
+    const only = process.env.WEFT_BENCH_L7_ROWS?.split(',');
+    if (only) {
+      const keep = new Set(only.flatMap((id) => [id, rows.find((r) => r.id === id)?.base ?? '']));
+      for (let i = rows.length - 1; i >= 0; i--) if (!keep.has(rows[i]!.id)) rows.splice(i, 1);
+    }
     // Warm-up: every path answers (and pools, sessions, TLS are up) before measuring.
     for (const r of rows) {
       await r.measure().catch((e: Error) => {
@@ -327,9 +333,10 @@ async function main(): Promise<void> {
     };
     const lines = rows.map((r) => {
       const f = fig(r.id);
-      const ratio = r.base ? `${(f.rps / fig(r.base).rps).toFixed(2)}× ${r.base}` : '';
+      const ratio =
+        r.base && got.has(r.base) ? `${(f.rps / fig(r.base).rps).toFixed(2)}× ${r.base}` : '';
       const vsNginx =
-        r.id.startsWith('grpc') || r.id === 'direct' || r.id === 'nginx'
+        r.id.startsWith('grpc') || r.id === 'direct' || r.id === 'nginx' || !got.has('nginx')
           ? ''
           : `${(f.rps / fig('nginx').rps).toFixed(2)}×`;
       return `| ${r.label} | ${Math.round(f.rps)} | ${ratio} | ${vsNginx} | ${(f.p50 / 1000).toFixed(2)} | ${(f.p99 / 1000).toFixed(2)} | ${f.cpuMsPer1k ? f.cpuMsPer1k.toFixed(1) : '–'} |`;
@@ -356,7 +363,8 @@ ${lines.join('\n')}
 "HTTP-declared port, no routes" is a VIP port read as HTTP with no route: every request is
 parsed and balanced over the Service's endpoints; its ratio is to the L4 HBONE row.
 `;
-    writeFileSync(join(import.meta.dirname, '..', 'docs', 'benchmarks-l7.md'), md);
+    // A subset is for tuning: the page keeps the full matrix.
+    if (!only) writeFileSync(join(import.meta.dirname, '..', 'docs', 'benchmarks-l7.md'), md);
     process.stdout.write(md);
   } finally {
     for (const c of children) {
