@@ -6,7 +6,12 @@
 // server and an HTTP/2 server that never listen, fed connections by hand.
 // docs/l7-engine.md.
 import { createServer as createHttp1, type IncomingMessage, request, type Server } from 'node:http';
-import { createServer as createHttp2, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import {
+  constants,
+  createServer as createHttp2,
+  type Http2Server,
+  type ServerHttp2Session,
+} from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/routes.ts';
 import { noRequestSink, type RequestSink } from '../telemetry/request-record.ts';
@@ -47,6 +52,8 @@ export class L7Engine implements EngineParts {
   /** The source of the connection being handed to the HTTP/2 server (its 'session' is synchronous). */
   private handing: L7Source | undefined;
   private mirrors = 0;
+  /** Requests whose handling threw (a bug): each cost its connection (HTTP/2: its stream) only. */
+  errors = 0;
 
   constructor(opts: L7EngineOptions = {}) {
     this.sink = opts.sink ?? noRequestSink;
@@ -58,12 +65,23 @@ export class L7Engine implements EngineParts {
       if (!src) return void res.destroy();
       this.admit(conn);
       res.once('close', () => this.release(conn));
-      handleHttp1(this, src, req, res);
+      // A bug in one request's handling costs its connection, never the agent.
+      try {
+        handleHttp1(this, src, req, res);
+      } catch {
+        this.errors++;
+        conn.destroy();
+      }
     });
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const src = this.sources.get(socket);
       if (!src) return void socket.destroy();
-      upgradeHttp1(this, src, req, socket, head);
+      try {
+        upgradeHttp1(this, src, req, socket, head);
+      } catch {
+        this.errors++;
+        socket.destroy();
+      }
     });
     this.h1.on('clientError', (_e, socket: Duplex) => {
       // A message Node's parser refused: 400 (431 for headers too large), then the connection goes.
@@ -87,9 +105,14 @@ export class L7Engine implements EngineParts {
       if (!src) return void session.destroy();
       session.on('error', () => {});
       session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
-      session.on('stream', (stream, headers, flags) =>
-        handleHttp2(this, src, stream, headers, flags),
-      );
+      session.on('stream', (stream, headers, flags) => {
+        try {
+          handleHttp2(this, src, stream, headers, flags);
+        } catch {
+          this.errors++;
+          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        }
+      });
     });
   }
 

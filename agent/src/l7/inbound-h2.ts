@@ -4,6 +4,7 @@
 // streams of a pooled HTTP/2 session from the inbound source address. The
 // HTTP/1.1 side of the same check is proxy/http.ts.
 import {
+  constants,
   createServer,
   type Http2Server,
   type IncomingHttpHeaders,
@@ -55,7 +56,14 @@ export class InboundHttp2 {
       if (!t) return void session.destroy();
       session.on('error', () => {});
       session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
-      session.on('stream', (stream, headers, flags) => this.stream(t, stream, headers, flags));
+      session.on('stream', (stream, headers, flags) => {
+        // A bug in one stream's handling costs that stream, never the agent.
+        try {
+          this.stream(t, stream, headers, flags);
+        } catch {
+          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        }
+      });
     });
   }
 

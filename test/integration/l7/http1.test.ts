@@ -275,4 +275,18 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
     expect(pods.filter((p) => p === 'shop/remote')).toHaveLength(2);
     expect(pods.filter((p) => p === 'shop/local')).toHaveLength(2);
   });
+
+  it('contains a bug in one request: its connection goes, the agent and other connections stay', async () => {
+    const broken = rule({ pathType: 'RegularExpression', path: '/x', backends: [be('plain')] });
+    // A table the compiler would never make: a regular expression path without its RegExp.
+    const bad = { ...broken, match: { ...broken.match, pathRegex: undefined } };
+    routes([bad as CompiledRule]);
+    const other = new KeptAlive(await m.address(80));
+    const errors = m.engine.errors;
+    await expect(other.send('/x')).rejects.toThrow();
+    expect(m.engine.errors).toBe(errors + 1);
+    other.close();
+    routes([rule({ backends: [be('local')] })]);
+    expect((await client.send('/after')).json.pod).toBe('shop/local');
+  });
 });
