@@ -6,6 +6,7 @@
 // modifiers, redirect, rewrite, 500/503), against echo pods that report what
 // they received.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { L7_LIMITS } from '../../../agent/src/l7/limits.ts';
 import type { CompiledRule } from '../../../agent/src/tables/routes.ts';
 import { KeptAlive } from '../../support/http-client.ts';
 import { type L7Mesh, l7Mesh, PORTS } from '../../support/l7-mesh.ts';
@@ -288,5 +289,18 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
     other.close();
     routes([rule({ backends: [be('local')] })]);
     expect((await client.send('/after')).json.pod).toBe('shop/local');
+  });
+
+  it('answers 503 when the wait queue of an endpoint is full, and recovers', async () => {
+    routes([rule({ backends: [be('remote')] })]);
+    const was = L7_LIMITS.queuedPerEndpoint;
+    L7_LIMITS.queuedPerEndpoint = 0;
+    try {
+      expect((await client.send('/q')).status).toBe(503);
+      expect(m.records.at(-1)).toMatchObject({ status: 503, responseFlags: 'overflow' });
+    } finally {
+      L7_LIMITS.queuedPerEndpoint = was;
+    }
+    expect((await client.send('/q')).status).toBe(200);
   });
 });
