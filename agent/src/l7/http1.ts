@@ -4,6 +4,7 @@
 // to the chosen endpoint. A failing request answers its own status and leaves
 // the others on the connection alone.
 import { type IncomingMessage, request, type ServerResponse, STATUS_CODES } from 'node:http';
+import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/routes.ts';
 import { type Decision, endpointFor, ruleFor } from './decide.ts';
@@ -48,6 +49,8 @@ interface Prepared {
   headers: Headers;
   target: string;
   rule: CompiledRule | undefined;
+  /** The VIP port is declared HTTP/2 or gRPC: the upstream speaks HTTP/2. */
+  h2: boolean;
 }
 
 /** Route, filters and endpoint of one HTTP/1.1 request; undefined when the engine answered. */
@@ -96,7 +99,8 @@ function prepare(
   if (rw.host !== undefined) headers.host = rw.host;
   const target = rw.path === path ? url : query ? `${rw.path}?${query}` : rw.path;
   if (rule) e.mirror(src, view, rule, ex.method, target, headers, req);
-  return { d, headers, target, rule };
+  const protocol = view.routes.byVip.get(src.vip)?.protocol;
+  return { d, headers, target, rule, h2: protocol === 'http2' || protocol === 'grpc' };
 }
 
 export function handleHttp1(
@@ -234,7 +238,112 @@ export function handleHttp1(
     });
     req.once('error', () => r.destroy());
   };
-  send(bodyless);
+  if (p.h2)
+    sendHttp2(
+      e,
+      src,
+      req,
+      res,
+      ex,
+      p,
+      bodyless,
+      fail,
+      () => finished,
+      (f) => {
+        finished = f;
+        clearTimeout(timer);
+      },
+      (u) => {
+        up = u as never;
+      },
+    );
+  else send(bodyless);
+}
+
+/**
+ * An HTTP/1.1 request to a port declared HTTP/2 or gRPC: sent as a stream of the
+ * endpoint's pooled HTTP/2 session, the answer (and its trailers) written back as HTTP/1.1.
+ */
+function sendHttp2(
+  e: EngineParts,
+  src: L7Source,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ex: Exchange,
+  p: Prepared,
+  bodyless: boolean,
+  fail: (status: number, flag: string) => void,
+  isFinished: () => boolean,
+  finish: (f: boolean) => void,
+  track: (up: { destroy(): void }) => void,
+): void {
+  let pool: ReturnType<EngineParts['upstreams']['http2']>;
+  try {
+    pool = e.upstreams.http2(src, p.d.ep!);
+  } catch {
+    return fail(503, 'upstream_reset');
+  }
+  if (!pool) return fail(503, 'overflow');
+  const out: Headers = { ...p.headers };
+  const authority = (out.host as string | undefined) ?? '';
+  delete out.host;
+  delete out['transfer-encoding'];
+  out[':method'] = ex.method;
+  out[':path'] = p.target;
+  out[':authority'] = authority;
+  out[':scheme'] = 'http';
+  const up = pool.session.request(out as never, { endStream: bodyless });
+  const pl = pool;
+  pl.streams++;
+  track({ destroy: () => up.close(constants.NGHTTP2_CANCEL) });
+  up.on('error', () => {});
+  let responded = false;
+  up.on('response', (rh) => {
+    if (isFinished() || res.destroyed) return void up.close(constants.NGHTTP2_CANCEL);
+    responded = true;
+    const h = endToEnd(rh);
+    if (p.rule) {
+      responseFilters(p.rule.filters, h);
+      if (p.d.backend && p.d.backend.filters.length > 0) responseFilters(p.d.backend.filters, h);
+    }
+    const status = Number(rh[':status'] ?? 502);
+    ex.status = status;
+    res.writeHead(status, h as never);
+    // Node emits 'response' a tick late: the body is read from here on, never before.
+    up.on('data', (c: Buffer) => {
+      ex.responseBytes += c.length;
+      if (!res.write(c)) up.pause();
+    });
+    res.on('drain', () => up.resume());
+  });
+  up.on('trailers', (t) => res.addTrailers(endToEnd(t) as never));
+  up.once('end', () => {
+    if (!responded || isFinished()) return;
+    finish(true);
+    res.end();
+    ex.done(ex.status, '');
+  });
+  up.once('close', () => {
+    pl.streams--;
+    if (isFinished()) return;
+    if (!responded)
+      return fail(up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? 503 : 502, 'upstream_reset');
+    if (!res.writableEnded) {
+      finish(true);
+      res.destroy();
+      ex.done(ex.status, 'upstream_reset');
+    }
+  });
+  if (bodyless) {
+    req.resume();
+    return;
+  }
+  req.on('data', (c: Buffer) => {
+    if (!up.write(c)) req.pause();
+  });
+  up.on('drain', () => req.resume());
+  req.once('end', () => up.end());
+  req.once('error', () => up.close(constants.NGHTTP2_CANCEL));
 }
 
 /** An `Upgrade` request (WebSocket): routed, then the connection is a byte pipe to the endpoint. */

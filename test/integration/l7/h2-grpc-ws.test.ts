@@ -7,6 +7,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CompiledRule } from '../../../agent/src/tables/routes.ts';
 import { grpcCall, h2Request, h2Session, lineProtocol, upgrade } from '../../support/h2-client.ts';
+import { KeptAlive } from '../../support/http-client.ts';
 import { type L7Mesh, l7Mesh, PORTS } from '../../support/l7-mesh.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { portRoutes, rule } from '../../support/routes.ts';
@@ -167,5 +168,27 @@ describePrivileged('L7 engine: h2c, gRPC and WebSocket through the outbound prox
     tables([rule({ backends: [be('remote', PORTS.h2)] })], []);
     const lines = await lineProtocol(await m.address(70), 'stressed');
     expect(lines).toEqual(['hello from shop/remote', 'desserts']);
+  });
+
+  it('sends HTTP/1.1 requests to a port declared gRPC/HTTP/2 as HTTP/2 streams', async () => {
+    tables(
+      [
+        rule({ rule: 0, path: '/remote', backends: [be('remote', PORTS.h2)] }),
+        rule({ rule: 1, path: '/local', backends: [be('local', PORTS.h2)] }),
+      ],
+      [],
+    );
+    const c = new KeptAlive(await m.address(90));
+    const a = await c.send('/remote/h1', { method: 'POST', body: 'hello' });
+    expect(a.json).toMatchObject({
+      pod: 'shop/remote',
+      method: 'POST',
+      path: '/remote/h1',
+      bodyBytes: 5,
+    });
+    expect(a.json.headers[':authority']).toBe('echo.shop');
+    const b = await c.send('/local/h1');
+    expect(b.json).toMatchObject({ pod: 'shop/local', path: '/local/h1' });
+    c.close();
   });
 });
