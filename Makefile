@@ -90,12 +90,13 @@ demo: build
 # nginx mTLS proxy pair and the splice, with wrk and nginx from apt (scripts/bench-deps.sh);
 # writes docs/benchmarks.md and docs/benchmarks.svg. Then policy compile time
 # (docs/benchmarks-policy.md), and the HBONE proxy pair's CPU per byte
-# (docs/benchmarks-hbone.md).
+# (docs/benchmarks-hbone.md), and the L7 engine's rows (docs/benchmarks-l7.md).
 bench: build
 	@bash scripts/bench-deps.sh
 	@node bench/run.ts
 	@node bench/policy.ts
 	@node bench/hbone-cpu.ts
+	@node bench/l7.ts
 
 # Every fuzz target with 1,000,000 generated inputs (WEFT_FUZZ_RUNS to change); not in
 # make test, which replays the kept corpus (fuzz/corpus/) instead.

@@ -314,6 +314,17 @@ ${markdownTable(tcpTable(r.rows))}
 
 ${markdownTable(httpTable(r.rows))}
 ${f.length ? `\nFailed measurements:\n\n${f.join('\n')}\n` : ''}${n.length ? `\nNotes:\n\n${n.join('\n')}\n` : ''}
+## The L7 engine
+
+The L7 engine's rows (HTTP/1.1 through an outbound route + mTLS, with and without an inbound L7
+rule; an HTTP-declared port without routes against L4; gRPC unary against direct) are written
+by \`node bench/l7.ts\` to [docs/benchmarks-l7.md](benchmarks-l7.md), each a ratio in one run.
+What would reach 1.0× the nginx mTLS pair on the route + mTLS + inbound-rule row: serving the
+inbound HTTP/1.1 check on the engine with per-request allocations cut (today the largest cost:
+about 2.5× the CPU per request of the route without the rule), and moving HBONE's TLS and
+HTTP/2 framing out of JavaScript (one Node thread per node does both parsers, TLS and framing,
+where nginx's pair has two processes); [docs/l7-engine.md](l7-engine.md) has the breakdown.
+
 ## Against the targets (TCP, across nodes)
 
 ${targetsTable(r.rows)}

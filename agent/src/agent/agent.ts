@@ -5,17 +5,22 @@
 // of snapshots, stop; the other jobs live beside it (options.ts, source.ts,
 // certificates.ts, kernel-events.ts, status.ts, live-trace.ts).
 
-import type { NodeWorkload } from '../compile/index.ts';
-import { compileNode, emptyPolicy, type PolicyTables } from '../compile/index.ts';
-import { NodeDatapath } from '../datapath/index.ts';
-import type { IdentityManager } from '../identity/index.ts';
-import type { Trace } from '../policy/index.ts';
-import { NodeProxy, useKernelRelay } from '../proxy/index.ts';
+import {
+  compileNode,
+  emptyPolicy,
+  type NodeWorkload,
+  type PolicyTables,
+} from '../compile/index.ts';
+import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
+import { cgroupId, type EnrolledEntry, type EventStream, NodeDatapath } from '../datapath/index.ts';
+import { CaClient, type IdentityManager } from '../identity/index.ts';
+import { type Trace, type TraceStage, tracePolicy } from '../policy/index.ts';
+import { type HboneLimits, type Keepalive, NodeProxy, useKernelRelay } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
-import type { Snapshot } from '../state/index.ts';
-import { emptyRoutes, type RouteTables } from '../tables/index.ts';
-import type { AgentStatus } from '../telemetry/index.ts';
-import { FlowLog } from '../telemetry/index.ts';
+import { ManifestSource } from '../sources/manifests/index.ts';
+import type { AuthzRequest, ObjectError, Snapshot } from '../state/index.ts';
+import { emptyRoutes, LAYOUT_VERSION, type RouteTables } from '../tables/index.ts';
+import { type AgentStatus, BoundedLog, FlowLog } from '../telemetry/index.ts';
 import { ApplyPhase } from './apply.ts';
 import { startIdentities, wantedIdentities } from './certificates.ts';
 import { IdAllocator } from './ids.ts';

@@ -4,8 +4,7 @@
 // enrolled workload's NetworkPolicy tables in the kernel.
 import { existsSync, statSync } from 'node:fs';
 import type { NodeTables, NodeWorkload } from '../compile/index.ts';
-import type { EnrolledEntry, NodeDatapath } from '../datapath/index.ts';
-import { cgroupId } from '../datapath/index.ts';
+import { cgroupId, type EnrolledEntry, type NodeDatapath } from '../datapath/index.ts';
 import type { NodeProxy } from '../proxy/index.ts';
 import type { IdAllocator } from './ids.ts';
 
@@ -71,6 +70,7 @@ export class ApplyPhase {
       version: tables.version,
       services: tables.services,
       decisions: tables.decisions,
+      routes: tables.routes,
       peers,
       policy: tables.policy,
     });

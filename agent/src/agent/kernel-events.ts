@@ -1,8 +1,7 @@
 // Verdicts the kernel made (connect-time and sk_lookup refusals): into the flow
 // log, and the most recent kept for the admin API's /events.
 import type { EventStream } from '../datapath/index.ts';
-import type { FlowLog } from '../telemetry/index.ts';
-import { BoundedLog } from '../telemetry/index.ts';
+import { BoundedLog, type FlowLog } from '../telemetry/index.ts';
 
 /** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
 export const EVENT_LOG_ENTRIES = 1000;

@@ -3,10 +3,8 @@
 // explanation the trace derives from the snapshot.
 import { matchRoute } from '../l7/index.ts';
 import type { TraceStage } from '../policy/index.ts';
-import type { AuthzRequest, ClusterObjects } from '../state/index.ts';
-import { clusterIPsOf } from '../state/index.ts';
-import type { RouteTables } from '../tables/index.ts';
-import { vipKey } from '../tables/index.ts';
+import { type AuthzRequest, type ClusterObjects, clusterIPsOf } from '../state/index.ts';
+import { type RouteTables, vipKey } from '../tables/index.ts';
 
 export function installedRouteStage(
   tables: RouteTables,

@@ -5,10 +5,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { adminGet } from '../admin/index.ts';
-import type { Decoded } from '../datapath/index.ts';
 import {
   BpfMap,
   checkMapInfo,
+  type Decoded,
   loadObject,
   mapSpec,
   type NativeError,

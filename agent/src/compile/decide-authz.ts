@@ -7,15 +7,15 @@
 // a connection is matched on its source alone. Pure.
 
 import { applies, hasHttpFields, matchPort, servesHttp } from '../policy/index.ts';
-import type {
-  AuthorizationPolicy,
-  AuthzCondition,
-  AuthzOperation,
-  AuthzRule,
-  AuthzSource,
-  Pod,
+import {
+  type AuthorizationPolicy,
+  type AuthzCondition,
+  type AuthzOperation,
+  type AuthzRule,
+  type AuthzSource,
+  type Pod,
+  toCidr,
 } from '../state/index.ts';
-import { toCidr } from '../state/index.ts';
 import type {
   AuthzTable,
   CompiledAuthzRule,

@@ -6,14 +6,16 @@
 // IPv4), so the two agree address for address (test/unit/compile/decisions.test.ts).
 
 import { selects } from '../policy/index.ts';
-import type { ContainerPort, Labels, Pod } from '../state/index.ts';
 import {
   type Cidr,
+  type ContainerPort,
   contains,
   isIPBlockPeer,
   isSubnet,
+  type Labels,
   type NetworkPolicy,
   type Peer,
+  type Pod,
   parseCidr,
 } from '../state/index.ts';
 import type { NetpolRuleRef, NetpolTable, PolicyTables, PrefixLevel } from '../tables/index.ts';

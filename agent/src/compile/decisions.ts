@@ -2,14 +2,14 @@
 // (tables/decisions.ts), from the same policy tables the evaluators read, so
 // that both answer alike. Pure. Replicas (same namespace, labels and ports)
 // share their tables.
-import type {
-  EgressDecisions,
-  IngressDecisions,
-  NodeDecisions,
-  PolicyTables,
-  ServiceTarget,
+import {
+  allowingRule,
+  type EgressDecisions,
+  type IngressDecisions,
+  type NodeDecisions,
+  type PolicyTables,
+  type ServiceTarget,
 } from '../tables/index.ts';
-import { allowingRule } from '../tables/index.ts';
 import { compileIngress } from './decide-authz.ts';
 import { compileNetpolTable, type PeerIndex } from './decide-netpol.ts';
 

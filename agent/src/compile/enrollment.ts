@@ -1,14 +1,16 @@
 // Which pods on this node are in the mesh, and where they live. Pure: a
 // snapshot in, the node's workload table out.
 
-import type { Namespace, Pod, Snapshot } from '../state/index.ts';
 import {
   CGROUP_ANNOTATION,
   isStrict,
   MESH_LABEL,
   type MtlsMode,
+  type Namespace,
   NETNS_ANNOTATION,
+  type Pod,
   podIPsOf,
+  type Snapshot,
 } from '../state/index.ts';
 import type { NodeWorkload } from '../tables/index.ts';
 

@@ -8,13 +8,16 @@
 // with EPERM; the proxy balances a mixed port over its allowed endpoints only.
 // Pure.
 import { decide, type EgressView, egressView, subjectOf } from '../policy/index.ts';
-import type { ClusterObjects, Labels, Pod, Snapshot } from '../state/index.ts';
 import {
+  type ClusterObjects,
   clusterIPsOf,
   type Endpoint,
   isIPBlockPeer,
+  type Labels,
   type NetworkPolicy,
+  type Pod,
   type Protocol,
+  type Snapshot,
   serviceEndpoints,
   slicesByService,
 } from '../state/index.ts';

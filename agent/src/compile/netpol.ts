@@ -12,15 +12,18 @@
 // ranges past what the map holds are cut off and reported (fails closed).
 
 import { selects } from '../policy/index.ts';
-import type { ContainerPort, Labels, Pod, Snapshot } from '../state/index.ts';
 import {
   type Cidr,
+  type ContainerPort,
   isIPBlockPeer,
+  type Labels,
   NAMESPACE_NAME_LABEL,
   type NetworkPolicy,
+  type Pod,
   type PolicyRule,
   parseCidr,
   podIPsOf,
+  type Snapshot,
 } from '../state/index.ts';
 import {
   constants,

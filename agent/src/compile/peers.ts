@@ -1,8 +1,7 @@
 // Every mesh pod in the cluster by IP, with its identity: the outbound proxy
 // asks this whether a destination speaks HBONE and whom to expect there. Pure.
 import { spiffeId } from '../identity/spiffe/index.ts';
-import type { Snapshot } from '../state/index.ts';
-import { inMesh, podIPsOf } from '../state/index.ts';
+import { inMesh, podIPsOf, type Snapshot } from '../state/index.ts';
 import type { MeshPeer } from '../tables/index.ts';
 
 export type { MeshPeer } from '../tables/index.ts';

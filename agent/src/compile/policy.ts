@@ -1,8 +1,7 @@
 // What the proxy needs to enforce policy on each connection: the policies as
 // lists and the pods by IP, computed once per snapshot. Pure.
 
-import type { Pod, Snapshot } from '../state/index.ts';
-import { clusterIPsOf, podIPsOf } from '../state/index.ts';
+import { clusterIPsOf, type Pod, podIPsOf, type Snapshot } from '../state/index.ts';
 import type { PolicyTables } from '../tables/index.ts';
 
 export { emptyPolicy, type PolicyTables } from '../tables/index.ts';

@@ -3,12 +3,18 @@
 // to a Service port it may reach), with the Gateway API's reasons. Pure: the issuer writes
 // them on Kubernetes and `weft status` shows them.
 
-import type { Route, RouteCondition, RouteParentStatus } from '../state/index.ts';
-import { parentPorts, resolveBackend, routeKey } from '../state/index.ts';
+import {
+  type ClusterObjects,
+  type ObjectError,
+  parentPorts,
+  type Route,
+  type RouteCondition,
+  type RouteParentStatus,
+  resolveBackend,
+  routeKey,
+} from '../state/index.ts';
 
 export type { RouteCondition, RouteParentStatus } from '../state/index.ts';
-
-import type { ClusterObjects, ObjectError } from '../state/index.ts';
 
 /** The controller weft writes route status as (status.parents[].controllerName). */
 export const ROUTE_CONTROLLER = 'weft.dev/mesh';

@@ -4,37 +4,36 @@
 // Service table's endpoints; and how each endpoint's port is read inbound. Pure.
 export { portProtocol } from '../tables/index.ts';
 
-import type {
-  BackendRef,
-  ClusterObjects,
-  EndpointSlice,
-  GrpcRouteMatch,
-  HeaderMatch,
-  HttpRouteMatch,
-  Route,
-  RouteRule,
-  Service,
-} from '../state/index.ts';
 import {
+  type BackendRef,
+  type ClusterObjects,
   clusterIPsOf,
+  type EndpointSlice,
+  type GrpcRouteMatch,
+  type HeaderMatch,
+  type HttpRouteMatch,
   isIPv6,
   parentPorts,
+  type Route,
+  type RouteRule,
   resolveBackend,
   routeKey,
+  type Service,
   serviceEndpoints,
   slicesByService,
 } from '../state/index.ts';
-import type {
-  CompiledBackend,
-  CompiledMatch,
-  CompiledMirror,
-  CompiledRule,
-  CompiledStringMatch,
-  PortProtocol,
-  RouteTables,
-  ServicePortRoutes,
+import {
+  type CompiledBackend,
+  type CompiledMatch,
+  type CompiledMirror,
+  type CompiledRule,
+  type CompiledStringMatch,
+  type PortProtocol,
+  portProtocol,
+  type RouteTables,
+  type ServicePortRoutes,
+  vipKey,
 } from '../tables/index.ts';
-import { portProtocol, vipKey } from '../tables/index.ts';
 
 /** One (rule, match) pair of a route, before ordering. */
 interface Pair {

@@ -1,7 +1,7 @@
 // Service VIPs and their endpoints, as the outbound proxy resolves them. Pure.
 
-import type { ClusterObjects } from '../state/index.ts';
 import {
+  type ClusterObjects,
   clusterIPsOf,
   type ServiceTarget,
   serviceEndpoints,

@@ -3,8 +3,7 @@
 // tries keyed by (workload and generation, IP protocol, peer prefix). Written in
 // two generations per workload, flipped by the workload's enrollment entries.
 
-import type { PeerProtocol, PeerTable } from '../tables/index.ts';
-import { constants } from '../tables/index.ts';
+import { constants, type PeerProtocol, type PeerTable } from '../tables/index.ts';
 import { addr16, type Decoded, encodeAddr } from './codec.ts';
 import { addressesOf, type EnrolledEntry, type Enrollment, sockIndex } from './enrollment.ts';
 import type { BpfMap } from './map.ts';

@@ -14,8 +14,7 @@ import { tracePolicy } from '../policy/index.ts';
 import { lastJson, runInPod, Sandbox, spawnInPod, teardown } from '../sandbox/index.ts';
 import { loadManifests } from '../sources/manifests/index.ts';
 import { MESH_LABEL } from '../state/index.ts';
-import type { Flow } from '../telemetry/index.ts';
-import { formatStatus } from '../telemetry/index.ts';
+import { type Flow, formatStatus } from '../telemetry/index.ts';
 import { Narrator } from './output.ts';
 import { captureWhile } from './wire.ts';
 

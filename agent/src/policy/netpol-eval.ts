@@ -1,10 +1,11 @@
 // Kubernetes NetworkPolicy semantics for one connection attempt, with the reason
 // spelt out. Pure: the caller supplies the policies, namespaces and both endpoints.
 
-import type { ContainerPort, Labels } from '../state/index.ts';
 import {
+  type ContainerPort,
   contains,
   isIPBlockPeer,
+  type Labels,
   NAMESPACE_NAME_LABEL,
   type NetworkPolicy,
   type Peer,

@@ -5,27 +5,24 @@
 // reads the routes from the snapshot and orders and matches them itself: a property test
 // holds it to the route tables' lookup (l7/route-match.ts). Pure; not on the request path.
 
-import type {
-  ClusterObjects,
-  GrpcRouteMatch,
-  HeaderMatch,
-  HttpRouteMatch,
-  PathModifier,
-  Route,
-  RouteFilter,
-  Service,
-} from '../state/index.ts';
 import {
+  type ClusterObjects,
   clusterIPsOf,
   type Endpoint,
+  type GrpcRouteMatch,
+  type HeaderMatch,
+  type HttpRouteMatch,
   isIPv6,
+  type PathModifier,
   parentPorts,
+  type Route,
+  type RouteFilter,
   resolveBackend,
   routeKey,
+  type Service,
   serviceEndpoints,
 } from '../state/index.ts';
-import type { PortProtocol } from '../tables/index.ts';
-import { portProtocol } from '../tables/index.ts';
+import { type PortProtocol, portProtocol } from '../tables/index.ts';
 
 export interface RouteEvalRequest {
   /** Upper case. */

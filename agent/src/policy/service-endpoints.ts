@@ -1,16 +1,16 @@
 // A Service VIP judged by its endpoints: each endpoint's egress verdict, with the
 // evaluator the proxy, the compiler and `weft policy trace` share. Pure.
 
-import type {
-  ClusterObjects,
-  Endpoint,
-  Labels,
-  NetworkPolicy,
-  Pod,
-  Protocol,
-  ServiceTarget,
+import {
+  type ClusterObjects,
+  type Endpoint,
+  type Labels,
+  type NetworkPolicy,
+  type Pod,
+  type Protocol,
+  podIPsOf,
+  type ServiceTarget,
 } from '../state/index.ts';
-import { podIPsOf } from '../state/index.ts';
 import type { PolicyTables } from '../tables/index.ts';
 import { decideNetworkPolicies, type Endpoint as PeerEndpoint } from './netpol-eval.ts';
 

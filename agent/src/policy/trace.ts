@@ -6,8 +6,16 @@
 // in, the agent evaluate with these same functions.
 
 import { principal, spiffeId } from '../identity/spiffe/index.ts';
-import type { AuthzRequest, ClusterObjects, Pod } from '../state/index.ts';
-import { inMesh, isStrict, MTLS_LABEL, type MtlsMode, serviceEndpoints } from '../state/index.ts';
+import {
+  type AuthzRequest,
+  type ClusterObjects,
+  inMesh,
+  isStrict,
+  MTLS_LABEL,
+  type MtlsMode,
+  type Pod,
+  serviceEndpoints,
+} from '../state/index.ts';
 import { evaluateAuthorization } from './authz-eval.ts';
 import { servesHttp } from './authz-l7.ts';
 import { podEndpoint } from './endpoint.ts';

@@ -3,23 +3,22 @@
 // explained here: a denial's words come from the evaluators (authorize.ts),
 // after the fact, so an allowed connection or request builds no string.
 
-import type { AuthzRequest } from '../state/index.ts';
-import { contains } from '../state/index.ts';
-import type {
-  AuthzTable,
-  CompiledAuthzRule,
-  CompiledCondition,
-  CompiledOperation,
-  CompiledSource,
-  EgressDecisions,
-  IngressDecisions,
-  Lists,
-  NamespaceMatcher,
-  PolicyTables,
-  PortDecisions,
-  StringMatcher,
+import { type AuthzRequest, contains } from '../state/index.ts';
+import {
+  type AuthzTable,
+  allowingRule,
+  type CompiledAuthzRule,
+  type CompiledCondition,
+  type CompiledOperation,
+  type CompiledSource,
+  type EgressDecisions,
+  type IngressDecisions,
+  type Lists,
+  type NamespaceMatcher,
+  type PolicyTables,
+  type PortDecisions,
+  type StringMatcher,
 } from '../tables/index.ts';
-import { allowingRule } from '../tables/index.ts';
 import { checkEgress, checkIngress, checkRequest, type Verdict } from './authorize.ts';
 
 /** A connection's source: its address and, over mutual TLS, its identity parsed once. */

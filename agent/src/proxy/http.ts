@@ -13,11 +13,16 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { type Duplex, pipeline } from 'node:stream';
+import { InboundHttp2, type InboundHttp2Target, isPreface } from '../l7/index.ts';
 import { normalizeTarget } from '../policy/index.ts';
 import type { AuthzRequest } from '../state/index.ts';
-import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.ts';
-import type { Verdict } from './authorize.ts';
-import { denial } from './authorize.ts';
+import {
+  type AccessEntry,
+  type AccessLog,
+  type DirectionStats,
+  noRequestSink,
+} from '../telemetry/index.ts';
+import { denial, type Verdict } from './authorize.ts';
 import { dialApp } from './forward.ts';
 import { resetWhileBusy } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -346,10 +351,48 @@ const server = createServer((req, res) => {
 
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
-  targets.set(conn, t);
-  turns.set(conn, new Turns(conn));
   conn.on('error', () => {});
   conn.on('close', () => clearTimeout(waiting.get(conn)));
   awaitHeaders(conn);
-  server.emit('connection', conn);
+  // HTTP/2 (gRPC) is authorized per stream by the L7 engine's inbound side; HTTP/1.1 here.
+  conn.once('data', (first: Buffer) => {
+    conn.pause();
+    conn.unshift(first);
+    if (isPreface(first)) {
+      clearTimeout(waiting.get(conn));
+      return inboundH2.serve(conn, http2Target(t));
+    }
+    targets.set(conn, t);
+    turns.set(conn, new Turns(conn));
+    server.emit('connection', conn);
+    conn.resume();
+  });
+}
+
+// One HTTP/2 side for every inbound connection, as `server` above is for HTTP/1.1.
+const inboundH2 = new InboundHttp2();
+
+function http2Target(t: HttpTarget): InboundHttp2Target {
+  return {
+    workloadKey: t.entry.destinationWorkload ?? '',
+    mtls: t.entry.source !== null,
+    reporter: 'destination',
+    app: { ip: t.ip, port: t.port, pod: t.entry.destinationWorkload ?? t.ip },
+    normalize: normalizeTarget,
+    authorize: (req) => {
+      const v = t.authorize(req);
+      if (!v.allow)
+        t.log.add({
+          ...t.entry,
+          bytesFromClient: 0,
+          bytesToClient: 0,
+          result: 'refused',
+          detail: `${req.method} ${t.log.path(req.path)}: ${denial(v)}`,
+          ...(v.audited ? { audit: v.audited.join(', ') } : {}),
+        });
+      return v.allow;
+    },
+    dial: t.dial?.bind(t) ?? (() => dialApp(t.pool, t.netnsPath, t.ip, t.port)),
+    sink: noRequestSink,
+  };
 }

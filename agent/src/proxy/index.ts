@@ -6,8 +6,8 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { type HeldSvid as Svid, tlsContext } from '../identity/index.ts';
 import { peerId, spiffeId } from '../identity/spiffe/index.ts';
-import type { NodeWorkload } from '../tables/index.ts';
-import { constants } from '../tables/index.ts';
+import { L7Engine } from '../l7/index.ts';
+import { constants, type NodeWorkload } from '../tables/index.ts';
 import { AccessLog, type DirectionStats, ProxyStats } from '../telemetry/index.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
@@ -76,6 +76,8 @@ export class NodeProxy {
   /** The HBONE servers' bounds, shared by all of them, and what they turned away. */
   readonly hboneGuard: HboneGuard;
   private readonly spoofed: (detail: string) => void;
+  /** Per-request routing and balancing for VIP ports read as HTTP. */
+  readonly l7 = new L7Engine();
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
@@ -147,6 +149,7 @@ export class NodeProxy {
       pool: this.pool,
       hbone: this.hbone,
       log: this.log,
+      l7: this.l7,
       local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
@@ -232,6 +235,7 @@ export class NodeProxy {
     p.listeners.close();
     p.hbone?.close();
     this.hbone?.dropNetns(p.workload.netnsPath!);
+    this.l7.upstreams.dropSource(key);
     this.pool.drop(p.workload.netnsPath!);
     this.workloads.delete(key);
   }
@@ -243,6 +247,7 @@ export class NodeProxy {
   close(): void {
     for (const key of [...this.workloads.keys()]) this.remove(key);
     this.hbone?.close();
+    this.l7.close();
     this.pool.close();
   }
 }

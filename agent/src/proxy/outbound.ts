@@ -12,15 +12,16 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { PeerId } from '../identity/index.ts';
+import type { L7Engine } from '../l7/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
-import type { MeshPeer } from '../tables/index.ts';
-import { vipKey } from '../tables/index.ts';
+import { type MeshPeer, vipKey } from '../tables/index.ts';
 import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { decideEgress } from './decide.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
+import { type OutboundL7Context, serveOutboundL7 } from './outbound-l7.ts';
 import { type Counts, join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -45,7 +46,7 @@ export interface LocalInbound {
   readonly stats: DirectionStats;
 }
 
-export interface OutboundContext {
+export interface OutboundContext extends OutboundL7Context {
   readonly workloadId: number;
   readonly workloadKey: string;
   readonly netnsPath: string;
@@ -62,6 +63,8 @@ export interface OutboundContext {
   readonly pool: SocketPool;
   readonly hbone: HbonePool | null;
   readonly log: AccessLog;
+  /** Per-request routing for VIP ports in the route tables (absent: every connection stays L4). */
+  readonly l7?: L7Engine;
   local(key: string): LocalInbound | undefined;
   tables(): ProxyTables;
 }
@@ -102,6 +105,8 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   let port = orig.port;
   const tables = ctx.tables();
   const key = vipKey(orig.ip, orig.port);
+  // A VIP port read as HTTP: each request is routed and balanced by the L7 engine.
+  if (ctx.l7 && tables.routes.byVip.has(key)) return serveOutboundL7(ctx, client, key, orig.port);
   const svc = tables.services.get(key);
   // Egress policy applies to the pods behind a VIP: only the allowed ones are picked.
   const allowed = svc ? allowedEndpoints(tables, ctx.workloadKey, key, svc) : undefined;

@@ -1,12 +1,15 @@
 // What the proxy needs to route, built by the compilers and swapped whole:
 // a connection reads one table from start to end, never half of an update.
 import { allowedTarget } from '../policy/index.ts';
-import type { MeshPeer, ServiceTarget } from '../tables/index.ts';
 import {
   emptyDecisions,
   emptyPolicy,
+  emptyRoutes,
+  type MeshPeer,
   type NodeDecisions,
   type PolicyTables,
+  type RouteTables,
+  type ServiceTarget,
 } from '../tables/index.ts';
 
 export interface ProxyTables {
@@ -19,6 +22,8 @@ export interface ProxyTables {
   readonly policy: PolicyTables;
   /** Each enrolled workload's decisions, looked up once per connection. */
   readonly decisions: NodeDecisions;
+  /** VIP ports read as HTTP (with or without routes): their connections go to the L7 engine. */
+  readonly routes: RouteTables;
 }
 
 export const emptyTables: ProxyTables = {
@@ -27,6 +32,7 @@ export const emptyTables: ProxyTables = {
   peers: new Map(),
   policy: emptyPolicy,
   decisions: emptyDecisions,
+  routes: emptyRoutes,
 };
 
 /** Round robin over a service's endpoints; positions survive table swaps. */

@@ -1,8 +1,7 @@
 // Reading a NetworkPolicy decision table (decisions.ts): the peer's address,
 // then the port. No allocation on the way (an ipBlock table parses the address).
 
-import type { ContainerPort } from '../state/index.ts';
-import { parseIP, unmap } from '../state/index.ts';
+import { type ContainerPort, parseIP, unmap } from '../state/index.ts';
 import type { NetpolRuleRef, NetpolTable } from './decisions.ts';
 
 function rulesFor(t: NetpolTable, ip: string): readonly number[] {

@@ -298,6 +298,7 @@ describe('decision tables', () => {
         peers: t.peers,
         policy: t.policy,
         decisions: t.decisions,
+        routes: t.routes,
       };
       const enrolled = t.workloads.filter((w) => w.enrolled).map((w) => w.key);
       expect(enrolled.length, `seed ${seed}`).toBeGreaterThan(0);

@@ -3,9 +3,10 @@
 // its netns is pinned by an open fd, so the path handed to the datapath keeps
 // naming that netns even if the pause process goes and its pid is reused.
 
-import type { PodDiscovery, PodResolution } from '../../discovery/index.ts';
 import {
   type PinnedNetns,
+  type PodDiscovery,
+  type PodResolution,
   PodWatcher,
   parseQosClass,
   pinNetns,

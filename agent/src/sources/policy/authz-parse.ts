@@ -2,7 +2,6 @@
 // Istio's validation would reject, plus what weft cannot enforce yet (so that nothing
 // is silently widened or narrowed). Pure: no I/O.
 
-import type { Labels, ObjectError } from '../../state/index.ts';
 import {
   type AuthorizationPolicy,
   type AuthzAction,
@@ -12,6 +11,8 @@ import {
   type AuthzRule,
   type AuthzSource,
   authzApiVersions,
+  type Labels,
+  type ObjectError,
   toCidr,
 } from '../../state/index.ts';
 import {

@@ -4,17 +4,19 @@
 // fields are rejected too (as kubectl's strict field validation does): a misspelt
 // `except` or `matchLabels` would silently widen what a policy allows. Pure.
 
-import type {
-  IPBlock,
-  NetworkPolicy,
-  ObjectError,
-  Peer,
-  PolicyPort,
-  PolicyRule,
-  PolicyType,
-  Protocol,
+import {
+  cidrProblem,
+  type IPBlock,
+  isSubnet,
+  type NetworkPolicy,
+  type ObjectError,
+  type Peer,
+  type PolicyPort,
+  type PolicyRule,
+  type PolicyType,
+  type Protocol,
+  parseCidr,
 } from '../../state/index.ts';
-import { cidrProblem, isSubnet, parseCidr } from '../../state/index.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,

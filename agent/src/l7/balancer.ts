@@ -1,0 +1,24 @@
+// Which endpoint of a backend takes a request. Round robin for now; the interface
+// lets least-request or latency-aware pickers (P2C, EWMA) replace it.
+import type { Endpoint } from '../state/index.ts';
+
+export interface Balancer {
+  /** One of `endpoints` for the next request to `key` (a backend Service port), or undefined when empty. */
+  pick(key: string, endpoints: readonly Endpoint[]): Endpoint | undefined;
+}
+
+/** Positions survive table swaps; at most MAX_KEYS backends are remembered (then they restart at 0). */
+const MAX_KEYS = 65_536;
+
+export class RoundRobin implements Balancer {
+  private readonly next = new Map<string, number>();
+
+  pick(key: string, endpoints: readonly Endpoint[]): Endpoint | undefined {
+    const n = endpoints.length;
+    if (n === 0) return undefined;
+    const i = this.next.get(key) ?? 0;
+    if (this.next.size >= MAX_KEYS && i === 0) this.next.clear();
+    this.next.set(key, i + 1 >= n ? 0 : i + 1);
+    return endpoints[i % n];
+  }
+}

@@ -1,0 +1,126 @@
+// HTTP/2 (and gRPC) arriving at a destination port whose AuthorizationPolicy has
+// HTTP rules: each stream is authorized on its own (403, or PERMISSION_DENIED
+// for gRPC, on denial, the session kept) and allowed streams go to the app as
+// streams of a pooled HTTP/2 session from the inbound source address. The
+// HTTP/1.1 side of the same check is proxy/http.ts.
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { AuthzRequest, Endpoint } from '../state/index.ts';
+import type { RequestSink } from '../telemetry/index.ts';
+import { Exchange } from './exchange.ts';
+import { isGrpc } from './grpc-status.ts';
+import { splitTarget } from './headers.ts';
+import { answerer, relay, strip } from './http2.ts';
+import { L7_LIMITS } from './limits.ts';
+import { Upstreams } from './upstream.ts';
+
+export interface InboundHttp2Target {
+  /** `namespace/name` of the destination workload. */
+  readonly workloadKey: string;
+  readonly mtls: boolean;
+  readonly reporter: 'destination';
+  /** The app's address and port: the upstream pool's key. */
+  readonly app: Endpoint;
+  /** The request target normalized as the authorization check reads it, or undefined (400). */
+  normalize(target: string): string | undefined;
+  /** Whether the request may reach the app (logging a denial is the caller's). */
+  authorize(req: AuthzRequest): boolean;
+  /** A new connection to the app. */
+  dial(): Duplex;
+  readonly sink: RequestSink;
+}
+
+export class InboundHttp2 {
+  private readonly server: Http2Server;
+  private readonly upstreams = new Upstreams();
+  private handing: InboundHttp2Target | undefined;
+
+  constructor() {
+    this.server = createServer({
+      maxHeaderListPairs: 256,
+      settings: {
+        maxConcurrentStreams: L7_LIMITS.clientStreams,
+        maxHeaderListSize: L7_LIMITS.maxHeaderBytes,
+      },
+    });
+    this.server.on('session', (session: ServerHttp2Session) => {
+      const t = this.handing;
+      if (!t) return void session.destroy();
+      session.on('error', () => {});
+      session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
+      session.on('stream', (stream, headers, flags) => {
+        // A bug in one stream's handling costs that stream, never the agent.
+        try {
+          this.stream(t, stream, headers, flags);
+        } catch {
+          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        }
+      });
+    });
+  }
+
+  /** Serves a connection whose first bytes (unshifted back) are the HTTP/2 preface. */
+  serve(conn: Duplex, t: InboundHttp2Target): void {
+    this.handing = t;
+    try {
+      this.server.emit('connection', conn);
+    } finally {
+      this.handing = undefined;
+    }
+  }
+
+  private stream(
+    t: InboundHttp2Target,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    flags: number,
+  ): void {
+    const method = (headers[':method'] as string | undefined) ?? 'GET';
+    const url = (headers[':path'] as string | undefined) ?? '/';
+    const authority = (headers[':authority'] as string | undefined) ?? headers.host ?? '';
+    const grpc = isGrpc(headers['content-type']);
+    const ex = new Exchange(
+      t.sink,
+      t,
+      grpc ? 'grpc' : 'http2',
+      method,
+      splitTarget(url).path,
+      authority,
+    );
+    stream.on('error', () => {});
+    const a = answerer(stream, grpc, ex);
+    const target = t.normalize(url);
+    if (target === undefined) return a.answer(400, 'bad_request');
+    const out = strip(headers);
+    const joined: Record<string, string> = {};
+    for (const k in out) {
+      const v = out[k];
+      if (v !== undefined) joined[k] = Array.isArray(v) ? v.join(',') : String(v);
+    }
+    if (!t.authorize({ method, path: target, host: authority, headers: joined }))
+      return a.answer(403, 'policy');
+    out[':method'] = method;
+    out[':path'] = url;
+    out[':authority'] = authority;
+    out[':scheme'] = (headers[':scheme'] as string | undefined) ?? 'http';
+    let pool: ReturnType<Upstreams['http2']>;
+    try {
+      pool = this.upstreams.http2({ workloadKey: t.workloadKey, dial: () => t.dial() }, t.app);
+    } catch {
+      return a.answer(503, 'upstream_reset');
+    }
+    if (!pool) return a.answer(503, 'overflow');
+    relay(stream, flags, pool, out, ex, a, 0, () => {});
+  }
+
+  close(): void {
+    this.upstreams.close();
+  }
+}

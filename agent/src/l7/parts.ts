@@ -1,0 +1,26 @@
+// What a protocol handler (http1.ts, http2.ts) uses of the engine (engine.ts).
+import type { IncomingMessage } from 'node:http';
+import type { CompiledRule } from '../tables/index.ts';
+import type { RequestSink } from '../telemetry/index.ts';
+import type { Balancer } from './balancer.ts';
+import type { Headers } from './filters.ts';
+import type { L7Source, L7View } from './source.ts';
+import type { Spread } from './spread.ts';
+import type { Upstreams } from './upstream.ts';
+
+/** What a protocol handler (http1.ts, http2.ts) uses of the engine. */
+export interface EngineParts {
+  readonly balancer: Balancer;
+  readonly spread: Spread;
+  readonly upstreams: Upstreams;
+  readonly sink: RequestSink;
+  mirror(
+    src: L7Source,
+    view: L7View,
+    rule: CompiledRule,
+    method: string,
+    target: string,
+    headers: Headers,
+    body: IncomingMessage | undefined,
+  ): void;
+}

@@ -1,0 +1,160 @@
+// Pooled upstream connections, per (source workload, endpoint): an HTTP/1.1
+// keep-alive agent, or one HTTP/2 session carrying many streams. Each upstream
+// connection is whatever the source's dial gives (an HBONE CONNECT stream, a
+// same-node hand-off, a plaintext socket) and is reused for many requests.
+// Bounds: L7_LIMITS (connections, idle, queue, pools).
+import { Agent } from 'node:http';
+import { type ClientHttp2Session, connect } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Endpoint } from '../state/index.ts';
+import { L7_LIMITS } from './limits.ts';
+
+/** Whose upstream connections a pool holds, and how one is made. */
+export interface Dialer {
+  readonly workloadKey: string;
+  dial(ep: Endpoint): Duplex;
+}
+
+type Sock = Duplex & {
+  setKeepAlive?: unknown;
+  setNoDelay?: unknown;
+  ref?: unknown;
+  unref?: unknown;
+  setTimeout?: unknown;
+};
+
+function noop(this: unknown) {
+  return this;
+}
+
+/** http.Agent and http2 call socket methods a Duplex (an HBONE stream, a pipe) may lack. */
+export function socketLike(d: Duplex): Duplex {
+  const s = d as Sock;
+  if (typeof s.setKeepAlive !== 'function') s.setKeepAlive = noop;
+  if (typeof s.setNoDelay !== 'function') s.setNoDelay = noop;
+  if (typeof s.ref !== 'function') s.ref = noop;
+  if (typeof s.unref !== 'function') s.unref = noop;
+  if (typeof s.setTimeout !== 'function') s.setTimeout = noop;
+  return d;
+}
+
+interface H1Pool {
+  agent: Agent;
+  /** Requests handed to the agent and not yet given a connection. */
+  queued: number;
+}
+
+interface H2Pool {
+  session: ClientHttp2Session;
+  /** Streams open or waiting on it. */
+  streams: number;
+}
+
+export class Upstreams {
+  private readonly h1 = new Map<string, H1Pool>();
+  private readonly h2 = new Map<string, H2Pool>();
+
+  /** The HTTP/1.1 pool for the source's requests to `ep`; undefined when its queue is full (503). */
+  http1(src: Dialer, ep: Endpoint): H1Pool | undefined {
+    const key = `${src.workloadKey}|${ep.ip}|${ep.port}`;
+    let p = this.h1.get(key);
+    if (!p) {
+      this.trim();
+      const agent = new Agent({
+        keepAlive: true,
+        maxSockets: L7_LIMITS.connectionsPerEndpoint,
+        maxFreeSockets: L7_LIMITS.idlePerEndpoint,
+        timeout: L7_LIMITS.upstreamIdleMs,
+      });
+      // Async form: a refused dial becomes the request's error, not a throw.
+      agent.createConnection = ((_o: unknown, cb: (e: Error | null, s?: Duplex) => void) => {
+        let s: Duplex;
+        try {
+          s = socketLike(src.dial(ep));
+        } catch (e) {
+          cb(e as Error);
+          return undefined;
+        }
+        cb(null, s);
+        return undefined;
+      }) as never;
+      p = { agent, queued: 0 };
+      this.h1.set(key, p);
+    }
+    if (p.queued >= L7_LIMITS.queuedPerEndpoint) return undefined;
+    return p;
+  }
+
+  /** The HTTP/2 session for the source's streams to `ep`; undefined when refused or full. */
+  http2(src: Dialer, ep: Endpoint): H2Pool | undefined {
+    const key = `${src.workloadKey}|${ep.ip}|${ep.port}`;
+    const have = this.h2.get(key);
+    if (have && !have.session.closed && !have.session.destroyed) {
+      const cap = have.session.remoteSettings?.maxConcurrentStreams ?? 100;
+      if (have.streams >= cap + L7_LIMITS.queuedPerEndpoint) return undefined;
+      return have;
+    }
+    this.trim();
+    const conn = socketLike(src.dial(ep));
+    const session = connect(`http://${ep.ip.includes(':') ? `[${ep.ip}]` : ep.ip}:${ep.port}`, {
+      createConnection: () => conn,
+      maxHeaderListPairs: 256,
+      settings: { maxHeaderListSize: L7_LIMITS.maxHeaderBytes, enablePush: false },
+    });
+    const p: H2Pool = { session, streams: 0 };
+    session.on('error', () => {});
+    session.setTimeout(L7_LIMITS.upstreamIdleMs, () => {
+      if (p.streams === 0) session.close();
+    });
+    session.on('close', () => {
+      if (this.h2.get(key) === p) this.h2.delete(key);
+    });
+    this.h2.set(key, p);
+    return p;
+  }
+
+  /** At the pool bound, the pools holding nothing go (those of pods long gone, mostly). */
+  private trim(): void {
+    if (this.h1.size + this.h2.size < L7_LIMITS.pools) return;
+    for (const [k, p] of this.h1) {
+      if (p.queued === 0 && Object.keys(p.agent.sockets).length === 0) {
+        p.agent.destroy();
+        this.h1.delete(k);
+      }
+    }
+    for (const [k, p] of this.h2) {
+      if (p.streams === 0) {
+        p.session.close();
+        this.h2.delete(k);
+      }
+    }
+  }
+
+  /** Drops the pools of a source workload that left. */
+  dropSource(workloadKey: string): void {
+    const prefix = `${workloadKey}|`;
+    for (const [k, p] of this.h1) {
+      if (!k.startsWith(prefix)) continue;
+      p.agent.destroy();
+      this.h1.delete(k);
+    }
+    for (const [k, p] of this.h2) {
+      if (!k.startsWith(prefix)) continue;
+      p.session.close();
+      this.h2.delete(k);
+    }
+  }
+
+  size(): number {
+    return this.h1.size + this.h2.size;
+  }
+
+  close(): void {
+    for (const p of this.h1.values()) p.agent.destroy();
+    for (const p of this.h2.values()) p.session.destroy();
+    this.h1.clear();
+    this.h2.clear();
+  }
+}
+
+export type { H1Pool, H2Pool };

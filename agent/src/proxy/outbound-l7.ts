@@ -1,0 +1,135 @@
+// The proxy's side of the L7 engine for an outbound connection: the client
+// socket goes to the engine (l7/engine.ts) with what it needs of this source
+// (tables, its egress view of each backend) and how upstream connections are
+// made from it, the same three ways a connection leaves (outbound.ts): the
+// same-node hand-off through the inbound pipeline, HBONE to a mesh pod
+// elsewhere, plaintext to anything else. Routing and balancing are the engine's.
+
+import type { Socket } from 'node:net';
+import { type Duplex, duplexPair } from 'node:stream';
+import type { L7Engine, L7Source, L7View } from '../l7/index.ts';
+import { type Endpoint, hostPort, type ServiceTarget, sameFamily } from '../state/index.ts';
+import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
+import { admitInbound } from './admit.ts';
+import { checkEgress, denial } from './authorize.ts';
+import { dialFromNetns } from './forward.ts';
+import type { HbonePool } from './hbone/client.ts';
+import type { SocketPool } from './socket-pool.ts';
+import { allowedEndpoints, type ProxyTables } from './tables.ts';
+
+/** What of an outbound context (outbound.ts) the L7 side reads. */
+export interface OutboundL7Context {
+  readonly workloadKey: string;
+  readonly netnsPath: string;
+  readonly podIP: string;
+  readonly podIPs: readonly string[];
+  readonly identity: string | null;
+  readonly stats: DirectionStats;
+  readonly pool: SocketPool;
+  readonly hbone: HbonePool | null;
+  readonly log: AccessLog;
+  readonly l7?: L7Engine;
+  local(
+    key: string,
+  ):
+    | { readonly key: string; readonly netnsPath: string; readonly stats: DirectionStats }
+    | undefined;
+  tables(): ProxyTables;
+}
+
+export function serveOutboundL7(
+  ctx: OutboundL7Context,
+  client: Socket,
+  vip: string,
+  port: number,
+): void {
+  ctx.stats.active++;
+  const src: L7Source = {
+    workloadKey: ctx.workloadKey,
+    namespace: ctx.workloadKey.slice(0, ctx.workloadKey.indexOf('/')),
+    vip,
+    port,
+    mtls: ctx.identity !== null && ctx.hbone !== null,
+    view: () => ctx.tables(),
+    allowed: (view: L7View, key: string, target: ServiceTarget) =>
+      allowedEndpoints(view as ProxyTables, ctx.workloadKey, key, target),
+    dial: (ep) => dial(ctx, ep),
+    closed: () => {
+      ctx.stats.active--;
+    },
+  };
+  ctx.l7!.serve(client, src);
+}
+
+/** One upstream connection from the source workload to an endpoint; throws when refused. */
+function dial(ctx: OutboundL7Context, ep: Endpoint): Duplex {
+  const tables = ctx.tables();
+  const egress = checkEgress(tables.policy, ctx.workloadKey, ep.ip, ep.port);
+  if (!egress.allow) throw new Error(denial(egress));
+  const peer = tables.peers.get(ep.ip);
+  const srcIP = sameFamily(ctx.podIPs, ep.ip) ?? ctx.podIP;
+  const local = peer ? ctx.local(peer.key) : undefined;
+  if (local) {
+    // Same node: the destination's inbound pipeline runs here, once per upstream connection.
+    let conn: Duplex | undefined;
+    let refused = '';
+    admitInbound(
+      {
+        policy: tables.policy,
+        workloadKey: local.key,
+        netnsPath: local.netnsPath,
+        pool: ctx.pool,
+        src: { ip: srcIP, ...(ctx.identity ? { identity: ctx.identity } : {}) },
+        ip: ep.ip,
+        port: ep.port,
+      },
+      {
+        refuse: (detail) => {
+          refused = detail;
+        },
+        http: () => {
+          local.stats.accepted++;
+          const [a, b] = duplexPair();
+          conn = a;
+          return {
+            stats: local.stats,
+            log: ctx.log,
+            entry: {
+              direction: 'inbound',
+              via: 'local',
+              source: ctx.identity,
+              sourceAddress: srcIP,
+              destination: hostPort(ep.ip, ep.port),
+              destinationWorkload: local.key,
+            },
+            client: b,
+          };
+        },
+        join: (app) => {
+          local.stats.accepted++;
+          conn = app;
+        },
+      },
+    );
+    if (!conn) throw new Error(refused || 'refused');
+    return conn;
+  }
+  if (peer && ctx.identity && ctx.hbone) {
+    const s = ctx.hbone.open({
+      srcNetns: ctx.netnsPath,
+      srcIdentity: ctx.identity,
+      srcAddress: srcIP,
+      dstIp: peer.ip,
+      dstIdentity: peer.identity,
+      port: ep.port,
+      authority: hostPort(ep.ip, ep.port),
+    });
+    if (!s) throw new Error(`no certificate yet for ${ctx.identity}`);
+    // Bytes written before the answer wait in the stream; a refusal fails whatever rode on it.
+    s.once('response', (h) => {
+      if (h[':status'] !== 200) s.destroy(new Error(`HBONE CONNECT answered ${h[':status']}`));
+    });
+    return s;
+  }
+  return dialFromNetns(ctx.pool, ctx.netnsPath, ep.ip, ep.port);
+}

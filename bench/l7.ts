@@ -1,0 +1,385 @@
+// The L7 engine's rows, each a ratio to a path measured in the same run on this
+// machine, rounds interleaved (median of ROUNDS):
+//   HTTP/1.1: direct; nginx mTLS proxy pair; weft mTLS L4 (HBONE); an HTTP-declared
+//   port with no routes; an outbound route (+ mTLS); the same + an inbound L7 rule.
+//   gRPC unary: direct; through an outbound route (+ mTLS).
+// Small and bounded for a shared machine: wrk -t1 -c8 for SECONDS per row per round.
+// The two weft proxies (the client's outbound side with the L7 engine, the
+// server's HBONE side) run in this process on loopback addresses of its own,
+// built from the agent's code (test/support/l7-mesh.ts); the apps (nginx, a gRPC
+// echo), nginx's pair and the load generators are processes of their own.
+// CPU per 1,000 requests is the proxies' only: this process for weft, the two
+// nginx proxy processes for nginx. Writes docs/benchmarks-l7.md.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuthorizationPolicy } from '../agent/src/state/authz-types.ts';
+import { type L7Mesh, l7Mesh } from '../test/support/l7-mesh.ts';
+import { portRoutes, rule } from '../test/support/routes.ts';
+import { processTree } from './cpu.ts';
+import { makeNginxCerts } from './nginx-certs.ts';
+import { appConf, clientProxyConf, serverProxyConf } from './nginx-conf.ts';
+import { findCommand } from './pod-exec.ts';
+import { parseWrk, wrkArgs } from './wrk.ts';
+
+const SECONDS = Number(process.env.WEFT_BENCH_L7_SECONDS ?? 3);
+const ROUNDS = Number(process.env.WEFT_BENCH_L7_ROUNDS ?? 3);
+const CONNECTIONS = 8;
+const GRPC_STREAMS = 8;
+const APP = 18080;
+const GRPC_APP = 19090;
+const NGINX_TLS = 18443;
+const NGINX_LOCAL = 18081;
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuMsPer1k: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function run(argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => {
+      out += d;
+    });
+    c.stderr.on('data', (d) => {
+      err += d;
+    });
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv[0]}: ${err}`))));
+  });
+}
+
+function procCpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10;
+}
+
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function started(child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited at start`);
+    await sleep(50);
+    if ((child as ChildProcess & { ready?: boolean }).ready) return;
+  }
+  throw new Error(`${what} did not start`);
+}
+
+function spawnReady(argv: string[]): ChildProcess {
+  const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  c.stdout?.on('data', (d) => {
+    if (String(d).includes('ready')) (c as ChildProcess & { ready?: boolean }).ready = true;
+  });
+  return c;
+}
+
+function nginx(dir: string, name: string, conf: (d: string) => string): ChildProcess {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'nginx.conf'), conf(d));
+  return spawn(
+    findCommand('nginx') ?? 'nginx',
+    ['-p', d, '-c', join(d, 'nginx.conf'), '-e', join(d, 'error.log')],
+    {
+      stdio: 'ignore',
+    },
+  );
+}
+
+async function wrk(url: string, cpu: () => number): Promise<Figures> {
+  const c0 = cpu();
+  const out = await run(['wrk', ...wrkArgs({ url, connections: CONNECTIONS, seconds: SECONDS })]);
+  const used = cpu() - c0;
+  const w = parseWrk(out);
+  if (w.non2xx > 0) throw new Error(`${url}: ${w.non2xx} answers outside 2xx`);
+  return {
+    rps: w.requestsPerSec,
+    p50: w.p50,
+    p99: w.p99,
+    cpuMsPer1k: (used / w.requests) * 1000,
+  };
+}
+
+async function grpcLoad(host: string, port: number, path: string, cpu: () => number) {
+  const c0 = cpu();
+  const out = await run([
+    process.execPath,
+    join(import.meta.dirname, 'l7-grpc.ts'),
+    'load',
+    host,
+    String(port),
+    path,
+    String(SECONDS),
+    String(GRPC_STREAMS),
+  ]);
+  const used = cpu() - c0;
+  const r = JSON.parse(out) as {
+    requests: number;
+    failed: number;
+    rps: number;
+    p50: number;
+    p99: number;
+  };
+  if (r.failed > 0) throw new Error(`gRPC ${host}:${port}: ${r.failed} calls failed`);
+  return { rps: r.rps, p50: r.p50, p99: r.p99, cpuMsPer1k: (used / r.requests) * 1000 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-l7-'));
+  const children: ChildProcess[] = [];
+  let m: L7Mesh | undefined;
+  try {
+    m = await l7Mesh(90, { echo: false });
+    const remote = m.pods.remote!;
+    const remote2 = m.pods.remote2!;
+    // The apps: nginx's fixed body on every address, a gRPC echo on the remote pod's.
+    children.push(nginx(dir, 'app', (d) => appConf({ dir: d }, APP)));
+    const grpcApp = spawnReady([
+      process.execPath,
+      join(import.meta.dirname, 'l7-grpc.ts'),
+      'app',
+      remote.ip,
+      String(GRPC_APP),
+    ]);
+    children.push(grpcApp);
+    mkdirSync(join(dir, 'certs'));
+    const certs = makeNginxCerts(join(dir, 'certs'));
+    const nServer = nginx(dir, 'server', (d) =>
+      serverProxyConf({ dir: d }, NGINX_TLS, APP, certs.server),
+    );
+    const nClient = nginx(dir, 'client', (d) =>
+      clientProxyConf({ dir: d }, NGINX_LOCAL, `${remote.ip}:${NGINX_TLS}`, certs.client),
+    );
+    children.push(nServer, nClient);
+    await started(grpcApp, 'gRPC app');
+    await sleep(500);
+    const be = (ip: string, port: number, name: string) => ({
+      service: `shop/${name}`,
+      endpoints: [{ ip, port, pod: `shop/${name}` }],
+    });
+    const vip = (p: number) => `${m!.vip}:${p}`;
+    m.setTables(
+      {
+        [vip(81)]: {
+          service: 'shop/app',
+          endpoints: [{ ip: remote.ip, port: APP, pod: remote.key }],
+        },
+        [vip(83)]: {
+          service: 'shop/app',
+          endpoints: [{ ip: remote.ip, port: APP, pod: remote.key }],
+        },
+      },
+      {
+        byVip: new Map([
+          [
+            vip(80),
+            portRoutes('shop/app', 80, [rule({ backends: [be(remote.ip, APP, 'remote')] })]),
+          ],
+          [
+            vip(82),
+            portRoutes('shop/app2', 82, [rule({ backends: [be(remote2.ip, APP, 'remote2')] })]),
+          ],
+          [vip(83), portRoutes('shop/app', 83, [])],
+          [
+            vip(90),
+            portRoutes(
+              'shop/grpc',
+              90,
+              [
+                rule({
+                  kind: 'GRPCRoute',
+                  path: '/bench.Echo/',
+                  backends: [be(remote.ip, GRPC_APP, 'remote')],
+                }),
+              ],
+              'grpc',
+            ),
+          ],
+        ]),
+        inboundProtocol: new Map(),
+      },
+    );
+    const l7Rule: AuthorizationPolicy = {
+      namespace: 'shop',
+      name: 'get-only',
+      apiVersion: 'security.istio.io/v1',
+      action: 'ALLOW',
+      selector: { matchLabels: { app: 'remote2' } },
+      rules: [
+        {
+          to: [
+            {
+              ports: [],
+              notPorts: [],
+              methods: ['GET'],
+              notMethods: [],
+              paths: [],
+              notPaths: [],
+              hosts: [],
+              notHosts: [],
+            },
+          ],
+        },
+      ],
+    };
+    m.setAuthorization([l7Rule]);
+    const url = async (p: number) => {
+      const a = await m!.address(p);
+      return `http://${a.host}:${a.port}/`;
+    };
+    const nginxCpu = () => procCpuMs([...processTree(nClient.pid!), ...processTree(nServer.pid!)]);
+    const none = () => 0;
+    const grpcAddr = await m.address(90);
+    const rows: { id: string; label: string; base: string; measure: () => Promise<Figures> }[] = [
+      {
+        id: 'direct',
+        label: 'HTTP/1.1 direct',
+        base: '',
+        measure: () => wrk(`http://${remote.ip}:${APP}/`, none),
+      },
+      {
+        id: 'nginx',
+        label: 'HTTP/1.1 nginx mTLS proxy pair',
+        base: 'direct',
+        measure: () => wrk(`http://127.0.0.1:${NGINX_LOCAL}/`, nginxCpu),
+      },
+      {
+        id: 'l4',
+        label: 'HTTP/1.1 weft mTLS L4 (HBONE)',
+        base: 'direct',
+        measure: async () => wrk(await url(81), selfCpuMs),
+      },
+      {
+        id: 'declared',
+        label: 'HTTP/1.1 weft mTLS, HTTP-declared port, no routes',
+        base: 'l4',
+        measure: async () => wrk(await url(83), selfCpuMs),
+      },
+      {
+        id: 'route',
+        label: 'HTTP/1.1 weft mTLS + outbound route',
+        base: 'nginx',
+        measure: async () => wrk(await url(80), selfCpuMs),
+      },
+      {
+        id: 'route-l7',
+        label: 'HTTP/1.1 weft mTLS + outbound route + inbound L7 rule',
+        base: 'nginx',
+        measure: async () => wrk(await url(82), selfCpuMs),
+      },
+      {
+        id: 'grpc-direct',
+        label: 'gRPC unary direct',
+        base: '',
+        measure: () => grpcLoad(remote.ip, GRPC_APP, '/bench.Echo/Say', none),
+      },
+      {
+        id: 'grpc-route',
+        label: 'gRPC unary weft mTLS + GRPCRoute',
+        base: 'grpc-direct',
+        measure: () => grpcLoad(grpcAddr.host, grpcAddr.port, '/bench.Echo/Say', selfCpuMs),
+      },
+    ];
+    // WEFT_BENCH_L7_ROWS=id,id… measures a subset (their baselines included), e.g. while tuning.
+    const only = process.env.WEFT_BENCH_L7_ROWS?.split(',');
+    if (only) {
+      const keep = new Set(only.flatMap((id) => [id, rows.find((r) => r.id === id)?.base ?? '']));
+      for (let i = rows.length - 1; i >= 0; i--) if (!keep.has(rows[i]!.id)) rows.splice(i, 1);
+    }
+    // Warm-up: every path answers (and pools, sessions, TLS are up) before measuring.
+    for (const r of rows) {
+      await r.measure().catch((e: Error) => {
+        throw new Error(`${r.label}: ${e.message}`);
+      });
+    }
+    const got = new Map<string, Figures[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[(i + round) % rows.length]!;
+        const f = await r.measure();
+        got.set(r.id, [...(got.get(r.id) ?? []), f]);
+        process.stderr.write(`round ${round + 1} ${r.label}: ${Math.round(f.rps)} req/s\n`);
+      }
+    }
+    const fig = (id: string): Figures => {
+      const fs = got.get(id)!;
+      return {
+        rps: median(fs.map((f) => f.rps)),
+        p50: median(fs.map((f) => f.p50)),
+        p99: median(fs.map((f) => f.p99)),
+        cpuMsPer1k: median(fs.map((f) => f.cpuMsPer1k)),
+      };
+    };
+    const lines = rows.map((r) => {
+      const f = fig(r.id);
+      const ratio =
+        r.base && got.has(r.base) ? `${(f.rps / fig(r.base).rps).toFixed(2)}× ${r.base}` : '';
+      const vsNginx =
+        r.id.startsWith('grpc') || r.id === 'direct' || r.id === 'nginx' || !got.has('nginx')
+          ? ''
+          : `${(f.rps / fig('nginx').rps).toFixed(2)}×`;
+      return `| ${r.label} | ${Math.round(f.rps)} | ${ratio} | ${vsNginx} | ${(f.p50 / 1000).toFixed(2)} | ${(f.p99 / 1000).toFixed(2)} | ${f.cpuMsPer1k ? f.cpuMsPer1k.toFixed(1) : '–'} |`;
+    });
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+    const md = `# Benchmarks: the L7 engine
+
+Written by \`node bench/l7.ts\` on ${new Date().toISOString().slice(0, 10)}; ${ROUNDS} rounds of ${SECONDS} s per row,
+rounds interleaved, each figure the median. HTTP/1.1: \`wrk -t1 -c${CONNECTIONS}\` against nginx's fixed
+body; gRPC: ${GRPC_STREAMS} unary calls at once on one HTTP/2 connection (bench/l7-grpc.ts).
+1-minute load average at the end: ${load} (a busy, shared machine makes every figure noisier).
+
+The weft proxies (the client's node proxy with the L7 engine, the server's HBONE side) run in
+one Node process on loopback addresses, built from the agent's own code without its datapath
+(test/support/l7-mesh.ts); nginx's pair is two processes of one worker each. CPU per 1,000
+requests counts the proxies only. The \`make bench\` matrix (docs/benchmarks.md) measures the
+sandbox paths between real pods and nodes; these rows need route tables the sandbox's agents
+do not compile yet.
+
+| path | requests/s | ratio | × nginx pair | p50 ms | p99 ms | proxy CPU ms / 1k req |
+| --- | ---: | --- | ---: | ---: | ---: | ---: |
+${lines.join('\n')}
+
+"HTTP-declared port, no routes" is a VIP port read as HTTP with no route: every request is
+parsed and balanced over the Service's endpoints; its ratio is to the L4 HBONE row.
+`;
+    // A subset is for tuning: the page keeps the full matrix.
+    if (!only) writeFileSync(join(import.meta.dirname, '..', 'docs', 'benchmarks-l7.md'), md);
+    process.stdout.write(md);
+  } finally {
+    for (const c of children) {
+      for (const pid of c.pid ? processTree(c.pid) : []) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    await m?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(0);
