@@ -16,7 +16,7 @@ import { IdentityManager } from '../identity/manager.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/trace.ts';
 import type { Keepalive } from '../proxy/hbone/keepalive.ts';
 import type { HboneLimits } from '../proxy/hbone/limits.ts';
-import { NodeProxy } from '../proxy/index.ts';
+import { type InheritListener, NodeProxy } from '../proxy/index.ts';
 import { useKernelRelay } from '../proxy/relay.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { SnapshotSource } from '../sources/source.ts';
@@ -25,6 +25,7 @@ import type { ObjectError, Snapshot } from '../state/types.ts';
 import { LAYOUT_VERSION } from '../tables/layout.ts';
 import { BoundedLog } from '../telemetry/bounded-log.ts';
 import { FlowLog } from '../telemetry/flows.ts';
+import type { AgentLifecycle } from '../telemetry/lifecycle.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
 import { IdAllocator } from './ids.ts';
 
@@ -51,6 +52,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Keep query strings of request paths in the access log (they may carry tokens). */
   accessLogQueryStrings?: boolean;
+  /** Listening sockets handed over by the previous agent (handover/). */
+  inherit?: InheritListener;
+  /** Generation, start time and handover, for the status (agent/handover.ts). */
+  lifecycle?: () => AgentLifecycle;
 }
 
 /** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
@@ -164,6 +169,7 @@ export class Agent {
       keepalive: this.opts.hboneKeepalive,
       hboneLimits: this.opts.hboneLimits,
       log: this.log,
+      inherit: this.opts.inherit,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     this.proxy.log.queryStrings = this.opts.accessLogQueryStrings ?? false;
@@ -191,6 +197,10 @@ export class Agent {
   }
 
   private enqueue(s: Snapshot): Promise<void> {
+    if (this.paused) {
+      this.held = s;
+      return this.queue;
+    }
     this.queue = this.queue
       .then(() => this.apply(s))
       .catch((e: Error) => this.log(`apply failed: ${e.message}`));
@@ -360,8 +370,50 @@ export class Agent {
       },
       rejected: this.source.errors().map((e) => ({ ...e })),
       datapathEventsSuppressed: this.datapath?.suppressedEvents() ?? 0,
+      ...(this.opts.lifecycle ? { lifecycle: this.opts.lifecycle() } : {}),
     };
   }
+
+  // --- handover (agent/handover.ts drives these)
+  private paused = false;
+  private held: Snapshot | null = null;
+
+  /** Snapshots wait (the last one is kept) until resume(); resolves once nothing applies. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.queue;
+  }
+
+  resume(): void {
+    this.paused = false;
+    const s = this.held;
+    this.held = null;
+    if (s) void this.enqueue(s);
+  }
+
+  get nodeProxy(): NodeProxy {
+    return this.proxy;
+  }
+
+  /** Enrolled workloads not yet served in full (with mTLS: no HBONE server yet, no certificate). */
+  notYetServing(): string[] {
+    if (!this.identities) return [];
+    return this.proxy
+      .list()
+      .filter((p) => p.hbone === null)
+      .map((p) => p.workload.key);
+  }
+
+  /**
+   * Handed over: the control plane stops here (the new agent runs it); connections drain.
+   * Certificates stay: a connection accepted just before may still open its HBONE stream.
+   */
+  quiesce(): void {
+    this.source?.close();
+    this.events?.close();
+    this.events = null;
+  }
+  // --- end handover
 
   /** Stops listening and lets go of the datapath; pins stay, so enrolled pods fail closed until the next start. */
   accessLog() {

@@ -8,3 +8,5 @@ export const WEFT_NAMESPACE = 'weft-system';
 
 /** Where the agent serves its admin API (a unix socket, mode 0600). */
 export const ADMIN_SOCKET = '/run/weft/agent.sock';
+/** Where a running agent waits for the next one to take over (docs/upgrade.md). */
+export const HANDOVER_SOCKET = '/run/weft/handover.sock';

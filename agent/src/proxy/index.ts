@@ -11,12 +11,18 @@ import type { NodeWorkload } from '../tables/workloads.ts';
 import { AccessLog } from '../telemetry/access-log.ts';
 import { type DirectionStats, ProxyStats } from '../telemetry/stats.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
+import { type DrainCounts, drainCounts, stopAccepting } from './drain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
 import { HboneGuard, type HboneLimits, spoofReport } from './hbone/limits.ts';
 import { HboneServer } from './hbone/server.ts';
 import { handleInbound, type InboundContext } from './inbound.ts';
-import { WorkloadListeners } from './listeners.ts';
+import {
+  type InheritListener,
+  ListenGate,
+  type ListeningFd,
+  WorkloadListeners,
+} from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { tuneStreams } from './pipe.ts';
 import { SocketPool } from './socket-pool.ts';
@@ -24,6 +30,8 @@ import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
 export type { AccessEntry } from '../telemetry/access-log.ts';
 export { ProxyStats } from '../telemetry/stats.ts';
+export type { DrainCounts } from './drain.ts';
+export type { InheritListener, ListeningFd } from './listeners.ts';
 export type { OrigLookup } from './outbound.ts';
 export type { ProxyTables } from './tables.ts';
 
@@ -44,6 +52,8 @@ export interface NodeProxyOptions {
   log?: (line: string) => void;
   /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
   hboneLimits?: HboneLimits;
+  /** Listening sockets handed over by the previous agent (handover/). */
+  inherit?: InheritListener;
 }
 
 export interface ProxiedWorkload {
@@ -73,6 +83,8 @@ export class NodeProxy {
   /** The HBONE servers' bounds, shared by all of them, and what they turned away. */
   readonly hboneGuard: HboneGuard;
   private readonly spoofed: (detail: string) => void;
+  /** Handed-over listeners accept once it opens (acceptInherited). */
+  private readonly gate = new ListenGate();
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
@@ -148,6 +160,8 @@ export class NodeProxy {
       netnsPath,
       this.contained(out.stats, (s) => handleOutbound(out, s)),
       this.contained(inbound.stats, (s) => handleInbound(inbound, s)),
+      this.opts.inherit,
+      this.gate,
     );
     const p: ProxiedWorkload = {
       workload: w,
@@ -199,6 +213,8 @@ export class NodeProxy {
       },
       material,
       constants.PORT_HBONE,
+      this.opts.inherit?.(p.workload.netnsPath!, 'hbone', p.workload.podIP!, constants.PORT_HBONE),
+      this.gate,
     );
     p.listeners.addresses.push({
       role: 'hbone',
@@ -232,6 +248,46 @@ export class NodeProxy {
   list(): ProxiedWorkload[] {
     return [...this.workloads.values()];
   }
+
+  // --- handover (handover/ drives these; drain.ts holds the work)
+  /** Every listening socket of every workload, HBONE's included. */
+  listening(): { key: string; netnsPath: string; fds: ListeningFd[] }[] {
+    return this.list().map((p) => ({
+      key: p.workload.key,
+      netnsPath: p.workload.netnsPath!,
+      fds: [
+        ...p.listeners.fds,
+        ...(p.hbone
+          ? [
+              {
+                role: 'hbone' as const,
+                address: p.workload.podIP!,
+                port: constants.PORT_HBONE,
+                fd: p.hbone.fd,
+              },
+            ]
+          : []),
+      ],
+    }));
+  }
+
+  /** Serves in full: accept from the handed-over listeners too (the old agent stops next). */
+  acceptInherited(): void {
+    this.gate.open();
+  }
+
+  /** Another agent accepts now: this one stops accepting; what is open drains. */
+  stopAccepting(): void {
+    stopAccepting(this.workloads.values(), this.hbone);
+  }
+
+  draining(): DrainCounts {
+    return drainCounts(this.workloads.values(), {
+      outbound: this.stats.outbound.active,
+      inbound: this.stats.inbound.active,
+    });
+  }
+  // --- end handover
 
   close(): void {
     for (const key of [...this.workloads.keys()]) this.remove(key);

@@ -12,6 +12,7 @@ import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
 type Done = (resetSeen: boolean, counts: Counts) => void;
 
 interface Pending {
+  stats: DirectionStats;
   done: (ab: number, ba: number, reset: boolean) => void;
   /** What to do when it moves to another process: its stats no longer count it here. */
   moved: () => void;
@@ -91,6 +92,7 @@ export function joinSockets(
     upstream.on('error', () => {});
     const before = { ...joined.counts };
     pending.set(id, {
+      stats,
       done: (ab, ba, reset) => {
         const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
         stats.active--;
@@ -147,14 +149,16 @@ export function relaysLive(): number {
  * over (handover/). Their sockets and pipes (with the bytes in them) become the caller's;
  * this process no longer counts them nor logs their end.
  */
-export function exportRelays(): MovedRelay[] {
+export function exportRelays(): { relay: MovedRelay; stats: DirectionStats | undefined }[] {
   if (!started) return [];
-  const out = native().relayExport();
-  for (const m of out) {
-    pending.get(m.id)?.moved();
-    pending.delete(m.id);
-  }
-  return out;
+  return native()
+    .relayExport()
+    .map((relay) => {
+      const p = pending.get(relay.id);
+      pending.delete(relay.id);
+      p?.moved();
+      return { relay, stats: p?.stats };
+    });
 }
 
 /** Relays a connection the previous agent exported; counted in stats until it ends. */
@@ -163,6 +167,7 @@ export function adoptRelay(m: MovedRelay, stats: DirectionStats): boolean {
   const id = native().relayImport(m);
   stats.active++;
   pending.set(id, {
+    stats,
     done: (ab, ba, reset) => {
       stats.active--;
       stats.bytesFromClient += ab;

@@ -1,4 +1,5 @@
 // What `weft status` shows for a node: the admin API's /status document.
+import { type AgentLifecycle, formatLifecycle } from './lifecycle.ts';
 import type { HboneCounters } from './stats.ts';
 
 export interface WorkloadStatus {
@@ -53,6 +54,8 @@ export interface AgentStatus {
   }[];
   /** Refused-datagram events the kernel left out, over its limit per second (verdicts stand). */
   datapathEventsSuppressed?: number;
+  /** Generation, start time, handover (telemetry/lifecycle.ts). */
+  lifecycle?: AgentLifecycle;
 }
 
 function pad(rows: string[][]): string {
@@ -84,6 +87,7 @@ export function formatStatus(s: AgentStatus): string {
   const i = s.proxy.inbound;
   const lines = [
     `node ${s.node}  (snapshot ${s.snapshotVersion}, map layout ${s.layoutVersion})`,
+    ...(s.lifecycle ? formatLifecycle(s.lifecycle) : []),
     '',
     s.workloads.length ? pad(rows) : 'no pods on this node',
     '',

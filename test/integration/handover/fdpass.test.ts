@@ -142,7 +142,8 @@ describePrivileged('fd passing (SCM_RIGHTS) and relay moves', () => {
     c.write('while moving\n');
     sent.push('while moving\n');
     const [old, fresh] = pair('c.sock');
-    const m = moved[0]!;
+    const m = moved[0]!.relay;
+    expect(moved[0]!.stats).toBe(stats);
     const list = [m.a, m.b, m.ab.pipeRead, m.ab.pipeWrite, m.ba.pipeRead, m.ba.pipeWrite];
     expect(native().fdSend(old, Buffer.from(JSON.stringify(m)), list)).toBe(true);
     for (const fd of list) native().closeFd(fd);

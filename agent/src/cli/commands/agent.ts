@@ -4,9 +4,16 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer, parseHostPort } from '../../admin/server.ts';
 import { Agent } from '../../agent/agent.ts';
+import { Lifecycle } from '../../agent/handover.ts';
 import { requireKernelFeatures } from '../../check/features.ts';
 import { nativeKernelProbe } from '../../check/host.ts';
-import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
+import {
+  ADMIN_SOCKET,
+  HANDOVER_SOCKET,
+  TRUST_DOMAIN,
+  WEFT_NAMESPACE,
+} from '../../config/defaults.ts';
+import { DEFAULT_DRAIN_GRACE_MS } from '../../handover/messages.ts';
 import { MIN_KEEPALIVE_MS } from '../../proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
 import { configureHttp } from '../../proxy/http.ts';
@@ -32,6 +39,10 @@ Options:
   --access-log-query-strings
                         keep query strings of request paths in the access log (default off:
                         they may carry credentials)
+  --handover-socket PATH  where this agent takes over from a running one, and waits for
+                        the next (default ${HANDOVER_SOCKET}; a hostPath on Kubernetes)
+  --drain-grace S       after handing over, serve what could not move for at most S
+                        seconds (default ${DEFAULT_DRAIN_GRACE_MS / 1000}); then it is reset
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
   --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer (re-read on each request)
@@ -65,6 +76,8 @@ export async function run(args: string[]): Promise<number> {
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
     'access-log-query-strings': { type: 'boolean', default: false },
+    'handover-socket': { type: 'string', default: HANDOVER_SOCKET },
+    'drain-grace': { type: 'string' },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
@@ -111,6 +124,7 @@ export async function run(args: string[]): Promise<number> {
       `agent: --hbone-max-streams takes a count from 1 to 999999, not ${maxStreams}`,
     );
   const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
+  const graceMs = secondsOption('agent', values, 'drain-grace', 0, 86400) ?? DEFAULT_DRAIN_GRACE_MS;
   if (bodyIdleMs) configureHttp({ bodyIdleMs });
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
@@ -139,7 +153,12 @@ export async function run(args: string[]): Promise<number> {
   const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
   // No fallback: every probed feature is on the enforcement path (check/features.ts).
   requireKernelFeatures(nativeKernelProbe());
+  // A running agent on this node hands its listening sockets over (docs/upgrade.md).
+  const handoverPath = values['handover-socket'];
+  const life = await Lifecycle.begin(handoverPath);
   const agent = new Agent({
+    inherit: life.inherit,
+    lifecycle: () => life.status(),
     node,
     manifests: values.manifests,
     source,
@@ -170,15 +189,38 @@ export async function run(args: string[]): Promise<number> {
   });
   // Health first: the kubelet may probe before the initial lists are in (ready says 503 until then).
   const health = await HealthServer.start(agent, { healthPort, metricsPort });
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (e) {
+    life.abandon(); // the running agent carries on
+    throw e;
+  }
+  await life.accepted(agent, log);
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });
-  process.stderr.write(`weft agent: node ${values.node} ready\n`);
-  await new Promise<void>((resolve) => {
+  process.stderr.write(
+    `weft agent: node ${values.node} ready (generation ${life.generation}${life.takeover ? `, took over from pid ${life.takeover.status.from.pid}` : ''})\n`,
+  );
+  // Handed over: the admin socket path is the new agent's; kept-alive clients move there too.
+  const handedOver = life.offer(handoverPath, agent, graceMs, log, () => admin.close());
+  const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  admin.close();
+  const first = await Promise.race([
+    handedOver.then(() => 'handover'),
+    signalled.then(() => 'signal'),
+  ]);
+  // Told to stop after handing over (the old pod of a DaemonSet update): drain first.
+  if (first === 'signal' && life.handedOver) await handedOver;
+  if (life.handedOver) {
+    const r = await handedOver;
+    process.stderr.write(
+      `weft agent: handed over to pid ${r.to}: ${r.moved} relayed connections moved; ${r.reason}\n`,
+    );
+  }
+  life.close();
+  if (!life.handedOver) admin.close();
   health.close();
   await agent.stop();
   closeSource();
