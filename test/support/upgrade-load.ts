@@ -22,6 +22,8 @@ export interface LoadResult {
   echoed: number;
   fresh: { ok: number; failed: number; errors: string[]; afterFirstFailureOkMs?: number };
   cleanCloses: number;
+  /** The longest wait between two echoes on one connection, per kind (ms). */
+  stallMs: Record<string, number>;
 }
 
 /** An echo server on port (0.0.0.0); prints "listening". */
@@ -37,7 +39,7 @@ export const loadClient = (targets: LoadTarget[], intervalMs: number, freshEvery
 import net from 'node:net';
 const targets = ${JSON.stringify(targets)};
 const res = { ready: false, opened: {}, broken: {}, mismatched: 0, echoed: 0,
-  fresh: { ok: 0, failed: 0, errors: [] }, cleanCloses: 0 };
+  fresh: { ok: 0, failed: 0, errors: [] }, cleanCloses: 0, stallMs: {} };
 const conns = [];
 let ending = false;
 function open(t, i) {
@@ -52,6 +54,10 @@ function open(t, i) {
       while ((nl = c.buf.indexOf('\\n')) >= 0) {
         const line = c.buf.slice(0, nl); c.buf = c.buf.slice(nl + 1);
         if (line === c.id + ':' + c.want) { res.echoed++; c.want++; } else res.mismatched++;
+        const now = performance.now();
+        if (c.last !== undefined && !ending)
+          res.stallMs[t.name] = Math.max(res.stallMs[t.name] ?? 0, Math.round(now - c.last));
+        c.last = now;
       }
     });
     s.on('end', () => { if (!ending) (res.broken[t.name] ??= []).push(c.id + ': ended early'); });
