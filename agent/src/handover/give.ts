@@ -124,7 +124,7 @@ export class HandoverServer {
 
   private async give(ch: Channel, pid: number): Promise<GiveReport> {
     const hello = await ch.receive(HANDOVER_TIMEOUT_MS);
-    if (!hello || hello.msg.t !== 'hello') throw new Error('no hello');
+    if (hello?.msg.t !== 'hello') throw new Error('no hello');
     if (hello.msg.version !== PROTOCOL_VERSION) {
       await ch.send({
         t: 'refused',
@@ -154,7 +154,7 @@ export class HandoverServer {
       );
     await ch.send({ t: 'offer-end', workloads: workloads.length });
     const accepting = await ch.receive(ACCEPT_TIMEOUT_MS);
-    if (!accepting || accepting.msg.t !== 'accepting')
+    if (accepting?.msg.t !== 'accepting')
       throw new Error('the new agent went away before it accepted');
     // From here on there is no going back: the new agent serves every listener.
     g.stopAccepting(pid);

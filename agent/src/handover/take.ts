@@ -112,7 +112,16 @@ export class Takeover {
     this.status.listenersUnused = this.offered.size;
     closeAll(this.offered.values());
     this.offered.clear();
-    await this.ch.send({ t: 'accepting' });
+    try {
+      await this.ch.send({ t: 'accepting' });
+    } catch (e) {
+      // The old agent died after its offer: this one holds every socket and serves alone.
+      this.status.state = 'failed';
+      this.status.error = `the old agent went away before it heard we accept: ${(e as Error).message}`;
+      log(`handover: ${this.status.error}`);
+      this.ch.close();
+      return;
+    }
     this.status.state = 'draining';
     void this.follow(adopt, log);
   }

@@ -3,13 +3,10 @@
 // addresses and cgroups, writes the resolved cluster for the agents, and runs
 // one agent per node inside that node's netns and cgroup.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -18,7 +15,6 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { TRUST_DOMAIN } from '../config/defaults.ts';
-import { repoRoot } from '../datapath/native.ts';
 import { cgroup2Root } from '../datapath/system.ts';
 import { type CaStore, openCaStore } from '../issuer/ca-store.ts';
 import { IssuerServer } from '../issuer/server.ts';

@@ -188,7 +188,13 @@ export async function run(args: string[]): Promise<number> {
       : undefined,
   });
   // Health first: the kubelet may probe before the initial lists are in (ready says 503 until then).
-  const health = await HealthServer.start(agent, { healthPort, metricsPort });
+  // Ready only once it serves every listener: during an update the kubelet stops the old pod
+  // when the new one is ready, and by then the old one must have handed over.
+  let serving = false;
+  const health = await HealthServer.start(
+    { ready: () => serving && agent.ready(), status: () => agent.status() },
+    { healthPort, metricsPort },
+  );
   try {
     await agent.start();
   } catch (e) {
@@ -196,6 +202,7 @@ export async function run(args: string[]): Promise<number> {
     throw e;
   }
   await life.accepted(agent, log);
+  serving = true;
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });
   process.stderr.write(
