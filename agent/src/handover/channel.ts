@@ -1,11 +1,13 @@
 // One end of a handover connection: messages out (with fds), messages in (with
 // theirs), over the addon's non-blocking SOCK_SEQPACKET calls. libuv cannot watch
 // a socket whose messages carry fds, so the channel polls: every POLL_MS while it
-// waits for something, never otherwise. A handover lasts well under a second.
+// waits for something, never otherwise; more slowly (IDLE_POLL_MS) while a drain
+// sends little more than its reports.
 import { native } from '../datapath/native.ts';
 import { type Message, parseMessage } from './messages.ts';
 
 export const POLL_MS = 2;
+export const IDLE_POLL_MS = 20;
 
 export interface Received {
   msg: Message;
@@ -27,7 +29,7 @@ export class Channel {
   }
 
   /** The next message, or null when the peer closed; throws after timeoutMs. */
-  async receive(timeoutMs: number): Promise<Received | null> {
+  async receive(timeoutMs: number, pollMs = POLL_MS): Promise<Received | null> {
     const until = performance.now() + timeoutMs;
     for (;;) {
       if (this.closed) return null;
@@ -43,7 +45,7 @@ export class Channel {
       }
       if (performance.now() > until)
         throw new Error(`handover: nothing from the other agent for ${timeoutMs} ms`);
-      await sleep(POLL_MS);
+      await sleep(pollMs);
     }
   }
 

@@ -6,7 +6,7 @@ import type { MovedRelay } from '../datapath/native.ts';
 import { native } from '../datapath/native.ts';
 import type { InheritListener } from '../proxy/index.ts';
 import type { HandoverStatus } from '../telemetry/lifecycle.ts';
-import { Channel, closeAll } from './channel.ts';
+import { Channel, closeAll, IDLE_POLL_MS, POLL_MS } from './channel.ts';
 import {
   DEFAULT_DRAIN_GRACE_MS,
   HANDOVER_TIMEOUT_MS,
@@ -132,12 +132,18 @@ export class Takeover {
   ): Promise<void> {
     // The old agent reports at least every DRAIN_REPORT_MS; its grace period bounds the rest.
     const quiet = DEFAULT_DRAIN_GRACE_MS + HANDOVER_TIMEOUT_MS;
+    // Moved connections wait in their buffers until adopted: poll fast while they come.
+    let busyUntil = performance.now() + 1000;
     try {
       for (;;) {
-        const r = await this.ch.receive(Math.max(quiet, (this.status.graceLeftMs ?? 0) * 2));
+        const r = await this.ch.receive(
+          Math.max(quiet, (this.status.graceLeftMs ?? 0) * 2),
+          performance.now() < busyUntil ? POLL_MS : IDLE_POLL_MS,
+        );
         if (!r) throw new Error('the old agent went away before it said it was done');
         const m = r.msg;
         if (m.t === 'relays') {
+          busyUntil = performance.now() + 1000;
           if (r.fds.length !== m.relays.length * 6) {
             closeAll(r.fds);
             throw new Error(`${m.relays.length} relays with ${r.fds.length} fds`);
