@@ -16,6 +16,7 @@ const layers = [
   'l7',
   'proxy',
   'admin',
+  'handover',
   'agent',
   'issuer',
   'check',

@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBtf(env, exports);
   InitRelay(env, exports);
   InitProbe(env, exports);
+  InitFdPass(env, exports);
   return exports;
 }
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "errors.h"
@@ -49,6 +50,16 @@ struct Conn {
   Dir ba;
   bool reset = false;
   bool finished = false;
+};
+
+// A connection taken out of the relay to move to another process (the agent that takes
+// over): its two sockets, its two pipes (with whatever bytes are in them) and its state.
+struct Moved {
+  uint32_t id;  // this process's id (0 for one being imported)
+  int a;
+  int b;
+  Dir ab;
+  Dir ba;
 };
 
 struct Done {
@@ -169,6 +180,62 @@ class Relay {
       errno = err;
       WEFT_THROW_ERRNO(env, "epoll_ctl");
     }
+    live_.insert(c);
+    return c->id;
+  }
+
+  // Takes every live connection out of the relay, fds and all (the caller owns them
+  // from here). Nothing is read or written in between: the bytes wait in the sockets'
+  // buffers and the pipes, which move with them.
+  std::vector<Moved> Export() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Moved> out;
+    out.reserve(live_.size());
+    for (Conn* c : live_) {
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
+      out.push_back(Moved{c->id, c->a, c->b, c->ab, c->ba});
+      c->a = c->b = -1;
+      for (Dir* d : {&c->ab, &c->ba}) d->pipe[0] = d->pipe[1] = -1;
+      // An event the loop already holds may still name it: freed after the loop's batch.
+      c->finished = true;
+      retired_.push_back(c);
+    }
+    live_.clear();
+    return out;
+  }
+
+  // Relays a connection another process exported; owns the fds from here.
+  uint32_t Import(Napi::Env env, const Moved& m) {
+    if (!started_) throw Napi::Error::New(env, "relay: not started");
+    std::lock_guard<std::mutex> lock(mu_);
+    auto* c = new Conn();
+    c->id = next_.fetch_add(1);
+    c->a = m.a;
+    c->b = m.b;
+    c->ab = m.ab;
+    c->ba = m.ba;
+    c->ab.from = c->a;
+    c->ab.to = c->b;
+    c->ba.from = c->b;
+    c->ba.to = c->a;
+    for (int fd : {c->a, c->b}) {
+      int fl = fcntl(fd, F_GETFL);
+      if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+      SetAbortive(fd, true);
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = c;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, c->a, &ev) != 0 ||
+        epoll_ctl(epfd_, EPOLL_CTL_ADD, c->b, &ev) != 0) {
+      int err = errno;
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
+      Free(c);
+      errno = err;
+      WEFT_THROW_ERRNO(env, "epoll_ctl");
+    }
+    live_.insert(c);
     return c->id;
   }
 
@@ -218,12 +285,15 @@ class Relay {
         if (!ok) c->reset = true;
         if (!ok || (c->ab.shut && c->ba.shut)) {
           Finish(c);
+          live_.erase(c);
           finished.push_back(c);
         }
       }
       // Freed after the batch: an event later in it may name the same connection.
       for (Conn* c : finished) Free(c);
       finished.clear();
+      for (Conn* c : retired_) Free(c);
+      retired_.clear();
     }
   }
 
@@ -232,7 +302,56 @@ class Relay {
   int epfd_ = -1;
   std::atomic<uint32_t> next_{1};
   Napi::ThreadSafeFunction tsfn_;
+  std::unordered_set<Conn*> live_;
+  std::vector<Conn*> retired_;
 };
+
+Napi::Object DirState(Napi::Env env, const Dir& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pipeRead", d.pipe[0]);
+  o.Set("pipeWrite", d.pipe[1]);
+  o.Set("inPipe", static_cast<double>(d.inPipe));
+  o.Set("eof", d.eof);
+  o.Set("shut", d.shut);
+  o.Set("bytes", static_cast<double>(d.bytes));
+  return o;
+}
+
+Dir DirFrom(const Napi::Object& o) {
+  Dir d;
+  d.pipe[0] = o.Get("pipeRead").As<Napi::Number>().Int32Value();
+  d.pipe[1] = o.Get("pipeWrite").As<Napi::Number>().Int32Value();
+  d.inPipe = static_cast<size_t>(o.Get("inPipe").As<Napi::Number>().Int64Value());
+  d.eof = o.Get("eof").ToBoolean();
+  d.shut = o.Get("shut").ToBoolean();
+  d.bytes = static_cast<uint64_t>(o.Get("bytes").As<Napi::Number>().Int64Value());
+  return d;
+}
+
+// relayExport() -> [{ a, b, ab, ba }]: every live relay, taken out; the fds are the caller's.
+Napi::Value RelayExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<Moved> moved = Relay::Get().Export();
+  Napi::Array out = Napi::Array::New(env, moved.size());
+  for (uint32_t i = 0; i < moved.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", static_cast<double>(moved[i].id));
+    o.Set("a", moved[i].a);
+    o.Set("b", moved[i].b);
+    o.Set("ab", DirState(env, moved[i].ab));
+    o.Set("ba", DirState(env, moved[i].ba));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+// relayImport({ a, b, ab, ba }) -> id: relays what relayExport gave (the fds become the relay's).
+Napi::Value RelayImport(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  Moved m{0, o.Get("a").As<Napi::Number>().Int32Value(), o.Get("b").As<Napi::Number>().Int32Value(),
+          DirFrom(o.Get("ab").As<Napi::Object>()), DirFrom(o.Get("ba").As<Napi::Object>())};
+  return Napi::Number::New(info.Env(), Relay::Get().Import(info.Env(), m));
+}
 
 // relayStart(callback): callback(id, bytesAtoB, bytesBtoA, reset) per finished relay.
 Napi::Value RelayStart(const Napi::CallbackInfo& info) {
@@ -260,6 +379,8 @@ Napi::Value SocketAbortive(const Napi::CallbackInfo& info) {
 void InitRelay(Napi::Env env, Napi::Object exports) {
   exports.Set("relayStart", Napi::Function::New(env, RelayStart));
   exports.Set("relayAdd", Napi::Function::New(env, RelayAdd));
+  exports.Set("relayExport", Napi::Function::New(env, RelayExport));
+  exports.Set("relayImport", Napi::Function::New(env, RelayImport));
   exports.Set("socketAbortive", Napi::Function::New(env, SocketAbortive));
 }
 

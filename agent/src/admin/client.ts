@@ -6,7 +6,9 @@ import type { AccessEntry, AgentStatus } from '../telemetry/index.ts';
 /** GETs `path` from the agent listening on `socketPath`; a non-200 answer rejects with its error. */
 export function adminGet<T>(socketPath: string, path: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, timeout: 5000 }, (res) => {
+    // A connection per request (no kept-alive agent): after a handover the socket path leads
+    // to the new agent, and a kept-alive connection would still reach the old one.
+    const req = request({ socketPath, path, timeout: 5000, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => {
         body += d;

@@ -83,7 +83,11 @@ export class AdminServer {
       try {
         await new Promise<void>((resolve, reject) => {
           t.once('error', reject);
-          t.listen(opts.tcp!.port, opts.tcp!.host, resolve);
+          // SO_REUSEPORT: an agent taking over binds it beside the old one (docs/upgrade.md).
+          t.listen(
+            { port: opts.tcp!.port, host: opts.tcp!.host, reusePort: opts.tcp!.port !== 0 },
+            resolve,
+          );
         });
       } catch (e) {
         a.close();

@@ -5,9 +5,11 @@
 // of snapshots, stop; the other jobs live beside it (options.ts, source.ts,
 // certificates.ts, kernel-events.ts, status.ts, live-trace.ts).
 
+import { existsSync, statSync } from 'node:fs';
 import {
   compileNode,
   emptyPolicy,
+  type MtlsMode,
   type NodeWorkload,
   type PolicyTables,
 } from '../compile/index.ts';
@@ -15,12 +17,18 @@ import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
 import { cgroupId, type EnrolledEntry, type EventStream, NodeDatapath } from '../datapath/index.ts';
 import { CaClient, type IdentityManager } from '../identity/index.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/index.ts';
-import { type HboneLimits, type Keepalive, NodeProxy, useKernelRelay } from '../proxy/index.ts';
+import {
+  type HboneLimits,
+  type InheritListener,
+  type Keepalive,
+  NodeProxy,
+  useKernelRelay,
+} from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { AuthzRequest, ObjectError, Snapshot } from '../state/index.ts';
 import { emptyRoutes, LAYOUT_VERSION, type RouteTables } from '../tables/index.ts';
-import { type AgentStatus, BoundedLog, FlowLog } from '../telemetry/index.ts';
+import { type AgentLifecycle, type AgentStatus, BoundedLog, FlowLog } from '../telemetry/index.ts';
 import { ApplyPhase } from './apply.ts';
 import { startIdentities, wantedIdentities } from './certificates.ts';
 import { IdAllocator } from './ids.ts';
@@ -92,6 +100,7 @@ export class Agent {
       keepalive: this.opts.hboneKeepalive,
       hboneLimits: this.opts.hboneLimits,
       log: this.log,
+      inherit: this.opts.inherit,
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     this.proxy.log.queryStrings = this.opts.accessLogQueryStrings ?? false;
@@ -108,6 +117,10 @@ export class Agent {
   }
 
   private enqueue(s: Snapshot): Promise<void> {
+    if (this.paused) {
+      this.held = s;
+      return this.queue;
+    }
     this.queue = this.queue
       .then(() => this.apply(s))
       .catch((e: Error) => this.log(`apply failed: ${e.message}`));
@@ -139,8 +152,50 @@ export class Agent {
       source: this.source,
       datapath: this.datapath,
       snapshot: this.snapshot,
+      lifecycle: this.opts.lifecycle,
     });
   }
+
+  // --- handover (agent/handover.ts drives these)
+  private paused = false;
+  private held: Snapshot | null = null;
+
+  /** Snapshots wait (the last one is kept) until resume(); resolves once nothing applies. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.queue;
+  }
+
+  resume(): void {
+    this.paused = false;
+    const s = this.held;
+    this.held = null;
+    if (s) void this.enqueue(s);
+  }
+
+  get nodeProxy(): NodeProxy {
+    return this.proxy;
+  }
+
+  /** Enrolled workloads not yet served in full (with mTLS: no HBONE server yet, no certificate). */
+  notYetServing(): string[] {
+    if (!this.identities) return [];
+    return this.proxy
+      .list()
+      .filter((p) => p.hbone === null)
+      .map((p) => p.workload.key);
+  }
+
+  /**
+   * Handed over: the control plane stops here (the new agent runs it); connections drain.
+   * Certificates stay: a connection accepted just before may still open its HBONE stream.
+   */
+  quiesce(): void {
+    this.source?.close();
+    this.events?.close();
+    this.events = null;
+  }
+  // --- end handover
 
   accessLog() {
     return this.proxy.log.entries();

@@ -1,8 +1,9 @@
 // What an agent is started with, and the compile settings that follow from it.
 import type { MtlsMode, NodeSettings } from '../compile/index.ts';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
-import type { HboneLimits, Keepalive } from '../proxy/index.ts';
+import type { HboneLimits, InheritListener, Keepalive } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
+import type { AgentLifecycle } from '../telemetry/index.ts';
 
 export interface AgentOptions {
   node: string;
@@ -27,6 +28,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Keep query strings of request paths in the access log (they may carry tokens). */
   accessLogQueryStrings?: boolean;
+  /** Listening sockets handed over by the previous agent (handover/). */
+  inherit?: InheritListener;
+  /** Generation, start time and handover, for the status (agent/handover.ts). */
+  lifecycle?: () => AgentLifecycle;
 }
 
 export function trustDomainOf(opts: AgentOptions): string {

@@ -6,7 +6,7 @@ import type { NodeProxy } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
 import type { Snapshot } from '../state/index.ts';
 import { LAYOUT_VERSION } from '../tables/index.ts';
-import type { AgentStatus } from '../telemetry/index.ts';
+import type { AgentLifecycle, AgentStatus } from '../telemetry/index.ts';
 
 export interface StatusParts {
   node: string;
@@ -18,6 +18,7 @@ export interface StatusParts {
   source: SnapshotSource;
   datapath: NodeDatapath | undefined;
   snapshot: Snapshot | null;
+  lifecycle?: (() => AgentLifecycle) | undefined;
 }
 
 export function agentStatus(s: StatusParts): AgentStatus {
@@ -49,5 +50,6 @@ export function agentStatus(s: StatusParts): AgentStatus {
     rejected: s.source.errors().map((e) => ({ ...e })),
     routes: s.snapshot ? routeStatuses(s.snapshot) : [],
     datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
+    ...(s.lifecycle ? { lifecycle: s.lifecycle() } : {}),
   };
 }

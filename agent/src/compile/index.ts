@@ -1,4 +1,6 @@
 // Compilers: pure functions from a snapshot to the tables the datapath and the proxy apply.
+
+export type { MtlsMode } from './enrollment.ts';
 export * from './enrollment.ts';
 export { compileNode, type NodeSettings, type NodeTables } from './node.ts';
 export * from './peers.ts';

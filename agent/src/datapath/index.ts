@@ -13,7 +13,7 @@ export {
 export { type Addr, type Codec, codecFor, type Decoded, decodeAddr, encodeAddr } from './codec.ts';
 export { type DatapathEvent, decodeEvent, EventStream } from './events.ts';
 export { BpfMap, checkMapInfo, mapSpec, UpdateFlags } from './map.ts';
-export type { NetnsSocketOptions } from './native.ts';
+export type { MovedRelay, NetnsSocketOptions, RelayDirection } from './native.ts';
 export { type NativeError, native, repoRoot } from './native.ts';
 export { connectInNetns, listenInNetns, netnsSocket } from './netns.ts';
 export { type EnrolledEntry, INBOUND_V6_SLOT, NodeDatapath } from './node.ts';

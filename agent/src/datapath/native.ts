@@ -69,6 +69,27 @@ export interface NetnsSocketOptions {
   bindNoPort?: boolean;
 }
 
+/** One direction of a relayed connection as the relay holds it (relayExport, relayImport). */
+export interface RelayDirection {
+  pipeRead: number;
+  pipeWrite: number;
+  /** Bytes read from the source and waiting in the pipe. */
+  inPipe: number;
+  eof: boolean;
+  shut: boolean;
+  bytes: number;
+}
+
+/** A relayed connection taken out of the relay: both sockets, both pipes, their state. */
+export interface MovedRelay {
+  /** The exporting process's relay id. */
+  id: number;
+  a: number;
+  b: number;
+  ab: RelayDirection;
+  ba: RelayDirection;
+}
+
 export interface NativeBpfObject {
   load(): void;
   programs(): ProgramInfo[];
@@ -127,6 +148,21 @@ export interface Native {
   relayStart(done: (id: number, ab: number, ba: number, reset: boolean) => void): void;
   /** Relays two connected TCP sockets (fds are duplicated; close yours). Returns the relay id. */
   relayAdd(fdA: number, fdB: number): number;
+  /** Takes every live relay out (fds and state become the caller's), for another process. */
+  relayExport(): MovedRelay[];
+  /** Relays a connection another process exported; the fds become the relay's. Returns its id. */
+  relayImport(m: MovedRelay): number;
+  /** A unix SOCK_SEQPACKET listener at path (mode 0600), non-blocking. */
+  fdListen(path: string): number;
+  /** A waiting connection with its peer's credentials, or null. */
+  fdAccept(fd: number): { fd: number; pid: number; uid: number } | null;
+  fdConnect(path: string): number;
+  /** One message with fds (SCM_RIGHTS); false when the socket is full (try again). */
+  fdSend(fd: number, data: Buffer, fds: number[]): boolean;
+  /** One message and its fds, or null when none is waiting; empty data means the peer closed. */
+  fdRecv(fd: number): { data: Buffer; fds: number[] } | null;
+  /** Fds one fdSend carries at most. */
+  readonly fdMaxPerMessage: number;
   /** SO_LINGER {1,0} on a socket (on) or off: whether its close, or the process's end, sends RST. */
   socketAbortive(fd: number, on: boolean): void;
   netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;

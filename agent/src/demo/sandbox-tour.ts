@@ -2,7 +2,8 @@
 // intruder; the shop enrolled live without a restart; frontend → cart across
 // nodes over mutual TLS; a NetworkPolicy that keeps the intruder out and the
 // trace that explains it; an HTTP rule (GET passes, POST gets 403); the flows;
-// an agent crash that fails closed, its recovery, and a clean teardown.
+// an agent upgrade under an open connection; an agent crash that fails closed, its
+// recovery, and a clean teardown.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,8 @@ import { MESH_LABEL } from '../state/index.ts';
 import { type Flow, formatStatus } from '../telemetry/index.ts';
 import { Narrator } from './output.ts';
 import { captureWhile } from './wire.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const namespaces = (enrolled: boolean) => `apiVersion: v1
 kind: Namespace
@@ -95,6 +98,27 @@ s.on('end', () => {
   console.log(JSON.stringify({ peer, status, data }));
 });
 s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
+`;
+
+/** GETs every 100 ms over one kept-alive connection until SIGTERM; prints the tally. */
+const keptAliveScript = (host: string) => `
+import http from 'node:http';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const sockets = new Set();
+let ok = 0, failed = 0;
+const tick = setInterval(() => {
+  const req = http.get({ host: '${host}', port: 80, path: '/', agent }, (res) => {
+    sockets.add(res.socket);
+    res.resume();
+    res.on('end', () => { if (res.statusCode === 200) ok++; else failed++; });
+  });
+  req.on('error', () => failed++);
+}, 100);
+console.log('started');
+process.on('SIGTERM', () => {
+  clearInterval(tick);
+  setTimeout(() => { console.log(JSON.stringify({ ok, failed, connections: sockets.size })); process.exit(0); }, 300);
+});
 `;
 
 export async function sandboxTour(): Promise<number> {
@@ -254,6 +278,48 @@ export async function sandboxTour(): Promise<number> {
     say.expect(r.status === 403, `POST → ${r.status ?? r.error}`);
     r = await callFrom('shop/frontend', vip, 80, 'GET');
     say.expect(r.status === 200 && r.data === 'cart saw 127.0.0.6', `GET → ${r.status ?? r.error}`);
+
+    say.step(
+      'Upgrade the node-1 agent',
+      "A new agent takes over the running one's sockets; the old one serves its open tunnel until it ends, then exits. The frontend keeps one HTTP connection open and asks every 100 ms.",
+    );
+    const client = spawnInPod(at('shop/frontend'), keptAliveScript(vip));
+    let out = '';
+    client.stdout?.on('data', (d) => {
+      out += d;
+    });
+    await new Promise<void>((r) => client.stdout?.once('data', () => r()));
+    await sleep(500);
+    const gen = (await fetchStatus(sbx.state.nodes[0]!.adminSocket)).lifecycle?.generation ?? 0;
+    const tUp = performance.now();
+    const upgraded = sbx.restartAgent('node-1');
+    let now = gen;
+    while (now <= gen && performance.now() - tUp < 30_000) {
+      await sleep(50);
+      now =
+        (await fetchStatus(sbx.state.nodes[0]!.adminSocket).catch(() => null))?.lifecycle
+          ?.generation ?? now;
+    }
+    say.expect(
+      now === gen + 1,
+      `generation ${now} took over from generation ${gen}`,
+      `${(performance.now() - tUp).toFixed(0)} ms from its start, Node's own start included`,
+    );
+    await sleep(1000);
+    const exited = new Promise((r) => client.once('exit', r));
+    client.kill('SIGTERM');
+    await exited;
+    const tally = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+      ok?: number;
+      failed?: number;
+      connections?: number;
+    };
+    say.expect(
+      tally.failed === 0 && tally.connections === 1 && (tally.ok ?? 0) > 0,
+      `${tally.ok} requests on one connection across the upgrade, ${tally.failed} failed`,
+    );
+    await upgraded;
+    say.expect(true, 'the old agent drained that connection and exited');
 
     say.step(
       'Crash the node-1 agent',

@@ -324,9 +324,28 @@ function awaitHeaders(conn: Duplex): void {
 /** Requests of a client connection not yet answered in full (pipelined ones included). */
 const inFlight = new WeakMap<object, number>();
 
+// --- handover: connections served here, and a drain that closes each at a request boundary.
+const served = new Set<Duplex>();
+let draining = false;
+
+/**
+ * The agent is handing over: every response from now on says `Connection: close`, so each
+ * client moves to a new connection (served by the new agent) after its current request.
+ */
+export function drainHttp(): void {
+  draining = true;
+}
+
+/** Client connections the L7 path serves now. */
+export function httpConnections(): number {
+  return served.size;
+}
+// --- end handover
+
 const server = createServer((req, res) => {
   const conn = req.socket;
   clearTimeout(waiting.get(conn));
+  if (draining) res.shouldKeepAlive = false;
   // A dying agent resets the client's connection while a request is in flight on it.
   const n = (inFlight.get(conn) ?? 0) + 1;
   inFlight.set(conn, n);
@@ -351,8 +370,12 @@ const server = createServer((req, res) => {
 
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
+  served.add(conn);
   conn.on('error', () => {});
-  conn.on('close', () => clearTimeout(waiting.get(conn)));
+  conn.on('close', () => {
+    clearTimeout(waiting.get(conn));
+    served.delete(conn);
+  });
   awaitHeaders(conn);
   // HTTP/2 (gRPC) is authorized per stream by the L7 engine's inbound side; HTTP/1.1 here.
   conn.once('data', (first: Buffer) => {

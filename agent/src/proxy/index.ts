@@ -10,12 +10,18 @@ import { L7Engine } from '../l7/index.ts';
 import { constants, type NodeWorkload } from '../tables/index.ts';
 import { AccessLog, type DirectionStats, ProxyStats } from '../telemetry/index.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
+import { type DrainCounts, drainCounts, stopAccepting } from './drain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
 import { HboneGuard, type HboneLimits, spoofReport } from './hbone/limits.ts';
 import { HboneServer } from './hbone/server.ts';
 import { handleInbound, type InboundContext } from './inbound.ts';
-import { WorkloadListeners } from './listeners.ts';
+import {
+  type InheritListener,
+  ListenGate,
+  type ListeningFd,
+  WorkloadListeners,
+} from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { tuneStreams } from './pipe.ts';
 import { SocketPool } from './socket-pool.ts';
@@ -23,9 +29,11 @@ import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
 export type { AccessEntry } from '../telemetry/index.ts';
 export { ProxyStats } from '../telemetry/index.ts';
+export type { DrainCounts } from './drain.ts';
 export { type Keepalive, MIN_KEEPALIVE_MS } from './hbone/keepalive.ts';
 export { DEFAULT_HBONE_LIMITS, type HboneLimits } from './hbone/limits.ts';
 export { configureHttp } from './http.ts';
+export type { InheritListener, ListeningFd } from './listeners.ts';
 export type { OrigLookup } from './outbound.ts';
 export { useKernelRelay } from './relay.ts';
 export type { ProxyTables } from './tables.ts';
@@ -47,6 +55,8 @@ export interface NodeProxyOptions {
   log?: (line: string) => void;
   /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
   hboneLimits?: HboneLimits;
+  /** Listening sockets handed over by the previous agent (handover/). */
+  inherit?: InheritListener;
 }
 
 export interface ProxiedWorkload {
@@ -78,6 +88,8 @@ export class NodeProxy {
   private readonly spoofed: (detail: string) => void;
   /** Per-request routing and balancing for VIP ports read as HTTP. */
   readonly l7 = new L7Engine();
+  /** Handed-over listeners accept once it opens (acceptInherited). */
+  private readonly gate = new ListenGate();
 
   constructor(opts: NodeProxyOptions) {
     this.opts = opts;
@@ -157,6 +169,8 @@ export class NodeProxy {
       netnsPath,
       this.contained(out.stats, (s) => handleOutbound(out, s)),
       this.contained(inbound.stats, (s) => handleInbound(inbound, s)),
+      this.opts.inherit,
+      this.gate,
     );
     const p: ProxiedWorkload = {
       workload: w,
@@ -209,6 +223,8 @@ export class NodeProxy {
       },
       material,
       constants.PORT_HBONE,
+      this.opts.inherit?.(p.workload.netnsPath!, 'hbone', p.workload.podIP!, constants.PORT_HBONE),
+      this.gate,
     );
     p.listeners.addresses.push({
       role: 'hbone',
@@ -244,6 +260,46 @@ export class NodeProxy {
     return [...this.workloads.values()];
   }
 
+  // --- handover (handover/ drives these; drain.ts holds the work)
+  /** Every listening socket of every workload, HBONE's included. */
+  listening(): { key: string; netnsPath: string; fds: ListeningFd[] }[] {
+    return this.list().map((p) => ({
+      key: p.workload.key,
+      netnsPath: p.workload.netnsPath!,
+      fds: [
+        ...p.listeners.fds,
+        ...(p.hbone
+          ? [
+              {
+                role: 'hbone' as const,
+                address: p.workload.podIP!,
+                port: constants.PORT_HBONE,
+                fd: p.hbone.fd,
+              },
+            ]
+          : []),
+      ],
+    }));
+  }
+
+  /** Serves in full: accept from the handed-over listeners too (the old agent stops next). */
+  acceptInherited(): void {
+    this.gate.open();
+  }
+
+  /** Another agent accepts now: this one stops accepting; what is open drains. */
+  stopAccepting(): void {
+    stopAccepting(this.workloads.values(), this.hbone);
+  }
+
+  draining(): DrainCounts {
+    return drainCounts(this.workloads.values(), {
+      outbound: this.stats.outbound.active,
+      inbound: this.stats.inbound.active,
+    });
+  }
+  // --- end handover
+
   close(): void {
     for (const key of [...this.workloads.keys()]) this.remove(key);
     this.hbone?.close();
@@ -251,3 +307,4 @@ export class NodeProxy {
     this.pool.close();
   }
 }
+export { adoptRelay, exportRelays } from './relay.ts';

@@ -13,8 +13,55 @@ export interface ListenerAddress {
   readonly port: number;
 }
 
-async function serveFd(fd: number, onConnection: (s: Socket) => void): Promise<Server> {
+/**
+ * A listening socket the previous agent handed over (handover/) for this netns and
+ * address, or undefined: then a new one is made. The fd becomes the caller's.
+ */
+export type InheritListener = (
+  netnsPath: string,
+  role: ListenerAddress['role'],
+  address: string,
+  port: number,
+) => number | undefined;
+
+/** A listening socket and where it listens, to hand to the agent that takes over. */
+export interface ListeningFd extends ListenerAddress {
+  readonly fd: number;
+}
+
+/**
+ * Holds back accepting on handed-over sockets until the agent serves in full (certificates
+ * in): until then the previous agent accepts from them alone. Fresh sockets do not wait.
+ */
+export class ListenGate {
+  private waiting: (() => void)[] | null = [];
+
+  when(fn: () => void): void {
+    if (this.waiting) this.waiting.push(fn);
+    else fn();
+  }
+
+  open(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    for (const fn of w ?? []) fn();
+  }
+}
+
+async function serveFd(
+  fd: number,
+  onConnection: (s: Socket) => void,
+  gate?: ListenGate,
+): Promise<Server> {
   const server = createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+  if (gate) {
+    gate.when(() => {
+      const ignore = () => {}; // a socket that was listening already: nothing to report
+      server.once('error', ignore);
+      server.listen({ fd, backlog: 4096 }, () => server.off('error', ignore));
+    });
+    return server;
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ fd, backlog: 4096 }, () => {
@@ -30,6 +77,8 @@ export class WorkloadListeners {
   /** fds of the inbound listeners, for the sk_lookup socket map (-1: none). */
   inboundFd = -1;
   inboundFd6 = -1;
+  /** Every listening fd (outbound and inbound), for a handover. */
+  readonly fds: ListeningFd[] = [];
   private readonly servers: Server[] = [];
 
   /** Listens on address:port inside the netns; returns the listening fd. */
@@ -39,23 +88,31 @@ export class WorkloadListeners {
     address: string,
     port: number,
     onConnection: (s: Socket) => void,
+    inherit?: InheritListener,
+    gate?: ListenGate,
   ): Promise<number> {
     const family = address.includes(':') ? 6 : 4;
-    const fd = native().netnsSocket(netnsPath, {
-      family,
-      address,
-      port,
-      backlog: 1024,
-      reuseAddr: true,
-      v6only: family === 6,
-    });
+    const inherited = inherit?.(netnsPath, role, address, port);
+    const fd =
+      inherited ??
+      native().netnsSocket(netnsPath, {
+        family,
+        address,
+        port,
+        backlog: 1024,
+        reuseAddr: true,
+        v6only: family === 6,
+      });
     try {
-      this.servers.push(await serveFd(fd, onConnection));
+      this.servers.push(
+        await serveFd(fd, onConnection, inherited === undefined ? undefined : gate),
+      );
     } catch (e) {
       native().closeFd(fd);
       throw e;
     }
     this.addresses.push({ role, address, port });
+    this.fds.push({ role, address, port, fd });
     return fd;
   }
 
@@ -63,25 +120,47 @@ export class WorkloadListeners {
     netnsPath: string,
     onOutbound: (s: Socket) => void,
     onInbound: (s: Socket) => void,
+    inherit?: InheritListener,
+    gate?: ListenGate,
   ): Promise<WorkloadListeners> {
     const l = new WorkloadListeners();
     try {
-      await l.listen(netnsPath, 'outbound', '127.0.0.1', constants.PORT_OUTBOUND, onOutbound);
+      await l.listen(
+        netnsPath,
+        'outbound',
+        '127.0.0.1',
+        constants.PORT_OUTBOUND,
+        onOutbound,
+        inherit,
+        gate,
+      );
       l.inboundFd = await l.listen(
         netnsPath,
         'inbound',
         '127.0.0.1',
         constants.PORT_INBOUND,
         onInbound,
+        inherit,
+        gate,
       );
       try {
-        await l.listen(netnsPath, 'outbound', '::1', constants.PORT_OUTBOUND, onOutbound);
+        await l.listen(
+          netnsPath,
+          'outbound',
+          '::1',
+          constants.PORT_OUTBOUND,
+          onOutbound,
+          inherit,
+          gate,
+        );
         l.inboundFd6 = await l.listen(
           netnsPath,
           'inbound',
           '::1',
           constants.PORT_INBOUND,
           onInbound,
+          inherit,
+          gate,
         );
       } catch (e) {
         // A pod without IPv6 has no ::1; IPv4 serves it (and an IPv6 address it
@@ -99,6 +178,7 @@ export class WorkloadListeners {
   close(): void {
     for (const s of this.servers) s.close();
     this.servers.length = 0;
+    this.fds.length = 0;
     this.inboundFd = -1;
     this.inboundFd6 = -1;
   }

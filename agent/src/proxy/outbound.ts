@@ -9,7 +9,7 @@
 //                              any address of a dual-stack pod goes to the same podIP:15008;
 //   anything else            → plaintext, dialled from the app's own netns.
 
-import type { ClientHttp2Stream } from 'node:http2';
+import { type ClientHttp2Stream, constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { PeerId } from '../identity/index.ts';
 import type { L7Engine } from '../l7/index.ts';
@@ -208,6 +208,7 @@ function tunnel(
   host: string,
   port: number,
   entry: Entry,
+  retried = false,
 ): void {
   let stream: ClientHttp2Stream | undefined;
   try {
@@ -235,12 +236,20 @@ function tunnel(
   client.on('error', () => {});
   client.once('close', clientGone);
   let answered = false;
+  // A stream the peer refused unprocessed (REFUSED_STREAM: it raced the GOAWAY of an
+  // agent handing over) is safe to open again, once, on a fresh session.
+  const again = () =>
+    !answered && !retried && !client.destroyed && s.rstCode === h2.NGHTTP2_REFUSED_STREAM;
   const tunnelGone = () => {
+    if (again()) {
+      client.off('close', clientGone);
+      return tunnel(ctx, client, peer, srcIP, host, port, entry, true);
+    }
     // The session failed (peer unreachable, handshake refused) before any answer.
     if (!answered) refuse(ctx, client, entry, 'HBONE tunnel could not be opened');
   };
   s.on('error', () => {
-    if (!client.destroyed) client.resetAndDestroy();
+    if (!client.destroyed && !again()) client.resetAndDestroy();
   });
   s.once('close', tunnelGone);
   s.once('response', (headers) => {

@@ -5,13 +5,19 @@
 // anything that is not two plain sockets (HBONE streams, TLS) and the
 // fallback when a socket cannot be handed over. WEFT_KERNEL_RELAY=0 turns it off.
 import type { Socket } from 'node:net';
-import { native } from '../datapath/index.ts';
+import { type MovedRelay, native } from '../datapath/index.ts';
 import type { DirectionStats } from '../telemetry/index.ts';
 import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;
 
-const pending = new Map<number, (ab: number, ba: number, reset: boolean) => void>();
+interface Pending {
+  stats: DirectionStats;
+  done: (ab: number, ba: number, reset: boolean) => void;
+  /** What to do when it moves to another process: its stats no longer count it here. */
+  moved: () => void;
+}
+const pending = new Map<number, Pending>();
 let started: boolean | undefined;
 let handedOver = 0;
 
@@ -38,7 +44,7 @@ function available(): boolean {
       native().relayStart((id, ab, ba, reset) => {
         const f = pending.get(id);
         pending.delete(id);
-        f?.(ab, ba, reset);
+        f?.done(ab, ba, reset);
       });
       started = true;
     } catch {
@@ -85,13 +91,19 @@ export function joinSockets(
     client.on('error', () => {});
     upstream.on('error', () => {});
     const before = { ...joined.counts };
-    pending.set(id, (ab, ba, reset) => {
-      const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
-      stats.active--;
-      stats.bytesFromClient += counts.fromClient;
-      stats.bytesToClient += counts.toClient;
-      if (reset) stats.reset++;
-      onDone(reset, counts);
+    pending.set(id, {
+      stats,
+      done: (ab, ba, reset) => {
+        const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
+        stats.active--;
+        stats.bytesFromClient += counts.fromClient;
+        stats.bytesToClient += counts.toClient;
+        if (reset) stats.reset++;
+        onDone(reset, counts);
+      },
+      moved: () => {
+        stats.active--;
+      },
     });
     // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
     client.destroy();
@@ -126,3 +138,45 @@ export function joinSockets(
 }
 
 const MAX_TRIES = 16;
+
+/** Connections in the kernel relay of this process right now. */
+export function relaysLive(): number {
+  return pending.size;
+}
+
+/**
+ * Takes every connection out of this process's relay to hand it to the agent that takes
+ * over (handover/). Their sockets and pipes (with the bytes in them) become the caller's;
+ * this process no longer counts them nor logs their end.
+ */
+export function exportRelays(): { relay: MovedRelay; stats: DirectionStats | undefined }[] {
+  if (!started) return [];
+  return native()
+    .relayExport()
+    .map((relay) => {
+      const p = pending.get(relay.id);
+      pending.delete(relay.id);
+      p?.moved();
+      return { relay, stats: p?.stats };
+    });
+}
+
+/** Relays a connection the previous agent exported; counted in stats until it ends. */
+export function adoptRelay(m: MovedRelay, stats: DirectionStats): boolean {
+  if (!available()) return false;
+  const id = native().relayImport(m);
+  stats.active++;
+  pending.set(id, {
+    stats,
+    done: (ab, ba, reset) => {
+      stats.active--;
+      stats.bytesFromClient += ab;
+      stats.bytesToClient += ba;
+      if (reset) stats.reset++;
+    },
+    moved: () => {
+      stats.active--;
+    },
+  });
+  return true;
+}

@@ -1,5 +1,7 @@
 // sandbox/: the sandbox cluster.
+
+export { restartAgent } from './agent-process.ts';
 export { lastJson, runInPod, spawnInPod } from './exec.ts';
-export { loadSandboxState, statePath } from './layout/state.ts';
+export { loadSandboxState, saveSandboxState, statePath } from './layout/state.ts';
 export { sandboxLayout } from './layout/topology.ts';
 export { Sandbox, teardown } from './sandbox.ts';

@@ -3,13 +3,10 @@
 // addresses and cgroups, writes the resolved cluster for the agents, and runs
 // one agent per node inside that node's netns and cgroup.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -22,6 +19,7 @@ import { cgroup2Root, repoRoot } from '../datapath/index.ts';
 import { type CaStore, IssuerServer, openCaStore } from '../issuer/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/index.ts';
+import { type RestartResult, restartAgent, spawnAgent, waitForAgent } from './agent-process.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
 import {
   loadSandboxState,
@@ -99,6 +97,7 @@ export class Sandbox {
           cgroupRoot: join(cg, n.name),
           pinRoot: join(this.layout.pinRoot, n.name),
           adminSocket: join(this.layout.stateDir, `${n.name}.sock`),
+          handoverSocket: join(this.layout.stateDir, `${n.name}.handover.sock`),
           log: join(this.layout.stateDir, `${n.name}.log`),
           agentPid: null,
         };
@@ -260,6 +259,7 @@ export class Sandbox {
         },
       ]),
     );
+    this.agentPidsFromDisk();
     copyPolicies(this.opts.manifests, join(this.state.resolvedDir, 'policies'));
     const out = join(this.state.resolvedDir, 'cluster.yaml');
     writeFileSync(`${out}.tmp`, renderResolved(snap, placements, services));
@@ -316,7 +316,29 @@ export class Sandbox {
   /** Starts a node's agent in the node's netns and cgroup; resolves once it answers. */
   async startAgent(nodeName: string): Promise<void> {
     const n = this.node(nodeName);
-    const args = [
+    n.agentArgs = this.agentArgs(n);
+    const child = spawnAgent(n, n.agentArgs);
+    n.agentPid = child.pid;
+    saveSandboxState(this.state);
+    await waitForAgent(n, child.pid, child.exited);
+  }
+
+  /**
+   * What a DaemonSet update does on the node (a new agent takes over, the old one drains
+   * and exits), or with kill what a crash does; resolves when the old agent is gone.
+   */
+  async restartAgent(nodeName: string, opts: { kill?: boolean } = {}): Promise<RestartResult> {
+    const n = this.node(nodeName);
+    n.agentArgs ??= this.agentArgs(n);
+    try {
+      return await restartAgent(n, n.agentArgs, opts);
+    } finally {
+      saveSandboxState(this.state);
+    }
+  }
+
+  private agentArgs(n: NodeState): string[] {
+    return [
       'agent',
       '--node',
       n.name,
@@ -328,6 +350,7 @@ export class Sandbox {
       n.pinRoot,
       '--admin-socket',
       n.adminSocket,
+      ...(n.handoverSocket ? ['--handover-socket', n.handoverSocket] : []),
       ...(this.opts.splice ? ['--splice'] : []),
       ...(this.opts.hboneKeepaliveSeconds
         ? ['--hbone-keepalive', String(this.opts.hboneKeepaliveSeconds)]
@@ -337,30 +360,6 @@ export class Sandbox {
         ? ['--issuer', this.issuerSocket(), '--issuer-token-file', this.tokenFile(n.name)]
         : []),
     ];
-    const script = `echo $$ > '${join(n.cgroupRoot, 'agent')}/cgroup.procs' && exec nsenter --net='${netnsPath(n.netns)}' "$@"`;
-    const logFd = openSync(n.log, 'a');
-    // Through bin/weft, as a node runs it: the agent gets the same Node flags there.
-    const child = spawn('sh', ['-c', script, 'sh', `${repoRoot}bin/weft`, ...args], {
-      stdio: ['ignore', logFd, logFd],
-      detached: true,
-      env: { ...process.env, WEFT_NODE: process.execPath },
-    });
-    closeSync(logFd);
-    child.unref();
-    n.agentPid = child.pid ?? null;
-    saveSandboxState(this.state);
-    const { fetchStatus } = await import('../admin/index.ts');
-    for (let i = 0; i < 200; i++) {
-      if (child.exitCode !== null)
-        throw new Error(`agent of ${n.name} exited (${child.exitCode}); see ${n.log}`);
-      try {
-        await fetchStatus(n.adminSocket);
-        return;
-      } catch {
-        await sleep(50);
-      }
-    }
-    throw new Error(`agent of ${n.name} did not answer within 10 s; see ${n.log}`);
   }
 
   /** Stops a node's agent (SIGKILL by default: a crash). Its pins stay, so pods fail closed. */
@@ -376,6 +375,25 @@ export class Sandbox {
     for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await sleep(25);
     n.agentPid = null;
     saveSandboxState(this.state);
+  }
+
+  /** `weft sandbox restart` (another process) may have replaced an agent: keep its pid. */
+  private agentPidsFromDisk(): void {
+    try {
+      const disk = loadSandboxState(this.opts.name);
+      for (const n of this.state.nodes) {
+        const d = disk.nodes.find((x) => x.name === n.name);
+        if (
+          d &&
+          d.agentPid !== n.agentPid &&
+          d.agentPid !== null &&
+          existsSync(`/proc/${d.agentPid}`)
+        )
+          n.agentPid = d.agentPid;
+      }
+    } catch {
+      // no state file yet
+    }
   }
 
   /** Stops the controller's watch, the agents, and removes everything. */

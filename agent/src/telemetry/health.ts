@@ -48,7 +48,9 @@ function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }
 async function listen(server: Server, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    // SO_REUSEPORT: during an upgrade the new agent's pod (same node, host network) binds
+    // the same ports beside the old one (docs/upgrade.md).
+    server.listen({ port, host, reusePort: port !== 0 }, () => resolve());
   });
   return (server.address() as AddressInfo).port;
 }

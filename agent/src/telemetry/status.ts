@@ -1,5 +1,6 @@
 // What `weft status` shows for a node: the admin API's /status document.
 import type { RouteParentStatus } from '../state/index.ts';
+import { type AgentLifecycle, formatLifecycle } from './lifecycle.ts';
 import type { HboneCounters } from './stats.ts';
 
 export interface WorkloadStatus {
@@ -56,6 +57,8 @@ export interface AgentStatus {
   datapathEventsSuppressed?: number;
   /** Gateway API routes in force, with their conditions per parent Service. */
   routes?: { route: string; parents: RouteParentStatus[] }[];
+  /** Generation, start time, handover (telemetry/lifecycle.ts). */
+  lifecycle?: AgentLifecycle;
 }
 
 function pad(rows: string[][]): string {
@@ -87,6 +90,7 @@ export function formatStatus(s: AgentStatus): string {
   const i = s.proxy.inbound;
   const lines = [
     `node ${s.node}  (snapshot ${s.snapshotVersion}, map layout ${s.layoutVersion})`,
+    ...(s.lifecycle ? formatLifecycle(s.lifecycle) : []),
     '',
     s.workloads.length ? pad(rows) : 'no pods on this node',
     '',

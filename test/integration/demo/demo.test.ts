@@ -12,7 +12,7 @@ describePrivileged('demo', () => {
     const r = spawnSync(process.execPath, [`${repoRoot}scripts/demo.ts`], {
       cwd: repoRoot,
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 90_000,
       env: { ...process.env, NO_COLOR: '1' },
     });
     expect(r.stderr).toBe('');
@@ -23,5 +23,5 @@ describePrivileged('demo', () => {
     expect(readdirSync('/var/run/netns').filter((n) => n.startsWith(`weft-${name}-`))).toEqual([]);
     expect(existsSync(`${cgroup2Root()}/weft-${name}`)).toBe(false);
     expect(existsSync(`/sys/fs/bpf/weft/${name}`)).toBe(false);
-  });
+  }, 100_000);
 });

@@ -94,6 +94,33 @@ describePrivileged('weft sandbox CLI', () => {
     });
   });
 
+  it('restarts a node agent by handover, and with --kill as a crash; weft status says which generation runs', () => {
+    const before = loadSandboxState(name).nodes[0]!.agentPid!;
+    const r = weft('sandbox', 'restart', '--name', name, '--node', 'node-1');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^node-1: agent pid \\d+ took over from ${before} `));
+    // It returns once the old agent is gone; the state names the new one.
+    expect(existsSync(`/proc/${before}`)).toBe(false);
+    const after = loadSandboxState(name).nodes[0]!.agentPid!;
+    expect(after).not.toBe(before);
+    const st = weft('status', '--sandbox', name, '--node', 'node-1');
+    expect(st.stdout).toMatch(
+      new RegExp(
+        `agent: generation 2, pid ${after}, started .*\\n  took over from generation 1 \\(pid ${before}\\): 5 listeners`,
+      ),
+    );
+    const k = weft('sandbox', 'restart', '--name', name, '--node', 'node-1', '--kill');
+    expect(k.status).toBe(0);
+    expect(k.stdout).toMatch(new RegExp(`started after a kill of ${after} `));
+    expect(weft('status', '--sandbox', name, '--node', 'node-1').stdout).toMatch(
+      /agent: generation 3, pid \d+/,
+    );
+    const bad = weft('sandbox', 'restart', '--name', name, '--node', 'node-9');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--node is one of node-1, node-2, not node-9/);
+  }, 120_000);
+
   it('goes down after a crash, leaving nothing, and down is idempotent', () => {
     const s = loadSandboxState(name);
     for (const pid of [s.controllerPid, ...s.nodes.map((n) => n.agentPid!)])

@@ -63,10 +63,12 @@ describe('helm template', () => {
   it('validation catches a broken object (the check itself can fail)', () => {
     const [ds] = render('weft-system').filter((o) => o.kind === 'DaemonSet');
     const broken = structuredClone(ds!) as K8sObject & {
-      spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } };
+      spec: { template: { spec: { terminationGracePeriodSeconds: unknown } } };
     };
-    broken.spec.template.spec.containers[0]!.ports[0]!.containerPort = 'metrics';
-    expect(() => validateObject(broken)).toThrow(/DaemonSet weft-agent: .*containerPort/);
+    broken.spec.template.spec.terminationGracePeriodSeconds = 'long';
+    expect(() => validateObject(broken)).toThrow(
+      /DaemonSet weft-agent: .*terminationGracePeriodSeconds/,
+    );
     expect(() =>
       validateObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }),
     ).toThrow(/no schema/);

@@ -46,8 +46,28 @@ describe('command lines', () => {
         '--issuer https://weft-issuer.weft-system.svc:15012 ' +
         '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /etc/weft/ca/root.pem ' +
         '--trust-domain cluster.local --root-namespace weft-system --mtls-default permissive ' +
-        '--metrics-port 15020 --health-port 15021 --log-level info',
+        '--metrics-port 15020 --health-port 15021 --log-level info ' +
+        '--handover-socket /run/weft/handover.sock --drain-grace 30',
     );
+  });
+
+  it('updates agents by handover: a surge pod beside the old one, never a node without an agent', () => {
+    const ds = workload(defaults, 'DaemonSet', 'weft-agent') as unknown as {
+      spec: {
+        updateStrategy: unknown;
+        template: { spec: { terminationGracePeriodSeconds: number; hostNetwork: boolean } };
+      };
+    };
+    expect(ds.spec.updateStrategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    // On the host network, containerPorts are host ports: the surge pod could not schedule.
+    expect(
+      (container(defaults, 'DaemonSet', 'weft-agent') as { ports?: unknown }).ports,
+    ).toBeUndefined();
+    // The old agent drains for --drain-grace; the kubelet waits that and 15 s more.
+    expect(ds.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
   });
 
   it('default values: the issuer command line contract, word for word', () => {

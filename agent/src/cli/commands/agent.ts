@@ -3,9 +3,16 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer, parseHostPort } from '../../admin/index.ts';
-import { Agent } from '../../agent/index.ts';
+import { Agent, Lifecycle } from '../../agent/index.ts';
 import { nativeKernelProbe, requireKernelFeatures } from '../../check/index.ts';
-import { ADMIN_SOCKET, PIN_ROOT, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
+import {
+  ADMIN_SOCKET,
+  HANDOVER_SOCKET,
+  PIN_ROOT,
+  TRUST_DOMAIN,
+  WEFT_NAMESPACE,
+} from '../../config/index.ts';
+import { DEFAULT_DRAIN_GRACE_MS } from '../../handover/index.ts';
 import { configureHttp, DEFAULT_HBONE_LIMITS, MIN_KEEPALIVE_MS } from '../../proxy/index.ts';
 import type { SnapshotSource } from '../../sources/index.ts';
 import { HealthServer } from '../../telemetry/index.ts';
@@ -29,6 +36,10 @@ Options:
   --access-log-query-strings
                         keep query strings of request paths in the access log (default off:
                         they may carry credentials)
+  --handover-socket PATH  where this agent takes over from a running one, and waits for
+                        the next (default ${HANDOVER_SOCKET}; a hostPath on Kubernetes)
+  --drain-grace S       after handing over, serve what could not move for at most S
+                        seconds (default ${DEFAULT_DRAIN_GRACE_MS / 1000}); then it is reset
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
   --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer (re-read on each request)
@@ -62,6 +73,8 @@ export async function run(args: string[]): Promise<number> {
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
     'access-log-query-strings': { type: 'boolean', default: false },
+    'handover-socket': { type: 'string', default: HANDOVER_SOCKET },
+    'drain-grace': { type: 'string' },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
@@ -108,6 +121,7 @@ export async function run(args: string[]): Promise<number> {
       `agent: --hbone-max-streams takes a count from 1 to 999999, not ${maxStreams}`,
     );
   const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
+  const graceMs = secondsOption('agent', values, 'drain-grace', 0, 86400) ?? DEFAULT_DRAIN_GRACE_MS;
   if (bodyIdleMs) configureHttp({ bodyIdleMs });
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
@@ -136,7 +150,12 @@ export async function run(args: string[]): Promise<number> {
   const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
   // No fallback: every probed feature is on the enforcement path (check/features.ts).
   requireKernelFeatures(nativeKernelProbe());
+  // A running agent on this node hands its listening sockets over (docs/upgrade.md).
+  const handoverPath = values['handover-socket'];
+  const life = await Lifecycle.begin(handoverPath);
   const agent = new Agent({
+    inherit: life.inherit,
+    lifecycle: () => life.status(),
     node,
     manifests: values.manifests,
     source,
@@ -166,16 +185,46 @@ export async function run(args: string[]): Promise<number> {
       : undefined,
   });
   // Health first: the kubelet may probe before the initial lists are in (ready says 503 until then).
-  const health = await HealthServer.start(agent, { healthPort, metricsPort });
-  await agent.start();
+  // Ready only once it serves every listener: during an update the kubelet stops the old pod
+  // when the new one is ready, and by then the old one must have handed over.
+  let serving = false;
+  const health = await HealthServer.start(
+    { ready: () => serving && agent.ready(), status: () => agent.status() },
+    { healthPort, metricsPort },
+  );
+  try {
+    await agent.start();
+  } catch (e) {
+    life.abandon(); // the running agent carries on
+    throw e;
+  }
+  await life.accepted(agent, log);
+  serving = true;
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });
-  process.stderr.write(`weft agent: node ${values.node} ready\n`);
-  await new Promise<void>((resolve) => {
+  process.stderr.write(
+    `weft agent: node ${values.node} ready (generation ${life.generation}${life.takeover ? `, took over from pid ${life.takeover.status.from.pid}` : ''})\n`,
+  );
+  // Handed over: the admin socket path is the new agent's; kept-alive clients move there too.
+  const handedOver = life.offer(handoverPath, agent, graceMs, log, () => admin.close());
+  const signalled = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  admin.close();
+  const first = await Promise.race([
+    handedOver.then(() => 'handover'),
+    signalled.then(() => 'signal'),
+  ]);
+  // Told to stop after handing over (the old pod of a DaemonSet update): drain first.
+  if (first === 'signal' && life.handedOver) await handedOver;
+  if (life.handedOver) {
+    const r = await handedOver;
+    process.stderr.write(
+      `weft agent: handed over to pid ${r.to}: ${r.moved} relayed connections moved; ${r.reason}\n`,
+    );
+  }
+  life.close();
+  if (!life.handedOver) admin.close();
   health.close();
   await agent.stop();
   closeSource();

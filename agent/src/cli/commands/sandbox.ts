@@ -6,14 +6,16 @@ import { join, resolve } from 'node:path';
 import { repoRoot } from '../../datapath/index.ts';
 import {
   loadSandboxState,
+  restartAgent,
   Sandbox,
   sandboxLayout,
+  saveSandboxState,
   statePath,
   teardown,
 } from '../../sandbox/index.ts';
 import { parse, UsageError } from '../args.ts';
 
-export const help = `Usage: weft sandbox <up|down|status|exec> [options]
+export const help = `Usage: weft sandbox <up|down|status|exec|restart> [options]
 
   up [--name N] [--nodes N] --manifests DIR [--splice] [--dual-stack]
         Build a sandbox of N nodes (default 2) and run an agent on each. The
@@ -28,6 +30,11 @@ export const help = `Usage: weft sandbox <up|down|status|exec> [options]
         Nodes, agents, pods with their addresses, services with ClusterIPs.
   exec [--name N] <namespace>/<pod> -- CMD [ARGS...]
         Run CMD inside the pod's network namespace and cgroup.
+  restart [--name N] --node NODE [--kill]
+        Upgrade the node's agent as a DaemonSet update does: a new agent takes
+        over the running one's sockets, the old one drains and exits; returns
+        when it is gone. --kill kills the agent instead (as a crash would) and
+        starts a new one: pods fail closed until it is up (docs/upgrade.md).
 
 The default name is 'weft'. Needs root and a kernel with BPF.
 `;
@@ -170,6 +177,35 @@ function exec(args: string[]): number {
   return r.status ?? 1;
 }
 
+async function restart(args: string[]): Promise<number> {
+  const { values } = parse('sandbox restart', args, {
+    ...nameOpt,
+    node: { type: 'string' },
+    kill: { type: 'boolean', default: false },
+  });
+  if (values.help) return usage();
+  const s = loadSandboxState(values.name);
+  const n = s.nodes.find((x) => x.name === values.node);
+  if (!n)
+    throw new UsageError(
+      `sandbox restart: --node is one of ${s.nodes.map((x) => x.name).join(', ')}${values.node ? `, not ${values.node}` : ''}`,
+    );
+  if (!n.agentArgs) throw new UsageError(`sandbox restart: ${n.name} has no recorded agent`);
+  try {
+    const r = await restartAgent(n, n.agentArgs, { kill: values.kill });
+    process.stdout.write(
+      `${n.name}: agent pid ${r.pid} ${values.kill ? 'started after a kill of' : 'took over from'} ${r.oldPid ?? 'none'} (${Math.round(r.handoverMs)} ms)\n`,
+    );
+    return 0;
+  } finally {
+    // Re-read: the controller may have written meanwhile; only this node's pid changes.
+    const now = loadSandboxState(values.name);
+    const m = now.nodes.find((x) => x.name === n.name);
+    if (m) m.agentPid = n.agentPid;
+    saveSandboxState(now);
+  }
+}
+
 function usage(): number {
   process.stdout.write(help);
   return 0;
@@ -186,6 +222,8 @@ export async function run(args: string[]): Promise<number> {
       return status(rest);
     case 'exec':
       return exec(rest);
+    case 'restart':
+      return restart(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -152,6 +152,18 @@ export class HbonePool {
     return this.sessions.size;
   }
 
+  /**
+   * Handing over: no new streams from here; each session closes after its last stream.
+   * One still connecting keeps its queued streams (close() now would fail them).
+   */
+  drain(): void {
+    for (const e of this.sessions.values()) {
+      e.retired = true;
+      if (e.streams === 0 && !e.session.connecting) e.session.close();
+    }
+    this.sessions.clear();
+  }
+
   close(): void {
     for (const e of this.sessions.values()) e.session.destroy();
     this.sessions.clear();

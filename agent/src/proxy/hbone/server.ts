@@ -3,7 +3,12 @@
 // own address, from a peer whose certificate chains to the trust bundle and
 // carries a SPIFFE ID of our trust domain, then connects to the app from
 // 127.0.0.6 (::1 for an IPv6 address of the pod) and joins the stream to it.
-import { type Http2SecureServer, constants as h2, type ServerHttp2Stream } from 'node:http2';
+import {
+  type Http2SecureServer,
+  type Http2Session,
+  constants as h2,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { native } from '../../datapath/index.ts';
@@ -161,25 +166,41 @@ export function handleConnect(
 export class HboneServer {
   private readonly front: Server;
   private readonly server: Http2SecureServer;
+  /** The listening fd (for a handover) and the sessions it serves (drained at one). */
+  readonly fd: number;
+  private readonly sessions = new Set<Http2Session>();
+  private draining = false;
 
-  private constructor(front: Server, server: Http2SecureServer) {
+  private constructor(front: Server, server: Http2SecureServer, fd: number) {
     this.front = front;
     this.server = server;
+    this.fd = fd;
+    server.on('session', (s: Http2Session) => {
+      // A handshake that began before the drain ends in a session no one should use.
+      if (this.draining) s.close();
+      this.sessions.add(s);
+      s.once('close', () => this.sessions.delete(s));
+    });
   }
 
+  /** Opens on podIP:port in the pod's netns, or serves `inherited` (a handed-over listener). */
   static async open(
     ctx: HboneServerContext,
     material: TlsMaterial,
     port: number,
+    inherited?: number,
+    gate?: { when(fn: () => void): void },
   ): Promise<HboneServer> {
-    const fd = native().netnsSocket(ctx.netnsPath, {
-      address: ctx.podIP,
-      port,
-      backlog: 1024,
-      reuseAddr: true,
-    });
+    const fd =
+      inherited ??
+      native().netnsSocket(ctx.netnsPath, {
+        address: ctx.podIP,
+        port,
+        backlog: 1024,
+        reuseAddr: true,
+      });
     try {
-      return await HboneServer.serve(ctx, material, fd);
+      return await HboneServer.serve(ctx, material, fd, inherited === undefined ? undefined : gate);
     } catch (e) {
       native().closeFd(fd);
       throw e;
@@ -190,6 +211,7 @@ export class HboneServer {
     ctx: HboneServerContext,
     material: TlsMaterial,
     fd: number,
+    gate?: { when(fn: () => void): void },
   ): Promise<HboneServer> {
     const guard = ctx.guard;
     const server = createHboneServer(material, ctx.keepalive, guard.limits);
@@ -235,6 +257,11 @@ export class HboneServer {
       server.emit('connection', raw);
     });
     front.on('error', () => {}); // accept errors (EMFILE) leave the listener open
+    if (gate) {
+      // A handed-over socket: accepted from once the agent serves in full.
+      gate.when(() => front.listen({ fd, backlog: 4096 }));
+      return new HboneServer(front, server, fd);
+    }
     await new Promise<void>((resolve, reject) => {
       front.once('error', reject);
       front.listen({ fd, backlog: 4096 }, () => {
@@ -242,7 +269,7 @@ export class HboneServer {
         resolve();
       });
     });
-    return new HboneServer(front, server);
+    return new HboneServer(front, server, fd);
   }
 
   /** New certificate or trust bundle: new handshakes use it, established sessions carry on. */
@@ -253,5 +280,20 @@ export class HboneServer {
   close(): void {
     this.front.close();
     this.server.close();
+  }
+
+  /**
+   * Stops accepting and sends each session GOAWAY (its last stream id): peers open new
+   * sessions (to the agent that took over) for new streams; open streams run to their end.
+   */
+  drain(): void {
+    this.draining = true;
+    this.close();
+    for (const s of this.sessions) s.close();
+  }
+
+  /** Sessions still open. */
+  openSessions(): number {
+    return this.sessions.size;
   }
 }
