@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "errors.h"
@@ -169,7 +170,24 @@ class Relay {
       errno = err;
       WEFT_THROW_ERRNO(env, "epoll_ctl");
     }
+    live_[c->id] = c;
     return c->id;
+  }
+
+  // Resets a live connection now (a revoked one): both sockets closed with RST. The
+  // loop may hold an event for it already, so its memory goes after the loop's next batch.
+  void Reset(uint32_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    Conn* c = it->second;
+    c->reset = true;
+    Finish(c);
+    for (int* fd : {&c->a, &c->b, &c->ab.pipe[0], &c->ab.pipe[1], &c->ba.pipe[0], &c->ba.pipe[1]}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+    graveyard_.push_back(c);
   }
 
  private:
@@ -185,6 +203,7 @@ class Relay {
 
   void Finish(Conn* c) {
     c->finished = true;
+    live_.erase(c->id);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
     // A reset stays abortive (RST, as pipe.ts's resetAndDestroy); both directions
@@ -224,6 +243,8 @@ class Relay {
       // Freed after the batch: an event later in it may name the same connection.
       for (Conn* c : finished) Free(c);
       finished.clear();
+      for (Conn* c : graveyard_) Free(c);
+      graveyard_.clear();
     }
   }
 
@@ -231,6 +252,8 @@ class Relay {
   bool started_ = false;
   int epfd_ = -1;
   std::atomic<uint32_t> next_{1};
+  std::unordered_map<uint32_t, Conn*> live_;
+  std::vector<Conn*> graveyard_;
   Napi::ThreadSafeFunction tsfn_;
 };
 
@@ -247,6 +270,12 @@ Napi::Value RelayAdd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Relay::Get().Add(info.Env(), a, b));
 }
 
+// relayReset(id): resets a live relay (both sides RST); its callback follows.
+Napi::Value RelayReset(const Napi::CallbackInfo& info) {
+  Relay::Get().Reset(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
 // socketAbortive(fd, on): SO_LINGER {1,0} (on) or off, for sockets JavaScript joins.
 Napi::Value SocketAbortive(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -260,6 +289,7 @@ Napi::Value SocketAbortive(const Napi::CallbackInfo& info) {
 void InitRelay(Napi::Env env, Napi::Object exports) {
   exports.Set("relayStart", Napi::Function::New(env, RelayStart));
   exports.Set("relayAdd", Napi::Function::New(env, RelayAdd));
+  exports.Set("relayReset", Napi::Function::New(env, RelayReset));
   exports.Set("socketAbortive", Napi::Function::New(env, SocketAbortive));
 }
 

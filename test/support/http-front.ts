@@ -10,6 +10,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import type { Verdict } from '../../agent/src/proxy/authorize.ts';
 import { serveHttp } from '../../agent/src/proxy/http.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
+import { Connection } from '../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
 
 export interface HttpFront {
@@ -54,16 +55,15 @@ export async function startHttpFront(
         ip: '127.0.0.1',
         port: appPort,
         pool: undefined as never,
-        stats,
-        log,
-        entry: {
-          direction: 'inbound',
-          via: 'plaintext',
-          source: null,
-          sourceAddress: conn.remoteAddress ?? null,
-          destination: `127.0.0.1:${appPort}`,
-          destinationWorkload: 'test/app',
-        },
+        conn: new Connection(
+          { stats, log, observer: null, registry: null },
+          'inbound',
+          'plaintext',
+          null,
+          conn.remoteAddress ?? null,
+          `127.0.0.1:${appPort}`,
+          'test/app',
+        ),
         authorize,
         dial: () => connect(appPort, '127.0.0.1'),
       },

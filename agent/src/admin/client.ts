@@ -1,7 +1,7 @@
 // The other side of the admin API: one GET, JSON back. Used by the CLI
 // (status, observe, policy trace --live), the demo and the tests.
 import { request } from 'node:http';
-import type { AccessEntry } from '../telemetry/access-log.ts';
+import type { AccessEntryJson } from '../telemetry/access-log.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
 
 /** GETs `path` from the agent listening on `socketPath`; a non-200 answer rejects with its error. */
@@ -36,6 +36,6 @@ export function fetchStatus(socketPath: string): Promise<AgentStatus> {
   return adminGet<AgentStatus>(socketPath, '/status');
 }
 
-export function fetchAccessLog(socketPath: string): Promise<AccessEntry[]> {
-  return adminGet<AccessEntry[]>(socketPath, '/access-log');
+export function fetchAccessLog(socketPath: string): Promise<AccessEntryJson[]> {
+  return adminGet<AccessEntryJson[]>(socketPath, '/access-log');
 }

@@ -23,8 +23,10 @@ import type { SnapshotSource } from '../sources/source.ts';
 import type { AuthzRequest } from '../state/authz-types.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
 import { LAYOUT_VERSION } from '../tables/layout.ts';
+import { accessEntryJson } from '../telemetry/access-log.ts';
 import { BoundedLog } from '../telemetry/bounded-log.ts';
 import { FlowLog } from '../telemetry/flows.ts';
+import { AgentMetrics } from '../telemetry/metrics.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
 import { IdAllocator } from './ids.ts';
 
@@ -51,6 +53,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Keep query strings of request paths in the access log (they may carry tokens). */
   accessLogQueryStrings?: boolean;
+  /** Reset carried connections a policy change no longer allows (default off). */
+  revokeOnPolicyChange?: boolean;
+  /** Count the node's metrics (telemetry/metrics.ts; default on). */
+  metrics?: boolean;
 }
 
 /** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
@@ -99,6 +105,8 @@ export class Agent {
   );
   private policyTables: PolicyTables = emptyPolicy;
   readonly flows: FlowLog;
+  /** The node's metrics, served on :15020/metrics (null when off). */
+  readonly metrics: AgentMetrics | null;
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
   private readonly workloadErrors = new Map<string, string>();
@@ -111,6 +119,11 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.opts = opts;
     this.flows = new FlowLog(opts.node, () => this.policyTables);
+    this.metrics =
+      opts.metrics === false
+        ? null
+        : new AgentMetrics({ node: opts.node, tables: () => this.policyTables });
+    this.metrics?.bind(this);
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
   }
 
@@ -126,6 +139,7 @@ export class Agent {
     this.events = this.datapath.events();
     this.events.on('error', (e) => this.log(`datapath event dropped: ${e.message}`));
     this.events.on('event', (e) => {
+      this.metrics?.kernelEvent(e);
       this.flows.fromKernel(
         e,
         (id) => [...this.applied.values()].find((a) => a.id === id)?.workload.key,
@@ -164,6 +178,8 @@ export class Agent {
       keepalive: this.opts.hboneKeepalive,
       hboneLimits: this.opts.hboneLimits,
       log: this.log,
+      revokeOnPolicyChange: this.opts.revokeOnPolicyChange ?? false,
+      ...(this.metrics ? { observer: this.metrics.tcp, requests: this.metrics.requests } : {}),
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     this.proxy.log.queryStrings = this.opts.accessLogQueryStrings ?? false;
@@ -192,7 +208,11 @@ export class Agent {
 
   private enqueue(s: Snapshot): Promise<void> {
     this.queue = this.queue
-      .then(() => this.apply(s))
+      .then(async () => {
+        const t0 = performance.now();
+        await this.apply(s);
+        this.metrics?.reconciled((performance.now() - t0) / 1000);
+      })
       .catch((e: Error) => this.log(`apply failed: ${e.message}`));
     return this.queue;
   }
@@ -357,6 +377,8 @@ export class Agent {
         outbound: { ...this.proxy.stats.outbound },
         inbound: { ...this.proxy.stats.inbound },
         hbone: { ...this.proxy.hboneGuard.counters },
+        connections: this.proxy.connections.size,
+        revoked: this.proxy.connections.revoked,
       },
       rejected: this.source.errors().map((e) => ({ ...e })),
       datapathEventsSuppressed: this.datapath?.suppressedEvents() ?? 0,
@@ -365,7 +387,7 @@ export class Agent {
 
   /** Stops listening and lets go of the datapath; pins stay, so enrolled pods fail closed until the next start. */
   accessLog() {
-    return this.proxy.log.entries();
+    return this.proxy.log.entries().map(accessEntryJson);
   }
 
   /**

@@ -127,6 +127,8 @@ export interface Native {
   relayStart(done: (id: number, ab: number, ba: number, reset: boolean) => void): void;
   /** Relays two connected TCP sockets (fds are duplicated; close yours). Returns the relay id. */
   relayAdd(fdA: number, fdB: number): number;
+  /** Resets both sockets of a relayed pair (RST); its done callback follows with reset. No-op once finished. */
+  relayReset(id: number): void;
   /** SO_LINGER {1,0} on a socket (on) or off: whether its close, or the process's end, sends RST. */
   socketAbortive(fd: number, on: boolean): void;
   netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;

@@ -15,8 +15,8 @@ import {
 import { type Duplex, pipeline } from 'node:stream';
 import { normalizeTarget } from '../policy/http-path.ts';
 import type { AuthzRequest } from '../state/authz-types.ts';
-import type { AccessEntry, AccessLog } from '../telemetry/access-log.ts';
-import type { DirectionStats } from '../telemetry/stats.ts';
+import type { Connection } from '../telemetry/connection.ts';
+import { reportRequest } from '../telemetry/request-report.ts';
 import type { Verdict } from './authorize.ts';
 import { denial } from './authorize.ts';
 import { dialApp } from './forward.ts';
@@ -28,12 +28,8 @@ export interface HttpTarget {
   readonly ip: string;
   readonly port: number;
   readonly pool: SocketPool;
-  readonly stats: DirectionStats;
-  readonly log: AccessLog;
-  readonly entry: Omit<
-    AccessEntry,
-    'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail'
-  >;
+  /** The connection's record: its requests are logged and reported through it. */
+  readonly conn: Connection;
   authorize(req: AuthzRequest): Verdict;
   /** How to reach the app; by default a socket made in the pod's netns (tests dial loopback). */
   dial?(): Duplex;
@@ -129,18 +125,16 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     host: req.headers.host ?? '',
     headers: headersOf(req),
   };
+  const start = Date.now();
+  const t0 = performance.now();
   const v = t.authorize(http);
-  const what = `${http.method} ${t.log.path(http.path)}`;
-  const audit = v.audited ? { audit: v.audited.join(', ') } : {};
+  const what = `${http.method} ${t.conn.sinks.log.path(http.path)}`;
+  const audit = v.audited ? v.audited.join(', ') : undefined;
+  const report = (status: number, flags: string, sent: number) =>
+    reportRequest(t.conn, req, target, start, performance.now() - t0, status, flags, sent);
   if (!v.allow) {
-    t.log.add({
-      ...t.entry,
-      bytesFromClient: 0,
-      bytesToClient: 0,
-      result: 'refused',
-      detail: `${what}: ${denial(v)}`,
-      ...audit,
-    });
+    t.conn.request('refused', `${what}: ${denial(v)}`, audit);
+    report(403, 'policy', 0);
     res.writeHead(403, { 'content-type': 'text/plain' });
     res.end('RBAC: access denied\n');
     return;
@@ -167,22 +161,22 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
       // The answer's codings too: `gzip, chunked` stays that (re-chunked here).
       const ute = ur.headers['transfer-encoding'];
       if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
-      res.writeHead(ur.statusCode ?? 502, rh);
+      const status = ur.statusCode ?? 502;
+      res.writeHead(status, rh);
+      let sent = 0;
+      ur.on('data', (c: Buffer) => {
+        sent += c.length;
+      });
       // A response cut short must reach the client as a reset, never as a clean end.
       pipeline(ur, res, (err) => {
         if (err) {
+          report(status, 'upstream_reset', sent);
           res.destroy();
           up.destroy();
           return;
         }
-        t.log.add({
-          ...t.entry,
-          bytesFromClient: 0,
-          bytesToClient: 0,
-          result: 'ok',
-          detail: what,
-          ...audit,
-        });
+        t.conn.request('ok', what, audit);
+        report(status, '', sent);
       });
     });
     // A dying agent resets the app's connection while this request is on it.
@@ -198,6 +192,7 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
         res.destroy();
         return;
       }
+      report(502, 'upstream_connect_failure', 0);
       res.writeHead(502, { 'content-type': 'text/plain' });
       res.end();
     });
@@ -340,13 +335,23 @@ const server = createServer((req, res) => {
   try {
     handle(t, req, res);
   } catch {
-    t.stats.errors++;
+    t.conn.sinks.stats.errors++;
     conn.destroy();
   }
 });
 
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
+  // Requests are logged one by one; the connection itself is counted, not logged.
+  t.conn.logEnd = false;
+  t.conn.joined(() => conn.destroy());
+  conn.once('close', () => {
+    const s = conn as { bytesRead?: number; bytesWritten?: number };
+    t.conn.end(conn.errored !== null, {
+      fromClient: s.bytesRead ?? 0,
+      toClient: s.bytesWritten ?? 0,
+    });
+  });
   targets.set(conn, t);
   turns.set(conn, new Turns(conn));
   conn.on('error', () => {});

@@ -9,6 +9,12 @@ import { spiffeId } from '../identity/spiffe.ts';
 import { constants } from '../tables/layout.ts';
 import type { NodeWorkload } from '../tables/workloads.ts';
 import { AccessLog } from '../telemetry/access-log.ts';
+import {
+  type ConnectionObserver,
+  ConnectionRegistry,
+  type ConnectionSinks,
+} from '../telemetry/connection.ts';
+import type { RequestSink } from '../telemetry/request-record.ts';
 import { type DirectionStats, ProxyStats } from '../telemetry/stats.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
@@ -19,6 +25,7 @@ import { handleInbound, type InboundContext } from './inbound.ts';
 import { WorkloadListeners } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { tuneStreams } from './pipe.ts';
+import { noLongerAllowed } from './revoke.ts';
 import { SocketPool } from './socket-pool.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
@@ -44,6 +51,12 @@ export interface NodeProxyOptions {
   log?: (line: string) => void;
   /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
   hboneLimits?: HboneLimits;
+  /** TCP metrics, told of every connection's open and close. */
+  observer?: ConnectionObserver;
+  /** Where finished HTTP requests are reported. */
+  requests?: RequestSink;
+  /** Reset carried connections a policy change no longer allows (default off). */
+  revokeOnPolicyChange?: boolean;
 }
 
 export interface ProxiedWorkload {
@@ -58,6 +71,9 @@ export interface ProxiedWorkload {
 export class NodeProxy {
   readonly stats = new ProxyStats();
   readonly log = new AccessLog();
+  /** Every carried connection, by the workload whose policy admitted it. */
+  readonly connections = new ConnectionRegistry();
+  private readonly sinks: { outbound: ConnectionSinks; inbound: ConnectionSinks };
   private tables: ProxyTables = emptyTables;
   private readonly balancer = new Balancer();
   private readonly pool = new SocketPool();
@@ -82,6 +98,14 @@ export class NodeProxy {
     this.report = throttledReport(log);
     this.hboneGuard = new HboneGuard(opts.hboneLimits);
     this.spoofed = spoofReport(this.hboneGuard.counters, log);
+    const sinks = (stats: DirectionStats): ConnectionSinks => ({
+      stats,
+      log: this.log,
+      observer: opts.observer ?? null,
+      registry: this.connections,
+      requests: opts.requests ?? null,
+    });
+    this.sinks = { outbound: sinks(this.stats.outbound), inbound: sinks(this.stats.inbound) };
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;
@@ -98,8 +122,12 @@ export class NodeProxy {
       );
   }
 
+  /** New tables for new connections; with revocation on, carried ones are judged again. */
   setTables(t: ProxyTables): void {
+    const before = this.tables.policy;
     this.tables = t;
+    if (this.opts.revokeOnPolicyChange && t.policy !== before && this.connections.size > 0)
+      this.connections.sweep((c, a) => noLongerAllowed(t.policy, c, a));
   }
 
   private clientContext(id: string): SecureContext | undefined {
@@ -123,9 +151,9 @@ export class NodeProxy {
     const inbound: InboundContext = {
       key: w.key,
       netnsPath,
-      stats: this.stats.inbound,
+      sinks: this.sinks.inbound,
       pool: this.pool,
-      log: this.log,
+      identity: this.opts.identities ? identity : null,
       policy: () => this.tables.policy,
     };
     const out: OutboundContext = {
@@ -135,19 +163,18 @@ export class NodeProxy {
       podIP: w.podIP!,
       podIPs: w.podIPs,
       identity: this.opts.identities ? identity : null,
-      stats: this.stats.outbound,
+      sinks: this.sinks.outbound,
       lookup: this.opts.lookup,
       balancer: this.balancer,
       pool: this.pool,
       hbone: this.hbone,
-      log: this.log,
       local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
     const listeners = await WorkloadListeners.open(
       netnsPath,
-      this.contained(out.stats, (s) => handleOutbound(out, s)),
-      this.contained(inbound.stats, (s) => handleInbound(inbound, s)),
+      this.contained(out.sinks.stats, (s) => handleOutbound(out, s)),
+      this.contained(inbound.sinks.stats, (s) => handleInbound(inbound, s)),
     );
     const p: ProxiedWorkload = {
       workload: w,
@@ -188,9 +215,9 @@ export class NodeProxy {
         podIP: p.workload.podIP!,
         podIPs: p.workload.podIPs,
         trustDomain: this.opts.trustDomain,
-        stats: this.stats.inbound,
+        sinks: this.sinks.inbound,
         pool: this.pool,
-        log: this.log,
+        identity: p.identity,
         report: this.report,
         keepalive: this.keepalive,
         guard: this.hboneGuard,

@@ -57,11 +57,19 @@ function available(): boolean {
 export function joinSockets(
   client: Socket,
   upstream: Socket,
-  stats: DirectionStats,
+  stats: DirectionStats | null,
   onDone: Done,
-): void {
+): Relayed {
   const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
-  if (!available()) return;
+  // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
+  let relayId = 0;
+  const handle: Relayed = {
+    abort() {
+      if (relayId === 0) joined.abort();
+      else if (relayId > 0) native().relayReset(relayId);
+    },
+  };
+  if (!available()) return handle;
   let tries = 0;
   const attempt = () => {
     if (upstream.connecting) return;
@@ -79,6 +87,7 @@ export function joinSockets(
     }
     // Synchronous from the check to here: Node reads nothing in between.
     handedOver++;
+    relayId = id;
     joined.detach();
     client.pause();
     upstream.pause();
@@ -86,11 +95,14 @@ export function joinSockets(
     upstream.on('error', () => {});
     const before = { ...joined.counts };
     pending.set(id, (ab, ba, reset) => {
+      relayId = -1;
       const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
-      stats.active--;
-      stats.bytesFromClient += counts.fromClient;
-      stats.bytesToClient += counts.toClient;
-      if (reset) stats.reset++;
+      if (stats) {
+        stats.active--;
+        stats.bytesFromClient += counts.fromClient;
+        stats.bytesToClient += counts.toClient;
+        if (reset) stats.reset++;
+      }
       onDone(reset, counts);
     });
     // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
@@ -123,6 +135,13 @@ export function joinSockets(
   upstream.on('data', soon);
   client.on('data', soon);
   attempt();
+  return handle;
+}
+
+/** A joined pair, wherever it is carried. */
+export interface Relayed {
+  /** Resets both sides (a revoked connection); its onDone follows with reset seen. */
+  abort(): void;
 }
 
 const MAX_TRIES = 16;

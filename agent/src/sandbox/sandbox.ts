@@ -24,6 +24,7 @@ import { type CaStore, openCaStore } from '../issuer/ca-store.ts';
 import { IssuerServer } from '../issuer/server.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/types.ts';
+import { constants } from '../tables/layout.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
 import { buildNode, buildPod, buildUnderlay, removePod } from './network.ts';
 import { copyPolicies } from './policies.ts';
@@ -325,6 +326,9 @@ export class Sandbox {
       n.pinRoot,
       '--admin-socket',
       n.adminSocket,
+      // Each node's metrics on its own address in the sandbox network (10.250.<i>.2:15020).
+      '--metrics-port',
+      String(constants.PORT_METRICS),
       ...(this.opts.splice ? ['--splice'] : []),
       ...(this.opts.hboneKeepaliveSeconds
         ? ['--hbone-keepalive', String(this.opts.hboneKeepaliveSeconds)]

@@ -32,6 +32,9 @@ Options:
   --access-log-query-strings
                         keep query strings of request paths in the access log (default off:
                         they may carry credentials)
+  --revoke-on-policy-change
+                        reset carried connections that a policy change no longer allows
+                        (default off: established connections carry on, as NetworkPolicy has it)
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
   --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer (re-read on each request)
@@ -65,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
     'access-log-query-strings': { type: 'boolean', default: false },
+    'revoke-on-policy-change': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
@@ -150,6 +154,7 @@ export async function run(args: string[]): Promise<number> {
     rootNamespace: values['root-namespace'],
     mtlsDefault: mtls,
     accessLogQueryStrings: values['access-log-query-strings'],
+    revokeOnPolicyChange: values['revoke-on-policy-change'],
     hboneKeepalive: keepaliveMs ? { intervalMs: keepaliveMs, timeoutMs: keepaliveMs } : undefined,
     hboneLimits: {
       ...DEFAULT_HBONE_LIMITS,
@@ -169,7 +174,10 @@ export async function run(args: string[]): Promise<number> {
       : undefined,
   });
   // Health first: the kubelet may probe before the initial lists are in (ready says 503 until then).
-  const health = await HealthServer.start(agent, { healthPort, metricsPort });
+  const health = await HealthServer.start(
+    { ready: () => agent.ready(), metrics: () => agent.metrics!.render() },
+    { healthPort, metricsPort },
+  );
   await agent.start();
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });

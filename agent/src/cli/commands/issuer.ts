@@ -138,9 +138,6 @@ async function runOnKubernetes(values: Values, lifetime: number): Promise<number
   const health = await HealthServer.start(
     {
       ready: () => ready && cluster.ready,
-      status: () => {
-        throw new Error('the issuer serves no metrics');
-      },
     },
     { healthPort },
   );
