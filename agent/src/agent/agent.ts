@@ -51,6 +51,8 @@ export interface AgentOptions {
   /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
   hboneLimits?: HboneLimits;
   log?: (line: string) => void;
+  /** Where routine news goes (--log-level debug): each snapshot applied. */
+  debug?: (line: string) => void;
   /** Keep query strings of request paths in the access log (they may carry tokens). */
   accessLogQueryStrings?: boolean;
   /** Reset carried connections a policy change no longer allows (default off). */
@@ -211,7 +213,9 @@ export class Agent {
       .then(async () => {
         const t0 = performance.now();
         await this.apply(s);
-        this.metrics?.reconciled((performance.now() - t0) / 1000);
+        const ms = performance.now() - t0;
+        this.metrics?.reconciled(ms / 1000);
+        this.opts.debug?.(`snapshot ${s.version} applied in ${ms.toFixed(1)} ms`);
       })
       .catch((e: Error) => this.log(`apply failed: ${e.message}`));
     return this.queue;

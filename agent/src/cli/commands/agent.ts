@@ -12,6 +12,7 @@ import { DEFAULT_HBONE_LIMITS } from '../../proxy/hbone/limits.ts';
 import { configureHttp } from '../../proxy/http.ts';
 import type { SnapshotSource } from '../../sources/source.ts';
 import { HealthServer } from '../../telemetry/health.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../telemetry/logger.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
@@ -56,8 +57,6 @@ Kubernetes:
   --host-proc DIR       the host's /proc as mounted in the agent (default /proc)
 `;
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
 export async function run(args: string[]): Promise<number> {
   const { values } = parse('agent', args, {
     node: { type: 'string' },
@@ -95,11 +94,11 @@ export async function run(args: string[]): Promise<number> {
   const mtls = values['mtls-default'];
   if (mtls !== 'permissive' && mtls !== 'strict')
     throw new UsageError(`agent: --mtls-default is permissive or strict, not ${mtls}`);
-  const level = LEVELS.indexOf(values['log-level'] as (typeof LEVELS)[number]);
-  if (level < 0)
+  if (!(LOG_LEVELS as readonly string[]).includes(values['log-level']))
     throw new UsageError(
-      `agent: --log-level is one of ${LEVELS.join(', ')}, not ${values['log-level']}`,
+      `agent: --log-level is one of ${LOG_LEVELS.join(', ')}, not ${values['log-level']}`,
     );
+  const logger = createLogger({ name: 'agent', level: values['log-level'] as LogLevel });
   const healthPort = portOption('agent', values, 'health-port');
   const keepaliveMs = secondsOption(
     'agent',
@@ -121,9 +120,7 @@ export async function run(args: string[]): Promise<number> {
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');
   // Agent messages are trouble worth a line (warn); only error silences them.
-  const log = (l: string) => {
-    if (level <= 2) process.stderr.write(`${l}\n`);
-  };
+  const log = (l: string) => logger.warn(l);
   let source: SnapshotSource | undefined;
   let closeSource = () => {};
   if (values.kubernetes) {
@@ -162,6 +159,7 @@ export async function run(args: string[]): Promise<number> {
       ...(maxStreams ? { maxStreams: Number(maxStreams) } : {}),
     },
     log,
+    debug: (l: string) => logger.debug(l),
     issuer: values.issuer
       ? {
           address: values.issuer,
@@ -181,7 +179,7 @@ export async function run(args: string[]): Promise<number> {
   await agent.start();
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });
-  process.stderr.write(`weft agent: node ${values.node} ready\n`);
+  logger.info(`weft agent: node ${values.node} ready`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
