@@ -24,7 +24,9 @@ import type { AuthzRequest } from '../state/authz-types.ts';
 import type { ObjectError, Snapshot } from '../state/types.ts';
 import { LAYOUT_VERSION } from '../tables/layout.ts';
 import { accessEntryJson } from '../telemetry/access-log.ts';
+import { AccessLogWriter, accessLogDestination } from '../telemetry/access-log-writer.ts';
 import { BoundedLog } from '../telemetry/bounded-log.ts';
+import { observers, requestSinks } from '../telemetry/fan-out.ts';
 import { FlowLog } from '../telemetry/flows.ts';
 import { AgentMetrics } from '../telemetry/metrics.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
@@ -59,6 +61,8 @@ export interface AgentOptions {
   revokeOnPolicyChange?: boolean;
   /** Count the node's metrics (telemetry/metrics.ts; default on). */
   metrics?: boolean;
+  /** One JSON line per connection and request: `stdout` or a file (default off). */
+  accessLog?: string;
 }
 
 /** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
@@ -109,6 +113,7 @@ export class Agent {
   readonly flows: FlowLog;
   /** The node's metrics, served on :15020/metrics (null when off). */
   readonly metrics: AgentMetrics | null;
+  private readonly accessLines: AccessLogWriter | null;
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
   private readonly workloadErrors = new Map<string, string>();
@@ -126,6 +131,11 @@ export class Agent {
         ? null
         : new AgentMetrics({ node: opts.node, tables: () => this.policyTables });
     this.metrics?.bind(this);
+    this.accessLines = opts.accessLog
+      ? new AccessLogWriter(accessLogDestination(opts.accessLog), {
+          queryStrings: opts.accessLogQueryStrings ?? false,
+        })
+      : null;
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
   }
 
@@ -181,7 +191,8 @@ export class Agent {
       hboneLimits: this.opts.hboneLimits,
       log: this.log,
       revokeOnPolicyChange: this.opts.revokeOnPolicyChange ?? false,
-      ...(this.metrics ? { observer: this.metrics.tcp, requests: this.metrics.requests } : {}),
+      observer: observers(this.metrics?.tcp, this.accessLines),
+      requests: requestSinks(this.metrics?.requests, this.accessLines),
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     this.proxy.log.queryStrings = this.opts.accessLogQueryStrings ?? false;
@@ -481,5 +492,6 @@ export class Agent {
     await this.queue;
     this.proxy?.close();
     this.datapath?.close();
+    this.accessLines?.close();
   }
 }

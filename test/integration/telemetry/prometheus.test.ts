@@ -4,7 +4,7 @@
 // destination workload by both reporters, and HTTP requests by response code
 // with workloads, principals and mutual_tls.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -102,7 +102,10 @@ describePrivileged('Istio metrics scraped by a real Prometheus', () => {
   };
 
   beforeAll(async () => {
-    c = await testCluster('m', { 'cluster.yaml': cluster });
+    // Each agent's stdout (the access log) goes to its node's log file.
+    c = await testCluster('m', { 'cluster.yaml': cluster }, 2, {
+      agentArgs: ['--access-log', 'stdout'],
+    });
     await c.serve('shop/server', sinkServer(8080));
     await c.serve('shop/web', webServer);
     await c.certificates(3);
@@ -212,4 +215,34 @@ scrape_configs:
       `{} ${OK + FAIL + DENIED}`,
     ]);
   }, 60_000);
+
+  it('writes one JSON access log line per request and per connection on stdout', async () => {
+    const lines = () =>
+      readFileSync(c.sandbox.state.nodes[1]!.log, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"start_time"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (let i = 0; i < 50 && lines().filter((l) => l.method).length < OK + FAIL + DENIED; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const requests = lines().filter((l) => l.method);
+    expect(requests.map((l) => `${l.path} ${l.response_code}`).sort()).toEqual(
+      [
+        ...Array(OK).fill('/ok 200'),
+        ...Array(FAIL).fill('/fail 503'),
+        ...Array(DENIED).fill('/admin 403'),
+      ].sort(),
+    );
+    expect(requests[0]).toMatchObject({
+      reporter: 'destination',
+      source_workload: 'shop/client',
+      source_principal: 'spiffe://cluster.local/ns/shop/sa/client',
+      destination_workload: 'shop/web',
+      connection_security_policy: 'mutual_tls',
+    });
+    const tcp = lines().filter(
+      (l) => l.protocol === 'TCP' && l.destination_workload === 'shop/server',
+    );
+    expect(tcp).toHaveLength(TCP);
+    expect(tcp.every((l) => l.bytes_received === 1000 && l.response_flags === '-')).toBe(true);
+  }, 30_000);
 });

@@ -30,6 +30,9 @@ Options:
   --admin-tcp ADDR      also serve the admin API on TCP, e.g. 127.0.0.1:15000 (default off:
                         any process that reaches it reads the access log)
   --no-admin-tcp        no TCP admin API (the default; kept for existing scripts)
+  --access-log WHERE    one JSON line per connection and HTTP request (Envoy's field names) on
+                        stdout, or appended to the file WHERE; at most 1000 lines a second
+                        (default off)
   --access-log-query-strings
                         keep query strings of request paths in the access log (default off:
                         they may carry credentials)
@@ -66,6 +69,7 @@ export async function run(args: string[]): Promise<number> {
     'admin-socket': { type: 'string', default: ADMIN_SOCKET },
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
+    'access-log': { type: 'string' },
     'access-log-query-strings': { type: 'boolean', default: false },
     'revoke-on-policy-change': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
@@ -152,6 +156,7 @@ export async function run(args: string[]): Promise<number> {
     mtlsDefault: mtls,
     accessLogQueryStrings: values['access-log-query-strings'],
     revokeOnPolicyChange: values['revoke-on-policy-change'],
+    ...(values['access-log'] ? { accessLog: values['access-log'] } : {}),
     hboneKeepalive: keepaliveMs ? { intervalMs: keepaliveMs, timeoutMs: keepaliveMs } : undefined,
     hboneLimits: {
       ...DEFAULT_HBONE_LIMITS,
