@@ -12,6 +12,7 @@ import { serveHttp } from '../../agent/src/proxy/http.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
 import { Connection } from '../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
+import type { RequestTracing } from '../../agent/src/telemetry/tracing.ts';
 
 export interface HttpFront {
   /** The front's port on 127.0.0.1. */
@@ -27,6 +28,7 @@ let fronts = 0;
 export async function startHttpFront(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   authorize: (req: { method: string; path: string }) => Verdict = () => ALLOW,
+  tracing: RequestTracing | null = null,
 ): Promise<HttpFront> {
   const sockets = new Set<Socket>();
   const app = { accepted: 0, open: 0, sockets };
@@ -56,7 +58,7 @@ export async function startHttpFront(
         port: appPort,
         pool: undefined as never,
         conn: new Connection(
-          { stats, log, observer: null, registry: null },
+          { stats, log, observer: null, registry: null, tracing },
           'inbound',
           'plaintext',
           null,

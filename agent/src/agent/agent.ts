@@ -30,6 +30,7 @@ import { observers, requestSinks } from '../telemetry/fan-out.ts';
 import { FlowLog } from '../telemetry/flows.ts';
 import { AgentMetrics } from '../telemetry/metrics.ts';
 import type { AgentStatus } from '../telemetry/status.ts';
+import { type RequestTracing, startTracing } from '../telemetry/tracing.ts';
 import { IdAllocator } from './ids.ts';
 
 export interface AgentOptions {
@@ -114,6 +115,7 @@ export class Agent {
   /** The node's metrics, served on :15020/metrics (null when off). */
   readonly metrics: AgentMetrics | null;
   private readonly accessLines: AccessLogWriter | null;
+  private tracing: RequestTracing | null = null;
   private ids!: IdAllocator;
   private readonly applied = new Map<string, Applied>();
   private readonly workloadErrors = new Map<string, string>();
@@ -183,6 +185,8 @@ export class Agent {
     }
     // The sk_msg splice and the kernel relay would both take the loopback hop's bytes.
     useKernelRelay(!this.opts.splice);
+    // Traces only when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT asks for them.
+    this.tracing = await startTracing(this.opts.node);
     this.proxy = new NodeProxy({
       lookup: (id, port, v6) => this.datapath.takeOrig(id, port, v6),
       trustDomain: this.trustDomain(),
@@ -191,6 +195,7 @@ export class Agent {
       hboneLimits: this.opts.hboneLimits,
       log: this.log,
       revokeOnPolicyChange: this.opts.revokeOnPolicyChange ?? false,
+      tracing: this.tracing,
       observer: observers(this.metrics?.tcp, this.accessLines),
       requests: requestSinks(this.metrics?.requests, this.accessLines),
     });
@@ -493,5 +498,6 @@ export class Agent {
     this.proxy?.close();
     this.datapath?.close();
     this.accessLines?.close();
+    await this.tracing?.shutdown().catch(() => {});
   }
 }

@@ -130,8 +130,18 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
   const v = t.authorize(http);
   const what = `${http.method} ${t.conn.sinks.log.path(http.path)}`;
   const audit = v.audited ? v.audited.join(', ') : undefined;
-  const report = (status: number, flags: string, sent: number) =>
-    reportRequest(t.conn, req, target, start, performance.now() - t0, status, flags, sent);
+  const incoming = req.headers.traceparent;
+  const span = t.conn.sinks.tracing?.start(
+    'destination',
+    typeof incoming === 'string' ? incoming : undefined,
+    start,
+  );
+  let reported = false;
+  const report = (status: number, flags: string, sent: number) => {
+    if (reported) return;
+    reported = true;
+    reportRequest(t.conn, req, target, start, performance.now() - t0, status, flags, sent, span);
+  };
   if (!v.allow) {
     t.conn.request('refused', `${what}: ${denial(v)}`, audit);
     report(403, 'policy', 0);
@@ -140,6 +150,8 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     return;
   }
   const headers = endToEnd(req.headers);
+  // The app's spans (and the next proxy's) are children of this proxy's.
+  if (span) headers.traceparent = span.traceparent;
   // The body keeps its framing (without it the app would read the body as the next request)
   // and its codings: `gzip, chunked` stays that; the parser took the chunked framing off and
   // the request puts it back on (it always ends the list: the parser refuses it otherwise).

@@ -16,6 +16,7 @@ import {
 } from '../telemetry/connection.ts';
 import type { RequestSink } from '../telemetry/request-record.ts';
 import { type DirectionStats, ProxyStats } from '../telemetry/stats.ts';
+import type { RequestTracing } from '../telemetry/tracing.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { HbonePool } from './hbone/client.ts';
 import { DEFAULT_KEEPALIVE, type Keepalive } from './hbone/keepalive.ts';
@@ -57,6 +58,8 @@ export interface NodeProxyOptions {
   requests?: RequestSink;
   /** Reset carried connections a policy change no longer allows (default off). */
   revokeOnPolicyChange?: boolean;
+  /** A span per HTTP request (telemetry/tracing.ts); absent: off. */
+  tracing?: RequestTracing | null;
 }
 
 export interface ProxiedWorkload {
@@ -104,6 +107,7 @@ export class NodeProxy {
       observer: opts.observer ?? null,
       registry: this.connections,
       requests: opts.requests ?? null,
+      tracing: opts.tracing ?? null,
     });
     this.sinks = { outbound: sinks(this.stats.outbound), inbound: sinks(this.stats.inbound) };
     this.hbone = opts.identities

@@ -7,6 +7,7 @@
 import type { AccessLog } from './access-log.ts';
 import type { RequestSink } from './request-record.ts';
 import type { DirectionStats } from './stats.ts';
+import type { RequestTracing } from './tracing.ts';
 
 export type Direction = 'outbound' | 'inbound';
 /** How it crossed: hbone (mTLS), local (same node, in process), plaintext. */
@@ -43,8 +44,10 @@ export interface ConnectionSinks {
   readonly log: AccessLog;
   readonly observer: ConnectionObserver | null;
   readonly registry: ConnectionRegistry | null;
-  /** Where finished HTTP requests go (metrics, traces); null: nowhere. */
+  /** Where finished HTTP requests go (metrics, the access log); null: nowhere. */
   readonly requests?: RequestSink | null;
+  /** A span per request (tracing.ts); null when tracing is off. */
+  readonly tracing?: RequestTracing | null;
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Connection } from './connection.ts';
 import type { RequestRecord } from './request-record.ts';
+import type { RequestSpan } from './tracing.ts';
 
 export function reportRequest(
   conn: Connection,
@@ -15,11 +16,12 @@ export function reportRequest(
   status: number,
   responseFlags: string,
   responseBytes: number,
+  span?: RequestSpan,
 ): void {
   const sink = conn.sinks.requests;
-  if (!sink) return;
+  if (!sink && !span) return;
   const q = path.indexOf('?');
-  const tp = req.headers.traceparent;
+  const tp = span?.traceparent ?? req.headers.traceparent;
   const r: RequestRecord = {
     reporter: conn.direction === 'inbound' ? 'destination' : 'source',
     ...(conn.sourceWorkload ? { sourcePod: conn.sourceWorkload } : {}),
@@ -40,5 +42,6 @@ export function reportRequest(
     responseBytes,
     ...(typeof tp === 'string' ? { traceparent: tp } : {}),
   };
-  sink.request(r);
+  sink?.request(r);
+  span?.end(r);
 }

@@ -13,7 +13,7 @@ import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
 import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
 import { HealthServer } from '../../telemetry/health.ts';
-import { IssuerMetrics } from '../../telemetry/issuer-metrics.ts';
+import type { IssuerMetrics } from '../../telemetry/issuer-metrics.ts';
 import { createLogger, type Logger, logLevel } from '../../telemetry/logger.ts';
 import { parse, portOption, required, UsageError } from '../args.ts';
 
@@ -108,12 +108,14 @@ export async function run(args: string[]): Promise<number> {
   if (values.kubernetes) return runOnKubernetes(values, lifetime, logger, metricsPort);
   const td = values['trust-domain'];
   const store = await openCaStore(required('issuer', values, 'ca-dir'), td);
-  const metrics = new IssuerMetrics(() => store.ca.certPem);
+  // prom-client loads only when metrics are asked for.
+  const metrics =
+    metricsPort === undefined ? undefined : await issuerMetrics(() => store.ca.certPem);
   const health =
     metricsPort === undefined
       ? undefined
       : await HealthServer.start(
-          { ready: () => true, metrics: () => metrics.render() },
+          { ready: () => true, metrics: () => metrics!.render() },
           { metricsPort },
         );
   const source = new ManifestSource(required('issuer', values, 'manifests'));
@@ -125,7 +127,7 @@ export async function run(args: string[]): Promise<number> {
     lifetimeMs: lifetime * 1000,
     cluster: () => source.current(),
     audit: auditTo(logger),
-    metrics,
+    ...(metrics ? { metrics } : {}),
   });
   await server.listen(required('issuer', values, 'listen'));
   process.on('SIGHUP', () => {
@@ -146,6 +148,11 @@ export async function run(args: string[]): Promise<number> {
 }
 
 type Values = Record<string, string | boolean | undefined>;
+
+async function issuerMetrics(caPem: () => string): Promise<IssuerMetrics> {
+  const { IssuerMetrics } = await import('../../telemetry/issuer-metrics.ts');
+  return new IssuerMetrics(caPem);
+}
 
 /** Refusals are trouble (warn); signings and the rest are news (info). */
 function auditTo(logger: Logger): (line: string) => void {
@@ -226,7 +233,7 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
     existing: values['ca-existing'] === true,
     log,
   });
-  const metrics = new IssuerMetrics(() => store.ca.certPem);
+  const metrics = await issuerMetrics(() => store.ca.certPem);
   r.setMetrics(metrics);
   const svc = values['service-name'] as string;
   const names = [`${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`, `${svc}.${ns}`, svc];
