@@ -84,7 +84,11 @@ async function measure(tree: string, name: string): Promise<Result> {
     await new Promise((r) => setTimeout(r, 1500)); // servers listening, certificates issued
     const rate = async (to: string) => {
       const r = lastJson<{ count: number; seconds: number }>(
-        await runInPod(pod('client'), connectLoop(pod(to).ip, seconds * 1000), seconds * 1000 + 20_000),
+        await runInPod(
+          pod('client'),
+          connectLoop(pod(to).ip, seconds * 1000),
+          seconds * 1000 + 20_000,
+        ),
       );
       return r.count / r.seconds;
     };
