@@ -3,7 +3,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer, parseHostPort } from '../../admin/server.ts';
-import { Agent } from '../../agent/agent.ts';
 import { requireKernelFeatures } from '../../check/features.ts';
 import { nativeKernelProbe } from '../../check/host.ts';
 import { ADMIN_SOCKET, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
@@ -144,6 +143,8 @@ export async function run(args: string[]): Promise<number> {
   const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
   // No fallback: every probed feature is on the enforcement path (check/features.ts).
   requireKernelFeatures(nativeKernelProbe());
+  // Loaded once the flags are known good: a usage error answers without the whole agent.
+  const { Agent } = await import('../../agent/agent.ts');
   const agent = new Agent({
     node,
     manifests: values.manifests,

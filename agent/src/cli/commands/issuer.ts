@@ -4,13 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/defaults.ts';
-import { openSecretCaStore } from '../../issuer/ca-secret.ts';
 import { openCaStore } from '../../issuer/ca-store.ts';
-import { IssuerCluster } from '../../issuer/cluster.ts';
-import { PolicyStatusWriter } from '../../issuer/policy-status.ts';
+import type { IssuerCluster } from '../../issuer/cluster.ts';
 import { IssuerServer } from '../../issuer/server.ts';
-import { TokenReviewAuthenticator } from '../../issuer/tokenreview.ts';
-import { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
+import type { loadKubeConfig } from '../../sources/kubernetes/kubeconfig.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
 import { HealthServer } from '../../telemetry/health.ts';
 import type { IssuerMetrics } from '../../telemetry/issuer-metrics.ts';
@@ -171,6 +168,9 @@ async function runOnKubernetes(
   const ns = values.namespace as string;
   const listen = required('issuer', values, 'listen');
   const healthPort = portOption('issuer', values, 'health-port');
+  // The API client loads only on Kubernetes: a static issuer starts without it.
+  const { loadKubeConfig } = await import('../../sources/kubernetes/kubeconfig.ts');
+  const { IssuerCluster } = await import('../../issuer/cluster.ts');
   const kc = loadKubeConfig(values.kubeconfig as string | undefined);
   const cluster = new IssuerCluster(kc, { log });
   let ready = false;
@@ -222,6 +222,9 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
   const { kc, cluster, td, ns, listen, log } = r;
   await cluster.start();
   // weft's AuthorizationPolicies get Accepted/Rejected conditions from here, the one writer.
+  const { PolicyStatusWriter } = await import('../../issuer/policy-status.ts');
+  const { openSecretCaStore } = await import('../../issuer/ca-secret.ts');
+  const { TokenReviewAuthenticator } = await import('../../issuer/tokenreview.ts');
   const statusWriter = new PolicyStatusWriter(kc, { log });
   void statusWriter.start();
   const store = await openSecretCaStore({
