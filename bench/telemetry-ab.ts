@@ -1,9 +1,10 @@
 // What a connection's telemetry costs: new connections per second through the
 // mesh (client on node-1 to server on node-2 over HBONE, and a server on the same
 // node through the in-process hand-off), with this tree's agents and with the
-// agents of another tree (default: the main branch, exported to a temporary
-// directory and run with this tree's node_modules and build). Rounds alternate
-// (A, B, A, B) so both see the same machine.
+// agents of another tree (default: where this branch left main, so that only this
+// branch's changes differ; exported to a temporary directory and run with this
+// tree's node_modules and build, whose BPF objects must match its layout). Rounds
+// alternate (A, B, A, B) so both see the same machine.
 //   node bench/telemetry-ab.ts [rounds] [seconds]     (WEFT_AB_REF=<git ref>)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -13,8 +14,12 @@ import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
 
 const rounds = Number(process.argv[2] ?? 2);
 const seconds = Number(process.argv[3] ?? 5);
-const ref = process.env.WEFT_AB_REF ?? 'main';
 const here = new URL('..', import.meta.url).pathname;
+const ref =
+  process.env.WEFT_AB_REF ??
+  execFileSync('git', ['-C', here, 'merge-base', 'HEAD', 'main'], { encoding: 'utf8' })
+    .trim()
+    .slice(0, 10);
 
 const manifests = `apiVersion: v1
 kind: Namespace

@@ -75,12 +75,25 @@ export class AgentMetrics {
       registers,
     });
     const istio = this.istio;
-    const verdicts = this.verdicts;
+    // Per connection: label sets found once, not hashed on every increment.
+    const allowed = {
+      outbound: this.verdicts.labels({
+        direction: 'outbound',
+        verdict: 'allow',
+        stage: '',
+        policy: '',
+      }),
+      inbound: this.verdicts.labels({
+        direction: 'inbound',
+        verdict: 'allow',
+        stage: '',
+        policy: '',
+      }),
+    };
     this.tcp = {
       opened: (c: Connection) => {
         istio.opened(c);
-        if (c.flag === '')
-          verdicts.inc({ direction: c.direction, verdict: 'allow', stage: '', policy: '' });
+        if (c.flag === '') allowed[c.direction].inc();
       },
       closed: (c: Connection, counts: ByteCounts) => {
         istio.closed(c, counts);
