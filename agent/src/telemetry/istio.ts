@@ -48,11 +48,17 @@ export const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000
 
 type Labels = Record<string, string>;
 
+/**
+ * One TCP label set's counts, kept as plain numbers: prom-client hashes and checks a
+ * child's 23 labels on every increment, so the per-connection path adds here and the
+ * counters read these when scraped.
+ */
 interface TcpSeries {
-  opened: Counter.Internal;
-  closed: Counter.Internal;
-  sent: Counter.Internal;
-  received: Counter.Internal;
+  readonly labels: Labels;
+  opened: number;
+  closed: number;
+  sent: number;
+  received: number;
 }
 
 interface RequestSeries {
@@ -74,12 +80,6 @@ export interface IstioOptions {
 const flagOf = (f: string) => (f === '' ? '-' : f);
 
 export class IstioMetrics implements ConnectionObserver, RequestSink {
-  private readonly tcp: {
-    opened: Counter<string>;
-    closed: Counter<string>;
-    sent: Counter<string>;
-    received: Counter<string>;
-  };
   private readonly req: {
     total: Counter<string>;
     duration: Histogram<string>;
@@ -104,18 +104,39 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
       labelNames: readonly string[],
       buckets: number[],
     ) => new Histogram({ name, help, labelNames, buckets, registers });
-    this.tcp = {
-      opened: counter('istio_tcp_connections_opened_total', 'TCP connections opened.', TCP_LABELS),
-      closed: counter('istio_tcp_connections_closed_total', 'TCP connections closed.', TCP_LABELS),
-      sent: counter(
+    const series = this.tcpSeries;
+    const tcpCounter = (name: string, help: string, pick: (s: TcpSeries) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: TCP_LABELS,
+        registers,
+        collect() {
+          this.reset();
+          for (const s of series.values()) this.inc(s.labels, pick(s));
+        },
+      });
+    // Registered with the registry, which reads them when scraped.
+    void {
+      opened: tcpCounter(
+        'istio_tcp_connections_opened_total',
+        'TCP connections opened.',
+        (s) => s.opened,
+      ),
+      closed: tcpCounter(
+        'istio_tcp_connections_closed_total',
+        'TCP connections closed.',
+        (s) => s.closed,
+      ),
+      sent: tcpCounter(
         'istio_tcp_sent_bytes_total',
         'Bytes sent to the source (the response direction), counted when the connection closes.',
-        TCP_LABELS,
+        (s) => s.sent,
       ),
-      received: counter(
+      received: tcpCounter(
         'istio_tcp_received_bytes_total',
         'Bytes received from the source (the request direction), counted when the connection closes.',
-        TCP_LABELS,
+        (s) => s.received,
       ),
     };
     this.req = {
@@ -149,14 +170,14 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
   opened(c: Connection): void {
     const s = this.tcpOf(c);
     c.series = s;
-    s.opened.inc();
+    s.opened++;
   }
 
   closed(c: Connection, counts: ByteCounts): void {
     const s = (c.series as TcpSeries | null) ?? this.tcpOf(c);
-    s.closed.inc();
-    if (counts.toClient > 0) s.sent.inc(counts.toClient);
-    if (counts.fromClient > 0) s.received.inc(counts.fromClient);
+    s.closed++;
+    s.sent += counts.toClient;
+    s.received += counts.fromClient;
   }
 
   request(r: RequestRecord): void {
@@ -239,12 +260,7 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
   }
 
   private tcpFor(l: Labels): TcpSeries {
-    return {
-      opened: this.tcp.opened.labels(l),
-      closed: this.tcp.closed.labels(l),
-      sent: this.tcp.sent.labels(l),
-      received: this.tcp.received.labels(l),
-    };
+    return { labels: l, opened: 0, closed: 0, sent: 0, received: 0 };
   }
 
   private requestOf(r: RequestRecord): RequestSeries {
