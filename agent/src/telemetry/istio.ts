@@ -117,28 +117,18 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
         },
       });
     // Registered with the registry, which reads them when scraped.
-    void {
-      opened: tcpCounter(
-        'istio_tcp_connections_opened_total',
-        'TCP connections opened.',
-        (s) => s.opened,
-      ),
-      closed: tcpCounter(
-        'istio_tcp_connections_closed_total',
-        'TCP connections closed.',
-        (s) => s.closed,
-      ),
-      sent: tcpCounter(
-        'istio_tcp_sent_bytes_total',
-        'Bytes sent to the source (the response direction), counted when the connection closes.',
-        (s) => s.sent,
-      ),
-      received: tcpCounter(
-        'istio_tcp_received_bytes_total',
-        'Bytes received from the source (the request direction), counted when the connection closes.',
-        (s) => s.received,
-      ),
-    };
+    tcpCounter('istio_tcp_connections_opened_total', 'TCP connections opened.', (s) => s.opened);
+    tcpCounter('istio_tcp_connections_closed_total', 'TCP connections closed.', (s) => s.closed);
+    tcpCounter(
+      'istio_tcp_sent_bytes_total',
+      'Bytes sent to the source (the response direction), counted when the connection closes.',
+      (s) => s.sent,
+    );
+    tcpCounter(
+      'istio_tcp_received_bytes_total',
+      'Bytes received from the source (the request direction), counted when the connection closes.',
+      (s) => s.received,
+    );
     this.req = {
       total: counter('istio_requests_total', 'HTTP and gRPC requests.', REQUEST_LABELS),
       duration: histogram(
