@@ -2,7 +2,7 @@
 # Installs what the build needs, only where it is missing, so `make` works on a
 # clean Debian/Ubuntu host and stays quiet on a prepared one.
 #   apt: clang, llvm, libbpf-dev, bpftool, libelf-dev, zlib, libuv headers,
-#        iproute2, pkg-config
+#        iproute2, pkg-config, tcpdump, prometheus (tests)
 #   node: Node 24 from the npm package node-linux-<arch> (x64, arm64) into .tools/
 #         when the system Node is older than 22.18, the first to run .ts sources
 #         without flags (the Makefile puts .tools/bin first on PATH).
@@ -24,6 +24,7 @@ need_cmd bpftool bpftool
 need_cmd ip iproute2
 need_cmd nsenter util-linux
 need_cmd tcpdump tcpdump # tests capture the node link to prove it carries TLS only
+need_cmd prometheus prometheus # a real Prometheus scrapes the sandbox's agents in a test
 need_cmd pkg-config pkg-config
 need_cmd cmake cmake
 need_cmd g++ g++

@@ -10,6 +10,7 @@ import { type HttpTarget, serveHttp } from '../../agent/src/proxy/http.ts';
 import { parseAuthorizationPolicy } from '../../agent/src/sources/policy/authz-parse.ts';
 import type { Pod } from '../../agent/src/state/types.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
+import { Connection } from '../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
 
 const cart: Pod = {
@@ -122,16 +123,15 @@ export function feed(input: Buffer, timeoutMs = 5000): Promise<Outcome> {
       ip: '10.0.0.2',
       port: 8080,
       pool: undefined as never,
-      stats,
-      log: quietLog,
-      entry: {
-        direction: 'inbound',
-        via: 'plaintext',
-        source: null,
-        sourceAddress: '10.0.0.1',
-        destination: '10.0.0.2:8080',
-        destinationWorkload: 'shop/cart',
-      },
+      conn: new Connection(
+        { stats, log: quietLog, observer: null, registry: null },
+        'inbound',
+        'plaintext',
+        null,
+        '10.0.0.1',
+        '10.0.0.2:8080',
+        'shop/cart',
+      ),
       authorize: (req) => checkRequest(tables, 'shop/cart', { ip: '10.0.0.1' }, 8080, req),
       dial: app,
     };

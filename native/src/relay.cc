@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "errors.h"
@@ -180,7 +180,7 @@ class Relay {
       errno = err;
       WEFT_THROW_ERRNO(env, "epoll_ctl");
     }
-    live_.insert(c);
+    live_[c->id] = c;
     return c->id;
   }
 
@@ -191,7 +191,8 @@ class Relay {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<Moved> out;
     out.reserve(live_.size());
-    for (Conn* c : live_) {
+    for (auto& kv : live_) {
+      Conn* c = kv.second;
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
       out.push_back(Moved{c->id, c->a, c->b, c->ab, c->ba});
@@ -235,8 +236,24 @@ class Relay {
       errno = err;
       WEFT_THROW_ERRNO(env, "epoll_ctl");
     }
-    live_.insert(c);
+    live_[c->id] = c;
     return c->id;
+  }
+
+  // Resets a live connection now (a revoked one): both sockets closed with RST. The
+  // loop may hold an event for it already, so its memory goes after the loop's next batch.
+  void Reset(uint32_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    Conn* c = it->second;
+    c->reset = true;
+    Finish(c);
+    for (int* fd : {&c->a, &c->b, &c->ab.pipe[0], &c->ab.pipe[1], &c->ba.pipe[0], &c->ba.pipe[1]}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+    retired_.push_back(c);
   }
 
  private:
@@ -252,6 +269,7 @@ class Relay {
 
   void Finish(Conn* c) {
     c->finished = true;
+    live_.erase(c->id);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
     // A reset stays abortive (RST, as pipe.ts's resetAndDestroy); both directions
@@ -285,7 +303,6 @@ class Relay {
         if (!ok) c->reset = true;
         if (!ok || (c->ab.shut && c->ba.shut)) {
           Finish(c);
-          live_.erase(c);
           finished.push_back(c);
         }
       }
@@ -301,8 +318,8 @@ class Relay {
   bool started_ = false;
   int epfd_ = -1;
   std::atomic<uint32_t> next_{1};
+  std::unordered_map<uint32_t, Conn*> live_;
   Napi::ThreadSafeFunction tsfn_;
-  std::unordered_set<Conn*> live_;
   std::vector<Conn*> retired_;
 };
 
@@ -366,6 +383,12 @@ Napi::Value RelayAdd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Relay::Get().Add(info.Env(), a, b));
 }
 
+// relayReset(id): resets a live relay (both sides RST); its callback follows.
+Napi::Value RelayReset(const Napi::CallbackInfo& info) {
+  Relay::Get().Reset(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
 // socketAbortive(fd, on): SO_LINGER {1,0} (on) or off, for sockets JavaScript joins.
 Napi::Value SocketAbortive(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -381,6 +404,7 @@ void InitRelay(Napi::Env env, Napi::Object exports) {
   exports.Set("relayAdd", Napi::Function::New(env, RelayAdd));
   exports.Set("relayExport", Napi::Function::New(env, RelayExport));
   exports.Set("relayImport", Napi::Function::New(env, RelayImport));
+  exports.Set("relayReset", Napi::Function::New(env, RelayReset));
   exports.Set("socketAbortive", Napi::Function::New(env, SocketAbortive));
 }
 

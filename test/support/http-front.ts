@@ -10,7 +10,9 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import type { Verdict } from '../../agent/src/proxy/authorize.ts';
 import { serveHttp } from '../../agent/src/proxy/http.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
+import { Connection } from '../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
+import type { RequestTracing } from '../../agent/src/telemetry/tracing.ts';
 
 export interface HttpFront {
   /** The front's port on 127.0.0.1. */
@@ -26,6 +28,7 @@ let fronts = 0;
 export async function startHttpFront(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   authorize: (req: { method: string; path: string }) => Verdict = () => ALLOW,
+  tracing: RequestTracing | null = null,
 ): Promise<HttpFront> {
   const sockets = new Set<Socket>();
   const app = { accepted: 0, open: 0, sockets };
@@ -54,16 +57,15 @@ export async function startHttpFront(
         ip: '127.0.0.1',
         port: appPort,
         pool: undefined as never,
-        stats,
-        log,
-        entry: {
-          direction: 'inbound',
-          via: 'plaintext',
-          source: null,
-          sourceAddress: conn.remoteAddress ?? null,
-          destination: `127.0.0.1:${appPort}`,
-          destinationWorkload: 'test/app',
-        },
+        conn: new Connection(
+          { stats, log, observer: null, registry: null, tracing },
+          'inbound',
+          'plaintext',
+          null,
+          conn.remoteAddress ?? null,
+          `127.0.0.1:${appPort}`,
+          'test/app',
+        ),
         authorize,
         dial: () => connect(appPort, '127.0.0.1'),
       },

@@ -28,6 +28,7 @@ import type { MeshPeer } from '../../agent/src/tables/peers.ts';
 import type { PolicyTables } from '../../agent/src/tables/policy.ts';
 import { emptyRoutes, type RouteTables } from '../../agent/src/tables/routes.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
+import type { ConnectionSinks } from '../../agent/src/telemetry/connection.ts';
 import type { RequestRecord } from '../../agent/src/telemetry/request-record.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
 import { type EchoPod, echoPod } from './echo.ts';
@@ -134,9 +135,9 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
           netnsPath: SELF,
           podIP: ip,
           trustDomain: 'cluster.local',
-          stats: new DirectionStats(),
+          sinks: sinksOf(new DirectionStats()),
+          identity: SERVER_ID,
           pool: sockets,
-          log: new AccessLog(),
           report: () => {},
           keepalive: DEFAULT_KEEPALIVE,
           guard: new HboneGuard(DEFAULT_HBONE_LIMITS),
@@ -163,7 +164,6 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
   const stats = new DirectionStats();
   const localStats = new DirectionStats();
   const listeners = new Map<number, Server>();
-  const log = new AccessLog();
   const outbound = (port: number): OutboundContext => ({
     workloadId: 1,
     workloadKey: 'shop/client',
@@ -171,15 +171,16 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
     podIP: clientIP,
     podIPs: [clientIP],
     identity: CLIENT_ID,
-    stats,
+    sinks: sinksOf(stats),
     lookup: () => ({ ip: vip, port }),
     balancer: new Balancer(),
     pool: sockets,
     hbone,
-    log,
     l7: engine,
     local: (key) =>
-      key === pods.local!.key ? { key, netnsPath: SELF, stats: localStats } : undefined,
+      key === pods.local!.key
+        ? { key, netnsPath: SELF, sinks: sinksOf(localStats), identity: SERVER_ID }
+        : undefined,
     tables: () => tables,
   });
   return {
@@ -221,4 +222,9 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
       sockets.close();
     },
   };
+}
+
+/** A connection record's sinks over these counters (no metrics, no registry). */
+function sinksOf(stats: DirectionStats): ConnectionSinks {
+  return { stats, log: new AccessLog(), observer: null, registry: null };
 }

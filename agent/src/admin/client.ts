@@ -1,7 +1,7 @@
 // The other side of the admin API: one GET, JSON back. Used by the CLI
 // (status, observe, policy trace --live), the demo and the tests.
 import { request } from 'node:http';
-import type { AccessEntry, AgentStatus } from '../telemetry/index.ts';
+import type { AccessEntry, AccessEntryJson, AgentStatus } from '../telemetry/index.ts';
 
 /** GETs `path` from the agent listening on `socketPath`; a non-200 answer rejects with its error. */
 export function adminGet<T>(socketPath: string, path: string): Promise<T> {
@@ -37,6 +37,6 @@ export function fetchStatus(socketPath: string): Promise<AgentStatus> {
   return adminGet<AgentStatus>(socketPath, '/status');
 }
 
-export function fetchAccessLog(socketPath: string): Promise<AccessEntry[]> {
-  return adminGet<AccessEntry[]>(socketPath, '/access-log');
+export function fetchAccessLog(socketPath: string): Promise<AccessEntryJson[]> {
+  return adminGet<AccessEntryJson[]>(socketPath, '/access-log');
 }

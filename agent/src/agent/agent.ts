@@ -28,7 +28,20 @@ import type { SnapshotSource } from '../sources/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { AuthzRequest, ObjectError, Snapshot } from '../state/index.ts';
 import { emptyRoutes, LAYOUT_VERSION, type RouteTables } from '../tables/index.ts';
-import { type AgentLifecycle, type AgentStatus, BoundedLog, FlowLog } from '../telemetry/index.ts';
+import {
+  AccessLogWriter,
+  type AgentLifecycle,
+  AgentMetrics,
+  type AgentStatus,
+  accessEntryJson,
+  accessLogDestination,
+  BoundedLog,
+  FlowLog,
+  observers,
+  type RequestTracing,
+  requestSinks,
+  startTracing,
+} from '../telemetry/index.ts';
 import { ApplyPhase } from './apply.ts';
 import { startIdentities, wantedIdentities } from './certificates.ts';
 import { IdAllocator } from './ids.ts';
@@ -52,6 +65,10 @@ export class Agent {
   private routeTables: RouteTables = emptyRoutes;
   readonly flows: FlowLog;
   private installer!: ApplyPhase;
+  /** The node's metrics, served on :15020/metrics (null when off). */
+  readonly metrics: AgentMetrics | null;
+  private readonly accessLines: AccessLogWriter | null;
+  private tracing: RequestTracing | null = null;
   private workloads: NodeWorkload[] = [];
   private snapshotVersion = 0;
   private snapshot: Snapshot | null = null;
@@ -61,6 +78,16 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.opts = opts;
     this.flows = new FlowLog(opts.node, () => this.policyTables);
+    this.metrics =
+      opts.metrics === false
+        ? null
+        : new AgentMetrics({ node: opts.node, tables: () => this.policyTables });
+    this.metrics?.bind(this);
+    this.accessLines = opts.accessLog
+      ? new AccessLogWriter(accessLogDestination(opts.accessLog), {
+          queryStrings: opts.accessLogQueryStrings ?? false,
+        })
+      : null;
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
   }
 
@@ -78,6 +105,7 @@ export class Agent {
       this.flows,
       (id) => this.installer?.keyOf(id),
       this.log,
+      (e) => this.metrics?.kernelEvent(e),
     );
     if (this.opts.issuer) {
       // A new certificate or bundle reaches the servers; clients pick it up per new session.
@@ -93,6 +121,8 @@ export class Agent {
     }
     // The sk_msg splice and the kernel relay would both take the loopback hop's bytes.
     useKernelRelay(!this.opts.splice);
+    // Traces only when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT asks for them.
+    this.tracing = await startTracing(this.opts.node);
     this.proxy = new NodeProxy({
       lookup: (id, port, v6) => this.datapath.takeOrig(id, port, v6),
       trustDomain: trustDomainOf(this.opts),
@@ -101,6 +131,10 @@ export class Agent {
       hboneLimits: this.opts.hboneLimits,
       log: this.log,
       inherit: this.opts.inherit,
+      revokeOnPolicyChange: this.opts.revokeOnPolicyChange ?? false,
+      tracing: this.tracing,
+      observer: observers(this.metrics?.tcp, this.accessLines),
+      requests: requestSinks(this.metrics?.requests, this.accessLines),
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
     this.proxy.log.queryStrings = this.opts.accessLogQueryStrings ?? false;
@@ -122,7 +156,13 @@ export class Agent {
       return this.queue;
     }
     this.queue = this.queue
-      .then(() => this.apply(s))
+      .then(async () => {
+        const t0 = performance.now();
+        await this.apply(s);
+        const ms = performance.now() - t0;
+        this.metrics?.reconciled(ms / 1000);
+        this.opts.debug?.(`snapshot ${s.version} applied in ${ms.toFixed(1)} ms`);
+      })
       .catch((e: Error) => this.log(`apply failed: ${e.message}`));
     return this.queue;
   }
@@ -198,7 +238,7 @@ export class Agent {
   // --- end handover
 
   accessLog() {
-    return this.proxy.log.entries();
+    return this.proxy.log.entries().map(accessEntryJson);
   }
 
   /**
@@ -232,5 +272,7 @@ export class Agent {
     await this.queue;
     this.proxy?.close();
     this.datapath?.close();
+    this.accessLines?.close();
+    await this.tracing?.shutdown().catch(() => {});
   }
 }

@@ -1,6 +1,6 @@
 // Verdicts the kernel made (connect-time and sk_lookup refusals): into the flow
 // log, and the most recent kept for the admin API's /events.
-import type { EventStream } from '../datapath/index.ts';
+import type { DatapathEvent, EventStream } from '../datapath/index.ts';
 import { BoundedLog, type FlowLog } from '../telemetry/index.ts';
 
 /** Kernel verdict events kept for /events at most (fixed-size records: the count binds first). */
@@ -22,10 +22,13 @@ export class KernelEvents {
     /** The key of the workload installed under a workload id. */
     keyOf: (id: number) => string | undefined,
     log: (line: string) => void,
+    /** Each event as it arrives (the node's metrics count them). */
+    onEvent?: (e: DatapathEvent) => void,
   ) {
     this.events = events;
     events.on('error', (e) => log(`datapath event dropped: ${e.message}`));
     events.on('event', (e) => {
+      onEvent?.(e);
       flows.fromKernel(e, keyOf);
       this.recentEvents.push({
         ...e,

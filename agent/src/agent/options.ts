@@ -26,6 +26,14 @@ export interface AgentOptions {
   /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
   hboneLimits?: HboneLimits;
   log?: (line: string) => void;
+  /** Where routine news goes (--log-level debug): each snapshot applied. */
+  debug?: (line: string) => void;
+  /** Reset carried connections a policy change no longer allows (default off). */
+  revokeOnPolicyChange?: boolean;
+  /** Count the node's metrics (telemetry/metrics.ts; default on). */
+  metrics?: boolean;
+  /** One JSON line per connection and request: `stdout` or a file (default off). */
+  accessLog?: string;
   /** Keep query strings of request paths in the access log (they may carry tokens). */
   accessLogQueryStrings?: boolean;
   /** Listening sockets handed over by the previous agent (handover/). */

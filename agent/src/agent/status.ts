@@ -46,6 +46,8 @@ export function agentStatus(s: StatusParts): AgentStatus {
       outbound: { ...s.proxy.stats.outbound },
       inbound: { ...s.proxy.stats.inbound },
       hbone: { ...s.proxy.hboneGuard.counters },
+      connections: s.proxy.connections.size,
+      revoked: s.proxy.connections.revoked,
     },
     rejected: s.source.errors().map((e) => ({ ...e })),
     routes: s.snapshot ? routeStatuses(s.snapshot) : [],

@@ -163,6 +163,8 @@ export interface Native {
   fdRecv(fd: number): { data: Buffer; fds: number[] } | null;
   /** Fds one fdSend carries at most. */
   readonly fdMaxPerMessage: number;
+  /** Resets both sockets of a relayed pair (RST); its done callback follows with reset. No-op once finished. */
+  relayReset(id: number): void;
   /** SO_LINGER {1,0} on a socket (on) or off: whether its close, or the process's end, sends RST. */
   socketAbortive(fd: number, on: boolean): void;
   netnsSocket(netnsPath: string, opts: NetnsSocketOptions): number;

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { listenUnix } from '../admin/index.ts';
 import type { ClusterObjects } from '../state/index.ts';
+import type { IssuerMetrics } from '../telemetry/index.ts';
 import { type NodeAuthenticator, staticTokens } from './authenticate.ts';
 import { mayIssue } from './authorize.ts';
 import type { CaStore } from './ca-store.ts';
@@ -27,6 +28,8 @@ export interface IssuerOptions {
   audit?: (line: string) => void;
   /** How often a source may cause a TokenReview (default DEFAULT_REVIEW_LIMIT). */
   reviewLimit?: RateLimit;
+  /** Counts signings and refusals (telemetry/issuer-metrics/). */
+  metrics?: IssuerMetrics;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -92,6 +95,7 @@ export class IssuerServer {
       const waitMs = this.reviews.take(source);
       if (waitMs > 0) {
         audit(`refused: too many token reviews from ${source}`);
+        this.opts.metrics?.refused('rate_limited');
         res.setHeader('retry-after', String(Math.ceil(waitMs / 1000)));
         send(res, 429, { error: `too many token reviews from ${source}; retry later` });
         return;
@@ -101,6 +105,7 @@ export class IssuerServer {
       token !== undefined ? await this.auth.authenticate(token) : { error: 'no bearer credential' };
     if ('error' in who) {
       audit(`refused: ${who.error}`);
+      this.opts.metrics?.refused('unauthenticated');
       send(res, 401, { error: who.error });
       return;
     }
@@ -109,17 +114,20 @@ export class IssuerServer {
     try {
       body = await readJson(req);
     } catch (e) {
+      this.opts.metrics?.refused('bad_request');
       send(res, 400, { error: (e as Error).message });
       return;
     }
     const { csr, spiffeId } = body;
     if (typeof csr !== 'string' || typeof spiffeId !== 'string') {
+      this.opts.metrics?.refused('bad_request');
       send(res, 400, { error: 'body needs csr (PEM) and spiffeId (strings)' });
       return;
     }
     const d = mayIssue(this.opts.cluster(), this.opts.trustDomain, node, spiffeId);
     if (!d.ok) {
       audit(`refused ${spiffeId} to ${node}: ${d.reason}`);
+      this.opts.metrics?.refused('not_authorized');
       send(res, 403, { error: d.reason });
       return;
     }
@@ -127,9 +135,11 @@ export class IssuerServer {
     try {
       svid = await this.opts.store.ca.signSvid(csr, spiffeId, { lifetimeMs: this.opts.lifetimeMs });
     } catch (e) {
+      this.opts.metrics?.refused('bad_csr');
       send(res, 400, { error: `bad CSR: ${(e as Error).message}` });
       return;
     }
+    this.opts.metrics?.signed();
     audit(
       `issued ${spiffeId} to ${node}, serial ${svid.serial}, until ${svid.notAfter.toISOString()}`,
     );

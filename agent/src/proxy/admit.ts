@@ -12,11 +12,11 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuthzRequest } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
-import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
+import type { AccessLog, Connection, DirectionStats } from '../telemetry/index.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { decideIngress, decideRequest, portDecisions, type Source } from './decide.ts';
 import { dialApp } from './forward.ts';
-import { type HttpTarget, serveHttp } from './http.ts';
+import { serveHttp } from './http.ts';
 import type { SocketPool } from './socket-pool.ts';
 
 /** A connection to one enrolled pod's app, as every way in sees it. */
@@ -44,13 +44,8 @@ export interface InboundConnection {
 export interface InboundEnds {
   /** Refused: by policy (`status` 403) or the app could not be dialled (503). */
   refuse(detail: string, status: 403 | 503, audit: string | undefined): void;
-  /** HTTP rules apply: where the L7 path counts and logs, and the client side to serve. */
-  http(audit: string | undefined): {
-    readonly stats: DirectionStats;
-    readonly log: AccessLog;
-    readonly entry: HttpTarget['entry'];
-    readonly client: Duplex;
-  };
+  /** HTTP rules apply: the connection's record (the L7 path counts and logs there), and the client side to serve. */
+  http(audit: string | undefined): { readonly conn: Connection; readonly client: Duplex };
   /** Allowed at layer 4: the app's socket (maybe still connecting), to join with the client. */
   join(app: Socket, audit: string | undefined): void;
 }
@@ -72,9 +67,7 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
         ip: c.ip,
         port,
         pool: c.pool,
-        stats: h.stats,
-        log: h.log,
-        entry: h.entry,
+        conn: h.conn,
         authorize: pd
           ? (req: AuthzRequest) => decideRequest(pd, policy, workloadKey, src, port, req)
           : (req: AuthzRequest) => checkRequest(policy, workloadKey, src, port, req),

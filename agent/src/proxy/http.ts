@@ -19,8 +19,10 @@ import type { AuthzRequest } from '../state/index.ts';
 import {
   type AccessEntry,
   type AccessLog,
+  type Connection,
   type DirectionStats,
   noRequestSink,
+  reportRequest,
 } from '../telemetry/index.ts';
 import { denial, type Verdict } from './authorize.ts';
 import { dialApp } from './forward.ts';
@@ -32,12 +34,8 @@ export interface HttpTarget {
   readonly ip: string;
   readonly port: number;
   readonly pool: SocketPool;
-  readonly stats: DirectionStats;
-  readonly log: AccessLog;
-  readonly entry: Omit<
-    AccessEntry,
-    'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail'
-  >;
+  /** The connection's record: its requests are logged and reported through it. */
+  readonly conn: Connection;
   authorize(req: AuthzRequest): Verdict;
   /** How to reach the app; by default a socket made in the pod's netns (tests dial loopback). */
   dial?(): Duplex;
@@ -133,23 +131,33 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
     host: req.headers.host ?? '',
     headers: headersOf(req),
   };
+  const start = Date.now();
+  const t0 = performance.now();
   const v = t.authorize(http);
-  const what = `${http.method} ${t.log.path(http.path)}`;
-  const audit = v.audited ? { audit: v.audited.join(', ') } : {};
+  const what = `${http.method} ${t.conn.sinks.log.path(http.path)}`;
+  const audit = v.audited ? v.audited.join(', ') : undefined;
+  const incoming = req.headers.traceparent;
+  const span = t.conn.sinks.tracing?.start(
+    'destination',
+    typeof incoming === 'string' ? incoming : undefined,
+    start,
+  );
+  let reported = false;
+  const report = (status: number, flags: string, sent: number) => {
+    if (reported) return;
+    reported = true;
+    reportRequest(t.conn, req, target, start, performance.now() - t0, status, flags, sent, span);
+  };
   if (!v.allow) {
-    t.log.add({
-      ...t.entry,
-      bytesFromClient: 0,
-      bytesToClient: 0,
-      result: 'refused',
-      detail: `${what}: ${denial(v)}`,
-      ...audit,
-    });
+    t.conn.request('refused', `${what}: ${denial(v)}`, audit);
+    report(403, 'policy', 0);
     res.writeHead(403, { 'content-type': 'text/plain' });
     res.end('RBAC: access denied\n');
     return;
   }
   const headers = endToEnd(req.headers);
+  // The app's spans (and the next proxy's) are children of this proxy's.
+  if (span) headers.traceparent = span.traceparent;
   // The body keeps its framing (without it the app would read the body as the next request)
   // and its codings: `gzip, chunked` stays that; the parser took the chunked framing off and
   // the request puts it back on (it always ends the list: the parser refuses it otherwise).
@@ -171,22 +179,22 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
       // The answer's codings too: `gzip, chunked` stays that (re-chunked here).
       const ute = ur.headers['transfer-encoding'];
       if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
-      res.writeHead(ur.statusCode ?? 502, rh);
+      const status = ur.statusCode ?? 502;
+      res.writeHead(status, rh);
+      let sent = 0;
+      ur.on('data', (c: Buffer) => {
+        sent += c.length;
+      });
       // A response cut short must reach the client as a reset, never as a clean end.
       pipeline(ur, res, (err) => {
         if (err) {
+          report(status, 'upstream_reset', sent);
           res.destroy();
           up.destroy();
           return;
         }
-        t.log.add({
-          ...t.entry,
-          bytesFromClient: 0,
-          bytesToClient: 0,
-          result: 'ok',
-          detail: what,
-          ...audit,
-        });
+        t.conn.request('ok', what, audit);
+        report(status, '', sent);
       });
     });
     // A dying agent resets the app's connection while this request is on it.
@@ -202,6 +210,7 @@ function handle(t: HttpTarget, req: IncomingMessage, res: ServerResponse): void 
         res.destroy();
         return;
       }
+      report(502, 'upstream_connect_failure', 0);
       res.writeHead(502, { 'content-type': 'text/plain' });
       res.end();
     });
@@ -363,7 +372,7 @@ const server = createServer((req, res) => {
   try {
     handle(t, req, res);
   } catch {
-    t.stats.errors++;
+    t.conn.sinks.stats.errors++;
     conn.destroy();
   }
 });
@@ -371,6 +380,16 @@ const server = createServer((req, res) => {
 /** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
 export function serveHttp(t: HttpTarget, conn: Duplex): void {
   served.add(conn);
+  // Requests are logged one by one; the connection itself is counted, not logged.
+  t.conn.logEnd = false;
+  t.conn.joined(() => conn.destroy());
+  conn.once('close', () => {
+    const s = conn as { bytesRead?: number; bytesWritten?: number };
+    t.conn.end(conn.errored !== null, {
+      fromClient: s.bytesRead ?? 0,
+      toClient: s.bytesWritten ?? 0,
+    });
+  });
   conn.on('error', () => {});
   conn.on('close', () => {
     clearTimeout(waiting.get(conn));
@@ -396,26 +415,24 @@ export function serveHttp(t: HttpTarget, conn: Duplex): void {
 const inboundH2 = new InboundHttp2();
 
 function http2Target(t: HttpTarget): InboundHttp2Target {
+  const c = t.conn;
   return {
-    workloadKey: t.entry.destinationWorkload ?? '',
-    mtls: t.entry.source !== null,
+    workloadKey: c.destinationWorkload ?? '',
+    mtls: c.source !== null,
     reporter: 'destination',
-    app: { ip: t.ip, port: t.port, pod: t.entry.destinationWorkload ?? t.ip },
+    app: { ip: t.ip, port: t.port, pod: c.destinationWorkload ?? t.ip },
     normalize: normalizeTarget,
     authorize: (req) => {
       const v = t.authorize(req);
       if (!v.allow)
-        t.log.add({
-          ...t.entry,
-          bytesFromClient: 0,
-          bytesToClient: 0,
-          result: 'refused',
-          detail: `${req.method} ${t.log.path(req.path)}: ${denial(v)}`,
-          ...(v.audited ? { audit: v.audited.join(', ') } : {}),
-        });
+        c.request(
+          'refused',
+          `${req.method} ${c.sinks.log.path(req.path)}: ${denial(v)}`,
+          v.audited ? v.audited.join(', ') : undefined,
+        );
       return v.allow;
     },
     dial: t.dial?.bind(t) ?? (() => dialApp(t.pool, t.netnsPath, t.ip, t.port)),
-    sink: noRequestSink,
+    sink: c.sinks.requests ?? noRequestSink,
   };
 }

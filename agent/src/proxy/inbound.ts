@@ -7,7 +7,12 @@
 import type { Socket } from 'node:net';
 import { hostPort } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
-import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
+import {
+  type AccessLog,
+  Connection,
+  type ConnectionSinks,
+  type DirectionStats,
+} from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -15,76 +20,64 @@ import type { SocketPool } from './socket-pool.ts';
 export interface InboundContext {
   readonly key: string;
   readonly netnsPath: string;
-  readonly stats: DirectionStats;
+  readonly sinks: ConnectionSinks;
   readonly pool: SocketPool;
-  readonly log: AccessLog;
+  /** The workload's SPIFFE ID when the node runs with mTLS. */
+  readonly identity: string | null;
   policy(): PolicyTables;
   /** This workload's decision table (absent: the evaluators decide, see admit.ts). */
   decisions?(): IngressDecisions | undefined;
 }
 
 export function handleInbound(ctx: InboundContext, client: Socket): void {
-  const stats = ctx.stats;
-  stats.accepted++;
   const host = client.localAddress;
   const port = client.localPort;
-  const entry: {
-    direction: 'inbound';
-    via: 'plaintext';
-    source: null;
-    sourceAddress: string | null;
-    destination: string;
-    destinationWorkload: string;
-    audit?: string;
-  } = {
-    direction: 'inbound',
-    via: 'plaintext',
-    source: null,
-    sourceAddress: client.remoteAddress ?? null,
-    destination: hostPort(host ?? '', port ?? 0),
-    destinationWorkload: ctx.key,
-  };
-  const refuse = (detail: string) => {
-    stats.failed++;
-    ctx.log.add({ ...entry, bytesFromClient: 0, bytesToClient: 0, result: 'refused', detail });
+  const peerIp = client.remoteAddress ?? '';
+  const conn = new Connection(
+    ctx.sinks,
+    'inbound',
+    'plaintext',
+    null,
+    client.remoteAddress ?? null,
+    hostPort(host ?? '', port ?? 0),
+    ctx.key,
+  );
+  conn.destinationPrincipal = ctx.identity;
+  const refuse = (detail: string, flag: 'policy' | 'upstream_connect_failure' | 'no_route') => {
+    conn.refuse(detail, flag);
     client.resetAndDestroy();
   };
-  if (!host || !port) return refuse('no local address');
-  const keep = (audit: string | undefined) => {
-    // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
-    if (audit) entry.audit = audit;
-  };
+  if (!host || !port) return refuse('no local address', 'no_route');
+  const policy = ctx.policy();
+  const src = policy.podsByIP.get(peerIp);
+  if (src) conn.sourceWorkload = `${src.namespace}/${src.name}`;
   admitInbound(
     {
-      policy: ctx.policy(),
+      policy,
       decisions: ctx.decisions?.(),
       workloadKey: ctx.key,
       netnsPath: ctx.netnsPath,
       pool: ctx.pool,
-      src: { ip: client.remoteAddress ?? '' },
+      src: { ip: peerIp },
       ip: host,
       port,
     },
     {
-      refuse: (detail, _status, audit) => {
-        keep(audit);
-        refuse(detail);
+      // AUDIT matches are recorded whatever the verdict (the flow log makes them audit flows).
+      refuse: (detail, status, audit) => {
+        conn.audit = audit;
+        refuse(detail, status === 403 ? 'policy' : 'upstream_connect_failure');
       },
       http: (audit) => {
-        keep(audit);
-        return { stats, log: ctx.log, entry, client };
+        conn.audit = audit;
+        conn.admission = { workload: ctx.key, peerIp, port, l7: true };
+        return { conn, client };
       },
       join: (upstream, audit) => {
-        keep(audit);
-        stats.active++;
-        joinSockets(client, upstream, stats, (reset, c) => {
-          ctx.log.add({
-            ...entry,
-            bytesFromClient: c.fromClient,
-            bytesToClient: c.toClient,
-            result: reset ? 'reset' : 'ok',
-          });
-        });
+        conn.audit = audit;
+        conn.admission = { workload: ctx.key, peerIp, port, l7: false };
+        const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c));
+        conn.joined(() => carried.abort());
       },
     },
   );

@@ -8,7 +8,16 @@ import { type HeldSvid as Svid, tlsContext } from '../identity/index.ts';
 import { peerId, spiffeId } from '../identity/spiffe/index.ts';
 import { L7Engine } from '../l7/index.ts';
 import { constants, type NodeWorkload } from '../tables/index.ts';
-import { AccessLog, type DirectionStats, ProxyStats } from '../telemetry/index.ts';
+import {
+  AccessLog,
+  type ConnectionObserver,
+  ConnectionRegistry,
+  type ConnectionSinks,
+  type DirectionStats,
+  ProxyStats,
+  type RequestSink,
+  type RequestTracing,
+} from '../telemetry/index.ts';
 import { contain, type ErrorReport, throttledReport } from './contain.ts';
 import { type DrainCounts, drainCounts, stopAccepting } from './drain.ts';
 import { HbonePool } from './hbone/client.ts';
@@ -24,6 +33,7 @@ import {
 } from './listeners.ts';
 import { handleOutbound, type OrigLookup, type OutboundContext } from './outbound.ts';
 import { tuneStreams } from './pipe.ts';
+import { noLongerAllowed } from './revoke.ts';
 import { SocketPool } from './socket-pool.ts';
 import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
 
@@ -57,6 +67,14 @@ export interface NodeProxyOptions {
   hboneLimits?: HboneLimits;
   /** Listening sockets handed over by the previous agent (handover/). */
   inherit?: InheritListener;
+  /** TCP metrics, told of every connection's open and close. */
+  observer?: ConnectionObserver;
+  /** Where finished HTTP requests are reported. */
+  requests?: RequestSink;
+  /** Reset carried connections a policy change no longer allows (default off). */
+  revokeOnPolicyChange?: boolean;
+  /** A span per HTTP request (telemetry/tracing.ts); absent: off. */
+  tracing?: RequestTracing | null;
 }
 
 export interface ProxiedWorkload {
@@ -71,6 +89,9 @@ export interface ProxiedWorkload {
 export class NodeProxy {
   readonly stats = new ProxyStats();
   readonly log = new AccessLog();
+  /** Every carried connection, by the workload whose policy admitted it. */
+  readonly connections = new ConnectionRegistry();
+  private readonly sinks: { outbound: ConnectionSinks; inbound: ConnectionSinks };
   private tables: ProxyTables = emptyTables;
   private readonly balancer = new Balancer();
   private readonly pool = new SocketPool();
@@ -87,7 +108,7 @@ export class NodeProxy {
   readonly hboneGuard: HboneGuard;
   private readonly spoofed: (detail: string) => void;
   /** Per-request routing and balancing for VIP ports read as HTTP. */
-  readonly l7 = new L7Engine();
+  readonly l7: L7Engine;
   /** Handed-over listeners accept once it opens (acceptInherited). */
   private readonly gate = new ListenGate();
 
@@ -99,6 +120,16 @@ export class NodeProxy {
     this.report = throttledReport(log);
     this.hboneGuard = new HboneGuard(opts.hboneLimits);
     this.spoofed = spoofReport(this.hboneGuard.counters, log);
+    const sinks = (stats: DirectionStats): ConnectionSinks => ({
+      stats,
+      log: this.log,
+      observer: opts.observer ?? null,
+      registry: this.connections,
+      requests: opts.requests ?? null,
+      tracing: opts.tracing ?? null,
+    });
+    this.sinks = { outbound: sinks(this.stats.outbound), inbound: sinks(this.stats.inbound) };
+    this.l7 = new L7Engine(opts.requests ? { sink: opts.requests } : {});
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;
@@ -115,8 +146,12 @@ export class NodeProxy {
       );
   }
 
+  /** New tables for new connections; with revocation on, carried ones are judged again. */
   setTables(t: ProxyTables): void {
+    const before = this.tables.policy;
     this.tables = t;
+    if (this.opts.revokeOnPolicyChange && t.policy !== before && this.connections.size > 0)
+      this.connections.sweep((c, a) => noLongerAllowed(t.policy, c, a));
   }
 
   private clientContext(id: string): SecureContext | undefined {
@@ -141,9 +176,9 @@ export class NodeProxy {
     const inbound: InboundContext = {
       key: w.key,
       netnsPath,
-      stats: this.stats.inbound,
+      sinks: this.sinks.inbound,
       pool: this.pool,
-      log: this.log,
+      identity: this.opts.identities ? identity : null,
       policy: () => this.tables.policy,
       decisions: () => this.tables.decisions.ingress.get(w.key),
     };
@@ -155,20 +190,19 @@ export class NodeProxy {
       podIPs: w.podIPs,
       identity: this.opts.identities ? identity : null,
       ...(this.opts.identities ? { peer: peerId(identity) } : {}),
-      stats: this.stats.outbound,
+      sinks: this.sinks.outbound,
       lookup: this.opts.lookup,
       balancer: this.balancer,
       pool: this.pool,
       hbone: this.hbone,
-      log: this.log,
       l7: this.l7,
       local: (key) => this.workloads.get(key)?.inbound,
       tables: () => this.tables,
     };
     const listeners = await WorkloadListeners.open(
       netnsPath,
-      this.contained(out.stats, (s) => handleOutbound(out, s)),
-      this.contained(inbound.stats, (s) => handleInbound(inbound, s)),
+      this.contained(out.sinks.stats, (s) => handleOutbound(out, s)),
+      this.contained(inbound.sinks.stats, (s) => handleInbound(inbound, s)),
       this.opts.inherit,
       this.gate,
     );
@@ -211,9 +245,9 @@ export class NodeProxy {
         podIP: p.workload.podIP!,
         podIPs: p.workload.podIPs,
         trustDomain: this.opts.trustDomain,
-        stats: this.stats.inbound,
+        sinks: this.sinks.inbound,
         pool: this.pool,
-        log: this.log,
+        identity: p.identity,
         report: this.report,
         keepalive: this.keepalive,
         guard: this.hboneGuard,

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
 import type { L7Engine, L7Source, L7View } from '../l7/index.ts';
 import { type Endpoint, hostPort, type ServiceTarget, sameFamily } from '../state/index.ts';
-import type { AccessLog, DirectionStats } from '../telemetry/index.ts';
+import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { dialFromNetns } from './forward.ts';
@@ -24,15 +24,14 @@ export interface OutboundL7Context {
   readonly podIP: string;
   readonly podIPs: readonly string[];
   readonly identity: string | null;
-  readonly stats: DirectionStats;
+  readonly sinks: ConnectionSinks;
   readonly pool: SocketPool;
   readonly hbone: HbonePool | null;
-  readonly log: AccessLog;
   readonly l7?: L7Engine;
   local(
     key: string,
   ):
-    | { readonly key: string; readonly netnsPath: string; readonly stats: DirectionStats }
+    | { readonly key: string; readonly netnsPath: string; readonly sinks: ConnectionSinks }
     | undefined;
   tables(): ProxyTables;
 }
@@ -43,7 +42,7 @@ export function serveOutboundL7(
   vip: string,
   port: number,
 ): void {
-  ctx.stats.active++;
+  ctx.sinks.stats.active++;
   const src: L7Source = {
     workloadKey: ctx.workloadKey,
     namespace: ctx.workloadKey.slice(0, ctx.workloadKey.indexOf('/')),
@@ -55,7 +54,7 @@ export function serveOutboundL7(
       allowedEndpoints(view as ProxyTables, ctx.workloadKey, key, target),
     dial: (ep) => dial(ctx, ep),
     closed: () => {
-      ctx.stats.active--;
+      ctx.sinks.stats.active--;
     },
   };
   ctx.l7!.serve(client, src);
@@ -73,6 +72,20 @@ function dial(ctx: OutboundL7Context, ep: Endpoint): Duplex {
     // Same node: the destination's inbound pipeline runs here, once per upstream connection.
     let conn: Duplex | undefined;
     let refused = '';
+    // The upstream connection's record on the destination's side, as a hand-off has it.
+    const inbound = () => {
+      const c = new Connection(
+        local.sinks,
+        'inbound',
+        'local',
+        ctx.identity,
+        srcIP,
+        hostPort(ep.ip, ep.port),
+        local.key,
+      );
+      c.sourceWorkload = ctx.workloadKey;
+      return c;
+    };
     admitInbound(
       {
         policy: tables.policy,
@@ -88,26 +101,17 @@ function dial(ctx: OutboundL7Context, ep: Endpoint): Duplex {
           refused = detail;
         },
         http: () => {
-          local.stats.accepted++;
           const [a, b] = duplexPair();
           conn = a;
-          return {
-            stats: local.stats,
-            log: ctx.log,
-            entry: {
-              direction: 'inbound',
-              via: 'local',
-              source: ctx.identity,
-              sourceAddress: srcIP,
-              destination: hostPort(ep.ip, ep.port),
-              destinationWorkload: local.key,
-            },
-            client: b,
-          };
+          return { conn: inbound(), client: b };
         },
         join: (app) => {
-          local.stats.accepted++;
+          const c = inbound();
           conn = app;
+          const s = app as { bytesRead?: number; bytesWritten?: number };
+          app.once('close', () =>
+            c.end(false, { fromClient: s.bytesWritten ?? 0, toClient: s.bytesRead ?? 0 }),
+          );
         },
       },
     );

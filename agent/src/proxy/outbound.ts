@@ -15,7 +15,13 @@ import type { PeerId } from '../identity/index.ts';
 import type { L7Engine } from '../l7/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
 import { type MeshPeer, vipKey } from '../tables/index.ts';
-import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.ts';
+import {
+  type AccessEntry,
+  type AccessLog,
+  Connection,
+  type ConnectionSinks,
+  type DirectionStats,
+} from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { decideEgress } from './decide.ts';
@@ -43,7 +49,9 @@ export type OrigLookup = (
 export interface LocalInbound {
   readonly key: string;
   readonly netnsPath: string;
-  readonly stats: DirectionStats;
+  readonly sinks: ConnectionSinks;
+  /** Its SPIFFE ID when the node runs with mTLS. */
+  readonly identity: string | null;
 }
 
 export interface OutboundContext extends OutboundL7Context {
@@ -57,47 +65,23 @@ export interface OutboundContext extends OutboundL7Context {
   readonly identity: string | null;
   /** The same, parsed once, as the destination's AuthorizationPolicy reads it on a same-node hand-off. */
   readonly peer?: PeerId;
-  readonly stats: DirectionStats;
+  readonly sinks: ConnectionSinks;
   readonly lookup: OrigLookup;
   readonly balancer: Balancer;
   readonly pool: SocketPool;
   readonly hbone: HbonePool | null;
-  readonly log: AccessLog;
   /** Per-request routing for VIP ports in the route tables (absent: every connection stays L4). */
   readonly l7?: L7Engine;
   local(key: string): LocalInbound | undefined;
   tables(): ProxyTables;
 }
 
-type Entry = Omit<
-  AccessEntry,
-  'time' | 'via' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail'
->;
-
-function refuse(ctx: OutboundContext, client: Socket, entry: Entry, detail: string): void {
-  ctx.stats.failed++;
-  ctx.log.add({
-    ...entry,
-    via: 'plaintext',
-    bytesFromClient: 0,
-    bytesToClient: 0,
-    result: 'refused',
-    detail,
-  });
-  client.resetAndDestroy();
-}
-
-const ended = (reset: boolean, c: Counts) => ({
-  bytesFromClient: c.fromClient,
-  bytesToClient: c.toClient,
-  result: reset ? ('reset' as const) : ('ok' as const),
-});
-
 export function handleOutbound(ctx: OutboundContext, client: Socket): void {
-  ctx.stats.accepted++;
+  const conn = new Connection(ctx.sinks, 'outbound', 'plaintext', ctx.identity, null, '', null);
+  conn.sourceWorkload = ctx.workloadKey;
   const orig = ctx.lookup(ctx.workloadId, client.remotePort ?? 0, client.remoteFamily === 'IPv6');
   if (!orig) {
-    ctx.stats.failed++;
+    conn.refuse('no original destination', 'no_route');
     client.resetAndDestroy();
     return;
   }
@@ -118,31 +102,45 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
   const peer = tables.peers.get(host);
   // The address the connection would have left from without the mesh.
   const srcIP = sameFamily(ctx.podIPs, host) ?? ctx.podIP;
-  const entry: Entry = {
-    direction: 'outbound',
-    source: ctx.identity,
-    sourceAddress: srcIP,
-    destination: hostPort(host, port),
-    destinationWorkload: peer?.key ?? null,
+  conn.sourceAddress = srcIP;
+  conn.destination = hostPort(host, port);
+  conn.destinationWorkload = peer?.key ?? null;
+  if (svc) conn.service = svc.service;
+  if (peer) conn.destinationPrincipal = peer.identity;
+  const refuse = (detail: string, flag: Parameters<Connection['refuse']>[1] = 'policy') => {
+    conn.refuse(detail, flag);
+    client.resetAndDestroy();
   };
   if (svc && !ep)
-    return refuse(
-      ctx,
-      client,
-      entry,
-      svc.endpoints.length === 0
-        ? `service ${svc.service} has no endpoints`
-        : `denied by egress NetworkPolicy: no endpoint of service ${svc.service} is allowed`,
-    );
+    return svc.endpoints.length === 0
+      ? refuse(`service ${svc.service} has no endpoints`, 'no_healthy_upstream')
+      : refuse(`denied by egress NetworkPolicy: no endpoint of service ${svc.service} is allowed`);
   const decided = tables.decisions.egress.get(ctx.workloadKey);
   const egress = decided
     ? decideEgress(decided, tables.policy, ctx.workloadKey, host, port)
     : checkEgress(tables.policy, ctx.workloadKey, host, port);
-  if (!egress.allow) return refuse(ctx, client, entry, denial(egress));
+  if (!egress.allow) return refuse(denial(egress));
+  conn.admission = { workload: ctx.workloadKey, peerIp: host, port, l7: false };
   const local = peer ? ctx.local(peer.key) : undefined;
   if (local) {
     // Same node: this process is also the destination's proxy, so its inbound pipeline runs here.
+    conn.via = 'local';
     const src = { ip: srcIP, ...(ctx.identity ? (ctx.peer ?? { identity: ctx.identity }) : {}) };
+    const inbound = () => {
+      const c = new Connection(
+        local.sinks,
+        'inbound',
+        'local',
+        ctx.identity,
+        srcIP,
+        conn.destination,
+        local.key,
+      );
+      c.sourceWorkload = ctx.workloadKey;
+      c.destinationPrincipal = local.identity;
+      c.service = conn.service;
+      return c;
+    };
     return admitInbound(
       {
         policy: tables.policy,
@@ -156,60 +154,67 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
       },
       {
         // AUDIT matches are recorded whatever the verdict, once per connection (on its inbound side).
-        refuse: (detail, status, audit) =>
-          refuse(ctx, client, status === 403 && audit ? { ...entry, audit } : entry, detail),
-        http: () => {
-          local.stats.accepted++;
-          return {
-            stats: local.stats,
-            log: ctx.log,
-            entry: { ...entry, direction: 'inbound', via: 'local', destinationWorkload: local.key },
-            client,
-          };
+        refuse: (detail, status, audit) => {
+          if (status === 403 && audit) conn.audit = audit;
+          refuse(detail, status === 403 ? 'policy' : 'upstream_connect_failure');
         },
-        join: (app, audit) => handOff(ctx, client, local, app, entry, audit ? { audit } : {}),
+        http: (audit) => {
+          const c = inbound();
+          c.audit = audit;
+          c.admission = {
+            workload: local.key,
+            peerIp: srcIP,
+            ...(ctx.identity ? { peerIdentity: ctx.identity } : {}),
+            port,
+            l7: true,
+          };
+          // The outbound side's record carries this connection; requests log on the inbound one.
+          conn.logEnd = false;
+          conn.joined(() => client.destroy());
+          client.once('close', () => conn.end(false, { fromClient: 0, toClient: 0 }));
+          return { conn: c, client };
+        },
+        join: (app, audit) => {
+          const c = inbound();
+          c.audit = audit;
+          c.admission = {
+            workload: local.key,
+            peerIp: srcIP,
+            ...(ctx.identity ? { peerIdentity: ctx.identity } : {}),
+            port,
+            l7: false,
+          };
+          const carried = joinSockets(client, app, null, (reset, counts) => {
+            conn.end(reset, counts);
+            c.end(reset, counts);
+          });
+          const abort = () => carried.abort();
+          conn.joined(abort);
+          c.joined(abort);
+        },
       },
     );
   }
-  if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, peer, srcIP, host, port, entry);
-  plaintext(ctx, client, host, port, entry);
-}
-
-/** Same node: the inbound side runs in this process; one hop, same identity and checks. */
-function handOff(
-  ctx: OutboundContext,
-  client: Socket,
-  local: LocalInbound,
-  app: Socket,
-  entry: Entry,
-  audit: { audit?: string },
-): void {
-  ctx.stats.active++;
-  local.stats.accepted++;
-  joinSockets(client, app, ctx.stats, (reset, c) => {
-    ctx.log.add({ ...entry, via: 'local', ...ended(reset, c) });
-    ctx.log.add({
-      ...entry,
-      direction: 'inbound',
-      via: 'local',
-      destinationWorkload: local.key,
-      ...audit,
-      ...ended(reset, c),
-    });
-  });
+  if (peer && ctx.identity && ctx.hbone) return tunnel(ctx, client, conn, peer, srcIP, host, port);
+  plaintext(ctx, client, conn, host, port);
 }
 
 /** Another node: HTTP/2 CONNECT over mutual TLS to the destination pod's 15008. */
 function tunnel(
   ctx: OutboundContext,
   client: Socket,
+  conn: Connection,
   peer: MeshPeer,
   srcIP: string,
   host: string,
   port: number,
-  entry: Entry,
   retried = false,
 ): void {
+  conn.via = 'hbone';
+  const refuse = (detail: string, flag: Parameters<Connection['refuse']>[1]) => {
+    conn.refuse(detail, flag);
+    client.resetAndDestroy();
+  };
   let stream: ClientHttp2Stream | undefined;
   try {
     // The pod's HBONE server listens on its primary address; the original
@@ -224,9 +229,9 @@ function tunnel(
       authority: hostPort(host, port),
     });
   } catch (e) {
-    return refuse(ctx, client, entry, (e as Error).message);
+    return refuse((e as Error).message, 'tls');
   }
-  if (!stream) return refuse(ctx, client, entry, `no certificate yet for ${ctx.identity}`);
+  if (!stream) return refuse(`no certificate yet for ${ctx.identity}`, 'tls');
   const s = stream;
   // Until the tunnel is up, a client that goes away takes the stream with it, and the
   // other way round; join() takes over both once it is.
@@ -243,10 +248,10 @@ function tunnel(
   const tunnelGone = () => {
     if (again()) {
       client.off('close', clientGone);
-      return tunnel(ctx, client, peer, srcIP, host, port, entry, true);
+      return tunnel(ctx, client, conn, peer, srcIP, host, port, true);
     }
     // The session failed (peer unreachable, handshake refused) before any answer.
-    if (!answered) refuse(ctx, client, entry, 'HBONE tunnel could not be opened');
+    if (!answered) refuse('HBONE tunnel could not be opened', 'tls');
   };
   s.on('error', () => {
     if (!client.destroyed && !again()) client.resetAndDestroy();
@@ -258,13 +263,13 @@ function tunnel(
     const status = headers[':status'];
     if (status !== 200) {
       s.close();
-      return refuse(ctx, client, entry, `HBONE CONNECT answered ${status}`);
+      return refuse(`HBONE CONNECT answered ${status}`, status === 403 ? 'policy' : 'tls');
     }
     if (client.destroyed) return void resetClientStream(s);
-    ctx.stats.active++;
-    join(client, s, ctx.stats, resetSocket, resetClientStream, (reset, c) => {
-      ctx.log.add({ ...entry, via: 'hbone', ...ended(reset, c) });
-    });
+    const joined = join(client, s, null, resetSocket, resetClientStream, (reset, c) =>
+      conn.end(reset, c),
+    );
+    conn.joined(() => joined.abort());
   });
 }
 
@@ -272,18 +277,18 @@ function tunnel(
 function plaintext(
   ctx: OutboundContext,
   client: Socket,
+  conn: Connection,
   host: string,
   port: number,
-  entry: Entry,
 ): void {
   let upstream: Socket;
   try {
     upstream = dialFromNetns(ctx.pool, ctx.netnsPath, host, port);
   } catch (e) {
-    return refuse(ctx, client, entry, (e as Error).message);
+    conn.refuse((e as Error).message, 'upstream_connect_failure');
+    client.resetAndDestroy();
+    return;
   }
-  ctx.stats.active++;
-  joinSockets(client, upstream, ctx.stats, (reset, c) => {
-    ctx.log.add({ ...entry, via: 'plaintext', ...ended(reset, c) });
-  });
+  const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c));
+  conn.joined(() => carried.abort());
 }

@@ -177,6 +177,8 @@ export interface Joined {
   quiet(): boolean;
   /** Removes every listener the join added; the caller owns both sides from then on. */
   detach(): void;
+  /** Resets the client side (and so, by the join, the other): a revoked connection. */
+  abort(): void;
 }
 
 /**
@@ -190,10 +192,15 @@ function flushing(reset: Reset): Reset {
   };
 }
 
+/**
+ * Joins client and upstream. `stats` (when given) gets the join's bytes, resets and
+ * its end; the proxy passes null: its connection record (telemetry/connection.ts)
+ * writes them from onDone.
+ */
 export function join(
   client: Duplex,
   upstream: Duplex,
-  stats: DirectionStats,
+  stats: DirectionStats | null,
   resetClientNow: Reset = resetSocket,
   resetUpstreamNow: Reset = resetSocket,
   onDone?: (resetSeen: boolean, counts: Counts) => void,
@@ -215,10 +222,12 @@ export function join(
       if (!other.destroyed) resetOther(other);
     }
     if (--open === 0) {
-      stats.active--;
-      stats.bytesFromClient += counts.fromClient;
-      stats.bytesToClient += counts.toClient;
-      if (resetSeen) stats.reset++;
+      if (stats) {
+        stats.active--;
+        stats.bytesFromClient += counts.fromClient;
+        stats.bytesToClient += counts.toClient;
+        if (resetSeen) stats.reset++;
+      }
       onDone?.(resetSeen, counts);
     }
   };
@@ -254,6 +263,9 @@ export function join(
     detach() {
       for (const [d, event, fn] of added) d.off(event, fn);
       added.length = 0;
+    },
+    abort() {
+      if (!client.destroyed) resetClient(client);
     },
   };
 }

@@ -12,7 +12,7 @@ import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
 type Done = (resetSeen: boolean, counts: Counts) => void;
 
 interface Pending {
-  stats: DirectionStats;
+  stats: DirectionStats | null;
   done: (ab: number, ba: number, reset: boolean) => void;
   /** What to do when it moves to another process: its stats no longer count it here. */
   moved: () => void;
@@ -63,11 +63,19 @@ function available(): boolean {
 export function joinSockets(
   client: Socket,
   upstream: Socket,
-  stats: DirectionStats,
+  stats: DirectionStats | null,
   onDone: Done,
-): void {
+): Relayed {
   const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
-  if (!available()) return;
+  // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
+  let relayId = 0;
+  const handle: Relayed = {
+    abort() {
+      if (relayId === 0) joined.abort();
+      else if (relayId > 0) native().relayReset(relayId);
+    },
+  };
+  if (!available()) return handle;
   let tries = 0;
   const attempt = () => {
     if (upstream.connecting) return;
@@ -85,6 +93,7 @@ export function joinSockets(
     }
     // Synchronous from the check to here: Node reads nothing in between.
     handedOver++;
+    relayId = id;
     joined.detach();
     client.pause();
     upstream.pause();
@@ -94,15 +103,19 @@ export function joinSockets(
     pending.set(id, {
       stats,
       done: (ab, ba, reset) => {
+        relayId = -1;
         const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
-        stats.active--;
-        stats.bytesFromClient += counts.fromClient;
-        stats.bytesToClient += counts.toClient;
-        if (reset) stats.reset++;
+        if (stats) {
+          stats.active--;
+          stats.bytesFromClient += counts.fromClient;
+          stats.bytesToClient += counts.toClient;
+          if (reset) stats.reset++;
+        }
         onDone(reset, counts);
       },
       moved: () => {
-        stats.active--;
+        relayId = -1;
+        if (stats) stats.active--;
       },
     });
     // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
@@ -135,6 +148,13 @@ export function joinSockets(
   upstream.on('data', soon);
   client.on('data', soon);
   attempt();
+  return handle;
+}
+
+/** A joined pair, wherever it is carried. */
+export interface Relayed {
+  /** Resets both sides (a revoked connection); its onDone follows with reset seen. */
+  abort(): void;
 }
 
 const MAX_TRIES = 16;
@@ -157,7 +177,7 @@ export function exportRelays(): { relay: MovedRelay; stats: DirectionStats | und
       const p = pending.get(relay.id);
       pending.delete(relay.id);
       p?.moved();
-      return { relay, stats: p?.stats };
+      return { relay, stats: p?.stats ?? undefined };
     });
 }
 

@@ -19,6 +19,7 @@ import { cgroup2Root, repoRoot } from '../datapath/index.ts';
 import { type CaStore, IssuerServer, openCaStore } from '../issuer/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/index.ts';
+import { constants } from '../tables/index.ts';
 import { type RestartResult, restartAgent, spawnAgent, waitForAgent } from './agent-process.ts';
 import { addCgroup, delCgroupTree, delNetns, delPinDir, NETNS_DIR, netnsPath } from './host.ts';
 import {
@@ -351,6 +352,9 @@ export class Sandbox {
       '--admin-socket',
       n.adminSocket,
       ...(n.handoverSocket ? ['--handover-socket', n.handoverSocket] : []),
+      // Each node's metrics on its own address in the sandbox network (10.250.<i>.2:15020).
+      '--metrics-port',
+      String(constants.PORT_METRICS),
       ...(this.opts.splice ? ['--splice'] : []),
       ...(this.opts.hboneKeepaliveSeconds
         ? ['--hbone-keepalive', String(this.opts.hboneKeepaliveSeconds)]

@@ -2,10 +2,12 @@
 // for the admin API (and so `weft status`/tests can read it). Written when a
 // connection ends, never on the per-chunk path. Bounded by entries and bytes,
 // with every field clipped (bounded-log.ts): peers choose what some fields hold.
+// Times are kept as numbers and formatted only when read (accessLogJson).
 import { BoundedLog, clipFields } from './bounded-log.ts';
 
 export interface AccessEntry {
-  time: string;
+  /** ms since the epoch when the connection was accepted. */
+  time: number;
   direction: 'outbound' | 'inbound';
   /** How it crossed: hbone (mTLS), local (same node, in process), plaintext. */
   via: 'hbone' | 'local' | 'plaintext';
@@ -20,6 +22,15 @@ export interface AccessEntry {
   detail?: string;
   /** AUDIT rules that matched the connection (or request). */
   audit?: string;
+  /** Why weft refused or ended it itself (telemetry/connection.ts ResponseFlag). */
+  responseFlags?: string;
+}
+
+/** An entry as the admin API serves it: its time in ISO 8601. */
+export type AccessEntryJson = Omit<AccessEntry, 'time'> & { time: string };
+
+export function accessEntryJson(e: AccessEntry): AccessEntryJson {
+  return { ...e, time: new Date(e.time).toISOString() };
 }
 
 /** Entries kept at most, and their estimated bytes at most (the oldest go first). */
@@ -46,8 +57,11 @@ export class AccessLog {
     return q < 0 ? p : `${p.slice(0, q)}?…`;
   }
 
-  add(e: Omit<AccessEntry, 'time'>): void {
-    const entry = clipFields({ time: new Date().toISOString(), ...e });
+  /** Adds an entry; one without a time is stamped now. */
+  add(e: Omit<AccessEntry, 'time'> & { time?: number }): void {
+    const entry = clipFields(
+      e.time === undefined ? { ...e, time: Date.now() } : (e as AccessEntry),
+    );
     this.ring.push(entry);
     this.onEntry?.(entry);
   }

@@ -9,6 +9,7 @@ import { BoundedLog, clipFields } from './bounded-log.ts';
 
 export interface Flow {
   seq: number;
+  /** ISO 8601; kept as ms since the epoch and formatted when read. */
   time: string;
   node: string;
   /** namespace/pod, or an address outside the cluster. */
@@ -27,8 +28,10 @@ export interface Flow {
 export const FLOW_LOG_ENTRIES = 5000;
 export const FLOW_LOG_BYTES = 4 * 1024 * 1024;
 
+type StoredFlow = Omit<Flow, 'time'> & { time: number };
+
 export class FlowLog {
-  private readonly ring: BoundedLog<Flow>;
+  private readonly ring: BoundedLog<StoredFlow>;
   private seq = 0;
   private readonly node: string;
   private readonly tables: () => PolicyTables;
@@ -52,9 +55,7 @@ export class FlowLog {
   }
 
   private push(f: Omit<Flow, 'seq' | 'node' | 'time'>): void {
-    this.ring.push(
-      clipFields({ seq: ++this.seq, time: new Date().toISOString(), node: this.node, ...f }),
-    );
+    this.ring.push(clipFields({ seq: ++this.seq, time: Date.now(), node: this.node, ...f }));
   }
 
   fromKernel(e: DatapathEvent, workloadKey: (id: number) => string | undefined): void {
@@ -99,7 +100,9 @@ export class FlowLog {
   /** Flows numbered above seq. Numbers are consecutive, so the ring is sliced, not scanned. */
   since(seq: number): Flow[] {
     const oldest = this.seq - this.ring.length + 1;
-    return this.ring.slice(seq - oldest + 1);
+    return this.ring
+      .slice(seq - oldest + 1)
+      .map((f) => ({ ...f, time: new Date(f.time).toISOString() }));
   }
 
   /** Estimated bytes held. */

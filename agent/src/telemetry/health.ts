@@ -1,16 +1,15 @@
 // Health and metrics over plain HTTP for the kubelet and Prometheus:
 //   :15021 /healthz/live   200 while the process serves requests
 //          /healthz/ready  200 once the agent has its initial cluster state, else 503
-//   :15020 /metrics        the node's counters (agent/metrics.ts)
+//   :15020 /metrics        the process's metrics (metrics.ts, issuer-metrics/)
 // Both ports may be the same server; either may be off.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderMetrics } from './metrics.ts';
-import type { AgentStatus } from './status.ts';
 
 export interface HealthSource {
   ready(): boolean;
-  status(): AgentStatus;
+  /** The Prometheus exposition; rejects when there is nothing to count yet. */
+  metrics?(): Promise<string>;
 }
 
 export interface HealthOptions {
@@ -31,15 +30,13 @@ function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }
     if (serve.health && path === '/healthz/ready') {
       return src.ready() ? text(200, 'ready\n') : text(503, 'initial cluster state not synced\n');
     }
-    if (serve.metrics && path === '/metrics') {
-      let body: string;
-      try {
-        body = renderMetrics(src.status(), src.ready());
-      } catch {
+    if (serve.metrics && path === '/metrics' && src.metrics) {
+      src.metrics().then(
+        (body) => text(200, body, 'text/plain; version=0.0.4; charset=utf-8'),
         // Asked before the agent has started: nothing to count yet.
-        return text(503, 'not started\n');
-      }
-      return text(200, body, 'text/plain; version=0.0.4');
+        () => text(503, 'not started\n'),
+      );
+      return;
     }
     text(404, 'not found\n');
   };

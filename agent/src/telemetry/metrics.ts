@@ -1,104 +1,279 @@
-// The node's counters in the Prometheus text format (served on :15020/metrics).
-// Pure: a status document in, the exposition text out.
+// The node's metrics, served on :15020/metrics by prom-client: Istio's standard
+// TCP and request metrics (istio.ts), weft's own (policy verdicts, kernel
+// denials, certificates, snapshot, reconcile time, the proxy's counters) and
+// Node's runtime (event loop lag, GC, heap). One registry per agent.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DatapathEvent } from '../datapath/index.ts';
+import type { PolicyTables } from '../tables/index.ts';
+import type { ByteCounts, Connection, ConnectionObserver } from './connection.ts';
+import { IstioMetrics } from './istio.ts';
+import type { RequestSink } from './request-record.ts';
 import type { AgentStatus, DirectionCounters } from './status.ts';
 
-type Sample = readonly [labels: Record<string, string>, value: number];
-
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** What the status-derived families read, once the agent runs. */
+export interface MetricsSource {
+  status(): AgentStatus;
+  ready(): boolean;
 }
 
-function family(name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]): string {
-  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
-  for (const [labels, value] of samples) {
-    const l = Object.entries(labels)
-      .map(([k, v]) => `${k}="${esc(v)}"`)
-      .join(',');
-    lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+export interface AgentMetricsOptions {
+  node: string;
+  /** The snapshot's pods, to name workloads in Istio's labels. */
+  tables(): PolicyTables;
+  cluster?: string;
+  /** Node's runtime metrics (default on). */
+  runtime?: boolean;
+  /** The clock for certificate expiry (tests). */
+  now?: () => number;
+}
+
+/** Distinct policies counted by name at most; more are counted as `other`. */
+export const MAX_POLICY_LABELS = 1000;
+
+// `denied by <stage> (<policy>[ rule N]): reason`, as proxy/authorize.ts denial() writes it.
+const DENIAL =
+  /^denied by (egress NetworkPolicy|ingress NetworkPolicy|AuthorizationPolicy)(?: \((.*?)(?: rule \d+)?\))?:/;
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly istio: IstioMetrics;
+  /** The proxy's connection observer: Istio's TCP metrics and weft's verdicts. */
+  readonly tcp: ConnectionObserver;
+  /** Where finished HTTP requests go. */
+  readonly requests: RequestSink;
+  private source: MetricsSource | null = null;
+  private readonly verdicts: Counter<string>;
+  private readonly kernelDenials: Counter<string>;
+  private readonly reconcile: Histogram<string>;
+  private readonly policies = new Set<string>();
+
+  constructor(opts: AgentMetricsOptions) {
+    const registers = [this.registry];
+    const node = opts.node;
+    const now = opts.now ?? Date.now;
+    if (opts.runtime !== false) collectDefaultMetrics({ register: this.registry });
+    this.istio = new IstioMetrics(this.registry, {
+      tables: opts.tables,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
+    });
+    this.verdicts = new Counter({
+      name: 'weft_policy_verdicts_total',
+      help: 'Connections the proxy decided, by direction, verdict, deciding stage and policy (denials name them).',
+      labelNames: ['direction', 'verdict', 'stage', 'policy'],
+      registers,
+    });
+    this.kernelDenials = new Counter({
+      name: 'weft_kernel_denials_total',
+      help: 'Connections and datagrams the kernel refused, by hook and protocol.',
+      labelNames: ['hook', 'protocol'],
+      registers,
+    });
+    this.reconcile = new Histogram({
+      name: 'weft_reconcile_duration_seconds',
+      help: 'Time to compile and apply one cluster snapshot.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+      registers,
+    });
+    const istio = this.istio;
+    // Per connection: label sets found once, not hashed on every increment.
+    const allowed = {
+      outbound: this.verdicts.labels({
+        direction: 'outbound',
+        verdict: 'allow',
+        stage: '',
+        policy: '',
+      }),
+      inbound: this.verdicts.labels({
+        direction: 'inbound',
+        verdict: 'allow',
+        stage: '',
+        policy: '',
+      }),
+    };
+    this.tcp = {
+      opened: (c: Connection) => {
+        istio.opened(c);
+        if (c.flag === '') allowed[c.direction].inc();
+      },
+      closed: (c: Connection, counts: ByteCounts) => {
+        istio.closed(c, counts);
+        if (c.flag === 'policy') this.denied(c);
+      },
+    };
+    this.requests = istio;
+    this.statusFamilies(node, now);
   }
-  return lines.join('\n');
-}
 
-function perDirection(s: AgentStatus, pick: (d: DirectionCounters) => number): Sample[] {
-  return [
-    [{ direction: 'outbound' }, pick(s.proxy.outbound)],
-    [{ direction: 'inbound' }, pick(s.proxy.inbound)],
-  ];
-}
+  /** Starts reading the agent's status for the families derived from it. */
+  bind(source: MetricsSource): void {
+    this.source = source;
+  }
 
-export function renderMetrics(s: AgentStatus, ready: boolean, now = Date.now()): string {
-  const node = { node: s.node };
-  const enrolled = s.workloads.filter((w) => w.enrolled).length;
-  const expiry: Sample[] = s.identities
-    .filter((i) => i.notAfter)
-    .map((i) => [{ spiffe_id: i.spiffeId }, (Date.parse(i.notAfter!) - now) / 1000]);
-  return `${[
-    family('weft_agent_ready', 'gauge', 'Whether the agent has its initial cluster state.', [
-      [node, ready ? 1 : 0],
-    ]),
-    family('weft_snapshot_version', 'gauge', 'Version of the cluster snapshot applied.', [
-      [node, s.snapshotVersion],
-    ]),
-    family('weft_workloads', 'gauge', 'Pods on this node, by whether they are in the mesh.', [
-      [{ enrolled: 'true' }, enrolled],
-      [{ enrolled: 'false' }, s.workloads.length - enrolled],
-    ]),
-    family('weft_rejected_objects', 'gauge', 'Cluster objects rejected as malformed.', [
-      [node, s.rejected.length],
-    ]),
-    family(
+  /** A kernel verdict event (connect(), sendmsg(), sk_lookup). */
+  kernelEvent(e: DatapathEvent): void {
+    if (e.verdict !== 'deny') return;
+    const hook = e.kind === 'sk_lookup' ? 'sk_lookup' : `${e.kind}()`;
+    this.kernelDenials.inc({ hook, protocol: e.protocol });
+  }
+
+  /** One snapshot compiled and applied, in seconds. */
+  reconciled(seconds: number): void {
+    this.reconcile.observe(seconds);
+  }
+
+  /** The exposition text; rejects before the agent has started. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private denied(c: Connection): void {
+    const m = DENIAL.exec(c.detail ?? '');
+    let policy = m?.[2] ?? '';
+    if (policy && !this.policies.has(policy)) {
+      if (this.policies.size >= MAX_POLICY_LABELS) policy = 'other';
+      else this.policies.add(policy);
+    }
+    this.verdicts.inc({
+      direction: c.direction,
+      verdict: 'deny',
+      stage: m?.[1] ?? 'other',
+      policy,
+    });
+  }
+
+  private status(): AgentStatus {
+    if (!this.source) throw new Error('not started');
+    return this.source.status();
+  }
+
+  /** weft's families read from the status document when scraped (as before prom-client). */
+  private statusFamilies(node: string, now: () => number): void {
+    const registers = [this.registry];
+    const self = this;
+    const gauge = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      fill: (g: Gauge<string>, s: AgentStatus) => void,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          const s = self.status();
+          this.reset();
+          fill(this, s);
+        },
+      });
+    const counter = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      fill: (set: (labels: Record<string, string>, v: number) => void, s: AgentStatus) => void,
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          const s = self.status();
+          this.reset();
+          fill((l, v) => this.inc(l, v), s);
+        },
+      });
+    const perDirection =
+      (pick: (d: DirectionCounters) => number) =>
+      (set: (l: Record<string, string>, v: number) => void, s: AgentStatus) => {
+        set({ direction: 'outbound' }, pick(s.proxy.outbound));
+        set({ direction: 'inbound' }, pick(s.proxy.inbound));
+      };
+    gauge('weft_agent_ready', 'Whether the agent has its initial cluster state.', ['node'], (g) =>
+      g.set({ node }, self.source?.ready() ? 1 : 0),
+    );
+    gauge('weft_snapshot_version', 'Version of the cluster snapshot applied.', ['node'], (g, s) =>
+      g.set({ node }, s.snapshotVersion),
+    );
+    gauge(
+      'weft_workloads',
+      'Pods on this node, by whether they are in the mesh.',
+      ['enrolled'],
+      (g, s) => {
+        const enrolled = s.workloads.filter((w) => w.enrolled).length;
+        g.set({ enrolled: 'true' }, enrolled);
+        g.set({ enrolled: 'false' }, s.workloads.length - enrolled);
+      },
+    );
+    gauge('weft_rejected_objects', 'Cluster objects rejected as malformed.', ['node'], (g, s) =>
+      g.set({ node }, s.rejected.length),
+    );
+    counter(
       'weft_datapath_events_suppressed_total',
-      'counter',
       'Refused-datagram verdict events the kernel left out over its per-second limit (the verdicts stand).',
-      [[node, s.datapathEventsSuppressed ?? 0]],
-    ),
-    family(
+      ['node'],
+      (set, s) => set({ node }, s.datapathEventsSuppressed ?? 0),
+    );
+    counter(
       'weft_proxy_connections_total',
-      'counter',
       'Connections the proxy accepted.',
-      perDirection(s, (d) => d.accepted),
-    ),
-    family(
+      ['direction'],
+      perDirection((d) => d.accepted),
+    );
+    gauge(
       'weft_proxy_connections_active',
-      'gauge',
       'Connections open through the proxy.',
-      perDirection(s, (d) => d.active),
-    ),
-    family(
+      ['direction'],
+      (g, s) => {
+        g.set({ direction: 'outbound' }, s.proxy.outbound.active);
+        g.set({ direction: 'inbound' }, s.proxy.inbound.active);
+      },
+    );
+    counter(
       'weft_proxy_connections_failed_total',
-      'counter',
       'Connections that could not be forwarded.',
-      perDirection(s, (d) => d.failed),
-    ),
-    family(
+      ['direction'],
+      perDirection((d) => d.failed),
+    );
+    counter(
       'weft_proxy_connections_reset_total',
-      'counter',
       'Connections ended by a reset.',
-      perDirection(s, (d) => d.reset),
-    ),
-    family(
+      ['direction'],
+      perDirection((d) => d.reset),
+    );
+    counter(
       'weft_proxy_handler_errors_total',
-      'counter',
       'Connections whose handling failed with an internal error (a bug); each was aborted alone.',
-      perDirection(s, (d) => d.errors),
-    ),
-    family(
+      ['direction'],
+      perDirection((d) => d.errors),
+    );
+    counter(
       'weft_proxy_received_bytes_total',
-      'counter',
       'Bytes from the connecting side.',
-      perDirection(s, (d) => d.bytesFromClient),
-    ),
-    family(
+      ['direction'],
+      perDirection((d) => d.bytesFromClient),
+    );
+    counter(
       'weft_proxy_sent_bytes_total',
-      'counter',
       'Bytes to the connecting side.',
-      perDirection(s, (d) => d.bytesToClient),
-    ),
-    family(
+      ['direction'],
+      perDirection((d) => d.bytesToClient),
+    );
+    counter(
+      'weft_connections_revoked_total',
+      'Carried connections reset because a policy change no longer allowed them (--revoke-on-policy-change).',
+      ['node'],
+      (set, s) => set({ node }, s.proxy.revoked ?? 0),
+    );
+    gauge(
       'weft_identity_expiry_seconds',
-      'gauge',
       'Seconds until each workload certificate expires.',
-      expiry,
-    ),
-  ].join('\n')}\n`;
+      ['spiffe_id'],
+      (g, s) => {
+        for (const i of s.identities)
+          if (i.notAfter) g.set({ spiffe_id: i.spiffeId }, (Date.parse(i.notAfter) - now()) / 1000);
+      },
+    );
+  }
 }

@@ -36,6 +36,10 @@ export interface AgentStatus {
     inbound: DirectionCounters;
     /** What the HBONE servers' bounds turned away (proxy/hbone/limits.ts). */
     hbone?: HboneCounters;
+    /** Connections carried now, registered by the workload whose policy admitted them. */
+    connections?: number;
+    /** Connections reset because a policy change no longer allowed them (--revoke-on-policy-change). */
+    revoked?: number;
   };
   /** Whether the node speaks mTLS (it has an issuer). */
   mtls: boolean;

@@ -6,7 +6,7 @@ import type { AccessEntry } from '../../../agent/src/telemetry/access-log.ts';
 import { FLOW_LOG_BYTES, FLOW_LOG_ENTRIES, FlowLog } from '../../../agent/src/telemetry/flows.ts';
 
 const entry = (authority: string): AccessEntry => ({
-  time: new Date().toISOString(),
+  time: Date.now(),
   direction: 'inbound',
   via: 'hbone',
   source: `spiffe://cluster.local/ns/shop/sa/${'s'.repeat(20_000)}`,

@@ -1,6 +1,7 @@
 // The Prometheus exposition of a node's status.
 import { describe, expect, it } from 'vitest';
-import { renderMetrics } from '../../../agent/src/telemetry/metrics.ts';
+import { emptyPolicy } from '../../../agent/src/tables/policy.ts';
+import { AgentMetrics } from '../../../agent/src/telemetry/metrics.ts';
 import type { AgentStatus } from '../../../agent/src/telemetry/status.ts';
 
 const counters = (n: number) => ({
@@ -57,8 +58,20 @@ const status: AgentStatus = {
   datapathEventsSuppressed: 12,
 };
 
-describe('renderMetrics', () => {
-  const text = renderMetrics(status, true, Date.parse('2026-12-01T00:00:00.000Z'));
+/** The node's exposition from its metrics, as /metrics serves it. */
+async function renderMetrics(s: AgentStatus, ready: boolean, now = Date.now()): Promise<string> {
+  const m = new AgentMetrics({
+    node: s.node,
+    tables: () => emptyPolicy,
+    runtime: false,
+    now: () => now,
+  });
+  m.bind({ status: () => s, ready: () => ready });
+  return m.render();
+}
+
+describe('renderMetrics', async () => {
+  const text = await renderMetrics(status, true, Date.parse('2026-12-01T00:00:00.000Z'));
   const lines = text.split('\n');
 
   it('declares every family once, with HELP and TYPE before its samples', () => {
@@ -70,7 +83,11 @@ describe('renderMetrics', () => {
         expect(declared.has(name)).toBe(false);
         declared.add(name);
       } else if (l && !l.startsWith('#')) {
-        expect(declared.has(l.split(/[{ ]/)[0]!)).toBe(true);
+        // A histogram's samples are its name with _bucket, _sum or _count.
+        const name = l.split(/[{ ]/)[0]!;
+        expect(declared.has(name) || declared.has(name.replace(/_(bucket|sum|count)$/, ''))).toBe(
+          true,
+        );
       }
     }
     expect(text.endsWith('\n')).toBe(true);
@@ -100,7 +117,7 @@ describe('renderMetrics', () => {
     ]);
   });
 
-  it('says not ready as 0', () => {
-    expect(renderMetrics(status, false)).toContain('weft_agent_ready{node="node-1"} 0');
+  it('says not ready as 0', async () => {
+    expect(await renderMetrics(status, false)).toContain('weft_agent_ready{node="node-1"} 0');
   });
 });

@@ -8,6 +8,7 @@ import { SocketPool } from '../../../agent/src/proxy/socket-pool.ts';
 import type { AuthorizationPolicy } from '../../../agent/src/state/authz-types.ts';
 import type { Snapshot } from '../../../agent/src/state/types.ts';
 import { AccessLog } from '../../../agent/src/telemetry/access-log.ts';
+import { Connection } from '../../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 import { pod, snapshot } from '../compile/fixtures.ts';
 import { ap } from '../policy/authz-fixtures.ts';
@@ -32,16 +33,15 @@ function ends(client = new PassThrough()) {
     http: (audit) => {
       seen.push({ end: 'http', ...(audit ? { audit } : {}) });
       return {
-        stats: new DirectionStats(),
-        log: new AccessLog(),
-        entry: {
-          direction: 'inbound',
-          via: 'plaintext',
-          source: null,
-          sourceAddress: '10.0.1.5',
-          destination: '10.0.0.7:8080',
-          destinationWorkload: 'shop/web',
-        },
+        conn: new Connection(
+          { stats: new DirectionStats(), log: new AccessLog(), observer: null, registry: null },
+          'inbound',
+          'plaintext',
+          null,
+          '10.0.1.5',
+          '10.0.0.7:8080',
+          'shop/web',
+        ),
         client,
       };
     },

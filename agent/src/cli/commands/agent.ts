@@ -3,7 +3,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AdminServer, parseHostPort } from '../../admin/index.ts';
-import { Agent, Lifecycle } from '../../agent/index.ts';
 import { nativeKernelProbe, requireKernelFeatures } from '../../check/index.ts';
 import {
   ADMIN_SOCKET,
@@ -15,7 +14,7 @@ import {
 import { DEFAULT_DRAIN_GRACE_MS } from '../../handover/index.ts';
 import { configureHttp, DEFAULT_HBONE_LIMITS, MIN_KEEPALIVE_MS } from '../../proxy/index.ts';
 import type { SnapshotSource } from '../../sources/index.ts';
-import { HealthServer } from '../../telemetry/index.ts';
+import { createLogger, HealthServer, LOG_LEVELS, type LogLevel } from '../../telemetry/index.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
 
 export const help = `Usage: weft agent --node NAME --manifests DIR --cgroup-root DIR [options]
@@ -33,6 +32,9 @@ Options:
   --admin-tcp ADDR      also serve the admin API on TCP, e.g. 127.0.0.1:15000 (default off:
                         any process that reaches it reads the access log)
   --no-admin-tcp        no TCP admin API (the default; kept for existing scripts)
+  --access-log WHERE    one JSON line per connection and HTTP request (Envoy's field names) on
+                        stdout, or appended to the file WHERE; at most 1000 lines a second
+                        (default off)
   --access-log-query-strings
                         keep query strings of request paths in the access log (default off:
                         they may carry credentials)
@@ -40,6 +42,9 @@ Options:
                         the next (default ${HANDOVER_SOCKET}; a hostPath on Kubernetes)
   --drain-grace S       after handing over, serve what could not move for at most S
                         seconds (default ${DEFAULT_DRAIN_GRACE_MS / 1000}); then it is reset
+  --revoke-on-policy-change
+                        reset carried connections that a policy change no longer allows
+                        (default off: established connections carry on, as NetworkPolicy has it)
   --splice              splice app<->proxy loopback hops with sockops/sk_msg
   --issuer ADDRESS      the issuer's unix socket or https://host:port; enables mTLS (HBONE)
   --issuer-token-file F this node's credential for the issuer (re-read on each request)
@@ -61,8 +66,6 @@ Kubernetes:
   --host-proc DIR       the host's /proc as mounted in the agent (default /proc)
 `;
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
 export async function run(args: string[]): Promise<number> {
   const { values } = parse('agent', args, {
     node: { type: 'string' },
@@ -72,9 +75,11 @@ export async function run(args: string[]): Promise<number> {
     'admin-socket': { type: 'string', default: ADMIN_SOCKET },
     'admin-tcp': { type: 'string' },
     'no-admin-tcp': { type: 'boolean', default: false },
+    'access-log': { type: 'string' },
     'access-log-query-strings': { type: 'boolean', default: false },
     'handover-socket': { type: 'string', default: HANDOVER_SOCKET },
     'drain-grace': { type: 'string' },
+    'revoke-on-policy-change': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
     'issuer-token-file': { type: 'string' },
@@ -101,11 +106,11 @@ export async function run(args: string[]): Promise<number> {
   const mtls = values['mtls-default'];
   if (mtls !== 'permissive' && mtls !== 'strict')
     throw new UsageError(`agent: --mtls-default is permissive or strict, not ${mtls}`);
-  const level = LEVELS.indexOf(values['log-level'] as (typeof LEVELS)[number]);
-  if (level < 0)
+  if (!(LOG_LEVELS as readonly string[]).includes(values['log-level']))
     throw new UsageError(
-      `agent: --log-level is one of ${LEVELS.join(', ')}, not ${values['log-level']}`,
+      `agent: --log-level is one of ${LOG_LEVELS.join(', ')}, not ${values['log-level']}`,
     );
+  const logger = createLogger({ name: 'agent', level: values['log-level'] as LogLevel });
   const healthPort = portOption('agent', values, 'health-port');
   const keepaliveMs = secondsOption(
     'agent',
@@ -128,9 +133,7 @@ export async function run(args: string[]): Promise<number> {
   const node = required('agent', values, 'node');
   const cgroupRoot = required('agent', values, 'cgroup-root');
   // Agent messages are trouble worth a line (warn); only error silences them.
-  const log = (l: string) => {
-    if (level <= 2) process.stderr.write(`${l}\n`);
-  };
+  const log = (l: string) => logger.warn(l);
   let source: SnapshotSource | undefined;
   let closeSource = () => {};
   if (values.kubernetes) {
@@ -150,6 +153,8 @@ export async function run(args: string[]): Promise<number> {
   const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
   // No fallback: every probed feature is on the enforcement path (check/features.ts).
   requireKernelFeatures(nativeKernelProbe());
+  // Loaded once the flags are known good: a usage error answers without the whole agent.
+  const { Agent, Lifecycle } = await import('../../agent/index.ts');
   // A running agent on this node hands its listening sockets over (docs/upgrade.md).
   const handoverPath = values['handover-socket'];
   const life = await Lifecycle.begin(handoverPath);
@@ -166,6 +171,8 @@ export async function run(args: string[]): Promise<number> {
     rootNamespace: values['root-namespace'],
     mtlsDefault: mtls,
     accessLogQueryStrings: values['access-log-query-strings'],
+    revokeOnPolicyChange: values['revoke-on-policy-change'],
+    ...(values['access-log'] ? { accessLog: values['access-log'] } : {}),
     hboneKeepalive: keepaliveMs ? { intervalMs: keepaliveMs, timeoutMs: keepaliveMs } : undefined,
     hboneLimits: {
       ...DEFAULT_HBONE_LIMITS,
@@ -173,6 +180,7 @@ export async function run(args: string[]): Promise<number> {
       ...(maxStreams ? { maxStreams: Number(maxStreams) } : {}),
     },
     log,
+    debug: (l: string) => logger.debug(l),
     issuer: values.issuer
       ? {
           address: values.issuer,
@@ -189,7 +197,7 @@ export async function run(args: string[]): Promise<number> {
   // when the new one is ready, and by then the old one must have handed over.
   let serving = false;
   const health = await HealthServer.start(
-    { ready: () => serving && agent.ready(), status: () => agent.status() },
+    { ready: () => serving && agent.ready(), metrics: () => agent.metrics!.render() },
     { healthPort, metricsPort },
   );
   try {
@@ -202,8 +210,8 @@ export async function run(args: string[]): Promise<number> {
   serving = true;
   mkdirSync(dirname(values['admin-socket']), { recursive: true });
   const admin = await AdminServer.start(agent, values['admin-socket'], { tcp: adminTcp });
-  process.stderr.write(
-    `weft agent: node ${values.node} ready (generation ${life.generation}${life.takeover ? `, took over from pid ${life.takeover.status.from.pid}` : ''})\n`,
+  logger.info(
+    `weft agent: node ${values.node} ready (generation ${life.generation}${life.takeover ? `, took over from pid ${life.takeover.status.from.pid}` : ''})`,
   );
   // Handed over: the admin socket path is the new agent's; kept-alive clients move there too.
   const handedOver = life.offer(handoverPath, agent, graceMs, log, () => admin.close());
@@ -219,8 +227,8 @@ export async function run(args: string[]): Promise<number> {
   if (first === 'signal' && life.handedOver) await handedOver;
   if (life.handedOver) {
     const r = await handedOver;
-    process.stderr.write(
-      `weft agent: handed over to pid ${r.to}: ${r.moved} relayed connections moved; ${r.reason}\n`,
+    logger.info(
+      `weft agent: handed over to pid ${r.to}: ${r.moved} relayed connections moved; ${r.reason}`,
     );
   }
   life.close();

@@ -5,16 +5,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
 import { IssuerServer, openCaStore } from '../../issuer/index.ts';
-import {
-  IssuerCluster,
-  openSecretCaStore,
-  PolicyStatusWriter,
-  RouteStatusWriter,
-  TokenReviewAuthenticator,
-} from '../../issuer/kubernetes/index.ts';
-import { loadKubeConfig } from '../../sources/kubernetes/index.ts';
+import type { IssuerCluster } from '../../issuer/kubernetes/index.ts';
+import type { loadKubeConfig } from '../../sources/kubernetes/index.ts';
 import { ManifestSource } from '../../sources/manifests/index.ts';
-import { HealthServer } from '../../telemetry/index.ts';
+import {
+  createLogger,
+  HealthServer,
+  type IssuerMetrics,
+  type Logger,
+  logLevel,
+} from '../../telemetry/index.ts';
 import { parse, portOption, required, UsageError } from '../args.ts';
 
 export const help = `Usage: weft issuer --listen ADDRESS --ca-dir DIR --manifests DIR --node-tokens DIR [options]
@@ -49,6 +49,8 @@ Kubernetes options:
   --agent-service-account NAME  the agents' service account (default weft-agent)
   --service-name NAME   the issuer's Service, named in its serving certificate (default weft-issuer)
   --health-port PORT    /healthz/live and /healthz/ready on this port
+  --metrics-port PORT   Prometheus /metrics (signings, refusals, TokenReview latency, CA expiry)
+  --log-level LEVEL     debug, info, warn or error (default info): refusals are warn, signings info
 
 SIGHUP re-reads the CA files: rotate a root by adding the new root to
 roots.pem, switching ca.pem/ca-key.pem, sending SIGHUP, and later removing
@@ -85,6 +87,7 @@ export async function run(args: string[]): Promise<number> {
     'agent-service-account': { type: 'string', default: 'weft-agent' },
     'service-name': { type: 'string', default: 'weft-issuer' },
     'health-port': { type: 'string' },
+    'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -95,9 +98,26 @@ export async function run(args: string[]): Promise<number> {
   const lifetime = Number(values['svid-lifetime']);
   if (!Number.isFinite(lifetime) || lifetime < 60)
     throw new UsageError('issuer: --svid-lifetime takes seconds, at least 60');
-  if (values.kubernetes) return runOnKubernetes(values, lifetime);
+  let logger: Logger;
+  try {
+    logger = createLogger({ name: 'issuer', level: logLevel('issuer', values['log-level']) });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const metricsPort = portOption('issuer', values, 'metrics-port');
+  if (values.kubernetes) return runOnKubernetes(values, lifetime, logger, metricsPort);
   const td = values['trust-domain'];
   const store = await openCaStore(required('issuer', values, 'ca-dir'), td);
+  // prom-client loads only when metrics are asked for.
+  const metrics =
+    metricsPort === undefined ? undefined : await issuerMetrics(() => store.ca.certPem);
+  const health =
+    metricsPort === undefined
+      ? undefined
+      : await HealthServer.start(
+          { ready: () => true, metrics: () => metrics!.render() },
+          { metricsPort },
+        );
   const source = new ManifestSource(required('issuer', values, 'manifests'));
   await source.start();
   const server = new IssuerServer({
@@ -106,45 +126,63 @@ export async function run(args: string[]): Promise<number> {
     tokens: loadTokens(required('issuer', values, 'node-tokens')),
     lifetimeMs: lifetime * 1000,
     cluster: () => source.current(),
-    audit: (l) => process.stderr.write(`weft issuer: ${l}\n`),
+    audit: auditTo(logger),
+    ...(metrics ? { metrics } : {}),
   });
   await server.listen(required('issuer', values, 'listen'));
   process.on('SIGHUP', () => {
     store.reload().then(
-      () => process.stderr.write('weft issuer: CA reloaded\n'),
-      (e: Error) =>
-        process.stderr.write(`weft issuer: CA reload failed, keeping the old one: ${e.message}\n`),
+      () => logger.info('CA reloaded'),
+      (e: Error) => logger.error(`CA reload failed, keeping the old one: ${e.message}`),
     );
   });
-  process.stderr.write(`weft issuer: listening on ${values.listen}, trust domain ${td}\n`);
+  logger.info(`listening on ${values.listen}, trust domain ${td}`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
   server.close();
   source.close();
+  health?.close();
   process.exit(0);
 }
 
 type Values = Record<string, string | boolean | undefined>;
 
-async function runOnKubernetes(values: Values, lifetime: number): Promise<number> {
-  const log = (l: string) => process.stderr.write(`weft issuer: ${l}\n`);
+async function issuerMetrics(caPem: () => string): Promise<IssuerMetrics> {
+  const { IssuerMetrics } = await import('../../telemetry/issuer-metrics/index.ts');
+  return new IssuerMetrics(caPem);
+}
+
+/** Refusals are trouble (warn); signings and the rest are news (info). */
+function auditTo(logger: Logger): (line: string) => void {
+  return (l) => (l.startsWith('refused') ? logger.warn(l) : logger.info(l));
+}
+
+async function runOnKubernetes(
+  values: Values,
+  lifetime: number,
+  logger: Logger,
+  metricsPort: number | undefined,
+): Promise<number> {
+  const log = auditTo(logger);
+  let metrics: IssuerMetrics | undefined;
   const td = values['trust-domain'] as string;
   const ns = values.namespace as string;
   const listen = required('issuer', values, 'listen');
   const healthPort = portOption('issuer', values, 'health-port');
+  // The API client loads only on Kubernetes: a static issuer starts without it.
+  const { loadKubeConfig } = await import('../../sources/kubernetes/index.ts');
+  const { IssuerCluster } = await import('../../issuer/kubernetes/index.ts');
   const kc = loadKubeConfig(values.kubeconfig as string | undefined);
   const cluster = new IssuerCluster(kc, { log });
   let ready = false;
   const health = await HealthServer.start(
     {
       ready: () => ready && cluster.ready,
-      status: () => {
-        throw new Error('the issuer serves no metrics');
-      },
+      metrics: () => (metrics ? metrics.render() : Promise.reject(new Error('not started'))),
     },
-    { healthPort },
+    { healthPort, ...(metricsPort !== undefined ? { metricsPort } : {}) },
   );
   try {
     return await serve(values, lifetime, {
@@ -157,6 +195,9 @@ async function runOnKubernetes(values: Values, lifetime: number): Promise<number
       log,
       setReady: () => {
         ready = true;
+      },
+      setMetrics: (m) => {
+        metrics = m;
       },
     });
   } catch (e) {
@@ -177,12 +218,15 @@ interface Running {
   listen: string;
   log: (l: string) => void;
   setReady: () => void;
+  setMetrics: (m: IssuerMetrics) => void;
 }
 
 async function serve(values: Values, lifetime: number, r: Running): Promise<number> {
   const { kc, cluster, td, ns, listen, log } = r;
   await cluster.start();
   // weft's AuthorizationPolicies get Accepted/Rejected conditions from here, the one writer.
+  const { PolicyStatusWriter, RouteStatusWriter, openSecretCaStore, TokenReviewAuthenticator } =
+    await import('../../issuer/kubernetes/index.ts');
   const statusWriter = new PolicyStatusWriter(kc, { log });
   void statusWriter.start();
   // Gateway API routes bound to Services get their Accepted/ResolvedRefs conditions here too
@@ -198,6 +242,8 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
     existing: values['ca-existing'] === true,
     log,
   });
+  const metrics = await issuerMetrics(() => store.ca.certPem);
+  r.setMetrics(metrics);
   const svc = values['service-name'] as string;
   const names = [`${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`, `${svc}.${ns}`, svc];
   const server = new IssuerServer({
@@ -208,10 +254,12 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
       audience: values['token-audience'] as string,
       agentServiceAccount: `${ns}:${values['agent-service-account']}`,
       podNode: (n, p) => cluster.podNode(n, p),
+      onReview: (s, answered) => metrics.reviewed(s, answered),
     }),
     lifetimeMs: lifetime * 1000,
     cluster: () => cluster.objects(),
     audit: log,
+    metrics,
   });
   const bound = await server.listen(listen, await store.ca.issueServing(names));
   r.setReady();

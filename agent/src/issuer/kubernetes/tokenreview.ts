@@ -15,6 +15,8 @@ export interface TokenReviewOptions extends ReviewPolicy {
   readonly kubeConfig: KubeConfig;
   /** How long an answer is reused for the same token; default 60 s. */
   readonly cacheMs?: number;
+  /** Told each review's time in seconds, and whether the API server answered. */
+  readonly onReview?: (seconds: number, answered: boolean) => void;
 }
 
 export class TokenReviewAuthenticator implements NodeAuthenticator {
@@ -54,6 +56,7 @@ export class TokenReviewAuthenticator implements NodeAuthenticator {
 
   private async review(token: string, key: string): Promise<Authenticated> {
     const now = Date.now();
+    const t0 = performance.now();
     let status: ReviewStatus;
     try {
       const review = await this.api.createTokenReview({
@@ -64,7 +67,9 @@ export class TokenReviewAuthenticator implements NodeAuthenticator {
         },
       });
       status = (review.status ?? {}) as ReviewStatus;
+      this.opts.onReview?.((performance.now() - t0) / 1000, true);
     } catch (e) {
+      this.opts.onReview?.((performance.now() - t0) / 1000, false);
       // Not cached: the API server may be back in a moment.
       return { error: `TokenReview failed: ${(e as Error).message}` };
     }

@@ -13,7 +13,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { native } from '../../datapath/index.ts';
 import type { IngressDecisions, PolicyTables } from '../../tables/index.ts';
-import type { AccessEntry, AccessLog, DirectionStats } from '../../telemetry/index.ts';
+import {
+  type AccessEntry,
+  type AccessLog,
+  Connection,
+  type ConnectionSinks,
+  type DirectionStats,
+} from '../../telemetry/index.ts';
 import { admitInbound } from '../admit.ts';
 import { contain, type ErrorReport } from '../contain.ts';
 import { join, type Reset } from '../pipe.ts';
@@ -41,9 +47,10 @@ export interface HboneServerContext {
   /** Every address of the pod (dual stack): a CONNECT may name any of them. Absent: podIP alone. */
   readonly podIPs?: readonly string[];
   readonly trustDomain: string;
-  readonly stats: DirectionStats;
+  readonly sinks: ConnectionSinks;
   readonly pool: SocketPool;
-  readonly log: AccessLog;
+  /** This pod's SPIFFE ID. */
+  readonly identity: string | null;
   /** Where an exception of handleConnect goes (contain.ts). */
   readonly report: ErrorReport;
   /** PINGs that find a peer gone (keepalive.ts). */
@@ -68,8 +75,6 @@ export function handleConnect(
   stream: ServerHttp2Stream,
   headers: Record<string, unknown>,
 ): void {
-  const stats = ctx.stats;
-  stats.accepted++;
   const tlsSocket = stream.session?.socket as TLSSocket | undefined;
   const peer = sessionPeer(tlsSocket);
   const source = peer?.identity;
@@ -84,20 +89,21 @@ export function handleConnect(
       podsByIP: policy.podsByIP,
     },
   );
-  const entry: { audit?: string } & Omit<
-    AccessEntry,
-    'time' | 'bytesFromClient' | 'bytesToClient' | 'result' | 'detail' | 'audit'
-  > = {
-    direction: 'inbound' as const,
-    via: 'hbone' as const,
-    source: source ?? null,
-    sourceAddress: front.ok ? front.sourceIp : (tlsSocket?.remoteAddress ?? null),
-    destination: String(headers[':authority'] ?? ''),
-    destinationWorkload: ctx.workloadKey,
-  };
+  const conn = new Connection(
+    ctx.sinks,
+    'inbound',
+    'hbone',
+    source ?? null,
+    front.ok ? front.sourceIp : (tlsSocket?.remoteAddress ?? null),
+    String(headers[':authority'] ?? ''),
+    ctx.workloadKey,
+  );
+  conn.destinationPrincipal = ctx.identity;
   const deny = (status: number, detail: string) => {
-    stats.failed++;
-    ctx.log.add({ ...entry, bytesFromClient: 0, bytesToClient: 0, result: 'refused', detail });
+    conn.refuse(
+      detail,
+      status === 403 ? 'policy' : status === 503 ? 'upstream_connect_failure' : 'no_route',
+    );
     refuse(stream, status);
   };
   if (!front.ok) {
@@ -105,9 +111,13 @@ export function handleConnect(
     deny(front.status, front.detail);
     return;
   }
-  const keep = (audit: string | undefined) => {
-    // AUDIT matches are recorded whatever the verdict.
-    if (audit) entry.audit = audit;
+  const src = policy.podsByIP.get(front.sourceIp);
+  if (src) conn.sourceWorkload = `${src.namespace}/${src.name}`;
+  const admission = {
+    workload: ctx.workloadKey,
+    peerIp: front.sourceIp,
+    ...(source ? { peerIdentity: source } : {}),
+    port: front.port,
   };
   admitInbound(
     {
@@ -121,17 +131,20 @@ export function handleConnect(
       port: front.port,
     },
     {
+      // AUDIT matches are recorded whatever the verdict.
       refuse: (detail, status, audit) => {
-        keep(audit);
+        conn.audit = audit;
         deny(status, detail);
       },
       http: (audit) => {
-        keep(audit);
+        conn.audit = audit;
+        conn.admission = { ...admission, l7: true };
         stream.respond({ ':status': 200 });
-        return { stats, log: ctx.log, entry: { ...entry, via: 'hbone' }, client: stream };
+        return { conn, client: stream };
       },
       join: (app, audit) => {
-        keep(audit);
+        conn.audit = audit;
+        conn.admission = { ...admission, l7: false };
         // The peer may reset the stream (or lose its connection) while the app dial is pending.
         const gone = () => {
           if (app.connecting) app.destroy();
@@ -148,15 +161,10 @@ export function handleConnect(
             return;
           }
           stream.respond({ ':status': 200 });
-          stats.active++;
-          join(stream, app, stats, resetStream, undefined, (reset, c) => {
-            ctx.log.add({
-              ...entry,
-              bytesFromClient: c.fromClient,
-              bytesToClient: c.toClient,
-              result: reset ? 'reset' : 'ok',
-            });
-          });
+          const joined = join(stream, app, null, resetStream, undefined, (reset, c) =>
+            conn.end(reset, c),
+          );
+          conn.joined(() => joined.abort());
         });
       },
     },
@@ -225,7 +233,7 @@ export class HboneServer {
       }
       stream.once('close', done);
       contain(
-        ctx.stats,
+        ctx.sinks.stats,
         ctx.report,
         () => resetStream(stream),
         () => handleConnect(ctx, stream, headers),

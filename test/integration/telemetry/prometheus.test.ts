@@ -1,0 +1,248 @@
+// A real Prometheus (Debian's package) inside the sandbox's network scrapes both
+// agents on their node addresses (10.250.<i>.2:15020), and PromQL answers
+// exactly what crossed the mesh: TCP connections and bytes per source and
+// destination workload by both reporters, and HTTP requests by response code
+// with workloads, principals and mutual_tls.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
+import { netnsPath } from '../../../agent/src/sandbox/host.ts';
+import { sandboxLayout } from '../../../agent/src/sandbox/layout/topology.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+import {
+  sinkServer,
+  type TestCluster,
+  type TransferResult,
+  testCluster,
+  transferClient,
+} from '../../support/sandbox.ts';
+import { docs, namespace, pod } from '../../support/shop.ts';
+
+const cluster = docs(
+  namespace('shop', 'weft.dev/mesh: enabled'),
+  pod('shop', 'client', 'node-1', { sa: 'client' }),
+  pod('shop', 'server', 'node-2', { sa: 'server', ports: '{containerPort: 8080}' }),
+  pod('shop', 'web', 'node-2', { sa: 'web', ports: '{containerPort: 8081}' }),
+  `apiVersion: v1
+kind: Service
+metadata: {name: server, namespace: shop}
+spec: {selector: {app: server}, ports: [{port: 80, targetPort: 8080}]}
+`,
+  // HTTP rules on web:8081 put it on the L7 path (per-request authorization, metrics).
+  `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-paths, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {ports: ["8081"], paths: ["/ok", "/fail"]}}]
+`,
+);
+
+// 200 on /ok, 503 on anything else the policy lets through.
+const webServer = `
+import http from 'node:http';
+http.createServer((req, res) => { res.writeHead(req.url === '/ok' ? 200 : 503); res.end('body'); })
+  .listen(8081, '0.0.0.0', () => console.log('listening'));
+`;
+
+const gets = (host: string, paths: string[]) => `
+const codes = [];
+for (const p of ${JSON.stringify(paths)}) {
+  const r = await fetch('http://${host}:8081' + p);
+  await r.text();
+  codes.push(r.status);
+}
+console.log(JSON.stringify({ codes }));
+`;
+
+const TCP = 3;
+const OK = 4;
+const FAIL = 2;
+const DENIED = 1;
+
+describePrivileged('Istio metrics scraped by a real Prometheus', () => {
+  let c: TestCluster;
+  let prom: ChildProcess | undefined;
+  let dir: string;
+  let underlay: string;
+
+  const query = (q: string): { metric: Record<string, string>; value: [number, string] }[] => {
+    const r = spawnSync(
+      'nsenter',
+      [
+        `--net=${underlay}`,
+        'curl',
+        '-sf',
+        '--get',
+        '--data-urlencode',
+        `query=${q}`,
+        'http://127.0.0.1:9090/api/v1/query',
+      ],
+      { encoding: 'utf8', timeout: 5000 },
+    );
+    if (r.status !== 0) return [];
+    return JSON.parse(r.stdout).data.result;
+  };
+  /** Polls a query until its answer, as `{labels...} value` lines, equals want. */
+  const answers = async (q: string, want: string[]): Promise<string[]> => {
+    let got: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      got = query(q)
+        .map((s) => `${JSON.stringify(s.metric)} ${s.value[1]}`)
+        .sort();
+      if (JSON.stringify(got) === JSON.stringify([...want].sort())) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return got;
+  };
+
+  beforeAll(async () => {
+    // Each agent's stdout (the access log) goes to its node's log file.
+    c = await testCluster('m', { 'cluster.yaml': cluster }, 2, {
+      agentArgs: ['--access-log', 'stdout'],
+    });
+    await c.serve('shop/server', sinkServer(8080));
+    await c.serve('shop/web', webServer);
+    await c.certificates(3);
+    dir = mkdtempSync(join(tmpdir(), 'weft-prometheus-'));
+    const targets = c.sandbox.state.nodes.map((n) => `'10.250.${n.index}.2:15020'`).join(', ');
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: weft
+  scrape_interval: 1s
+  static_configs: [{targets: [${targets}]}]
+`,
+    );
+    underlay = netnsPath(sandboxLayout(c.sandbox.state.name).underlayNetns);
+    prom = spawn(
+      'nsenter',
+      [
+        `--net=${underlay}`,
+        'prometheus',
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        '--web.listen-address=127.0.0.1:9090',
+      ],
+      { stdio: 'ignore' },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    if (prom?.pid) {
+      prom.kill('SIGKILL');
+      await new Promise((r) => prom!.once('exit', r));
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    expect(await c?.down()).toEqual([]);
+  });
+
+  it('scrapes both agents', async () => {
+    expect(
+      await answers('sum by (instance) (up{job="weft"})', [
+        '{"instance":"10.250.1.2:15020"} 1',
+        '{"instance":"10.250.2.2:15020"} 1',
+      ]),
+    ).toEqual(['{"instance":"10.250.1.2:15020"} 1', '{"instance":"10.250.2.2:15020"} 1']);
+  }, 40_000);
+
+  it('counts TCP connections and bytes per source and destination workload, by both reporters', async () => {
+    const vip = c.sandbox.state.services['shop/server']!;
+    for (let i = 0; i < TCP; i++) {
+      const r = lastJson<TransferResult>(
+        await runInPod(c.pod('shop/client'), transferClient(vip, 80, 1000)),
+      );
+      expect(r.reply?.bytes).toBe(1000);
+    }
+    const opened = `sum by (reporter, source_workload, source_workload_namespace, destination_workload, connection_security_policy) (istio_tcp_connections_opened_total{destination_workload="server"})`;
+    const labels = (reporter: string) =>
+      JSON.stringify({
+        connection_security_policy: 'mutual_tls',
+        destination_workload: 'server',
+        reporter,
+        source_workload: 'client',
+        source_workload_namespace: 'shop',
+      });
+    const want = [`${labels('destination')} ${TCP}`, `${labels('source')} ${TCP}`];
+    expect(await answers(opened, want)).toEqual(want);
+    const closed = `sum by (reporter) (istio_tcp_connections_closed_total{destination_workload="server", source_workload="client"})`;
+    expect(
+      await answers(closed, [`{"reporter":"destination"} ${TCP}`, `{"reporter":"source"} ${TCP}`]),
+    ).toEqual([`{"reporter":"destination"} ${TCP}`, `{"reporter":"source"} ${TCP}`]);
+    // What the client sent, as both proxies counted it; the source's side knew the Service.
+    const received = `sum by (reporter) (istio_tcp_received_bytes_total{destination_workload="server"})`;
+    expect(
+      await answers(received, [
+        `{"reporter":"destination"} ${TCP * 1000}`,
+        `{"reporter":"source"} ${TCP * 1000}`,
+      ]),
+    ).toEqual([`{"reporter":"destination"} ${TCP * 1000}`, `{"reporter":"source"} ${TCP * 1000}`]);
+    const svc = query(
+      `sum by (destination_service) (istio_tcp_connections_opened_total{reporter="source", destination_workload="server"})`,
+    ).map((s) => s.metric.destination_service);
+    expect(svc).toEqual(['server.shop.svc.cluster.local']);
+    expect(
+      Number(
+        query(`sum(istio_tcp_sent_bytes_total{destination_workload="server"})`)[0]?.value[1] ?? 0,
+      ),
+    ).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('counts HTTP requests by response code, with workloads, principals and mutual_tls', async () => {
+    const paths = [
+      ...Array(OK).fill('/ok'),
+      ...Array(FAIL).fill('/fail'),
+      ...Array(DENIED).fill('/admin'),
+    ];
+    const r = lastJson<{ codes: number[] }>(
+      await runInPod(c.pod('shop/client'), gets(c.pod('shop/web').ip, paths)),
+    );
+    expect(r.codes).toEqual([...Array(OK).fill(200), ...Array(FAIL).fill(503), 403]);
+    const q = `sum by (response_code, response_flags) (istio_requests_total{reporter="destination", source_workload="client", source_workload_namespace="shop", source_principal="spiffe://cluster.local/ns/shop/sa/client", destination_workload="web", destination_principal="spiffe://cluster.local/ns/shop/sa/web", connection_security_policy="mutual_tls", request_protocol="http"})`;
+    const want = [
+      `{"response_code":"200","response_flags":"-"} ${OK}`,
+      `{"response_code":"403","response_flags":"policy"} ${DENIED}`,
+      `{"response_code":"503","response_flags":"-"} ${FAIL}`,
+    ];
+    expect(await answers(q, want)).toEqual(want);
+    const count = `sum(istio_request_duration_milliseconds_count{destination_workload="web"})`;
+    expect(await answers(count, [`{} ${OK + FAIL + DENIED}`])).toEqual([
+      `{} ${OK + FAIL + DENIED}`,
+    ]);
+  }, 60_000);
+
+  it('writes one JSON access log line per request and per connection on stdout', async () => {
+    const lines = () =>
+      readFileSync(c.sandbox.state.nodes[1]!.log, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"start_time"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (let i = 0; i < 50 && lines().filter((l) => l.method).length < OK + FAIL + DENIED; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const requests = lines().filter((l) => l.method);
+    expect(requests.map((l) => `${l.path} ${l.response_code}`).sort()).toEqual(
+      [
+        ...Array(OK).fill('/ok 200'),
+        ...Array(FAIL).fill('/fail 503'),
+        ...Array(DENIED).fill('/admin 403'),
+      ].sort(),
+    );
+    expect(requests[0]).toMatchObject({
+      reporter: 'destination',
+      source_workload: 'shop/client',
+      source_principal: 'spiffe://cluster.local/ns/shop/sa/client',
+      destination_workload: 'shop/web',
+      connection_security_policy: 'mutual_tls',
+    });
+    const tcp = lines().filter(
+      (l) => l.protocol === 'TCP' && l.destination_workload === 'shop/server',
+    );
+    expect(tcp).toHaveLength(TCP);
+    expect(tcp.every((l) => l.bytes_received === 1000 && l.response_flags === '-')).toBe(true);
+  }, 30_000);
+});
