@@ -352,7 +352,10 @@ export class Sandbox {
     const { fetchStatus } = await import('../admin/index.ts');
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null)
-        throw new Error(`agent of ${n.name} exited (${child.exitCode}); see ${n.log}`);
+        // The log goes with the sandbox's teardown: its tail goes into the error.
+        throw new Error(
+          `agent of ${n.name} exited (${child.exitCode}): ${readFileSync(n.log, 'utf8').slice(-2000)}`,
+        );
       try {
         await fetchStatus(n.adminSocket);
         return;
