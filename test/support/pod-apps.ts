@@ -22,6 +22,7 @@ const driver = `
 import { createInterface } from 'node:readline';
 const { KeptAlive } = await import(${here('./http-client.ts')});
 const h2 = await import(${here('./h2-client.ts')});
+const echo = await import(${here('./echo.ts')});
 const conns = new Map();
 const sessions = new Map();
 const http = (c) => {
@@ -62,8 +63,11 @@ const run = async (c) => {
       return { headers: a.headers, body: a.body.toString() };
     }
     case 'grpc': {
-      const a = await h2.grpcCall(session(c), c.method, c.messages);
-      return { status: a.status, messages: a.messages, headers: a.headers, trailers: a.trailers };
+      const body = Buffer.concat(c.messages.map(echo.grpcFrame));
+      const a = await h2.h2Request(session(c), { ':method': 'POST', ':path': c.method,
+        'content-type': 'application/grpc', te: 'trailers', ...c.headers }, body);
+      const status = a.trailers['grpc-status'] ?? a.headers['grpc-status'];
+      return { status, messages: echo.grpcMessages(a.body), headers: a.headers, trailers: a.trailers };
     }
     case 'upgrade':
       return h2.upgrade(addr, c.path, c.send);
@@ -104,6 +108,7 @@ export interface ClientPod {
     port: number,
     method: string,
     messages: string[],
+    headers?: Record<string, string>,
   ): Promise<{
     status?: string;
     messages: string[];
@@ -169,7 +174,8 @@ export async function clientPod(pod: PodPlacement): Promise<ClientPod> {
     count: async (host, port, path, n) =>
       (await call({ op: 'count', host, port, path, n, conn: 'count' })).pods,
     h2: (host, port, headers) => call({ op: 'h2', host, port, headers }),
-    grpc: (host, port, method, messages) => call({ op: 'grpc', host, port, method, messages }),
+    grpc: (host, port, method, messages, headers = {}) =>
+      call({ op: 'grpc', host, port, method, messages, headers }),
     upgrade: (host, port, path, send) => call({ op: 'upgrade', host, port, path, send }),
     line: async (host, port, line) => (await call({ op: 'line', host, port, line })).lines,
     closeAll: () => call({ op: 'close' }),
