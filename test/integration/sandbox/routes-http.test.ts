@@ -54,6 +54,7 @@ spec:
         - type: ResponseHeaderModifier
           responseHeaderModifier:
             set: [{name: x-answer, value: from-route}]
+            add: [{name: x-echo-pod, value: via-route}]
             remove: [x-drop-me]
       backendRefs: [{name: echo-v1, port: 80}]
     - name: redirect
@@ -61,6 +62,25 @@ spec:
       filters:
         - type: RequestRedirect
           requestRedirect: {hostname: new.example, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}
+    - name: redirect-scheme
+      matches: [{path: {type: PathPrefix, value: /secure}}]
+      filters:
+        - type: RequestRedirect
+          requestRedirect: {scheme: https, port: 8443}
+    - name: redirect-full
+      matches: [{path: {type: PathPrefix, value: /moved}}]
+      filters:
+        - type: RequestRedirect
+          requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /elsewhere}}
+    - name: rewrite-full
+      matches: [{path: {type: PathPrefix, value: /full}}]
+      filters:
+        - type: URLRewrite
+          urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}
+      backendRefs: [{name: echo-v1, port: 80}]
+    - name: weight-zero
+      matches: [{path: {type: PathPrefix, value: /zero}}]
+      backendRefs: [{name: echo-v1, port: 80, weight: 0}, {name: echo-v2, port: 80}]
     - name: rewrite
       matches: [{path: {type: PathPrefix, value: /api}}]
       filters:
@@ -168,6 +188,9 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     expect(q.json).toMatchObject({ pod: 'shop/echo-v1', path: '/match?v=one' });
     // The expression matches the whole value.
     expect((await client.http(vip, 80, '/match?v=ones')).status).toBe(404);
+    // Header names match whatever their case.
+    const u = await client.http(vip, 80, '/match', { headers: { 'X-Version': 'v2' } });
+    expect(u.json).toMatchObject({ pod: 'shop/echo-v2' });
     const m = await client.http(vip, 80, '/match', { method: 'DELETE' });
     expect(m.json).toMatchObject({ pod: 'shop/echo-v2', method: 'DELETE' });
     expect((await client.http(vip, 80, '/match', { method: 'GET' })).status).toBe(404);
@@ -180,6 +203,8 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     expect((pods['shop/echo-v1'] ?? 0) + (pods['shop/echo-v2'] ?? 0)).toBe(500);
     expect(Math.abs(pods['shop/echo-v1']! / 500 - 0.7)).toBeLessThanOrEqual(0.05);
     expect(Math.abs(pods['shop/echo-v2']! / 500 - 0.3)).toBeLessThanOrEqual(0.05);
+    // Weight 0 takes nothing.
+    expect(await client.count(vip, 80, '/zero', 20)).toEqual({ 'shop/echo-v2': 20 });
   });
 
   it('sets, adds and removes request and response headers', async () => {
@@ -193,13 +218,22 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     expect(a.json.headers['x-remove']).toBeUndefined();
     expect(a.headers['x-answer']).toBe('from-route');
     expect(a.headers['x-drop-me']).toBeUndefined();
-    expect(a.headers['x-echo-pod']).toBe('shop/echo-v1');
+    expect(a.headers['x-echo-pod']).toBe('shop/echo-v1,via-route');
   });
 
   it('redirects and rewrites', async () => {
     const r = await client.http(vip, 80, '/old/page?q=1');
     expect(r.status).toBe(301);
     expect(r.headers.location).toBe('http://new.example/new/page?q=1');
+    const d = await client.http(vip, 80, '/secure/a?b=c');
+    expect(d.status).toBe(302);
+    expect(d.headers.location).toBe('https://echo.shop:8443/secure/a?b=c');
+    const f = await client.http(vip, 80, '/moved/deep');
+    expect(f.headers.location).toBe('http://echo.shop/elsewhere');
+    expect((await client.http(vip, 80, '/full/deep?k=v')).json).toMatchObject({
+      pod: 'shop/echo-v1',
+      path: '/one?k=v',
+    });
     const w = await client.http(vip, 80, '/api/items?x=2');
     expect(w.json).toMatchObject({ pod: 'shop/echo-v2', path: '/v2/items?x=2' });
     expect(w.json.headers.host).toBe('rewritten.shop');
