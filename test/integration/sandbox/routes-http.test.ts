@@ -266,4 +266,24 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     const a = await client.http(v1IP, 8080, '/local/y');
     expect(a.json).toMatchObject({ pod: 'shop/echo-v1', path: '/local/y' });
   });
+
+  it('follows an edited route on a connection kept alive across the edit', async () => {
+    const conn = 'live';
+    const accepted = (await c.status('node-1')).proxy.outbound.accepted;
+    expect((await client.http(vip, 80, '/local/a', { conn })).json.pod).toBe('shop/echo-v2');
+    c.write(
+      'routes.yaml',
+      routes.replace(
+        'value: /local}}]\n      backendRefs: [{name: echo-v2',
+        'value: /local}}]\n      backendRefs: [{name: echo-v1',
+      ),
+    );
+    let pod = '';
+    for (let i = 0; i < 100 && pod !== 'shop/echo-v1'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      pod = (await client.http(vip, 80, '/local/a', { conn })).json.pod;
+    }
+    expect(pod).toBe('shop/echo-v1');
+    expect((await c.status('node-1')).proxy.outbound.accepted).toBe(accepted + 1);
+  });
 });
