@@ -43,6 +43,28 @@ spec:
     - name: split
       matches: [{path: {type: PathPrefix, value: /split}}]
       backendRefs: [{name: echo-v1, port: 80, weight: 70}, {name: echo-v2, port: 80, weight: 30}]
+    - name: weight-zero
+      matches: [{path: {type: PathPrefix, value: /zero}}]
+      backendRefs: [{name: echo-v1, port: 80, weight: 0}, {name: echo-v2, port: 80}]
+    - name: no-backend
+      matches: [{path: {type: PathPrefix, value: /nobackend}}]
+      backendRefs: [{name: gone, port: 80}]
+    - name: no-endpoint
+      matches: [{path: {type: PathPrefix, value: /noendpoint}}]
+      backendRefs: [{name: empty, port: 80}]
+    - name: local
+      matches: [{path: {type: PathPrefix, value: /local}}]
+      backendRefs: [{name: echo-v2, port: 80}]
+    - name: remote
+      matches: [{path: {type: PathPrefix, value: /remote}}]
+      backendRefs: [{name: echo-v1, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: echo-filters, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+  rules:
     - name: headers
       matches: [{path: {type: PathPrefix, value: /headers}}]
       filters:
@@ -67,6 +89,11 @@ spec:
       filters:
         - type: RequestRedirect
           requestRedirect: {scheme: https, port: 8443}
+    - name: redirect-https
+      matches: [{path: {type: PathPrefix, value: /tls}}]
+      filters:
+        - type: RequestRedirect
+          requestRedirect: {scheme: https}
     - name: redirect-full
       matches: [{path: {type: PathPrefix, value: /moved}}]
       filters:
@@ -78,27 +105,12 @@ spec:
         - type: URLRewrite
           urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}
       backendRefs: [{name: echo-v1, port: 80}]
-    - name: weight-zero
-      matches: [{path: {type: PathPrefix, value: /zero}}]
-      backendRefs: [{name: echo-v1, port: 80, weight: 0}, {name: echo-v2, port: 80}]
     - name: rewrite
       matches: [{path: {type: PathPrefix, value: /api}}]
       filters:
         - type: URLRewrite
           urlRewrite: {hostname: rewritten.shop, path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2}}
       backendRefs: [{name: echo-v2, port: 80}]
-    - name: no-backend
-      matches: [{path: {type: PathPrefix, value: /nobackend}}]
-      backendRefs: [{name: gone, port: 80}]
-    - name: no-endpoint
-      matches: [{path: {type: PathPrefix, value: /noendpoint}}]
-      backendRefs: [{name: empty, port: 80}]
-    - name: local
-      matches: [{path: {type: PathPrefix, value: /local}}]
-      backendRefs: [{name: echo-v2, port: 80}]
-    - name: remote
-      matches: [{path: {type: PathPrefix, value: /remote}}]
-      backendRefs: [{name: echo-v1, port: 80}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -171,6 +183,8 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
   });
 
   it('routes by path to a backend on the other node and on this one (MeshBasic)', async () => {
+    // Every route accepted whole, on both nodes.
+    for (const n of ['node-1', 'node-2']) expect((await c.status(n)).rejected).toEqual([]);
     const remote = await client.http(vip, 80, '/remote/x');
     expect(remote.status).toBe(200);
     expect(remote.json).toMatchObject({ pod: 'shop/echo-v1', method: 'GET', path: '/remote/x' });
@@ -184,6 +198,10 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
   it('matches on headers, query parameters and method', async () => {
     const h = await client.http(vip, 80, '/match', { headers: { 'x-version': 'v2' } });
     expect(h.json).toMatchObject({ pod: 'shop/echo-v2', path: '/match' });
+    // A prefix matches whole segments only.
+    expect((await client.http(vip, 80, '/matchx', { headers: { 'x-version': 'v2' } })).status).toBe(
+      404,
+    );
     const q = await client.http(vip, 80, '/match?v=one');
     expect(q.json).toMatchObject({ pod: 'shop/echo-v1', path: '/match?v=one' });
     // The expression matches the whole value.
@@ -228,6 +246,9 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     const d = await client.http(vip, 80, '/secure/a?b=c');
     expect(d.status).toBe(302);
     expect(d.headers.location).toBe('https://echo.shop:8443/secure/a?b=c');
+    // https on its well-known port: no port in the Location, though the client named :80.
+    const t = await client.http(vip, 80, '/tls', { headers: { host: 'echo.shop:80' } });
+    expect(t.headers.location).toBe('https://echo.shop/tls');
     const f = await client.http(vip, 80, '/moved/deep');
     expect(f.headers.location).toBe('http://echo.shop/elsewhere');
     expect((await client.http(vip, 80, '/full/deep?k=v')).json).toMatchObject({

@@ -105,6 +105,7 @@ describePrivileged('routed h2c, gRPC, WebSocket and raw TCP end to end in a 2-no
   });
 
   it('routes the h2c requests of one session each by its own path, across nodes and on one node', async () => {
+    for (const n of ['node-1', 'node-2']) expect((await c.status(n)).rejected).toEqual([]);
     const accepted = (await c.status('node-1')).proxy.outbound.accepted;
     const [a, b] = await Promise.all([
       client.h2(vip, 90, { ':path': '/remote/x' }),
