@@ -49,6 +49,8 @@ spec:
     - name: no-backend
       matches: [{path: {type: PathPrefix, value: /nobackend}}]
       backendRefs: [{name: gone, port: 80}]
+    - name: no-backend-refs
+      matches: [{path: {type: PathPrefix, value: /norefs}}]
     - name: no-endpoint
       matches: [{path: {type: PathPrefix, value: /noendpoint}}]
       backendRefs: [{name: empty, port: 80}]
@@ -84,6 +86,10 @@ spec:
       filters:
         - type: RequestRedirect
           requestRedirect: {hostname: new.example, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}
+    - name: timeout
+      matches: [{path: {type: PathPrefix, value: /slow}}]
+      timeouts: {request: 500ms}
+      backendRefs: [{name: echo-v1, port: 80}]
     - name: redirect-scheme
       matches: [{path: {type: PathPrefix, value: /secure}}]
       filters:
@@ -260,9 +266,13 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     expect(w.json.headers.host).toBe('rewritten.shop');
   });
 
-  it('answers 500 for a backend that does not resolve and 503 for one without endpoints', async () => {
+  it('answers 500 for a backend that does not resolve or a rule without one, 503 for one without endpoints, 504 past the timeout', async () => {
     expect((await client.http(vip, 80, '/nobackend')).status).toBe(500);
+    expect((await client.http(vip, 80, '/norefs')).status).toBe(500);
     expect((await client.http(vip, 80, '/noendpoint')).status).toBe(503);
+    // The backend answers in 3 s, the rule allows 500 ms: 504, and the connection carries on.
+    expect((await client.http(vip, 80, '/slow')).status).toBe(504);
+    expect((await client.http(vip, 80, '/remote/after')).json.pod).toBe('shop/echo-v1');
   });
 
   it("gives a consumer route precedence for its namespace's clients only (MeshConsumerRoute)", async () => {
