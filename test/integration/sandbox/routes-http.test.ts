@@ -3,6 +3,8 @@
 // routes each request by the compiled tables, and an echo backend in each pod
 // says what it received. One backend is on the other node (HBONE), one on the
 // client's node (hand-off).
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ClientPod, clientPod, echoServer } from '../../support/pod-apps.ts';
 import { describePrivileged } from '../../support/privileged.ts';
@@ -316,5 +318,17 @@ describePrivileged('HTTPRoutes end to end in a 2-node sandbox', () => {
     }
     expect(pod).toBe('shop/echo-v1');
     expect((await c.status('node-1')).proxy.outbound.accepted).toBe(accepted + 1);
+  });
+
+  it("answers 500 for a consumer route's backend in another namespace once its ReferenceGrant is gone", async () => {
+    rmSync(join(c.manifests, 'grant.yaml'));
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 500; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await web.http(vip, 80, '/remote/x')).status;
+    }
+    expect(status).toBe(500);
+    // Other namespaces' clients still take the producer's routes.
+    expect((await client.http(vip, 80, '/remote/x')).json.pod).toBe('shop/echo-v1');
   });
 });
