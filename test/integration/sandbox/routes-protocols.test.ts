@@ -51,6 +51,15 @@ spec:
       backendRefs: [{name: echo-local, port: 80}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: echo-grpc-http, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 91}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /echo.Echo}}]
+      backendRefs: [{name: echo-local, port: 91}]
+---
+apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: {name: echo-grpc, namespace: shop}
 spec:
@@ -143,6 +152,10 @@ describePrivileged('routed h2c, gRPC, WebSocket and raw TCP end to end in a 2-no
       'shop/echo-remote:c:1',
       'shop/echo-remote:c:2',
     ]);
+    // On a gRPC port the GRPCRoute comes first; the HTTPRoute takes what it leaves.
+    const h = await client.grpc(vip, 91, '/echo.Echo/Other', ['y']);
+    expect(h.status).toBe('0');
+    expect(h.messages).toEqual(['shop/echo-local:y:0']);
     // No method matches: UNIMPLEMENTED from the proxy, as a trailers-only answer.
     expect((await client.grpc(vip, 91, '/other.Svc/Call', ['x'])).status).toBe('12');
   });
