@@ -71,6 +71,20 @@ const run = async (c) => {
     }
     case 'upgrade':
       return h2.upgrade(addr, c.path, c.send);
+    case 'first': {
+      // A client-first exchange: the line goes out at once; the greeting and the answer come back.
+      const net = await import('node:net');
+      const s = net.connect(c.port, c.host);
+      s.setEncoding('utf8');
+      s.write(c.line + '\\n');
+      let got = '';
+      await new Promise((resolve, reject) => {
+        s.on('data', (d) => { got += d; if (got.split('\\n').length >= 3) resolve(); });
+        s.once('error', reject);
+      });
+      s.destroy();
+      return { lines: got.trim().split('\\n') };
+    }
     case 'line':
       return { lines: await h2.lineProtocol(addr, c.line) };
   }
@@ -122,6 +136,8 @@ export interface ClientPod {
     send: string,
   ): Promise<{ head: string; echoed: string }>;
   line(host: string, port: number, line: string): Promise<string[]>;
+  /** The line protocol, the client writing its line before the greeting. */
+  first(host: string, port: number, line: string): Promise<string[]>;
   /** Closes every connection the client keeps. */
   closeAll(): Promise<void>;
   kill(): void;
@@ -178,6 +194,7 @@ export async function clientPod(pod: PodPlacement): Promise<ClientPod> {
       call({ op: 'grpc', host, port, method, messages, headers }),
     upgrade: (host, port, path, send) => call({ op: 'upgrade', host, port, path, send }),
     line: async (host, port, line) => (await call({ op: 'line', host, port, line })).lines,
+    first: async (host, port, line) => (await call({ op: 'first', host, port, line })).lines,
     closeAll: () => call({ op: 'close' }),
     kill: () => child.kill('SIGKILL'),
   };

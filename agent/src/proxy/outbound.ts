@@ -19,6 +19,7 @@ import type { AccessEntry, AccessLog, DirectionStats } from '../telemetry/index.
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { decideEgress } from './decide.ts';
+import { detectHttp } from './detect.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { type OutboundL7Context, serveOutboundL7 } from './outbound-l7.ts';
@@ -101,12 +102,29 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     client.resetAndDestroy();
     return;
   }
+  const tables = ctx.tables();
+  const key = vipKey(orig.ip, orig.port);
+  // A VIP port read as HTTP: each request is routed and balanced by the L7 engine. On a
+  // TCP port that routes bind, only a connection whose first bytes are HTTP is.
+  const routed = ctx.l7 ? tables.routes.byVip.get(key) : undefined;
+  if (routed?.protocol === 'tcp')
+    return detectHttp(client, (http) =>
+      http ? serveOutboundL7(ctx, client, key, orig.port) : outboundL4(ctx, client, orig),
+    );
+  if (routed) return serveOutboundL7(ctx, client, key, orig.port);
+  outboundL4(ctx, client, orig);
+}
+
+/** The L4 path: one upstream connection for the client's, bytes as they are. */
+function outboundL4(
+  ctx: OutboundContext,
+  client: Socket,
+  orig: { ip: string; port: number },
+): void {
   let host = orig.ip;
   let port = orig.port;
   const tables = ctx.tables();
   const key = vipKey(orig.ip, orig.port);
-  // A VIP port read as HTTP: each request is routed and balanced by the L7 engine.
-  if (ctx.l7 && tables.routes.byVip.has(key)) return serveOutboundL7(ctx, client, key, orig.port);
   const svc = tables.services.get(key);
   // Egress policy applies to the pods behind a VIP: only the allowed ones are picked.
   const allowed = svc ? allowedEndpoints(tables, ctx.workloadKey, key, svc) : undefined;

@@ -60,6 +60,15 @@ spec:
       backendRefs: [{name: echo-local, port: 91}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: echo-all-ports, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo-remote}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /remote}}]
+      backendRefs: [{name: echo-remote, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: {name: echo-grpc, namespace: shop}
 spec:
@@ -174,6 +183,18 @@ describePrivileged('routed h2c, gRPC, WebSocket and raw TCP end to end in a 2-no
     const lines = await client.line(vip, 70, 'stressed');
     expect(lines[0]).toMatch(/^hello from shop\/echo-(remote|local)$/);
     expect(lines[1]).toBe('desserts');
+    // A route bound to every port of a Service binds its TCP port too; a server-first
+    // protocol there still works.
+    const remote = c.sandbox.state.services['shop/echo-remote']!;
+    expect(await client.line(remote, 70, 'drawer')).toEqual([
+      'hello from shop/echo-remote',
+      'reward',
+    ]);
+    // So does a client-first one that is not HTTP; and HTTP there is routed.
+    expect(await client.first(remote, 70, 'stop')).toEqual(['hello from shop/echo-remote', 'pots']);
+    const h = await client.http(remote, 70, '/remote/tcp-port');
+    expect(h.json).toMatchObject({ pod: 'shop/echo-remote', path: '/remote/tcp-port' });
+    expect((await client.http(remote, 70, '/elsewhere')).status).toBe(404);
     for (const p of ['shop/echo-remote', 'shop/echo-local'])
       expect(await client.line(c.pod(p).ip, 7070, 'live')).toEqual([`hello from ${p}`, 'evil']);
   });
