@@ -44,6 +44,9 @@ export function endpointFor(
   if (rule) {
     backend = spread.backend(rule);
     if (!backend) return answer(500, 'no_backend', rule);
+    // A backend that does not resolve keeps its weight; the requests it takes get 500.
+    if (backend.unresolved)
+      return { ...answer(500, 'no_backend', rule), backend, service: backend.service };
     key = `${backend.service}:${backend.port}`;
     target = backend.target;
   } else {

@@ -25,6 +25,7 @@ import {
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { decideEgress } from './decide.ts';
+import { detectHttp } from './detect.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { type OutboundL7Context, serveOutboundL7 } from './outbound-l7.ts';
@@ -85,12 +86,30 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
     client.resetAndDestroy();
     return;
   }
+  const tables = ctx.tables();
+  const key = vipKey(orig.ip, orig.port);
+  // A VIP port read as HTTP: each request is routed and balanced by the L7 engine. On a
+  // TCP port that routes bind, only a connection whose first bytes are HTTP is.
+  const routed = ctx.l7 ? tables.routes.byVip.get(key) : undefined;
+  if (routed?.protocol === 'tcp')
+    return detectHttp(client, (http) =>
+      http ? serveOutboundL7(ctx, client, key, orig.port) : outboundL4(ctx, client, orig, conn),
+    );
+  if (routed) return serveOutboundL7(ctx, client, key, orig.port);
+  outboundL4(ctx, client, orig, conn);
+}
+
+/** The L4 path: one upstream connection for the client's, bytes as they are. */
+function outboundL4(
+  ctx: OutboundContext,
+  client: Socket,
+  orig: { ip: string; port: number },
+  conn: Connection,
+): void {
   let host = orig.ip;
   let port = orig.port;
   const tables = ctx.tables();
   const key = vipKey(orig.ip, orig.port);
-  // A VIP port read as HTTP: each request is routed and balanced by the L7 engine.
-  if (ctx.l7 && tables.routes.byVip.has(key)) return serveOutboundL7(ctx, client, key, orig.port);
   const svc = tables.services.get(key);
   // Egress policy applies to the pods behind a VIP: only the allowed ones are picked.
   const allowed = svc ? allowedEndpoints(tables, ctx.workloadKey, key, svc) : undefined;
@@ -184,10 +203,22 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
             port,
             l7: false,
           };
-          const carried = joinSockets(client, app, null, (reset, counts) => {
-            conn.end(reset, counts);
-            c.end(reset, counts);
-          });
+          const carried = joinSockets(
+            client,
+            app,
+            null,
+            (reset, counts) => {
+              conn.end(reset, counts);
+              c.end(reset, counts);
+            },
+            {
+              stats: conn.sinks.stats,
+              moved: () => {
+                conn.moved();
+                c.moved();
+              },
+            },
+          );
           const abort = () => carried.abort();
           conn.joined(abort);
           c.joined(abort);
@@ -289,6 +320,9 @@ function plaintext(
     client.resetAndDestroy();
     return;
   }
-  const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c));
+  const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c), {
+    stats: conn.sinks.stats,
+    moved: () => conn.moved(),
+  });
   conn.joined(() => carried.abort());
 }

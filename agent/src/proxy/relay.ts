@@ -65,6 +65,8 @@ export function joinSockets(
   upstream: Socket,
   stats: DirectionStats | null,
   onDone: Done,
+  /** Whose connection it is, for a handover: its direction's counters, and what ends its record here. */
+  owner?: { readonly stats: DirectionStats; moved(): void },
 ): Relayed {
   const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
   // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
@@ -101,7 +103,7 @@ export function joinSockets(
     upstream.on('error', () => {});
     const before = { ...joined.counts };
     pending.set(id, {
-      stats,
+      stats: stats ?? owner?.stats ?? null,
       done: (ab, ba, reset) => {
         relayId = -1;
         const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
@@ -116,6 +118,7 @@ export function joinSockets(
       moved: () => {
         relayId = -1;
         if (stats) stats.active--;
+        owner?.moved();
       },
     });
     // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).

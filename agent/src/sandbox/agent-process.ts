@@ -3,7 +3,7 @@
 // does it (a new agent takes over, the old one drains and exits) or the way a crash
 // does (SIGKILL, then a new one).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchStatus } from '../admin/index.ts';
 import { repoRoot } from '../datapath/index.ts';
@@ -45,7 +45,10 @@ export async function waitForAgent(
   while (performance.now() < until) {
     const code = exited();
     if (code !== null || !alive(pid))
-      throw new Error(`agent of ${n.name} exited (${code ?? 'gone'}); see ${n.log}`);
+      // The log goes with the sandbox's teardown: its tail goes into the error.
+      throw new Error(
+        `agent of ${n.name} exited (${code ?? 'gone'}): ${existsSync(n.log) ? readFileSync(n.log, 'utf8').slice(-2000) : n.log}`,
+      );
     try {
       const s = await fetchStatus(n.adminSocket);
       // The socket path is the old agent's until the new one has taken over.

@@ -173,6 +173,18 @@ export class Connection {
       );
   }
 
+  /**
+   * Handed to the next agent with its sockets (an upgrade): no longer carried here, so no
+   * longer counted active nor registered; not logged as ended, since it did not end.
+   */
+  moved(): void {
+    if (this.state !== JOINED) return;
+    this.state = CLOSED;
+    this.abortFn = null;
+    this.sinks.stats.active--;
+    if (this.admission) this.sinks.registry?.delete(this);
+  }
+
   /** Resets a carried connection that policy no longer allows; end() follows. */
   revoke(why: string): void {
     if (this.state !== JOINED || this.revokedBy !== null) return;

@@ -81,6 +81,17 @@ describe('Connection', () => {
     expect(seen).toEqual(['opened 10.0.0.2:80', 'closed 10.0.0.2:80 10/20']);
   });
 
+  it('a connection moved to the next agent stops counting here, unlogged, and its end is ignored', () => {
+    const { sinks, conn } = rig();
+    const c = conn();
+    c.joined(() => {});
+    c.moved();
+    c.end(true, { fromClient: 5, toClient: 5 });
+    expect(sinks.stats).toMatchObject({ accepted: 1, active: 0, reset: 0, bytesFromClient: 0 });
+    expect(sinks.registry.size).toBe(0);
+    expect(sinks.log.entries()).toHaveLength(0);
+  });
+
   it('the registry resets only what the judge denies, each once, and counts them', () => {
     const { sinks, conn } = rig();
     const aborted: string[] = [];

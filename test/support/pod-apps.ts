@@ -1,0 +1,201 @@
+// Apps in sandbox pods for end-to-end routing tests: the echo backend of
+// echo.ts as a pod's server, and a client pod that stays up and runs the
+// HTTP/1.1, h2c, gRPC, Upgrade and line-protocol clients of http-client.ts and
+// h2-client.ts on request (one JSON line in, one out), so that a connection
+// kept alive in the client survives from one request to the next.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { PodPlacement } from '../../agent/src/sandbox/exec.ts';
+import type { Answer } from './http-client.ts';
+
+const here = (f: string) => JSON.stringify(fileURLToPath(new URL(f, import.meta.url)));
+
+/** The echo backend on every address of the pod: HTTP/1.1, h2c/gRPC and a line protocol. */
+export const echoServer = (pod: string, ports: { http: number; h2: number; tcp: number }) => `
+const { echoPod } = await import(${here('./echo.ts')});
+await echoPod(${JSON.stringify(pod)}, '0.0.0.0', ${JSON.stringify(ports)});
+console.log('listening');
+`;
+
+const driver = `
+import { createInterface } from 'node:readline';
+const { KeptAlive } = await import(${here('./http-client.ts')});
+const h2 = await import(${here('./h2-client.ts')});
+const echo = await import(${here('./echo.ts')});
+const conns = new Map();
+const sessions = new Map();
+const http = (c) => {
+  const k = c.conn ?? c.host + ':' + c.port;
+  if (!conns.has(k)) conns.set(k, new KeptAlive({ host: c.host, port: c.port }));
+  return conns.get(k);
+};
+const session = (c) => {
+  const k = c.host + ':' + c.port;
+  if (!sessions.has(k)) sessions.set(k, h2.h2Session({ host: c.host, port: c.port }));
+  return sessions.get(k);
+};
+const run = async (c) => {
+  const addr = { host: c.host, port: c.port };
+  switch (c.op) {
+    case 'http': {
+      const a = await http(c).send(c.path, c);
+      return { status: a.status, headers: a.headers, json: a.json, body: a.json ? undefined : a.body };
+    }
+    case 'count': {
+      // n requests on the connection, one after the other; which pod answered how often.
+      const pods = {};
+      for (let i = 0; i < c.n; i++) {
+        const a = await http(c).send(c.path, c);
+        const p = a.json?.pod ?? 'status ' + a.status;
+        pods[p] = (pods[p] ?? 0) + 1;
+      }
+      return { pods };
+    }
+    case 'close':
+      for (const x of conns.values()) x.close();
+      conns.clear();
+      for (const s of sessions.values()) s.destroy();
+      sessions.clear();
+      return {};
+    case 'h2': {
+      const a = await h2.h2Request(session(c), c.headers);
+      return { headers: a.headers, body: a.body.toString() };
+    }
+    case 'grpc': {
+      const body = Buffer.concat(c.messages.map(echo.grpcFrame));
+      const a = await h2.h2Request(session(c), { ':method': 'POST', ':path': c.method,
+        'content-type': 'application/grpc', te: 'trailers', ...c.headers }, body);
+      const status = a.trailers['grpc-status'] ?? a.headers['grpc-status'];
+      return { status, messages: echo.grpcMessages(a.body), headers: a.headers, trailers: a.trailers };
+    }
+    case 'upgrade':
+      return h2.upgrade(addr, c.path, c.send);
+    case 'first': {
+      // A client-first exchange: the line goes out at once; the greeting and the answer come back.
+      const net = await import('node:net');
+      const s = net.connect(c.port, c.host);
+      s.setEncoding('utf8');
+      s.write(c.line + '\\n');
+      let got = '';
+      await new Promise((resolve, reject) => {
+        s.on('data', (d) => { got += d; if (got.split('\\n').length >= 3) resolve(); });
+        s.once('error', reject);
+      });
+      s.destroy();
+      return { lines: got.trim().split('\\n') };
+    }
+    case 'line':
+      return { lines: await h2.lineProtocol(addr, c.line) };
+  }
+  throw new Error('unknown op ' + c.op);
+};
+createInterface({ input: process.stdin }).on('line', async (l) => {
+  const c = JSON.parse(l);
+  let out;
+  try {
+    out = { id: c.id, ok: await run(c) };
+  } catch (e) {
+    out = { id: c.id, error: String(e?.code ?? e?.message ?? e) };
+  }
+  process.stdout.write(JSON.stringify(out) + '\\n');
+});
+console.log(JSON.stringify({ ready: true }));
+`;
+
+export interface ClientPod {
+  http(
+    host: string,
+    port: number,
+    path: string,
+    o?: { method?: string; headers?: Record<string, string>; conn?: string },
+  ): Promise<Answer>;
+  /** `n` requests on one kept-alive connection: how many each pod answered. */
+  count(host: string, port: number, path: string, n: number): Promise<Record<string, number>>;
+  h2(
+    host: string,
+    port: number,
+    headers: Record<string, string>,
+  ): Promise<{ headers: Record<string, unknown>; body: string }>;
+  grpc(
+    host: string,
+    port: number,
+    method: string,
+    messages: string[],
+    headers?: Record<string, string>,
+  ): Promise<{
+    status?: string;
+    messages: string[];
+    headers: Record<string, unknown>;
+    trailers: Record<string, unknown>;
+  }>;
+  upgrade(
+    host: string,
+    port: number,
+    path: string,
+    send: string,
+  ): Promise<{ head: string; echoed: string }>;
+  line(host: string, port: number, line: string): Promise<string[]>;
+  /** The line protocol, the client writing its line before the greeting. */
+  first(host: string, port: number, line: string): Promise<string[]>;
+  /** Closes every connection the client keeps. */
+  closeAll(): Promise<void>;
+  kill(): void;
+}
+
+/** A client app in the pod, driven one command at a time. */
+export async function clientPod(pod: PodPlacement): Promise<ClientPod> {
+  const joinCgroup = pod.cgroupDir ? `echo $$ > '${pod.cgroupDir}/cgroup.procs' && ` : '';
+  const child: ChildProcess = spawn(
+    'sh',
+    [
+      '-c',
+      `${joinCgroup}exec nsenter --net='${pod.netnsPath}' '${process.execPath}' --input-type=module -e "$WEFT_SCRIPT"`,
+    ],
+    { env: { ...process.env, WEFT_SCRIPT: driver }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const waiting = new Map<number, { resolve(x: unknown): void; reject(e: Error): void }>();
+  let ready: () => void = () => {};
+  const up = new Promise<void>((resolve, reject) => {
+    ready = resolve;
+    child.on('exit', (code) => {
+      const e = new Error(`client pod exited (${code}): ${stderr}`);
+      reject(e);
+      for (const w of waiting.values()) w.reject(e);
+    });
+  });
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    const m = JSON.parse(l) as { ready?: boolean; id: number; ok?: unknown; error?: string };
+    if (m.ready) return ready();
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.error !== undefined) w?.reject(new Error(m.error));
+    else w?.resolve(m.ok);
+  });
+  await up;
+  let next = 0;
+  // biome-ignore lint/suspicious/noExplicitAny: each command's answer is typed by its method
+  const call = (c: Record<string, unknown>): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      waiting.set(id, { resolve, reject });
+      child.stdin!.write(`${JSON.stringify({ ...c, id })}\n`);
+    });
+  return {
+    http: (host, port, path, o = {}) => call({ op: 'http', host, port, path, ...o }),
+    count: async (host, port, path, n) =>
+      (await call({ op: 'count', host, port, path, n, conn: 'count' })).pods,
+    h2: (host, port, headers) => call({ op: 'h2', host, port, headers }),
+    grpc: (host, port, method, messages, headers = {}) =>
+      call({ op: 'grpc', host, port, method, messages, headers }),
+    upgrade: (host, port, path, send) => call({ op: 'upgrade', host, port, path, send }),
+    line: async (host, port, line) => (await call({ op: 'line', host, port, line })).lines,
+    first: async (host, port, line) => (await call({ op: 'first', host, port, line })).lines,
+    closeAll: () => call({ op: 'close' }),
+    kill: () => child.kill('SIGKILL'),
+  };
+}
