@@ -184,10 +184,19 @@ export function handleOutbound(ctx: OutboundContext, client: Socket): void {
             port,
             l7: false,
           };
-          const carried = joinSockets(client, app, null, (reset, counts) => {
-            conn.end(reset, counts);
-            c.end(reset, counts);
-          });
+          const carried = joinSockets(
+            client,
+            app,
+            null,
+            (reset, counts) => {
+              conn.end(reset, counts);
+              c.end(reset, counts);
+            },
+            () => {
+              conn.movedAway();
+              c.movedAway();
+            },
+          );
           const abort = () => carried.abort();
           conn.joined(abort);
           c.joined(abort);
@@ -289,6 +298,12 @@ function plaintext(
     client.resetAndDestroy();
     return;
   }
-  const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c));
+  const carried = joinSockets(
+    client,
+    upstream,
+    null,
+    (reset, c) => conn.end(reset, c),
+    () => conn.movedAway(),
+  );
   conn.joined(() => carried.abort());
 }

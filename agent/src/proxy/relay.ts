@@ -59,12 +59,14 @@ function available(): boolean {
  * in Node: upstream connected, no write queued, nothing read and not yet written, neither
  * side ended. Until then (and for good, if that moment never comes) JavaScript carries it.
  * client's bytes count as fromClient; onDone runs once, after both sides are closed.
+ * onMoved runs instead of onDone when the connection moves to the agent that takes over.
  */
 export function joinSockets(
   client: Socket,
   upstream: Socket,
   stats: DirectionStats | null,
   onDone: Done,
+  onMoved?: () => void,
 ): Relayed {
   const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
   // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
@@ -116,6 +118,7 @@ export function joinSockets(
       moved: () => {
         relayId = -1;
         if (stats) stats.active--;
+        onMoved?.();
       },
     });
     // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).

@@ -173,6 +173,19 @@ export class Connection {
       );
   }
 
+  /**
+   * Moved to the agent that took over the node (its kernel relay, with its fds): this
+   * process no longer carries it, counts it, logs or reports its end.
+   */
+  movedAway(): void {
+    if (this.state !== JOINED) return;
+    this.state = CLOSED;
+    this.abortFn = null;
+    const s = this.sinks;
+    s.stats.active--;
+    if (this.admission) s.registry?.delete(this);
+  }
+
   /** Resets a carried connection that policy no longer allows; end() follows. */
   revoke(why: string): void {
     if (this.state !== JOINED || this.revokedBy !== null) return;
