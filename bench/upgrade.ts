@@ -6,7 +6,7 @@
 // stall an open connection sees meanwhile (a message each every 100 ms, echoed).
 // Writes docs/benchmarks-upgrade.md and the "Agent upgrade" section of
 // docs/benchmarks.md (bench/upgrade-report.ts).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { type TestCluster, testCluster } from '../test/support/sandbox.ts';
@@ -92,6 +92,9 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    const keep = process.env.WEFT_KEEP_LOGS;
+    if (keep)
+      for (const n of c.sandbox.state.nodes) cpSync(n.log, join(keep, `upgrade-${n.name}.log`));
     await c.down();
   }
   machine.loadEnd = currentLoad();
