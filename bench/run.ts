@@ -4,7 +4,7 @@
 // interleave the paths and every figure is a median compared with direct from
 // the same run. Prints the tables; writes docs/benchmarks.md and
 // docs/benchmarks.svg. Settings: docs/benchmarks.md ("Settings").
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
@@ -26,6 +26,7 @@ import {
 import { BenchSandbox } from './sandboxes.ts';
 import { roundOrder } from './stats.ts';
 import { measureTcp } from './tcp-load.ts';
+import { withUpgradeSection } from './upgrade-report.ts';
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -166,9 +167,16 @@ async function main(): Promise<number> {
       new URL('../docs/benchmarks.svg', import.meta.url),
       renderChart(results, caption),
     );
+    // The agent upgrade's section (bench/upgrade.ts) stays as it was written.
+    let upgrade = '';
+    try {
+      upgrade = readFileSync(new URL('../docs/benchmarks-upgrade.md', import.meta.url), 'utf8');
+    } catch {
+      // not measured yet
+    }
     writeFileSync(
       new URL('../docs/benchmarks.md', import.meta.url),
-      renderDoc({ machine, cfg, rows: results, seconds }),
+      withUpgradeSection(renderDoc({ machine, cfg, rows: results, seconds }), upgrade),
     );
     say('wrote docs/benchmarks.md and docs/benchmarks.svg');
   }

@@ -20,7 +20,14 @@ export interface LoadResult {
   mismatched: number;
   /** Messages echoed back in order. */
   echoed: number;
-  fresh: { ok: number; failed: number; errors: string[]; afterFirstFailureOkMs?: number };
+  fresh: {
+    ok: number;
+    failed: number;
+    errors: string[];
+    afterFirstFailureOkMs?: number;
+    /** Wall-clock time (ms) the first connection to succeed after a failure was opened. */
+    recoveredAt?: number;
+  };
   cleanCloses: number;
   /** The longest wait between two echoes on one connection, per kind (ms). */
   stallMs: Record<string, number>;
@@ -82,13 +89,14 @@ const fresh = setInterval(() => {
   const t = targets[n++ % targets.length];
   const s = net.connect({ host: t.host, port: t.port });
   const t0 = performance.now();
+  const wall = Date.now();
   s.setTimeout(5000, () => s.destroy(new Error('timeout')));
   s.on('connect', () => s.write('fresh\\n'));
   s.on('data', (d) => {
     if (String(d) === 'fresh\\n') {
       res.fresh.ok++;
       if (firstFailure !== undefined && res.fresh.afterFirstFailureOkMs === undefined)
-        res.fresh.afterFirstFailureOkMs = t0 - firstFailure;
+        { res.fresh.afterFirstFailureOkMs = t0 - firstFailure; res.fresh.recoveredAt = wall; }
       s.end();
     }
   });

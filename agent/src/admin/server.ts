@@ -83,7 +83,7 @@ export class AdminServer {
       try {
         await new Promise<void>((resolve, reject) => {
           t.once('error', reject);
-          // SO_REUSEPORT: an agent taking over binds it beside the old one (docs/upgrade.md).
+          // SO_REUSEPORT: an agent taking over binds it beside the old one (docs/upgrades.md).
           t.listen(
             { port: opts.tcp!.port, host: opts.tcp!.host, reusePort: opts.tcp!.port !== 0 },
             resolve,

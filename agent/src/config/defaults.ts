@@ -17,5 +17,5 @@ export const BPFFS = '/sys/fs/bpf';
 
 /** The agent's pin directory under bpffs (the sandbox pins each cluster under it). */
 export const PIN_ROOT = `${BPFFS}/weft`;
-/** Where a running agent waits for the next one to take over (docs/upgrade.md). */
+/** Where a running agent waits for the next one to take over (docs/upgrades.md). */
 export const HANDOVER_SOCKET = `${RUN_ROOT}/handover.sock`;

@@ -1,4 +1,4 @@
-// handover/: the upgrade handover between two agents of a node (docs/upgrade.md).
+// handover/: the upgrade handover between two agents of a node (docs/upgrades.md).
 export { sleep } from './channel.ts';
 export type { GiveReport, Giver } from './give.ts';
 export { HandoverServer } from './give.ts';

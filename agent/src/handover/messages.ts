@@ -1,6 +1,6 @@
 // The handover protocol between the agent running on a node (the giver) and the one
 // taking over from it (the taker), over a unix SOCK_SEQPACKET socket: one JSON
-// message per packet, fds beside it (SCM_RIGHTS). docs/upgrade.md tells the story.
+// message per packet, fds beside it (SCM_RIGHTS). docs/upgrades.md tells the story.
 //
 //   taker → hello                 giver → offer, listeners × workloads, offer-end
 //   taker → accepting (its listeners serve, its sk_lookup entries are written)

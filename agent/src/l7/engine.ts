@@ -52,6 +52,10 @@ export class L7Engine implements EngineParts {
   /** The source of the connection being handed to the HTTP/2 server (its 'session' is synchronous). */
   private handing: L7Source | undefined;
   private mirrors = 0;
+  /** Client HTTP/2 sessions open now: a handover sends each GOAWAY. */
+  private readonly sessions = new Set<ServerHttp2Session>();
+  /** Another agent took over: every client connection is asked to move at a request boundary. */
+  private draining = false;
   /** Requests whose handling threw (a bug): each cost its connection (HTTP/2: its stream) only. */
   errors = 0;
 
@@ -64,6 +68,7 @@ export class L7Engine implements EngineParts {
       const src = this.sources.get(conn);
       if (!src) return void res.destroy();
       this.admit(conn);
+      if (this.draining) res.shouldKeepAlive = false;
       res.once('close', () => this.release(conn));
       // A bug in one request's handling costs its connection, never the agent.
       try {
@@ -105,6 +110,11 @@ export class L7Engine implements EngineParts {
       if (!src) return void session.destroy();
       session.on('error', () => {});
       session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
+      if (this.draining) session.close();
+      else {
+        this.sessions.add(session);
+        session.once('close', () => this.sessions.delete(session));
+      }
       session.on('stream', (stream, headers, flags) => {
         try {
           handleHttp2(this, src, stream, headers, flags);
@@ -212,6 +222,16 @@ export class L7Engine implements EngineParts {
         if (!body.complete) r.destroy();
       });
     }
+  }
+
+  /**
+   * Another agent serves new connections now. HTTP/1.1 responses from here on say
+   * `Connection: close`; each HTTP/2 session gets GOAWAY (its last stream id): its
+   * streams in flight carry on, the client opens new ones on a new connection.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const s of this.sessions) s.close();
   }
 
   close(): void {

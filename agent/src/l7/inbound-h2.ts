@@ -41,6 +41,9 @@ export class InboundHttp2 {
   private readonly server: Http2Server;
   private readonly upstreams = new Upstreams();
   private handing: InboundHttp2Target | undefined;
+  /** Client sessions open now: a handover sends each GOAWAY. */
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private draining = false;
 
   constructor() {
     this.server = createServer({
@@ -55,6 +58,11 @@ export class InboundHttp2 {
       if (!t) return void session.destroy();
       session.on('error', () => {});
       session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
+      if (this.draining) session.close();
+      else {
+        this.sessions.add(session);
+        session.once('close', () => this.sessions.delete(session));
+      }
       session.on('stream', (stream, headers, flags) => {
         // A bug in one stream's handling costs that stream, never the agent.
         try {
@@ -118,6 +126,12 @@ export class InboundHttp2 {
     }
     if (!pool) return a.answer(503, 'overflow');
     relay(stream, flags, pool, out, ex, a, 0, () => {});
+  }
+
+  /** Another agent took over: each session gets GOAWAY; its streams in flight carry on. */
+  drain(): void {
+    this.draining = true;
+    for (const s of this.sessions) s.close();
   }
 
   close(): void {

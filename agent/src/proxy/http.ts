@@ -343,6 +343,7 @@ let draining = false;
  */
 export function drainHttp(): void {
   draining = true;
+  inboundH2.drain();
 }
 
 /** Client connections the L7 path serves now. */

@@ -76,10 +76,13 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
       join: (upstream, audit) => {
         conn.audit = audit;
         conn.admission = { workload: ctx.key, peerIp, port, l7: false };
-        const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c), {
-          stats: conn.sinks.stats,
-          moved: () => conn.moved(),
-        });
+        const carried = joinSockets(
+          client,
+          upstream,
+          null,
+          (reset, c) => conn.end(reset, c),
+          () => conn.movedAway(),
+        );
         conn.joined(() => carried.abort());
       },
     },

@@ -324,6 +324,7 @@ export class NodeProxy {
   /** Another agent accepts now: this one stops accepting; what is open drains. */
   stopAccepting(): void {
     stopAccepting(this.workloads.values(), this.hbone);
+    this.l7.drain();
   }
 
   draining(): DrainCounts {

@@ -211,12 +211,9 @@ function outboundL4(
               conn.end(reset, counts);
               c.end(reset, counts);
             },
-            {
-              stats: conn.sinks.stats,
-              moved: () => {
-                conn.moved();
-                c.moved();
-              },
+            () => {
+              conn.movedAway();
+              c.movedAway();
             },
           );
           const abort = () => carried.abort();
@@ -320,9 +317,12 @@ function plaintext(
     client.resetAndDestroy();
     return;
   }
-  const carried = joinSockets(client, upstream, null, (reset, c) => conn.end(reset, c), {
-    stats: conn.sinks.stats,
-    moved: () => conn.moved(),
-  });
+  const carried = joinSockets(
+    client,
+    upstream,
+    null,
+    (reset, c) => conn.end(reset, c),
+    () => conn.movedAway(),
+  );
   conn.joined(() => carried.abort());
 }

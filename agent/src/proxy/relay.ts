@@ -59,14 +59,14 @@ function available(): boolean {
  * in Node: upstream connected, no write queued, nothing read and not yet written, neither
  * side ended. Until then (and for good, if that moment never comes) JavaScript carries it.
  * client's bytes count as fromClient; onDone runs once, after both sides are closed.
+ * onMoved runs instead of onDone when the connection moves to the agent that takes over.
  */
 export function joinSockets(
   client: Socket,
   upstream: Socket,
   stats: DirectionStats | null,
   onDone: Done,
-  /** Whose connection it is, for a handover: its direction's counters, and what ends its record here. */
-  owner?: { readonly stats: DirectionStats; moved(): void },
+  onMoved?: () => void,
 ): Relayed {
   const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
   // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
@@ -103,7 +103,7 @@ export function joinSockets(
     upstream.on('error', () => {});
     const before = { ...joined.counts };
     pending.set(id, {
-      stats: stats ?? owner?.stats ?? null,
+      stats,
       done: (ab, ba, reset) => {
         relayId = -1;
         const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
@@ -118,7 +118,7 @@ export function joinSockets(
       moved: () => {
         relayId = -1;
         if (stats) stats.active--;
-        owner?.moved();
+        onMoved?.();
       },
     });
     // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).

@@ -174,15 +174,16 @@ export class Connection {
   }
 
   /**
-   * Handed to the next agent with its sockets (an upgrade): no longer carried here, so no
-   * longer counted active nor registered; not logged as ended, since it did not end.
+   * Moved to the agent that took over the node (its kernel relay, with its fds): this
+   * process no longer carries it, counts it, logs or reports its end.
    */
-  moved(): void {
+  movedAway(): void {
     if (this.state !== JOINED) return;
     this.state = CLOSED;
     this.abortFn = null;
-    this.sinks.stats.active--;
-    if (this.admission) this.sinks.registry?.delete(this);
+    const s = this.sinks;
+    s.stats.active--;
+    if (this.admission) s.registry?.delete(this);
   }
 
   /** Resets a carried connection that policy no longer allows; end() follows. */

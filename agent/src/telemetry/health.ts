@@ -46,7 +46,7 @@ async function listen(server: Server, host: string, port: number): Promise<numbe
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // SO_REUSEPORT: during an upgrade the new agent's pod (same node, host network) binds
-    // the same ports beside the old one (docs/upgrade.md).
+    // the same ports beside the old one (docs/upgrades.md).
     server.listen({ port, host, reusePort: port !== 0 }, () => resolve());
   });
   return (server.address() as AddressInfo).port;

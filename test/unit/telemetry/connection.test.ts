@@ -85,7 +85,7 @@ describe('Connection', () => {
     const { sinks, conn } = rig();
     const c = conn();
     c.joined(() => {});
-    c.moved();
+    c.movedAway();
     c.end(true, { fromClient: 5, toClient: 5 });
     expect(sinks.stats).toMatchObject({ accepted: 1, active: 0, reset: 0, bytesFromClient: 0 });
     expect(sinks.registry.size).toBe(0);

@@ -155,7 +155,7 @@ export async function run(args: string[]): Promise<number> {
   requireKernelFeatures(nativeKernelProbe());
   // Loaded once the flags are known good: a usage error answers without the whole agent.
   const { Agent, Lifecycle } = await import('../../agent/index.ts');
-  // A running agent on this node hands its listening sockets over (docs/upgrade.md).
+  // A running agent on this node hands its listening sockets over (docs/upgrades.md).
   const handoverPath = values['handover-socket'];
   const life = await Lifecycle.begin(handoverPath);
   const agent = new Agent({

@@ -34,7 +34,7 @@ export const help = `Usage: weft sandbox <up|down|status|exec|restart> [options]
         Upgrade the node's agent as a DaemonSet update does: a new agent takes
         over the running one's sockets, the old one drains and exits; returns
         when it is gone. --kill kills the agent instead (as a crash would) and
-        starts a new one: pods fail closed until it is up (docs/upgrade.md).
+        starts a new one: pods fail closed until it is up (docs/upgrades.md).
 
 The default name is 'weft'. Needs root and a kernel with BPF.
 `;

@@ -13,7 +13,7 @@ export interface NodeState {
   adminSocket: string;
   log: string;
   agentPid: number | null;
-  /** The agent's handover socket: where the next agent takes over (docs/upgrade.md). */
+  /** The agent's handover socket: where the next agent takes over (docs/upgrades.md). */
   handoverSocket?: string;
   /** The agent's arguments, so that `weft sandbox restart` starts the same agent. */
   agentArgs?: string[];
