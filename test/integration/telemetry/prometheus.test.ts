@@ -31,6 +31,12 @@ kind: Service
 metadata: {name: server, namespace: shop}
 spec: {selector: {app: server}, ports: [{port: 80, targetPort: 8080}]}
 `,
+  // Its port 80 is read as HTTP: the client's node sends it through the L7 engine.
+  `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8081, appProtocol: http}]}
+`,
   // HTTP rules on web:8081 put it on the L7 path (per-request authorization, metrics).
   `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -50,10 +56,10 @@ http.createServer((req, res) => { res.writeHead(req.url === '/ok' ? 200 : 503); 
   .listen(8081, '0.0.0.0', () => console.log('listening'));
 `;
 
-const gets = (host: string, paths: string[]) => `
+const gets = (host: string, paths: string[], port = 8081) => `
 const codes = [];
 for (const p of ${JSON.stringify(paths)}) {
-  const r = await fetch('http://${host}:8081' + p);
+  const r = await fetch('http://${host}:${port}' + p);
   await r.text();
   codes.push(r.status);
 }
@@ -245,4 +251,28 @@ scrape_configs:
     expect(tcp).toHaveLength(TCP);
     expect(tcp.every((l) => l.bytes_received === 1000 && l.response_flags === '-')).toBe(true);
   }, 30_000);
+
+  it('counts the source side of HTTP requests sent to a Service port read as HTTP', async () => {
+    const vip = c.sandbox.state.services['shop/web']!;
+    const r = lastJson<{ codes: number[] }>(
+      await runInPod(c.pod('shop/client'), gets(vip, ['/ok', '/ok', '/ok', '/fail'], 80)),
+    );
+    expect(r.codes).toEqual([200, 200, 200, 503]);
+    const q = `sum by (response_code, destination_service, destination_workload, destination_principal, source_principal, connection_security_policy) (istio_requests_total{reporter="source", source_workload="client", source_workload_namespace="shop", request_protocol="http"})`;
+    const labels = (code: number) =>
+      JSON.stringify({
+        connection_security_policy: 'mutual_tls',
+        destination_principal: 'spiffe://cluster.local/ns/shop/sa/web',
+        destination_service: 'web.shop.svc.cluster.local',
+        destination_workload: 'web',
+        response_code: String(code),
+        source_principal: 'spiffe://cluster.local/ns/shop/sa/client',
+      });
+    const want = [`${labels(200)} 3`, `${labels(503)} 1`];
+    expect(await answers(q, want)).toEqual(want);
+    // The server's node saw them too (after the earlier test's), from the same client.
+    const dst = `sum(istio_requests_total{reporter="destination", source_workload="client", destination_workload="web", request_protocol="http"})`;
+    const all = `{} ${OK + FAIL + DENIED + 4}`;
+    expect(await answers(dst, [all])).toEqual([all]);
+  }, 90_000);
 });
