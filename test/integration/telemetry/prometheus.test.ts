@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { GraphEdge } from '../../../agent/src/cli/commands/graph.ts';
+import { repoRoot } from '../../../agent/src/datapath/native.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { netnsPath } from '../../../agent/src/sandbox/host.ts';
 import { sandboxLayout } from '../../../agent/src/sandbox/layout/topology.ts';
@@ -275,4 +277,40 @@ scrape_configs:
     const all = `{} ${OK + FAIL + DENIED + 4}`;
     expect(await answers(dst, [all])).toEqual([all]);
   }, 90_000);
+
+  it('weft graph draws who talks to whom across both nodes, from their metrics', async () => {
+    const graph = (format: string) =>
+      spawnSync(`${repoRoot}bin/weft`, ['graph', '--sandbox', c.sandbox.state.name, '-o', format], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    const r = graph('json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const edges = JSON.parse(r.stdout) as GraphEdge[];
+    const edge = (to: string) =>
+      edges.find((e) => e.source === 'shop/client' && e.destination === to);
+    // Plain TCP to the server's Service: connections, no requests.
+    expect(edge('shop/server')).toMatchObject({
+      service: 'shop/server',
+      requests: 0,
+      connections: TCP,
+      mtls: true,
+    });
+    // HTTP to web, to its pod and through its Service: the 503s and the refused one are errors.
+    expect(edge('shop/web')).toMatchObject({
+      service: 'shop/web',
+      requests: OK + FAIL + DENIED + 4,
+      errors: FAIL + DENIED + 1,
+      mtls: true,
+    });
+    const table = graph('table').stdout.split('\n');
+    expect(table[0]).toMatch(
+      /^SOURCE\s+DESTINATION\s+SERVICE\s+REQUESTS\s+ERRORS\s+CONNECTIONS\s+MTLS$/,
+    );
+    expect(table).toContainEqual(
+      expect.stringMatching(/^shop\/client\s+shop\/web\s+shop\/web\s+11\s+4\s+\d+\s+yes$/),
+    );
+    expect(graph('dot').stdout).toContain('"shop/client" -> "shop/server"');
+  }, 30_000);
 });
