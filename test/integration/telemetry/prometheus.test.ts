@@ -13,6 +13,7 @@ import { repoRoot } from '../../../agent/src/datapath/native.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { netnsPath } from '../../../agent/src/sandbox/host.ts';
 import { sandboxLayout } from '../../../agent/src/sandbox/layout/topology.ts';
+import type { Flow } from '../../../agent/src/telemetry/flows.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {
   sinkServer,
@@ -313,4 +314,33 @@ scrape_configs:
     );
     expect(graph('dot').stdout).toContain('"shop/client" -> "shop/server"');
   }, 30_000);
+
+  it('weft observe shows each carried connection when it opens and when it ends, on both nodes', () => {
+    const r = spawnSync(
+      `${repoRoot}bin/weft`,
+      ['observe', '--sandbox', c.sandbox.state.name, '--to', 'shop/server', '-o', 'json'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status).toBe(0);
+    const flows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Flow)
+      .filter((f) => f.source === 'shop/client' && f.port === 8080);
+    const count = (event: string, node: string) =>
+      flows.filter((f) => f.event === event && f.node === node).length;
+    // The TCP test's connections: opened and ended, by the client's node and by the server's.
+    expect([count('open', 'node-1'), count('end', 'node-1')]).toEqual([TCP, TCP]);
+    expect([count('open', 'node-2'), count('end', 'node-2')]).toEqual([TCP, TCP]);
+    const open = flows.find((f) => f.event === 'open' && f.node === 'node-2');
+    expect(open).toMatchObject({
+      verdict: 'allow',
+      reason: 'opened',
+      identity: 'spiffe://cluster.local/ns/shop/sa/client',
+    });
+    // Each connection's open comes before its end.
+    expect(flows.findIndex((f) => f.event === 'open')).toBeLessThan(
+      flows.findIndex((f) => f.event === 'end'),
+    );
+  });
 });
