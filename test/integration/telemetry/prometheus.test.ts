@@ -29,6 +29,7 @@ const cluster = docs(
   pod('shop', 'client', 'node-1', { sa: 'client' }),
   pod('shop', 'server', 'node-2', { sa: 'server', ports: '{containerPort: 8080}' }),
   pod('shop', 'web', 'node-2', { sa: 'web', ports: '{containerPort: 8081}' }),
+  pod('shop', 'rpc', 'node-2', { sa: 'rpc', ports: '{containerPort: 9090}' }),
   `apiVersion: v1
 kind: Service
 metadata: {name: server, namespace: shop}
@@ -39,6 +40,11 @@ spec: {selector: {app: server}, ports: [{port: 80, targetPort: 8080}]}
 kind: Service
 metadata: {name: web, namespace: shop}
 spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8081, appProtocol: http}]}
+`,
+  `apiVersion: v1
+kind: Service
+metadata: {name: rpc, namespace: shop}
+spec: {selector: {app: rpc}, ports: [{port: 90, targetPort: 9090, appProtocol: grpc}]}
 `,
   // HTTP rules on web:8081 put it on the L7 path (per-request authorization, metrics).
   `apiVersion: security.istio.io/v1
@@ -57,6 +63,36 @@ const webServer = `
 import http from 'node:http';
 http.createServer((req, res) => { res.writeHead(req.url === '/ok' ? 200 : 503); res.end('body'); })
   .listen(8081, '0.0.0.0', () => console.log('listening'));
+`;
+
+// gRPC over h2c: grpc-status 0 for /shop.Rpc/Ok, 5 (NOT_FOUND) for anything else.
+const rpcServer = `
+import http2 from 'node:http2';
+http2.createServer().on('stream', (s, h) => {
+  s.resume();
+  s.on('end', () => {
+    s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': h[':path'] === '/shop.Rpc/Ok' ? '0' : '5' }));
+    s.end(Buffer.alloc(5));
+  });
+}).listen(9090, '0.0.0.0', () => console.log('listening'));
+`;
+
+const calls = (host: string, paths: string[]) => `
+import http2 from 'node:http2';
+const s = http2.connect('http://${host}:90');
+const statuses = [];
+for (const p of ${JSON.stringify(paths)}) {
+  statuses.push(await new Promise((resolve, reject) => {
+    const r = s.request({ ':method': 'POST', ':path': p, 'content-type': 'application/grpc', te: 'trailers' });
+    r.on('trailers', (t) => resolve(Number(t['grpc-status'])));
+    r.on('error', reject);
+    r.resume();
+    r.end(Buffer.alloc(5));
+  }));
+}
+s.close();
+console.log(JSON.stringify({ statuses }));
 `;
 
 const gets = (host: string, paths: string[], port = 8081) => `
@@ -117,7 +153,8 @@ describePrivileged('Istio metrics scraped by a real Prometheus', () => {
     });
     await c.serve('shop/server', sinkServer(8080));
     await c.serve('shop/web', webServer);
-    await c.certificates(3);
+    await c.serve('shop/rpc', rpcServer);
+    await c.certificates(4);
     dir = mkdtempSync(join(tmpdir(), 'weft-prometheus-'));
     const targets = c.sandbox.state.nodes.map((n) => `'10.250.${n.index}.2:15020'`).join(', ');
     writeFileSync(
@@ -278,6 +315,28 @@ scrape_configs:
     const all = `{} ${OK + FAIL + DENIED + 4}`;
     expect(await answers(dst, [all])).toEqual([all]);
   }, 90_000);
+
+  it('counts the source side of gRPC calls with grpc_response_status', async () => {
+    const vip = c.sandbox.state.services['shop/rpc']!;
+    const r = lastJson<{ statuses: number[] }>(
+      await runInPod(
+        c.pod('shop/client'),
+        calls(vip, ['/shop.Rpc/Ok', '/shop.Rpc/Ok', '/shop.Rpc/Missing']),
+      ),
+    );
+    expect(r.statuses).toEqual([0, 0, 5]);
+    const q = `sum by (response_code, grpc_response_status, destination_service_name, destination_principal, connection_security_policy) (istio_requests_total{reporter="source", request_protocol="grpc", source_workload="client", destination_workload="rpc"})`;
+    const labels = (grpc: string) =>
+      JSON.stringify({
+        connection_security_policy: 'mutual_tls',
+        destination_principal: 'spiffe://cluster.local/ns/shop/sa/rpc',
+        destination_service_name: 'rpc',
+        grpc_response_status: grpc,
+        response_code: '200',
+      });
+    const want = [`${labels('0')} 2`, `${labels('5')} 1`];
+    expect(await answers(q, want)).toEqual(want);
+  }, 60_000);
 
   it('weft graph draws who talks to whom across both nodes, from their metrics', async () => {
     const graph = (format: string) =>
