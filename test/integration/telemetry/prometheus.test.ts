@@ -56,6 +56,16 @@ spec:
   rules:
   - to: [{operation: {ports: ["8081"], paths: ["/ok", "/fail"]}}]
 `,
+  // And on rpc:9090: its HTTP/2 streams are authorized (and reported) one by one.
+  `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: rpc-methods, namespace: shop}
+spec:
+  selector: {matchLabels: {app: rpc}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {ports: ["9090"], paths: ["/shop.Rpc/*"]}}]
+`,
 );
 
 // 200 on /ok, 503 on anything else the policy lets through.
@@ -336,7 +346,17 @@ scrape_configs:
       });
     const want = [`${labels('0')} 2`, `${labels('5')} 1`];
     expect(await answers(q, want)).toEqual(want);
-  }, 60_000);
+    // The server's node, authorizing each stream, reports them with the client's identity.
+    const dst = `sum by (grpc_response_status, source_workload, source_principal) (istio_requests_total{reporter="destination", request_protocol="grpc", destination_workload="rpc"})`;
+    const from = (grpc: string) =>
+      JSON.stringify({
+        grpc_response_status: grpc,
+        source_principal: 'spiffe://cluster.local/ns/shop/sa/client',
+        source_workload: 'client',
+      });
+    const wantDst = [`${from('0')} 2`, `${from('5')} 1`];
+    expect(await answers(dst, wantDst)).toEqual(wantDst);
+  }, 90_000);
 
   it('weft graph draws who talks to whom across both nodes, from their metrics', async () => {
     const graph = (format: string) =>
