@@ -40,3 +40,24 @@ export function fetchStatus(socketPath: string): Promise<AgentStatus> {
 export function fetchAccessLog(socketPath: string): Promise<AccessEntryJson[]> {
   return adminGet<AccessEntryJson[]>(socketPath, '/access-log');
 }
+
+/** GETs `path` as text (the metrics' exposition format); a non-200 answer rejects with its body. */
+export function adminText(socketPath: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, timeout: 5000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () =>
+        res.statusCode === 200
+          ? resolve(body)
+          : reject(new Error(body.trim() || `agent answered ${res.statusCode}`)),
+      );
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => reject(new Error(`no agent answers on ${socketPath} (${e.message})`)));
+    req.end();
+  });
+}

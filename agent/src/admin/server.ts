@@ -13,6 +13,8 @@ export interface AdminSource {
   accessLog(): unknown[];
   datapathEvents(): unknown[];
   flowsSince(seq: number): unknown[];
+  /** The node's metrics as Prometheus text (`weft graph` reads them), null when metrics are off. */
+  metricsText?(): Promise<string | null>;
   trace(q: {
     from: string;
     to: string;
@@ -67,11 +69,24 @@ export class AdminServer {
           return;
         }
       }
+      if (req.method === 'GET' && req.url === '/metrics') {
+        (agent.metricsText?.() ?? Promise.resolve(null)).then(
+          (text) => {
+            res.writeHead(text === null ? 404 : 200, { 'content-type': 'text/plain' });
+            res.end(text ?? 'metrics are off on this agent\n');
+          },
+          (e: Error) => {
+            res.writeHead(503, { 'content-type': 'text/plain' });
+            res.end(`${e.message}\n`);
+          },
+        );
+        return;
+      }
       const m = /^\/flows(?:\?since=(\d+))?$/.exec(req.url ?? '');
       if (req.method === 'GET' && m) return json(agent.flowsSince(Number(m[1] ?? 0)));
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end(
-        'not found: try GET /status, /access-log, /events, /flows?since=N or /trace?from=&to=&port=\n',
+        'not found: try GET /status, /access-log, /events, /metrics, /flows?since=N or /trace?from=&to=&port=\n',
       );
     };
     const unix = createServer(onRequest);

@@ -133,7 +133,7 @@ export class Agent {
       inherit: this.opts.inherit,
       revokeOnPolicyChange: this.opts.revokeOnPolicyChange ?? false,
       tracing: this.tracing,
-      observer: observers(this.metrics?.tcp, this.accessLines),
+      observer: observers(this.metrics?.tcp, this.accessLines, this.flows),
       requests: requestSinks(this.metrics?.requests, this.accessLines),
     });
     this.proxy.log.onEntry = (e) => this.flows.fromProxy(e);
@@ -254,6 +254,10 @@ export class Agent {
       this.datapath,
       this.routeTables,
     );
+  }
+
+  metricsText(): Promise<string | null> {
+    return this.metrics ? this.metrics.render() : Promise.resolve(null);
   }
 
   flowsSince(seq: number) {

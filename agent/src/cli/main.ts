@@ -29,6 +29,10 @@ export const commands: Record<string, Command> = {
     summary: 'Check that this host (--pre) and its running agent can run weft, like linkerd check',
     run: load(() => import('./commands/check.ts')),
   },
+  graph: {
+    summary: "Draw who talks to whom from the nodes' metrics: requests, errors, connections, mTLS",
+    run: load(() => import('./commands/graph.ts')),
+  },
   issuer: {
     summary: 'Run the mesh CA: signs SVIDs for the pods of the asking node only',
     run: load(() => import('./commands/issuer.ts')),

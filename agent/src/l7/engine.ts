@@ -14,7 +14,7 @@ import {
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
-import { noRequestSink, type RequestSink } from '../telemetry/index.ts';
+import { noRequestSink, type RequestSink, type RequestTracing } from '../telemetry/index.ts';
 import { type Balancer, RoundRobin } from './balancer.ts';
 import { serviceByName } from './decide.ts';
 import type { Headers } from './filters.ts';
@@ -33,6 +33,8 @@ const MIRROR_BUFFER = 1024 * 1024;
 
 export interface L7EngineOptions {
   sink?: RequestSink;
+  /** Spans for the requests this engine sends (telemetry/tracing.ts); absent: off. */
+  tracing?: RequestTracing | null;
   balancer?: Balancer;
 }
 
@@ -45,6 +47,7 @@ export class L7Engine implements EngineParts {
   readonly spread = new Spread();
   readonly upstreams = new Upstreams();
   readonly sink: RequestSink;
+  readonly tracing: RequestTracing | null;
   private readonly sources = new WeakMap<object, L7Source>();
   private readonly inFlight = new WeakMap<object, number>();
   private readonly h1: Server;
@@ -61,6 +64,7 @@ export class L7Engine implements EngineParts {
 
   constructor(opts: L7EngineOptions = {}) {
     this.sink = opts.sink ?? noRequestSink;
+    this.tracing = opts.tracing ?? null;
     this.balancer = opts.balancer ?? new RoundRobin();
     this.h1 = createHttp1({ maxHeaderSize: L7_LIMITS.maxHeaderBytes, noDelay: true });
     this.h1.on('request', (req, res) => {

@@ -1,6 +1,12 @@
 // One request as telemetry sees it: filled in as the request goes, handed to
 // the RequestSink once when it ends (telemetry/request-record.ts).
-import type { RequestRecord, RequestSink } from '../telemetry/index.ts';
+import type { Endpoint } from '../state/index.ts';
+import type {
+  RequestRecord,
+  RequestSink,
+  RequestSpan,
+  RequestTracing,
+} from '../telemetry/index.ts';
 import type { Decision } from './decide.ts';
 
 /** Whose proxy reports: the client's (source) or the server's (destination) workload. */
@@ -9,6 +15,13 @@ export interface Party {
   readonly mtls: boolean;
   /** Absent: the source's proxy. */
   readonly reporter?: 'source' | 'destination';
+  /** Source side: this workload's SPIFFE ID, when it has one. */
+  readonly principal?: string | null;
+  /** Source side: the SPIFFE ID an endpoint proves, undefined when reached in plaintext. */
+  peerPrincipal?(ep: Endpoint): string | undefined;
+  /** Destination side: the peer workload (`namespace/name`) and the identity it proved. */
+  readonly peerWorkload?: string | null;
+  readonly peer?: string | null;
 }
 
 export class Exchange {
@@ -18,6 +31,11 @@ export class Exchange {
   route: string | undefined;
   service: string | undefined;
   pod: string | undefined;
+  /** The server's identity, when the chosen endpoint was reached over mutual TLS. */
+  peerPrincipal: string | undefined;
+  /** This proxy's span, and the traceparent forwarded upstream (its own, or the app's when untraced). */
+  private span: RequestSpan | undefined;
+  traceparent: string | undefined;
   requestBytes = 0;
   responseBytes = 0;
   private reported = false;
@@ -51,6 +69,16 @@ export class Exchange {
     if (d.rule) this.route = `${d.rule.route} rule ${d.rule.rule}`;
     this.service = d.service;
     this.pod = d.ep?.pod;
+    if (d.ep && this.src.peerPrincipal) this.peerPrincipal = this.src.peerPrincipal(d.ep);
+  }
+
+  /** Starts this proxy's span (when tracing is on), a child of the request's traceparent. */
+  trace(tracing: RequestTracing | null | undefined, incoming: string | string[] | undefined): void {
+    const tp = typeof incoming === 'string' ? incoming : undefined;
+    if (tracing) {
+      this.span = tracing.start(this.src.reporter ?? 'source', tp, this.start);
+      this.traceparent = this.span.traceparent;
+    } else this.traceparent = tp;
   }
 
   /** Reports the request once (the first call wins: an answer, then a close, report one record). */
@@ -59,11 +87,19 @@ export class Exchange {
     this.reported = true;
     if (this.status === 0) this.status = status;
     if (this.flag === '') this.flag = flag;
-    const dst = this.src.reporter === 'destination';
-    this.sink.request({
+    const p = this.src;
+    const dst = p.reporter === 'destination';
+    // The source side knows the server's identity per endpoint: mutual TLS only when both proved one.
+    const mtls =
+      dst || !p.peerPrincipal ? p.mtls : !!p.principal && this.peerPrincipal !== undefined;
+    const r: RequestRecord = {
       reporter: dst ? 'destination' : 'source',
-      ...(dst ? { destinationPod: this.src.workloadKey } : { sourcePod: this.src.workloadKey }),
+      ...(dst ? { destinationPod: p.workloadKey } : { sourcePod: p.workloadKey }),
+      ...(dst && p.peerWorkload ? { sourcePod: p.peerWorkload } : {}),
+      ...(dst && p.peer ? { sourcePrincipal: p.peer } : {}),
+      ...(!dst && p.principal && mtls ? { sourcePrincipal: p.principal } : {}),
       ...(this.pod ? { destinationPod: this.pod } : {}),
+      ...(this.peerPrincipal && mtls ? { destinationPrincipal: this.peerPrincipal } : {}),
       ...(this.service ? { destinationService: this.service } : {}),
       ...(this.route ? { route: this.route } : {}),
       protocol: this.protocol,
@@ -73,12 +109,15 @@ export class Exchange {
       status: this.status,
       ...(this.grpcStatus !== undefined ? { grpcStatus: this.grpcStatus } : {}),
       responseFlags: this.flag,
-      mtls: this.src.mtls,
+      mtls,
       start: this.start,
       durationMs: performance.now() - this.t0,
       requestBytes: this.requestBytes,
       responseBytes: this.responseBytes,
-    });
+      ...(this.traceparent ? { traceparent: this.traceparent } : {}),
+    };
+    this.sink.request(r);
+    this.span?.end(r);
   }
 }
 

@@ -76,6 +76,8 @@ function prepare(
   const rule = ruleFor(src, view, rr);
   if (rule === null) return void answer(404, 'no_route');
   const headers = endToEnd(req.headers, keepUpgrade);
+  // The next hop (the server's proxy, the app) continues this proxy's span, or the app's trace.
+  if (ex.traceparent) headers.traceparent = ex.traceparent;
   const rw = { path, host: undefined as string | undefined };
   if (rule) {
     ex.route = `${rule.route} rule ${rule.rule}`;
@@ -117,6 +119,7 @@ export function handleHttp1(
     pathOf(req),
     req.headers.host ?? '',
   );
+  ex.trace(e.tracing, req.headers.traceparent);
   const p = prepare(e, src, req, ex, false, (status, flag, location) => {
     if (location) {
       res.writeHead(status, { location, 'content-length': 0 });
@@ -362,6 +365,7 @@ export function upgradeHttp1(
     pathOf(req),
     req.headers.host ?? '',
   );
+  ex.trace(e.tracing, req.headers.traceparent);
   socket.on('error', () => {});
   const answer = (status: number, flag: string, location?: string) => {
     const body = BODIES[flag] ?? '';

@@ -37,6 +37,7 @@ export function handleHttp2(
   const grpc = isGrpc(headers['content-type']);
   const { path, query } = splitTarget(url);
   const ex = new Exchange(e.sink, src, grpc ? 'grpc' : 'http2', method, path, authority);
+  ex.trace(e.tracing, headers.traceparent);
   stream.on('error', () => {});
   const a = answerer(stream, grpc, ex);
   const answer = a.answer;
@@ -44,6 +45,7 @@ export function handleHttp2(
   const rule = ruleFor(src, view, { method, path, query, host: hostOnly(authority), headers });
   if (rule === null) return answer(404, 'no_route');
   const out = strip(headers);
+  if (ex.traceparent) out.traceparent = ex.traceparent;
   const rw = { path, host: undefined as string | undefined };
   if (rule) {
     ex.route = `${rule.route} rule ${rule.rule}`;

@@ -13,7 +13,7 @@ import {
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { AuthzRequest, Endpoint } from '../state/index.ts';
-import type { RequestSink } from '../telemetry/index.ts';
+import type { RequestSink, RequestTracing } from '../telemetry/index.ts';
 import { Exchange } from './exchange.ts';
 import { isGrpc } from './grpc-status.ts';
 import { splitTarget } from './headers.ts';
@@ -26,6 +26,9 @@ export interface InboundHttp2Target {
   readonly workloadKey: string;
   readonly mtls: boolean;
   readonly reporter: 'destination';
+  /** The source workload and the identity it proved, when known. */
+  readonly peerWorkload?: string | null;
+  readonly peer?: string | null;
   /** The app's address and port: the upstream pool's key. */
   readonly app: Endpoint;
   /** The request target normalized as the authorization check reads it, or undefined (400). */
@@ -35,6 +38,8 @@ export interface InboundHttp2Target {
   /** A new connection to the app. */
   dial(): Duplex;
   readonly sink: RequestSink;
+  /** A server-side span per stream, when tracing is on. */
+  readonly tracing?: RequestTracing | null;
 }
 
 export class InboundHttp2 {
@@ -102,11 +107,13 @@ export class InboundHttp2 {
       splitTarget(url).path,
       authority,
     );
+    ex.trace(t.tracing, headers.traceparent);
     stream.on('error', () => {});
     const a = answerer(stream, grpc, ex);
     const target = t.normalize(url);
     if (target === undefined) return a.answer(400, 'bad_request');
     const out = strip(headers);
+    if (ex.traceparent) out.traceparent = ex.traceparent;
     const joined: Record<string, string> = {};
     for (const k in out) {
       const v = out[k];

@@ -1,7 +1,7 @@
 // What a protocol handler (http1.ts, http2.ts) uses of the engine (engine.ts).
 import type { IncomingMessage } from 'node:http';
 import type { CompiledRule } from '../tables/index.ts';
-import type { RequestSink } from '../telemetry/index.ts';
+import type { RequestSink, RequestTracing } from '../telemetry/index.ts';
 import type { Balancer } from './balancer.ts';
 import type { Headers } from './filters.ts';
 import type { L7Source, L7View } from './source.ts';
@@ -14,6 +14,8 @@ export interface EngineParts {
   readonly spread: Spread;
   readonly upstreams: Upstreams;
   readonly sink: RequestSink;
+  /** A client-side span per request, when tracing is on. */
+  readonly tracing: RequestTracing | null;
   mirror(
     src: L7Source,
     view: L7View,

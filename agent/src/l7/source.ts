@@ -22,6 +22,10 @@ export interface L7Source {
   readonly port: number;
   /** Whether upstream connections from this source are mutual TLS (HBONE). */
   readonly mtls: boolean;
+  /** The source workload's SPIFFE ID, when it has one (the source_principal of what it sends). */
+  readonly principal?: string | null;
+  /** The SPIFFE ID an endpoint's workload proves, when it is in the mesh (else undefined: plaintext). */
+  peerPrincipal?(ep: Endpoint): string | undefined;
   view(): L7View;
   /** The endpoints of `target` the source's egress policy allows (`key` names the backend port). */
   allowed(view: L7View, key: string, target: ServiceTarget): ServiceTarget;

@@ -421,6 +421,9 @@ function http2Target(t: HttpTarget): InboundHttp2Target {
     workloadKey: c.destinationWorkload ?? '',
     mtls: c.source !== null,
     reporter: 'destination',
+    peerWorkload: c.sourceWorkload,
+    peer: c.source,
+    tracing: c.sinks.tracing ?? null,
     app: { ip: t.ip, port: t.port, pod: c.destinationWorkload ?? t.ip },
     normalize: normalizeTarget,
     authorize: (req) => {

@@ -129,7 +129,10 @@ export class NodeProxy {
       tracing: opts.tracing ?? null,
     });
     this.sinks = { outbound: sinks(this.stats.outbound), inbound: sinks(this.stats.inbound) };
-    this.l7 = new L7Engine(opts.requests ? { sink: opts.requests } : {});
+    this.l7 = new L7Engine({
+      ...(opts.requests ? { sink: opts.requests } : {}),
+      tracing: opts.tracing ?? null,
+    });
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;

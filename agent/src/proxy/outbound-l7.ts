@@ -49,6 +49,8 @@ export function serveOutboundL7(
     vip,
     port,
     mtls: ctx.identity !== null && ctx.hbone !== null,
+    principal: ctx.identity,
+    peerPrincipal: (ep) => peerPrincipal(ctx, ep),
     view: () => ctx.tables(),
     allowed: (view: L7View, key: string, target: ServiceTarget) =>
       allowedEndpoints(view as ProxyTables, ctx.workloadKey, key, target),
@@ -58,6 +60,14 @@ export function serveOutboundL7(
     },
   };
   ctx.l7!.serve(client, src);
+}
+
+/** The identity an upstream connection to `ep` proves (dial below), or undefined when it goes plaintext. */
+function peerPrincipal(ctx: OutboundL7Context, ep: Endpoint): string | undefined {
+  if (!ctx.identity) return undefined;
+  const peer = ctx.tables().peers.get(ep.ip);
+  if (!peer) return undefined;
+  return ctx.local(peer.key) || ctx.hbone ? peer.identity : undefined;
 }
 
 /** One upstream connection from the source workload to an endpoint; throws when refused. */

@@ -1,14 +1,18 @@
 // Flows: one record per verdict the node made, from the kernel (connect-time
 // and sk_lookup refusals) and from the proxy (each connection it carried or
-// refused), with pods named, numbered so `weft observe` can ask for what is new.
+// refused, when it opens and when it ends), with pods named, numbered so
+// `weft observe` can ask for what is new.
 
 import type { DatapathEvent } from '../datapath/index.ts';
 import type { PolicyTables } from '../tables/index.ts';
 import type { AccessEntry } from './access-log.ts';
 import { BoundedLog, clipFields } from './bounded-log.ts';
+import type { Connection, ConnectionObserver } from './connection.ts';
 
 export interface Flow {
   seq: number;
+  /** A connection the proxy opened (and carries), or one that ended or was refused. */
+  event: 'open' | 'end';
   /** ISO 8601; kept as ms since the epoch and formatted when read. */
   time: string;
   node: string;
@@ -30,7 +34,7 @@ export const FLOW_LOG_BYTES = 4 * 1024 * 1024;
 
 type StoredFlow = Omit<Flow, 'time'> & { time: number };
 
-export class FlowLog {
+export class FlowLog implements ConnectionObserver {
   private readonly ring: BoundedLog<StoredFlow>;
   private seq = 0;
   private readonly node: string;
@@ -63,6 +67,7 @@ export class FlowLog {
     const egress = e.kind === 'connect' || e.kind === 'sendmsg';
     const udp = e.protocol === 'UDP' ? ' (UDP)' : '';
     this.push({
+      event: 'end',
       source: egress ? who : 'plaintext peer',
       destination: egress ? this.name(e.addr) : who,
       port: e.port,
@@ -77,6 +82,7 @@ export class FlowLog {
     const [ip = '', port = '0'] = splitHostPort(e.destination);
     if (e.audit) {
       this.push({
+        event: 'end',
         source: e.sourceAddress ? this.name(e.sourceAddress) : (e.source ?? 'unknown'),
         destination: e.destinationWorkload ?? this.name(ip),
         port: Number(port),
@@ -87,6 +93,7 @@ export class FlowLog {
       });
     }
     this.push({
+      event: 'end',
       source: e.sourceAddress ? this.name(e.sourceAddress) : (e.source ?? 'unknown'),
       destination: e.destinationWorkload ?? this.name(ip),
       port: Number(port),
@@ -96,6 +103,25 @@ export class FlowLog {
       reason: e.detail ?? (e.result === 'reset' ? 'carried, ended by a reset' : 'carried'),
     });
   }
+
+  /** A connection the proxy now carries; its end comes as its access log entry (fromProxy). */
+  opened(c: Connection): void {
+    // A refusal is told opened and closed at once: its one flow is the refusal.
+    if (c.closed) return;
+    const [ip = '', port = '0'] = splitHostPort(c.destination);
+    this.push({
+      event: 'open',
+      source: c.sourceAddress ? this.name(c.sourceAddress) : (c.source ?? 'unknown'),
+      destination: c.destinationWorkload ?? this.name(ip),
+      port: Number(port),
+      verdict: 'allow',
+      where: `proxy ${c.direction} (${c.via})`,
+      identity: c.source,
+      reason: 'opened',
+    });
+  }
+
+  closed(): void {}
 
   /** Flows numbered above seq. Numbers are consecutive, so the ring is sliced, not scanned. */
   since(seq: number): Flow[] {

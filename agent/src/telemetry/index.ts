@@ -24,5 +24,5 @@ export { noRequestSink } from './request-record.ts';
 export { reportRequest } from './request-report.ts';
 export { type DirectionStats, HboneCounters, ProxyStats } from './stats.ts';
 export { type AgentStatus, formatStatus } from './status.ts';
-export type { RequestTracing } from './tracing.ts';
+export type { RequestSpan, RequestTracing } from './tracing.ts';
 export { startTracing } from './tracing.ts';

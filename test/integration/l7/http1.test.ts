@@ -78,8 +78,17 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
       status: 200,
       responseFlags: '',
       route: 'HTTPRoute shop/route rule 0',
-      mtls: true,
     });
+    // Mutual TLS, with both principals, unless the endpoint was reached in plaintext.
+    const tls = last.destinationPod !== 'shop/plain';
+    expect(last.mtls).toBe(tls);
+    expect(last.sourcePrincipal).toBe(tls ? 'spiffe://cluster.local/ns/shop/sa/client' : undefined);
+    expect(last.destinationPrincipal).toBe(
+      tls ? 'spiffe://cluster.local/ns/shop/sa/server' : undefined,
+    );
+    const plain = m.records.find((r) => r.destinationPod === 'shop/plain');
+    expect(plain).toMatchObject({ mtls: false, sourcePod: 'shop/client' });
+    expect(plain?.destinationPrincipal).toBeUndefined();
   });
 
   it('matches path (Exact, PathPrefix, RegularExpression), headers, query and method in precedence order', async () => {

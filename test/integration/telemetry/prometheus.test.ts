@@ -8,9 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { GraphEdge } from '../../../agent/src/cli/commands/graph.ts';
+import { repoRoot } from '../../../agent/src/datapath/native.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { netnsPath } from '../../../agent/src/sandbox/host.ts';
 import { sandboxLayout } from '../../../agent/src/sandbox/layout/topology.ts';
+import type { Flow } from '../../../agent/src/telemetry/flows.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {
   sinkServer,
@@ -26,10 +29,22 @@ const cluster = docs(
   pod('shop', 'client', 'node-1', { sa: 'client' }),
   pod('shop', 'server', 'node-2', { sa: 'server', ports: '{containerPort: 8080}' }),
   pod('shop', 'web', 'node-2', { sa: 'web', ports: '{containerPort: 8081}' }),
+  pod('shop', 'rpc', 'node-2', { sa: 'rpc', ports: '{containerPort: 9090}' }),
   `apiVersion: v1
 kind: Service
 metadata: {name: server, namespace: shop}
 spec: {selector: {app: server}, ports: [{port: 80, targetPort: 8080}]}
+`,
+  // Its port 80 is read as HTTP: the client's node sends it through the L7 engine.
+  `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8081, appProtocol: http}]}
+`,
+  `apiVersion: v1
+kind: Service
+metadata: {name: rpc, namespace: shop}
+spec: {selector: {app: rpc}, ports: [{port: 90, targetPort: 9090, appProtocol: grpc}]}
 `,
   // HTTP rules on web:8081 put it on the L7 path (per-request authorization, metrics).
   `apiVersion: security.istio.io/v1
@@ -41,6 +56,16 @@ spec:
   rules:
   - to: [{operation: {ports: ["8081"], paths: ["/ok", "/fail"]}}]
 `,
+  // And on rpc:9090: its HTTP/2 streams are authorized (and reported) one by one.
+  `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: rpc-methods, namespace: shop}
+spec:
+  selector: {matchLabels: {app: rpc}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {ports: ["9090"], paths: ["/shop.Rpc/*"]}}]
+`,
 );
 
 // 200 on /ok, 503 on anything else the policy lets through.
@@ -50,10 +75,40 @@ http.createServer((req, res) => { res.writeHead(req.url === '/ok' ? 200 : 503); 
   .listen(8081, '0.0.0.0', () => console.log('listening'));
 `;
 
-const gets = (host: string, paths: string[]) => `
+// gRPC over h2c: grpc-status 0 for /shop.Rpc/Ok, 5 (NOT_FOUND) for anything else.
+const rpcServer = `
+import http2 from 'node:http2';
+http2.createServer().on('stream', (s, h) => {
+  s.resume();
+  s.on('end', () => {
+    s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': h[':path'] === '/shop.Rpc/Ok' ? '0' : '5' }));
+    s.end(Buffer.alloc(5));
+  });
+}).listen(9090, '0.0.0.0', () => console.log('listening'));
+`;
+
+const calls = (host: string, paths: string[]) => `
+import http2 from 'node:http2';
+const s = http2.connect('http://${host}:90');
+const statuses = [];
+for (const p of ${JSON.stringify(paths)}) {
+  statuses.push(await new Promise((resolve, reject) => {
+    const r = s.request({ ':method': 'POST', ':path': p, 'content-type': 'application/grpc', te: 'trailers' });
+    r.on('trailers', (t) => resolve(Number(t['grpc-status'])));
+    r.on('error', reject);
+    r.resume();
+    r.end(Buffer.alloc(5));
+  }));
+}
+s.close();
+console.log(JSON.stringify({ statuses }));
+`;
+
+const gets = (host: string, paths: string[], port = 8081) => `
 const codes = [];
 for (const p of ${JSON.stringify(paths)}) {
-  const r = await fetch('http://${host}:8081' + p);
+  const r = await fetch('http://${host}:${port}' + p);
   await r.text();
   codes.push(r.status);
 }
@@ -108,7 +163,8 @@ describePrivileged('Istio metrics scraped by a real Prometheus', () => {
     });
     await c.serve('shop/server', sinkServer(8080));
     await c.serve('shop/web', webServer);
-    await c.certificates(3);
+    await c.serve('shop/rpc', rpcServer);
+    await c.certificates(4);
     dir = mkdtempSync(join(tmpdir(), 'weft-prometheus-'));
     const targets = c.sandbox.state.nodes.map((n) => `'10.250.${n.index}.2:15020'`).join(', ');
     writeFileSync(
@@ -245,4 +301,125 @@ scrape_configs:
     expect(tcp).toHaveLength(TCP);
     expect(tcp.every((l) => l.bytes_received === 1000 && l.response_flags === '-')).toBe(true);
   }, 30_000);
+
+  it('counts the source side of HTTP requests sent to a Service port read as HTTP', async () => {
+    const vip = c.sandbox.state.services['shop/web']!;
+    const r = lastJson<{ codes: number[] }>(
+      await runInPod(c.pod('shop/client'), gets(vip, ['/ok', '/ok', '/ok', '/fail'], 80)),
+    );
+    expect(r.codes).toEqual([200, 200, 200, 503]);
+    const q = `sum by (response_code, destination_service, destination_workload, destination_principal, source_principal, connection_security_policy) (istio_requests_total{reporter="source", source_workload="client", source_workload_namespace="shop", request_protocol="http"})`;
+    const labels = (code: number) =>
+      JSON.stringify({
+        connection_security_policy: 'mutual_tls',
+        destination_principal: 'spiffe://cluster.local/ns/shop/sa/web',
+        destination_service: 'web.shop.svc.cluster.local',
+        destination_workload: 'web',
+        response_code: String(code),
+        source_principal: 'spiffe://cluster.local/ns/shop/sa/client',
+      });
+    const want = [`${labels(200)} 3`, `${labels(503)} 1`];
+    expect(await answers(q, want)).toEqual(want);
+    // The server's node saw them too (after the earlier test's), from the same client.
+    const dst = `sum(istio_requests_total{reporter="destination", source_workload="client", destination_workload="web", request_protocol="http"})`;
+    const all = `{} ${OK + FAIL + DENIED + 4}`;
+    expect(await answers(dst, [all])).toEqual([all]);
+  }, 90_000);
+
+  it('counts the source side of gRPC calls with grpc_response_status', async () => {
+    const vip = c.sandbox.state.services['shop/rpc']!;
+    const r = lastJson<{ statuses: number[] }>(
+      await runInPod(
+        c.pod('shop/client'),
+        calls(vip, ['/shop.Rpc/Ok', '/shop.Rpc/Ok', '/shop.Rpc/Missing']),
+      ),
+    );
+    expect(r.statuses).toEqual([0, 0, 5]);
+    const q = `sum by (response_code, grpc_response_status, destination_service_name, destination_principal, connection_security_policy) (istio_requests_total{reporter="source", request_protocol="grpc", source_workload="client", destination_workload="rpc"})`;
+    const labels = (grpc: string) =>
+      JSON.stringify({
+        connection_security_policy: 'mutual_tls',
+        destination_principal: 'spiffe://cluster.local/ns/shop/sa/rpc',
+        destination_service_name: 'rpc',
+        grpc_response_status: grpc,
+        response_code: '200',
+      });
+    const want = [`${labels('0')} 2`, `${labels('5')} 1`];
+    expect(await answers(q, want)).toEqual(want);
+    // The server's node, authorizing each stream, reports them with the client's identity.
+    const dst = `sum by (grpc_response_status, source_workload, source_principal) (istio_requests_total{reporter="destination", request_protocol="grpc", destination_workload="rpc"})`;
+    const from = (grpc: string) =>
+      JSON.stringify({
+        grpc_response_status: grpc,
+        source_principal: 'spiffe://cluster.local/ns/shop/sa/client',
+        source_workload: 'client',
+      });
+    const wantDst = [`${from('0')} 2`, `${from('5')} 1`];
+    expect(await answers(dst, wantDst)).toEqual(wantDst);
+  }, 90_000);
+
+  it('weft graph draws who talks to whom across both nodes, from their metrics', async () => {
+    const graph = (format: string) =>
+      spawnSync(`${repoRoot}bin/weft`, ['graph', '--sandbox', c.sandbox.state.name, '-o', format], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    const r = graph('json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const edges = JSON.parse(r.stdout) as GraphEdge[];
+    const edge = (to: string) =>
+      edges.find((e) => e.source === 'shop/client' && e.destination === to);
+    // Plain TCP to the server's Service: connections, no requests.
+    expect(edge('shop/server')).toMatchObject({
+      service: 'shop/server',
+      requests: 0,
+      connections: TCP,
+      mtls: true,
+    });
+    // HTTP to web, to its pod and through its Service: the 503s and the refused one are errors.
+    expect(edge('shop/web')).toMatchObject({
+      service: 'shop/web',
+      requests: OK + FAIL + DENIED + 4,
+      errors: FAIL + DENIED + 1,
+      mtls: true,
+    });
+    const table = graph('table').stdout.split('\n');
+    expect(table[0]).toMatch(
+      /^SOURCE\s+DESTINATION\s+SERVICE\s+REQUESTS\s+ERRORS\s+CONNECTIONS\s+MTLS$/,
+    );
+    expect(table).toContainEqual(
+      expect.stringMatching(/^shop\/client\s+shop\/web\s+shop\/web\s+11\s+4\s+\d+\s+yes$/),
+    );
+    expect(graph('dot').stdout).toContain('"shop/client" -> "shop/server"');
+  }, 30_000);
+
+  it('weft observe shows each carried connection when it opens and when it ends, on both nodes', () => {
+    const r = spawnSync(
+      `${repoRoot}bin/weft`,
+      ['observe', '--sandbox', c.sandbox.state.name, '--to', 'shop/server', '-o', 'json'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status).toBe(0);
+    const flows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Flow)
+      .filter((f) => f.source === 'shop/client' && f.port === 8080);
+    const count = (event: string, node: string) =>
+      flows.filter((f) => f.event === event && f.node === node).length;
+    // The TCP test's connections: opened and ended, by the client's node and by the server's.
+    expect([count('open', 'node-1'), count('end', 'node-1')]).toEqual([TCP, TCP]);
+    expect([count('open', 'node-2'), count('end', 'node-2')]).toEqual([TCP, TCP]);
+    const open = flows.find((f) => f.event === 'open' && f.node === 'node-2');
+    expect(open).toMatchObject({
+      verdict: 'allow',
+      reason: 'opened',
+      identity: 'spiffe://cluster.local/ns/shop/sa/client',
+    });
+    // Each connection's open comes before its end.
+    expect(flows.findIndex((f) => f.event === 'open')).toBeLessThan(
+      flows.findIndex((f) => f.event === 'end'),
+    );
+  });
 });

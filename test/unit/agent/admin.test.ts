@@ -18,6 +18,7 @@ const source: AdminSource = {
   datapathEvents: () => [],
   flowsSince: () => [],
   trace: () => ({}),
+  metricsText: async () => null,
 };
 
 function tcpGet(port: number, path: string): Promise<string> {

@@ -9,8 +9,9 @@ import { parse, UsageError } from '../args.ts';
 export const help = `Usage: weft observe [--sandbox NAME | --admin-socket PATH...] [filters] [--follow] [-o text|json]
 
 Shows the flows the nodes' agents decided: every connection the proxies carried
-or refused, and every connection the kernel refused (connect() and sk_lookup),
-with the verdict and the policy that made it.
+(when it opened, OPENED, and when it ended) or refused, and every connection the
+kernel refused (connect() and sk_lookup), with the verdict and the policy that
+made it.
 
 Options:
   --sandbox NAME          ask every node of a running sandbox
@@ -27,7 +28,14 @@ function fetchFlows(socketPath: string, since: number): Promise<Flow[]> {
 }
 
 export function formatFlow(f: Flow): string {
-  const verdict = f.verdict === 'deny' ? 'DENIED ' : f.verdict === 'audit' ? 'AUDIT  ' : 'ALLOWED';
+  const verdict =
+    f.event === 'open'
+      ? 'OPENED '
+      : f.verdict === 'deny'
+        ? 'DENIED '
+        : f.verdict === 'audit'
+          ? 'AUDIT  '
+          : 'ALLOWED';
   const id = f.identity ? ` [${f.identity}]` : '';
   return `${f.time}  ${f.node.padEnd(7)} ${f.source} → ${f.destination}:${f.port}${id}  ${verdict}  ${f.where}: ${f.reason}`;
 }
