@@ -1,7 +1,7 @@
 // The other side of the admin API: one GET, JSON back. Used by the CLI
 // (status, observe, policy trace --live), the demo and the tests.
 import { request } from 'node:http';
-import type { AccessEntry, AccessEntryJson, AgentStatus } from '../telemetry/index.ts';
+import type { AccessEntryJson, AgentStatus } from '../telemetry/index.ts';
 
 /** GETs `path` from the agent listening on `socketPath`; a non-200 answer rejects with its error. */
 export function adminGet<T>(socketPath: string, path: string): Promise<T> {

@@ -5,37 +5,25 @@
 // of snapshots, stop; the other jobs live beside it (options.ts, source.ts,
 // certificates.ts, kernel-events.ts, status.ts, live-trace.ts).
 
-import { existsSync, statSync } from 'node:fs';
 import {
   compileNode,
   emptyPolicy,
-  type MtlsMode,
   type NodeWorkload,
   type PolicyTables,
 } from '../compile/index.ts';
-import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
-import { cgroupId, type EnrolledEntry, type EventStream, NodeDatapath } from '../datapath/index.ts';
-import { CaClient, type IdentityManager } from '../identity/index.ts';
-import { type Trace, type TraceStage, tracePolicy } from '../policy/index.ts';
-import {
-  type HboneLimits,
-  type InheritListener,
-  type Keepalive,
-  NodeProxy,
-  useKernelRelay,
-} from '../proxy/index.ts';
+import { NodeDatapath } from '../datapath/index.ts';
+import type { IdentityManager } from '../identity/index.ts';
+import type { Trace } from '../policy/index.ts';
+import { NodeProxy, useKernelRelay } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
-import { ManifestSource } from '../sources/manifests/index.ts';
-import type { AuthzRequest, ObjectError, Snapshot } from '../state/index.ts';
-import { emptyRoutes, LAYOUT_VERSION, type RouteTables } from '../tables/index.ts';
+import type { Snapshot } from '../state/index.ts';
+import { emptyRoutes, type RouteTables } from '../tables/index.ts';
 import {
   AccessLogWriter,
-  type AgentLifecycle,
   AgentMetrics,
   type AgentStatus,
   accessEntryJson,
   accessLogDestination,
-  BoundedLog,
   FlowLog,
   observers,
   type RequestTracing,

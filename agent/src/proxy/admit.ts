@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuthzRequest } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
-import type { AccessLog, Connection, DirectionStats } from '../telemetry/index.ts';
+import type { Connection } from '../telemetry/index.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { decideIngress, decideRequest, portDecisions, type Source } from './decide.ts';
 import { dialApp } from './forward.ts';

@@ -16,14 +16,7 @@ import { type Duplex, pipeline } from 'node:stream';
 import { InboundHttp2, type InboundHttp2Target, isPreface } from '../l7/index.ts';
 import { normalizeTarget } from '../policy/index.ts';
 import type { AuthzRequest } from '../state/index.ts';
-import {
-  type AccessEntry,
-  type AccessLog,
-  type Connection,
-  type DirectionStats,
-  noRequestSink,
-  reportRequest,
-} from '../telemetry/index.ts';
+import { type Connection, noRequestSink, reportRequest } from '../telemetry/index.ts';
 import { denial, type Verdict } from './authorize.ts';
 import { dialApp } from './forward.ts';
 import { resetWhileBusy } from './pipe.ts';

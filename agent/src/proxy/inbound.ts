@@ -7,12 +7,7 @@
 import type { Socket } from 'node:net';
 import { hostPort } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
-import {
-  type AccessLog,
-  Connection,
-  type ConnectionSinks,
-  type DirectionStats,
-} from '../telemetry/index.ts';
+import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';

@@ -15,13 +15,7 @@ import type { PeerId } from '../identity/index.ts';
 import type { L7Engine } from '../l7/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
 import { type MeshPeer, vipKey } from '../tables/index.ts';
-import {
-  type AccessEntry,
-  type AccessLog,
-  Connection,
-  type ConnectionSinks,
-  type DirectionStats,
-} from '../telemetry/index.ts';
+import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
 import { decideEgress } from './decide.ts';
@@ -29,7 +23,7 @@ import { detectHttp } from './detect.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
 import { type OutboundL7Context, serveOutboundL7 } from './outbound-l7.ts';
-import { type Counts, join, resetSocket } from './pipe.ts';
+import { join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
 import { allowedEndpoints, type Balancer, type ProxyTables } from './tables.ts';

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { TRUST_DOMAIN } from '../config/index.ts';
-import { cgroup2Root, repoRoot } from '../datapath/index.ts';
+import { cgroup2Root } from '../datapath/index.ts';
 import { type CaStore, IssuerServer, openCaStore } from '../issuer/index.ts';
 import { ManifestSource } from '../sources/manifests/index.ts';
 import type { Snapshot } from '../state/index.ts';

@@ -13,13 +13,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { native } from '../../datapath/index.ts';
 import type { IngressDecisions, PolicyTables } from '../../tables/index.ts';
-import {
-  type AccessEntry,
-  type AccessLog,
-  Connection,
-  type ConnectionSinks,
-  type DirectionStats,
-} from '../../telemetry/index.ts';
+import { Connection, type ConnectionSinks } from '../../telemetry/index.ts';
 import { admitInbound } from '../admit.ts';
 import { contain, type ErrorReport } from '../contain.ts';
 import { join, type Reset } from '../pipe.ts';
