@@ -6,16 +6,11 @@
 // server and an HTTP/2 server that never listen, fed connections by hand.
 // docs/l7-engine.md.
 import { createServer as createHttp1, type IncomingMessage, request, type Server } from 'node:http';
-import {
-  constants,
-  createServer as createHttp2,
-  type Http2Server,
-  type ServerHttp2Session,
-} from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
 import { noRequestSink, type RequestSink, type RequestTracing } from '../telemetry/index.ts';
 import { type Balancer, RoundRobin } from './balancer.ts';
+import { ClientSessions } from './client-sessions.ts';
 import { serviceByName } from './decide.ts';
 import type { Headers } from './filters.ts';
 import { handleHttp1, upgradeHttp1 } from './http1.ts';
@@ -51,12 +46,8 @@ export class L7Engine implements EngineParts {
   private readonly sources = new WeakMap<object, L7Source>();
   private readonly inFlight = new WeakMap<object, number>();
   private readonly h1: Server;
-  private readonly h2: Http2Server;
-  /** The source of the connection being handed to the HTTP/2 server (its 'session' is synchronous). */
-  private handing: L7Source | undefined;
+  private readonly h2: ClientSessions<L7Source>;
   private mirrors = 0;
-  /** Client HTTP/2 sessions open now: a handover sends each GOAWAY. */
-  private readonly sessions = new Set<ServerHttp2Session>();
   /** Another agent took over: every client connection is asked to move at a request boundary. */
   private draining = false;
   /** Requests whose handling threw (a bug): each cost its connection (HTTP/2: its stream) only. */
@@ -102,32 +93,12 @@ export class L7Engine implements EngineParts {
         );
       else socket.destroy();
     });
-    this.h2 = createHttp2({
-      maxHeaderListPairs: 256,
-      settings: {
-        maxConcurrentStreams: L7_LIMITS.clientStreams,
-        maxHeaderListSize: L7_LIMITS.maxHeaderBytes,
+    this.h2 = new ClientSessions<L7Source>(
+      (src, stream, headers, flags) => handleHttp2(this, src, stream, headers, flags),
+      () => {
+        this.errors++;
       },
-    });
-    this.h2.on('session', (session: ServerHttp2Session) => {
-      const src = this.handing;
-      if (!src) return void session.destroy();
-      session.on('error', () => {});
-      session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
-      if (this.draining) session.close();
-      else {
-        this.sessions.add(session);
-        session.once('close', () => this.sessions.delete(session));
-      }
-      session.on('stream', (stream, headers, flags) => {
-        try {
-          handleHttp2(this, src, stream, headers, flags);
-        } catch {
-          this.errors++;
-          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-        }
-      });
-    });
+    );
   }
 
   /** Serves one client connection, already past the proxy's L4 checks. */
@@ -145,12 +116,7 @@ export class L7Engine implements EngineParts {
       if (isPreface(first)) {
         // HTTP/2 reads the socket itself (and what was unshifted); no idle timer of ours on it.
         c.setTimeout?.(0);
-        this.handing = src;
-        try {
-          this.h2.emit('connection', conn);
-        } finally {
-          this.handing = undefined;
-        }
+        this.h2.serve(conn, src);
         return;
       }
       this.sources.set(conn, src);
@@ -235,7 +201,7 @@ export class L7Engine implements EngineParts {
    */
   drain(): void {
     this.draining = true;
-    for (const s of this.sessions) s.close();
+    this.h2.drain();
   }
 
   close(): void {

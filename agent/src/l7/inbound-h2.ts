@@ -3,22 +3,15 @@
 // for gRPC, on denial, the session kept) and allowed streams go to the app as
 // streams of a pooled HTTP/2 session from the inbound source address. The
 // HTTP/1.1 side of the same check is proxy/http.ts.
-import {
-  constants,
-  createServer,
-  type Http2Server,
-  type IncomingHttpHeaders,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { AuthzRequest, Endpoint } from '../state/index.ts';
 import type { RequestSink, RequestTracing } from '../telemetry/index.ts';
+import { ClientSessions } from './client-sessions.ts';
 import { Exchange } from './exchange.ts';
 import { isGrpc } from './grpc-status.ts';
 import { splitTarget } from './headers.ts';
 import { answerer, relay, strip } from './http2.ts';
-import { L7_LIMITS } from './limits.ts';
 import { Upstreams } from './upstream.ts';
 
 export interface InboundHttp2Target {
@@ -43,50 +36,14 @@ export interface InboundHttp2Target {
 }
 
 export class InboundHttp2 {
-  private readonly server: Http2Server;
   private readonly upstreams = new Upstreams();
-  private handing: InboundHttp2Target | undefined;
-  /** Client sessions open now: a handover sends each GOAWAY. */
-  private readonly sessions = new Set<ServerHttp2Session>();
-  private draining = false;
-
-  constructor() {
-    this.server = createServer({
-      maxHeaderListPairs: 256,
-      settings: {
-        maxConcurrentStreams: L7_LIMITS.clientStreams,
-        maxHeaderListSize: L7_LIMITS.maxHeaderBytes,
-      },
-    });
-    this.server.on('session', (session: ServerHttp2Session) => {
-      const t = this.handing;
-      if (!t) return void session.destroy();
-      session.on('error', () => {});
-      session.setTimeout(L7_LIMITS.clientIdleMs, () => session.close());
-      if (this.draining) session.close();
-      else {
-        this.sessions.add(session);
-        session.once('close', () => this.sessions.delete(session));
-      }
-      session.on('stream', (stream, headers, flags) => {
-        // A bug in one stream's handling costs that stream, never the agent.
-        try {
-          this.stream(t, stream, headers, flags);
-        } catch {
-          stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-        }
-      });
-    });
-  }
+  private readonly sessions = new ClientSessions<InboundHttp2Target>((t, stream, headers, flags) =>
+    this.stream(t, stream, headers, flags),
+  );
 
   /** Serves a connection whose first bytes (unshifted back) are the HTTP/2 preface. */
   serve(conn: Duplex, t: InboundHttp2Target): void {
-    this.handing = t;
-    try {
-      this.server.emit('connection', conn);
-    } finally {
-      this.handing = undefined;
-    }
+    this.sessions.serve(conn, t);
   }
 
   private stream(
@@ -137,8 +94,7 @@ export class InboundHttp2 {
 
   /** Another agent took over: each session gets GOAWAY; its streams in flight carry on. */
   drain(): void {
-    this.draining = true;
-    for (const s of this.sessions) s.close();
+    this.sessions.drain();
   }
 
   close(): void {
