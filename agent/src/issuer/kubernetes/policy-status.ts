@@ -17,11 +17,11 @@ import {
   ResourceInformer,
 } from '../../sources/kubernetes/index.ts';
 import { parseObjects } from '../../sources/manifests/index.ts';
+import { Sweeps } from './sweeps.ts';
 
 const GROUP = 'security.weft.dev';
 const VERSION = 'v1alpha1';
 const PLURAL = 'authorizationpolicies';
-const RETRY_MS = 5000;
 
 export interface Condition {
   type: 'Accepted';
@@ -70,14 +70,10 @@ function sameCondition(a: Condition | undefined, b: Condition): boolean {
 }
 
 export class PolicyStatusWriter {
+  private readonly sweeps = new Sweeps(() => this.sweep());
   private readonly informer: ResourceInformer;
   private readonly api: CustomObjectsApi;
   private readonly log: (line: string) => void;
-  private running = Promise.resolve();
-  private again = false;
-  private busy = false;
-  private closed = false;
-  private retry: NodeJS.Timeout | undefined;
   /** What was last written per object: its own write echoing back must not write again. */
   private readonly written = new Map<string, string>();
 
@@ -96,7 +92,7 @@ export class PolicyStatusWriter {
       },
       opts,
     );
-    this.informer.on('change', () => this.kick());
+    this.informer.on('change', () => this.sweeps.kick());
     this.informer.on('error', (e) => this.log(`policy status: ${e.message}`));
   }
 
@@ -106,36 +102,12 @@ export class PolicyStatusWriter {
 
   /** Resolves once the conditions written so far are in (tests). */
   settled(): Promise<void> {
-    return this.running;
+    return this.sweeps.settled();
   }
 
   close(): void {
-    this.closed = true;
-    clearTimeout(this.retry);
+    this.sweeps.close();
     this.informer.stop();
-  }
-
-  private retryLater(): void {
-    if (this.retry || this.closed) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.kick();
-    }, RETRY_MS);
-  }
-
-  private kick(): void {
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
-    this.running = this.sweep().finally(() => {
-      this.busy = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
   }
 
   private async sweep(): Promise<void> {
@@ -174,7 +146,7 @@ export class PolicyStatusWriter {
         this.written.set(key, sig);
       } catch (e) {
         // Tried again shortly (the API server may be coming back), or on the next change.
-        this.retryLater();
+        this.sweeps.retryLater();
         this.log(
           `policy status of ${obj.metadata.namespace}/${obj.metadata.name}: ${(e as Error).message}`,
         );

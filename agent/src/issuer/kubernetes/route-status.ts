@@ -25,9 +25,9 @@ import {
   toClusterObjects,
 } from '../../sources/manifests/index.ts';
 import type { RouteCondition, RouteParentStatus } from '../../state/index.ts';
+import { Sweeps } from './sweeps.ts';
 
 const GROUP = 'gateway.networking.k8s.io';
-const RETRY_MS = 5000;
 
 interface Kind {
   readonly kind: string;
@@ -120,14 +120,10 @@ function signature(entries: readonly ParentStatusEntry[]): string {
 }
 
 export class RouteStatusWriter {
+  private readonly sweeps = new Sweeps(() => this.sweep());
   private readonly api: CustomObjectsApi;
   private readonly informers = new Map<string, ResourceInformer>();
   private readonly log: (line: string) => void;
-  private running = Promise.resolve();
-  private busy = false;
-  private again = false;
-  private closed = false;
-  private retry: NodeJS.Timeout | undefined;
   /** What was last written per object (by UID): its own write echoing back must not write again. */
   private readonly written = new Map<string, string>();
 
@@ -167,7 +163,7 @@ export class RouteStatusWriter {
       ),
     );
     for (const inf of this.informers.values()) {
-      inf.on('change', () => this.kick());
+      inf.on('change', () => this.sweeps.kick());
       inf.on('error', (e) => this.log(`route status: ${e.message}`));
     }
   }
@@ -178,42 +174,17 @@ export class RouteStatusWriter {
 
   /** Resolves once the status written so far is in (tests). */
   settled(): Promise<void> {
-    return this.running;
+    return this.sweeps.settled();
   }
 
   close(): void {
-    this.closed = true;
-    clearTimeout(this.retry);
+    this.sweeps.close();
     for (const i of this.informers.values()) i.stop();
   }
 
   private raw(kind: string): RawObject[] {
     const inf = this.informers.get(kind)!;
     return inf.items().map((o) => normalize(o, inf.spec.kind, inf.spec.apiVersion));
-  }
-
-  private kick(): void {
-    if (this.closed) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
-    this.running = this.sweep().finally(() => {
-      this.busy = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
-  }
-
-  private retryLater(): void {
-    if (this.retry || this.closed) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.kick();
-    }, RETRY_MS);
   }
 
   private async sweep(): Promise<void> {
@@ -254,7 +225,7 @@ export class RouteStatusWriter {
           );
           this.written.set(key, sig);
         } catch (e) {
-          this.retryLater();
+          this.sweeps.retryLater();
           this.log(
             `route status of ${k.kind} ${obj.metadata.namespace}/${obj.metadata.name}: ${(e as Error).message}`,
           );
