@@ -77,6 +77,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
           null,
           (reset, c) => conn.end(reset, c),
           () => conn.movedAway(),
+          conn.sinks.stats,
         );
         conn.joined(() => carried.abort());
       },

@@ -209,6 +209,7 @@ function outboundL4(
               conn.movedAway();
               c.movedAway();
             },
+            conn.sinks.stats,
           );
           const abort = () => carried.abort();
           conn.joined(abort);
@@ -317,6 +318,7 @@ function plaintext(
     null,
     (reset, c) => conn.end(reset, c),
     () => conn.movedAway(),
+    conn.sinks.stats,
   );
   conn.joined(() => carried.abort());
 }

@@ -67,6 +67,11 @@ export function joinSockets(
   stats: DirectionStats | null,
   onDone: Done,
   onMoved?: () => void,
+  /**
+   * The direction's counters when a connection record, not `stats`, keeps them: a handover
+   * tells the next agent by them which direction a moved connection is.
+   */
+  counted?: DirectionStats,
 ): Relayed {
   const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
   // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
@@ -103,7 +108,7 @@ export function joinSockets(
     upstream.on('error', () => {});
     const before = { ...joined.counts };
     pending.set(id, {
-      stats,
+      stats: stats ?? counted ?? null,
       done: (ab, ba, reset) => {
         relayId = -1;
         const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };

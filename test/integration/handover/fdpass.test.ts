@@ -106,6 +106,44 @@ describePrivileged('fd passing (SCM_RIGHTS) and relay moves', () => {
     expect((await recv(fresh)).data.length).toBe(0);
   });
 
+  it('names the direction of a moved connection whose record keeps its counters', async () => {
+    // Its sockets are reset when the moved fds close here.
+    const echo = createServer({ allowHalfOpen: true }, (s) => s.on('error', () => {}).pipe(s));
+    const echoPort = await listen(echo, {});
+    const counters = new DirectionStats();
+    let movedAway = 0;
+    const proxy = createServer({ allowHalfOpen: true }, (client) => {
+      const up = connect({ port: echoPort, host: '127.0.0.1', allowHalfOpen: true });
+      joinSockets(
+        client,
+        up,
+        null,
+        () => {},
+        () => movedAway++,
+        counters,
+      );
+    });
+    const proxyPort = await listen(proxy, {});
+    const c: Socket = connect({ port: proxyPort, host: '127.0.0.1' });
+    c.on('data', () => {});
+    c.on('error', () => {});
+    await new Promise((r) => c.once('connect', r));
+    for (let i = 0; i < 20; i++) {
+      c.write(`message ${i}\n`);
+      await sleep(5);
+    }
+    const moved = exportRelays();
+    expect(moved).toHaveLength(1);
+    expect(moved[0]!.stats).toBe(counters);
+    expect(movedAway).toBe(1);
+    const m = moved[0]!.relay;
+    for (const fd of [m.a, m.b, m.ab.pipeRead, m.ab.pipeWrite, m.ba.pipeRead, m.ba.pipeWrite])
+      native().closeFd(fd);
+    c.destroy();
+    proxy.close();
+    echo.close();
+  });
+
   it('moves a relayed connection mid-conversation: every byte, in order', async () => {
     // An echo server behind a proxy that joins with the kernel relay.
     const echo = createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
