@@ -58,4 +58,10 @@ export type {
 } from './routes.ts';
 export { emptyRoutes } from './routes.ts';
 export { type ServiceTarget, vipKey } from './services.ts';
+export type {
+  CompiledOutlierDetection,
+  CompiledTrafficPolicy,
+  LbPolicy,
+  TrafficPolicies,
+} from './traffic-policy.ts';
 export type { NodeWorkload } from './workloads.ts';

@@ -11,6 +11,7 @@ import type {
   RouteTimeouts,
   ServiceTarget,
 } from '../state/index.ts';
+import type { TrafficPolicies } from './traffic-policy.ts';
 
 /** How a port's bytes are read; from appProtocol or the port's name, as Istio reads them. */
 export type PortProtocol = 'tcp' | 'http' | 'http2' | 'grpc' | 'ws';
@@ -94,6 +95,8 @@ export interface RouteTables {
   readonly byVip: ReadonlyMap<string, ServicePortRoutes>;
   /** `podIP:port` → how the destination port is read (inbound), for ports that are not plain TCP. */
   readonly inboundProtocol: ReadonlyMap<string, PortProtocol>;
+  /** DestinationRules compiled per Service port (tables/traffic-policy.ts); absent: defaults everywhere. */
+  readonly trafficPolicies?: TrafficPolicies;
 }
 
 export const emptyRoutes: RouteTables = { byVip: new Map(), inboundProtocol: new Map() };
