@@ -58,6 +58,12 @@ export class L7Engine implements EngineParts {
     this.tracing = opts.tracing ?? null;
     this.balancer = opts.balancer ?? new RoundRobin();
     this.h1 = createHttp1({ maxHeaderSize: L7_LIMITS.maxHeaderBytes, noDelay: true });
+    // An app keeps its connection to the proxy as long as it would to its server: Node's 5 s
+    // keep-alive would close idle connections under the app's pool and race its next request
+    // (a reset). The idle timer in serve() decides alone, and only for connections with nothing
+    // in flight: a server 'timeout' listener stops Node destroying the socket itself.
+    this.h1.keepAliveTimeout = L7_LIMITS.clientIdleMs;
+    this.h1.on('timeout', () => {});
     this.h1.on('request', (req, res) => {
       const conn = req.socket;
       const src = this.sources.get(conn);

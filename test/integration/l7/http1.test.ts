@@ -234,6 +234,16 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
     expect((await client.send('/fast')).json.pod).toBe('shop/remote');
   });
 
+  it("keeps an idle client connection past Node's 6 s keep-alive, so no close races the app's next request", async () => {
+    routes([rule({ backends: [be('plain')] })]);
+    expect((await client.send('/before')).status).toBe(200);
+    const accepted = m.stats.accepted;
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect((await client.send('/after')).status).toBe(200);
+    // The same connection carried both: the proxy accepted no other.
+    expect(m.stats.accepted).toBe(accepted);
+  }, 15_000);
+
   it('passes bodies, chunked trailers and upstream statuses through', async () => {
     routes([rule({ backends: [be('remote')] })]);
     const body = 'x'.repeat(200_000);
