@@ -8,6 +8,7 @@ import { lastJson, runInPod, spawnInPod } from '../../../agent/src/sandbox/exec.
 import { describePrivileged } from '../../support/privileged.ts';
 import { type TestCluster, testCluster } from '../../support/sandbox.ts';
 import { docs, namespace, pod } from '../../support/shop.ts';
+import { until } from '../../support/until.ts';
 
 const cluster = docs(
   namespace('shop', 'weft.dev/mesh: enabled'),
@@ -69,14 +70,6 @@ function chat(c: TestCluster, to: string): Chat {
     if (lines.length) last = JSON.parse(lines.at(-1)!);
   });
   return { child, last: () => last };
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    if (ok()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function scenario(letter: string, revoke: boolean) {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaClient } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { verifySvid } from '../../../agent/src/identity/verify.ts';
+import { until } from '../../support/until.ts';
 
 const bin = new URL('../../../bin/weft', import.meta.url).pathname;
 const TOKEN = 'a'.repeat(32);
@@ -54,10 +55,10 @@ describe('weft issuer', () => {
     child.stderr?.on('data', (d) => {
       stderr += d;
     });
-    for (let i = 0; i < 200 && !stderr.includes('listening'); i++)
-      await new Promise((r) => setTimeout(r, 25));
+    // A loaded machine starts Node slowly: wait for the line, not a fixed few seconds.
+    await until('the issuer to listen', () => stderr.includes('listening'), 30_000);
     client = new CaClient({ address: sock, token: TOKEN });
-  });
+  }, 40_000);
   afterAll(() => {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -88,10 +89,9 @@ describe('weft issuer', () => {
     expect(stderr).toMatch(/refused spiffe:\/\/cluster\.local\/ns\/shop\/sa\/web to node-a/);
   });
 
-  it('reloads its CA on SIGHUP and exits cleanly on SIGTERM', async () => {
+  it('reloads its CA on SIGHUP and exits cleanly on SIGTERM', { timeout: 30_000 }, async () => {
     child.kill('SIGHUP');
-    for (let i = 0; i < 100 && !stderr.includes('CA reloaded'); i++)
-      await new Promise((r) => setTimeout(r, 25));
+    await until('the CA reload', () => stderr.includes('CA reloaded'), 15_000);
     expect(stderr).toContain('CA reloaded');
     expect(readFileSync(join(dir, 'ca', 'roots.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
     const code = await new Promise((r) => {
