@@ -12,6 +12,7 @@ import { KeptAlive } from '../../support/http-client.ts';
 import { type L7Mesh, l7Mesh, PORTS } from '../../support/l7-mesh.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import { headerFilter, portRoutes, rule } from '../../support/routes.ts';
+import { until } from '../../support/until.ts';
 
 describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () => {
   let m: L7Mesh;
@@ -269,8 +270,9 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
     ]);
     const a = await client.send('/mirrored/1');
     expect(a.json.pod).toBe('shop/plain');
-    for (let i = 0; i < 50 && !m.pods.mirror!.echo.seen.includes('/mirrored/1'); i++)
-      await new Promise((r) => setTimeout(r, 20));
+    await until('the mirrored copy', () => m.pods.mirror!.echo.seen.includes('/mirrored/1')).catch(
+      () => {},
+    );
     expect(m.pods.mirror!.echo.seen).toContain('/mirrored/1');
   });
 

@@ -23,6 +23,7 @@ import {
   transferClient,
 } from '../../support/sandbox.ts';
 import { docs, namespace, pod } from '../../support/shop.ts';
+import { until } from '../../support/until.ts';
 
 const cluster = docs(
   namespace('shop', 'weft.dev/mesh: enabled'),
@@ -278,8 +279,11 @@ scrape_configs:
         .split('\n')
         .filter((l) => l.startsWith('{"start_time"'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (let i = 0; i < 50 && lines().filter((l) => l.method).length < OK + FAIL + DENIED; i++)
-      await new Promise((r) => setTimeout(r, 100));
+    await until(
+      'the access log lines',
+      () => lines().filter((l) => l.method).length >= OK + FAIL + DENIED,
+      20_000,
+    ).catch(() => {});
     const requests = lines().filter((l) => l.method);
     expect(requests.map((l) => `${l.path} ${l.response_code}`).sort()).toEqual(
       [
