@@ -68,6 +68,7 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
         port,
         pool: c.pool,
         conn: h.conn,
+        rateLimit: pd?.rateLimit ?? null,
         authorize: pd
           ? (req: AuthzRequest) => decideRequest(pd, policy, workloadKey, src, port, req)
           : (req: AuthzRequest) => checkRequest(policy, workloadKey, src, port, req),
