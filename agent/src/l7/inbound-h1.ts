@@ -50,12 +50,14 @@ export function handleInbound1(
   };
   const target = t.normalize(url);
   if (target === undefined) return answer(400, 'bad_request', 'bad request target\n');
-  const joined: Record<string, string> = {};
-  for (const k in rh) {
-    const v = rh[k];
-    if (v !== undefined) joined[k] = typeof v === 'string' ? v : v.join(',');
-  }
-  const v = t.authorize({ method, path: target, host: rh.host ?? '', headers: joined });
+  // Node's parser joins a repeated request header into one string (set-cookie aside, which
+  // requests do not carry): the headers are read as they are, not copied.
+  const v = t.authorize({
+    method,
+    path: target,
+    host: rh.host ?? '',
+    headers: rh as Record<string, string>,
+  });
   if (!v.allow) return answer(403, 'policy', 'RBAC: access denied\n');
   const wait = limited(p, t);
   if (wait > 0)
