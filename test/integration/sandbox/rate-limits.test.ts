@@ -84,5 +84,10 @@ describePrivileged('local rate limits at the destination', () => {
       Array.from({ length: 15 }, () => slow.grpc(vip, 91, '/echo.Echo/Say', ['hi'])),
     );
     expect(burst.map((b) => b.status)).toContain('8');
+    // weft status of the server's node counts what the policy let through and refused.
+    const [counts] = (await c.status('node-2')).rateLimits ?? [];
+    expect(counts?.policy).toBe('shop/api-limit');
+    expect(counts!.allowed).toBeGreaterThanOrEqual((s.all['200'] ?? 0) + (f.all['200'] ?? 0));
+    expect(counts!.limited).toBeGreaterThanOrEqual((s.all['429'] ?? 0) + (f.all['429'] ?? 0));
   });
 });
