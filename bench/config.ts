@@ -5,6 +5,7 @@ export const ROW_IDS = [
   'l4',
   'mtls',
   'l7',
+  'l7-route',
   'nginx',
   'splice',
   'direct-node',

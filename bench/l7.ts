@@ -12,6 +12,7 @@
 // nginx proxy processes for nginx. Writes docs/benchmarks-l7.md.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuthorizationPolicy } from '../agent/src/state/authz-types.ts';
@@ -314,6 +315,18 @@ async function main(): Promise<void> {
       });
     }
     const got = new Map<string, Figures[]>();
+    // WEFT_BENCH_L7_PROFILE=file.cpuprofile: this process's CPU profile over the measured rounds.
+    const profile = process.env.WEFT_BENCH_L7_PROFILE;
+    const session = profile ? new Session() : undefined;
+    const post = (method: string) =>
+      new Promise<unknown>((resolve, reject) =>
+        session!.post(method, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+    if (session) {
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    }
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < rows.length; i++) {
         const r = rows[(i + round) % rows.length]!;
@@ -321,6 +334,11 @@ async function main(): Promise<void> {
         got.set(r.id, [...(got.get(r.id) ?? []), f]);
         process.stderr.write(`round ${round + 1} ${r.label}: ${Math.round(f.rps)} req/s\n`);
       }
+    }
+    if (session && profile) {
+      const { profile: p } = (await post('Profiler.stop')) as { profile: unknown };
+      writeFileSync(profile, JSON.stringify(p));
+      session.disconnect();
     }
     const fig = (id: string): Figures => {
       const fs = got.get(id)!;
@@ -339,7 +357,8 @@ async function main(): Promise<void> {
         r.id.startsWith('grpc') || r.id === 'direct' || r.id === 'nginx' || !got.has('nginx')
           ? ''
           : `${(f.rps / fig('nginx').rps).toFixed(2)}×`;
-      return `| ${r.label} | ${Math.round(f.rps)} | ${ratio} | ${vsNginx} | ${(f.p50 / 1000).toFixed(2)} | ${(f.p99 / 1000).toFixed(2)} | ${f.cpuMsPer1k ? f.cpuMsPer1k.toFixed(1) : '–'} |`;
+      const rs = got.get(r.id)!.map((x) => Math.round(x.rps));
+      return `| ${r.label} | ${Math.round(f.rps)} | ${Math.min(...rs)}–${Math.max(...rs)} | ${ratio} | ${vsNginx} | ${(f.p50 / 1000).toFixed(2)} | ${(f.p99 / 1000).toFixed(2)} | ${f.cpuMsPer1k ? f.cpuMsPer1k.toFixed(1) : '–'} |`;
     });
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     const md = `# Benchmarks: the L7 engine
@@ -356,8 +375,8 @@ requests counts the proxies only. The \`make bench\` matrix (docs/benchmarks.md)
 sandbox paths between real pods and nodes; these rows need route tables the sandbox's agents
 do not compile yet.
 
-| path | requests/s | ratio | × nginx pair | p50 ms | p99 ms | proxy CPU ms / 1k req |
-| --- | ---: | --- | ---: | ---: | ---: | ---: |
+| path | requests/s | spread (rounds) | ratio | × nginx pair | p50 ms | p99 ms | proxy CPU ms / 1k req |
+| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |
 ${lines.join('\n')}
 
 "HTTP-declared port, no routes" is a VIP port read as HTTP with no route: every request is

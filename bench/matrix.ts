@@ -33,6 +33,8 @@ export interface RowSpec {
   http: boolean;
   /** Whether the connections must go through the weft proxies (checked on every round). */
   meshed: boolean;
+  /** Sent to this Service's ClusterIP (port 80) instead of the server pod: its routes apply. */
+  service?: string;
   /** Whose memory the RSS column shows. */
   proxy: 'none' | 'agents' | 'nginx';
   /** The row its ratios are to; null for a baseline (direct across nodes, direct on one node). */
@@ -83,6 +85,19 @@ export const ROWS: readonly RowSpec[] = [
     sandbox: 'main',
     client: 'client',
     server: 'remote7',
+    tcp: false,
+    http: true,
+    meshed: true,
+    proxy: 'agents',
+    baseline: 'direct',
+  },
+  {
+    id: 'l7-route',
+    label: 'weft mTLS + HTTPRoute + L7 policy',
+    sandbox: 'main',
+    client: 'client',
+    server: 'remote7',
+    service: 'l7',
     tcp: false,
     http: true,
     meshed: true,
@@ -209,6 +224,25 @@ spec:
   rules:
   - from: [{source: {principals: ["cluster.local/ns/bench/sa/client"]}}]
     to: [{operation: {methods: ["GET"], paths: ["/*"]}}]
+`,
+      // The same pod behind a Service with a route: the client's node proxy routes each
+      // request (the L7 engine), the server's authorizes it.
+      `
+apiVersion: v1
+kind: Service
+metadata: {name: l7, namespace: bench}
+spec:
+  selector: {app: l7}
+  ports: [{name: http, port: 80, targetPort: ${PORTS.app}, appProtocol: http}]
+`,
+      `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: l7, namespace: bench}
+spec:
+  parentRefs: [{group: "", kind: Service, name: l7, port: 80}]
+  rules:
+    - backendRefs: [{name: l7, port: 80}]
 `,
     );
   }

@@ -32,9 +32,9 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function httpUrl(spec: RowSpec, box: BenchSandbox): string {
-  return spec.proxy === 'nginx'
-    ? `http://127.0.0.1:${PORTS.nginxLocal}/`
-    : `http://${box.pod(spec.server).ip}:${PORTS.app}/`;
+  if (spec.proxy === 'nginx') return `http://127.0.0.1:${PORTS.nginxLocal}/`;
+  if (spec.service) return `http://${box.service(spec.service)}:80/`;
+  return `http://${box.pod(spec.server).ip}:${PORTS.app}/`;
 }
 
 /**
@@ -44,7 +44,7 @@ function httpUrl(spec: RowSpec, box: BenchSandbox): string {
  */
 async function probe(spec: RowSpec, box: BenchSandbox): Promise<string[]> {
   if (!spec.http) return [];
-  const want = { get: 200, post: spec.id === 'l7' ? 403 : 200 };
+  const want = { get: 200, post: spec.id === 'l7' || spec.id === 'l7-route' ? 403 : 200 };
   let got: { get: number | string; post: number | string } = { get: '-', post: '-' };
   for (let i = 0; i < 10; i++) {
     got = await box.probe(spec.client, httpUrl(spec, box));

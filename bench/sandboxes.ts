@@ -39,6 +39,13 @@ export class BenchSandbox {
     return { netns: p.netns, cgroup: p.cgroup, ip: p.ip };
   }
 
+  /** The ClusterIP of `bench/<name>`. */
+  service(name: string): string {
+    const ip = this.sbx.state.services[`bench/${name}`];
+    if (!ip) throw new Error(`sandbox ${this.sbx.state.name} has no Service bench/${name}`);
+    return ip;
+  }
+
   /** Connections the weft proxies accepted from clients, all nodes. */
   async meshConnections(): Promise<number> {
     const all = await Promise.all(this.sbx.state.nodes.map((n) => fetchStatus(n.adminSocket)));

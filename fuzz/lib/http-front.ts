@@ -1,4 +1,4 @@
-// The L7 front as the proxy runs it (proxy/http.ts: Node's HTTP/1.1 parser, the target
+// The L7 front as the proxy runs it (proxy/inbound-http.ts and l7/inbound-h1.ts: Node's HTTP/1.1 parser, the target
 // normalization, AuthorizationPolicy per request, the forward to the app), fed one input
 // per client connection in process: the connection is a Duplex as an HBONE stream is,
 // and the app behind it an in-process Duplex answering every request it is sent. Used by
@@ -6,7 +6,7 @@
 import { Duplex } from 'node:stream';
 import type { PolicyTables } from '../../agent/src/compile/policy.ts';
 import { checkRequest } from '../../agent/src/proxy/authorize.ts';
-import { type HttpTarget, serveHttp } from '../../agent/src/proxy/http.ts';
+import { type HttpTarget, serveHttp } from '../../agent/src/proxy/inbound-http.ts';
 import { parseAuthorizationPolicy } from '../../agent/src/sources/policy/authz-parse.ts';
 import type { Pod } from '../../agent/src/state/types.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';

@@ -1,4 +1,4 @@
-// The proxy's L7 front (proxy/http.ts) on loopback, in process: a listener whose
+// The proxy's L7 front (proxy/inbound-http.ts) on loopback, in process: a listener whose
 // connections go to serveHttp as the proxy's inbound sockets do, and an app behind
 // it reached over loopback instead of from a pod's netns. No root needed.
 import {
@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import type { Verdict } from '../../agent/src/proxy/authorize.ts';
-import { serveHttp } from '../../agent/src/proxy/http.ts';
+import { serveHttp } from '../../agent/src/proxy/inbound-http.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
 import { Connection } from '../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';

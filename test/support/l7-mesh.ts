@@ -9,6 +9,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { compileDecisions } from '../../agent/src/compile/decisions.ts';
 import { emptyPolicy } from '../../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../agent/src/identity/keys.ts';
@@ -23,7 +24,7 @@ import { Balancer, type ProxyTables } from '../../agent/src/proxy/tables.ts';
 import type { AuthorizationPolicy } from '../../agent/src/state/authz-types.ts';
 import type { Endpoint, ServiceTarget } from '../../agent/src/state/service-endpoints.ts';
 import type { Pod } from '../../agent/src/state/types.ts';
-import { emptyDecisions } from '../../agent/src/tables/decisions.ts';
+import { emptyDecisions, type NodeDecisions } from '../../agent/src/tables/decisions.ts';
 import type { MeshPeer } from '../../agent/src/tables/peers.ts';
 import type { PolicyTables } from '../../agent/src/tables/policy.ts';
 import { emptyRoutes, type RouteTables } from '../../agent/src/tables/routes.ts';
@@ -104,6 +105,7 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
     pods: new Map([['shop/client', clientPod]]),
     namespaces: new Map([['shop', { labels: {} }]]),
   };
+  let decisions: NodeDecisions = emptyDecisions;
   const pods: Record<string, MeshPod> = {};
   const peers = new Map<string, MeshPeer>();
   const servers: HboneServer[] = [];
@@ -143,6 +145,8 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
           guard: new HboneGuard(DEFAULT_HBONE_LIMITS),
           spoofed: () => {},
           policy: () => policy,
+          // The destination decides by lookup in its compiled table, as the agent does.
+          decisions: () => decisions.ingress.get(key),
         },
         { keyPem: srv.keyPem, certChainPem: srv.certPem, roots: [ca.certPem] },
         15008,
@@ -211,6 +215,7 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
     },
     setAuthorization(policies) {
       policy = { ...policy, authorizationPolicies: policies };
+      decisions = compileDecisions(policy, new Map(), [...policy.pods.keys()]);
       tables = { ...tables, version: tables.version + 1, policy };
     },
     async close() {

@@ -52,6 +52,38 @@ const run = async (c) => {
       }
       return { pods };
     }
+    case 'rate': {
+      // c.rps requests a second for c.ms on kept-alive connections; statuses counted from
+      // c.skipMs on (the steady state), and the last Retry-After seen.
+      const nodeHttp = await import('node:http');
+      const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 16 });
+      const all = {};
+      const steady = {};
+      let retryAfter;
+      const start = Date.now();
+      const pending = [];
+      for (let sent = 0; Date.now() - start < c.ms; sent++) {
+        const wait = start + (sent * 1000) / c.rps - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const inSteady = Date.now() - start >= c.skipMs;
+        const count = (k) => {
+          all[k] = (all[k] ?? 0) + 1;
+          if (inSteady) steady[k] = (steady[k] ?? 0) + 1;
+        };
+        pending.push(new Promise((resolve) => {
+          const r = nodeHttp.request({ host: c.host, port: c.port, path: c.path, agent }, (res) => {
+            if (res.headers['retry-after'] !== undefined) retryAfter = res.headers['retry-after'];
+            res.resume();
+            res.on('end', () => { count(String(res.statusCode)); resolve(); });
+          });
+          r.on('error', (e) => { count(e.code ?? 'error'); resolve(); });
+          r.end();
+        }));
+      }
+      await Promise.all(pending);
+      agent.destroy();
+      return { all, steady, retryAfter };
+    }
     case 'close':
       for (const x of conns.values()) x.close();
       conns.clear();
@@ -138,6 +170,17 @@ export interface ClientPod {
   line(host: string, port: number, line: string): Promise<string[]>;
   /** The line protocol, the client writing its line before the greeting. */
   first(host: string, port: number, line: string): Promise<string[]>;
+  /** `rps` requests a second for `ms`: statuses in all and from `skipMs` on, and a Retry-After seen. */
+  rate(
+    host: string,
+    port: number,
+    path: string,
+    o: { rps: number; ms: number; skipMs: number },
+  ): Promise<{
+    all: Record<string, number>;
+    steady: Record<string, number>;
+    retryAfter?: string;
+  }>;
   /** Closes every connection the client keeps. */
   closeAll(): Promise<void>;
   kill(): void;
@@ -195,6 +238,7 @@ export async function clientPod(pod: PodPlacement): Promise<ClientPod> {
     upgrade: (host, port, path, send) => call({ op: 'upgrade', host, port, path, send }),
     line: async (host, port, line) => (await call({ op: 'line', host, port, line })).lines,
     first: async (host, port, line) => (await call({ op: 'first', host, port, line })).lines,
+    rate: (host, port, path, o) => call({ op: 'rate', host, port, path, ...o }),
     closeAll: () => call({ op: 'close' }),
     kill: () => child.kill('SIGKILL'),
   };

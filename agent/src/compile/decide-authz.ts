@@ -27,6 +27,7 @@ import type {
   NamespaceMatcher,
   NetpolTable,
   PortDecisions,
+  RateLimitTable,
   StringMatcher,
 } from '../tables/index.ts';
 
@@ -186,22 +187,25 @@ function namedPorts(applying: readonly AuthorizationPolicy[], pod: Pod): Set<num
 /** A port no rule and no container port names: every such port decides alike. */
 const OTHER_PORT = -1;
 
-/** The ingress decisions of the enrolled pod `pod`, given its NetworkPolicy table. */
+/** The ingress decisions of the enrolled pod `pod`, given its NetworkPolicy table and rate limits. */
 export function compileIngress(
   policies: readonly AuthorizationPolicy[],
   rootNamespace: string,
   pod: Pod,
   netpol: NetpolTable,
+  limits: ReadonlyMap<number, RateLimitTable> = new Map(),
 ): IngressDecisions {
   const workload = { namespace: pod.namespace, labels: pod.labels };
   const applying = policies.filter((p) => applies(p, { workload, rootNamespace }));
   const forPort = (port: number): PortDecisions => {
-    if (applying.length === 0) return { http: false, authz: null };
-    const http = servesHttp(applying, rootNamespace, pod, port);
-    return { http, authz: table(applying, port, http) };
+    const rateLimit = limits.get(port) ?? null;
+    if (applying.length === 0) return { http: rateLimit !== null, authz: null, rateLimit };
+    const http = rateLimit !== null || servesHttp(applying, rootNamespace, pod, port);
+    return { http, authz: table(applying, port, http), rateLimit };
   };
   const ports = new Map<number, PortDecisions>();
   if (applying.length > 0)
     for (const port of namedPorts(applying, pod)) ports.set(port, forPort(port));
+  for (const port of limits.keys()) if (!ports.has(port)) ports.set(port, forPort(port));
   return { netpol, ports, otherPorts: forPort(OTHER_PORT) };
 }

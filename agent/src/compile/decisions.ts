@@ -12,6 +12,7 @@ import {
 } from '../tables/index.ts';
 import { compileIngress } from './decide-authz.ts';
 import { compileNetpolTable, type PeerIndex } from './decide-netpol.ts';
+import type { PodRateLimits } from './rate-limits.ts';
 
 export { emptyDecisions, type NodeDecisions } from '../tables/index.ts';
 
@@ -23,6 +24,7 @@ export function compileDecisions(
   t: PolicyTables,
   services: ReadonlyMap<string, ServiceTarget>,
   enrolled: readonly string[],
+  limits: PodRateLimits = () => new Map(),
 ): NodeDecisions {
   const peers: PeerIndex = new Map();
   const ingress = new Map<string, IngressDecisions>();
@@ -44,7 +46,7 @@ export function compileDecisions(
     let inn = ingressOf.get(withPorts);
     if (!inn) {
       const netpol = compileNetpolTable(t, pod.namespace, pod.labels, 'ingress', peers, pod.ports);
-      inn = compileIngress(t.authorizationPolicies, t.rootNamespace, pod, netpol);
+      inn = compileIngress(t.authorizationPolicies, t.rootNamespace, pod, netpol, limits(pod));
       ingressOf.set(withPorts, inn);
     }
     ingress.set(key, inn);

@@ -17,6 +17,7 @@ import { compileWorkloads } from './enrollment.ts';
 import { compileEgress, compilePeerTable } from './netpol.ts';
 import { compilePeers } from './peers.ts';
 import { compilePolicy } from './policy.ts';
+import { compileRateLimits } from './rate-limits.ts';
 import { compileRoutes } from './routes.ts';
 import { compileServices } from './services.ts';
 
@@ -73,7 +74,7 @@ export function compileNode(snap: Snapshot, s: NodeSettings): NodeTables {
     peers: compilePeers(snap, s.trustDomain),
     services,
     peerTables,
-    decisions: compileDecisions(policy, services, enrolled),
+    decisions: compileDecisions(policy, services, enrolled, compileRateLimits(snap, s.trustDomain)),
     routes: compileRoutes(snap),
   };
 }

@@ -5,11 +5,12 @@
 // connections (upstream.ts). Node's own parsers read both protocols: an HTTP
 // server and an HTTP/2 server that never listen, fed connections by hand.
 // docs/l7-engine.md.
-import { createServer as createHttp1, type IncomingMessage, request, type Server } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
 import { noRequestSink, type RequestSink, type RequestTracing } from '../telemetry/index.ts';
 import { type Balancer, RoundRobin } from './balancer.ts';
+import { byPreface, ClientHttp1 } from './client-http1.ts';
 import { ClientSessions } from './client-sessions.ts';
 import { serviceByName } from './decide.ts';
 import type { Headers } from './filters.ts';
@@ -33,23 +34,15 @@ export interface L7EngineOptions {
   balancer?: Balancer;
 }
 
-// The HTTP/2 connection preface starts `PRI * HTTP/2.0`; no HTTP/1.1 method is PRI.
-export const isPreface = (b: Buffer) =>
-  b.length >= 3 && b[0] === 0x50 && b[1] === 0x52 && b[2] === 0x49;
-
 export class L7Engine implements EngineParts {
   readonly balancer: Balancer;
   readonly spread = new Spread();
   readonly upstreams = new Upstreams();
   readonly sink: RequestSink;
   readonly tracing: RequestTracing | null;
-  private readonly sources = new WeakMap<object, L7Source>();
-  private readonly inFlight = new WeakMap<object, number>();
-  private readonly h1: Server;
+  private readonly h1: ClientHttp1<L7Source>;
   private readonly h2: ClientSessions<L7Source>;
   private mirrors = 0;
-  /** Another agent took over: every client connection is asked to move at a request boundary. */
-  private draining = false;
   /** Requests whose handling threw (a bug): each cost its connection (HTTP/2: its stream) only. */
   errors = 0;
 
@@ -57,47 +50,12 @@ export class L7Engine implements EngineParts {
     this.sink = opts.sink ?? noRequestSink;
     this.tracing = opts.tracing ?? null;
     this.balancer = opts.balancer ?? new RoundRobin();
-    this.h1 = createHttp1({ maxHeaderSize: L7_LIMITS.maxHeaderBytes, noDelay: true });
-    // An app keeps its connection to the proxy as long as it would to its server: Node's 5 s
-    // keep-alive would close idle connections under the app's pool and race its next request
-    // (a reset). The idle timer in serve() decides alone, and only for connections with nothing
-    // in flight: a server 'timeout' listener stops Node destroying the socket itself.
-    this.h1.keepAliveTimeout = L7_LIMITS.clientIdleMs;
-    this.h1.on('timeout', () => {});
-    this.h1.on('request', (req, res) => {
-      const conn = req.socket;
-      const src = this.sources.get(conn);
-      if (!src) return void res.destroy();
-      this.admit(conn);
-      if (this.draining) res.shouldKeepAlive = false;
-      res.once('close', () => this.release(conn));
-      // A bug in one request's handling costs its connection, never the agent.
-      try {
-        handleHttp1(this, src, req, res);
-      } catch {
+    this.h1 = new ClientHttp1<L7Source>({
+      onRequest: (src, req, res) => handleHttp1(this, src, req, res),
+      onUpgrade: (src, req, socket, head) => upgradeHttp1(this, src, req, socket, head),
+      onFault: () => {
         this.errors++;
-        conn.destroy();
-      }
-    });
-    this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const src = this.sources.get(socket);
-      if (!src) return void socket.destroy();
-      try {
-        upgradeHttp1(this, src, req, socket, head);
-      } catch {
-        this.errors++;
-        socket.destroy();
-      }
-    });
-    this.h1.on('clientError', (_e, socket: Duplex) => {
-      // A message Node's parser refused: 400 (431 for headers too large), then the connection goes.
-      const code = (_e as NodeJS.ErrnoException).code;
-      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      if ((socket as { writable?: boolean }).writable)
-        socket.end(
-          `HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-        );
-      else socket.destroy();
+      },
     });
     this.h2 = new ClientSessions<L7Source>(
       (src, stream, headers, flags) => handleHttp2(this, src, stream, headers, flags),
@@ -114,34 +72,17 @@ export class L7Engine implements EngineParts {
     const c = conn as Duplex & { setTimeout?: (ms: number) => void };
     c.setTimeout?.(L7_LIMITS.clientIdleMs);
     conn.on('timeout', () => {
-      if ((this.inFlight.get(conn) ?? 0) === 0) conn.destroy();
+      if (this.h1.pending(conn) === 0) conn.destroy();
     });
-    conn.once('data', (first: Buffer) => {
-      conn.pause();
-      conn.unshift(first);
-      if (isPreface(first)) {
+    byPreface(
+      conn,
+      () => {
         // HTTP/2 reads the socket itself (and what was unshifted); no idle timer of ours on it.
         c.setTimeout?.(0);
         this.h2.serve(conn, src);
-        return;
-      }
-      this.sources.set(conn, src);
-      this.h1.emit('connection', conn);
-      conn.resume();
-    });
-  }
-
-  /** One more request in flight on a client connection; reading pauses at L7_LIMITS.pipelined. */
-  private admit(conn: Duplex): void {
-    const n = (this.inFlight.get(conn) ?? 0) + 1;
-    this.inFlight.set(conn, n);
-    if (n >= L7_LIMITS.pipelined) conn.pause();
-  }
-
-  private release(conn: Duplex): void {
-    const n = (this.inFlight.get(conn) ?? 1) - 1;
-    this.inFlight.set(conn, n);
-    if (n === L7_LIMITS.pipelined - 1) conn.resume();
+      },
+      () => this.h1.serve(conn, src),
+    );
   }
 
   /** Sends copies of a request to the rule's RequestMirror backends; their answers are dropped. */
@@ -206,7 +147,7 @@ export class L7Engine implements EngineParts {
    * streams in flight carry on, the client opens new ones on a new connection.
    */
   drain(): void {
-    this.draining = true;
+    this.h1.drain();
     this.h2.drain();
   }
 

@@ -1,11 +1,12 @@
 // One request as telemetry sees it: filled in as the request goes, handed to
 // the RequestSink once when it ends (telemetry/request-record.ts).
 import type { Endpoint } from '../state/index.ts';
-import type {
-  RequestRecord,
-  RequestSink,
-  RequestSpan,
-  RequestTracing,
+import {
+  noRequestSink,
+  type RequestRecord,
+  type RequestSink,
+  type RequestSpan,
+  type RequestTracing,
 } from '../telemetry/index.ts';
 import type { Decision } from './decide.ts';
 
@@ -87,6 +88,8 @@ export class Exchange {
     this.reported = true;
     if (this.status === 0) this.status = status;
     if (this.flag === '') this.flag = flag;
+    // Nothing listens: no record is built.
+    if (this.sink === noRequestSink && !this.span) return;
     const p = this.src;
     const dst = p.reporter === 'destination';
     // The source side knows the server's identity per endpoint: mutual TLS only when both proved one.

@@ -7,10 +7,12 @@ export const GRPC = {
   DEADLINE_EXCEEDED: 4,
   UNKNOWN: 2,
   PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
 } as const;
 
 export function grpcStatusFor(httpStatus: number, flag: string): number {
   if (flag === 'timeout') return GRPC.DEADLINE_EXCEEDED;
+  if (flag === 'rate_limited') return GRPC.RESOURCE_EXHAUSTED;
   switch (httpStatus) {
     case 400:
     case 500:

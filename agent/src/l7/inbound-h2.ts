@@ -1,103 +1,70 @@
-// HTTP/2 (and gRPC) arriving at a destination port whose AuthorizationPolicy has
-// HTTP rules: each stream is authorized on its own (403, or PERMISSION_DENIED
-// for gRPC, on denial, the session kept) and allowed streams go to the app as
-// streams of a pooled HTTP/2 session from the inbound source address. The
-// HTTP/1.1 side of the same check is proxy/http.ts.
+// HTTP/2 (and gRPC) at the destination: each stream is authorized on its own (403,
+// or PERMISSION_DENIED for gRPC, on denial, the session kept), held to the port's
+// rate limit (429 with Retry-After, or RESOURCE_EXHAUSTED), and allowed streams go
+// to the app as streams of a pooled HTTP/2 session. inbound-h1.ts is HTTP/1.1's side.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Duplex } from 'node:stream';
-import type { AuthzRequest, Endpoint } from '../state/index.ts';
-import type { RequestSink, RequestTracing } from '../telemetry/index.ts';
-import { ClientSessions } from './client-sessions.ts';
 import { Exchange } from './exchange.ts';
 import { isGrpc } from './grpc-status.ts';
 import { splitTarget } from './headers.ts';
 import { answerer, relay, strip } from './http2.ts';
-import { Upstreams } from './upstream.ts';
+import { type InboundParts, limited } from './inbound-h1.ts';
+import type { InboundTarget } from './inbound-target.ts';
 
-export interface InboundHttp2Target {
-  /** `namespace/name` of the destination workload. */
-  readonly workloadKey: string;
-  readonly mtls: boolean;
-  readonly reporter: 'destination';
-  /** The source workload and the identity it proved, when known. */
-  readonly peerWorkload?: string | null;
-  readonly peer?: string | null;
-  /** The app's address and port: the upstream pool's key. */
-  readonly app: Endpoint;
-  /** The request target normalized as the authorization check reads it, or undefined (400). */
-  normalize(target: string): string | undefined;
-  /** Whether the request may reach the app (logging a denial is the caller's). */
-  authorize(req: AuthzRequest): boolean;
-  /** A new connection to the app. */
-  dial(): Duplex;
-  readonly sink: RequestSink;
-  /** A server-side span per stream, when tracing is on. */
-  readonly tracing?: RequestTracing | null;
-}
-
-export class InboundHttp2 {
-  private readonly upstreams = new Upstreams();
-  private readonly sessions = new ClientSessions<InboundHttp2Target>((t, stream, headers, flags) =>
-    this.stream(t, stream, headers, flags),
+export function handleInbound2(
+  p: InboundParts,
+  t: InboundTarget,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  flags: number,
+): void {
+  const method = (headers[':method'] as string | undefined) ?? 'GET';
+  const url = (headers[':path'] as string | undefined) ?? '/';
+  const authority = (headers[':authority'] as string | undefined) ?? headers.host ?? '';
+  const grpc = isGrpc(headers['content-type']);
+  const ex = new Exchange(
+    t.sink,
+    t,
+    grpc ? 'grpc' : 'http2',
+    method,
+    splitTarget(url).path,
+    authority,
   );
-
-  /** Serves a connection whose first bytes (unshifted back) are the HTTP/2 preface. */
-  serve(conn: Duplex, t: InboundHttp2Target): void {
-    this.sessions.serve(conn, t);
+  ex.trace(t.tracing, headers.traceparent);
+  if (t.self) ex.peerPrincipal = t.self;
+  if (t.service) ex.service = t.service;
+  stream.on('error', () => {});
+  const a = answerer(stream, grpc, ex);
+  const target = t.normalize(url);
+  if (target === undefined) return a.answer(400, 'bad_request');
+  const out = strip(headers);
+  if (ex.traceparent) out.traceparent = ex.traceparent;
+  const joined: Record<string, string> = {};
+  for (const k in out) {
+    const v = out[k];
+    if (v !== undefined) joined[k] = Array.isArray(v) ? v.join(',') : String(v);
   }
-
-  private stream(
-    t: InboundHttp2Target,
-    stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
-    flags: number,
-  ): void {
-    const method = (headers[':method'] as string | undefined) ?? 'GET';
-    const url = (headers[':path'] as string | undefined) ?? '/';
-    const authority = (headers[':authority'] as string | undefined) ?? headers.host ?? '';
-    const grpc = isGrpc(headers['content-type']);
-    const ex = new Exchange(
-      t.sink,
-      t,
-      grpc ? 'grpc' : 'http2',
-      method,
-      splitTarget(url).path,
-      authority,
+  const v = t.authorize({ method, path: target, host: authority, headers: joined });
+  if (!v.allow) return a.answer(403, 'policy');
+  const wait = limited(p, t);
+  if (wait > 0) {
+    if (grpc || stream.destroyed || stream.headersSent) return a.answer(429, 'rate_limited');
+    a.answered = true;
+    stream.respond(
+      { ':status': 429, 'retry-after': String(Math.ceil(wait / 1000)) },
+      { endStream: true },
     );
-    ex.trace(t.tracing, headers.traceparent);
-    stream.on('error', () => {});
-    const a = answerer(stream, grpc, ex);
-    const target = t.normalize(url);
-    if (target === undefined) return a.answer(400, 'bad_request');
-    const out = strip(headers);
-    if (ex.traceparent) out.traceparent = ex.traceparent;
-    const joined: Record<string, string> = {};
-    for (const k in out) {
-      const v = out[k];
-      if (v !== undefined) joined[k] = Array.isArray(v) ? v.join(',') : String(v);
-    }
-    if (!t.authorize({ method, path: target, host: authority, headers: joined }))
-      return a.answer(403, 'policy');
-    out[':method'] = method;
-    out[':path'] = url;
-    out[':authority'] = authority;
-    out[':scheme'] = (headers[':scheme'] as string | undefined) ?? 'http';
-    let pool: ReturnType<Upstreams['http2']>;
-    try {
-      pool = this.upstreams.http2({ workloadKey: t.workloadKey, dial: () => t.dial() }, t.app);
-    } catch {
-      return a.answer(503, 'upstream_reset');
-    }
-    if (!pool) return a.answer(503, 'overflow');
-    relay(stream, flags, pool, out, ex, a, 0, () => {});
+    return ex.done(429, 'rate_limited');
   }
-
-  /** Another agent took over: each session gets GOAWAY; its streams in flight carry on. */
-  drain(): void {
-    this.sessions.drain();
+  out[':method'] = method;
+  out[':path'] = url;
+  out[':authority'] = authority;
+  out[':scheme'] = (headers[':scheme'] as string | undefined) ?? 'http';
+  let pool: ReturnType<InboundParts['upstreams']['http2']>;
+  try {
+    pool = p.upstreams.http2(t.upstream, t.app);
+  } catch {
+    return a.answer(503, 'upstream_reset');
   }
-
-  close(): void {
-    this.upstreams.close();
-  }
+  if (!pool) return a.answer(503, 'overflow');
+  relay(stream, flags, pool, out, ex, a, 0, () => {});
 }

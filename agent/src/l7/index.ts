@@ -1,7 +1,10 @@
-// l7/: the L7 engine: per-request routing, balancing and upstream pools.
+// l7/: the L7 engine: per-request routing, balancing and upstream pools; the destination side.
 
-export { isPreface, L7Engine } from './engine.ts';
-export type { InboundHttp2Target } from './inbound-h2.ts';
-export { InboundHttp2 } from './inbound-h2.ts';
+export { L7Engine } from './engine.ts';
+export { InboundL7 } from './inbound.ts';
+export { configureInbound, INBOUND_LIMITS } from './inbound-bounds.ts';
+export type { Admission, InboundTarget } from './inbound-target.ts';
+export { Limiter, RATE_LIMIT_LIMITS, RateLimiters } from './rate-limit.ts';
 export { matchRoute, type RouteRequest, routesFor } from './route-match.ts';
 export type { L7Source, L7View } from './source.ts';
+export { TokenBucket } from './token-bucket.ts';

@@ -13,6 +13,8 @@ import { L7_LIMITS } from './limits.ts';
 export interface Dialer {
   readonly workloadKey: string;
   dial(ep: Endpoint): Duplex;
+  /** A pooled connection went idle in the pool (the inbound side clears its reset-on-exit). */
+  idle?(s: Duplex): void;
 }
 
 type Sock = Duplex & {
@@ -78,6 +80,8 @@ export class Upstreams {
         cb(null, s);
         return undefined;
       }) as never;
+      const idle = src.idle;
+      if (idle) agent.on('free', (s: Duplex) => idle(s));
       p = { agent, queued: 0 };
       this.h1.set(key, p);
     }

@@ -22,6 +22,7 @@ import { podEndpoint } from './endpoint.ts';
 import { normalizeTarget } from './http-path.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
 import { egressView, type JudgedEndpoint, judgeEndpoints } from './service-endpoints.ts';
+import { describeLimit, rateLimitOf } from './trace-limits.ts';
 import { traceRoutes } from './trace-routes.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
@@ -351,7 +352,9 @@ export function tracePolicy(asked: TraceInput): Trace {
   }
   const policies = [...(input.cluster.authorizationPolicies?.values() ?? [])];
   // The proxy reads a port as HTTP only where an HTTP rule needs it (policy/authz-l7.ts).
-  const l7 = servesHttp(policies, input.rootNamespace, dst, target.port);
+  // A rate limit on the port has it read as HTTP too (compile/rate-limits.ts).
+  const limit = rateLimitOf(input.cluster, dst, target.port);
+  const l7 = limit !== undefined || servesHttp(policies, input.rootNamespace, dst, target.port);
   if (input.http && !l7) {
     stages.push({
       stage: 'L7',
@@ -398,6 +401,13 @@ export function tracePolicy(asked: TraceInput): Trace {
       reason: `${http.method} ${http.path}${http.path !== input.http!.path ? ` (as ${input.http!.path} normalizes)` : ''} is ${a.verdict === 'allow' ? 'allowed' : 'answered 403'}; the connection stays open`,
     });
   }
+  if (http && limit && a.verdict === 'allow')
+    stages.push({
+      stage: 'rate limit',
+      result: 'info',
+      object: `${limit.namespace}/${limit.name}`,
+      reason: describeLimit(limit, input.trustDomain, srcMesh ? srcId : undefined),
+    });
   return done();
 }
 

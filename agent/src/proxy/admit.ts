@@ -16,7 +16,7 @@ import type { Connection } from '../telemetry/index.ts';
 import { checkIngress, checkRequest, denial, needsHttp } from './authorize.ts';
 import { decideIngress, decideRequest, portDecisions, type Source } from './decide.ts';
 import { dialApp } from './forward.ts';
-import { serveHttp } from './http.ts';
+import { serveHttp } from './inbound-http.ts';
 import type { SocketPool } from './socket-pool.ts';
 
 /** A connection to one enrolled pod's app, as every way in sees it. */
@@ -68,6 +68,7 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
         port,
         pool: c.pool,
         conn: h.conn,
+        rateLimit: pd?.rateLimit ?? null,
         authorize: pd
           ? (req: AuthzRequest) => decideRequest(pd, policy, workloadKey, src, port, req)
           : (req: AuthzRequest) => checkRequest(policy, workloadKey, src, port, req),

@@ -4,7 +4,7 @@
 // closes this process's copies only: a connection waiting in a backlog is the new
 // agent's to accept.
 import type { HbonePool } from './hbone/client.ts';
-import { drainHttp, httpConnections } from './http.ts';
+import { drainHttp, httpConnections } from './inbound-http.ts';
 import { relaysLive } from './relay.ts';
 
 /** What this process still carries while it drains. */

@@ -42,7 +42,7 @@ export { ProxyStats } from '../telemetry/index.ts';
 export type { DrainCounts } from './drain.ts';
 export { type Keepalive, MIN_KEEPALIVE_MS } from './hbone/keepalive.ts';
 export { DEFAULT_HBONE_LIMITS, type HboneLimits } from './hbone/limits.ts';
-export { configureHttp } from './http.ts';
+export { configureHttp, rateLimitCounts } from './inbound-http.ts';
 export type { InheritListener, ListeningFd } from './listeners.ts';
 export type { OrigLookup } from './outbound.ts';
 export { useKernelRelay } from './relay.ts';

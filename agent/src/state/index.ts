@@ -51,6 +51,7 @@ export {
   policyId,
   type SelectorPeer,
 } from './netpol-types.ts';
+export type { HttpLocalRateLimitPolicy, RateLimitOverride } from './rate-limit-types.ts';
 export { parentPorts, resolveBackend, routeKey } from './route-refs.ts';
 export type {
   BackendRef,
@@ -78,8 +79,10 @@ export type { LabelSelector, LabelSelectorRequirement, SelectorOperator } from '
 export {
   type Endpoint,
   type ServiceTarget,
+  selects,
   serviceEndpoints,
   slicesByService,
+  targetPort,
 } from './service-endpoints.ts';
 export type {
   ClusterObjects,

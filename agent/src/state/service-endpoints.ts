@@ -16,7 +16,8 @@ export interface ServiceTarget {
   readonly endpoints: readonly Endpoint[];
 }
 
-function selects(svc: Service, pod: Pod): boolean {
+/** Whether the Service's selector picks the pod. */
+export function selects(svc: Service, pod: Pod): boolean {
   const sel = Object.entries(svc.selector);
   // A Service without a selector has hand-made endpoints in Kubernetes; none here.
   return (
@@ -24,7 +25,8 @@ function selects(svc: Service, pod: Pod): boolean {
   );
 }
 
-function targetPort(sp: ServicePort, pod: Pod): number | undefined {
+/** The pod's port a Service port sends to (a named targetPort by the pod's port names). */
+export function targetPort(sp: ServicePort, pod: Pod): number | undefined {
   if (typeof sp.targetPort === 'number') return sp.targetPort;
   return pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)
     ?.containerPort;

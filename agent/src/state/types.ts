@@ -2,6 +2,7 @@
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
 import type { AuthorizationPolicy } from './authz-types.ts';
 import type { NetworkPolicy } from './netpol-types.ts';
+import type { HttpLocalRateLimitPolicy } from './rate-limit-types.ts';
 import type { ReferenceGrant, Route } from './route-types.ts';
 import type { Labels } from './selectors.ts';
 
@@ -108,6 +109,8 @@ export interface ClusterObjects {
   readonly routes?: ReadonlyMap<string, Route>;
   /** Keyed by `namespace/name`. */
   readonly referenceGrants?: ReadonlyMap<string, ReferenceGrant>;
+  /** weft.dev HTTPLocalRateLimitPolicy, keyed by `namespace/name`; absent where a source has none. */
+  readonly rateLimits?: ReadonlyMap<string, HttpLocalRateLimitPolicy>;
 }
 
 export interface Snapshot extends ClusterObjects {

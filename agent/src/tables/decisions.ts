@@ -3,7 +3,9 @@
 // that a connection or an HTTP request is a lookup (proxy/decide.ts). Every
 // verdict names the policy and rule that decided it; the words explaining a
 // denial come from the evaluators, after the fact.
+
 import type { Cidr, ServiceTarget } from '../state/index.ts';
+import type { RateLimitTable } from './rate-limits.ts';
 
 /** One NetworkPolicy rule as a table holds it: who decides, and the TCP ports it opens. */
 export interface NetpolRuleRef {
@@ -120,6 +122,8 @@ export interface PortDecisions {
   readonly http: boolean;
   /** null: no AuthorizationPolicy applies to the workload. */
   readonly authz: AuthzTable | null;
+  /** The HTTPLocalRateLimitPolicy of a Service that sends to this port (then read as HTTP); null: none. */
+  readonly rateLimit: RateLimitTable | null;
 }
 
 export interface IngressDecisions {

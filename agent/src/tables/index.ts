@@ -46,6 +46,7 @@ export {
 export type { MeshPeer } from './peers.ts';
 export { emptyPolicy, type PolicyTables } from './policy.ts';
 export { portProtocol } from './port-protocol.ts';
+export type { RateLimitTable } from './rate-limits.ts';
 export type {
   CompiledBackend,
   CompiledMatch,

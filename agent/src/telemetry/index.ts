@@ -21,7 +21,6 @@ export { createLogger, LOG_LEVELS, logLevel } from './logger.ts';
 export { AgentMetrics } from './metrics.ts';
 export type { RequestRecord, RequestSink } from './request-record.ts';
 export { noRequestSink } from './request-record.ts';
-export { reportRequest } from './request-report.ts';
 export { type DirectionStats, HboneCounters, ProxyStats } from './stats.ts';
 export { type AgentStatus, formatStatus } from './status.ts';
 export type { RequestSpan, RequestTracing } from './tracing.ts';

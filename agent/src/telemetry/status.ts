@@ -61,6 +61,8 @@ export interface AgentStatus {
   datapathEventsSuppressed?: number;
   /** Gateway API routes in force, with their conditions per parent Service. */
   routes?: { route: string; parents: RouteParentStatus[] }[];
+  /** Requests each HTTPLocalRateLimitPolicy let through and answered 429 on this node, since start. */
+  rateLimits?: { policy: string; allowed: number; limited: number }[];
   /** Generation, start time, handover (telemetry/lifecycle.ts). */
   lifecycle?: AgentLifecycle;
 }
@@ -124,6 +126,13 @@ export function formatStatus(s: AgentStatus): string {
       lines.push(`  ${r.file}: ${r.object}: ${r.field || '(document)'}: ${r.message}`);
   }
   lines.push(...formatRoutes(s));
+  if (s.rateLimits?.length) {
+    lines.push('', 'rate limits (requests since the agent started):');
+    for (const r of s.rateLimits)
+      lines.push(
+        `  HTTPLocalRateLimitPolicy ${r.policy}  ${r.allowed} allowed, ${r.limited} limited`,
+      );
+  }
   return `${lines.join('\n')}\n`;
 }
 

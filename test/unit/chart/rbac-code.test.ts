@@ -71,6 +71,10 @@ function apiUse(dirs: readonly string[]): {
   if (text.includes("'gateway.networking.k8s.io'"))
     for (const m of text.matchAll(/['"`](httproutes|grpcroutes|referencegrants)['"`]/g))
       gateway.add(m[1]!);
+  // weft.dev's own kinds, listed the same way.
+  if (text.includes("'weft.dev'"))
+    for (const m of text.matchAll(/['"`](httplocalratelimitpolicies)['"`]/g))
+      gateway.add(`weft.dev/${m[1]!}`);
   return { calls: [...calls].sort(), groups: [...groups].sort(), gateway: [...gateway].sort() };
 }
 
@@ -97,8 +101,10 @@ function required(dirs: readonly string[]): { needed: Set<string>; unknown: stri
       else needed.add(g);
     // The same generic calls on the Gateway API's resources.
     for (const plural of gateway) {
+      const res = plural.includes('/') ? plural : `gateway.networking.k8s.io/${plural}`;
       if (c === 'listClusterCustomObject')
-        for (const v of ['list', 'watch']) needed.add(`${v} gateway.networking.k8s.io/${plural}`);
+        for (const v of ['list', 'watch']) needed.add(`${v} ${res}`);
+      if (plural.includes('/')) continue;
       if (c === 'patchNamespacedCustomObjectStatus' && plural !== 'referencegrants')
         needed.add(`patch gateway.networking.k8s.io/${plural}/status`);
     }

@@ -1,10 +1,11 @@
-// The L7 path's bounds and framing, on the real front (proxy/http.ts) over loopback:
+// The L7 path's bounds and framing, on the real front (proxy/inbound-http.ts) over loopback:
 // pipelined requests share a few app connections, a stalled body is dropped, and a
 // body's transfer codings reach the app as the client sent them.
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configureHttp, HTTP_LIMITS } from '../../../agent/src/proxy/http.ts';
+import { INBOUND_LIMITS as HTTP_LIMITS } from '../../../agent/src/l7/inbound-bounds.ts';
+import { configureHttp } from '../../../agent/src/proxy/inbound-http.ts';
 import { type HttpFront, startHttpFront } from '../../support/http-front.ts';
 
 let front: HttpFront | undefined;

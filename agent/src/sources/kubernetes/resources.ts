@@ -20,7 +20,8 @@ export type ResourceName =
   | 'istioAuthorizationPolicies'
   | 'httpRoutes'
   | 'grpcRoutes'
-  | 'referenceGrants';
+  | 'referenceGrants'
+  | 'rateLimits';
 
 export function agentResources(kc: KubeConfig, node: string): Record<ResourceName, ResourceSpec> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -90,6 +91,12 @@ export function agentResources(kc: KubeConfig, node: string): Record<ResourceNam
       'v1beta1',
       'referencegrants',
       'ReferenceGrant',
+    ),
+    rateLimits: crd(
+      'weft.dev',
+      'v1alpha1',
+      'httplocalratelimitpolicies',
+      'HTTPLocalRateLimitPolicy',
     ),
   };
 }

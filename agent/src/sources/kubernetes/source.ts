@@ -1,7 +1,7 @@
 // The cluster as a live source, for the same state store the manifest source
 // feeds: informers on Namespaces, this node's Pods, every Pod (policy peers),
 // Services, EndpointSlices, NetworkPolicies, AuthorizationPolicies of both
-// API groups, and the Gateway API's HTTPRoutes, GRPCRoutes and ReferenceGrants. Every change rebuilds the snapshot (debounced, so a relist of a
+// API groups, and the Gateway API's HTTPRoutes, GRPCRoutes and ReferenceGrants, and weft.dev HTTPLocalRateLimitPolicies. Every change rebuilds the snapshot (debounced, so a relist of a
 // thousand objects is one snapshot) and an object the parser rejects keeps its
 // last good version, as a broken manifest file does.
 import { EventEmitter } from 'node:events';
@@ -56,6 +56,7 @@ const POLICY_RESOURCES: readonly ResourceName[] = [
   'httpRoutes',
   'grpcRoutes',
   'referenceGrants',
+  'rateLimits',
 ];
 
 /**

@@ -6,6 +6,7 @@ import type {
   AuthorizationPolicy,
   ContainerPort,
   GrpcRoute,
+  HttpLocalRateLimitPolicy,
   HttpRoute,
   IpFamilyPolicy,
   Labels,
@@ -36,6 +37,7 @@ import {
 } from '../fields.ts';
 import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../policy/authz-parse.ts';
 import { NETPOL_API_VERSION, parseNetworkPolicy } from '../policy/netpol-parse.ts';
+import { isRateLimitDocument, parseRateLimitPolicy } from '../policy/rate-limit-parse.ts';
 import { Reporter as FieldReporter } from '../policy/report.ts';
 import { isGrantDocument, parseReferenceGrant } from '../routes/grant-parse.ts';
 import { isRouteDocument, parseRoute } from '../routes/route-parse.ts';
@@ -48,7 +50,8 @@ export type ParsedObject =
   | { kind: 'AuthorizationPolicy'; value: AuthorizationPolicy }
   | { kind: 'HTTPRoute'; value: HttpRoute }
   | { kind: 'GRPCRoute'; value: GrpcRoute }
-  | { kind: 'ReferenceGrant'; value: ReferenceGrant };
+  | { kind: 'ReferenceGrant'; value: ReferenceGrant }
+  | { kind: 'HTTPLocalRateLimitPolicy'; value: HttpLocalRateLimitPolicy };
 
 /** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
 export interface IgnoredObject {
@@ -82,7 +85,8 @@ export function objectId(o: ParsedObject): string {
     o.kind === 'AuthorizationPolicy' ||
     o.kind === 'HTTPRoute' ||
     o.kind === 'GRPCRoute' ||
-    o.kind === 'ReferenceGrant'
+    o.kind === 'ReferenceGrant' ||
+    o.kind === 'HTTPLocalRateLimitPolicy'
   ) {
     return `${o.kind} ${o.value.namespace}/${o.value.name}`;
   }
@@ -244,6 +248,13 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
   if (isGrantDocument(raw)) {
     const r = parseReferenceGrant(file, raw, doc - 1);
     if (r.grant) out.objects.push({ kind: 'ReferenceGrant', value: r.grant });
+    else if (r.id) out.rejected.push(r.id);
+    out.errors.push(...r.errors);
+    return;
+  }
+  if (isRateLimitDocument(raw)) {
+    const r = parseRateLimitPolicy(file, raw, doc - 1);
+    if (r.policy) out.objects.push({ kind: 'HTTPLocalRateLimitPolicy', value: r.policy });
     else if (r.id) out.rejected.push(r.id);
     out.errors.push(...r.errors);
     return;

@@ -1,6 +1,6 @@
-// Which headers the L7 proxy passes on: the message's, not the hop's.
+// Which headers the L7 engine passes on: the message's, not the hop's (`te: trailers` is end to end).
 import { describe, expect, it } from 'vitest';
-import { endToEnd } from '../../../agent/src/proxy/http.ts';
+import { endToEnd } from '../../../agent/src/l7/headers.ts';
 
 describe('endToEnd', () => {
   it('drops hop-by-hop headers and those the Connection header names, keeps the rest', () => {
@@ -17,6 +17,11 @@ describe('endToEnd', () => {
         'set-cookie': ['a=1', 'b=2'],
         'content-type': 'text/plain',
       }),
-    ).toEqual({ host: 'cart', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+    ).toEqual({
+      host: 'cart',
+      'set-cookie': ['a=1', 'b=2'],
+      'content-type': 'text/plain',
+      te: 'trailers',
+    });
   });
 });

@@ -1,0 +1,100 @@
+// The proxy's part of the destination's L7 path (l7/inbound.ts, one per agent):
+// a connection the inbound pipeline (admit.ts) reads as HTTP is handed over with
+// its record, its decisions (a lookup per request) and how to reach the app from
+// the pod's netns. Bounds: l7's INBOUND_LIMITS (docs/authorization-policy.md).
+import type { Duplex } from 'node:stream';
+import { configureInbound, InboundL7, type InboundTarget } from '../l7/index.ts';
+import { normalizeTarget } from '../policy/index.ts';
+import type { AuthzRequest } from '../state/index.ts';
+import type { RateLimitTable } from '../tables/index.ts';
+import { type Connection, noRequestSink } from '../telemetry/index.ts';
+import { denial, type Verdict } from './authorize.ts';
+import { dialApp } from './forward.ts';
+import { resetWhileBusy } from './pipe.ts';
+import type { SocketPool } from './socket-pool.ts';
+
+export interface HttpTarget {
+  readonly netnsPath: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly pool: SocketPool;
+  /** The connection's record: its requests are logged and reported through it. */
+  readonly conn: Connection;
+  authorize(req: AuthzRequest): Verdict;
+  /** The HTTPLocalRateLimitPolicy on this port, if any. */
+  readonly rateLimit?: RateLimitTable | null;
+  /** How to reach the app; by default a socket made in the pod's netns (tests dial loopback). */
+  dial?(): Duplex;
+}
+
+const inbound = new InboundL7();
+
+/** `weft agent --http-body-timeout` and tests set the destination side's bounds. */
+export const configureHttp = configureInbound;
+
+/** The agent is handing over: each client moves to a new connection after its current request. */
+export function drainHttp(): void {
+  inbound.drain();
+}
+
+/** Client connections the L7 path serves now. */
+export function httpConnections(): number {
+  return inbound.connections();
+}
+
+/** Allowed and rate-limited requests per HTTPLocalRateLimitPolicy since the agent started. */
+export function rateLimitCounts(): Map<string, { allowed: number; limited: number }> {
+  return inbound.limiters.counts();
+}
+
+/** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
+export function serveHttp(t: HttpTarget, conn: Duplex): void {
+  // Requests are logged one by one; the connection itself is counted, not logged.
+  t.conn.logEnd = false;
+  t.conn.joined(() => conn.destroy());
+  conn.once('close', () => {
+    const s = conn as { bytesRead?: number; bytesWritten?: number };
+    t.conn.end(conn.errored !== null, {
+      fromClient: s.bytesRead ?? 0,
+      toClient: s.bytesWritten ?? 0,
+    });
+  });
+  inbound.serve(conn, targetOf(t));
+}
+
+function targetOf(t: HttpTarget): InboundTarget {
+  const c = t.conn;
+  const log = c.sinks.log;
+  return {
+    workloadKey: c.destinationWorkload ?? t.ip,
+    mtls: c.source !== null,
+    reporter: 'destination',
+    peerWorkload: c.sourceWorkload,
+    peer: c.source,
+    self: c.destinationPrincipal,
+    service: c.service,
+    tracing: c.sinks.tracing ?? null,
+    app: { ip: t.ip, port: t.port, pod: c.destinationWorkload ?? t.ip },
+    normalize: normalizeTarget,
+    authorize: (req) => {
+      const v = t.authorize(req);
+      if (!v.allow)
+        c.request(
+          'refused',
+          `${req.method} ${log.path(req.path)}: ${denial(v)}`,
+          v.audited ? v.audited.join(', ') : undefined,
+        );
+      return v;
+    },
+    served: (method, path, v) =>
+      c.request('ok', `${method} ${log.path(path)}`, v.audited ? v.audited.join(', ') : undefined),
+    rateLimit: t.rateLimit ?? null,
+    upstream: {
+      workloadKey: t.netnsPath,
+      dial: t.dial?.bind(t) ?? (() => dialApp(t.pool, t.netnsPath, t.ip, t.port)),
+      idle: (s) => resetWhileBusy(s, false),
+    },
+    busy: resetWhileBusy,
+    sink: c.sinks.requests ?? noRequestSink,
+  };
+}
