@@ -17,6 +17,8 @@ import { handleHttp1, upgradeHttp1 } from './http1.ts';
 import { handleHttp2 } from './http2.ts';
 import { L7_LIMITS } from './limits.ts';
 import type { EngineParts } from './parts.ts';
+import { newRetryCounts } from './retry.ts';
+import { RetryBudgets } from './retry-budget.ts';
 import type { L7Source, L7View } from './source.ts';
 import { Spread } from './spread.ts';
 import { Upstreams } from './upstream.ts';
@@ -31,6 +33,8 @@ export interface L7EngineOptions {
   /** Spans for the requests this engine sends (telemetry/tracing.ts); absent: off. */
   tracing?: RequestTracing | null;
   balancer?: Balancer;
+  /** [0, 1) for backoff jitter and fault draws; Math.random by default. */
+  rand?: () => number;
 }
 
 // The HTTP/2 connection preface starts `PRI * HTTP/2.0`; no HTTP/1.1 method is PRI.
@@ -43,6 +47,9 @@ export class L7Engine implements EngineParts {
   readonly upstreams = new Upstreams();
   readonly sink: RequestSink;
   readonly tracing: RequestTracing | null;
+  readonly budgets = new RetryBudgets();
+  readonly retryCounts = newRetryCounts();
+  readonly rand: () => number;
   private readonly sources = new WeakMap<object, L7Source>();
   private readonly inFlight = new WeakMap<object, number>();
   private readonly h1: Server;
@@ -57,6 +64,7 @@ export class L7Engine implements EngineParts {
     this.sink = opts.sink ?? noRequestSink;
     this.tracing = opts.tracing ?? null;
     this.balancer = opts.balancer ?? new RoundRobin();
+    this.rand = opts.rand ?? Math.random;
     this.h1 = createHttp1({ maxHeaderSize: L7_LIMITS.maxHeaderBytes, noDelay: true });
     this.h1.on('request', (req, res) => {
       const conn = req.socket;

@@ -7,13 +7,14 @@ import { type IncomingMessage, request, type ServerResponse, STATUS_CODES } from
 import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
-import { type Decision, endpointFor, ruleFor } from './decide.ts';
+import { type Decision, endpointFor, pickAgain, ruleFor } from './decide.ts';
 import { Exchange, timeoutOf } from './exchange.ts';
 import { type Headers, redirect, requestFilters, responseFilters } from './filters.ts';
 import { endToEnd, hostOnly, splitTarget } from './headers.ts';
 import type { EngineParts } from './parts.ts';
+import { backoffMs, maxRetriesFor, RetryBody, RetryState } from './retry.ts';
 import type { RouteRequest } from './route-match.ts';
-import type { L7Source } from './source.ts';
+import type { L7Source, L7View } from './source.ts';
 
 const TEXT = { 'content-type': 'text/plain' };
 
@@ -51,6 +52,8 @@ interface Prepared {
   rule: CompiledRule | undefined;
   /** The VIP port is declared HTTP/2 or gRPC: the upstream speaks HTTP/2. */
   h2: boolean;
+  /** The table generation the request was routed with (a retry picks from it too). */
+  view: L7View;
 }
 
 /** Route, filters and endpoint of one HTTP/1.1 request; undefined when the engine answered. */
@@ -102,7 +105,7 @@ function prepare(
   const target = rw.path === path ? url : query ? `${rw.path}?${query}` : rw.path;
   if (rule) e.mirror(src, view, rule, ex.method, target, headers, req);
   const protocol = view.routes.byVip.get(src.vip)?.protocol;
-  return { d, headers, target, rule, h2: protocol === 'http2' || protocol === 'grpc' };
+  return { d, headers, target, rule, h2: protocol === 'http2' || protocol === 'grpc', view };
 }
 
 export function handleHttp1(
@@ -135,14 +138,27 @@ export function handleHttp1(
   const bodyless =
     te === undefined &&
     (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
-  const timeout = timeoutOf(d);
+  const budget = e.budgets.get(src.workloadKey, d.key);
+  budget.deposit(Date.now());
+  const policy = rule?.retry;
+  // With a route retry, request bounds all attempts and backendRequest each one.
+  const timeout = policy ? (rule!.timeouts?.request ?? 0) : timeoutOf(d);
+  const perTry = policy ? (rule!.timeouts?.backendRequest ?? 0) : 0;
+  let rs = policy ? new RetryState(policy, bodyless ? undefined : new RetryBody()) : undefined;
+  let ep = d.ep!;
   let timer: NodeJS.Timeout | undefined;
+  /** The current attempt's backendRequest timer, or the backoff before the next attempt. */
+  let tryTimer: NodeJS.Timeout | undefined;
   let up: ReturnType<typeof request> | undefined;
+  /** Bumped when an attempt is given up: the handlers of older attempts stand down. */
+  let attempt = 0;
   let finished = false;
   const fail = (status: number, flag: string) => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
+    clearTimeout(tryTimer);
+    rs?.release();
     up?.destroy();
     reply(res, ex, status, flag, BODIES[flag] ?? '');
   };
@@ -153,6 +169,8 @@ export function handleHttp1(
   // The client gone mid-request or mid-response: the upstream request goes too.
   res.once('close', () => {
     clearTimeout(timer);
+    clearTimeout(tryTimer);
+    rs?.release();
     if (!res.writableFinished) {
       up?.destroy();
       ex.done(499, 'downstream_reset');
@@ -161,8 +179,51 @@ export function handleHttp1(
   req.on('data', (c: Buffer) => {
     ex.requestBytes += c.length;
   });
-  const send = (retry: boolean) => {
-    const pool = e.upstreams.http1(src, d.ep!);
+  const body = rs?.body;
+  if (body) {
+    // Kept for a resend while it fits, and written to whichever attempt is current.
+    req.on('data', (c: Buffer) => {
+      if (!body.push(c)) req.pause();
+    });
+    req.once('end', () => body.end(req.rawTrailers.length > 0 ? req.trailers : undefined));
+    req.once('error', () => up?.destroy());
+  }
+  /**
+   * Tries again after `status` (undefined: no answer came) on another endpoint when the
+   * policy, the body and the budget allow; false leaves the answer to the caller.
+   */
+  const again = (status: number | undefined): boolean => {
+    if (finished || res.headersSent) return false;
+    if (!rs) {
+      // No route retry: a failure before any answer is retried once, when there is no body to resend.
+      if (!bodyless) return false;
+      rs = new RetryState(undefined, undefined);
+    }
+    const v = rs.decide(status, budget, maxRetriesFor(p.view, src, d), Date.now(), e.retryCounts);
+    if (v !== 'retry') {
+      if (v !== 'no') ex.flag = v;
+      return false;
+    }
+    const next = pickAgain(e.balancer, src, p.view, d, ep);
+    if (!next) return false;
+    rs.failed = ep;
+    ep = next;
+    ex.endpoint(next);
+    attempt++;
+    clearTimeout(tryTimer);
+    const wait = status === undefined ? 0 : backoffMs(policy, rs.retries, e.rand());
+    if (wait === 0) send(false);
+    else {
+      tryTimer = setTimeout(() => {
+        if (!finished) send(false);
+      }, wait);
+      tryTimer.unref();
+    }
+    return true;
+  };
+  const send = (reuse: boolean) => {
+    const mine = attempt;
+    const pool = e.upstreams.http1(src, ep);
     if (!pool) return fail(503, 'overflow');
     pool.queued++;
     const r = request({
@@ -182,8 +243,26 @@ export function handleHttp1(
     };
     r.once('socket', served);
     r.once('close', served);
+    if (perTry > 0) {
+      clearTimeout(tryTimer);
+      tryTimer = setTimeout(() => {
+        if (mine !== attempt || finished) return;
+        r.destroy();
+        if (!again(504)) fail(504, 'timeout');
+      }, perTry);
+      tryTimer.unref();
+    }
     r.on('response', (ur) => {
+      if (mine !== attempt) return void ur.resume();
       if (finished || res.destroyed) return void r.destroy();
+      const status = ur.statusCode ?? 502;
+      if (policy && again(status)) {
+        // Read to its end so the connection serves again (unless the body was still going).
+        if (r.writableEnded) ur.resume();
+        else r.destroy();
+        return;
+      }
+      clearTimeout(tryTimer);
       const rh = endToEnd(ur.headers);
       const ute = ur.headers['transfer-encoding'];
       if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
@@ -191,7 +270,6 @@ export function handleHttp1(
         responseFilters(rule.filters, rh);
         if (d.backend && d.backend.filters.length > 0) responseFilters(d.backend.filters, rh);
       }
-      const status = ur.statusCode ?? 502;
       ex.status = status;
       res.writeHead(status, rh as never);
       ur.on('data', (c: Buffer) => {
@@ -202,6 +280,7 @@ export function handleHttp1(
       ur.once('end', () => {
         finished = true;
         clearTimeout(timer);
+        rs?.release();
         if (ur.rawTrailers.length > 0) res.addTrailers(ur.trailers as never);
         res.end();
         ex.done(status, '');
@@ -210,12 +289,20 @@ export function handleHttp1(
       ur.once('aborted', () => {
         finished = true;
         clearTimeout(timer);
+        rs?.release();
         res.destroy();
         ex.done(status, 'upstream_reset');
       });
     });
     r.on('error', (err: NodeJS.ErrnoException) => {
-      if (r.reusedSocket && retry && err.code === 'ECONNRESET' && !res.headersSent) {
+      if (mine !== attempt || finished) return;
+      if (
+        r.reusedSocket &&
+        reuse &&
+        !body?.tooBig &&
+        err.code === 'ECONNRESET' &&
+        !res.headersSent
+      ) {
         // A kept-alive connection the server closed as we reused it: once more on a fresh one.
         send(false);
         return;
@@ -223,14 +310,22 @@ export function handleHttp1(
       if (res.headersSent) {
         finished = true;
         clearTimeout(timer);
+        rs?.release();
         res.destroy();
         ex.done(ex.status || 502, 'upstream_reset');
         return;
       }
+      if (again(undefined)) return;
       fail(err.code === 'ECONNREFUSED' || r.socket === null ? 503 : 502, 'upstream_reset');
     });
     if (bodyless) {
       r.end();
+      req.resume();
+      return;
+    }
+    if (body) {
+      r.on('drain', () => req.resume());
+      body.attach(r);
       req.resume();
       return;
     }
@@ -260,7 +355,7 @@ export function handleHttp1(
         up = u as never;
       },
     );
-  else send(bodyless);
+  else send(bodyless || body !== undefined);
 }
 
 /**
