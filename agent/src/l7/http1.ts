@@ -6,9 +6,11 @@
 import { type IncomingMessage, request, type ServerResponse, STATUS_CODES } from 'node:http';
 import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { FaultAbort } from '../state/index.ts';
 import type { CompiledRule } from '../tables/index.ts';
 import { type Decision, endpointFor, pickAgain, ruleFor } from './decide.ts';
 import { Exchange, timeoutOf } from './exchange.ts';
+import { abortStatus, faultAbort, faultDelay } from './faults.ts';
 import { type Headers, redirect, requestFilters, responseFilters } from './filters.ts';
 import { endToEnd, hostOnly, splitTarget } from './headers.ts';
 import type { EngineParts } from './parts.ts';
@@ -32,6 +34,8 @@ const BODIES: Record<string, string> = {
   no_healthy_upstream: 'no healthy upstream\n',
   overflow: 'upstream queue full\n',
   timeout: 'upstream request timeout\n',
+  fault_abort: 'fault filter abort\n',
+  filter_unresolved: 'route filter not resolved\n',
   upstream_reset: 'upstream connect error or disconnect\n',
 };
 
@@ -54,6 +58,9 @@ interface Prepared {
   h2: boolean;
   /** The table generation the request was routed with (a retry picks from it too). */
   view: L7View;
+  /** An injected delay (ms, 0: none) and the abort drawn with it (HTTPFault). */
+  delayMs: number;
+  abort: FaultAbort | undefined;
 }
 
 /** Route, filters and endpoint of one HTTP/1.1 request; undefined when the engine answered. */
@@ -82,6 +89,8 @@ function prepare(
   // The next hop (the server's proxy, the app) continues this proxy's span, or the app's trace.
   if (ex.traceparent) headers.traceparent = ex.traceparent;
   const rw = { path, host: undefined as string | undefined };
+  let delayMs = 0;
+  let abort: FaultAbort | undefined;
   if (rule) {
     ex.route = `${rule.route} rule ${rule.rule}`;
     const redir = requestFilters(rule.filters, headers, rw, rule.match);
@@ -95,6 +104,13 @@ function prepare(
       });
       return void answer(to.status, 'redirect', to.location);
     }
+    const f = rule.fault;
+    if (f) {
+      if (f.missing) return void answer(500, 'filter_unresolved');
+      delayMs = faultDelay(f, e.rand);
+      abort = faultAbort(f, e.rand);
+      if (abort && delayMs === 0) return void answer(abortStatus(abort, false), 'fault_abort');
+    }
   }
   const d = endpointFor(e.balancer, e.spread, src, view, rule);
   ex.routed(d);
@@ -103,9 +119,10 @@ function prepare(
     requestFilters(d.backend.filters, headers, rw, rule.match);
   if (rw.host !== undefined) headers.host = rw.host;
   const target = rw.path === path ? url : query ? `${rw.path}?${query}` : rw.path;
-  if (rule) e.mirror(src, view, rule, ex.method, target, headers, req);
+  if (rule && !abort) e.mirror(src, view, rule, ex.method, target, headers, req);
   const protocol = view.routes.byVip.get(src.vip)?.protocol;
-  return { d, headers, target, rule, h2: protocol === 'http2' || protocol === 'grpc', view };
+  const h2 = protocol === 'http2' || protocol === 'grpc';
+  return { d, headers, target, rule, h2, view, delayMs, abort };
 }
 
 export function handleHttp1(
@@ -132,6 +149,31 @@ export function handleHttp1(
     req.resume();
   });
   if (!p) return;
+  if (p.delayMs === 0) return forward(e, src, req, res, ex, p);
+  // An injected delay, then the abort drawn with it or the request as it would have gone.
+  ex.flag = 'fault_delay';
+  const t = setTimeout(() => {
+    if (res.destroyed) return;
+    if (p.abort) {
+      reply(res, ex, abortStatus(p.abort, false), 'fault_abort', BODIES.fault_abort!);
+      req.resume();
+    } else forward(e, src, req, res, ex, p);
+  }, p.delayMs);
+  res.once('close', () => {
+    clearTimeout(t);
+    if (!res.writableFinished) ex.done(499, 'downstream_reset');
+  });
+}
+
+/** Sends a prepared request upstream (retrying as its rule says) and passes the answer back. */
+function forward(
+  e: EngineParts,
+  src: L7Source,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ex: Exchange,
+  p: Prepared,
+): void {
   const { d, headers, target, rule } = p;
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) headers['transfer-encoding'] = te;
@@ -471,6 +513,26 @@ export function upgradeHttp1(
   };
   const p = prepare(e, src, req, ex, true, answer);
   if (!p) return;
+  if (p.delayMs > 0) {
+    ex.flag = 'fault_delay';
+    setTimeout(() => {
+      if (socket.destroyed) return void ex.done(499, 'downstream_reset');
+      if (p.abort) answer(abortStatus(p.abort, false), 'fault_abort');
+      else pipeUpgrade(src, socket, head, ex, p, answer);
+    }, p.delayMs);
+    return;
+  }
+  pipeUpgrade(src, socket, head, ex, p, answer);
+}
+
+function pipeUpgrade(
+  src: L7Source,
+  socket: Duplex,
+  head: Buffer,
+  ex: Exchange,
+  p: Prepared,
+  answer: (status: number, flag: string) => void,
+): void {
   let up: Duplex;
   try {
     up = src.dial(p.d.ep!);

@@ -8,9 +8,11 @@ import {
   type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { Endpoint, RouteRetry } from '../state/index.ts';
+import type { Endpoint, FaultAbort, RouteRetry } from '../state/index.ts';
+import type { CompiledRule } from '../tables/index.ts';
 import { type Decision, endpointFor, pickAgain, ruleFor } from './decide.ts';
 import { Exchange, timeoutOf } from './exchange.ts';
+import { abortGrpcStatus, abortStatus, faultAbort, faultDelay } from './faults.ts';
 import { redirect, requestFilters, responseFilters } from './filters.ts';
 import { grpcStatusFor, isGrpc } from './grpc-status.ts';
 import { endToEnd, hostOnly, splitTarget } from './headers.ts';
@@ -62,7 +64,56 @@ export function handleHttp2(
       });
       return answer(to.status, 'redirect', to.location);
     }
+    const f = rule.fault;
+    if (f) {
+      if (f.missing) return answer(500, 'filter_unresolved');
+      const delayMs = faultDelay(f, e.rand);
+      const abort = faultAbort(f, e.rand);
+      if (delayMs > 0) {
+        // An injected delay, then the abort drawn with it or the stream as it would have gone.
+        ex.flag = 'fault_delay';
+        const t = setTimeout(() => {
+          if (stream.destroyed || stream.closed) return;
+          if (abort) aborted(abort, grpc, ex, a);
+          else forward(e, src, view, rule, stream, headers, flags, ex, a, out, rw, url, query);
+        }, delayMs);
+        stream.once('close', () => {
+          clearTimeout(t);
+          if (!a.answered) ex.done(499, 'downstream_reset');
+        });
+        return;
+      }
+      if (abort) return aborted(abort, grpc, ex, a);
+    }
   }
+  forward(e, src, view, rule, stream, headers, flags, ex, a, out, rw, url, query);
+}
+
+function aborted(abort: FaultAbort, grpc: boolean, ex: Exchange, a: Answerer): void {
+  if (grpc) ex.grpcStatus = abortGrpcStatus(abort);
+  a.answer(abortStatus(abort, grpc), 'fault_abort');
+}
+
+/** A routed stream on to its endpoint (retrying as its rule says). */
+function forward(
+  e: EngineParts,
+  src: L7Source,
+  view: L7View,
+  rule: CompiledRule | undefined,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  flags: number,
+  ex: Exchange,
+  a: Answerer,
+  out: OutgoingHttpHeaders,
+  rw: { path: string; host: string | undefined },
+  url: string,
+  query: string,
+): void {
+  const answer = a.answer;
+  const method = ex.method;
+  const path = ex.path;
+  const authority = ex.authority;
   const d = endpointFor(e.balancer, e.spread, src, view, rule);
   ex.routed(d);
   if (d.status) return answer(d.status, d.flag);
@@ -209,7 +260,8 @@ export function answerer(stream: ServerHttp2Stream, grpc: boolean, ex: Exchange)
       if (stream.headersSent) {
         stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       } else if (grpc && !location) {
-        const code = grpcStatusFor(status, flag);
+        // A status set beforehand (an injected abort's) stands.
+        const code = ex.grpcStatus ?? grpcStatusFor(status, flag);
         ex.grpcStatus = code;
         stream.respond(
           {

@@ -42,6 +42,8 @@ function describeFilter(f: RouteFilter): string {
       return `URLRewrite (${[f.hostname ? `host ${f.hostname}` : '', f.path ? `${f.path.type} ${f.path.value}` : ''].filter(Boolean).join(', ')})`;
     case 'RequestMirror':
       return `RequestMirror to ${f.backend.namespace}/${f.backend.name}:${f.backend.port} (${f.percent}%)`;
+    case 'ExtensionRef':
+      return `ExtensionRef ${f.group}/${f.kind} ${f.name}`;
   }
 }
 

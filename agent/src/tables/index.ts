@@ -48,6 +48,7 @@ export { emptyPolicy, type PolicyTables } from './policy.ts';
 export { portProtocol } from './port-protocol.ts';
 export type {
   CompiledBackend,
+  CompiledFault,
   CompiledMatch,
   CompiledMirror,
   CompiledRule,

@@ -86,6 +86,7 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'gateway.networking.k8s.io/httproutes',
           'gateway.networking.k8s.io/grpcroutes',
           'gateway.networking.k8s.io/referencegrants',
+          'weft.dev/httpfaults',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
       ].sort(),
     );
@@ -108,6 +109,7 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'gateway.networking.k8s.io/httproutes',
           'gateway.networking.k8s.io/grpcroutes',
           'gateway.networking.k8s.io/referencegrants',
+          'weft.dev/httpfaults',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
         'patch gateway.networking.k8s.io/httproutes/status',
         'patch gateway.networking.k8s.io/grpcroutes/status',
