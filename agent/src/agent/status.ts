@@ -52,6 +52,7 @@ export function agentStatus(s: StatusParts): AgentStatus {
     rejected: s.source.errors().map((e) => ({ ...e })),
     routes: s.snapshot ? routeStatuses(s.snapshot) : [],
     datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
+    retries: s.proxy.l7.retryStatus(),
     ...(s.lifecycle ? { lifecycle: s.lifecycle() } : {}),
   };
 }

@@ -8,7 +8,12 @@
 import { createServer as createHttp1, type IncomingMessage, request, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
-import { noRequestSink, type RequestSink, type RequestTracing } from '../telemetry/index.ts';
+import {
+  noRequestSink,
+  type RequestSink,
+  type RequestTracing,
+  type RetryStatus,
+} from '../telemetry/index.ts';
 import { type Balancer, RoundRobin } from './balancer.ts';
 import { ClientSessions } from './client-sessions.ts';
 import { serviceByName } from './decide.ts';
@@ -144,6 +149,25 @@ export class L7Engine implements EngineParts {
     const n = (this.inFlight.get(conn) ?? 1) - 1;
     this.inFlight.set(conn, n);
     if (n === L7_LIMITS.pipelined - 1) conn.resume();
+  }
+
+  /** What retrying came to, and the budgets spent in their window (at most `max` listed). */
+  retryStatus(now = Date.now(), max = 100): RetryStatus {
+    const budgets: RetryStatus['budgets'] = [];
+    for (const [client, service, b] of this.budgets.entries()) {
+      if (budgets.length >= max) break;
+      const used = b.used(now);
+      if (used === 0 && b.outstanding === 0) continue;
+      budgets.push({
+        client,
+        service,
+        used,
+        allowed: b.allowed(now),
+        outstanding: b.outstanding,
+        exhausted: b.exhausted,
+      });
+    }
+    return { counts: { ...this.retryCounts }, budgets };
   }
 
   /** Sends copies of a request to the rule's RequestMirror backends; their answers are dropped. */

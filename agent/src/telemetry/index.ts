@@ -23,6 +23,6 @@ export type { RequestRecord, RequestSink } from './request-record.ts';
 export { noRequestSink } from './request-record.ts';
 export { reportRequest } from './request-report.ts';
 export { type DirectionStats, HboneCounters, ProxyStats } from './stats.ts';
-export { type AgentStatus, formatStatus } from './status.ts';
+export { type AgentStatus, formatStatus, type RetryStatus } from './status.ts';
 export type { RequestSpan, RequestTracing } from './tracing.ts';
 export { startTracing } from './tracing.ts';
