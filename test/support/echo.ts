@@ -35,8 +35,8 @@ export function grpcMessages(buf: Buffer): string[] {
   return out;
 }
 
-// `/flaky/<n>/<key>`: the first n requests with that key (per pod) are answered 503.
-const FLAKY = /^\/flaky\/(\d+)\/([^/?]+)/;
+// `.../flaky/<n>/<key>` (anywhere in the path): the first n requests with that key (per pod) are answered 503.
+const FLAKY = /\/flaky\/(\d+)\/([^/?]+)/;
 
 /** The status a path asks for: `/status/<code>`, or 503 while a flaky key has failures left. */
 function statusFor(url: string, flaky: Map<string, number>): number {
