@@ -304,7 +304,6 @@ function forward(
         else r.destroy();
         return;
       }
-      clearTimeout(tryTimer);
       const rh = endToEnd(ur.headers);
       const ute = ur.headers['transfer-encoding'];
       if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
@@ -322,6 +321,7 @@ function forward(
       ur.once('end', () => {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(tryTimer);
         rs?.release();
         if (ur.rawTrailers.length > 0) res.addTrailers(ur.trailers as never);
         res.end();
@@ -331,6 +331,7 @@ function forward(
       ur.once('aborted', () => {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(tryTimer);
         rs?.release();
         res.destroy();
         ex.done(status, 'upstream_reset');
@@ -352,6 +353,7 @@ function forward(
       if (res.headersSent) {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(tryTimer);
         rs?.release();
         res.destroy();
         ex.done(ex.status || 502, 'upstream_reset');

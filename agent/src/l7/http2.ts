@@ -186,6 +186,8 @@ function retrying(
     cancel: undefined,
     again(status) {
       if (a.answered || stream.destroyed) return false;
+      // Without a route retry only a failure before any answer is tried again.
+      if (!policy && status !== undefined) return false;
       rs ??= new RetryState(undefined, undefined);
       const v = rs.decide(status, budget, maxRetriesFor(view, src, d), Date.now(), e.retryCounts);
       if (v !== 'retry') {

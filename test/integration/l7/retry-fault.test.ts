@@ -83,6 +83,26 @@ describePrivileged('L7 engine: retries and injected faults', () => {
     expect(m.records.at(-1)).toMatchObject({ status: 503, responseFlags: 'retry_body_too_large' });
   });
 
+  it('bounds each attempt by backendRequest and all of them by request', async () => {
+    tables([
+      rule({
+        path: '/',
+        backends: [be('plain')],
+        retry: { codes: [504], attempts: 5, backoff: 10 },
+        timeouts: { request: 700, backendRequest: 200 },
+      }),
+    ]);
+    const seen = m.pods.plain!.echo.seen.length;
+    const t = performance.now();
+    expect((await client.send('/slow/x')).status).toBe(504);
+    const took = performance.now() - t;
+    expect(took).toBeGreaterThanOrEqual(690);
+    expect(took).toBeLessThan(1500);
+    // Each 200 ms attempt timed out and was tried again until the request's 700 ms ran out.
+    expect(m.pods.plain!.echo.seen.length - seen).toBeGreaterThanOrEqual(3);
+    expect(m.records.at(-1)).toMatchObject({ status: 504, responseFlags: 'timeout' });
+  });
+
   it('skips an endpoint that refuses connections for another, without a route retry', async () => {
     tables([
       rule({
