@@ -35,6 +35,21 @@ export function grpcMessages(buf: Buffer): string[] {
   return out;
 }
 
+// `.../flaky/<n>/<key>` (anywhere in the path): the first n requests with that key (per pod) are answered 503.
+const FLAKY = /\/flaky\/(\d+)\/([^/?]+)/;
+
+/** The status a path asks for: `/status/<code>`, or 503 while a flaky key has failures left. */
+function statusFor(url: string, flaky: Map<string, number>): number {
+  const f = FLAKY.exec(url);
+  if (f) {
+    const seen = (flaky.get(f[2]!) ?? 0) + 1;
+    flaky.set(f[2]!, seen);
+    return seen <= Number(f[1]) ? 503 : 200;
+  }
+  const m = /^\/status\/(\d+)/.exec(url);
+  return m ? Number(m[1]) : 200;
+}
+
 export interface EchoPod {
   /** Paths of the HTTP/1.1 requests seen, and how many connections each server accepted. */
   readonly seen: string[];
@@ -49,6 +64,7 @@ export async function echoPod(
   ports: { http: number; h2: number; tcp: number },
 ): Promise<EchoPod> {
   const seen: string[] = [];
+  const flaky = new Map<string, number>();
   const connections = { http: 0, h2: 0 };
   const open = new Set<{ destroy(): void }>();
   const h1: Server = createHttp1((req, res) => {
@@ -59,8 +75,7 @@ export async function echoPod(
     });
     req.on('end', () => {
       const url = req.url ?? '/';
-      const m = /^\/status\/(\d+)/.exec(url);
-      const status = m ? Number(m[1]) : 200;
+      const status = statusFor(url, flaky);
       const answer = () => {
         const body = JSON.stringify({
           pod,
@@ -148,7 +163,11 @@ export async function echoPod(
         stream.end();
         return;
       }
-      stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-echo-pod': pod });
+      stream.respond({
+        ':status': statusFor(path, flaky),
+        'content-type': 'application/json',
+        'x-echo-pod': pod,
+      });
       const h: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(headers)) if (v !== undefined) h[k] = v as string;
       stream.end(

@@ -78,6 +78,13 @@ export const RESOURCES: readonly Resource[] = [
     kind: 'ReferenceGrant',
     namespaced: true,
   },
+  {
+    group: 'weft.dev',
+    version: 'v1alpha1',
+    plural: 'httpfaults',
+    kind: 'HTTPFault',
+    namespaced: true,
+  },
 ];
 
 interface Event {

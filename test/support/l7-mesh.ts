@@ -67,8 +67,11 @@ export interface L7Mesh {
   close(): Promise<void>;
 }
 
-/** With `echo: false` the pods have no echo servers (a benchmark brings its own apps). */
-export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L7Mesh> {
+/** With `echo: false` the pods have no echo servers (a benchmark brings its own apps); `rand` feeds the engine's draws. */
+export async function l7Mesh(
+  tag: number,
+  o: { echo?: boolean; rand?: () => number } = {},
+): Promise<L7Mesh> {
   const base = `127.${tag}.${(process.pid % 250) + 1}`;
   const clientIP = `${base}.1`;
   const vip = `${base}.100`;
@@ -156,7 +159,10 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
   const ctx = createSecureContext({ key: cli.keyPem, cert: cli.certPem, ca: [ca.certPem] });
   const hbone = new HbonePool(sockets, () => ctx);
   const records: RequestRecord[] = [];
-  const engine = new L7Engine({ sink: { request: (r) => records.push(r) } });
+  const engine = new L7Engine({
+    sink: { request: (r) => records.push(r) },
+    ...(o.rand ? { rand: o.rand } : {}),
+  });
   let tables: ProxyTables = {
     version: 1,
     services: new Map(),

@@ -84,6 +84,16 @@ const run = async (c) => {
       agent.destroy();
       return { all, steady, retryAfter };
     }
+    case 'timed': {
+      // n requests on the connection, one after the other: each one's status and time (ms).
+      const out = [];
+      for (let i = 0; i < c.n; i++) {
+        const t = performance.now();
+        const a = await http(c).send(c.path, c);
+        out.push({ status: a.status, ms: performance.now() - t });
+      }
+      return { out };
+    }
     case 'close':
       for (const x of conns.values()) x.close();
       conns.clear();
@@ -142,6 +152,13 @@ export interface ClientPod {
     path: string,
     o?: { method?: string; headers?: Record<string, string>; conn?: string },
   ): Promise<Answer>;
+  /** `n` requests on one kept-alive connection: each one's status and time in ms. */
+  timed(
+    host: string,
+    port: number,
+    path: string,
+    n: number,
+  ): Promise<{ status: number; ms: number }[]>;
   /** `n` requests on one kept-alive connection: how many each pod answered. */
   count(host: string, port: number, path: string, n: number): Promise<Record<string, number>>;
   h2(
@@ -232,6 +249,8 @@ export async function clientPod(pod: PodPlacement): Promise<ClientPod> {
     http: (host, port, path, o = {}) => call({ op: 'http', host, port, path, ...o }),
     count: async (host, port, path, n) =>
       (await call({ op: 'count', host, port, path, n, conn: 'count' })).pods,
+    timed: async (host, port, path, n) =>
+      (await call({ op: 'timed', host, port, path, n, conn: 'timed' })).out,
     h2: (host, port, headers) => call({ op: 'h2', host, port, headers }),
     grpc: (host, port, method, messages, headers = {}) =>
       call({ op: 'grpc', host, port, method, messages, headers }),

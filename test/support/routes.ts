@@ -43,6 +43,8 @@ export interface RuleSpec {
   filters?: RouteFilter[];
   backends?: BackendSpec[];
   timeouts?: { request?: number; backendRequest?: number };
+  retry?: CompiledRule['retry'];
+  fault?: CompiledRule['fault'];
 }
 
 const strings = (o: Record<string, string | RegExp> = {}): CompiledStringMatch[] =>
@@ -71,6 +73,8 @@ export function rule(r: RuleSpec): CompiledRule {
     backends,
     totalWeight: backends.reduce((s, b) => s + b.weight, 0),
     ...(r.timeouts ? { timeouts: r.timeouts } : {}),
+    ...(r.retry ? { retry: r.retry } : {}),
+    ...(r.fault ? { fault: r.fault } : {}),
   };
 }
 

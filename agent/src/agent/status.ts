@@ -53,6 +53,7 @@ export function agentStatus(s: StatusParts): AgentStatus {
     routes: s.snapshot ? routeStatuses(s.snapshot) : [],
     rateLimits: [...rateLimitCounts()].map(([policy, c]) => ({ policy, ...c })),
     datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
+    retries: s.proxy.l7.retryStatus(),
     ...(s.lifecycle ? { lifecycle: s.lifecycle() } : {}),
   };
 }

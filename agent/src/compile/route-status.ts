@@ -36,6 +36,13 @@ export function routeStatus(objects: ClusterObjects, route: Route): RouteParentS
     });
     rule.filters.forEach((f, fi) => {
       if (f.type === 'RequestMirror') check(f.backend, `spec.rules[${ri}].filters[${fi}]`);
+      // An unresolved filter is never skipped: the rule answers 500 (the spec's ExtensionRef rule).
+      if (f.type === 'ExtensionRef' && !objects.httpFaults?.has(`${route.namespace}/${f.name}`)) {
+        reasons.add('BackendNotFound');
+        refs.push(
+          `spec.rules[${ri}].filters[${fi}]: no HTTPFault ${route.namespace}/${f.name}, the rule's requests are answered 500`,
+        );
+      }
     });
   });
   // One reason stands for all: RefNotPermitted says more than BackendNotFound.
@@ -45,7 +52,7 @@ export function routeStatus(objects: ClusterObjects, route: Route): RouteParentS
           type: 'ResolvedRefs',
           status: 'True',
           reason: 'ResolvedRefs',
-          message: 'every backend resolved',
+          message: 'every backend and filter resolved',
         }
       : {
           type: 'ResolvedRefs',

@@ -24,6 +24,7 @@ import {
 } from '../state/index.ts';
 import {
   type CompiledBackend,
+  type CompiledFault,
   type CompiledMatch,
   type CompiledMirror,
   type CompiledRule,
@@ -205,9 +206,11 @@ function compileRule(ctx: Ctx, pair: Pair, parentVip: string): CompiledRule {
     filters: b.filters,
   }));
   const mirrors: CompiledMirror[] = [];
+  let fault: CompiledFault | undefined;
   for (const f of rule.filters)
     if (f.type === 'RequestMirror')
       mirrors.push({ ...backendTarget(ctx, route, f.backend, parentVip), percent: f.percent });
+    else if (f.type === 'ExtensionRef') fault = compileFault(ctx.objects, route.namespace, f.name);
   return {
     route: routeKey(route),
     kind: route.kind,
@@ -220,7 +223,20 @@ function compileRule(ctx: Ctx, pair: Pair, parentVip: string): CompiledRule {
     totalWeight: backends.reduce((n, b) => n + b.weight, 0),
     ...(rule.timeouts ? { timeouts: rule.timeouts } : {}),
     ...(rule.retry ? { retry: rule.retry } : {}),
+    ...(fault ? { fault } : {}),
     ...(mirrors.length ? { mirrors } : {}),
+  };
+}
+
+/** The HTTPFault a rule names, from the snapshot; missing when there is none (the rule answers 500). */
+export function compileFault(objects: ClusterObjects, ns: string, name: string): CompiledFault {
+  const key = `${ns}/${name}`;
+  const f = objects.httpFaults?.get(key);
+  if (!f) return { name: key, missing: true };
+  return {
+    name: key,
+    ...(f.delay ? { delay: f.delay } : {}),
+    ...(f.abort ? { abort: f.abort } : {}),
   };
 }
 

@@ -17,6 +17,8 @@ export interface Decision {
   /** `namespace/name` of the Service the endpoint belongs to. */
   service: string | undefined;
   ep: Endpoint | undefined;
+  /** The balancer's key: `namespace/name:port` of the backend, or the VIP key without a rule ('' when answered). */
+  key: string;
 }
 
 /** The rule a request takes: undefined when the port has no routes; null when none matches (404). */
@@ -56,11 +58,29 @@ export function endpointFor(
   if (!target) return answer(503, 'no_healthy_upstream', rule);
   const ep = balancer.pick(key, src.allowed(view, key, target).endpoints);
   if (!ep) return { ...answer(503, 'no_healthy_upstream', rule), backend, service: target.service };
-  return { status: 0, flag: '', rule, backend, service: target.service, ep };
+  return { status: 0, flag: '', rule, backend, service: target.service, ep, key };
 }
 
 export function answer(status: number, flag: string, rule?: CompiledRule): Decision {
-  return { status, flag, rule, backend: undefined, service: undefined, ep: undefined };
+  return { status, flag, rule, backend: undefined, service: undefined, ep: undefined, key: '' };
+}
+
+/** Another endpoint of the decision's backend for a retry, avoiding `failed` when the pool has another. */
+export function pickAgain(
+  balancer: Balancer,
+  src: L7Source,
+  view: L7View,
+  d: Decision,
+  failed: Endpoint | undefined,
+): Endpoint | undefined {
+  const target = d.backend ? d.backend.target : view.services.get(src.vip);
+  if (!target) return undefined;
+  return balancer.pick(d.key, src.allowed(view, d.key, target).endpoints, failed);
+}
+
+/** The `namespace/name:port` a DestinationRule's policy is keyed by, for a forwarded decision. */
+export function policyKey(src: L7Source, d: Decision): string {
+  return d.backend ? d.key : `${d.service}:${src.port}`;
 }
 
 // Per table: `namespace/name:port` → that Service port's endpoints, for mirrors.

@@ -8,7 +8,12 @@
 import { type IncomingMessage, request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
-import { noRequestSink, type RequestSink, type RequestTracing } from '../telemetry/index.ts';
+import {
+  noRequestSink,
+  type RequestSink,
+  type RequestTracing,
+  type RetryStatus,
+} from '../telemetry/index.ts';
 import { type Balancer, RoundRobin } from './balancer.ts';
 import { byPreface, ClientHttp1 } from './client-http1.ts';
 import { ClientSessions } from './client-sessions.ts';
@@ -18,6 +23,8 @@ import { handleHttp1, upgradeHttp1 } from './http1.ts';
 import { handleHttp2 } from './http2.ts';
 import { L7_LIMITS } from './limits.ts';
 import type { EngineParts } from './parts.ts';
+import { newRetryCounts } from './retry.ts';
+import { RetryBudgets } from './retry-budget.ts';
 import type { L7Source, L7View } from './source.ts';
 import { Spread } from './spread.ts';
 import { Upstreams } from './upstream.ts';
@@ -32,6 +39,8 @@ export interface L7EngineOptions {
   /** Spans for the requests this engine sends (telemetry/tracing.ts); absent: off. */
   tracing?: RequestTracing | null;
   balancer?: Balancer;
+  /** [0, 1) for backoff jitter and fault draws; Math.random by default. */
+  rand?: () => number;
 }
 
 export class L7Engine implements EngineParts {
@@ -40,6 +49,9 @@ export class L7Engine implements EngineParts {
   readonly upstreams = new Upstreams();
   readonly sink: RequestSink;
   readonly tracing: RequestTracing | null;
+  readonly budgets = new RetryBudgets();
+  readonly retryCounts = newRetryCounts();
+  readonly rand: () => number;
   private readonly h1: ClientHttp1<L7Source>;
   private readonly h2: ClientSessions<L7Source>;
   private mirrors = 0;
@@ -50,6 +62,7 @@ export class L7Engine implements EngineParts {
     this.sink = opts.sink ?? noRequestSink;
     this.tracing = opts.tracing ?? null;
     this.balancer = opts.balancer ?? new RoundRobin();
+    this.rand = opts.rand ?? Math.random;
     this.h1 = new ClientHttp1<L7Source>({
       onRequest: (src, req, res) => handleHttp1(this, src, req, res),
       onUpgrade: (src, req, socket, head) => upgradeHttp1(this, src, req, socket, head),
@@ -83,6 +96,25 @@ export class L7Engine implements EngineParts {
       },
       () => this.h1.serve(conn, src),
     );
+  }
+
+  /** What retrying came to, and the budgets spent in their window (at most `max` listed). */
+  retryStatus(now = Date.now(), max = 100): RetryStatus {
+    const budgets: RetryStatus['budgets'] = [];
+    for (const [client, service, b] of this.budgets.entries()) {
+      if (budgets.length >= max) break;
+      const used = b.used(now);
+      if (used === 0 && b.outstanding === 0) continue;
+      budgets.push({
+        client,
+        service,
+        used,
+        allowed: b.allowed(now),
+        outstanding: b.outstanding,
+        exhausted: b.exhausted,
+      });
+    }
+    return { counts: { ...this.retryCounts }, budgets };
   }
 
   /** Sends copies of a request to the rule's RequestMirror backends; their answers are dropped. */

@@ -73,6 +73,12 @@ export class Exchange {
     if (d.ep && this.src.peerPrincipal) this.peerPrincipal = this.src.peerPrincipal(d.ep);
   }
 
+  /** A retry went to another endpoint: the request is reported against the one that answered. */
+  endpoint(ep: Endpoint): void {
+    this.pod = ep.pod;
+    if (this.src.peerPrincipal) this.peerPrincipal = this.src.peerPrincipal(ep);
+  }
+
   /** Starts this proxy's span (when tracing is on), a child of the request's traceparent. */
   trace(tracing: RequestTracing | null | undefined, incoming: string | string[] | undefined): void {
     const tp = typeof incoming === 'string' ? incoming : undefined;

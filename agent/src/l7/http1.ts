@@ -6,14 +6,17 @@
 import { type IncomingMessage, request, type ServerResponse, STATUS_CODES } from 'node:http';
 import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { FaultAbort } from '../state/index.ts';
 import type { CompiledRule } from '../tables/index.ts';
-import { type Decision, endpointFor, ruleFor } from './decide.ts';
+import { type Decision, endpointFor, pickAgain, ruleFor } from './decide.ts';
 import { Exchange, timeoutOf } from './exchange.ts';
+import { abortStatus, faultAbort, faultDelay } from './faults.ts';
 import { type Headers, redirect, requestFilters, responseFilters } from './filters.ts';
 import { endToEnd, hostOnly, splitTarget } from './headers.ts';
 import type { EngineParts } from './parts.ts';
+import { backoffMs, maxRetriesFor, RetryBody, RetryState } from './retry.ts';
 import type { RouteRequest } from './route-match.ts';
-import type { L7Source } from './source.ts';
+import type { L7Source, L7View } from './source.ts';
 
 const TEXT = { 'content-type': 'text/plain' };
 
@@ -31,6 +34,8 @@ const BODIES: Record<string, string> = {
   no_healthy_upstream: 'no healthy upstream\n',
   overflow: 'upstream queue full\n',
   timeout: 'upstream request timeout\n',
+  fault_abort: 'fault filter abort\n',
+  filter_unresolved: 'route filter not resolved\n',
   upstream_reset: 'upstream connect error or disconnect\n',
 };
 
@@ -51,6 +56,11 @@ interface Prepared {
   rule: CompiledRule | undefined;
   /** The VIP port is declared HTTP/2 or gRPC: the upstream speaks HTTP/2. */
   h2: boolean;
+  /** The table generation the request was routed with (a retry picks from it too). */
+  view: L7View;
+  /** An injected delay (ms, 0: none) and the abort drawn with it (HTTPFault). */
+  delayMs: number;
+  abort: FaultAbort | undefined;
 }
 
 /** Route, filters and endpoint of one HTTP/1.1 request; undefined when the engine answered. */
@@ -79,6 +89,8 @@ function prepare(
   // The next hop (the server's proxy, the app) continues this proxy's span, or the app's trace.
   if (ex.traceparent) headers.traceparent = ex.traceparent;
   const rw = { path, host: undefined as string | undefined };
+  let delayMs = 0;
+  let abort: FaultAbort | undefined;
   if (rule) {
     ex.route = `${rule.route} rule ${rule.rule}`;
     const redir = requestFilters(rule.filters, headers, rw, rule.match);
@@ -92,6 +104,13 @@ function prepare(
       });
       return void answer(to.status, 'redirect', to.location);
     }
+    const f = rule.fault;
+    if (f) {
+      if (f.missing) return void answer(500, 'filter_unresolved');
+      delayMs = faultDelay(f, e.rand);
+      abort = faultAbort(f, e.rand);
+      if (abort && delayMs === 0) return void answer(abortStatus(abort, false), 'fault_abort');
+    }
   }
   const d = endpointFor(e.balancer, e.spread, src, view, rule);
   ex.routed(d);
@@ -100,9 +119,10 @@ function prepare(
     requestFilters(d.backend.filters, headers, rw, rule.match);
   if (rw.host !== undefined) headers.host = rw.host;
   const target = rw.path === path ? url : query ? `${rw.path}?${query}` : rw.path;
-  if (rule) e.mirror(src, view, rule, ex.method, target, headers, req);
+  if (rule && !abort) e.mirror(src, view, rule, ex.method, target, headers, req);
   const protocol = view.routes.byVip.get(src.vip)?.protocol;
-  return { d, headers, target, rule, h2: protocol === 'http2' || protocol === 'grpc' };
+  const h2 = protocol === 'http2' || protocol === 'grpc';
+  return { d, headers, target, rule, h2, view, delayMs, abort };
 }
 
 export function handleHttp1(
@@ -129,20 +149,58 @@ export function handleHttp1(
     req.resume();
   });
   if (!p) return;
+  if (p.delayMs === 0) return forward(e, src, req, res, ex, p);
+  // An injected delay, then the abort drawn with it or the request as it would have gone.
+  ex.flag = 'fault_delay';
+  const t = setTimeout(() => {
+    if (res.destroyed) return;
+    if (p.abort) {
+      reply(res, ex, abortStatus(p.abort, false), 'fault_abort', BODIES.fault_abort!);
+      req.resume();
+    } else forward(e, src, req, res, ex, p);
+  }, p.delayMs);
+  res.once('close', () => {
+    clearTimeout(t);
+    if (!res.writableFinished) ex.done(499, 'downstream_reset');
+  });
+}
+
+/** Sends a prepared request upstream (retrying as its rule says) and passes the answer back. */
+function forward(
+  e: EngineParts,
+  src: L7Source,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ex: Exchange,
+  p: Prepared,
+): void {
   const { d, headers, target, rule } = p;
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) headers['transfer-encoding'] = te;
   const bodyless =
     te === undefined &&
     (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
-  const timeout = timeoutOf(d);
+  const budget = e.budgets.get(src.workloadKey, d.key);
+  budget.deposit(Date.now());
+  const policy = rule?.retry;
+  // With a route retry, request bounds all attempts and backendRequest each one.
+  const timeout = policy ? (rule!.timeouts?.request ?? 0) : timeoutOf(d);
+  const perTry = policy ? (rule!.timeouts?.backendRequest ?? 0) : 0;
+  let rs = policy ? new RetryState(policy, bodyless ? undefined : new RetryBody()) : undefined;
+  let ep = d.ep!;
   let timer: NodeJS.Timeout | undefined;
+  /** The current attempt's backendRequest timer, or the backoff before the next attempt. */
+  let tryTimer: NodeJS.Timeout | undefined;
   let up: ReturnType<typeof request> | undefined;
+  /** Bumped when an attempt is given up: the handlers of older attempts stand down. */
+  let attempt = 0;
   let finished = false;
   const fail = (status: number, flag: string) => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
+    clearTimeout(tryTimer);
+    rs?.release();
     up?.destroy();
     reply(res, ex, status, flag, BODIES[flag] ?? '');
   };
@@ -153,6 +211,8 @@ export function handleHttp1(
   // The client gone mid-request or mid-response: the upstream request goes too.
   res.once('close', () => {
     clearTimeout(timer);
+    clearTimeout(tryTimer);
+    rs?.release();
     if (!res.writableFinished) {
       up?.destroy();
       ex.done(499, 'downstream_reset');
@@ -161,8 +221,51 @@ export function handleHttp1(
   req.on('data', (c: Buffer) => {
     ex.requestBytes += c.length;
   });
-  const send = (retry: boolean) => {
-    const pool = e.upstreams.http1(src, d.ep!);
+  const body = rs?.body;
+  if (body) {
+    // Kept for a resend while it fits, and written to whichever attempt is current.
+    req.on('data', (c: Buffer) => {
+      if (!body.push(c)) req.pause();
+    });
+    req.once('end', () => body.end(req.rawTrailers.length > 0 ? req.trailers : undefined));
+    req.once('error', () => up?.destroy());
+  }
+  /**
+   * Tries again after `status` (undefined: no answer came) on another endpoint when the
+   * policy, the body and the budget allow; false leaves the answer to the caller.
+   */
+  const again = (status: number | undefined): boolean => {
+    if (finished || res.headersSent) return false;
+    if (!rs) {
+      // No route retry: a failure before any answer is retried once, when there is no body to resend.
+      if (!bodyless) return false;
+      rs = new RetryState(undefined, undefined);
+    }
+    const v = rs.decide(status, budget, maxRetriesFor(p.view, src, d), Date.now(), e.retryCounts);
+    if (v !== 'retry') {
+      if (v !== 'no') ex.flag = v;
+      return false;
+    }
+    const next = pickAgain(e.balancer, src, p.view, d, ep);
+    if (!next) return false;
+    rs.failed = ep;
+    ep = next;
+    ex.endpoint(next);
+    attempt++;
+    clearTimeout(tryTimer);
+    const wait = status === undefined ? 0 : backoffMs(policy, rs.retries, e.rand());
+    if (wait === 0) send(false);
+    else {
+      tryTimer = setTimeout(() => {
+        if (!finished) send(false);
+      }, wait);
+      tryTimer.unref();
+    }
+    return true;
+  };
+  const send = (reuse: boolean) => {
+    const mine = attempt;
+    const pool = e.upstreams.http1(src, ep);
     if (!pool) return fail(503, 'overflow');
     pool.queued++;
     const r = request({
@@ -182,8 +285,25 @@ export function handleHttp1(
     };
     r.once('socket', served);
     r.once('close', served);
+    if (perTry > 0) {
+      clearTimeout(tryTimer);
+      tryTimer = setTimeout(() => {
+        if (mine !== attempt || finished) return;
+        r.destroy();
+        if (!again(504)) fail(504, 'timeout');
+      }, perTry);
+      tryTimer.unref();
+    }
     r.on('response', (ur) => {
+      if (mine !== attempt) return void ur.resume();
       if (finished || res.destroyed) return void r.destroy();
+      const status = ur.statusCode ?? 502;
+      if (policy && again(status)) {
+        // Read to its end so the connection serves again (unless the body was still going).
+        if (r.writableEnded) ur.resume();
+        else r.destroy();
+        return;
+      }
       const rh = endToEnd(ur.headers);
       const ute = ur.headers['transfer-encoding'];
       if (ute !== undefined && /(?:^|,)\s*chunked\s*$/i.test(ute)) rh['transfer-encoding'] = ute;
@@ -191,7 +311,6 @@ export function handleHttp1(
         responseFilters(rule.filters, rh);
         if (d.backend && d.backend.filters.length > 0) responseFilters(d.backend.filters, rh);
       }
-      const status = ur.statusCode ?? 502;
       ex.status = status;
       res.writeHead(status, rh as never);
       ur.on('data', (c: Buffer) => {
@@ -202,6 +321,8 @@ export function handleHttp1(
       ur.once('end', () => {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(tryTimer);
+        rs?.release();
         if (ur.rawTrailers.length > 0) res.addTrailers(ur.trailers as never);
         res.end();
         ex.done(status, '');
@@ -210,12 +331,21 @@ export function handleHttp1(
       ur.once('aborted', () => {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(tryTimer);
+        rs?.release();
         res.destroy();
         ex.done(status, 'upstream_reset');
       });
     });
     r.on('error', (err: NodeJS.ErrnoException) => {
-      if (r.reusedSocket && retry && err.code === 'ECONNRESET' && !res.headersSent) {
+      if (mine !== attempt || finished) return;
+      if (
+        r.reusedSocket &&
+        reuse &&
+        !body?.tooBig &&
+        err.code === 'ECONNRESET' &&
+        !res.headersSent
+      ) {
         // A kept-alive connection the server closed as we reused it: once more on a fresh one.
         send(false);
         return;
@@ -223,14 +353,23 @@ export function handleHttp1(
       if (res.headersSent) {
         finished = true;
         clearTimeout(timer);
+        clearTimeout(tryTimer);
+        rs?.release();
         res.destroy();
         ex.done(ex.status || 502, 'upstream_reset');
         return;
       }
+      if (again(undefined)) return;
       fail(err.code === 'ECONNREFUSED' || r.socket === null ? 503 : 502, 'upstream_reset');
     });
     if (bodyless) {
       r.end();
+      req.resume();
+      return;
+    }
+    if (body) {
+      r.on('drain', () => req.resume());
+      body.attach(r);
       req.resume();
       return;
     }
@@ -260,7 +399,7 @@ export function handleHttp1(
         up = u as never;
       },
     );
-  else send(bodyless);
+  else send(bodyless || body !== undefined);
 }
 
 /**
@@ -376,6 +515,26 @@ export function upgradeHttp1(
   };
   const p = prepare(e, src, req, ex, true, answer);
   if (!p) return;
+  if (p.delayMs > 0) {
+    ex.flag = 'fault_delay';
+    setTimeout(() => {
+      if (socket.destroyed) return void ex.done(499, 'downstream_reset');
+      if (p.abort) answer(abortStatus(p.abort, false), 'fault_abort');
+      else pipeUpgrade(src, socket, head, ex, p, answer);
+    }, p.delayMs);
+    return;
+  }
+  pipeUpgrade(src, socket, head, ex, p, answer);
+}
+
+function pipeUpgrade(
+  src: L7Source,
+  socket: Duplex,
+  head: Buffer,
+  ex: Exchange,
+  p: Prepared,
+  answer: (status: number, flag: string) => void,
+): void {
   let up: Duplex;
   try {
     up = src.dial(p.d.ep!);

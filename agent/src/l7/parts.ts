@@ -4,6 +4,8 @@ import type { CompiledRule } from '../tables/index.ts';
 import type { RequestSink, RequestTracing } from '../telemetry/index.ts';
 import type { Balancer } from './balancer.ts';
 import type { Headers } from './filters.ts';
+import type { RetryCounts } from './retry.ts';
+import type { RetryBudgets } from './retry-budget.ts';
 import type { L7Source, L7View } from './source.ts';
 import type { Spread } from './spread.ts';
 import type { Upstreams } from './upstream.ts';
@@ -16,6 +18,11 @@ export interface EngineParts {
   readonly sink: RequestSink;
   /** A client-side span per request, when tracing is on. */
   readonly tracing: RequestTracing | null;
+  /** Retry budgets per (client workload, Service port), and what retrying came to. */
+  readonly budgets: RetryBudgets;
+  readonly retryCounts: RetryCounts;
+  /** [0, 1): backoff jitter and fault draws (a seeded one in tests). */
+  readonly rand: () => number;
   mirror(
     src: L7Source,
     view: L7View,

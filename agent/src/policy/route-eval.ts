@@ -17,6 +17,8 @@ import {
   parentPorts,
   type Route,
   type RouteFilter,
+  type RouteRetry,
+  type RouteTimeouts,
   resolveBackend,
   routeKey,
   type Service,
@@ -92,6 +94,9 @@ export interface RouteExplanation {
   readonly filters: readonly RouteFilter[];
   readonly backends: readonly BackendVerdict[];
   readonly redirect?: { readonly status: number; readonly location: string };
+  /** The matched rule's timeouts and retry policy. */
+  readonly timeouts?: RouteTimeouts;
+  readonly retry?: RouteRetry;
   /** The request as the backend receives it, after URLRewrite and RequestHeaderModifier. */
   readonly forwarded?: {
     readonly path: string;
@@ -424,6 +429,8 @@ export function evaluateRoutes(input: RouteEvalInput): RouteExplanation | { erro
     filters,
     backends,
     forwarded,
+    ...(rule.timeouts ? { timeouts: rule.timeouts } : {}),
+    ...(rule.retry ? { retry: rule.retry } : {}),
   };
 }
 

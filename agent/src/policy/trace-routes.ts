@@ -3,6 +3,7 @@
 // takes the largest share, with the request as that backend receives it. Pure.
 import type { AuthzRequest, ClusterObjects, RouteFilter } from '../state/index.ts';
 import { evaluateRoutes } from './route-eval.ts';
+import { describeFault, describeResilience } from './trace-resilience.ts';
 
 /** A trace stage (policy/trace.ts's TraceStage; written here too, so neither file imports the other). */
 interface TraceStage {
@@ -42,6 +43,8 @@ function describeFilter(f: RouteFilter): string {
       return `URLRewrite (${[f.hostname ? `host ${f.hostname}` : '', f.path ? `${f.path.type} ${f.path.value}` : ''].filter(Boolean).join(', ')})`;
     case 'RequestMirror':
       return `RequestMirror to ${f.backend.namespace}/${f.backend.name}:${f.backend.port} (${f.percent}%)`;
+    case 'ExtensionRef':
+      return `ExtensionRef ${f.group}/${f.kind} ${f.name}`;
   }
 }
 
@@ -111,6 +114,25 @@ export function traceRoutes(
     });
     return 'answered';
   }
+  const [routeNs] = e.matched.route.split(' ')[1]!.split('/');
+  for (const f of e.filters) {
+    if (f.type !== 'ExtensionRef') continue;
+    const fault = describeFault(cluster, routeNs!, f.name);
+    stages.push({
+      stage: 'route fault',
+      result: fault.missing ? 'deny' : 'info',
+      object: `HTTPFault ${routeNs}/${f.name}`,
+      reason: fault.text,
+    });
+    if (fault.missing) return 'answered';
+  }
+  stages.push({
+    stage: 'route retries',
+    result: 'info',
+    object: e.matched.route,
+    rule: e.matched.rule,
+    reason: describeResilience(e.retry, e.timeouts),
+  });
   for (const b of e.backends)
     stages.push({
       stage: `route backend ${b.service}:${b.port}`,

@@ -1,6 +1,6 @@
-// Policies, rate limits and Gateway API routes pass through the sandbox untouched: their documents
-// are copied from the user's manifests into the resolved directory the agents watch, one
-// file per source file, so a rejected one is reported with its own name and field.
+// Policies, rate limits, Gateway API routes and the HTTPFaults they name pass through the
+// sandbox untouched: their documents are copied from the user's manifests into the resolved
+// directory the agents watch, one file per source file, so a rejected one is reported with its own name and field.
 import {
   existsSync,
   mkdirSync,
@@ -21,6 +21,7 @@ const POLICY_KINDS = new Set([
   'GRPCRoute',
   'ReferenceGrant',
   'HTTPLocalRateLimitPolicy',
+  'HTTPFault',
 ]);
 
 function files(dir: string): string[] {

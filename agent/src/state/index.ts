@@ -26,6 +26,7 @@ export {
   toCidr,
   unmap,
 } from './cidr.ts';
+export type { FaultAbort, FaultDelay, HttpFault } from './fault-types.ts';
 export {
   CGROUP_ANNOTATION,
   inMesh,

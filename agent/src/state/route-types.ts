@@ -82,6 +82,13 @@ export type RouteFilter =
     }
   | { readonly type: 'URLRewrite'; readonly hostname?: string; readonly path?: PathModifier }
   | {
+      /** Only weft.dev/HTTPFault, in the route's namespace (rule filters only). */
+      readonly type: 'ExtensionRef';
+      readonly group: 'weft.dev';
+      readonly kind: 'HTTPFault';
+      readonly name: string;
+    }
+  | {
       readonly type: 'RequestMirror';
       readonly backend: Omit<BackendRef, 'weight' | 'filters'>;
       /** 0–100; 100 when neither percent nor fraction is given. */

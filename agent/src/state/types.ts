@@ -1,6 +1,7 @@
 // The cluster as the agent sees it: one immutable, versioned snapshot that
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
 import type { AuthorizationPolicy } from './authz-types.ts';
+import type { HttpFault } from './fault-types.ts';
 import type { NetworkPolicy } from './netpol-types.ts';
 import type { HttpLocalRateLimitPolicy } from './rate-limit-types.ts';
 import type { ReferenceGrant, Route } from './route-types.ts';
@@ -111,6 +112,8 @@ export interface ClusterObjects {
   readonly referenceGrants?: ReadonlyMap<string, ReferenceGrant>;
   /** weft.dev HTTPLocalRateLimitPolicy, keyed by `namespace/name`; absent where a source has none. */
   readonly rateLimits?: ReadonlyMap<string, HttpLocalRateLimitPolicy>;
+  /** weft.dev HTTPFault, keyed by `namespace/name`; absent where a source has none. */
+  readonly httpFaults?: ReadonlyMap<string, HttpFault>;
 }
 
 export interface Snapshot extends ClusterObjects {

@@ -49,6 +49,7 @@ export { portProtocol } from './port-protocol.ts';
 export type { RateLimitTable } from './rate-limits.ts';
 export type {
   CompiledBackend,
+  CompiledFault,
   CompiledMatch,
   CompiledMirror,
   CompiledRule,

@@ -5,6 +5,8 @@
 // 16 per rule), endpoints are resolved. The explaining evaluator (policy/) reads the
 // same objects from state/ and must agree with a lookup here (a property test).
 import type {
+  FaultAbort,
+  FaultDelay,
   RouteFilter,
   RouteKind,
   RouteRetry,
@@ -59,6 +61,16 @@ export interface CompiledMirror {
   readonly unresolved?: 'BackendNotFound' | 'RefNotPermitted';
 }
 
+/** A rule's HTTPFault (its ExtensionRef filter), resolved in the route's namespace. */
+export interface CompiledFault {
+  /** `namespace/name` of the HTTPFault. */
+  readonly name: string;
+  readonly delay?: FaultDelay;
+  readonly abort?: FaultAbort;
+  /** No such HTTPFault: the rule's requests are answered 500 (the spec's unresolved filter). */
+  readonly missing?: true;
+}
+
 export interface CompiledRule {
   /** `Kind namespace/name`, and the rule's index and name: what a verdict and a metric name. */
   readonly route: string;
@@ -74,6 +86,7 @@ export interface CompiledRule {
   readonly totalWeight: number;
   readonly timeouts?: RouteTimeouts;
   readonly retry?: RouteRetry;
+  readonly fault?: CompiledFault;
   /** The rule's RequestMirror filters, in order, resolved. */
   readonly mirrors?: readonly CompiledMirror[];
 }

@@ -261,6 +261,18 @@ export class AgentMetrics {
       perDirection((d) => d.bytesToClient),
     );
     counter(
+      'weft_l7_retries_total',
+      'Requests the L7 engine tried again (retried), and retries it turned down: over the retry budget, over maxRetries outstanding, body too large to resend.',
+      ['outcome'],
+      (set, s) => {
+        const c = s.retries?.counts;
+        set({ outcome: 'retried' }, c?.retried ?? 0);
+        set({ outcome: 'budget_exhausted' }, c?.budget_exhausted ?? 0);
+        set({ outcome: 'overflow' }, c?.overflow ?? 0);
+        set({ outcome: 'body_too_large' }, c?.body_too_large ?? 0);
+      },
+    );
+    counter(
       'weft_connections_revoked_total',
       'Carried connections reset because a policy change no longer allowed them (--revoke-on-policy-change).',
       ['node'],

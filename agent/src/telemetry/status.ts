@@ -26,6 +26,20 @@ export interface DirectionCounters {
   bytesToClient: number;
 }
 
+/** The L7 engine's retries: what retrying came to, and the budgets spent in their window. */
+export interface RetryStatus {
+  counts: { retried: number; budget_exhausted: number; overflow: number; body_too_large: number };
+  /** Per (client workload, Service port) with retries in the window (at most 100 listed). */
+  budgets: {
+    client: string;
+    service: string;
+    used: number;
+    allowed: number;
+    outstanding: number;
+    exhausted: number;
+  }[];
+}
+
 export interface AgentStatus {
   node: string;
   layoutVersion: number;
@@ -63,6 +77,8 @@ export interface AgentStatus {
   routes?: { route: string; parents: RouteParentStatus[] }[];
   /** Requests each HTTPLocalRateLimitPolicy let through and answered 429 on this node, since start. */
   rateLimits?: { policy: string; allowed: number; limited: number }[];
+  /** Retries of the L7 engine (docs/resilience.md). */
+  retries?: RetryStatus;
   /** Generation, start time, handover (telemetry/lifecycle.ts). */
   lifecycle?: AgentLifecycle;
 }
@@ -133,6 +149,7 @@ export function formatStatus(s: AgentStatus): string {
         `  HTTPLocalRateLimitPolicy ${r.policy}  ${r.allowed} allowed, ${r.limited} limited`,
       );
   }
+  lines.push(...formatRetries(s.retries));
   return `${lines.join('\n')}\n`;
 }
 
@@ -155,5 +172,28 @@ function formatRoutes(s: AgentStatus): string[] {
     lines.push(
       `  ${r.object}  refused  ${r.file}: ${r.field || '(document)'}: ${r.message} (${inForce.has(r.object) ? 'its last good version is in force' : 'not in force'})`,
     );
+  return lines;
+}
+
+/** Retry counts, and each budget spent in its window (used of allowed). */
+function formatRetries(r: RetryStatus | undefined): string[] {
+  if (!r) return [];
+  const c = r.counts;
+  if (c.retried + c.budget_exhausted + c.overflow + c.body_too_large === 0) return [];
+  const lines = [
+    '',
+    `retries: ${c.retried} retried, ${c.budget_exhausted} over budget, ${c.overflow} over maxRetries, ${c.body_too_large} with bodies too large`,
+  ];
+  if (r.budgets.length === 0) return lines;
+  const rows = [['CLIENT', 'SERVICE PORT', 'RETRIES (10 s)', 'OUTSTANDING', 'REFUSED']];
+  for (const b of r.budgets)
+    rows.push([
+      b.client,
+      b.service,
+      `${b.used}/${b.allowed}`,
+      String(b.outstanding),
+      String(b.exhausted),
+    ]);
+  lines.push(pad(rows));
   return lines;
 }

@@ -56,6 +56,10 @@ const status: AgentStatus = {
   ],
   rejected: [{ file: 'f', object: 'o', field: 'spec', message: 'm' }],
   datapathEventsSuppressed: 12,
+  retries: {
+    counts: { retried: 9, budget_exhausted: 3, overflow: 1, body_too_large: 2 },
+    budgets: [],
+  },
 };
 
 /** The node's exposition from its metrics, as /metrics serves it. */
@@ -103,6 +107,8 @@ describe('renderMetrics', async () => {
     expect(lines).toContain('weft_proxy_sent_bytes_total{direction="inbound"} 1400');
     expect(lines).toContain('weft_proxy_handler_errors_total{direction="outbound"} 0');
     expect(lines).toContain('weft_proxy_handler_errors_total{direction="inbound"} 2');
+    expect(lines).toContain('weft_l7_retries_total{outcome="retried"} 9');
+    expect(lines).toContain('weft_l7_retries_total{outcome="budget_exhausted"} 3');
     expect(lines).toContain('weft_workloads{enrolled="true"} 1');
     expect(lines).toContain('weft_workloads{enrolled="false"} 1');
     expect(lines).toContain('weft_rejected_objects{node="node-1"} 1');

@@ -59,6 +59,7 @@ function apiUse(dirs: readonly string[]): {
   calls: string[];
   groups: string[];
   gateway: string[];
+  weft: string[];
 } {
   const text = sources(dirs);
   const calls = new Set<string>();
@@ -71,11 +72,16 @@ function apiUse(dirs: readonly string[]): {
   if (text.includes("'gateway.networking.k8s.io'"))
     for (const m of text.matchAll(/['"`](httproutes|grpcroutes|referencegrants)['"`]/g))
       gateway.add(m[1]!);
-  // weft.dev's own kinds, listed the same way.
-  if (text.includes("'weft.dev'"))
-    for (const m of text.matchAll(/['"`](httplocalratelimitpolicies)['"`]/g))
-      gateway.add(`weft.dev/${m[1]!}`);
-  return { calls: [...calls].sort(), groups: [...groups].sort(), gateway: [...gateway].sort() };
+  // weft.dev's own kinds (HTTPLocalRateLimitPolicy, HTTPFault), named by their plurals where they are listed.
+  const weft = new Set<string>();
+  for (const m of text.matchAll(/['"`](httplocalratelimitpolicies|httpfaults)['"`]/g))
+    weft.add(m[1]!);
+  return {
+    calls: [...calls].sort(),
+    groups: [...groups].sort(),
+    gateway: [...gateway].sort(),
+    weft: [...weft].sort(),
+  };
 }
 
 /** What a role (and its companion Role, for the issuer) grants, ignoring resourceNames. */
@@ -90,7 +96,7 @@ function granted(roles: readonly K8sObject[]): Set<string> {
 }
 
 function required(dirs: readonly string[]): { needed: Set<string>; unknown: string[] } {
-  const { calls, groups, gateway } = apiUse(dirs);
+  const { calls, groups, gateway, weft } = apiUse(dirs);
   const needed = new Set<string>();
   const unknown: string[] = [];
   for (const c of calls) {
@@ -101,13 +107,14 @@ function required(dirs: readonly string[]): { needed: Set<string>; unknown: stri
       else needed.add(g);
     // The same generic calls on the Gateway API's resources.
     for (const plural of gateway) {
-      const res = plural.includes('/') ? plural : `gateway.networking.k8s.io/${plural}`;
       if (c === 'listClusterCustomObject')
-        for (const v of ['list', 'watch']) needed.add(`${v} ${res}`);
-      if (plural.includes('/')) continue;
+        for (const v of ['list', 'watch']) needed.add(`${v} gateway.networking.k8s.io/${plural}`);
       if (c === 'patchNamespacedCustomObjectStatus' && plural !== 'referencegrants')
         needed.add(`patch gateway.networking.k8s.io/${plural}/status`);
     }
+    for (const plural of weft)
+      if (c === 'listClusterCustomObject')
+        for (const v of ['list', 'watch']) needed.add(`${v} weft.dev/${plural}`);
   }
   return { needed, unknown };
 }

@@ -87,6 +87,7 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'gateway.networking.k8s.io/grpcroutes',
           'gateway.networking.k8s.io/referencegrants',
           'weft.dev/httplocalratelimitpolicies',
+          'weft.dev/httpfaults',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
       ].sort(),
     );
@@ -109,6 +110,7 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'gateway.networking.k8s.io/httproutes',
           'gateway.networking.k8s.io/grpcroutes',
           'gateway.networking.k8s.io/referencegrants',
+          'weft.dev/httpfaults',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
         'patch gateway.networking.k8s.io/httproutes/status',
         'patch gateway.networking.k8s.io/grpcroutes/status',

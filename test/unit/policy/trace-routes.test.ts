@@ -37,8 +37,23 @@ status: {podIP: 10.0.1.1}
     - matches: [{ path: { type: Exact, value: /none } }]
     - matches: [{ path: { type: Exact, value: /empty } }]
       backendRefs: [{ name: empty, port: 80 }]
+    - matches: [{ path: { type: Exact, value: /retry } }]
+      timeouts: { request: 2s, backendRequest: 500ms }
+      retry: { codes: [503, 502], attempts: 3, backoff: 50ms }
+      filters: [{ type: ExtensionRef, extensionRef: { group: weft.dev, kind: HTTPFault, name: slow } }]
+      backendRefs: [{ name: cart, port: 80 }]
+    - matches: [{ path: { type: Exact, value: /broken } }]
+      filters: [{ type: ExtensionRef, extensionRef: { group: weft.dev, kind: HTTPFault, name: gone } }]
+      backendRefs: [{ name: cart, port: 80 }]
 `,
     ),
+    `apiVersion: weft.dev/v1alpha1
+kind: HTTPFault
+metadata: {name: slow, namespace: shop}
+spec:
+  delay: {fixedDelay: 100ms, percentage: 10}
+  abort: {httpStatus: 503, percentage: 0.5}
+`,
     `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: v2, namespace: shop}
@@ -116,6 +131,26 @@ describe('policy trace through routes', () => {
     );
     expect(lines(trace('GET', '/empty')).at(-1)).toBe(
       "route | deny | the largest share goes to shop/empty:80, which has no ready endpoint: the client's proxy answers 503",
+    );
+  });
+
+  it("shows the rule's faults, retry policy, timeouts and the retry budget; a missing HTTPFault answers 500", () => {
+    const l = lines(trace('GET', '/retry'));
+    expect(l).toContain(
+      'route fault | info | delays 10% of requests by 100ms, then aborts 0.5% with HTTP 503',
+    );
+    const r = l.find((x) => x.startsWith('route retries | info | '))!;
+    expect(r).toContain('retry: status 503, 502 up to 3 time(s), backoff from 50ms');
+    expect(r).toContain('timeouts.request 2s over all attempts');
+    expect(r).toContain('timeouts.backendRequest 500ms per attempt');
+    expect(r).toContain('at most 20% of the requests of the last 10 s plus 10 a second');
+    expect(lines(trace('GET', '/api/x')).find((x) => x.startsWith('route retries'))).toContain(
+      'no retry policy: a connect failure or reset before any response is retried once',
+    );
+    const b = trace('GET', '/broken');
+    expect(b.verdict).toBe('deny');
+    expect(lines(b).at(-1)).toBe(
+      "route fault | deny | no HTTPFault shop/gone: the filter does not resolve, so the client's proxy answers 500 (ResolvedRefs False)",
     );
   });
 

@@ -33,12 +33,21 @@ interface Kind {
   readonly kind: string;
   readonly version: string;
   readonly plural: string;
+  /** Absent: the Gateway API's. */
+  readonly group?: string;
 }
 const ROUTES: readonly Kind[] = [
   { kind: 'HTTPRoute', version: 'v1', plural: 'httproutes' },
   { kind: 'GRPCRoute', version: 'v1', plural: 'grpcroutes' },
 ];
 const GRANTS: Kind = { kind: 'ReferenceGrant', version: 'v1beta1', plural: 'referencegrants' };
+/** The faults rules name (ExtensionRef): one that is missing makes ResolvedRefs False. */
+const FAULTS: Kind = {
+  kind: 'HTTPFault',
+  version: 'v1alpha1',
+  plural: 'httpfaults',
+  group: 'weft.dev',
+};
 
 export interface WrittenCondition extends RouteCondition {
   observedGeneration?: number;
@@ -135,20 +144,20 @@ export class RouteStatusWriter {
       new ResourceInformer(
         kc,
         {
-          path: `/apis/${GROUP}/${k.version}/${k.plural}`,
+          path: `/apis/${k.group ?? GROUP}/${k.version}/${k.plural}`,
           kind: k.kind,
-          apiVersion: `${GROUP}/${k.version}`,
+          apiVersion: `${k.group ?? GROUP}/${k.version}`,
           optional: true,
           list: () =>
             this.api.listClusterCustomObject({
-              group: GROUP,
+              group: k.group ?? GROUP,
               version: k.version,
               plural: k.plural,
             }) as Promise<ListResult>,
         },
         opts,
       );
-    for (const k of [...ROUTES, GRANTS]) this.informers.set(k.kind, custom(k));
+    for (const k of [...ROUTES, GRANTS, FAULTS]) this.informers.set(k.kind, custom(k));
     this.informers.set(
       'Service',
       new ResourceInformer(
@@ -192,6 +201,7 @@ export class RouteStatusWriter {
     const all = [
       ...this.raw('Service'),
       ...this.raw(GRANTS.kind),
+      ...this.raw(FAULTS.kind),
       ...ROUTES.flatMap((k) => this.raw(k.kind)),
     ];
     const parsed = parseObjects('kubernetes', all);

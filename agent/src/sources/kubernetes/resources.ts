@@ -21,7 +21,8 @@ export type ResourceName =
   | 'httpRoutes'
   | 'grpcRoutes'
   | 'referenceGrants'
-  | 'rateLimits';
+  | 'rateLimits'
+  | 'httpFaults';
 
 export function agentResources(kc: KubeConfig, node: string): Record<ResourceName, ResourceSpec> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -98,5 +99,6 @@ export function agentResources(kc: KubeConfig, node: string): Record<ResourceNam
       'httplocalratelimitpolicies',
       'HTTPLocalRateLimitPolicy',
     ),
+    httpFaults: crd('weft.dev', 'v1alpha1', 'httpfaults', 'HTTPFault'),
   };
 }

@@ -57,6 +57,7 @@ const POLICY_RESOURCES: readonly ResourceName[] = [
   'grpcRoutes',
   'referenceGrants',
   'rateLimits',
+  'httpFaults',
 ];
 
 /**

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   AuthorizationPolicy,
   ClusterObjects,
+  HttpFault,
   HttpLocalRateLimitPolicy,
   Namespace,
   NetworkPolicy,
@@ -50,6 +51,7 @@ export class LastGood {
     routes: new Map(),
     referenceGrants: new Map(),
     rateLimits: new Map(),
+    httpFaults: new Map(),
   };
 
   current(): Snapshot {
@@ -124,6 +126,7 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
   const routes = new Map<string, Route>();
   const referenceGrants = new Map<string, ReferenceGrant>();
   const rateLimits = new Map<string, HttpLocalRateLimitPolicy>();
+  const httpFaults = new Map<string, HttpFault>();
   // Sorted so that two equal snapshots also iterate alike.
   for (const id of [...chosen.keys()].sort()) {
     const o = chosen.get(id)!;
@@ -137,6 +140,8 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
       referenceGrants.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else if (o.kind === 'HTTPLocalRateLimitPolicy')
       rateLimits.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else if (o.kind === 'HTTPFault')
+      httpFaults.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else authorizationPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
   }
   return {
@@ -148,6 +153,7 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
     routes,
     referenceGrants,
     rateLimits,
+    httpFaults,
   };
 }
 
@@ -160,6 +166,7 @@ function sameObjects(a: ClusterObjects, b: ClusterObjects): boolean {
     isDeepStrictEqual(a.authorizationPolicies, b.authorizationPolicies) &&
     isDeepStrictEqual(a.routes, b.routes) &&
     isDeepStrictEqual(a.referenceGrants, b.referenceGrants) &&
-    isDeepStrictEqual(a.rateLimits, b.rateLimits)
+    isDeepStrictEqual(a.rateLimits, b.rateLimits) &&
+    isDeepStrictEqual(a.httpFaults, b.httpFaults)
   );
 }

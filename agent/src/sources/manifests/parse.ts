@@ -6,6 +6,7 @@ import type {
   AuthorizationPolicy,
   ContainerPort,
   GrpcRoute,
+  HttpFault,
   HttpLocalRateLimitPolicy,
   HttpRoute,
   IpFamilyPolicy,
@@ -39,6 +40,7 @@ import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../policy/authz
 import { NETPOL_API_VERSION, parseNetworkPolicy } from '../policy/netpol-parse.ts';
 import { isRateLimitDocument, parseRateLimitPolicy } from '../policy/rate-limit-parse.ts';
 import { Reporter as FieldReporter } from '../policy/report.ts';
+import { isFaultDocument, parseHttpFault } from '../routes/fault-parse.ts';
 import { isGrantDocument, parseReferenceGrant } from '../routes/grant-parse.ts';
 import { isRouteDocument, parseRoute } from '../routes/route-parse.ts';
 
@@ -51,7 +53,8 @@ export type ParsedObject =
   | { kind: 'HTTPRoute'; value: HttpRoute }
   | { kind: 'GRPCRoute'; value: GrpcRoute }
   | { kind: 'ReferenceGrant'; value: ReferenceGrant }
-  | { kind: 'HTTPLocalRateLimitPolicy'; value: HttpLocalRateLimitPolicy };
+  | { kind: 'HTTPLocalRateLimitPolicy'; value: HttpLocalRateLimitPolicy }
+  | { kind: 'HTTPFault'; value: HttpFault };
 
 /** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
 export interface IgnoredObject {
@@ -86,7 +89,8 @@ export function objectId(o: ParsedObject): string {
     o.kind === 'HTTPRoute' ||
     o.kind === 'GRPCRoute' ||
     o.kind === 'ReferenceGrant' ||
-    o.kind === 'HTTPLocalRateLimitPolicy'
+    o.kind === 'HTTPLocalRateLimitPolicy' ||
+    o.kind === 'HTTPFault'
   ) {
     return `${o.kind} ${o.value.namespace}/${o.value.name}`;
   }
@@ -241,6 +245,13 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     const r = parseRoute(file, raw, doc - 1);
     if (r.route?.kind === 'HTTPRoute') out.objects.push({ kind: 'HTTPRoute', value: r.route });
     else if (r.route?.kind === 'GRPCRoute') out.objects.push({ kind: 'GRPCRoute', value: r.route });
+    else if (r.id) out.rejected.push(r.id);
+    out.errors.push(...r.errors);
+    return;
+  }
+  if (isFaultDocument(raw)) {
+    const r = parseHttpFault(file, raw, doc - 1);
+    if (r.fault) out.objects.push({ kind: 'HTTPFault', value: r.fault });
     else if (r.id) out.rejected.push(r.id);
     out.errors.push(...r.errors);
     return;

@@ -1,6 +1,6 @@
 // A route's filters and backendRefs, HTTPRoute's and GRPCRoute's alike (GRPCRoute allows a
-// subset of the filter types). What weft cannot carry out (ExtensionRef, CORS, a backend
-// that is not a Service) is refused by name. Pure.
+// subset of the filter types). What weft cannot carry out (an ExtensionRef to anything
+// but a weft.dev HTTPFault, CORS, a backend that is not a Service) is refused by name. Pure.
 import type { BackendRef, HeaderModifier, PathModifier, RouteFilter } from '../../state/index.ts';
 import { describe, isAbsent, isPortNumber } from '../fields.ts';
 import { LIMITS, type RouteReporter } from './reader.ts';
@@ -19,6 +19,9 @@ export const GRPC_FILTERS: readonly FilterType[] = [
   'ResponseHeaderModifier',
   'RequestMirror',
 ];
+/** A rule's own filters may also name an HTTPFault (ExtensionRef); a backendRef's may not. */
+export const HTTP_RULE_FILTERS: readonly FilterType[] = [...HTTP_FILTERS, 'ExtensionRef'];
+export const GRPC_RULE_FILTERS: readonly FilterType[] = [...GRPC_FILTERS, 'ExtensionRef'];
 
 /** The field each filter type's settings live in. */
 const settingsField: Record<string, string> = {
@@ -33,7 +36,6 @@ const settingsField: Record<string, string> = {
 };
 
 const unsupportedFilter: Record<string, string> = {
-  ExtensionRef: 'weft runs no extension filters',
   CORS: 'weft does not answer CORS itself yet',
   ExternalAuth: 'weft calls no external authorizers',
 };
@@ -63,7 +65,7 @@ export function readFilters(
     }
     if (typeof type !== 'string' || !(allowed as readonly string[]).includes(type)) {
       const where =
-        typeof type === 'string' && HTTP_FILTERS.includes(type as FilterType)
+        typeof type === 'string' && HTTP_RULE_FILTERS.includes(type as FilterType)
           ? ' (not allowed here)'
           : '';
       r.add(`${f}.type`, `expected ${allowed.join(', ')}, found ${describe(type)}${where}`);
@@ -109,6 +111,18 @@ function readFilter(
     case 'RequestHeaderModifier':
     case 'ResponseHeaderModifier':
       return { type, modifier: readModifier(s, f, r) };
+    case 'ExtensionRef': {
+      r.known(s, f, ['group', 'kind', 'name']);
+      const name = r.objectName(s.name, `${f}.name`);
+      if (s.group !== 'weft.dev' || s.kind !== 'HTTPFault') {
+        r.add(
+          f,
+          `expected group weft.dev and kind HTTPFault (weft runs no other extension filters), found group ${describe(s.group)} and kind ${describe(s.kind)}`,
+        );
+        return undefined;
+      }
+      return name ? { type, group: 'weft.dev', kind: 'HTTPFault', name } : undefined;
+    }
     case 'RequestRedirect': {
       r.known(s, f, ['scheme', 'hostname', 'path', 'port', 'statusCode']);
       const scheme = isAbsent(s.scheme)

@@ -18,7 +18,14 @@ import type {
   ServiceParentRef,
 } from '../../state/index.ts';
 import { describe, isAbsent, isMap } from '../fields.ts';
-import { GRPC_FILTERS, HTTP_FILTERS, readBackendRefs, readFilters } from './filters.ts';
+import {
+  GRPC_FILTERS,
+  GRPC_RULE_FILTERS,
+  HTTP_FILTERS,
+  HTTP_RULE_FILTERS,
+  readBackendRefs,
+  readFilters,
+} from './filters.ts';
 import { createdAt, GATEWAY_GROUP, LIMITS, RouteReporter } from './reader.ts';
 
 export const ROUTE_API_VERSIONS: Readonly<Record<RouteKind, readonly string[]>> = {
@@ -260,7 +267,7 @@ function readHttpRule(
     if (mm) matches.push(readHttpMatch(mm, mf, r));
   }
   if (matches.length === 0 && list.length === 0) matches.push(DEFAULT_HTTP_MATCH);
-  const filters = readFilters(m.filters, `${f}.filters`, HTTP_FILTERS, ns, r);
+  const filters = readFilters(m.filters, `${f}.filters`, HTTP_RULE_FILTERS, ns, r);
   // ReplacePrefixMatch replaces what one PathPrefix match matched (the spec's CEL rule).
   for (const [i, flt] of filters.entries()) {
     const path = flt.type === 'RequestRedirect' || flt.type === 'URLRewrite' ? flt.path : undefined;
@@ -434,7 +441,7 @@ function readGrpcRule(
     matches.push({ ...(method ? { method } : {}), headers });
   }
   if (list.length === 0) matches.push({ headers: [] });
-  const filters = readFilters(m.filters, `${f}.filters`, GRPC_FILTERS, ns, r);
+  const filters = readFilters(m.filters, `${f}.filters`, GRPC_RULE_FILTERS, ns, r);
   const backendRefs = readBackendRefs(m.backendRefs, `${f}.backendRefs`, ns, GRPC_FILTERS, r);
   return { ...(name ? { name } : {}), matches, filters, backendRefs };
 }

@@ -1,5 +1,5 @@
 // Gateway API routes from the cluster (test/support/fake-apiserver.ts): HTTPRoute,
-// GRPCRoute and ReferenceGrant informers feed the same parser and last-good merge as
+// GRPCRoute, ReferenceGrant and HTTPFault informers feed the same parser and last-good merge as
 // manifests; a Service's appProtocol comes along; a cluster without the CRDs has none.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesSource } from '../../../../agent/src/sources/kubernetes/source.ts';
@@ -84,6 +84,15 @@ describe('KubernetesSource: Gateway API routes', () => {
       { kind: 'HTTPRoute', namespace: 'web' },
     ]);
     expect(snap.services.get('shop/cart')?.ports[0]?.appProtocol).toBe('http');
+    expect(snap.httpFaults?.size).toBe(0);
+    api.apply({
+      apiVersion: 'weft.dev/v1alpha1',
+      kind: 'HTTPFault',
+      metadata: { namespace: 'shop', name: 'slow' },
+      spec: { delay: { fixedDelay: '50ms', percentage: 5.5 } },
+    });
+    await waitFor(() => src!.current()!.httpFaults?.has('shop/slow') === true, 'the HTTPFault');
+    expect(src!.current()!.httpFaults?.get('shop/slow')?.delay).toEqual({ ms: 50, percent: 5.5 });
     const before = snap.routes!.get('HTTPRoute shop/split');
     api.apply(route('split', 'heavy'));
     await waitFor(() => src!.errors().length > 0, 'the refusal');

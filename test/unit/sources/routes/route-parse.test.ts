@@ -110,7 +110,7 @@ ${parent}  rules:
       'HTTPRoute shop/r spec.parentRefs[0].kind',
       'HTTPRoute shop/r spec.parentRefs[1].sectionName',
       'HTTPRoute shop/r spec.rules[0].sessionPersistence',
-      'HTTPRoute shop/r spec.rules[0].filters[0].type',
+      'HTTPRoute shop/r spec.rules[0].filters[0].extensionRef',
       'HTTPRoute shop/r spec.rules[0].filters[1].type',
       'HTTPRoute shop/r spec.rules[0].backendRefs[0].group',
       'HTTPRoute shop/r spec.rules[0].backendRefs[0].kind',
