@@ -43,6 +43,7 @@ describe('helm template', () => {
         ...expected,
         'CustomResourceDefinition/authorizationpolicies.security.weft.dev',
         'CustomResourceDefinition/httpfaults.weft.dev',
+        'CustomResourceDefinition/httplocalratelimitpolicies.weft.dev',
         'Service/weft-agent-metrics',
       ].sort(),
     );
