@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseTraceparent,
   type RequestTracing,
+  samplerOf,
   startTracing,
   tracingWanted,
 } from '../../../agent/src/telemetry/tracing.ts';
@@ -113,5 +114,19 @@ describe('tracing', () => {
       'weft.reporter': 'destination',
     });
     expect(spans.find((s) => s.traceId === fresh!.traceId)?.parentSpanId).toBeFalsy();
+  });
+
+  it('samples as OTEL_TRACES_SAMPLER[_ARG] in its environment say, and refuses a value it cannot read', async () => {
+    const sdk = await import('@opentelemetry/sdk-trace-base');
+    const of = (env: Record<string, string>) => samplerOf(sdk, env).toString();
+    expect(of({})).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
+    expect(
+      of({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }),
+    ).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.01\}/);
+    expect(of({ OTEL_TRACES_SAMPLER: 'always_off' })).toBe('AlwaysOffSampler');
+    expect(() => of({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER: one of/);
+    expect(() => of({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(
+      /OTEL_TRACES_SAMPLER_ARG: a ratio from 0 to 1, not "2"/,
+    );
   });
 });
