@@ -66,8 +66,18 @@ export interface L7Mesh {
   close(): Promise<void>;
 }
 
-/** With `echo: false` the pods have no echo servers (a benchmark brings its own apps). */
-export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L7Mesh> {
+/** Telemetry for both sides, as the agent wires it: metrics, the access log, traces. */
+export type MeshTelemetry = Pick<ConnectionSinks, 'observer' | 'requests' | 'tracing'>;
+
+/**
+ * With `echo: false` the pods have no echo servers (a benchmark brings its own apps).
+ * With `telemetry`, the engine and the HBONE servers report to it instead of `records`.
+ */
+export async function l7Mesh(
+  tag: number,
+  o: { echo?: boolean; telemetry?: MeshTelemetry } = {},
+): Promise<L7Mesh> {
+  const telemetry = o.telemetry;
   const base = `127.${tag}.${(process.pid % 250) + 1}`;
   const clientIP = `${base}.1`;
   const vip = `${base}.100`;
@@ -135,7 +145,7 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
           netnsPath: SELF,
           podIP: ip,
           trustDomain: 'cluster.local',
-          sinks: sinksOf(new DirectionStats()),
+          sinks: sinksOf(new DirectionStats(), telemetry),
           identity: SERVER_ID,
           pool: sockets,
           report: () => {},
@@ -152,7 +162,11 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
   const ctx = createSecureContext({ key: cli.keyPem, cert: cli.certPem, ca: [ca.certPem] });
   const hbone = new HbonePool(sockets, () => ctx);
   const records: RequestRecord[] = [];
-  const engine = new L7Engine({ sink: { request: (r) => records.push(r) } });
+  const engine = new L7Engine(
+    telemetry
+      ? { sink: telemetry.requests ?? undefined, tracing: telemetry.tracing ?? null }
+      : { sink: { request: (r) => records.push(r) } },
+  );
   let tables: ProxyTables = {
     version: 1,
     services: new Map(),
@@ -171,7 +185,7 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
     podIP: clientIP,
     podIPs: [clientIP],
     identity: CLIENT_ID,
-    sinks: sinksOf(stats),
+    sinks: sinksOf(stats, telemetry),
     lookup: () => ({ ip: vip, port }),
     balancer: new Balancer(),
     pool: sockets,
@@ -224,7 +238,14 @@ export async function l7Mesh(tag: number, o: { echo?: boolean } = {}): Promise<L
   };
 }
 
-/** A connection record's sinks over these counters (no metrics, no registry). */
-function sinksOf(stats: DirectionStats): ConnectionSinks {
-  return { stats, log: new AccessLog(), observer: null, registry: null };
+/** A connection record's sinks over these counters (no registry; telemetry when given). */
+function sinksOf(stats: DirectionStats, t?: MeshTelemetry): ConnectionSinks {
+  return {
+    stats,
+    log: new AccessLog(),
+    observer: t?.observer ?? null,
+    registry: null,
+    requests: t?.requests ?? null,
+    tracing: t?.tracing ?? null,
+  };
 }
