@@ -20,12 +20,13 @@ const rated = (edges: readonly GraphEdge[]) => edges.some((e) => e.requestsPerS 
 export function edgeLines(e: GraphEdge): string[] {
   const out: string[] = [];
   if (e.requestsPerS !== null) {
-    if (e.requests || e.requestsPerS) {
+    if (e.requestsPerS) {
       const p99 = e.p99Ms === null ? '' : `, p99 ${num(e.p99Ms)} ms`;
       out.push(`${num(e.requestsPerS)} req/s, ${percent(e.errorRatio ?? 0)} err${p99}`);
-    }
-    if (e.connections || e.connectionsPerS)
+    } else if (e.requests) out.push(`idle (${Math.round(e.requests)} req before)`);
+    if (e.connectionsPerS || e.bytesPerS)
       out.push(`${bytes(e.bytesPerS ?? 0)}/s, ${num(e.connectionsPerS ?? 0)} conn/s`);
+    else if (e.connections) out.push(`idle (${Math.round(e.connections)} conn before)`);
   } else {
     if (e.requests) out.push(`${e.requests} req, ${e.errors} err`);
     if (e.connections) out.push(`${e.connections} conn`);

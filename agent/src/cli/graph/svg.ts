@@ -11,7 +11,7 @@ const FONT = 12;
 const CHAR = 7.2; // average width of a 12 px sans-serif character
 const BOX_H = 34;
 const ROW_GAP = 56;
-const COL_GAP = 230;
+const LABEL_CHAR = 6.6; // the same for the labels' 11 px
 const MARGIN = 24;
 
 const esc = (s: string) =>
@@ -48,7 +48,14 @@ function ranks(names: string[], edges: readonly GraphEdge[]): Map<string, number
   return rank;
 }
 
+const labelOf = (e: GraphEdge) =>
+  [e.service ? `via ${e.service}` : '', ...edgeLines(e)].filter(Boolean);
+const labelWidth = (lines: string[]) =>
+  Math.max(0, ...lines.map((l) => l.length)) * LABEL_CHAR + 12;
+
 function layout(edges: readonly GraphEdge[]): Box[] {
+  // Columns far enough apart for the widest label between them.
+  const gap = Math.max(160, ...edges.map((e) => labelWidth(labelOf(e)) + 70));
   const names = [...new Set(edges.flatMap((e) => [e.source, e.destination]))].sort();
   const rank = ranks(names, edges);
   const columns: string[][] = [];
@@ -71,7 +78,7 @@ function layout(edges: readonly GraphEdge[]): Box[] {
     const w = Math.max(...col.map((n) => n.length * CHAR + 24));
     for (const [i, n] of col.entries())
       boxes.set(n, { name: n, rank: c, x, y: MARGIN + 30 + i * (BOX_H + ROW_GAP), w });
-    x += w + COL_GAP;
+    x += w + gap;
   }
   return [...boxes.values()];
 }
@@ -98,8 +105,11 @@ export function formatSvg(edges: readonly GraphEdge[], title = 'weft graph'): st
       const y2 = b.y + BOX_H / 2;
       const dx = (x2 - x1) / 2;
       d = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
-      lx = (x1 + x2) / 2;
-      ly = (y1 + y2) / 2;
+      // The label two thirds of the way, where edges fanning out from one box have parted.
+      const t = 0.68;
+      const u = 1 - t;
+      lx = u ** 3 * x1 + 3 * u * u * t * (x1 + dx) + 3 * u * t * t * (x2 - dx) + t ** 3 * x2;
+      ly = u ** 3 * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t ** 3 * y2;
     } else {
       // Back, to itself or within a column: a loop under the boxes.
       const x1 = a.x + a.w / 2;
@@ -114,8 +124,8 @@ export function formatSvg(edges: readonly GraphEdge[], title = 'weft graph'): st
     parts.push(
       `<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.6"${e.mtls ? '' : ' stroke-dasharray="6 4"'} marker-end="url(#arrow-${bad ? 'bad' : 'ok'})"/>`,
     );
-    const lines = [e.service ? `via ${e.service}` : '', ...edgeLines(e)].filter(Boolean);
-    const lw = Math.max(...lines.map((l) => l.length)) * CHAR * 0.92 + 8;
+    const lines = labelOf(e);
+    const lw = labelWidth(lines);
     const lh = lines.length * (FONT + 2) + 4;
     parts.push(
       `<rect x="${(lx - lw / 2).toFixed(1)}" y="${(ly - lh / 2).toFixed(1)}" width="${lw.toFixed(1)}" height="${lh}" rx="3" fill="#ffffff" fill-opacity="0.9"/>`,
