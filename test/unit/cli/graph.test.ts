@@ -55,10 +55,23 @@ describe('weft graph', () => {
     const node2 = [
       req('destination', '200', '-', 5, { destination_service_name: 'unknown' }),
       req('destination', '403', 'policy', 2, { destination_service_name: 'unknown' }),
+      // gRPC NOT_FOUND answered with HTTP 200 is an error too; OK is not.
+      req('destination', '200', '-', 1, { grpc_response_status: '5', destination_workload: 'rpc' }),
+      req('destination', '200', '-', 4, { grpc_response_status: '0', destination_workload: 'rpc' }),
       req('overflow', '200', '-', 50),
     ].join('\n');
     const edges = graphOf([node1, node2]);
     expect(edges).toEqual([
+      {
+        source: 'shop/client',
+        destination: 'shop/rpc',
+        service: null,
+        requests: 5,
+        errors: 1,
+        connections: 0,
+        mtls: true,
+        ...noRates,
+      },
       {
         source: 'shop/client',
         destination: 'shop/web',
@@ -80,7 +93,7 @@ describe('weft graph', () => {
         ...noRates,
       },
     ]);
-    expect(formatTable(edges).split('\n')[1]).toMatch(
+    expect(formatTable(edges).split('\n')[2]).toMatch(
       /^shop\/client\s+shop\/web\s+shop\/web\s+7\s+2\s+2\s+yes$/,
     );
     expect(formatDot(edges)).toContain(
@@ -209,7 +222,7 @@ describe('weft graph', () => {
   it('asks Prometheus for each family’s increase over the window, by edge', () => {
     const q = queries(60);
     expect(q.istio_requests_total).toBe(
-      'sum by (reporter, source_workload, source_workload_namespace, destination_workload, destination_workload_namespace, destination_service_name, destination_service_namespace, connection_security_policy, response_code, response_flags) (increase(istio_requests_total[60s]))',
+      'sum by (reporter, source_workload, source_workload_namespace, destination_workload, destination_workload_namespace, destination_service_name, destination_service_namespace, connection_security_policy, response_code, grpc_response_status, response_flags) (increase(istio_requests_total[60s]))',
     );
     expect(q.istio_request_duration_milliseconds_bucket).toContain(
       'connection_security_policy, le)',

@@ -20,7 +20,8 @@ export const help = `Usage: weft graph [--sandbox NAME | --admin-socket PATH... 
 Shows who talks to whom across the nodes, from each agent's Istio metrics
 (istio_requests_total, istio_request_duration_milliseconds, istio_tcp_*): one
 edge per source and destination workload, with the Service it was sent to, the
-requests and how many failed (5xx, or refused by weft), the TCP connections, and
+requests and how many failed (5xx, a gRPC status other than OK, or
+refused by weft), the TCP connections, and
 whether the traffic was mutual TLS; and over the window, requests/s, the error
 ratio, the p99 duration, and TCP bytes/s and connections/s. Each side of a
 request is counted by both nodes' proxies (reporter source and destination); an

@@ -19,7 +19,7 @@ export interface GraphEdge {
   mtls: boolean;
   /** Rates over the window; null when there was only one scrape. */
   requestsPerS: number | null;
-  /** Errors (5xx, or anything weft refused or failed) over requests in the window. */
+  /** Errors (5xx, a gRPC status other than OK, or anything weft refused or failed) over requests in the window. */
   errorRatio: number | null;
   /** The 99th percentile of request duration in the window (ms), as Prometheus's histogram_quantile estimates it. */
   p99Ms: number | null;
@@ -125,7 +125,9 @@ function aggregate(series: Iterable<Series>): Map<string, Edge> {
     } else {
       c.requests += value;
       const code = Number(l.response_code);
-      if (code >= 500 || (l.response_flags && l.response_flags !== '-')) c.errors += value;
+      const grpc = l.grpc_response_status;
+      if (code >= 500 || (l.response_flags && l.response_flags !== '-') || (grpc && grpc !== '0'))
+        c.errors += value;
     }
   }
   return edges;

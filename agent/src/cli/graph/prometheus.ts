@@ -19,7 +19,10 @@ export function queries(seconds: number): Record<string, string> {
   const q = (family: string, extra = '') =>
     `sum by (${EDGE}${extra}) (increase(${family}[${seconds}s]))`;
   return {
-    istio_requests_total: q('istio_requests_total', ', response_code, response_flags'),
+    istio_requests_total: q(
+      'istio_requests_total',
+      ', response_code, grpc_response_status, response_flags',
+    ),
     istio_request_duration_milliseconds_bucket: q(
       'istio_request_duration_milliseconds_bucket',
       ', le',
