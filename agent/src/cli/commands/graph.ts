@@ -38,7 +38,8 @@ Options:
   --prometheus URL        ask this Prometheus server (its HTTP API) instead of the agents
   --window SECONDS        the window rates are taken over (agents: default 5, 0 for totals
                           only at once; Prometheus: default 60)
-  --watch SECONDS         draw the graph again every SECONDS (rates over the last SECONDS)
+  --watch SECONDS         draw the graph again every SECONDS (from the agents, rates over the
+                          SECONDS since the graph before; from Prometheus, over --window)
   --count N               with --watch, stop after N graphs
   -o, --output FORMAT     table (default), json, dot (Graphviz), mermaid, or svg (a picture)
 `;
@@ -93,10 +94,13 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`graph: --count takes a whole number above 0, not ${values.count}`);
   if (values.count !== undefined && watchMs === undefined)
     throw new UsageError('graph: --count goes with --watch');
+  // From the agents, --watch's rates are over the time since the previous graph; from
+  // Prometheus, each graph asks for the window (its scrape interval is likely longer).
+  const asked = secondsOption('graph', values, 'window', values.prometheus ? 1 : 0, 86_400);
+  if (asked !== undefined && watchMs !== undefined && !values.prometheus)
+    throw new UsageError('graph: --watch takes its rates over its own interval: no --window');
   const windowMs =
-    watchMs ??
-    secondsOption('graph', values, 'window', values.prometheus ? 1 : 0, 86_400) ??
-    (values.prometheus ? 60_000 : 5000);
+    (values.prometheus ? undefined : watchMs) ?? asked ?? (values.prometheus ? 60_000 : 5000);
   const seconds = windowMs / 1000;
 
   let edgesNow: (before: Scrape[] | null) => Promise<{ edges: GraphEdge[]; scrapes: Scrape[] }>;
