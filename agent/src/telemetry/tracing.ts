@@ -31,13 +31,15 @@ export interface RequestTracing {
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
 
 /** A W3C traceparent's parts, or undefined when it is malformed or all zeros. */
 export function parseTraceparent(
   tp: string | undefined,
 ): { traceId: string; spanId: string; flags: number } | undefined {
   const m = tp ? TRACEPARENT.exec(tp.trim()) : null;
-  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
+  if (!m || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return undefined;
   return { traceId: m[1]!, spanId: m[2]!, flags: Number.parseInt(m[3]!, 16) };
 }
 

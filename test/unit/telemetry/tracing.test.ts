@@ -129,4 +129,22 @@ describe('tracing', () => {
       /OTEL_TRACES_SAMPLER_ARG: a ratio from 0 to 1, not "2"/,
     );
   });
+
+  it('reads a W3C traceparent, and refuses a malformed or all-zero one', () => {
+    const t = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(parseTraceparent(`00-${t}-00f067aa0ba902b7-01`)).toEqual({
+      traceId: t,
+      spanId: '00f067aa0ba902b7',
+      flags: 1,
+    });
+    for (const bad of [
+      undefined,
+      '',
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `00-${t}-${'0'.repeat(16)}-01`,
+      `00-${t.toUpperCase()}-00f067aa0ba902b7-01`,
+      `01-${t}-00f067aa0ba902b7-01`,
+    ])
+      expect(parseTraceparent(bad)).toBeUndefined();
+  });
 });
