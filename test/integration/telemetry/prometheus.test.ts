@@ -496,5 +496,32 @@ scrape_configs:
     expect(flows.findIndex((f) => f.event === 'open')).toBeLessThan(
       flows.findIndex((f) => f.event === 'end'),
     );
+    // Exact filters, the last two, as YAML: the server's node's view of the last connection.
+    const y = spawnSync(
+      `${repoRoot}bin/weft`,
+      [
+        'observe',
+        '--sandbox',
+        c.sandbox.state.name,
+        '--from-pod',
+        'shop/client',
+        '--to-pod',
+        'shop/server',
+        '--since',
+        '10m',
+        '--last',
+        '2',
+        '-o',
+        'yaml',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(y.stderr).toBe('');
+    const docs = y.stdout.split(/^---$/m).filter((d) => d.trim());
+    expect(docs).toHaveLength(2);
+    expect(docs.every((d) => /\nsource: shop\/client\ndestination: shop\/server\n/.test(d))).toBe(
+      true,
+    );
+    expect(docs[1]).toMatch(/\nevent: end\n/);
   });
 });
