@@ -170,6 +170,15 @@ describe('weft observe --kubernetes', { timeout: 30_000 }, () => {
     expect(api.requests.some((q) => q.includes('weft-issuer'))).toBe(false);
   });
 
+  it("serves /flows beside the agent's metrics, after a sequence number", async () => {
+    const url = `http://${base}.1:15020/flows`;
+    expect(((await (await fetch(`${url}?since=2`)).json()) as Flow[]).map((f) => f.seq)).toEqual([
+      3,
+    ]);
+    const bad = await fetch(`${url}?since=-1`);
+    expect(bad.status).toBe(400);
+  });
+
   it('filters exactly and keeps the last N', async () => {
     const r = await observe('--from-namespace', 'other', '--last', '1', '-o', 'json');
     expect(
