@@ -179,6 +179,17 @@ describe('weft observe --kubernetes', { timeout: 30_000 }, () => {
     expect(bad.status).toBe(400);
   });
 
+  it('colours verdicts when asked, and looks for agents where it is told', async () => {
+    const text = (await observe('--color', 'always')).stdout.split('\n');
+    expect(text[0]).toContain('\x1b[32mALLOWED\x1b[0m');
+    expect(text[1]).toContain('\x1b[31mDENIED \x1b[0m');
+    expect((await observe('--color', 'never')).stdout).not.toContain('\x1b');
+    const elsewhere = await observe('--agent-namespace', 'mesh');
+    expect(elsewhere.stderr).toContain(
+      'no running weft agent in namespace mesh (pods labelled app.kubernetes.io/name=weft,app.kubernetes.io/component=agent)',
+    );
+  });
+
   it('filters exactly and keeps the last N', async () => {
     const r = await observe('--from-namespace', 'other', '--last', '1', '-o', 'json');
     expect(
