@@ -90,8 +90,9 @@ demo: build
 # nginx mTLS proxy pair and the splice, with wrk and nginx from apt (scripts/bench-deps.sh);
 # writes docs/benchmarks.md and docs/benchmarks.svg. Then policy compile time
 # (docs/benchmarks-policy.md), and the HBONE proxy pair's CPU per byte
-# (docs/benchmarks-hbone.md), the L7 engine's rows (docs/benchmarks-l7.md), retries and their
-# budget (docs/benchmarks-retries.md), and the agent
+# (docs/benchmarks-hbone.md), the L7 engine's rows (docs/benchmarks-l7.md) and what telemetry
+# costs them (its section there, bench/telemetry-ab.ts), retries and their budget
+# (docs/benchmarks-retries.md), and the agent
 # upgrade's handover time and stall (docs/benchmarks-upgrade.md and its benchmarks.md section).
 bench: build
 	@bash scripts/bench-deps.sh
@@ -100,6 +101,7 @@ bench: build
 	@node bench/hbone-cpu.ts
 	@node bench/l7.ts
 	@node bench/retries.ts
+	@node bench/telemetry-ab.ts
 	@node bench/upgrade.ts
 
 # Every fuzz target with 1,000,000 generated inputs (WEFT_FUZZ_RUNS to change); not in

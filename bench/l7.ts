@@ -22,6 +22,7 @@ import { processTree } from './cpu.ts';
 import { makeNginxCerts } from './nginx-certs.ts';
 import { appConf, clientProxyConf, serverProxyConf } from './nginx-conf.ts';
 import { findCommand } from './pod-exec.ts';
+import { withTelemetrySection } from './telemetry-report.ts';
 import { parseWrk, wrkArgs } from './wrk.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_L7_SECONDS ?? 3);
@@ -383,7 +384,9 @@ ${lines.join('\n')}
 parsed and balanced over the Service's endpoints; its ratio is to the L4 HBONE row.
 `;
     // A subset is for tuning: the page keeps the full matrix.
-    if (!only) writeFileSync(join(import.meta.dirname, '..', 'docs', 'benchmarks-l7.md'), md);
+    // The telemetry cost section (bench/telemetry-ab.ts) stays as it was written.
+    const page = join(import.meta.dirname, '..', 'docs', 'benchmarks-l7.md');
+    if (!only) writeFileSync(page, withTelemetrySection(md, readFileSync(page, 'utf8')));
     process.stdout.write(md);
   } finally {
     for (const c of children) {

@@ -1,137 +1,325 @@
-// What a connection's telemetry costs: new connections per second through the
-// mesh (client on node-1 to server on node-2 over HBONE, and a server on the same
-// node through the in-process hand-off), with this tree's agents and with the
-// agents of another tree (default: where this branch left main, so that only this
-// branch's changes differ; exported to a temporary directory and run with this
-// tree's node_modules and build, whose BPF objects must match its layout). Rounds
-// alternate (A, B, A, B) so both see the same machine.
-//   node bench/telemetry-ab.ts [rounds] [seconds]     (WEFT_AB_REF=<git ref>)
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// What the agent's telemetry costs a proxied HTTP request, A/B in one run:
+// metrics on (the default) against off, tracing at 1% sampling against metrics
+// alone, the access log against metrics alone (targets in telemetry-report.ts).
+// Each configuration is a proxy process of its own (this file, `serve`), built
+// from the agent's code on loopback addresses of its own (test/support/l7-mesh.ts):
+// the client's node proxy with the L7 engine, an outbound route, HBONE to the
+// server's node proxy, which authorizes each request (an inbound L7 rule) and
+// hands it to nginx. wrk drives each in turn, rounds rotating the order. Writes
+// the "What telemetry costs" section of docs/benchmarks-l7.md.
+//   node bench/telemetry-ab.ts                 (WEFT_BENCH_TELEMETRY_ROUNDS, _SECONDS)
+//   node bench/telemetry-ab.ts serve CONFIG TAG APP_PORT OTLP_URL LOG_FILE   (one proxy)
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { emptyPolicy } from '../agent/src/compile/policy.ts';
+import type { AuthorizationPolicy } from '../agent/src/state/authz-types.ts';
+import type { RequestRecord } from '../agent/src/telemetry/index.ts';
+import {
+  AccessLogWriter,
+  AgentMetrics,
+  accessLogDestination,
+  observers,
+  ProxyStats,
+  requestSinks,
+  startTracing,
+} from '../agent/src/telemetry/index.ts';
+import { l7Mesh, type MeshTelemetry } from '../test/support/l7-mesh.ts';
+import { portRoutes, rule } from '../test/support/routes.ts';
+import { processTree } from './cpu.ts';
+import { currentLoad, describeMachine } from './machine.ts';
+import { appConf } from './nginx-conf.ts';
+import { findCommand } from './pod-exec.ts';
+import {
+  CONFIGS,
+  type Config,
+  ROWS,
+  rowResults,
+  type Sample,
+  telemetrySection,
+  withTelemetrySection,
+} from './telemetry-report.ts';
+import { parseWrk, wrkArgs } from './wrk.ts';
 
-const rounds = Number(process.argv[2] ?? 2);
-const seconds = Number(process.argv[3] ?? 5);
-const here = new URL('..', import.meta.url).pathname;
-const ref =
-  process.env.WEFT_AB_REF ??
-  execFileSync('git', ['-C', here, 'merge-base', 'HEAD', 'main'], { encoding: 'utf8' })
-    .trim()
-    .slice(0, 10);
+const ROUNDS = Number(process.env.WEFT_BENCH_TELEMETRY_ROUNDS ?? 5);
+const SECONDS = Number(process.env.WEFT_BENCH_TELEMETRY_SECONDS ?? 3);
+const APP = 18090;
+const SCRAPE_MS = 5000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const manifests = `apiVersion: v1
-kind: Namespace
-metadata: {name: bench, labels: {weft.dev/mesh: enabled}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: bench, labels: {app: client}}
-spec: {nodeName: node-1, serviceAccountName: client, containers: [{name: app}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: far, namespace: bench, labels: {app: far}}
-spec: {nodeName: node-2, serviceAccountName: far, containers: [{name: app}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: near, namespace: bench, labels: {app: near}}
-spec: {nodeName: node-1, serviceAccountName: near, containers: [{name: app}]}
-`;
-
-const echo = `
-import net from 'node:net';
-net.createServer({ noDelay: true }, (s) => { s.pipe(s); s.on('error', () => {}); })
-  .listen(9000, '0.0.0.0', () => console.log('listening'));
-`;
-
-const connectLoop = (host: string, ms: number) => `
-import net from 'node:net';
-const t0 = performance.now(); let count = 0;
-const next = () => {
-  if (performance.now() - t0 > ${ms}) { console.log(JSON.stringify({ count, seconds: (performance.now() - t0) / 1000 })); return; }
-  const s = net.connect({ host: '${host}', port: 9000, noDelay: true }, () => s.write('x'));
-  s.once('data', () => { count++; s.destroy(); next(); });
-  s.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); });
-};
-next();
-`;
-
-/** The other tree: `git archive` of ref, sharing this tree's node_modules, build and tools. */
-function otherTree(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-ab-'));
-  execFileSync('sh', ['-c', `git -C '${here}' archive '${ref}' | tar -x -C '${dir}'`]);
-  for (const d of ['node_modules', 'build', '.tools']) symlinkSync(join(here, d), join(dir, d));
-  return dir;
-}
-
-interface Result {
-  far: number;
-  near: number;
-}
-
-async function measure(tree: string, name: string): Promise<Result> {
-  const { Sandbox, teardown } = (await import(
-    join(tree, 'agent/src/sandbox/sandbox.ts')
-  )) as typeof import('../agent/src/sandbox/sandbox.ts');
-  teardown(name);
-  const dir = mkdtempSync(join(tmpdir(), 'weft-ab-m-'));
-  writeFileSync(join(dir, 'cluster.yaml'), manifests);
-  const sandbox = await Sandbox.up({ name, nodes: 2, manifests: dir });
-  const pod = (key: string) => {
-    const p = sandbox.state.pods.find((x) => x.key === `bench/${key}`)!;
-    return { netnsPath: p.netns, cgroupDir: p.cgroup, ip: p.ip };
+/** The agent's telemetry as `weft agent` wires it for one configuration. */
+async function telemetryOf(
+  config: Config,
+  otlp: string,
+  logFile: string,
+  linesPerSecond?: number,
+): Promise<MeshTelemetry> {
+  if (config === 'off') return { observer: null };
+  const metrics = new AgentMetrics({ node: 'bench', tables: () => emptyPolicy });
+  // weft's own families read a status document when scraped: a node's, without workloads.
+  const stats = new ProxyStats();
+  metrics.bind({
+    ready: () => true,
+    status: () => ({
+      node: 'bench',
+      layoutVersion: 1,
+      snapshotVersion: 1,
+      workloads: [],
+      proxy: { outbound: stats.outbound, inbound: stats.inbound },
+      mtls: true,
+      identities: [],
+      rejected: [],
+    }),
+  });
+  // A Prometheus scrape every few seconds, as a real one would.
+  setInterval(() => void metrics.render(), SCRAPE_MS).unref();
+  if (config === 'metrics') return { observer: metrics.tcp, requests: metrics.requests };
+  if (config === 'tracing') {
+    const tracing = await startTracing('bench', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.01',
+    });
+    return { observer: metrics.tcp, requests: metrics.requests, tracing };
+  }
+  const lines = new AccessLogWriter(
+    accessLogDestination(logFile),
+    linesPerSecond ? { linesPerSecond } : {},
+  );
+  return {
+    observer: observers(metrics.tcp, lines) ?? null,
+    requests: requestSinks(metrics.requests, lines) ?? null,
   };
-  const servers = ['far', 'near'].map((k) => spawnInPod(pod(k), echo));
-  try {
-    await new Promise((r) => setTimeout(r, 1500)); // servers listening, certificates issued
-    const rate = async (to: string) => {
-      const r = lastJson<{ count: number; seconds: number }>(
-        await runInPod(
-          pod('client'),
-          connectLoop(pod(to).ip, seconds * 1000),
-          seconds * 1000 + 20_000,
-        ),
-      );
-      return r.count / r.seconds;
+}
+
+/** One proxy: prints its listening address as JSON, serves until killed. */
+async function serve(config: Config, tag: number, otlp: string, logFile: string): Promise<void> {
+  const m = await l7Mesh(tag, {
+    echo: false,
+    telemetry: await telemetryOf(config, otlp, logFile),
+  });
+  const remote = m.pods.remote2!;
+  m.setTables(
+    {},
+    {
+      byVip: new Map([
+        [
+          `${m.vip}:82`,
+          portRoutes('shop/app', 82, [
+            rule({
+              backends: [
+                {
+                  service: 'shop/app',
+                  endpoints: [{ ip: remote.ip, port: APP, pod: remote.key }],
+                },
+              ],
+            }),
+          ]),
+        ],
+      ]),
+      inboundProtocol: new Map(),
+    },
+  );
+  const getOnly: AuthorizationPolicy = {
+    namespace: 'shop',
+    name: 'get-only',
+    apiVersion: 'security.istio.io/v1',
+    action: 'ALLOW',
+    selector: { matchLabels: { app: 'remote2' } },
+    rules: [
+      {
+        to: [
+          {
+            ports: [],
+            notPorts: [],
+            methods: ['GET'],
+            notMethods: [],
+            paths: [],
+            notPaths: [],
+            hosts: [],
+            notHosts: [],
+          },
+        ],
+      },
+    ],
+  };
+  m.setAuthorization([getOnly]);
+  process.stdout.write(`${JSON.stringify(await m.address(82))}\n`);
+  // An exit on SIGTERM, so `node --cpu-prof` writes its profile.
+  process.once('SIGTERM', () => process.exit(0));
+}
+
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function wrk(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('wrk', wrkArgs({ url, connections: 8, seconds: SECONDS }), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    c.stdout.on('data', (d) => {
+      out += d;
+    });
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}`))));
+  });
+}
+
+async function measure(p: { pid: number; url: string }): Promise<Sample> {
+  const c0 = cpuMs(p.pid);
+  const w = parseWrk(await wrk(p.url));
+  if (w.non2xx > 0) throw new Error(`${p.url}: ${w.non2xx} answers outside 2xx`);
+  return { rps: w.requestsPerSec, cpuMsPer1k: ((cpuMs(p.pid) - c0) / w.requests) * 1000 };
+}
+
+/** One request as each proxy reports it: the client's node and the server's. */
+const record = (reporter: 'source' | 'destination'): RequestRecord => ({
+  reporter,
+  sourcePod: 'shop/client',
+  destinationPod: 'shop/remote2',
+  sourcePrincipal: 'spiffe://cluster.local/ns/shop/sa/client',
+  destinationPrincipal: 'spiffe://cluster.local/ns/shop/sa/server',
+  destinationService: 'shop/app',
+  route: 'HTTPRoute shop/app 0',
+  protocol: 'http',
+  method: 'GET',
+  path: '/',
+  authority: '127.91.1.100:82',
+  status: 200,
+  responseFlags: '',
+  mtls: true,
+  start: Date.now(),
+  durationMs: 1.5,
+  requestBytes: 0,
+  responseBytes: 66,
+});
+
+/**
+ * CPU µs the telemetry of one configuration adds to one request on both proxies,
+ * beyond what `base` adds: each proxy's span started and ended, its record given
+ * to the sinks. In one tight loop, so the figure does not move with the machine's
+ * load as throughput does. The access log writes every line (no per-second cap).
+ */
+async function hookMicros(config: Config, base: Config, otlp: string, dir: string) {
+  const cost = async (c: Config) => {
+    const t = await telemetryOf(c, otlp, join(dir, `loop-${c}.log`), Number.MAX_SAFE_INTEGER);
+    await sleep(200); // the access log's file open
+    const src = record('source');
+    const dst = record('destination');
+    const once = () => {
+      const a = t.tracing?.start('source', undefined, src.start);
+      t.requests?.request(src);
+      a?.end(src);
+      const b = t.tracing?.start('destination', a?.traceparent, dst.start);
+      t.requests?.request(dst);
+      b?.end(dst);
     };
-    await rate('far'); // warm-up (JIT, HBONE session)
-    return { far: await rate('far'), near: await rate('near') };
+    for (let i = 0; i < 5000; i++) once();
+    const n = 50_000;
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) once();
+    const used = process.cpuUsage(c0);
+    await t.tracing?.shutdown();
+    return (used.user + used.system) / n;
+  };
+  return (await cost(config)) - (await cost(base));
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-telemetry-'));
+  const children: ChildProcess[] = [];
+  // The OTLP receiver: takes the spans and forgets them.
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('{}'));
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  try {
+    writeFileSync(join(dir, 'nginx.conf'), appConf({ dir }, APP));
+    const nginx = spawn(
+      findCommand('nginx') ?? 'nginx',
+      ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
+      { stdio: 'ignore' },
+    );
+    children.push(nginx);
+    const proxies = new Map<Config, { pid: number; url: string }>();
+    for (const [i, config] of CONFIGS.entries()) {
+      const child = spawn(
+        process.execPath,
+        [
+          import.meta.filename,
+          'serve',
+          config,
+          String(91 + i),
+          otlp,
+          join(dir, `access-${config}.log`),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      children.push(child);
+      const addr = await new Promise<{ host: string; port: number }>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(JSON.parse(out));
+        });
+        child.once('exit', (code) => reject(new Error(`${config} proxy exited (${code})`)));
+      });
+      proxies.set(config, { pid: child.pid!, url: `http://${addr.host}:${addr.port}/` });
+    }
+    await sleep(300);
+    // Warm-up: sessions, pools and the JIT, before anything counts.
+    for (const p of proxies.values()) await measure(p);
+    const rounds: Record<Config, Sample>[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const got = {} as Record<Config, Sample>;
+      for (let i = 0; i < CONFIGS.length; i++) {
+        const config = CONFIGS[(i + round) % CONFIGS.length]!;
+        got[config] = await measure(proxies.get(config)!);
+        process.stderr.write(
+          `round ${round + 1} ${config}: ${Math.round(got[config].rps)} req/s, ${got[config].cpuMsPer1k.toFixed(1)} ms CPU / 1k\n`,
+        );
+      }
+      rounds.push(got);
+    }
+    if (!existsSync(join(dir, 'access-access.log')))
+      throw new Error('the access log configuration wrote no file');
+    const hooks = {} as Record<Config, number>;
+    for (const r of ROWS) hooks[r.config] = await hookMicros(r.config, r.base, otlp, dir);
+    machine.loadEnd = currentLoad();
+    const figures = { machine, seconds: SECONDS, rounds, hookMicros: hooks };
+    const section = telemetrySection(figures);
+    const page = new URL('../docs/benchmarks-l7.md', import.meta.url);
+    writeFileSync(page, withTelemetrySection(readFileSync(page, 'utf8'), section));
+    process.stdout.write(section);
+    const missed = rowResults(figures).filter((r) => !r.met);
+    if (missed.length) process.stderr.write(`missed: ${missed.map((r) => r.label).join('; ')}\n`);
   } finally {
-    for (const s of servers) s.kill('SIGKILL');
-    await sandbox.down();
+    for (const c of children)
+      for (const pid of c.pid ? processTree(c.pid) : [])
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+    receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const other = otherTree();
-const results: { tree: string; far: number; near: number }[] = [];
-try {
-  for (let i = 0; i < rounds; i++) {
-    for (const [label, tree, name] of [
-      [ref, other, 'abref'],
-      ['this tree', here, 'abthis'],
-    ] as const) {
-      const r = await measure(tree, name);
-      results.push({ tree: label, ...r });
-      console.log(
-        `${label.padEnd(10)} HBONE ${r.far.toFixed(0).padStart(5)} conn/s   same node ${r.near.toFixed(0).padStart(5)} conn/s`,
-      );
-    }
-  }
-} finally {
-  rmSync(other, { recursive: true, force: true });
-}
-const mean = (t: string, k: 'far' | 'near') => {
-  const xs = results.filter((r) => r.tree === t).map((r) => r[k]);
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-};
-for (const k of ['far', 'near'] as const) {
-  const a = mean(ref, k);
-  const b = mean('this tree', k);
-  console.log(
-    `${k === 'far' ? 'HBONE    ' : 'same node'}: ${ref} ${a.toFixed(0)}, this tree ${b.toFixed(0)} conn/s (${(((b - a) / a) * 100).toFixed(1)}%)`,
-  );
+if (process.argv[2] === 'serve') {
+  const [config, tag, otlp, logFile] = process.argv.slice(3);
+  if (!CONFIGS.includes(config as Config)) throw new Error(`serve: no configuration ${config}`);
+  await serve(config as Config, Number(tag), otlp!, logFile!);
+} else {
+  await main();
+  process.exit(0);
 }

@@ -2,6 +2,7 @@
 // docs/benchmarks.md. Pure: figures in, text out. The section sits between two
 // marker comments, so the matrix (bench/run.ts) keeps it when it rewrites the page.
 import type { Machine } from './machine.ts';
+import { markers, withSection } from './sections.ts';
 import { median } from './stats.ts';
 
 export interface UpgradeFigures {
@@ -15,8 +16,7 @@ export interface UpgradeFigures {
   loaded: { ms: number; opened: number; broken: number; refused: number; stallMs: number }[];
 }
 
-const BEGIN = '<!-- upgrade bench: begin -->';
-const END = '<!-- upgrade bench: end -->';
+const { begin: BEGIN, end: END } = markers('upgrade');
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const list = (xs: number[]) => xs.map(s).join(', ');
@@ -61,12 +61,5 @@ ${section(f)}`;
 
 /** page with its upgrade section replaced by (or, if it has none, followed by) upgradeMd's. */
 export function withUpgradeSection(page: string, upgradeMd: string): string {
-  const from = upgradeMd.indexOf(BEGIN);
-  const to = upgradeMd.indexOf(END);
-  if (from < 0 || to < 0) return page;
-  const block = upgradeMd.slice(from, to + END.length);
-  const a = page.indexOf(BEGIN);
-  const b = page.indexOf(END);
-  if (a >= 0 && b > a) return page.slice(0, a) + block + page.slice(b + END.length);
-  return `${page.trimEnd()}\n\n${block}\n`;
+  return withSection(page, upgradeMd, 'upgrade');
 }

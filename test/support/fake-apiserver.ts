@@ -7,7 +7,13 @@
 // defaulting. Tests drive it (apply, remove, compact, outage) and point the
 // real @kubernetes/client-node at it.
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -348,6 +354,10 @@ export class FakeApiServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://x');
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:]+):(\d+)\/proxy(\/.*)?$/.exec(
+      url.pathname,
+    );
+    if (req.method === 'GET' && proxy) return this.podProxy(proxy, url.search, res);
     if (req.method === 'POST' && url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews') {
       void this.body(req).then((b) => this.tokenReview(b, res));
       return;
@@ -379,10 +389,40 @@ export class FakeApiServer {
     return m[1];
   }
 
+  /**
+   * The pod proxy subresource (`pods/NAME:PORT/proxy/PATH`), GET only: forwards to
+   * the pod's status.podIP and the port over plain HTTP and relays the answer, as the
+   * API server does; 503 when the pod has no IP or does not answer.
+   */
+  private podProxy(m: RegExpExecArray, search: string, res: ServerResponse): void {
+    const pod = this.objects(RESOURCES.find((r) => r.plural === 'pods')!).get(`${m[1]}/${m[2]}`);
+    if (!pod) return this.status(res, 404, 'NotFound', `pods "${m[2]}" not found`);
+    const ip = pod.status?.podIP;
+    if (!ip) return this.status(res, 503, 'ServiceUnavailable', `pod ${m[2]} has no IP`);
+    const up = request(
+      { host: ip, port: Number(m[3]), path: `${m[4] ?? '/'}${search}`, timeout: 5000 },
+      (a) => {
+        res.writeHead(a.statusCode ?? 502, { 'content-type': a.headers['content-type'] ?? '' });
+        a.pipe(res);
+      },
+    );
+    up.on('timeout', () => up.destroy(new Error('timed out')));
+    up.on('error', (e) =>
+      this.status(res, 503, 'ServiceUnavailable', `error trying to reach ${m[2]}: ${e.message}`),
+    );
+    up.end();
+  }
+
   private list(r: Route, url: URL, res: ServerResponse): void {
     const nodeName = this.nodeSelector(url);
+    // labelSelector: equality terms only (a=b,c=d).
+    const labels = (url.searchParams.get('labelSelector') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((t) => t.split('='));
     const items = [...this.objects(r.res).values()]
       .filter((o) => this.matches({ namespace: r.namespace, nodeName }, o))
+      .filter((o) => labels.every(([k, v]) => o.metadata.labels?.[k!] === v))
       .map((o) => {
         // Items of a list carry no kind/apiVersion on the wire, as with a real server.
         const { kind: _k, apiVersion: _a, ...rest } = o;

@@ -67,11 +67,19 @@ export interface L7Mesh {
   close(): Promise<void>;
 }
 
-/** With `echo: false` the pods have no echo servers (a benchmark brings its own apps); `rand` feeds the engine's draws. */
+/** Telemetry for both sides, as the agent wires it: metrics, the access log, traces. */
+export type MeshTelemetry = Pick<ConnectionSinks, 'observer' | 'requests' | 'tracing'>;
+
+/**
+ * With `echo: false` the pods have no echo servers (a benchmark brings its own apps).
+ * With `telemetry`, the engine and the HBONE servers report to it instead of `records`;
+ * `rand` feeds the engine's draws.
+ */
 export async function l7Mesh(
   tag: number,
-  o: { echo?: boolean; rand?: () => number } = {},
+  o: { echo?: boolean; telemetry?: MeshTelemetry; rand?: () => number } = {},
 ): Promise<L7Mesh> {
+  const telemetry = o.telemetry;
   const base = `127.${tag}.${(process.pid % 250) + 1}`;
   const clientIP = `${base}.1`;
   const vip = `${base}.100`;
@@ -140,7 +148,7 @@ export async function l7Mesh(
           netnsPath: SELF,
           podIP: ip,
           trustDomain: 'cluster.local',
-          sinks: sinksOf(new DirectionStats()),
+          sinks: sinksOf(new DirectionStats(), telemetry),
           identity: SERVER_ID,
           pool: sockets,
           report: () => {},
@@ -160,7 +168,9 @@ export async function l7Mesh(
   const hbone = new HbonePool(sockets, () => ctx);
   const records: RequestRecord[] = [];
   const engine = new L7Engine({
-    sink: { request: (r) => records.push(r) },
+    ...(telemetry
+      ? { sink: telemetry.requests ?? undefined, tracing: telemetry.tracing ?? null }
+      : { sink: { request: (r: RequestRecord) => records.push(r) } }),
     ...(o.rand ? { rand: o.rand } : {}),
   });
   let tables: ProxyTables = {
@@ -181,7 +191,7 @@ export async function l7Mesh(
     podIP: clientIP,
     podIPs: [clientIP],
     identity: CLIENT_ID,
-    sinks: sinksOf(stats),
+    sinks: sinksOf(stats, telemetry),
     lookup: () => ({ ip: vip, port }),
     balancer: new Balancer(),
     pool: sockets,
@@ -235,7 +245,14 @@ export async function l7Mesh(
   };
 }
 
-/** A connection record's sinks over these counters (no metrics, no registry). */
-function sinksOf(stats: DirectionStats): ConnectionSinks {
-  return { stats, log: new AccessLog(), observer: null, registry: null };
+/** A connection record's sinks over these counters (no registry; telemetry when given). */
+function sinksOf(stats: DirectionStats, t?: MeshTelemetry): ConnectionSinks {
+  return {
+    stats,
+    log: new AccessLog(),
+    observer: t?.observer ?? null,
+    registry: null,
+    requests: t?.requests ?? null,
+    tracing: t?.tracing ?? null,
+  };
 }

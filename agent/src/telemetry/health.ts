@@ -2,6 +2,8 @@
 //   :15021 /healthz/live   200 while the process serves requests
 //          /healthz/ready  200 once the agent has its initial cluster state, else 503
 //   :15020 /metrics        the process's metrics (metrics.ts, issuer-metrics/)
+//          /flows?since=N  the agent's flows after sequence number N, as JSON (what
+//                          `weft observe --kubernetes` reads through the API server)
 // Both ports may be the same server; either may be off.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +12,8 @@ export interface HealthSource {
   ready(): boolean;
   /** The Prometheus exposition; rejects when there is nothing to count yet. */
   metrics?(): Promise<string>;
+  /** The flows after a sequence number (the agent's flow log), served beside the metrics. */
+  flows?(since: number): unknown[];
 }
 
 export interface HealthOptions {
@@ -29,6 +33,11 @@ function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }
     if (serve.health && path === '/healthz/live') return text(200, 'ok\n');
     if (serve.health && path === '/healthz/ready') {
       return src.ready() ? text(200, 'ready\n') : text(503, 'initial cluster state not synced\n');
+    }
+    if (serve.metrics && path === '/flows' && src.flows) {
+      const since = new URL(req.url ?? '/', 'http://x').searchParams.get('since') ?? '0';
+      if (!/^\d{1,15}$/.test(since)) return text(400, 'since: a sequence number\n');
+      return text(200, JSON.stringify(src.flows(Number(since))), 'application/json');
     }
     if (serve.metrics && path === '/metrics' && src.metrics) {
       src.metrics().then(

@@ -4,9 +4,10 @@
 // finished HTTP or gRPC request (the RequestSink). Labels name workloads, never
 // pods or addresses; each label set is found once and kept, and past the bound
 // new label sets are folded into one `overflow` set (and counted).
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { PolicyTables } from '../tables/index.ts';
 import type { ByteCounts, Connection, ConnectionObserver } from './connection.ts';
+import { type HistogramSeries, observe, PlainHistogram } from './plain-histogram.ts';
 import type { RequestRecord, RequestSink } from './request-record.ts';
 import { UNKNOWN, type WorkloadLabels, workloadLabels } from './workload-labels.ts';
 
@@ -61,11 +62,13 @@ interface TcpSeries {
   received: number;
 }
 
+/** One request label set, as plain numbers for the same reason (read when scraped). */
 interface RequestSeries {
-  total: Counter.Internal;
-  duration: Histogram.Internal<string>;
-  requestBytes: Histogram.Internal<string>;
-  responseBytes: Histogram.Internal<string>;
+  readonly labels: Labels;
+  total: number;
+  readonly duration: HistogramSeries;
+  readonly requestBytes: HistogramSeries;
+  readonly responseBytes: HistogramSeries;
 }
 
 export interface IstioOptions {
@@ -81,10 +84,9 @@ const flagOf = (f: string) => (f === '' ? '-' : f);
 
 export class IstioMetrics implements ConnectionObserver, RequestSink {
   private readonly req: {
-    total: Counter<string>;
-    duration: Histogram<string>;
-    requestBytes: Histogram<string>;
-    responseBytes: Histogram<string>;
+    duration: PlainHistogram;
+    requestBytes: PlainHistogram;
+    responseBytes: PlainHistogram;
   };
   private readonly overflowed: Counter<string>;
   private readonly tcpSeries = new Map<string, TcpSeries>();
@@ -98,12 +100,6 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
     const registers = [registry];
     const counter = (name: string, help: string, labelNames: readonly string[]) =>
       new Counter({ name, help, labelNames, registers });
-    const histogram = (
-      name: string,
-      help: string,
-      labelNames: readonly string[],
-      buckets: number[],
-    ) => new Histogram({ name, help, labelNames, buckets, registers });
     const series = this.tcpSeries;
     const tcpCounter = (name: string, help: string, pick: (s: TcpSeries) => number) =>
       new Counter({
@@ -129,24 +125,34 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
       'Bytes received from the source (the request direction), counted when the connection closes.',
       (s) => s.received,
     );
+    const requests = this.requestSeries;
+    new Counter({
+      name: 'istio_requests_total',
+      help: 'HTTP and gRPC requests.',
+      labelNames: REQUEST_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of requests.values()) this.inc(s.labels, s.total);
+      },
+    });
     this.req = {
-      total: counter('istio_requests_total', 'HTTP and gRPC requests.', REQUEST_LABELS),
-      duration: histogram(
+      duration: new PlainHistogram(
+        registry,
         'istio_request_duration_milliseconds',
         'Request duration, first byte in to last byte out.',
-        REQUEST_LABELS,
         DURATION_BUCKETS,
       ),
-      requestBytes: histogram(
+      requestBytes: new PlainHistogram(
+        registry,
         'istio_request_bytes',
         'Request body sizes.',
-        REQUEST_LABELS,
         BYTES_BUCKETS,
       ),
-      responseBytes: histogram(
+      responseBytes: new PlainHistogram(
+        registry,
         'istio_response_bytes',
         'Response body sizes.',
-        REQUEST_LABELS,
         BYTES_BUCKETS,
       ),
     };
@@ -172,10 +178,10 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
 
   request(r: RequestRecord): void {
     const s = this.requestOf(r);
-    s.total.inc();
-    s.duration.observe(r.durationMs);
-    s.requestBytes.observe(r.requestBytes);
-    s.responseBytes.observe(r.responseBytes);
+    s.total++;
+    observe(s.duration, r.durationMs);
+    observe(s.requestBytes, r.requestBytes);
+    observe(s.responseBytes, r.responseBytes);
   }
 
   private pod(key: string | null | undefined): WorkloadLabels {
@@ -284,10 +290,11 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
 
   private requestFor(l: Labels): RequestSeries {
     return {
-      total: this.req.total.labels(l),
-      duration: this.req.duration.labels(l),
-      requestBytes: this.req.requestBytes.labels(l),
-      responseBytes: this.req.responseBytes.labels(l),
+      labels: l,
+      total: 0,
+      duration: this.req.duration.series(l),
+      requestBytes: this.req.requestBytes.series(l),
+      responseBytes: this.req.responseBytes.series(l),
     };
   }
 

@@ -9,6 +9,7 @@
 //   forward the request with `traceparent: span.traceparent` (the app's child
 //   span, or the next proxy's, links to this one), then, when the request is done,
 //   span.end(record) with the same RequestRecord the RequestSink gets.
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import type { RequestRecord } from './request-record.ts';
 
 /** One request's span, between its start and the RequestRecord that ends it. */
@@ -30,13 +31,15 @@ export interface RequestTracing {
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
 
 /** A W3C traceparent's parts, or undefined when it is malformed or all zeros. */
 export function parseTraceparent(
   tp: string | undefined,
 ): { traceId: string; spanId: string; flags: number } | undefined {
   const m = tp ? TRACEPARENT.exec(tp.trim()) : null;
-  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
+  if (!m || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return undefined;
   return { traceId: m[1]!, spanId: m[2]!, flags: Number.parseInt(m[3]!, 16) };
 }
 
@@ -57,6 +60,35 @@ function tracesUrl(env: Env): string {
   return `${env.OTEL_EXPORTER_OTLP_ENDPOINT!.replace(/\/+$/, '')}/v1/traces`;
 }
 
+type SdkTrace = typeof import('@opentelemetry/sdk-trace-base');
+
+/**
+ * The sampler OTEL_TRACES_SAMPLER[_ARG] name, read from `env` (the SDK would read
+ * process.env and fall back to always-on on a typo; a wrong value is an error here).
+ */
+export function samplerOf(sdk: SdkTrace, env: Env): Sampler {
+  const name = env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_always_on';
+  const ratio = () => {
+    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+    const p = arg ? Number(arg) : 1;
+    if (!(p >= 0 && p <= 1))
+      throw new Error(`OTEL_TRACES_SAMPLER_ARG: a ratio from 0 to 1, not ${JSON.stringify(arg)}`);
+    return new sdk.TraceIdRatioBasedSampler(p);
+  };
+  const roots: Record<string, () => Sampler> = {
+    always_on: () => new sdk.AlwaysOnSampler(),
+    always_off: () => new sdk.AlwaysOffSampler(),
+    traceidratio: ratio,
+  };
+  const parentBased = name.startsWith('parentbased_');
+  const root = roots[parentBased ? name.slice('parentbased_'.length) : name];
+  if (!root)
+    throw new Error(
+      `OTEL_TRACES_SAMPLER: one of always_on, always_off, traceidratio and their parentbased_ forms, not ${JSON.stringify(name)}`,
+    );
+  return parentBased ? new sdk.ParentBasedSampler({ root: root() }) : root();
+}
+
 /** Spans waiting for export at most; more are dropped (the SDK's batch processor). */
 export const MAX_QUEUED_SPANS = 2048;
 
@@ -71,9 +103,11 @@ export async function startTracing(
 ): Promise<RequestTracing | null> {
   if (!tracingWanted(env)) return null;
   const api = await import('@opentelemetry/api');
-  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const sdk = await import('@opentelemetry/sdk-trace-base');
+  const { BasicTracerProvider, BatchSpanProcessor } = sdk;
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
   const provider = new BasicTracerProvider({
+    sampler: samplerOf(sdk, env),
     spanProcessors: [
       new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(env) }), {
         maxQueueSize: MAX_QUEUED_SPANS,

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { GraphEdge } from '../../../agent/src/cli/commands/graph.ts';
+import { formatTable } from '../../../agent/src/cli/graph/format.ts';
+import { formatSvg } from '../../../agent/src/cli/graph/svg.ts';
 import { repoRoot } from '../../../agent/src/datapath/native.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { netnsPath } from '../../../agent/src/sandbox/host.ts';
@@ -363,26 +365,30 @@ scrape_configs:
   }, 90_000);
 
   it('weft graph draws who talks to whom across both nodes, from their metrics', async () => {
-    const graph = (format: string) =>
-      spawnSync(`${repoRoot}bin/weft`, ['graph', '--sandbox', c.sandbox.state.name, '-o', format], {
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
+    const weft = (args: string[], net?: string) =>
+      spawnSync(
+        net ? 'nsenter' : `${repoRoot}bin/weft`,
+        net ? [`--net=${net}`, `${repoRoot}bin/weft`, ...args] : args,
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+    const graph = (format: string, window = '0') =>
+      weft(['graph', '--sandbox', c.sandbox.state.name, '--window', window, '-o', format]);
     const r = graph('json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const edges = JSON.parse(r.stdout) as GraphEdge[];
-    const edge = (to: string) =>
-      edges.find((e) => e.source === 'shop/client' && e.destination === to);
+    const edge = (es: GraphEdge[], to: string) =>
+      es.find((e) => e.source === 'shop/client' && e.destination === to);
     // Plain TCP to the server's Service: connections, no requests.
-    expect(edge('shop/server')).toMatchObject({
+    expect(edge(edges, 'shop/server')).toMatchObject({
       service: 'shop/server',
       requests: 0,
       connections: TCP,
       mtls: true,
+      requestsPerS: null,
     });
     // HTTP to web, to its pod and through its Service: the 503s and the refused one are errors.
-    expect(edge('shop/web')).toMatchObject({
+    expect(edge(edges, 'shop/web')).toMatchObject({
       service: 'shop/web',
       requests: OK + FAIL + DENIED + 4,
       errors: FAIL + DENIED + 1,
@@ -396,7 +402,76 @@ scrape_configs:
       expect.stringMatching(/^shop\/client\s+shop\/web\s+shop\/web\s+11\s+4\s+\d+\s+yes$/),
     );
     expect(graph('dot').stdout).toContain('"shop/client" -> "shop/server"');
-  }, 30_000);
+    expect(graph('mermaid').stdout).toMatch(/-->\|"via shop\/web<br\/>11 req, 4 err/);
+    expect(graph('svg').stdout).toContain('>shop/client</text>');
+
+    // Rates: two scrapes 8 s apart, with 10 requests (2 failing) between them (the
+    // command's first scrape is within 3.5 s of its start, even on a loaded machine).
+    const rated = spawn(
+      `${repoRoot}bin/weft`,
+      ['graph', '--sandbox', c.sandbox.state.name, '--window', '8', '-o', 'json'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    rated.stdout.on('data', (d) => {
+      out += d;
+    });
+    const exited = new Promise((res) => rated.once('exit', res));
+    await new Promise((res) => setTimeout(res, 3500));
+    const burst = lastJson<{ codes: number[] }>(
+      await runInPod(
+        c.pod('shop/client'),
+        gets(c.pod('shop/web').ip, [...Array(8).fill('/ok'), '/fail', '/fail']),
+      ),
+    );
+    expect(burst.codes.filter((x) => x === 200)).toHaveLength(8);
+    await exited;
+    const ratedEdges = JSON.parse(out) as GraphEdge[];
+    // docs/graph.svg is this graph: WEFT_GRAPH_SVG=docs/graph.svg when running this file.
+    if (process.env.WEFT_GRAPH_SVG) {
+      writeFileSync(process.env.WEFT_GRAPH_SVG, formatSvg(ratedEdges, 'weft graph --window 8'));
+      console.log(formatTable(ratedEdges));
+    }
+    const web = edge(ratedEdges, 'shop/web')!;
+    expect(Math.round(web.requestsPerS! * 8)).toBe(10);
+    expect(web.errorRatio).toBeCloseTo(0.2);
+    expect(web.p99Ms).toBeGreaterThan(0);
+
+    // --watch: a graph every second, rates over the second before; --count ends it.
+    const watched = weft([
+      'graph',
+      '--sandbox',
+      c.sandbox.state.name,
+      '--watch',
+      '1',
+      '--count',
+      '2',
+      '-o',
+      'json',
+    ]);
+    expect(watched.status).toBe(0);
+    const frames = watched.stdout.trim().split('\n').filter(Boolean);
+    expect(frames).toHaveLength(2);
+    expect(edge(JSON.parse(frames[1]!) as GraphEdge[], 'shop/web')?.requestsPerS).toBe(0);
+
+    // From the Prometheus server instead: PromQL's increase over the window.
+    const fromProm = weft(
+      ['graph', '--prometheus', 'http://127.0.0.1:9090', '--window', '300', '-o', 'json'],
+      underlay,
+    );
+    expect(fromProm.stderr).toBe('');
+    const p = edge(JSON.parse(fromProm.stdout) as GraphEdge[], 'shop/web')!;
+    expect(p).toMatchObject({ service: 'shop/web', mtls: true });
+    expect(p.requestsPerS).toBeGreaterThan(0);
+    // Its p99 is what histogram_quantile says of the same buckets.
+    const q = query(
+      'histogram_quantile(0.99, sum by (le) (increase(istio_request_duration_milliseconds_bucket{reporter="destination", source_workload="client", destination_workload="web"}[300s])))',
+    );
+    expect(p.p99Ms! / Number(q[0]!.value[1])).toBeCloseTo(1, 1);
+    const bad = weft(['graph', '--prometheus', 'http://127.0.0.1:1', '--window', '60']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('no Prometheus answers at http://127.0.0.1:1');
+  }, 60_000);
 
   it('weft observe shows each carried connection when it opens and when it ends, on both nodes', () => {
     const r = spawnSync(
@@ -425,5 +500,32 @@ scrape_configs:
     expect(flows.findIndex((f) => f.event === 'open')).toBeLessThan(
       flows.findIndex((f) => f.event === 'end'),
     );
+    // Exact filters, the last two, as YAML: the server's node's view of the last connection.
+    const y = spawnSync(
+      `${repoRoot}bin/weft`,
+      [
+        'observe',
+        '--sandbox',
+        c.sandbox.state.name,
+        '--from-pod',
+        'shop/client',
+        '--to-pod',
+        'shop/server',
+        '--since',
+        '10m',
+        '--last',
+        '2',
+        '-o',
+        'yaml',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(y.stderr).toBe('');
+    const docs = y.stdout.split(/^---$/m).filter((d) => d.trim());
+    expect(docs).toHaveLength(2);
+    expect(docs.every((d) => /\nsource: shop\/client\ndestination: shop\/server\n/.test(d))).toBe(
+      true,
+    );
+    expect(docs[1]).toMatch(/\nevent: end\n/);
   });
 });

@@ -39,6 +39,30 @@ describe('weft CLI', { timeout: 30_000 }, () => {
     expect(r.stdout).toMatch(/Usage: weft/);
   });
 
+  it('names what weft graph cannot take', () => {
+    const cases: [string[], string][] = [
+      [['-o', 'png'], 'weft: graph: -o takes table, json, dot, mermaid, svg, not png\n'],
+      [
+        ['--prometheus', 'http://p:9090', '--sandbox', 'x'],
+        'weft: graph: --prometheus reads from Prometheus, not from agents: give one\n',
+      ],
+      [
+        ['--prometheus', 'p:9090'],
+        'weft: graph: --prometheus takes an http:// or https:// URL, not p:9090\n',
+      ],
+      [['--count', '2'], 'weft: graph: --count goes with --watch\n'],
+      [
+        ['--watch', '1', '--count', '0'],
+        'weft: graph: --count takes a whole number above 0, not 0\n',
+      ],
+    ];
+    for (const [args, err] of cases) {
+      const r = weft('graph', ...args);
+      expect(r.stderr).toBe(err);
+      expect(r.status).toBe(2);
+    }
+  });
+
   it('names a bad --hbone-keepalive before the agent starts anything', () => {
     for (const bad of ['0', '0.0004', '0.05', '-1', 'ten', '', '3601']) {
       const r = weft('agent', `--hbone-keepalive=${bad}`);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseTraceparent,
   type RequestTracing,
+  samplerOf,
   startTracing,
   tracingWanted,
 } from '../../../agent/src/telemetry/tracing.ts';
@@ -113,5 +114,37 @@ describe('tracing', () => {
       'weft.reporter': 'destination',
     });
     expect(spans.find((s) => s.traceId === fresh!.traceId)?.parentSpanId).toBeFalsy();
+  });
+
+  it('samples as OTEL_TRACES_SAMPLER[_ARG] in its environment say, and refuses a value it cannot read', async () => {
+    const sdk = await import('@opentelemetry/sdk-trace-base');
+    const of = (env: Record<string, string>) => samplerOf(sdk, env).toString();
+    expect(of({})).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
+    expect(
+      of({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }),
+    ).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.01\}/);
+    expect(of({ OTEL_TRACES_SAMPLER: 'always_off' })).toBe('AlwaysOffSampler');
+    expect(() => of({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER: one of/);
+    expect(() => of({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(
+      /OTEL_TRACES_SAMPLER_ARG: a ratio from 0 to 1, not "2"/,
+    );
+  });
+
+  it('reads a W3C traceparent, and refuses a malformed or all-zero one', () => {
+    const t = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(parseTraceparent(`00-${t}-00f067aa0ba902b7-01`)).toEqual({
+      traceId: t,
+      spanId: '00f067aa0ba902b7',
+      flags: 1,
+    });
+    for (const bad of [
+      undefined,
+      '',
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `00-${t}-${'0'.repeat(16)}-01`,
+      `00-${t.toUpperCase()}-00f067aa0ba902b7-01`,
+      `01-${t}-00f067aa0ba902b7-01`,
+    ])
+      expect(parseTraceparent(bad)).toBeUndefined();
   });
 });

@@ -57,7 +57,7 @@ Options:
   --hbone-max-streams N open inbound HBONE streams the agent holds, all pods together (default 128)
   --http-body-timeout S on the L7 path, drop a request whose body sends nothing for S seconds (default 15)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
-  --metrics-port PORT   Prometheus /metrics
+  --metrics-port PORT   Prometheus /metrics, and /flows (JSON) for weft observe --kubernetes
   --log-level LEVEL     debug, info, warn or error (default info)
 
 Kubernetes:
@@ -197,7 +197,11 @@ export async function run(args: string[]): Promise<number> {
   // when the new one is ready, and by then the old one must have handed over.
   let serving = false;
   const health = await HealthServer.start(
-    { ready: () => serving && agent.ready(), metrics: () => agent.metrics!.render() },
+    {
+      ready: () => serving && agent.ready(),
+      metrics: () => agent.metrics!.render(),
+      flows: (since) => agent.flowsSince(since),
+    },
     { healthPort, metricsPort },
   );
   try {
