@@ -247,7 +247,10 @@ function forward(
       return false;
     }
     const next = pickAgain(e.balancer, src, p.view, d, ep);
-    if (!next) return false;
+    if (!next) {
+      rs.undo(e.retryCounts);
+      return false;
+    }
     rs.failed = ep;
     ep = next;
     ex.endpoint(next);

@@ -195,7 +195,10 @@ function retrying(
         return false;
       }
       const next = pickAgain(e.balancer, src, view, d, ep);
-      if (!next) return false;
+      if (!next) {
+        rs.undo(e.retryCounts);
+        return false;
+      }
       rs.failed = ep;
       ep = next;
       ex.endpoint(next);

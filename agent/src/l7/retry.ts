@@ -154,6 +154,14 @@ export class RetryState {
     return 'retry';
   }
 
+  /** A retry taken but not made (no endpoint left to send it to): given back. */
+  undo(counts: RetryCounts): void {
+    if (!this.held) return;
+    this.release();
+    this.retries--;
+    counts.retried--;
+  }
+
   /** The request ended: its retry no longer counts as outstanding. */
   release(): void {
     this.held?.release();
