@@ -243,6 +243,7 @@ function forward(
           ep,
           bodyless,
           body,
+          perTry,
           again,
           fail,
           () => finished,
@@ -427,6 +428,7 @@ function sendHttp2(
   ep: Endpoint,
   bodyless: boolean,
   body: RetryBody | undefined,
+  perTry: number,
   again: (status: number | undefined) => boolean,
   fail: (status: number, flag: string) => void,
   isFinished: () => boolean,
@@ -457,6 +459,16 @@ function sendHttp2(
   let responded = false;
   /** This attempt was given up for another: its events no longer answer. */
   let gone = false;
+  let timer: NodeJS.Timeout | undefined;
+  if (perTry > 0) {
+    timer = setTimeout(() => {
+      if (gone || isFinished()) return;
+      gone = true;
+      up.close(constants.NGHTTP2_CANCEL);
+      if (!again(504)) fail(504, 'timeout');
+    }, perTry);
+    timer.unref();
+  }
   up.on('response', (rh) => {
     if (gone) return;
     if (isFinished() || res.destroyed) return void up.close(constants.NGHTTP2_CANCEL);
@@ -490,6 +502,7 @@ function sendHttp2(
   });
   up.once('close', () => {
     pl.streams--;
+    clearTimeout(timer);
     if (gone || isFinished()) return;
     if (!responded) {
       if (again(undefined)) return;
