@@ -275,7 +275,7 @@ function forward(
     }
     const next = pickAgain(e.balancer, src, p.view, d, ep);
     if (!next) {
-      rs.undo(e.retryCounts);
+      rs.undo(e.retryCounts, Date.now());
       return false;
     }
     rs.failed = ep;

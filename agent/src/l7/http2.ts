@@ -196,7 +196,7 @@ function retrying(
       }
       const next = pickAgain(e.balancer, src, view, d, ep);
       if (!next) {
-        rs.undo(e.retryCounts);
+        rs.undo(e.retryCounts, Date.now());
         return false;
       }
       rs.failed = ep;

@@ -155,8 +155,9 @@ export class RetryState {
   }
 
   /** A retry taken but not made (no endpoint left to send it to): given back. */
-  undo(counts: RetryCounts): void {
+  undo(counts: RetryCounts, now: number): void {
     if (!this.held) return;
+    this.held.refund(now);
     this.release();
     this.retries--;
     counts.retried--;

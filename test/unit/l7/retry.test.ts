@@ -107,6 +107,14 @@ describe('RetryState', () => {
     s.release();
     expect(b.outstanding).toBe(0);
     expect(counts).toEqual({ retried: 1, budget_exhausted: 1, overflow: 0, body_too_large: 0 });
+    // Taken and not made (no endpoint to send it to): given back whole.
+    expect(s.decide(503, b, 10, 0, counts)).toBe('retry');
+    expect(b.used(0)).toBe(2);
+    s.undo(counts, 0);
+    expect(b.used(0)).toBe(1);
+    expect(b.outstanding).toBe(0);
+    expect(s.retries).toBe(1);
+    expect(counts.retried).toBe(1);
   });
 
   it('does not retry a body that outgrew the buffer', () => {
