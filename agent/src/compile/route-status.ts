@@ -1,6 +1,7 @@
 // The status conditions each route should carry per parent, from the snapshot: Accepted
 // (the parent Service and port exist) and ResolvedRefs (every backendRef and mirror leads
-// to a Service port it may reach), with the Gateway API's reasons. Pure: the issuer writes
+// to a Service port it may reach, every HTTPFault a rule names exists), with the Gateway
+// API's reasons. Pure: the issuer writes
 // them on Kubernetes and `weft status` shows them.
 
 import {

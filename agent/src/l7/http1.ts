@@ -6,7 +6,7 @@
 import { type IncomingMessage, request, type ServerResponse, STATUS_CODES } from 'node:http';
 import { constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { FaultAbort } from '../state/index.ts';
+import type { Endpoint, FaultAbort } from '../state/index.ts';
 import type { CompiledRule } from '../tables/index.ts';
 import { type Decision, endpointFor, pickAgain, ruleFor } from './decide.ts';
 import { Exchange, timeoutOf } from './exchange.ts';
@@ -230,6 +230,33 @@ function forward(
     req.once('end', () => body.end(req.rawTrailers.length > 0 ? req.trailers : undefined));
     req.once('error', () => up?.destroy());
   }
+  // A port declared HTTP/2 or gRPC: each attempt is a stream of the endpoint's session.
+  const sendH2 = p.h2
+    ? () =>
+        sendHttp2(
+          e,
+          src,
+          req,
+          res,
+          ex,
+          p,
+          ep,
+          bodyless,
+          body,
+          perTry,
+          again,
+          fail,
+          () => finished,
+          () => {
+            finished = true;
+            clearTimeout(timer);
+            rs?.release();
+          },
+          (u) => {
+            up = u as never;
+          },
+        )
+    : undefined;
   /**
    * Tries again after `status` (undefined: no answer came) on another endpoint when the
    * policy, the body and the budget allow; false leaves the answer to the caller.
@@ -247,17 +274,20 @@ function forward(
       return false;
     }
     const next = pickAgain(e.balancer, src, p.view, d, ep);
-    if (!next) return false;
+    if (!next) {
+      rs.undo(e.retryCounts, Date.now());
+      return false;
+    }
     rs.failed = ep;
     ep = next;
     ex.endpoint(next);
     attempt++;
     clearTimeout(tryTimer);
     const wait = status === undefined ? 0 : backoffMs(policy, rs.retries, e.rand());
-    if (wait === 0) send(false);
+    if (wait === 0) sendH2 ? sendH2() : send(false);
     else {
       tryTimer = setTimeout(() => {
-        if (!finished) send(false);
+        if (!finished) sendH2 ? sendH2() : send(false);
       }, wait);
       tryTimer.unref();
     }
@@ -380,25 +410,7 @@ function forward(
     });
     req.once('error', () => r.destroy());
   };
-  if (p.h2)
-    sendHttp2(
-      e,
-      src,
-      req,
-      res,
-      ex,
-      p,
-      bodyless,
-      fail,
-      () => finished,
-      (f) => {
-        finished = f;
-        clearTimeout(timer);
-      },
-      (u) => {
-        up = u as never;
-      },
-    );
+  if (sendH2) sendH2();
   else send(bodyless || body !== undefined);
 }
 
@@ -413,16 +425,21 @@ function sendHttp2(
   res: ServerResponse,
   ex: Exchange,
   p: Prepared,
+  ep: Endpoint,
   bodyless: boolean,
+  body: RetryBody | undefined,
+  perTry: number,
+  again: (status: number | undefined) => boolean,
   fail: (status: number, flag: string) => void,
   isFinished: () => boolean,
-  finish: (f: boolean) => void,
+  finish: () => void,
   track: (up: { destroy(): void }) => void,
 ): void {
   let pool: ReturnType<EngineParts['upstreams']['http2']>;
   try {
-    pool = e.upstreams.http2(src, p.d.ep!);
+    pool = e.upstreams.http2(src, ep);
   } catch {
+    if (again(undefined)) return;
     return fail(503, 'upstream_reset');
   }
   if (!pool) return fail(503, 'overflow');
@@ -440,8 +457,26 @@ function sendHttp2(
   track({ destroy: () => up.close(constants.NGHTTP2_CANCEL) });
   up.on('error', () => {});
   let responded = false;
+  /** This attempt was given up for another: its events no longer answer. */
+  let gone = false;
+  let timer: NodeJS.Timeout | undefined;
+  if (perTry > 0) {
+    timer = setTimeout(() => {
+      if (gone || isFinished()) return;
+      gone = true;
+      up.close(constants.NGHTTP2_CANCEL);
+      if (!again(504)) fail(504, 'timeout');
+    }, perTry);
+    timer.unref();
+  }
   up.on('response', (rh) => {
+    if (gone) return;
     if (isFinished() || res.destroyed) return void up.close(constants.NGHTTP2_CANCEL);
+    if (p.rule?.retry && again(Number(rh[':status'] ?? 502))) {
+      gone = true;
+      up.close(constants.NGHTTP2_CANCEL);
+      return;
+    }
     responded = true;
     const h = endToEnd(rh);
     if (p.rule) {
@@ -460,18 +495,21 @@ function sendHttp2(
   });
   up.on('trailers', (t) => res.addTrailers(endToEnd(t) as never));
   up.once('end', () => {
-    if (!responded || isFinished()) return;
-    finish(true);
+    if (gone || !responded || isFinished()) return;
+    finish();
     res.end();
     ex.done(ex.status, '');
   });
   up.once('close', () => {
     pl.streams--;
-    if (isFinished()) return;
-    if (!responded)
+    clearTimeout(timer);
+    if (gone || isFinished()) return;
+    if (!responded) {
+      if (again(undefined)) return;
       return fail(up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? 503 : 502, 'upstream_reset');
+    }
     if (!res.writableEnded) {
-      finish(true);
+      finish();
       res.destroy();
       ex.done(ex.status, 'upstream_reset');
     }
@@ -480,10 +518,15 @@ function sendHttp2(
     req.resume();
     return;
   }
+  up.on('drain', () => req.resume());
+  if (body) {
+    body.attach(up);
+    req.resume();
+    return;
+  }
   req.on('data', (c: Buffer) => {
     if (!up.write(c)) req.pause();
   });
-  up.on('drain', () => req.resume());
   req.once('end', () => up.end());
   req.once('error', () => up.close(constants.NGHTTP2_CANCEL));
 }

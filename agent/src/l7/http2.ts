@@ -195,7 +195,10 @@ function retrying(
         return false;
       }
       const next = pickAgain(e.balancer, src, view, d, ep);
-      if (!next) return false;
+      if (!next) {
+        rs.undo(e.retryCounts, Date.now());
+        return false;
+      }
       rs.failed = ep;
       ep = next;
       ex.endpoint(next);
@@ -225,6 +228,8 @@ function retrying(
     clearTimeout(timer);
     clearTimeout(wait);
     rs?.release();
+    r.cancel?.();
+    if (!a.answered) ex.done(499, 'downstream_reset');
   });
   if (body) {
     // Kept for a resend while it fits, and written to whichever attempt is current.
@@ -313,7 +318,11 @@ export function relay(
   /** This attempt was given up for another: its events no longer answer. */
   let gone = false;
   let timer: NodeJS.Timeout | undefined;
-  if (retry) retry.cancel = () => up.close(constants.NGHTTP2_CANCEL);
+  if (retry)
+    retry.cancel = () => {
+      clearTimeout(timer);
+      if (!up.closed) up.close(constants.NGHTTP2_CANCEL);
+    };
   if (timeout > 0) {
     timer = setTimeout(() => {
       gone = true;
@@ -381,12 +390,14 @@ export function relay(
       ex.done(ex.status, 'upstream_reset');
     }
   });
-  // The client gone or cancelled: the upstream stream goes too.
-  stream.once('close', () => {
-    clearTimeout(timer);
-    if (!up.closed) up.close(constants.NGHTTP2_CANCEL);
-    if (!a.answered) ex.done(499, 'downstream_reset');
-  });
+  // The client gone or cancelled: the upstream stream goes too (a retried stream's one
+  // listener, in retrying(), cancels whichever attempt is current).
+  if (!retry)
+    stream.once('close', () => {
+      clearTimeout(timer);
+      if (!up.closed) up.close(constants.NGHTTP2_CANCEL);
+      if (!a.answered) ex.done(499, 'downstream_reset');
+    });
   if (retry?.body) {
     up.on('drain', () => stream.resume());
     retry.body.attach(up);

@@ -101,6 +101,15 @@ export class RetryBudget {
   release(): void {
     if (this.outstanding > 0) this.outstanding--;
   }
+
+  /** A retry withdrawn and not made: its share of the window comes back (it stays outstanding until released). */
+  refund(nowMs: number): void {
+    const i = this.advance(nowMs);
+    if (this.retries[i]! > 0) {
+      this.retries[i]!--;
+      this.sumRetries--;
+    }
+  }
 }
 
 /** The budgets of one engine: client workload → Service port key → budget; bounded (RETRY_BUDGET.keys). */

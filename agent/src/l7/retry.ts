@@ -154,6 +154,15 @@ export class RetryState {
     return 'retry';
   }
 
+  /** A retry taken but not made (no endpoint left to send it to): given back. */
+  undo(counts: RetryCounts, now: number): void {
+    if (!this.held) return;
+    this.held.refund(now);
+    this.release();
+    this.retries--;
+    counts.retried--;
+  }
+
   /** The request ended: its retry no longer counts as outstanding. */
   release(): void {
     this.held?.release();

@@ -129,6 +129,13 @@ describePrivileged('L7 engine: retries and injected faults', () => {
     expect(b.headers[':status']).toBe(200);
     expect(JSON.parse(b.body.toString()).bodyBytes).toBe(5000);
     expect((await h2Request(session, { ':path': '/flaky/3/h3' })).headers[':status']).toBe(503);
+    // HTTP/1.1 from the app to the same HTTP/2 port: each attempt a stream, the body resent.
+    const h1 = new KeptAlive(await m.address(90));
+    const c = await h1.send('/flaky/2/h4', { method: 'POST', body: 'z'.repeat(3000) });
+    expect(c.status).toBe(200);
+    expect(c.json.bodyBytes).toBe(3000);
+    expect((await h1.send('/flaky/3/h5')).status).toBe(503);
+    h1.close();
   });
 
   it('injects aborts and delays as drawn (HTTP status, gRPC status), and answers 500 for a missing HTTPFault', async () => {

@@ -59,6 +59,28 @@ describe('route status in weft status', () => {
     expect(text).toContain(
       '  HTTPRoute shop/cart  refused  /m/r.yaml: spec.rules[0].backendRefs[0].weight: expected a whole number from 0 to 1000000, found the string "x" (its last good version is in force)',
     );
+    // No retries yet: no retry section.
+    expect(text).not.toContain('retries:');
+    const withRetries = formatStatus({
+      ...status,
+      retries: {
+        counts: { retried: 12, budget_exhausted: 3, overflow: 0, body_too_large: 1 },
+        budgets: [
+          {
+            client: 'shop/web',
+            service: 'shop/cart:80',
+            used: 12,
+            allowed: 104,
+            outstanding: 1,
+            exhausted: 3,
+          },
+        ],
+      },
+    });
+    expect(withRetries).toContain(
+      'retries: 12 retried, 3 over budget, 0 over maxRetries, 1 with bodies too large',
+    );
+    expect(withRetries).toMatch(/shop\/web\s+shop\/cart:80\s+12\/104\s+1\s+3/);
   });
 
   it('a refused route reads Accepted False (UnsupportedValue); a backend of another kind InvalidKind', () => {

@@ -4,15 +4,19 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RoundRobin } from '../../../agent/src/l7/balancer.ts';
+import type { Decision } from '../../../agent/src/l7/decide.ts';
 import {
   backoffMs,
+  maxRetriesFor,
   newRetryCounts,
   RETRY_LIMITS,
   RetryBody,
   RetryState,
   wantsRetry,
 } from '../../../agent/src/l7/retry.ts';
-import { RetryBudget, RetryBudgets } from '../../../agent/src/l7/retry-budget.ts';
+import { RETRY_BUDGET, RetryBudget, RetryBudgets } from '../../../agent/src/l7/retry-budget.ts';
+import type { L7Source, L7View } from '../../../agent/src/l7/source.ts';
+import { emptyRoutes } from '../../../agent/src/tables/routes.ts';
 
 describe('RetryBudget', () => {
   it('allows 10 a second of the window with no traffic, then 20% of the requests on top', () => {
@@ -103,6 +107,14 @@ describe('RetryState', () => {
     s.release();
     expect(b.outstanding).toBe(0);
     expect(counts).toEqual({ retried: 1, budget_exhausted: 1, overflow: 0, body_too_large: 0 });
+    // Taken and not made (no endpoint to send it to): given back whole.
+    expect(s.decide(503, b, 10, 0, counts)).toBe('retry');
+    expect(b.used(0)).toBe(2);
+    s.undo(counts, 0);
+    expect(b.used(0)).toBe(1);
+    expect(b.outstanding).toBe(0);
+    expect(s.retries).toBe(1);
+    expect(counts.retried).toBe(1);
   });
 
   it('does not retry a body that outgrew the buffer', () => {
@@ -145,5 +157,36 @@ describe('RoundRobin exclude', () => {
     const rr = new RoundRobin();
     for (let i = 0; i < 4; i++) expect(rr.pick('k', eps, { ...eps[0]! })).toBe(eps[1]);
     expect(rr.pick('k', [eps[0]!], eps[0])).toBe(eps[0]);
+  });
+});
+
+describe('maxRetriesFor', () => {
+  it("takes the Service port's DestinationRule maxRetries, else the default", () => {
+    const src = { port: 80 } as L7Source;
+    const d = (backend: boolean) =>
+      ({
+        key: backend ? 'shop/cart:80' : '10.96.0.1:80',
+        service: 'shop/cart',
+        backend: backend ? {} : undefined,
+      }) as Decision;
+    const view = (tp?: Map<string, { from: string; lb: 'EWMA'; maxRetries?: number }>) =>
+      ({
+        routes: { ...emptyRoutes, ...(tp ? { trafficPolicies: tp } : {}) },
+        services: new Map(),
+      }) as L7View;
+    expect(maxRetriesFor(view(), src, d(true))).toBe(RETRY_BUDGET.maxConcurrent);
+    const tp = new Map([
+      ['shop/cart:80', { from: 'DestinationRule shop/cart', lb: 'EWMA' as const, maxRetries: 2 }],
+    ]);
+    expect(maxRetriesFor(view(tp), src, d(true))).toBe(2);
+    // Without a rule the VIP's Service port names the policy.
+    expect(maxRetriesFor(view(tp), src, d(false))).toBe(2);
+    expect(
+      maxRetriesFor(
+        view(new Map([['shop/other:80', { from: 'x', lb: 'EWMA' as const }]])),
+        src,
+        d(true),
+      ),
+    ).toBe(RETRY_BUDGET.maxConcurrent);
   });
 });

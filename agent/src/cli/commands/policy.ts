@@ -15,8 +15,9 @@ egress NetworkPolicy, mTLS identity, ingress NetworkPolicy, AuthorizationPolicy
 DENY / ALLOW / AUDIT, and the HTTP request when --http is given. Each stage names
 the object and rule index that decided it. An HTTP request to a Service that
 HTTPRoutes or GRPCRoutes bind is explained route by route first (which rule
-matched and why each other did not, the filters, every backend with its weight
-and endpoints), then followed to the backend with the largest share, as that
+matched and why each other did not, the filters, the injected faults, the retry
+policy, timeouts and retry budget, every backend with its weight and endpoints),
+then followed to the backend with the largest share, as that
 backend receives it; --live adds the rule this node's installed tables pick.
 
 Options:

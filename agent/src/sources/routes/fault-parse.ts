@@ -3,8 +3,8 @@
 // shape: `delay: {fixedDelay, percentage}`, `abort: {httpStatus | grpcStatus,
 // percentage}`, percentages as floats from 0 to 100 (100 when absent). Pure.
 import type { FaultAbort, FaultDelay, HttpFault, ObjectError } from '../../state/index.ts';
-import { describe, isAbsent, isMap } from '../fields.ts';
-import { RouteReporter } from './reader.ts';
+import { describe, isAbsent } from '../fields.ts';
+import { type RouteReporter, readHead } from './reader.ts';
 
 export const FAULT_GROUP = 'weft.dev';
 export const FAULT_API_VERSIONS: readonly string[] = [`${FAULT_GROUP}/v1alpha1`];
@@ -98,25 +98,7 @@ export function parseHttpFault(
   doc: Record<string, unknown>,
   index: number,
 ): FaultParseResult {
-  const meta = isMap(doc.metadata) ? doc.metadata : undefined;
-  const named = typeof meta?.name === 'string' && meta.name !== '';
-  const ns =
-    isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : (meta?.namespace as string);
-  const id = named && typeof ns === 'string' ? `HTTPFault ${ns}/${meta!.name}` : undefined;
-  const r = new RouteReporter(file, id ?? `document ${index + 1}`);
-  if (!FAULT_API_VERSIONS.includes(doc.apiVersion as string))
-    r.add(
-      'apiVersion',
-      `expected ${FAULT_API_VERSIONS.join(' or ')} for an HTTPFault, found ${describe(doc.apiVersion)}`,
-    );
-  const m = r.map(doc.metadata, 'metadata', true);
-  const name = m ? r.objectName(m.name, 'metadata.name') : undefined;
-  const namespace =
-    m && (isAbsent(m.namespace) || m.namespace === '')
-      ? 'default'
-      : m
-        ? r.namespaceName(m.namespace, 'metadata.namespace')
-        : undefined;
+  const { r, id, name, namespace } = readHead(file, doc, index, 'HTTPFault', FAULT_API_VERSIONS);
   const spec = r.map(doc.spec, 'spec', true);
   let delay: FaultDelay | undefined;
   let abort: FaultAbort | undefined;
