@@ -42,6 +42,7 @@ describe('helm template', () => {
       [
         ...expected,
         'CustomResourceDefinition/authorizationpolicies.security.weft.dev',
+        'CustomResourceDefinition/httplocalratelimitpolicies.weft.dev',
         'Service/weft-agent-metrics',
       ].sort(),
     );
