@@ -2,7 +2,14 @@
 // `matches` would route traffic unseen), and about what the Gateway API's own validation
 // (its CRD schemas and CEL rules) refuses, so that a route kubectl accepts and one weft
 // accepts are the same routes. Pure.
-import { describe, fieldKey, isAbsent, isDns1123Label, isDns1123Subdomain } from '../fields.ts';
+import {
+  describe,
+  fieldKey,
+  isAbsent,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isMap,
+} from '../fields.ts';
 import { Reporter } from '../policy/report.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -223,4 +230,39 @@ export function createdAt(v: unknown): number {
   if (typeof v !== 'string') return 0;
   const t = Date.parse(v);
   return Number.isFinite(t) ? t : 0;
+}
+
+/** A namespaced object's reporter and checked head: apiVersion, metadata.name, metadata.namespace. */
+export function readHead(
+  file: string,
+  doc: Record<string, unknown>,
+  index: number,
+  kind: string,
+  versions: readonly string[],
+): { r: RouteReporter; id?: string; name?: string; namespace?: string } {
+  const meta = isMap(doc.metadata) ? doc.metadata : undefined;
+  const named = typeof meta?.name === 'string' && meta.name !== '';
+  const ns =
+    isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : (meta?.namespace as string);
+  const id = named ? `${kind} ${ns}/${meta!.name}` : undefined;
+  const r = new RouteReporter(file, id ?? `document ${index + 1}`);
+  if (!versions.includes(doc.apiVersion as string))
+    r.add(
+      'apiVersion',
+      `expected ${versions.join(' or ')} for ${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind}, found ${describe(doc.apiVersion)}`,
+    );
+  const m = r.map(doc.metadata, 'metadata', true);
+  const name = m ? r.objectName(m.name, 'metadata.name') : undefined;
+  const namespace =
+    m && (isAbsent(m.namespace) || m.namespace === '')
+      ? 'default'
+      : m
+        ? r.namespaceName(m.namespace, 'metadata.namespace')
+        : undefined;
+  return {
+    r,
+    ...(id ? { id } : {}),
+    ...(name ? { name } : {}),
+    ...(namespace ? { namespace } : {}),
+  };
 }
