@@ -4,7 +4,7 @@
 // Secret, is valid and concerns them, not the mesh, so it is read and kept out of the grant.
 // Pure.
 import type { ObjectError, ReferenceGrant, RouteKind } from '../../state/index.ts';
-import { describe, isAbsent, isMap } from '../fields.ts';
+import { describe, isAbsent } from '../fields.ts';
 import { GATEWAY_GROUP, readHead } from './reader.ts';
 
 export const GRANT_API_VERSIONS: readonly string[] = [`${GATEWAY_GROUP}/v1beta1`];
