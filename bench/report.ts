@@ -324,9 +324,10 @@ with the spread of its rounds and a profile breakdown. The matrix above has the 
 between real pods and nodes as its \`l7-route\` row (a Service with an HTTPRoute in front of
 the L7-policy pod, through its ClusterIP; \`WEFT_BENCH_ONLY=l7,l7-route,nginx\` measures it
 alone: 647 requests/s against nginx's 6,289 in a 3-round run, 800 ms CPU per 1,000 requests
-for both agents, where the in-process mesh spends 258: the agents also keep metrics, the
+for the whole sandbox (both agents, wrk and the app; 26 on the direct path), where the
+in-process mesh's two proxies spend 258: the agents also keep metrics, the
 access log and flows per request, and run as two processes on the two cores the load
-generator and the apps share).
+generator and the apps share; which of these makes the difference is not profiled yet).
 
 Where the route + mTLS + inbound-rule row stands: 0.23–0.35× the nginx mTLS proxy pair (the
 issue asks for 0.6×). Moving the destination onto the engine cut the inbound rule's own cost
