@@ -78,6 +78,13 @@ export const RESOURCES: readonly Resource[] = [
     kind: 'ReferenceGrant',
     namespaced: true,
   },
+  {
+    group: 'weft.dev',
+    version: 'v1alpha1',
+    plural: 'httplocalratelimitpolicies',
+    kind: 'HTTPLocalRateLimitPolicy',
+    namespaced: true,
+  },
 ];
 
 interface Event {
