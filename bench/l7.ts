@@ -145,6 +145,9 @@ async function grpcLoad(host: string, port: number, path: string, cpu: () => num
   return { rps: r.rps, p50: r.p50, p99: r.p99, cpuMsPer1k: (used / r.requests) * 1000 };
 }
 
+/** Where the page's hand-written part starts. */
+const NOTES = '## Where the time goes';
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -373,8 +376,8 @@ The weft proxies (the client's node proxy with the L7 engine, the server's HBONE
 one Node process on loopback addresses, built from the agent's own code without its datapath
 (test/support/l7-mesh.ts); nginx's pair is two processes of one worker each. CPU per 1,000
 requests counts the proxies only. The \`make bench\` matrix (docs/benchmarks.md) measures the
-sandbox paths between real pods and nodes; these rows need route tables the sandbox's agents
-do not compile yet.
+sandbox paths between real pods and nodes, its \`l7-route\` row the route + L7 policy path
+through a Service's ClusterIP.
 
 | path | requests/s | spread (rounds) | ratio | × nginx pair | p50 ms | p99 ms | proxy CPU ms / 1k req |
 | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |
@@ -383,10 +386,18 @@ ${lines.join('\n')}
 "HTTP-declared port, no routes" is a VIP port read as HTTP with no route: every request is
 parsed and balanced over the Service's endpoints; its ratio is to the L4 HBONE row.
 `;
-    // A subset is for tuning: the page keeps the full matrix.
-    // The telemetry cost section (bench/telemetry-ab.ts) stays as it was written.
+    // A subset is for tuning: the page keeps the full matrix. Its hand-written part (the
+    // profile, from NOTES on) and the telemetry cost section (bench/telemetry-ab.ts) stay.
     const page = join(import.meta.dirname, '..', 'docs', 'benchmarks-l7.md');
-    if (!only) writeFileSync(page, withTelemetrySection(md, readFileSync(page, 'utf8')));
+    let notes = '';
+    let was = '';
+    try {
+      was = readFileSync(page, 'utf8');
+      if (was.includes(NOTES)) notes = `\n${was.slice(was.indexOf(NOTES))}`;
+    } catch {
+      // first run
+    }
+    if (!only) writeFileSync(page, withTelemetrySection(md + notes, was));
     process.stdout.write(md);
   } finally {
     for (const c of children) {

@@ -91,6 +91,13 @@ export const RESOURCES: readonly Resource[] = [
     kind: 'HTTPFault',
     namespaced: true,
   },
+  {
+    group: 'weft.dev',
+    version: 'v1alpha1',
+    plural: 'httplocalratelimitpolicies',
+    kind: 'HTTPLocalRateLimitPolicy',
+    namespaced: true,
+  },
 ];
 
 interface Event {

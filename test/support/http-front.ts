@@ -9,6 +9,7 @@ import {
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import type { Verdict } from '../../agent/src/proxy/authorize.ts';
 import { serveHttp } from '../../agent/src/proxy/inbound-http.ts';
+import type { RateLimitTable } from '../../agent/src/tables/rate-limits.ts';
 import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
 import { Connection } from '../../agent/src/telemetry/connection.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
@@ -29,6 +30,7 @@ export async function startHttpFront(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   authorize: (req: { method: string; path: string }) => Verdict = () => ALLOW,
   tracing: RequestTracing | null = null,
+  rateLimit: RateLimitTable | null = null,
 ): Promise<HttpFront> {
   const sockets = new Set<Socket>();
   const app = { accepted: 0, open: 0, sockets };
@@ -67,6 +69,7 @@ export async function startHttpFront(
           'test/app',
         ),
         authorize,
+        rateLimit,
         dial: () => connect(appPort, '127.0.0.1'),
       },
       conn,

@@ -8,7 +8,7 @@ import type {
   RateLimitOverride,
 } from '../../state/index.ts';
 import { describe, isAbsent } from '../fields.ts';
-import { RouteReporter } from '../routes/reader.ts';
+import { type RouteReporter, readHead } from '../routes/reader.ts';
 
 export const RATE_LIMIT_GROUP = 'weft.dev';
 export const RATE_LIMIT_API_VERSIONS: readonly string[] = [`${RATE_LIMIT_GROUP}/v1alpha1`];
@@ -60,25 +60,14 @@ export function parseRateLimitPolicy(
   doc: Record<string, unknown>,
   index: number,
 ): RateLimitParseResult {
-  const meta = doc.metadata as Record<string, unknown> | undefined;
-  const named = typeof meta?.name === 'string' && meta.name !== '';
-  const ns =
-    isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : (meta?.namespace as string);
-  const id = named ? `${RATE_LIMIT_KIND} ${ns}/${meta!.name}` : undefined;
-  const r = new RouteReporter(file, id ?? `document ${index + 1}`);
-  if (!RATE_LIMIT_API_VERSIONS.includes(doc.apiVersion as string))
-    r.add(
-      'apiVersion',
-      `expected ${RATE_LIMIT_API_VERSIONS.join(' or ')} for an ${RATE_LIMIT_KIND}, found ${describe(doc.apiVersion)}`,
-    );
-  const m = r.map(doc.metadata, 'metadata', true);
-  const name = m ? r.objectName(m.name, 'metadata.name') : undefined;
-  const namespace =
-    m && (isAbsent(m.namespace) || m.namespace === '')
-      ? 'default'
-      : m
-        ? r.namespaceName(m.namespace, 'metadata.namespace')
-        : undefined;
+  const { r, id, namespace, ...head } = readHead(
+    file,
+    doc,
+    index,
+    RATE_LIMIT_KIND,
+    RATE_LIMIT_API_VERSIONS,
+  );
+  const name = head.name;
   const spec = r.map(doc.spec, 'spec', true);
   let target: string | undefined;
   let total: number | undefined;

@@ -244,7 +244,7 @@ export function readHead(
   const named = typeof meta?.name === 'string' && meta.name !== '';
   const ns =
     isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : (meta?.namespace as string);
-  const id = named && typeof ns === 'string' ? `${kind} ${ns}/${meta!.name}` : undefined;
+  const id = named ? `${kind} ${ns}/${meta!.name}` : undefined;
   const r = new RouteReporter(file, id ?? `document ${index + 1}`);
   if (!versions.includes(doc.apiVersion as string))
     r.add(
