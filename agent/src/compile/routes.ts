@@ -34,6 +34,7 @@ import {
   type ServicePortRoutes,
   vipKey,
 } from '../tables/index.ts';
+import { compileTrafficPolicies } from './traffic-policy.ts';
 
 /** One (rule, match) pair of a route, before ordering. */
 interface Pair {
@@ -299,5 +300,5 @@ export function compileRoutes(objects: ClusterObjects): RouteTables {
       }
     }
   }
-  return { byVip, inboundProtocol };
+  return { byVip, inboundProtocol, trafficPolicies: compileTrafficPolicies(objects) };
 }

@@ -26,6 +26,13 @@ export {
   toCidr,
   unmap,
 } from './cidr.ts';
+export type {
+  ConnectionPool,
+  DestinationRule,
+  LbSimple,
+  OutlierDetection,
+  TrafficSettings,
+} from './destination-rule-types.ts';
 export {
   CGROUP_ANNOTATION,
   inMesh,

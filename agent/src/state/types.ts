@@ -1,6 +1,7 @@
 // The cluster as the agent sees it: one immutable, versioned snapshot that
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
 import type { AuthorizationPolicy } from './authz-types.ts';
+import type { DestinationRule } from './destination-rule-types.ts';
 import type { NetworkPolicy } from './netpol-types.ts';
 import type { ReferenceGrant, Route } from './route-types.ts';
 import type { Labels } from './selectors.ts';
@@ -108,6 +109,8 @@ export interface ClusterObjects {
   readonly routes?: ReadonlyMap<string, Route>;
   /** Keyed by `namespace/name`. */
   readonly referenceGrants?: ReadonlyMap<string, ReferenceGrant>;
+  /** Istio DestinationRules, keyed by `namespace/name`; absent where a source has none. */
+  readonly destinationRules?: ReadonlyMap<string, DestinationRule>;
 }
 
 export interface Snapshot extends ClusterObjects {

@@ -20,7 +20,8 @@ export type ResourceName =
   | 'istioAuthorizationPolicies'
   | 'httpRoutes'
   | 'grpcRoutes'
-  | 'referenceGrants';
+  | 'referenceGrants'
+  | 'destinationRules';
 
 export function agentResources(kc: KubeConfig, node: string): Record<ResourceName, ResourceSpec> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -91,5 +92,6 @@ export function agentResources(kc: KubeConfig, node: string): Record<ResourceNam
       'referencegrants',
       'ReferenceGrant',
     ),
+    destinationRules: crd('networking.istio.io', 'v1', 'destinationrules', 'DestinationRule'),
   };
 }

@@ -56,6 +56,7 @@ const POLICY_RESOURCES: readonly ResourceName[] = [
   'httpRoutes',
   'grpcRoutes',
   'referenceGrants',
+  'destinationRules',
 ];
 
 /**

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   AuthorizationPolicy,
   ClusterObjects,
+  DestinationRule,
   Namespace,
   NetworkPolicy,
   ObjectError,
@@ -48,6 +49,7 @@ export class LastGood {
     authorizationPolicies: new Map(),
     routes: new Map(),
     referenceGrants: new Map(),
+    destinationRules: new Map(),
   };
 
   current(): Snapshot {
@@ -121,6 +123,7 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
   const authorizationPolicies = new Map<string, AuthorizationPolicy>();
   const routes = new Map<string, Route>();
   const referenceGrants = new Map<string, ReferenceGrant>();
+  const destinationRules = new Map<string, DestinationRule>();
   // Sorted so that two equal snapshots also iterate alike.
   for (const id of [...chosen.keys()].sort()) {
     const o = chosen.get(id)!;
@@ -132,6 +135,8 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
     else if (o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute') routes.set(id, o.value);
     else if (o.kind === 'ReferenceGrant')
       referenceGrants.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else if (o.kind === 'DestinationRule')
+      destinationRules.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else authorizationPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
   }
   return {
@@ -142,6 +147,7 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
     authorizationPolicies,
     routes,
     referenceGrants,
+    destinationRules,
   };
 }
 
@@ -153,6 +159,7 @@ function sameObjects(a: ClusterObjects, b: ClusterObjects): boolean {
     isDeepStrictEqual(a.networkPolicies, b.networkPolicies) &&
     isDeepStrictEqual(a.authorizationPolicies, b.authorizationPolicies) &&
     isDeepStrictEqual(a.routes, b.routes) &&
-    isDeepStrictEqual(a.referenceGrants, b.referenceGrants)
+    isDeepStrictEqual(a.referenceGrants, b.referenceGrants) &&
+    isDeepStrictEqual(a.destinationRules, b.destinationRules)
   );
 }

@@ -5,6 +5,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import type {
   AuthorizationPolicy,
   ContainerPort,
+  DestinationRule,
   GrpcRoute,
   HttpRoute,
   IpFamilyPolicy,
@@ -17,6 +18,7 @@ import type {
   Service,
   ServicePort,
 } from '../../state/index.ts';
+import { isDestinationRuleDocument, parseDestinationRule } from '../destination-rules/dr-parse.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,
@@ -48,7 +50,8 @@ export type ParsedObject =
   | { kind: 'AuthorizationPolicy'; value: AuthorizationPolicy }
   | { kind: 'HTTPRoute'; value: HttpRoute }
   | { kind: 'GRPCRoute'; value: GrpcRoute }
-  | { kind: 'ReferenceGrant'; value: ReferenceGrant };
+  | { kind: 'ReferenceGrant'; value: ReferenceGrant }
+  | { kind: 'DestinationRule'; value: DestinationRule };
 
 /** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
 export interface IgnoredObject {
@@ -82,7 +85,8 @@ export function objectId(o: ParsedObject): string {
     o.kind === 'AuthorizationPolicy' ||
     o.kind === 'HTTPRoute' ||
     o.kind === 'GRPCRoute' ||
-    o.kind === 'ReferenceGrant'
+    o.kind === 'ReferenceGrant' ||
+    o.kind === 'DestinationRule'
   ) {
     return `${o.kind} ${o.value.namespace}/${o.value.name}`;
   }
@@ -237,6 +241,13 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
     const r = parseRoute(file, raw, doc - 1);
     if (r.route?.kind === 'HTTPRoute') out.objects.push({ kind: 'HTTPRoute', value: r.route });
     else if (r.route?.kind === 'GRPCRoute') out.objects.push({ kind: 'GRPCRoute', value: r.route });
+    else if (r.id) out.rejected.push(r.id);
+    out.errors.push(...r.errors);
+    return;
+  }
+  if (isDestinationRuleDocument(raw)) {
+    const r = parseDestinationRule(file, raw, doc - 1);
+    if (r.rule) out.objects.push({ kind: 'DestinationRule', value: r.rule });
     else if (r.id) out.rejected.push(r.id);
     out.errors.push(...r.errors);
     return;
