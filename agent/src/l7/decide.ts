@@ -1,8 +1,10 @@
 // The routing half of a request: which rule, which backend, which endpoint, or
 // the status the engine answers itself. Table lookups only.
 import type { Endpoint, ServiceTarget } from '../state/index.ts';
-import type { CompiledBackend, CompiledRule } from '../tables/index.ts';
-import type { Balancer } from './balancer.ts';
+import type { CompiledBackend, CompiledRule, ServicePortRoutes } from '../tables/index.ts';
+import { pick } from './balancer.ts';
+import { admit } from './breaker.ts';
+import type { Pools, PortPool } from './endpoint-pools.ts';
 import { matchRoute, type RouteRequest, routesFor } from './route-match.ts';
 import type { L7Source, L7View } from './source.ts';
 import type { Spread } from './spread.ts';
@@ -17,6 +19,21 @@ export interface Decision {
   /** `namespace/name` of the Service the endpoint belongs to. */
   service: string | undefined;
   ep: Endpoint | undefined;
+  /** The Service port's balancer state, when an endpoint was picked. */
+  pool?: PortPool;
+}
+
+// `namespace/name:port` of a backend or a VIP's Service port, made once per table.
+const names = new WeakMap<object, string>();
+
+/** A Service port's name, the key of its traffic policy and balancer state. */
+export function portKey(o: CompiledBackend | ServicePortRoutes): string {
+  let k = names.get(o);
+  if (k === undefined) {
+    k = `${o.service}:${o.port}`;
+    names.set(o, k);
+  }
+  return k;
 }
 
 /** The rule a request takes: undefined when the port has no routes; null when none matches (404). */
@@ -30,15 +47,21 @@ export function ruleFor(
   return matchRoute(spr, src.namespace, req) ?? null;
 }
 
-/** The endpoint of the rule's backend (or of the VIP's Service, with no rule) for this request. */
+/**
+ * The endpoint of the rule's backend (or of the VIP's Service, with no rule) for this
+ * request, by the Service port's balancer; 503 `overflow` when its connectionPool is full
+ * (`h2`: the upstream speaks HTTP/2).
+ */
 export function endpointFor(
-  balancer: Balancer,
+  pools: Pools,
   spread: Spread,
   src: L7Source,
   view: L7View,
   rule: CompiledRule | undefined,
+  h2 = false,
 ): Decision {
   let key: string;
+  let name: string;
   let target: ServiceTarget | undefined;
   let backend: CompiledBackend | undefined;
   if (rule) {
@@ -47,16 +70,22 @@ export function endpointFor(
     // A backend that does not resolve keeps its weight; the requests it takes get 500.
     if (backend.unresolved)
       return { ...answer(500, 'no_backend', rule), backend, service: backend.service };
-    key = `${backend.service}:${backend.port}`;
+    key = portKey(backend);
+    name = key;
     target = backend.target;
   } else {
     key = src.vip;
+    const spr = view.routes.byVip.get(src.vip);
+    name = spr ? portKey(spr) : key;
     target = view.services.get(src.vip);
   }
   if (!target) return answer(503, 'no_healthy_upstream', rule);
-  const ep = balancer.pick(key, src.allowed(view, key, target).endpoints);
+  const pool = pools.get(name, view.routes.trafficPolicies?.get(name));
+  const ep = pick(pool, src.allowed(view, key, target).endpoints, pool.now(), pools.random);
   if (!ep) return { ...answer(503, 'no_healthy_upstream', rule), backend, service: target.service };
-  return { status: 0, flag: '', rule, backend, service: target.service, ep };
+  if (!admit(pool, h2))
+    return { ...answer(503, 'overflow', rule), backend, service: target.service };
+  return { status: 0, flag: '', rule, backend, service: target.service, ep, pool };
 }
 
 export function answer(status: number, flag: string, rule?: CompiledRule): Decision {

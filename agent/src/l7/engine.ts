@@ -9,9 +9,10 @@ import { createServer as createHttp1, type IncomingMessage, request, type Server
 import type { Duplex } from 'node:stream';
 import type { CompiledRule } from '../tables/index.ts';
 import { noRequestSink, type RequestSink, type RequestTracing } from '../telemetry/index.ts';
-import { type Balancer, RoundRobin } from './balancer.ts';
+import { pick } from './balancer.ts';
 import { ClientSessions } from './client-sessions.ts';
 import { serviceByName } from './decide.ts';
+import { Pools } from './endpoint-pools.ts';
 import type { Headers } from './filters.ts';
 import { handleHttp1, upgradeHttp1 } from './http1.ts';
 import { handleHttp2 } from './http2.ts';
@@ -30,7 +31,8 @@ export interface L7EngineOptions {
   sink?: RequestSink;
   /** Spans for the requests this engine sends (telemetry/tracing.ts); absent: off. */
   tracing?: RequestTracing | null;
-  balancer?: Balancer;
+  /** Balancer state (tests give a clock and a random source); default: a new one. */
+  pools?: Pools;
 }
 
 // The HTTP/2 connection preface starts `PRI * HTTP/2.0`; no HTTP/1.1 method is PRI.
@@ -38,7 +40,7 @@ export const isPreface = (b: Buffer) =>
   b.length >= 3 && b[0] === 0x50 && b[1] === 0x52 && b[2] === 0x49;
 
 export class L7Engine implements EngineParts {
-  readonly balancer: Balancer;
+  readonly pools: Pools;
   readonly spread = new Spread();
   readonly upstreams = new Upstreams();
   readonly sink: RequestSink;
@@ -56,7 +58,7 @@ export class L7Engine implements EngineParts {
   constructor(opts: L7EngineOptions = {}) {
     this.sink = opts.sink ?? noRequestSink;
     this.tracing = opts.tracing ?? null;
-    this.balancer = opts.balancer ?? new RoundRobin();
+    this.pools = opts.pools ?? new Pools();
     this.h1 = createHttp1({ maxHeaderSize: L7_LIMITS.maxHeaderBytes, noDelay: true });
     this.h1.on('request', (req, res) => {
       const conn = req.socket;
@@ -158,8 +160,9 @@ export class L7Engine implements EngineParts {
       const t = serviceByName(view, name, port);
       if (!t) continue;
       const key = `${name}:${port}`;
-      const ep = this.balancer.pick(key, src.allowed(view, key, t).endpoints);
-      const pool = ep ? this.upstreams.http1(src, ep) : undefined;
+      const lb = this.pools.get(key, view.routes.trafficPolicies?.get(key));
+      const ep = pick(lb, src.allowed(view, key, t).endpoints, lb.now(), this.pools.random);
+      const pool = ep ? this.upstreams.http1(src, ep, lb.policy) : undefined;
       if (!pool) continue;
       this.mirrors++;
       const r = request({

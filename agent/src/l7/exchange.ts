@@ -8,6 +8,8 @@ import type {
   RequestTracing,
 } from '../telemetry/index.ts';
 import type { Decision } from './decide.ts';
+import type { EndpointState, PortPool } from './endpoint-pools.ts';
+import { finished, outcomeOf, started } from './outlier.ts';
 
 /** Whose proxy reports: the client's (source) or the server's (destination) workload. */
 export interface Party {
@@ -39,6 +41,9 @@ export class Exchange {
   requestBytes = 0;
   responseBytes = 0;
   private reported = false;
+  /** The balancer's state of the endpoint picked: told how the request went, once. */
+  private pool: PortPool | undefined;
+  private ep: EndpointState | undefined;
   readonly start = Date.now();
   private readonly t0 = performance.now();
 
@@ -69,6 +74,10 @@ export class Exchange {
     if (d.rule) this.route = `${d.rule.route} rule ${d.rule.rule}`;
     this.service = d.service;
     this.pod = d.ep?.pod;
+    if (d.pool && d.ep) {
+      this.pool = d.pool;
+      this.ep = started(d.pool, d.ep);
+    }
     if (d.ep && this.src.peerPrincipal) this.peerPrincipal = this.src.peerPrincipal(d.ep);
   }
 
@@ -116,6 +125,14 @@ export class Exchange {
       responseBytes: this.responseBytes,
       ...(this.traceparent ? { traceparent: this.traceparent } : {}),
     };
+    if (this.ep)
+      finished(
+        this.pool!,
+        this.ep,
+        outcomeOf(r.status, r.responseFlags),
+        r.durationMs,
+        this.pool!.now(),
+      );
     this.sink.request(r);
     this.span?.end(r);
   }

@@ -93,7 +93,9 @@ function prepare(
       return void answer(to.status, 'redirect', to.location);
     }
   }
-  const d = endpointFor(e.balancer, e.spread, src, view, rule);
+  const protocol = view.routes.byVip.get(src.vip)?.protocol;
+  const h2 = protocol === 'http2' || protocol === 'grpc';
+  const d = endpointFor(e.pools, e.spread, src, view, rule, h2);
   ex.routed(d);
   if (d.status) return void answer(d.status, d.flag);
   if (rule && d.backend && d.backend.filters.length > 0)
@@ -101,8 +103,7 @@ function prepare(
   if (rw.host !== undefined) headers.host = rw.host;
   const target = rw.path === path ? url : query ? `${rw.path}?${query}` : rw.path;
   if (rule) e.mirror(src, view, rule, ex.method, target, headers, req);
-  const protocol = view.routes.byVip.get(src.vip)?.protocol;
-  return { d, headers, target, rule, h2: protocol === 'http2' || protocol === 'grpc' };
+  return { d, headers, target, rule, h2 };
 }
 
 export function handleHttp1(
@@ -162,7 +163,7 @@ export function handleHttp1(
     ex.requestBytes += c.length;
   });
   const send = (retry: boolean) => {
-    const pool = e.upstreams.http1(src, d.ep!);
+    const pool = e.upstreams.http1(src, d.ep!, d.pool?.policy);
     if (!pool) return fail(503, 'overflow');
     pool.queued++;
     const r = request({
@@ -282,7 +283,7 @@ function sendHttp2(
 ): void {
   let pool: ReturnType<EngineParts['upstreams']['http2']>;
   try {
-    pool = e.upstreams.http2(src, p.d.ep!);
+    pool = e.upstreams.http2(src, p.d.ep!, p.d.pool?.policy);
   } catch {
     return fail(503, 'upstream_reset');
   }

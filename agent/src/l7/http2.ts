@@ -61,7 +61,7 @@ export function handleHttp2(
       return answer(to.status, 'redirect', to.location);
     }
   }
-  const d = endpointFor(e.balancer, e.spread, src, view, rule);
+  const d = endpointFor(e.pools, e.spread, src, view, rule, true);
   ex.routed(d);
   if (d.status) return answer(d.status, d.flag);
   if (rule && d.backend && d.backend.filters.length > 0)
@@ -73,7 +73,7 @@ export function handleHttp2(
   delete out.host;
   let pool: ReturnType<typeof e.upstreams.http2>;
   try {
-    pool = e.upstreams.http2(src, d.ep!);
+    pool = e.upstreams.http2(src, d.ep!, d.pool?.policy);
   } catch {
     return answer(503, 'upstream_reset');
   }
