@@ -1,4 +1,4 @@
-// Policies and Gateway API routes pass through the sandbox untouched: their documents
+// Policies, Gateway API routes and DestinationRules pass through the sandbox untouched: their documents
 // are copied from the user's manifests into the resolved directory the agents watch, one
 // file per source file, so a rejected one is reported with its own name and field.
 import {
@@ -20,6 +20,7 @@ const POLICY_KINDS = new Set([
   'HTTPRoute',
   'GRPCRoute',
   'ReferenceGrant',
+  'DestinationRule',
 ]);
 
 function files(dir: string): string[] {
