@@ -5,11 +5,12 @@
 // Istio's outlier defaults for fields left out. One rule per Service: the one in the
 // Service's own namespace, then the oldest, then by name; the others are reported as
 // conflicting and do nothing. Pure. docs/resilience.md.
-import type {
-  ClusterObjects,
-  DestinationRule,
-  OutlierDetection,
-  TrafficSettings,
+import {
+  type ClusterObjects,
+  destinationRulesByService,
+  ISTIO_OUTLIER_DEFAULTS,
+  type OutlierDetection,
+  type TrafficSettings,
 } from '../state/index.ts';
 import type {
   CompiledOutlierDetection,
@@ -18,13 +19,7 @@ import type {
 } from '../tables/index.ts';
 
 /** Istio's defaults for an outlierDetection that leaves a field out. */
-export const OUTLIER_DEFAULTS: CompiledOutlierDetection = {
-  consecutive5xxErrors: 5,
-  consecutiveGatewayErrors: 0,
-  intervalMs: 10_000,
-  baseEjectionMs: 30_000,
-  maxEjectionPercent: 10,
-};
+export const OUTLIER_DEFAULTS: CompiledOutlierDetection = ISTIO_OUTLIER_DEFAULTS;
 
 /** A DestinationRule that does nothing because another one for its host wins. */
 export interface DestinationRuleConflict {
@@ -35,29 +30,9 @@ export interface DestinationRuleConflict {
   readonly message: string;
 }
 
-/** The rules for each Service (`namespace/name`), the one in force first. */
-function rulesByService(objects: ClusterObjects): Map<string, DestinationRule[]> {
-  const by = new Map<string, DestinationRule[]>();
-  for (const r of objects.destinationRules?.values() ?? []) {
-    const l = by.get(r.service);
-    if (l) l.push(r);
-    else by.set(r.service, [r]);
-  }
-  for (const [svc, l] of by) {
-    const ns = svc.slice(0, svc.indexOf('/'));
-    l.sort(
-      (a, b) =>
-        Number(b.namespace === ns) - Number(a.namespace === ns) ||
-        a.created - b.created ||
-        (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1),
-    );
-  }
-  return by;
-}
-
 export function compileTrafficPolicies(objects: ClusterObjects): TrafficPolicies {
   const out = new Map<string, CompiledTrafficPolicy>();
-  for (const [svcKey, rules] of rulesByService(objects)) {
+  for (const [svcKey, rules] of destinationRulesByService(objects)) {
     const svc = objects.services.get(svcKey);
     if (!svc) continue;
     const rule = rules[0]!;
@@ -108,7 +83,7 @@ function outlier(od: OutlierDetection): CompiledOutlierDetection {
 /** Every DestinationRule left out because another one for the same Service is in force. */
 export function destinationRuleConflicts(objects: ClusterObjects): DestinationRuleConflict[] {
   const out: DestinationRuleConflict[] = [];
-  for (const [service, rules] of rulesByService(objects)) {
+  for (const [service, rules] of destinationRulesByService(objects)) {
     const w = rules[0]!;
     const winner = `${w.namespace}/${w.name}`;
     for (const r of rules.slice(1)) {

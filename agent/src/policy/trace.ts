@@ -22,6 +22,7 @@ import { podEndpoint } from './endpoint.ts';
 import { normalizeTarget } from './http-path.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
 import { egressView, type JudgedEndpoint, judgeEndpoints } from './service-endpoints.ts';
+import { balancerStage } from './trace-balancer.ts';
 import { traceRoutes } from './trace-routes.ts';
 
 export type StageResult = 'allow' | 'deny' | 'info' | 'skip';
@@ -229,6 +230,8 @@ export function tracePolicy(asked: TraceInput): Trace {
     );
     if (routed === 'answered') return done();
     if (routed) input = { ...input, ...routed };
+    const [ns, , name] = input.to.split('/');
+    stages.push(balancerStage(input.cluster, `${ns}/${name}`, input.port));
   }
   const target = resolveTarget(input, src, stages);
   if (!target) return done();

@@ -26,6 +26,7 @@ export {
   toCidr,
   unmap,
 } from './cidr.ts';
+export { destinationRulesByService, ISTIO_OUTLIER_DEFAULTS } from './destination-rule-select.ts';
 export type {
   ConnectionPool,
   DestinationRule,

@@ -59,6 +59,7 @@ function apiUse(dirs: readonly string[]): {
   calls: string[];
   groups: string[];
   gateway: string[];
+  istio: string[];
 } {
   const text = sources(dirs);
   const calls = new Set<string>();
@@ -71,7 +72,16 @@ function apiUse(dirs: readonly string[]): {
   if (text.includes("'gateway.networking.k8s.io'"))
     for (const m of text.matchAll(/['"`](httproutes|grpcroutes|referencegrants)['"`]/g))
       gateway.add(m[1]!);
-  return { calls: [...calls].sort(), groups: [...groups].sort(), gateway: [...gateway].sort() };
+  // Istio's networking resources (DestinationRule), the same way.
+  const istio = new Set<string>();
+  if (text.includes("'networking.istio.io'"))
+    for (const m of text.matchAll(/['"`](destinationrules)['"`]/g)) istio.add(m[1]!);
+  return {
+    calls: [...calls].sort(),
+    groups: [...groups].sort(),
+    gateway: [...gateway].sort(),
+    istio: [...istio].sort(),
+  };
 }
 
 /** What a role (and its companion Role, for the issuer) grants, ignoring resourceNames. */
@@ -86,7 +96,7 @@ function granted(roles: readonly K8sObject[]): Set<string> {
 }
 
 function required(dirs: readonly string[]): { needed: Set<string>; unknown: string[] } {
-  const { calls, groups, gateway } = apiUse(dirs);
+  const { calls, groups, gateway, istio } = apiUse(dirs);
   const needed = new Set<string>();
   const unknown: string[] = [];
   for (const c of calls) {
@@ -102,6 +112,9 @@ function required(dirs: readonly string[]): { needed: Set<string>; unknown: stri
       if (c === 'patchNamespacedCustomObjectStatus' && plural !== 'referencegrants')
         needed.add(`patch gateway.networking.k8s.io/${plural}/status`);
     }
+    for (const plural of istio)
+      if (c === 'listClusterCustomObject')
+        for (const v of ['list', 'watch']) needed.add(`${v} networking.istio.io/${plural}`);
   }
   return { needed, unknown };
 }

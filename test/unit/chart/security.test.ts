@@ -86,6 +86,7 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'gateway.networking.k8s.io/httproutes',
           'gateway.networking.k8s.io/grpcroutes',
           'gateway.networking.k8s.io/referencegrants',
+          'networking.istio.io/destinationrules',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
       ].sort(),
     );
