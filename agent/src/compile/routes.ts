@@ -191,7 +191,11 @@ function backendTarget(
       ctx.slices.get(service) ?? [],
       vip,
     );
-    target = { service, endpoints };
+    target = {
+      service,
+      endpoints,
+      ...(r.service.trafficDistribution ? { preferClose: true } : {}),
+    };
     ctx.endpoints.set(key, target);
   }
   return { service, port, target };

@@ -9,17 +9,32 @@ import { decayed, POOL_LIMITS, type PortPool } from './endpoint-pools.ts';
 /** Random draws before falling back to a scan for an endpoint that is not ejected. */
 const DRAWS = 4;
 
+/** The near endpoints of one pick, reused (a pick returns an element, never the array). */
+const scratch: Endpoint[] = [];
+
+/**
+ * One of `endpoints` by the pool's policy; with `near`, among the near ones that are in
+ * the pool when there are any (trafficDistribution: PreferClose), else among all.
+ */
 export function pick(
   pool: PortPool,
-  endpoints: readonly Endpoint[],
+  all: readonly Endpoint[],
   now: number,
   random: () => number,
+  near?: (ep: Endpoint) => boolean,
 ): Endpoint | undefined {
+  let endpoints = all;
+  if (near && all.length > 1) {
+    scratch.length = 0;
+    for (let i = 0; i < all.length; i++)
+      if (near(all[i]!) && !pool.ejected(all[i]!, now)) scratch.push(all[i]!);
+    if (scratch.length > 0) endpoints = scratch;
+  }
   const n = endpoints.length;
   if (n === 0) return undefined;
   pool.lastUsed = now;
   if (n === 1) return endpoints[0];
-  if (pool.endpoints.size > n) pool.prune(endpoints);
+  if (pool.endpoints.size > all.length) pool.prune(all);
   switch (pool.lb) {
     case 'ROUND_ROBIN':
       return roundRobin(pool, endpoints, now);

@@ -81,7 +81,8 @@ export function endpointFor(
   }
   if (!target) return answer(503, 'no_healthy_upstream', rule);
   const pool = pools.get(name, view.routes.trafficPolicies?.get(name));
-  const ep = pick(pool, src.allowed(view, key, target).endpoints, pool.now(), pools.random);
+  const eps = src.allowed(view, key, target).endpoints;
+  const ep = pick(pool, eps, pool.now(), pools.random, target.preferClose ? src.near : undefined);
   if (!ep) return { ...answer(503, 'no_healthy_upstream', rule), backend, service: target.service };
   if (!admit(pool, h2))
     return { ...answer(503, 'overflow', rule), backend, service: target.service };

@@ -12,10 +12,11 @@ export function pickL4(
   key: string,
   policy: CompiledTrafficPolicy | undefined,
   endpoints: readonly Endpoint[],
+  near: ((ep: Endpoint) => boolean) | undefined,
   onSettle: (f: (how: 'ok' | 'failed' | 'none') => void) => void,
 ): Endpoint | undefined {
   const pool = pools.get(key, policy);
-  const ep = pick(pool, endpoints, pool.now(), pools.random);
+  const ep = pick(pool, endpoints, pool.now(), pools.random, near);
   if (!ep) return undefined;
   const s = started(pool, ep);
   onSettle((how) =>

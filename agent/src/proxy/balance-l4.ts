@@ -16,9 +16,12 @@ export function pickEndpoint(
   allowed: ServiceTarget,
   port: number,
   conn: Connection,
+  near: (ep: Endpoint) => boolean,
 ): Endpoint | undefined {
   const key = `${target.service}:${port}`;
-  return pickL4(pools, key, tables.routes.trafficPolicies?.get(key), allowed.endpoints, (f) => {
+  const policy = tables.routes.trafficPolicies?.get(key);
+  const close = target.preferClose ? near : undefined;
+  return pickL4(pools, key, policy, allowed.endpoints, close, (f) => {
     conn.settle = f;
   });
 }

@@ -23,7 +23,7 @@ import { decideEgress } from './decide.ts';
 import { detectHttp } from './detect.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
-import { type OutboundL7Context, serveOutboundL7 } from './outbound-l7.ts';
+import { type OutboundL7Context, onNode, serveOutboundL7 } from './outbound-l7.ts';
 import { join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -110,7 +110,9 @@ function outboundL4(
   // Egress policy applies to the pods behind a VIP: only the allowed ones are picked.
   const allowed = svc ? allowedEndpoints(tables, ctx.workloadKey, key, svc) : undefined;
   const ep =
-    svc && allowed ? pickEndpoint(ctx.pools, tables, svc, allowed, orig.port, conn) : undefined;
+    svc && allowed
+      ? pickEndpoint(ctx.pools, tables, svc, allowed, orig.port, conn, (e) => onNode(ctx, e.ip))
+      : undefined;
   if (ep) {
     host = ep.ip;
     port = ep.port;

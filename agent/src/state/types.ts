@@ -62,6 +62,8 @@ export interface Service {
   readonly ipFamilies?: readonly ('IPv4' | 'IPv6')[];
   /** spec.ipFamilyPolicy, when given (Kubernetes' default is SingleStack). */
   readonly ipFamilyPolicy?: IpFamilyPolicy;
+  /** spec.trafficDistribution (`PreferClose`, ...): clients prefer endpoints near them. */
+  readonly trafficDistribution?: string;
 }
 
 export type IpFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';

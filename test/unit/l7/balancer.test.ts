@@ -205,3 +205,25 @@ describe('circuit breaking', () => {
     expect(admit(rig().pool, false)).toBe(true);
   });
 });
+
+describe('trafficDistribution: PreferClose', () => {
+  it('keeps to the near endpoints while one is in the pool, else uses all', () => {
+    const r = rig({
+      outlier: { ...OUTLIER_DEFAULTS, consecutive5xxErrors: 1, baseEjectionMs: 1000 },
+    });
+    for (const e of eps) r.pool.state(e);
+    const near = (e: Endpoint) => e.ip === '10.0.0.2';
+    const picks = Array.from(
+      { length: 50 },
+      () => pick(r.pool, eps, r.now(), r.pools.random, near)!.ip,
+    );
+    expect(new Set(picks)).toEqual(new Set(['10.0.0.2']));
+    finished(r.pool, started(r.pool, eps[1]!), Outcome.ServerError, 1, r.now());
+    const after = Array.from(
+      { length: 50 },
+      () => pick(r.pool, eps, r.now(), r.pools.random, near)!.ip,
+    );
+    expect(after).not.toContain('10.0.0.2');
+    expect(new Set(after).size).toBe(2);
+  });
+});

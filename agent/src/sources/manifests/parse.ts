@@ -410,6 +410,13 @@ function readContainerPorts(containers: unknown, r: Reporter): ContainerPort[] {
   return ports;
 }
 
+/** spec.trafficDistribution values Kubernetes knows; weft reads each as "prefer this node". */
+const TRAFFIC_DISTRIBUTIONS: readonly string[] = [
+  'PreferClose',
+  'PreferSameZone',
+  'PreferSameNode',
+];
+
 function readService(raw: Record<string, unknown>, r: Reporter): Service {
   const meta = r.map(raw.metadata, 'metadata', true);
   // Kubernetes holds Service names to RFC 1035 (a letter first): they become DNS names.
@@ -440,11 +447,20 @@ function readService(raw: Record<string, unknown>, r: Reporter): Service {
         `expected an ${ipFamilies[i]} address (spec.ipFamilies[${i}]), found ${ip}`,
       );
   }
+  const td = spec?.trafficDistribution;
+  if (!isAbsent(td) && !TRAFFIC_DISTRIBUTIONS.includes(td as string))
+    r.add(
+      'spec.trafficDistribution',
+      `expected ${TRAFFIC_DISTRIBUTIONS.join(', ')}, found ${describe(td)}`,
+    );
   return {
     namespace,
     name,
     selector,
     ports,
+    ...(typeof td === 'string' && TRAFFIC_DISTRIBUTIONS.includes(td)
+      ? { trafficDistribution: td }
+      : {}),
     ...(clusterIP ? { clusterIP } : {}),
     ...(clusterIPs.length ? { clusterIPs } : {}),
     ...(ipFamilies.length ? { ipFamilies } : {}),

@@ -167,3 +167,23 @@ spec: {host: echo, subsets: []}
     });
   });
 });
+
+describe('Service spec.trafficDistribution', () => {
+  const svc = (td: string) => `apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: shop}
+spec: {selector: {app: echo}, ports: [{port: 80}], trafficDistribution: ${td}}
+`;
+  it('reads PreferClose and refuses an unknown value by name', () => {
+    const ok = parseManifestFile('s.yaml', svc('PreferClose'));
+    expect(ok.objects[0]).toMatchObject({
+      kind: 'Service',
+      value: { trafficDistribution: 'PreferClose' },
+    });
+    const bad = parseManifestFile('s.yaml', svc('Nearby'));
+    expect(bad.errors[0]).toMatchObject({
+      object: 'Service shop/echo',
+      field: 'spec.trafficDistribution',
+    });
+  });
+});
