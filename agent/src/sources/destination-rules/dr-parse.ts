@@ -11,8 +11,8 @@ import type {
   OutlierDetection,
   TrafficSettings,
 } from '../../state/index.ts';
-import { describe, isAbsent, isDns1123Label, isMap, isPortNumber } from '../fields.ts';
-import { createdAt } from '../routes/reader.ts';
+import { describe, isAbsent, isDns1123Label, isPortNumber } from '../fields.ts';
+import { createdAt, objectHeader } from '../routes/reader.ts';
 import { DrReporter, INT32_MAX } from './reader.ts';
 
 export const ISTIO_NETWORKING = 'networking.istio.io';
@@ -78,24 +78,13 @@ export function parseDestinationRule(
   doc: Record<string, unknown>,
   index: number,
 ): DrParseResult {
-  const meta = isMap(doc.metadata) ? doc.metadata : undefined;
-  const named = typeof meta?.name === 'string' && meta.name !== '';
-  const ns0 = isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : meta?.namespace;
-  const id = named && typeof ns0 === 'string' ? `DestinationRule ${ns0}/${meta!.name}` : undefined;
-  const r = new DrReporter(file, id ?? `document ${index + 1}`);
-  if (!DR_API_VERSIONS.includes(doc.apiVersion as string))
-    r.add(
-      'apiVersion',
-      `expected ${DR_API_VERSIONS.join(' or ')} for a DestinationRule, found ${describe(doc.apiVersion)}`,
-    );
-  const m = r.map(doc.metadata, 'metadata', true);
-  const name = m ? r.objectName(m.name, 'metadata.name') : undefined;
-  const namespace =
-    m && (isAbsent(m.namespace) || m.namespace === '')
-      ? 'default'
-      : m
-        ? r.namespaceName(m.namespace, 'metadata.namespace')
-        : undefined;
+  const { r, id, name, namespace, meta } = objectHeader(
+    (o) => new DrReporter(file, o),
+    doc,
+    index,
+    'DestinationRule',
+    DR_API_VERSIONS,
+  );
   const spec = r.map(doc.spec, 'spec', true);
   if (!spec || !namespace || !name) return { errors: r.errors, ...(id ? { id } : {}) };
   r.fields(spec, 'spec', SPEC, SPEC_ISTIO);
@@ -148,7 +137,7 @@ export function parseDestinationRule(
       name,
       host: host!,
       service,
-      created: createdAt(m?.creationTimestamp),
+      created: createdAt(meta?.creationTimestamp),
       settings,
       ports,
     },

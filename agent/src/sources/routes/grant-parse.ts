@@ -4,8 +4,8 @@
 // Secret, is valid and concerns them, not the mesh, so it is read and kept out of the grant.
 // Pure.
 import type { ObjectError, ReferenceGrant, RouteKind } from '../../state/index.ts';
-import { describe, isAbsent, isMap } from '../fields.ts';
-import { GATEWAY_GROUP, RouteReporter } from './reader.ts';
+import { describe, isAbsent } from '../fields.ts';
+import { GATEWAY_GROUP, objectHeader, RouteReporter } from './reader.ts';
 
 export const GRANT_API_VERSIONS: readonly string[] = [`${GATEWAY_GROUP}/v1beta1`];
 
@@ -30,25 +30,13 @@ export function parseReferenceGrant(
   doc: Record<string, unknown>,
   index: number,
 ): GrantParseResult {
-  const meta = isMap(doc.metadata) ? doc.metadata : undefined;
-  const named = typeof meta?.name === 'string' && meta.name !== '';
-  const ns =
-    isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : (meta?.namespace as string);
-  const id = named && typeof ns === 'string' ? `ReferenceGrant ${ns}/${meta!.name}` : undefined;
-  const r = new RouteReporter(file, id ?? `document ${index + 1}`);
-  if (!GRANT_API_VERSIONS.includes(doc.apiVersion as string))
-    r.add(
-      'apiVersion',
-      `expected ${GRANT_API_VERSIONS.join(' or ')} for a ReferenceGrant, found ${describe(doc.apiVersion)}`,
-    );
-  const m = r.map(doc.metadata, 'metadata', true);
-  const name = m ? r.objectName(m.name, 'metadata.name') : undefined;
-  const namespace =
-    m && (isAbsent(m.namespace) || m.namespace === '')
-      ? 'default'
-      : m
-        ? r.namespaceName(m.namespace, 'metadata.namespace')
-        : undefined;
+  const { r, id, name, namespace } = objectHeader(
+    (o) => new RouteReporter(file, o),
+    doc,
+    index,
+    'ReferenceGrant',
+    GRANT_API_VERSIONS,
+  );
   const spec = r.map(doc.spec, 'spec', true);
   const from: { kind: RouteKind; namespace: string }[] = [];
   const to: { name?: string }[] = [];

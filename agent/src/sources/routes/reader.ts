@@ -2,7 +2,14 @@
 // `matches` would route traffic unseen), and about what the Gateway API's own validation
 // (its CRD schemas and CEL rules) refuses, so that a route kubectl accepts and one weft
 // accepts are the same routes. Pure.
-import { describe, fieldKey, isAbsent, isDns1123Label, isDns1123Subdomain } from '../fields.ts';
+import {
+  describe,
+  fieldKey,
+  isAbsent,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isMap,
+} from '../fields.ts';
 import { Reporter } from '../policy/report.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -219,6 +226,54 @@ function nestedQuantifier(s: string): boolean {
 }
 
 /** metadata.creationTimestamp in ms since the epoch; 0 when absent or unreadable. */
+/** What every parser of a namespaced kind reads first: its identity, apiVersion and metadata. */
+export interface ObjectHeader<R> {
+  readonly r: R;
+  /** `Kind namespace/name` when the document names one. */
+  readonly id?: string;
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly meta?: Record<string, unknown>;
+}
+
+/**
+ * The header of a namespaced object of `kind` (namespace `default` when absent), its
+ * errors in a reporter made by `make` for the object's identity (or `document N`).
+ */
+export function objectHeader<R extends RouteReporter>(
+  make: (object: string) => R,
+  doc: Record<string, unknown>,
+  index: number,
+  kind: string,
+  versions: readonly string[],
+): ObjectHeader<R> {
+  const meta0 = isMap(doc.metadata) ? doc.metadata : undefined;
+  const named = typeof meta0?.name === 'string' && meta0.name !== '';
+  const ns0 = isAbsent(meta0?.namespace) || meta0?.namespace === '' ? 'default' : meta0?.namespace;
+  const id = named && typeof ns0 === 'string' ? `${kind} ${ns0}/${meta0!.name}` : undefined;
+  const r = make(id ?? `document ${index + 1}`);
+  if (!versions.includes(doc.apiVersion as string))
+    r.add(
+      'apiVersion',
+      `expected ${versions.join(' or ')} for a ${kind}, found ${describe(doc.apiVersion)}`,
+    );
+  const m = r.map(doc.metadata, 'metadata', true);
+  const name = m ? r.objectName(m.name, 'metadata.name') : undefined;
+  const namespace =
+    m && (isAbsent(m.namespace) || m.namespace === '')
+      ? 'default'
+      : m
+        ? r.namespaceName(m.namespace, 'metadata.namespace')
+        : undefined;
+  return {
+    r,
+    ...(id ? { id } : {}),
+    ...(name ? { name } : {}),
+    ...(namespace ? { namespace } : {}),
+    ...(m ? { meta: m } : {}),
+  };
+}
+
 export function createdAt(v: unknown): number {
   if (typeof v !== 'string') return 0;
   const t = Date.parse(v);
