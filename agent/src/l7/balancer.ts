@@ -33,6 +33,7 @@ export function pick(
   const n = endpoints.length;
   if (n === 0) return undefined;
   pool.lastUsed = now;
+  pool.size = all.length;
   if (n === 1) return endpoints[0];
   if (pool.endpoints.size > all.length) pool.prune(all);
   switch (pool.lb) {

@@ -54,6 +54,8 @@ export class PortPool {
   readonly endpoints = new Map<string, EndpointState>();
   /** Round robin's next position. */
   next = 0;
+  /** Endpoints the last pick chose among (some may not have a state yet). */
+  size = 0;
   /** Requests in flight to the Service port from this node (circuit breaking). */
   inFlight = 0;
   /** Requests refused at once because a connectionPool limit was reached. */

@@ -88,12 +88,9 @@ function measure(s: EndpointState, ms: number, now: number): void {
 
 function eject(pool: PortPool, s: EndpointState, now: number): void {
   const od = pool.policy!.outlier!;
-  let total = 0;
   let out = 0;
-  for (const e of pool.endpoints.values()) {
-    total++;
-    if (e.ejectedUntil > now) out++;
-  }
+  for (const e of pool.endpoints.values()) if (e.ejectedUntil > now) out++;
+  const total = Math.max(pool.endpoints.size, pool.size);
   // One endpoint always stays in; beyond the first ejection, the percentage holds.
   if (out + 1 >= total) return;
   if (out > 0 && (100 * (out + 1)) / total > od.maxEjectionPercent) return;

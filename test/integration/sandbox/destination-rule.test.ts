@@ -22,6 +22,14 @@ spec:
 const backend = (name: string, node: string, labels: string) =>
   pod('shop', name, node, { sa: 'echo', labels, ports: '{containerPort: 8080}' });
 
+const TCP_SERVICE = `apiVersion: v1
+kind: Service
+metadata: {name: line, namespace: shop}
+spec:
+  selector: {app: line}
+  ports: [{name: tcp, port: 7000, targetPort: 7070}]
+`;
+
 const rules = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: flaky, namespace: shop}
@@ -49,6 +57,15 @@ spec:
   host: lat-rr
   trafficPolicy:
     loadBalancer: {simple: ROUND_ROBIN}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: line, namespace: shop}
+spec:
+  host: line
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutiveGatewayErrors: 1, baseEjectionTime: 60s}
 `;
 
 describePrivileged('DestinationRules end to end in a 2-node sandbox', () => {
@@ -72,6 +89,18 @@ describePrivileged('DestinationRules end to end in a 2-node sandbox', () => {
         service('narrow', 'app: narrow'),
         service('lat', 'app: lat'),
         service('lat-rr', 'app: lat'),
+        // A TCP Service: li-1 answers its line protocol, nothing listens in li-2.
+        pod('shop', 'li-1', 'node-2', {
+          sa: 'echo',
+          labels: 'app: line',
+          ports: '{containerPort: 7070}',
+        }),
+        pod('shop', 'li-2', 'node-2', {
+          sa: 'echo',
+          labels: 'app: line',
+          ports: '{containerPort: 7070}',
+        }),
+        TCP_SERVICE,
       ),
       'rules.yaml': rules,
     });
@@ -84,6 +113,7 @@ describePrivileged('DestinationRules end to end in a 2-node sandbox', () => {
       serve('la-1'),
       serve('la-2'),
       serve('la-3', { delayMs: 100 }),
+      serve('li-1'),
     ]);
     client = await clientPod(c.pod('shop/client'));
     await c.certificates(3);
@@ -133,6 +163,24 @@ describePrivileged('DestinationRules end to end in a 2-node sandbox', () => {
     );
     expect(narrow?.overflows).toBe(overflow);
   }, 20_000);
+
+  it('ejects the endpoint of a TCP Service whose connections fail (L4, per connection)', async () => {
+    const results: string[] = [];
+    for (let i = 0; i < 10; i++)
+      results.push(
+        await client.line(vip('line'), 7000, 'abc').then(
+          (l) => l[0] ?? '',
+          () => 'failed',
+        ),
+      );
+    // At most the first connection to li-2 fails; it is ejected, li-1 takes the rest.
+    expect(results.filter((r) => r === 'failed').length).toBeLessThanOrEqual(1);
+    expect(results.slice(2)).toEqual(Array(8).fill('hello from shop/li-1'));
+    const line = ((await c.status('node-1')).balancers ?? []).find(
+      (p) => p.service === 'shop/line:7000',
+    );
+    expect(line?.endpoints.find((e) => e.pod === 'shop/li-2')?.ejectedUntil ?? null).not.toBeNull();
+  }, 30_000);
 
   it('keeps requests off a slow pod by default; ROUND_ROBIN gives it a third', async () => {
     // `count` keeps one connection for all its requests, whichever the VIP: a new one each.
