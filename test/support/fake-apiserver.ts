@@ -78,6 +78,13 @@ export const RESOURCES: readonly Resource[] = [
     kind: 'ReferenceGrant',
     namespaced: true,
   },
+  {
+    group: 'networking.istio.io',
+    version: 'v1',
+    plural: 'destinationrules',
+    kind: 'DestinationRule',
+    namespaced: true,
+  },
 ];
 
 interface Event {
