@@ -89,6 +89,10 @@ describePrivileged('DestinationRules end to end in a 2-node sandbox', () => {
         service('narrow', 'app: narrow'),
         service('lat', 'app: lat'),
         service('lat-rr', 'app: lat'),
+        service('lat-near', 'app: lat').replace(
+          'spec:\n',
+          'spec:\n  trafficDistribution: PreferClose\n',
+        ),
         // A TCP Service: li-1 answers its line protocol, nothing listens in li-2.
         pod('shop', 'li-1', 'node-2', {
           sa: 'echo',
@@ -181,6 +185,12 @@ describePrivileged('DestinationRules end to end in a 2-node sandbox', () => {
     );
     expect(line?.endpoints.find((e) => e.pod === 'shop/li-2')?.ejectedUntil ?? null).not.toBeNull();
   }, 30_000);
+
+  it("keeps to the endpoint on the client's node with trafficDistribution: PreferClose", async () => {
+    await client.closeAll();
+    // la-1 is the only one on node-1, the client's node.
+    expect(await client.count(vip('lat-near'), 80, '/near', 30)).toEqual({ 'shop/la-1': 30 });
+  }, 20_000);
 
   it('keeps requests off a slow pod by default; ROUND_ROBIN gives it a third', async () => {
     // `count` keeps one connection for all its requests, whichever the VIP: a new one each.
