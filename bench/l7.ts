@@ -206,6 +206,12 @@ async function main(): Promise<void> {
             portRoutes('shop/app2', 82, [rule({ backends: [be(remote2.ip, APP, 'remote2')] })]),
           ],
           [vip(83), portRoutes('shop/app', 83, [])],
+          // The route of :80 to a backend whose DestinationRule sets limits and outlier
+          // detection that this load never reaches: what configured resilience costs.
+          [
+            vip(84),
+            portRoutes('shop/app', 84, [rule({ backends: [be(remote.ip, APP, 'remote-dr')] })]),
+          ],
           [
             vip(90),
             portRoutes(
@@ -223,6 +229,27 @@ async function main(): Promise<void> {
           ],
         ]),
         inboundProtocol: new Map(),
+        trafficPolicies: new Map([
+          [
+            `shop/remote-dr:${APP}`,
+            {
+              from: 'DestinationRule shop/remote-dr',
+              lb: 'EWMA' as const,
+              maxConnections: 1000,
+              http1MaxPendingRequests: 1000,
+              http2MaxRequests: 10_000,
+              maxRequestsPerConnection: 1_000_000,
+              connectTimeoutMs: 5000,
+              outlier: {
+                consecutive5xxErrors: 5,
+                consecutiveGatewayErrors: 5,
+                intervalMs: 10_000,
+                baseEjectionMs: 30_000,
+                maxEjectionPercent: 50,
+              },
+            },
+          ],
+        ]),
       },
     );
     const l7Rule: AuthorizationPolicy = {
@@ -286,6 +313,12 @@ async function main(): Promise<void> {
         label: 'HTTP/1.1 weft mTLS + outbound route',
         base: 'nginx',
         measure: async () => wrk(await url(80), selfCpuMs),
+      },
+      {
+        id: 'route-dr',
+        label: 'HTTP/1.1 weft mTLS + outbound route + DestinationRule (limits, outlier detection)',
+        base: 'route',
+        measure: async () => wrk(await url(84), selfCpuMs),
       },
       {
         id: 'route-l7',
@@ -385,6 +418,9 @@ ${lines.join('\n')}
 
 "HTTP-declared port, no routes" is a VIP port read as HTTP with no route: every request is
 parsed and balanced over the Service's endpoints; its ratio is to the L4 HBONE row.
+"+ DestinationRule" is the route row to a backend whose DestinationRule sets connectionPool
+limits and outlier detection that the load never reaches (docs/resilience.md); its ratio to
+the route row is what configuring them costs (target: at least 0.95×).
 `;
     // A subset is for tuning: the page keeps the full matrix. Its hand-written part (the
     // profile, from NOTES on) and the telemetry cost section (bench/telemetry-ab.ts) stay.

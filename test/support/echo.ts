@@ -57,12 +57,24 @@ export interface EchoPod {
   close(): Promise<void>;
 }
 
+/**
+ * How an echo pod misbehaves, for resilience tests: `delayMs` before every HTTP/1.1
+ * answer; `failing`: every HTTP/1.1 request answered 500 until `GET /__fail/off` (and
+ * again after `GET /__fail/on`), the switch itself always answered 200.
+ */
+export interface EchoBehaviour {
+  readonly delayMs?: number;
+  readonly failing?: boolean;
+}
+
 /** HTTP/1.1 on `http`, h2c and gRPC on `h2`, a line protocol on `tcp`, all on `ip`. */
 export async function echoPod(
   pod: string,
   ip: string,
   ports: { http: number; h2: number; tcp: number },
+  behaviour: EchoBehaviour = {},
 ): Promise<EchoPod> {
+  let failing = behaviour.failing ?? false;
   const seen: string[] = [];
   const flaky = new Map<string, number>();
   const connections = { http: 0, h2: 0 };
@@ -98,8 +110,24 @@ export async function echoPod(
         });
         res.end(body);
       };
-      if (url.startsWith('/slow')) setTimeout(answer, 3000).unref();
-      else answer();
+      if (url === '/__fail/on' || url === '/__fail/off') {
+        failing = url === '/__fail/on';
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ pod, failing }));
+        return;
+      }
+      const go = failing
+        ? () => {
+            res.writeHead(500, { 'content-type': 'text/plain', 'x-echo-pod': pod });
+            res.end('failing\n');
+          }
+        : answer;
+      const delay = /^\/delay\/(\d+)/.exec(url);
+      const wait = url.startsWith('/slow')
+        ? 3000
+        : (behaviour.delayMs ?? 0) + (delay ? Number(delay[1]) : 0);
+      if (wait > 0) setTimeout(go, wait).unref();
+      else go();
     });
   });
   // Upgrade: 101, then every byte comes back prefixed by the pod's name once.

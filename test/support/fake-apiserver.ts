@@ -98,6 +98,13 @@ export const RESOURCES: readonly Resource[] = [
     kind: 'HTTPLocalRateLimitPolicy',
     namespaced: true,
   },
+  {
+    group: 'networking.istio.io',
+    version: 'v1',
+    plural: 'destinationrules',
+    kind: 'DestinationRule',
+    namespaced: true,
+  },
 ];
 
 interface Event {

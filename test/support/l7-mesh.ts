@@ -20,7 +20,7 @@ import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../agent/src/proxy/hbone/li
 import { HboneServer } from '../../agent/src/proxy/hbone/server.ts';
 import { handleOutbound, type OutboundContext } from '../../agent/src/proxy/outbound.ts';
 import { SocketPool } from '../../agent/src/proxy/socket-pool.ts';
-import { Balancer, type ProxyTables } from '../../agent/src/proxy/tables.ts';
+import type { ProxyTables } from '../../agent/src/proxy/tables.ts';
 import type { AuthorizationPolicy } from '../../agent/src/state/authz-types.ts';
 import type { Endpoint, ServiceTarget } from '../../agent/src/state/service-endpoints.ts';
 import type { Pod } from '../../agent/src/state/types.ts';
@@ -193,7 +193,7 @@ export async function l7Mesh(
     identity: CLIENT_ID,
     sinks: sinksOf(stats, telemetry),
     lookup: () => ({ ip: vip, port }),
-    balancer: new Balancer(),
+    pools: engine.pools,
     pool: sockets,
     hbone,
     l7: engine,

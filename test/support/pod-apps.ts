@@ -7,14 +7,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { PodPlacement } from '../../agent/src/sandbox/exec.ts';
+import type { EchoBehaviour } from './echo.ts';
 import type { Answer } from './http-client.ts';
 
 const here = (f: string) => JSON.stringify(fileURLToPath(new URL(f, import.meta.url)));
 
 /** The echo backend on every address of the pod: HTTP/1.1, h2c/gRPC and a line protocol. */
-export const echoServer = (pod: string, ports: { http: number; h2: number; tcp: number }) => `
+export const echoServer = (
+  pod: string,
+  ports: { http: number; h2: number; tcp: number },
+  behaviour: EchoBehaviour = {},
+) => `
 const { echoPod } = await import(${here('./echo.ts')});
-await echoPod(${JSON.stringify(pod)}, '0.0.0.0', ${JSON.stringify(ports)});
+await echoPod(${JSON.stringify(pod)}, '0.0.0.0', ${JSON.stringify(ports)}, ${JSON.stringify(behaviour)});
 console.log('listening');
 `;
 
@@ -93,6 +98,19 @@ const run = async (c) => {
         out.push({ status: a.status, ms: performance.now() - t });
       }
       return { out };
+    }
+    case 'parallel': {
+      // n requests at once, each on a connection of its own: the status each got (0: failed).
+      const http = await import('node:http');
+      const one = () => new Promise((resolve) => {
+        const r = http.request({ host: c.host, port: c.port, path: c.path, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        });
+        r.on('error', () => resolve(0));
+        r.end();
+      });
+      return { statuses: await Promise.all(Array.from({ length: c.n }, one)) };
     }
     case 'close':
       for (const x of conns.values()) x.close();
@@ -198,6 +216,8 @@ export interface ClientPod {
     steady: Record<string, number>;
     retryAfter?: string;
   }>;
+  /** `n` requests at once, each on a new connection: the status of each (0: no answer). */
+  parallel(host: string, port: number, path: string, n: number): Promise<number[]>;
   /** Closes every connection the client keeps. */
   closeAll(): Promise<void>;
   kill(): void;
@@ -258,6 +278,8 @@ export async function clientPod(pod: PodPlacement): Promise<ClientPod> {
     line: async (host, port, line) => (await call({ op: 'line', host, port, line })).lines,
     first: async (host, port, line) => (await call({ op: 'first', host, port, line })).lines,
     rate: (host, port, path, o) => call({ op: 'rate', host, port, path, ...o }),
+    parallel: async (host, port, path, n) =>
+      (await call({ op: 'parallel', host, port, path, n })).statuses,
     closeAll: () => call({ op: 'close' }),
     kill: () => child.kill('SIGKILL'),
   };

@@ -241,6 +241,7 @@ export class Agent {
       this.installer.applied,
       this.datapath,
       this.routeTables,
+      this.proxy.l7.pools.snapshot(),
     );
   }
 

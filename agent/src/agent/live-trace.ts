@@ -1,12 +1,13 @@
 // `weft policy trace --live`: a trace with this agent's view of the cluster,
 // plus what the tables installed in its kernel say for the pods on this node.
 import type { NodeDatapath } from '../datapath/index.ts';
+import type { PortPoolSnapshot } from '../l7/index.ts';
 import { type Trace, type TraceStage, tracePolicy } from '../policy/index.ts';
 import type { AuthzRequest, Snapshot } from '../state/index.ts';
 import type { RouteTables } from '../tables/index.ts';
 import { type Applied, enrolledEntry } from './apply.ts';
 import { type AgentOptions, rootNamespaceOf, trustDomainOf } from './options.ts';
-import { installedRouteStage } from './route-trace.ts';
+import { installedRouteStage, poolStage } from './route-trace.ts';
 
 export interface TraceQuery {
   from: string;
@@ -23,6 +24,7 @@ export function liveTrace(
   applied: ReadonlyMap<string, Applied>,
   datapath: NodeDatapath,
   routes: RouteTables,
+  pools?: readonly PortPoolSnapshot[],
 ): Trace {
   if (!snap) throw new Error('no snapshot yet');
   const t = tracePolicy({
@@ -35,6 +37,8 @@ export function liveTrace(
   const stages: TraceStage[] = [...t.stages];
   const routed = installedRouteStage(routes, opts.node, snap, q);
   if (routed) stages.push(routed);
+  const pool = pools && poolStage(pools, opts.node, t.stages);
+  if (pool) stages.push(pool);
   const installed = (key: string) => applied.get(key);
   const src = snap.pods.get(q.from);
   const target = q.to.includes('/svc/') ? undefined : snap.pods.get(q.to);

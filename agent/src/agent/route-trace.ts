@@ -1,7 +1,7 @@
 // What this agent's installed route tables say for a traced HTTP request to a Service
 // (`weft policy trace --live`): the rule the engine's own lookup picks, beside the
 // explanation the trace derives from the snapshot.
-import { matchRoute } from '../l7/index.ts';
+import { matchRoute, type PortPoolSnapshot } from '../l7/index.ts';
 import type { TraceStage } from '../policy/index.ts';
 import { type AuthzRequest, type ClusterObjects, clusterIPsOf } from '../state/index.ts';
 import { type RouteTables, vipKey } from '../tables/index.ts';
@@ -46,5 +46,30 @@ export function installedRouteStage(
     object: rule.route,
     rule: rule.rule,
     reason: `${vipKey(vip, q.port)}: ${rule.route} rule ${rule.rule}, backends ${rule.backends.map((b) => `${b.service}:${b.port} weight ${b.weight} (${b.target.endpoints.length} endpoint(s)${b.unresolved ? `, ${b.unresolved}` : ''})`).join(', ') || 'none (500)'}`,
+  };
+}
+
+/**
+ * The balancer's pool as this agent holds it now, for the Service port the trace's
+ * balancer stage names: each endpoint in the pool or ejected until when, and the
+ * port's overflows. Absent when this node has sent nothing there yet.
+ */
+export function poolStage(
+  pools: readonly PortPoolSnapshot[],
+  node: string,
+  stages: readonly TraceStage[],
+): TraceStage | undefined {
+  const b = stages.find((s) => s.stage.startsWith('balancer '));
+  if (!b) return undefined;
+  const key = b.stage.slice('balancer '.length);
+  const p = pools.find((x) => x.service === key);
+  if (!p) return undefined;
+  const eps = p.endpoints
+    .map((e) => `${e.pod} ${e.ejectedUntil ? `ejected until ${e.ejectedUntil}` : 'in pool'}`)
+    .join(', ');
+  return {
+    stage: `balancer pool, on ${node}`,
+    result: 'info',
+    reason: `${p.lb}; ${p.inFlight} in flight, ${p.overflows} overflows, ${p.ejections} ejections; ${eps || 'no endpoint used yet'}`,
   };
 }

@@ -1,5 +1,5 @@
 // The agent's status document (`weft status`, the admin API's /status).
-import { type NodeWorkload, routeStatuses } from '../compile/index.ts';
+import { destinationRuleConflicts, type NodeWorkload, routeStatuses } from '../compile/index.ts';
 import type { NodeDatapath } from '../datapath/index.ts';
 import type { IdentityManager } from '../identity/index.ts';
 import { type NodeProxy, rateLimitCounts } from '../proxy/index.ts';
@@ -52,6 +52,10 @@ export function agentStatus(s: StatusParts): AgentStatus {
     rejected: s.source.errors().map((e) => ({ ...e })),
     routes: s.snapshot ? routeStatuses(s.snapshot) : [],
     rateLimits: [...rateLimitCounts()].map(([policy, c]) => ({ policy, ...c })),
+    balancers: s.proxy.l7.pools.snapshot().map((b) => ({ ...b, endpoints: [...b.endpoints] })),
+    destinationRuleConflicts: s.snapshot
+      ? destinationRuleConflicts(s.snapshot).map((c) => c.message)
+      : [],
     datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
     retries: s.proxy.l7.retryStatus(),
     ...(s.lifecycle ? { lifecycle: s.lifecycle() } : {}),

@@ -7,3 +7,10 @@ export * from './peers.ts';
 export { emptyPolicy, type PolicyTables } from './policy.ts';
 export { ROUTE_CONTROLLER, refusedConditions, routeStatus, routeStatuses } from './route-status.ts';
 export * from './services.ts';
+export {
+  compilePolicy,
+  compileTrafficPolicies,
+  type DestinationRuleConflict,
+  destinationRuleConflicts,
+  OUTLIER_DEFAULTS,
+} from './traffic-policy.ts';

@@ -35,6 +35,7 @@ import {
   type ServicePortRoutes,
   vipKey,
 } from '../tables/index.ts';
+import { compileTrafficPolicies } from './traffic-policy.ts';
 
 /** One (rule, match) pair of a route, before ordering. */
 interface Pair {
@@ -191,7 +192,11 @@ function backendTarget(
       ctx.slices.get(service) ?? [],
       vip,
     );
-    target = { service, endpoints };
+    target = {
+      service,
+      endpoints,
+      ...(r.service.trafficDistribution ? { preferClose: true } : {}),
+    };
     ctx.endpoints.set(key, target);
   }
   return { service, port, target };
@@ -315,5 +320,5 @@ export function compileRoutes(objects: ClusterObjects): RouteTables {
       }
     }
   }
-  return { byVip, inboundProtocol };
+  return { byVip, inboundProtocol, trafficPolicies: compileTrafficPolicies(objects) };
 }

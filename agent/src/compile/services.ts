@@ -30,6 +30,7 @@ export function compileServices(snap: ClusterObjects): Map<string, ServiceTarget
         out.set(vipKey(vip, sp.port), {
           service: `${svc.namespace}/${svc.name}`,
           endpoints: serviceEndpoints(snap, svc, sp, slices, vip),
+          ...(svc.trafficDistribution ? { preferClose: true } : {}),
         });
       }
     }

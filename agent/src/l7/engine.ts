@@ -14,10 +14,11 @@ import {
   type RequestTracing,
   type RetryStatus,
 } from '../telemetry/index.ts';
-import { type Balancer, RoundRobin } from './balancer.ts';
+import { pick } from './balancer.ts';
 import { byPreface, ClientHttp1 } from './client-http1.ts';
 import { ClientSessions } from './client-sessions.ts';
 import { serviceByName } from './decide.ts';
+import { Pools } from './endpoint-pools.ts';
 import type { Headers } from './filters.ts';
 import { handleHttp1, upgradeHttp1 } from './http1.ts';
 import { handleHttp2 } from './http2.ts';
@@ -38,13 +39,14 @@ export interface L7EngineOptions {
   sink?: RequestSink;
   /** Spans for the requests this engine sends (telemetry/tracing.ts); absent: off. */
   tracing?: RequestTracing | null;
-  balancer?: Balancer;
   /** [0, 1) for backoff jitter and fault draws; Math.random by default. */
   rand?: () => number;
+  /** Balancer state (tests give a clock and a random source); default: a new one. */
+  pools?: Pools;
 }
 
 export class L7Engine implements EngineParts {
-  readonly balancer: Balancer;
+  readonly pools: Pools;
   readonly spread = new Spread();
   readonly upstreams = new Upstreams();
   readonly sink: RequestSink;
@@ -61,7 +63,7 @@ export class L7Engine implements EngineParts {
   constructor(opts: L7EngineOptions = {}) {
     this.sink = opts.sink ?? noRequestSink;
     this.tracing = opts.tracing ?? null;
-    this.balancer = opts.balancer ?? new RoundRobin();
+    this.pools = opts.pools ?? new Pools();
     this.rand = opts.rand ?? Math.random;
     this.h1 = new ClientHttp1<L7Source>({
       onRequest: (src, req, res) => handleHttp1(this, src, req, res),
@@ -137,8 +139,9 @@ export class L7Engine implements EngineParts {
       const t = serviceByName(view, name, port);
       if (!t) continue;
       const key = `${name}:${port}`;
-      const ep = this.balancer.pick(key, src.allowed(view, key, t).endpoints);
-      const pool = ep ? this.upstreams.http1(src, ep) : undefined;
+      const lb = this.pools.get(key, view.routes.trafficPolicies?.get(key));
+      const ep = pick(lb, src.allowed(view, key, t).endpoints, lb.now(), this.pools.random);
+      const pool = ep ? this.upstreams.http1(src, ep, lb.policy) : undefined;
       if (!pool) continue;
       this.mirrors++;
       const r = request({

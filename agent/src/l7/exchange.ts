@@ -9,6 +9,8 @@ import {
   type RequestTracing,
 } from '../telemetry/index.ts';
 import type { Decision } from './decide.ts';
+import type { EndpointState, PortPool } from './endpoint-pools.ts';
+import { finished, outcomeOf, started } from './outlier.ts';
 
 /** Whose proxy reports: the client's (source) or the server's (destination) workload. */
 export interface Party {
@@ -40,6 +42,9 @@ export class Exchange {
   requestBytes = 0;
   responseBytes = 0;
   private reported = false;
+  /** The balancer's state of the endpoint picked: told how the request went, once. */
+  private pool: PortPool | undefined;
+  private ep: EndpointState | undefined;
   readonly start = Date.now();
   private readonly t0 = performance.now();
 
@@ -70,13 +75,32 @@ export class Exchange {
     if (d.rule) this.route = `${d.rule.route} rule ${d.rule.rule}`;
     this.service = d.service;
     this.pod = d.ep?.pod;
+    if (d.pool && d.ep) {
+      this.pool = d.pool;
+      this.ep = started(d.pool, d.ep);
+    }
     if (d.ep && this.src.peerPrincipal) this.peerPrincipal = this.src.peerPrincipal(d.ep);
   }
 
-  /** A retry went to another endpoint: the request is reported against the one that answered. */
-  endpoint(ep: Endpoint): void {
+  /**
+   * A retry went to another endpoint: the failed attempt (`status`, 0 when no answer came)
+   * counts against its endpoint in the balancer, and the request is reported against the
+   * one that answers.
+   */
+  endpoint(ep: Endpoint, status: number): void {
     this.pod = ep.pod;
     if (this.src.peerPrincipal) this.peerPrincipal = this.src.peerPrincipal(ep);
+    if (this.ep && this.pool) {
+      const pool = this.pool;
+      finished(
+        pool,
+        this.ep,
+        outcomeOf(status, status === 0 ? 'upstream_reset' : ''),
+        performance.now() - this.t0,
+        pool.now(),
+      );
+      this.ep = started(pool, ep);
+    }
   }
 
   /** Starts this proxy's span (when tracing is on), a child of the request's traceparent. */
@@ -94,6 +118,16 @@ export class Exchange {
     this.reported = true;
     if (this.status === 0) this.status = status;
     if (this.flag === '') this.flag = flag;
+    const durationMs = performance.now() - this.t0;
+    // The balancer learns how it went, whether or not anything else listens.
+    if (this.ep)
+      finished(
+        this.pool!,
+        this.ep,
+        outcomeOf(this.status, this.flag),
+        durationMs,
+        this.pool!.now(),
+      );
     // Nothing listens: no record is built.
     if (this.sink === noRequestSink && !this.span) return;
     const p = this.src;
@@ -120,7 +154,7 @@ export class Exchange {
       responseFlags: this.flag,
       mtls,
       start: this.start,
-      durationMs: performance.now() - this.t0,
+      durationMs,
       requestBytes: this.requestBytes,
       responseBytes: this.responseBytes,
       ...(this.traceparent ? { traceparent: this.traceparent } : {}),

@@ -112,7 +112,9 @@ function prepare(
       if (abort && delayMs === 0) return void answer(abortStatus(abort, false), 'fault_abort');
     }
   }
-  const d = endpointFor(e.balancer, e.spread, src, view, rule);
+  const protocol = view.routes.byVip.get(src.vip)?.protocol;
+  const h2 = protocol === 'http2' || protocol === 'grpc';
+  const d = endpointFor(e.pools, e.spread, src, view, rule, h2);
   ex.routed(d);
   if (d.status) return void answer(d.status, d.flag);
   if (rule && d.backend && d.backend.filters.length > 0)
@@ -120,8 +122,6 @@ function prepare(
   if (rw.host !== undefined) headers.host = rw.host;
   const target = rw.path === path ? url : query ? `${rw.path}?${query}` : rw.path;
   if (rule && !abort) e.mirror(src, view, rule, ex.method, target, headers, req);
-  const protocol = view.routes.byVip.get(src.vip)?.protocol;
-  const h2 = protocol === 'http2' || protocol === 'grpc';
   return { d, headers, target, rule, h2, view, delayMs, abort };
 }
 
@@ -273,14 +273,14 @@ function forward(
       if (v !== 'no') ex.flag = v;
       return false;
     }
-    const next = pickAgain(e.balancer, src, p.view, d, ep);
+    const next = pickAgain(e.pools, src, p.view, d, ep);
     if (!next) {
       rs.undo(e.retryCounts, Date.now());
       return false;
     }
     rs.failed = ep;
     ep = next;
-    ex.endpoint(next);
+    ex.endpoint(next, status ?? 0);
     attempt++;
     clearTimeout(tryTimer);
     const wait = status === undefined ? 0 : backoffMs(policy, rs.retries, e.rand());
@@ -295,7 +295,7 @@ function forward(
   };
   const send = (reuse: boolean) => {
     const mine = attempt;
-    const pool = e.upstreams.http1(src, ep);
+    const pool = e.upstreams.http1(src, ep, d.pool?.policy);
     if (!pool) return fail(503, 'overflow');
     pool.queued++;
     const r = request({
@@ -437,7 +437,7 @@ function sendHttp2(
 ): void {
   let pool: ReturnType<EngineParts['upstreams']['http2']>;
   try {
-    pool = e.upstreams.http2(src, ep);
+    pool = e.upstreams.http2(src, ep, p.d.pool?.policy);
   } catch {
     if (again(undefined)) return;
     return fail(503, 'upstream_reset');

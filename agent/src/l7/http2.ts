@@ -9,7 +9,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Endpoint, FaultAbort, RouteRetry } from '../state/index.ts';
-import type { CompiledRule } from '../tables/index.ts';
+import type { CompiledRule, CompiledTrafficPolicy } from '../tables/index.ts';
 import { type Decision, endpointFor, pickAgain, ruleFor } from './decide.ts';
 import { Exchange, timeoutOf } from './exchange.ts';
 import { abortGrpcStatus, abortStatus, faultAbort, faultDelay } from './faults.ts';
@@ -114,7 +114,7 @@ function forward(
   const method = ex.method;
   const path = ex.path;
   const authority = ex.authority;
-  const d = endpointFor(e.balancer, e.spread, src, view, rule);
+  const d = endpointFor(e.pools, e.spread, src, view, rule, true);
   ex.routed(d);
   if (d.status) return answer(d.status, d.flag);
   if (rule && d.backend && d.backend.filters.length > 0)
@@ -136,17 +136,23 @@ function forward(
   const ended = (flags & END_STREAM) !== 0;
   if (!policy && !ended) {
     // No route retry and a body: one attempt, the body streamed through as it comes.
-    const pool = poolFor(e, src, d.ep!, a);
+    const pool = poolFor(e, src, d.ep!, d.pool?.policy, a);
     if (pool) relay(stream, flags, pool, out, ex, a, timeoutOf(d), onHeaders);
     return;
   }
   retrying(e, src, view, d, stream, out, ex, a, onHeaders, ended, policy);
 }
 
-function poolFor(e: EngineParts, src: L7Source, ep: Endpoint, a: Answerer): H2Pool | undefined {
+function poolFor(
+  e: EngineParts,
+  src: L7Source,
+  ep: Endpoint,
+  policy: CompiledTrafficPolicy | undefined,
+  a: Answerer,
+): H2Pool | undefined {
   let pool: H2Pool | undefined;
   try {
-    pool = e.upstreams.http2(src, ep);
+    pool = e.upstreams.http2(src, ep, policy);
   } catch {
     a.answer(503, 'upstream_reset');
     return undefined;
@@ -194,14 +200,14 @@ function retrying(
         if (v !== 'no') ex.flag = v;
         return false;
       }
-      const next = pickAgain(e.balancer, src, view, d, ep);
+      const next = pickAgain(e.pools, src, view, d, ep);
       if (!next) {
         rs.undo(e.retryCounts, Date.now());
         return false;
       }
       rs.failed = ep;
       ep = next;
-      ex.endpoint(next);
+      ex.endpoint(next, status ?? 0);
       const ms = status === undefined ? 0 : backoffMs(policy, rs.retries, e.rand());
       if (ms === 0) setImmediate(go);
       else {
@@ -213,7 +219,7 @@ function retrying(
   };
   const go = () => {
     if (a.answered || stream.destroyed) return;
-    const pool = poolFor(e, src, ep, a);
+    const pool = poolFor(e, src, ep, d.pool?.policy, a);
     if (pool) relay(stream, ended ? END_STREAM : 0, pool, out, ex, a, perTry, onHeaders, r);
   };
   let timer: NodeJS.Timeout | undefined;

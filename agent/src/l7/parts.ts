@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { CompiledRule } from '../tables/index.ts';
 import type { RequestSink, RequestTracing } from '../telemetry/index.ts';
-import type { Balancer } from './balancer.ts';
+import type { Pools } from './endpoint-pools.ts';
 import type { Headers } from './filters.ts';
 import type { RetryCounts } from './retry.ts';
 import type { RetryBudgets } from './retry-budget.ts';
@@ -12,7 +12,8 @@ import type { Upstreams } from './upstream.ts';
 
 /** What a protocol handler (http1.ts, http2.ts) uses of the engine. */
 export interface EngineParts {
-  readonly balancer: Balancer;
+  /** Each Service port's balancer, outlier and breaker state. */
+  readonly pools: Pools;
   readonly spread: Spread;
   readonly upstreams: Upstreams;
   readonly sink: RequestSink;

@@ -27,6 +27,8 @@ export interface L7Source {
   /** The SPIFFE ID an endpoint's workload proves, when it is in the mesh (else undefined: plaintext). */
   peerPrincipal?(ep: Endpoint): string | undefined;
   view(): L7View;
+  /** Whether an endpoint is on the source's own node (trafficDistribution: PreferClose). */
+  near?(ep: Endpoint): boolean;
   /** The endpoints of `target` the source's egress policy allows (`key` names the backend port). */
   allowed(view: L7View, key: string, target: ServiceTarget): ServiceTarget;
   /** A new upstream connection from the source to the endpoint; throws when refused. */

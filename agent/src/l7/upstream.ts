@@ -7,6 +7,8 @@ import { Agent } from 'node:http';
 import { type ClientHttp2Session, connect } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../state/index.ts';
+import type { CompiledTrafficPolicy } from '../tables/index.ts';
+import { connectTimeout } from './connect-timeout.ts';
 import { L7_LIMITS } from './limits.ts';
 
 /** Whose upstream connections a pool holds, and how one is made. */
@@ -44,20 +46,32 @@ interface H1Pool {
   agent: Agent;
   /** Requests handed to the agent and not yet given a connection. */
   queued: number;
+  /** The DestinationRule's connectionPool in force for it (read at each use). */
+  policy: CompiledTrafficPolicy | undefined;
 }
 
 interface H2Pool {
   session: ClientHttp2Session;
   /** Streams open or waiting on it. */
   streams: number;
+  /** Streams opened on it in all (maxRequestsPerConnection). */
+  opened: number;
 }
+
+/** Requests a kept-alive HTTP/1.1 connection has carried (maxRequestsPerConnection). */
+const carried = new WeakMap<object, number>();
 
 export class Upstreams {
   private readonly h1 = new Map<string, H1Pool>();
   private readonly h2 = new Map<string, H2Pool>();
 
-  /** The HTTP/1.1 pool for the source's requests to `ep`; undefined when its queue is full (503). */
-  http1(src: Dialer, ep: Endpoint): H1Pool | undefined {
+  /**
+   * The HTTP/1.1 pool for the source's requests to `ep`; undefined when its queue is full
+   * (503). `policy` (the Service port's DestinationRule) caps its connections
+   * (maxConnections), their requests (maxRequestsPerConnection), their idle time
+   * (idleTimeout) and a dial's wait (connectTimeout).
+   */
+  http1(src: Dialer, ep: Endpoint, policy?: CompiledTrafficPolicy): H1Pool | undefined {
     const key = `${src.workloadKey}|${ep.ip}|${ep.port}`;
     let p = this.h1.get(key);
     if (!p) {
@@ -68,6 +82,7 @@ export class Upstreams {
         maxFreeSockets: L7_LIMITS.idlePerEndpoint,
         timeout: L7_LIMITS.upstreamIdleMs,
       });
+      const pool: H1Pool = { agent, queued: 0, policy };
       // Async form: a refused dial becomes the request's error, not a throw.
       agent.createConnection = ((_o: unknown, cb: (e: Error | null, s?: Duplex) => void) => {
         let s: Duplex;
@@ -77,43 +92,80 @@ export class Upstreams {
           cb(e as Error);
           return undefined;
         }
+        const ms = pool.policy?.connectTimeoutMs;
+        if (ms) connectTimeout(s, ms);
         cb(null, s);
         return undefined;
       }) as never;
       const idle = src.idle;
       if (idle) agent.on('free', (s: Duplex) => idle(s));
-      p = { agent, queued: 0 };
+      const keep = agent.keepSocketAlive.bind(agent);
+      agent.keepSocketAlive = (socket) => {
+        const max = pool.policy?.maxRequestsPerConnection;
+        if (max) {
+          const n = (carried.get(socket) ?? 0) + 1;
+          carried.set(socket, n);
+          if (n >= max) return false;
+        }
+        return keep(socket);
+      };
+      p = pool;
       this.h1.set(key, p);
+    }
+    if (p.policy !== policy) {
+      p.policy = policy;
+      p.agent.maxSockets = Math.min(
+        policy?.maxConnections || L7_LIMITS.connectionsPerEndpoint,
+        L7_LIMITS.connectionsPerEndpoint,
+      );
+      (p.agent as unknown as { options: { timeout: number } }).options.timeout =
+        policy?.idleTimeoutMs ?? L7_LIMITS.upstreamIdleMs;
     }
     if (p.queued >= L7_LIMITS.queuedPerEndpoint) return undefined;
     return p;
   }
 
-  /** The HTTP/2 session for the source's streams to `ep`; undefined when refused or full. */
-  http2(src: Dialer, ep: Endpoint): H2Pool | undefined {
+  /**
+   * The HTTP/2 session for the source's streams to `ep`; undefined when refused or full.
+   * A session that carried `policy.maxRequestsPerConnection` streams closes once they end.
+   */
+  http2(src: Dialer, ep: Endpoint, policy?: CompiledTrafficPolicy): H2Pool | undefined {
     const key = `${src.workloadKey}|${ep.ip}|${ep.port}`;
     const have = this.h2.get(key);
     if (have && !have.session.closed && !have.session.destroyed) {
       const cap = have.session.remoteSettings?.maxConcurrentStreams ?? 100;
       if (have.streams >= cap + L7_LIMITS.queuedPerEndpoint) return undefined;
-      return have;
+      have.opened++;
+      return this.lastStream(key, have, policy);
     }
     this.trim();
     const conn = socketLike(src.dial(ep));
+    if (policy?.connectTimeoutMs) connectTimeout(conn, policy.connectTimeoutMs);
     const session = connect(`http://${ep.ip.includes(':') ? `[${ep.ip}]` : ep.ip}:${ep.port}`, {
       createConnection: () => conn,
       maxHeaderListPairs: 256,
       settings: { maxHeaderListSize: L7_LIMITS.maxHeaderBytes, enablePush: false },
     });
-    const p: H2Pool = { session, streams: 0 };
+    const p: H2Pool = { session, streams: 0, opened: 1 };
     session.on('error', () => {});
-    session.setTimeout(L7_LIMITS.upstreamIdleMs, () => {
+    session.setTimeout(policy?.idleTimeoutMs ?? L7_LIMITS.upstreamIdleMs, () => {
       if (p.streams === 0) session.close();
     });
     session.on('close', () => {
       if (this.h2.get(key) === p) this.h2.delete(key);
     });
     this.h2.set(key, p);
+    return this.lastStream(key, p, policy);
+  }
+
+  /** A session at maxRequestsPerConnection takes this stream, then closes once its streams end. */
+  private lastStream(key: string, p: H2Pool, policy: CompiledTrafficPolicy | undefined): H2Pool {
+    const max = policy?.maxRequestsPerConnection;
+    if (max && p.opened >= max) {
+      this.h2.delete(key);
+      // After the caller's request() (close() first would refuse it).
+      queueMicrotask(() => p.session.close());
+    }
     return p;
   }
 

@@ -22,6 +22,7 @@ import { podEndpoint } from './endpoint.ts';
 import { normalizeTarget } from './http-path.ts';
 import { evaluateNetworkPolicies } from './netpol-eval.ts';
 import { egressView, type JudgedEndpoint, judgeEndpoints } from './service-endpoints.ts';
+import { balancerStage } from './trace-balancer.ts';
 import { describeLimit, rateLimitOf } from './trace-limits.ts';
 import { traceRoutes } from './trace-routes.ts';
 
@@ -230,6 +231,8 @@ export function tracePolicy(asked: TraceInput): Trace {
     );
     if (routed === 'answered') return done();
     if (routed) input = { ...input, ...routed };
+    const [ns, , name] = input.to.split('/');
+    stages.push(balancerStage(input.cluster, `${ns}/${name}`, input.port));
   }
   const target = resolveTarget(input, src, stages);
   if (!target) return done();

@@ -35,7 +35,7 @@ import { handleOutbound, type OrigLookup, type OutboundContext } from './outboun
 import { tuneStreams } from './pipe.ts';
 import { noLongerAllowed } from './revoke.ts';
 import { SocketPool } from './socket-pool.ts';
-import { Balancer, emptyTables, type ProxyTables } from './tables.ts';
+import { emptyTables, type ProxyTables } from './tables.ts';
 
 export type { AccessEntry } from '../telemetry/index.ts';
 export { ProxyStats } from '../telemetry/index.ts';
@@ -93,7 +93,6 @@ export class NodeProxy {
   readonly connections = new ConnectionRegistry();
   private readonly sinks: { outbound: ConnectionSinks; inbound: ConnectionSinks };
   private tables: ProxyTables = emptyTables;
-  private readonly balancer = new Balancer();
   private readonly pool = new SocketPool();
   private readonly workloads = new Map<string, ProxiedWorkload>();
   private readonly opts: NodeProxyOptions;
@@ -195,7 +194,7 @@ export class NodeProxy {
       ...(this.opts.identities ? { peer: peerId(identity) } : {}),
       sinks: this.sinks.outbound,
       lookup: this.opts.lookup,
-      balancer: this.balancer,
+      pools: this.l7.pools,
       pool: this.pool,
       hbone: this.hbone,
       l7: this.l7,

@@ -51,6 +51,7 @@ export function serveOutboundL7(
     mtls: ctx.identity !== null && ctx.hbone !== null,
     principal: ctx.identity,
     peerPrincipal: (ep) => peerPrincipal(ctx, ep),
+    near: (ep) => onNode(ctx, ep.ip),
     view: () => ctx.tables(),
     allowed: (view: L7View, key: string, target: ServiceTarget) =>
       allowedEndpoints(view as ProxyTables, ctx.workloadKey, key, target),
@@ -60,6 +61,12 @@ export function serveOutboundL7(
     },
   };
   ctx.l7!.serve(client, src);
+}
+
+/** Whether a pod address is a mesh pod on this node (its proxy is this one): trafficDistribution's "close". */
+export function onNode(ctx: Pick<OutboundL7Context, 'local' | 'tables'>, ip: string): boolean {
+  const peer = ctx.tables().peers.get(ip);
+  return peer !== undefined && ctx.local(peer.key) !== undefined;
 }
 
 /** The identity an upstream connection to `ep` proves (dial below), or undefined when it goes plaintext. */

@@ -12,21 +12,22 @@
 import { type ClientHttp2Stream, constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { PeerId } from '../identity/index.ts';
-import type { L7Engine } from '../l7/index.ts';
+import type { L7Engine, Pools } from '../l7/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
 import { type MeshPeer, vipKey } from '../tables/index.ts';
 import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
 import { checkEgress, denial } from './authorize.ts';
+import { pickEndpoint } from './balance-l4.ts';
 import { decideEgress } from './decide.ts';
 import { detectHttp } from './detect.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
-import { type OutboundL7Context, serveOutboundL7 } from './outbound-l7.ts';
+import { type OutboundL7Context, onNode, serveOutboundL7 } from './outbound-l7.ts';
 import { join, resetSocket } from './pipe.ts';
 import { joinSockets } from './relay.ts';
 import type { SocketPool } from './socket-pool.ts';
-import { allowedEndpoints, type Balancer, type ProxyTables } from './tables.ts';
+import { allowedEndpoints, type ProxyTables } from './tables.ts';
 
 export interface OriginalDestination {
   ip: string;
@@ -62,7 +63,8 @@ export interface OutboundContext extends OutboundL7Context {
   readonly peer?: PeerId;
   readonly sinks: ConnectionSinks;
   readonly lookup: OrigLookup;
-  readonly balancer: Balancer;
+  /** The node's balancer state per Service port, shared with the L7 engine. */
+  readonly pools: Pools;
   readonly pool: SocketPool;
   readonly hbone: HbonePool | null;
   /** Per-request routing for VIP ports in the route tables (absent: every connection stays L4). */
@@ -107,7 +109,10 @@ function outboundL4(
   const svc = tables.services.get(key);
   // Egress policy applies to the pods behind a VIP: only the allowed ones are picked.
   const allowed = svc ? allowedEndpoints(tables, ctx.workloadKey, key, svc) : undefined;
-  const ep = allowed ? ctx.balancer.pick(key, allowed) : undefined;
+  const ep =
+    svc && allowed
+      ? pickEndpoint(ctx.pools, tables, svc, allowed, orig.port, conn, (e) => onNode(ctx, e.ip))
+      : undefined;
   if (ep) {
     host = ep.ip;
     port = ep.port;

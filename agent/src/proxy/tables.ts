@@ -35,19 +35,6 @@ export const emptyTables: ProxyTables = {
   routes: emptyRoutes,
 };
 
-/** Round robin over a service's endpoints; positions survive table swaps. */
-export class Balancer {
-  private readonly next = new Map<string, number>();
-
-  pick(key: string, target: ServiceTarget): { ip: string; port: number } | undefined {
-    const n = target.endpoints.length;
-    if (n === 0) return undefined;
-    const i = this.next.get(key) ?? 0;
-    this.next.set(key, (i + 1) % n);
-    return target.endpoints[i % n];
-  }
-}
-
 /**
  * The endpoints of a VIP port that the source's egress NetworkPolicy allows: a lookup in the
  * source's compiled table (compile/decisions.ts), which lists only the VIP ports where that

@@ -1,6 +1,7 @@
-// Policies, rate limits, Gateway API routes and the HTTPFaults they name pass through the
-// sandbox untouched: their documents are copied from the user's manifests into the resolved
-// directory the agents watch, one file per source file, so a rejected one is reported with its own name and field.
+// Policies, rate limits, Gateway API routes, the HTTPFaults they name and DestinationRules pass
+// through the sandbox untouched: their documents are copied from the user's manifests into the
+// resolved directory the agents watch, one file per source file, so a rejected one is reported
+// with its own name and field.
 import {
   existsSync,
   mkdirSync,
@@ -22,6 +23,7 @@ const POLICY_KINDS = new Set([
   'ReferenceGrant',
   'HTTPLocalRateLimitPolicy',
   'HTTPFault',
+  'DestinationRule',
 ]);
 
 function files(dir: string): string[] {

@@ -65,6 +65,7 @@ export function renderResolved(
       spec: {
         selector: { ...s.selector },
         ports: s.ports.map((sp) => ({ ...sp })),
+        ...(s.trafficDistribution ? { trafficDistribution: s.trafficDistribution } : {}),
         ...(ips.length ? { clusterIP: ips[0] } : {}),
         ...(ips.length > 1
           ? {

@@ -26,6 +26,14 @@ export {
   toCidr,
   unmap,
 } from './cidr.ts';
+export { destinationRulesByService, ISTIO_OUTLIER_DEFAULTS } from './destination-rule-select.ts';
+export type {
+  ConnectionPool,
+  DestinationRule,
+  LbSimple,
+  OutlierDetection,
+  TrafficSettings,
+} from './destination-rule-types.ts';
 export type { FaultAbort, FaultDelay, HttpFault } from './fault-types.ts';
 export {
   CGROUP_ANNOTATION,

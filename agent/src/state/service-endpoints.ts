@@ -14,6 +14,8 @@ export interface ServiceTarget {
   /** namespace/name of the Service. */
   readonly service: string;
   readonly endpoints: readonly Endpoint[];
+  /** The Service's trafficDistribution asks clients to prefer endpoints on their own node. */
+  readonly preferClose?: boolean;
 }
 
 /** Whether the Service's selector picks the pod. */

@@ -1,6 +1,7 @@
 // The cluster as the agent sees it: one immutable, versioned snapshot that
 // every compiler reads. Sources (manifest directory, Kubernetes) produce it.
 import type { AuthorizationPolicy } from './authz-types.ts';
+import type { DestinationRule } from './destination-rule-types.ts';
 import type { HttpFault } from './fault-types.ts';
 import type { NetworkPolicy } from './netpol-types.ts';
 import type { HttpLocalRateLimitPolicy } from './rate-limit-types.ts';
@@ -63,6 +64,8 @@ export interface Service {
   readonly ipFamilies?: readonly ('IPv4' | 'IPv6')[];
   /** spec.ipFamilyPolicy, when given (Kubernetes' default is SingleStack). */
   readonly ipFamilyPolicy?: IpFamilyPolicy;
+  /** spec.trafficDistribution (`PreferClose`, ...): clients prefer endpoints near them. */
+  readonly trafficDistribution?: string;
 }
 
 export type IpFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
@@ -114,6 +117,8 @@ export interface ClusterObjects {
   readonly rateLimits?: ReadonlyMap<string, HttpLocalRateLimitPolicy>;
   /** weft.dev HTTPFault, keyed by `namespace/name`; absent where a source has none. */
   readonly httpFaults?: ReadonlyMap<string, HttpFault>;
+  /** Istio DestinationRules, keyed by `namespace/name`; absent where a source has none. */
+  readonly destinationRules?: ReadonlyMap<string, DestinationRule>;
 }
 
 export interface Snapshot extends ClusterObjects {

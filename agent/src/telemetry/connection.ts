@@ -97,6 +97,12 @@ export class Connection {
   revokedBy: string | null = null;
   /** Whether it writes an access log entry when it ends: the L7 path logs requests instead. */
   logEnd = true;
+  /**
+   * Told once how the connection went, for the balancer of the Service it went to:
+   * 'failed' (refused as a connect failure, or reset before a byte came back), 'ok', or
+   * 'none' (refused by policy, moved to another agent).
+   */
+  settle: ((how: 'ok' | 'failed' | 'none') => void) | null = null;
   /** The TCP metrics' label set, found once at open (ConnectionObserver's to fill). */
   series: unknown = null;
   private state = OPEN;
@@ -132,6 +138,7 @@ export class Connection {
     this.state = CLOSED;
     this.flag = flag;
     this.detail = detail;
+    this.settled(flag === 'upstream_connect_failure' || flag === 'tls' ? 'failed' : 'none');
     const s = this.sinks;
     s.stats.failed++;
     s.observer?.opened(this);
@@ -155,6 +162,7 @@ export class Connection {
     if (this.state !== JOINED) return;
     this.state = CLOSED;
     this.abortFn = null;
+    this.settled(reset && counts.toClient === 0 ? 'failed' : 'ok');
     const s = this.sinks;
     s.stats.active--;
     s.stats.bytesFromClient += counts.fromClient;
@@ -181,9 +189,16 @@ export class Connection {
     if (this.state !== JOINED) return;
     this.state = CLOSED;
     this.abortFn = null;
+    this.settled('none');
     const s = this.sinks;
     s.stats.active--;
     if (this.admission) s.registry?.delete(this);
+  }
+
+  private settled(how: 'ok' | 'failed' | 'none'): void {
+    const f = this.settle;
+    this.settle = null;
+    f?.(how);
   }
 
   /** Resets a carried connection that policy no longer allows; end() follows. */

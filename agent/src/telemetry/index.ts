@@ -3,6 +3,7 @@
 export type { AccessEntryJson } from './access-log.ts';
 export { type AccessEntry, AccessLog, accessEntryJson } from './access-log.ts';
 export { AccessLogWriter, accessLogDestination } from './access-log-writer.ts';
+export type { BalancerStatus, EndpointStatus } from './balancer-status.ts';
 export { BoundedLog } from './bounded-log.ts';
 export {
   type Admission,

@@ -1,5 +1,6 @@
 // What `weft status` shows for a node: the admin API's /status document.
 import type { RouteParentStatus } from '../state/index.ts';
+import { type BalancerStatus, formatBalancers } from './balancer-status.ts';
 import { type AgentLifecycle, formatLifecycle } from './lifecycle.ts';
 import type { HboneCounters } from './stats.ts';
 
@@ -81,6 +82,10 @@ export interface AgentStatus {
   retries?: RetryStatus;
   /** Generation, start time, handover (telemetry/lifecycle.ts). */
   lifecycle?: AgentLifecycle;
+  /** Per Service port this node sends to: balancer, breaker counters, endpoints (balancer-status.ts). */
+  balancers?: BalancerStatus[];
+  /** DestinationRules left out because another one for the same host is in force. */
+  destinationRuleConflicts?: string[];
 }
 
 function pad(rows: string[][]): string {
@@ -150,6 +155,7 @@ export function formatStatus(s: AgentStatus): string {
       );
   }
   lines.push(...formatRetries(s.retries));
+  lines.push(...formatBalancers(s.balancers, s.destinationRuleConflicts));
   return `${lines.join('\n')}\n`;
 }
 

@@ -276,7 +276,7 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
     expect(m.pods.mirror!.echo.seen).toContain('/mirrored/1');
   });
 
-  it('balances a port read as HTTP but without routes per request over its endpoints', async () => {
+  it('balances a port read as HTTP but without routes per request over its endpoints (ROUND_ROBIN)', async () => {
     const vip80 = `${m.vip}:80`;
     m.setTables(
       {
@@ -289,7 +289,13 @@ describePrivileged('L7 engine: HTTP/1.1 routes through the outbound proxy', () =
           ],
         },
       },
-      { byVip: new Map([[vip80, portRoutes('shop/echo', 80, [])]]), inboundProtocol: new Map() },
+      {
+        byVip: new Map([[vip80, portRoutes('shop/echo', 80, [])]]),
+        inboundProtocol: new Map(),
+        trafficPolicies: new Map([
+          ['shop/echo:80', { from: 'DestinationRule shop/echo', lb: 'ROUND_ROBIN' as const }],
+        ]),
+      },
     );
     const pods: string[] = [];
     for (let i = 0; i < 6; i++) pods.push((await client.send('/rr')).json.pod);

@@ -60,6 +60,7 @@ function apiUse(dirs: readonly string[]): {
   groups: string[];
   gateway: string[];
   weft: string[];
+  istio: string[];
 } {
   const text = sources(dirs);
   const calls = new Set<string>();
@@ -76,11 +77,16 @@ function apiUse(dirs: readonly string[]): {
   const weft = new Set<string>();
   for (const m of text.matchAll(/['"`](httplocalratelimitpolicies|httpfaults)['"`]/g))
     weft.add(m[1]!);
+  // Istio's networking resources (DestinationRule), the same way.
+  const istio = new Set<string>();
+  if (text.includes("'networking.istio.io'"))
+    for (const m of text.matchAll(/['"`](destinationrules)['"`]/g)) istio.add(m[1]!);
   return {
     calls: [...calls].sort(),
     groups: [...groups].sort(),
     gateway: [...gateway].sort(),
     weft: [...weft].sort(),
+    istio: [...istio].sort(),
   };
 }
 
@@ -96,7 +102,7 @@ function granted(roles: readonly K8sObject[]): Set<string> {
 }
 
 function required(dirs: readonly string[]): { needed: Set<string>; unknown: string[] } {
-  const { calls, groups, gateway, weft } = apiUse(dirs);
+  const { calls, groups, gateway, weft, istio } = apiUse(dirs);
   const needed = new Set<string>();
   const unknown: string[] = [];
   for (const c of calls) {
@@ -115,6 +121,8 @@ function required(dirs: readonly string[]): { needed: Set<string>; unknown: stri
     for (const plural of weft)
       if (c === 'listClusterCustomObject')
         for (const v of ['list', 'watch']) needed.add(`${v} weft.dev/${plural}`);
+    for (const plural of istio)
+      for (const v of ['list', 'watch']) needed.add(`${v} networking.istio.io/${plural}`);
   }
   return { needed, unknown };
 }

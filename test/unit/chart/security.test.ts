@@ -88,6 +88,7 @@ describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
           'gateway.networking.k8s.io/referencegrants',
           'weft.dev/httplocalratelimitpolicies',
           'weft.dev/httpfaults',
+          'networking.istio.io/destinationrules',
         ].flatMap((r) => ['get', 'list', 'watch'].map((v) => `${v} ${r}`)),
       ].sort(),
     );

@@ -2,8 +2,8 @@
 // not resolve (it keeps its weight, as the route's status says), 503 when a
 // resolved backend has no endpoint.
 import { describe, expect, it } from 'vitest';
-import { RoundRobin } from '../../../agent/src/l7/balancer.ts';
 import { endpointFor } from '../../../agent/src/l7/decide.ts';
+import { Pools } from '../../../agent/src/l7/endpoint-pools.ts';
 import type { L7Source, L7View } from '../../../agent/src/l7/source.ts';
 import { Spread } from '../../../agent/src/l7/spread.ts';
 import type { ServiceTarget } from '../../../agent/src/state/service-endpoints.ts';
@@ -15,8 +15,7 @@ const src = {
   vip: '10.96.0.1:80',
   allowed: (_v: L7View, _k: string, t: ServiceTarget) => t,
 } as unknown as L7Source;
-const decide = (r: ReturnType<typeof rule>) =>
-  endpointFor(new RoundRobin(), new Spread(), src, view, r);
+const decide = (r: ReturnType<typeof rule>) => endpointFor(new Pools(), new Spread(), src, view, r);
 
 describe('endpointFor', () => {
   it('answers 500 for a backend that does not resolve, 503 for one without endpoints', () => {

@@ -3,8 +3,8 @@
 // and the balancer avoiding the endpoint that failed.
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { RoundRobin } from '../../../agent/src/l7/balancer.ts';
-import type { Decision } from '../../../agent/src/l7/decide.ts';
+import { type Decision, pickAgain } from '../../../agent/src/l7/decide.ts';
+import { Pools } from '../../../agent/src/l7/endpoint-pools.ts';
 import {
   backoffMs,
   maxRetriesFor,
@@ -148,15 +148,29 @@ describe('RetryBody', () => {
   });
 });
 
-describe('RoundRobin exclude', () => {
+describe('pickAgain', () => {
   it('avoids the endpoint that failed when another remains', () => {
     const eps = [
       { ip: '10.0.0.1', port: 80, pod: 'ns/a' },
       { ip: '10.0.0.2', port: 80, pod: 'ns/b' },
     ];
-    const rr = new RoundRobin();
-    for (let i = 0; i < 4; i++) expect(rr.pick('k', eps, { ...eps[0]! })).toBe(eps[1]);
-    expect(rr.pick('k', [eps[0]!], eps[0])).toBe(eps[0]);
+    // Every draw lands on the first endpoint: only the exclusion moves the pick.
+    const pools = new Pools(
+      () => 1,
+      () => 0,
+    );
+    const pool = pools.get('shop/cart:80', undefined);
+    const src = { vip: '10.96.0.1:80', allowed: (_v: unknown, _k: string, t: unknown) => t };
+    const at = (endpoints: typeof eps) =>
+      ({
+        routes: emptyRoutes,
+        services: new Map([['10.96.0.1:80', { service: 'shop/cart', endpoints }]]),
+      }) as unknown as L7View;
+    const d = { key: '10.96.0.1:80', pool, backend: undefined } as unknown as Decision;
+    const s = src as unknown as L7Source;
+    for (let i = 0; i < 4; i++)
+      expect(pickAgain(pools, s, at(eps), d, { ...eps[0]! })).toBe(eps[1]);
+    expect(pickAgain(pools, s, at([eps[0]!]), d, eps[0])).toBe(eps[0]);
   });
 });
 

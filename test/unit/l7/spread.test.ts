@@ -2,7 +2,6 @@
 // the backends' weights (no randomness to make a canary's share lumpy), a
 // rule without weight has no backend (500), percentages hold.
 import { describe, expect, it } from 'vitest';
-import { RoundRobin } from '../../../agent/src/l7/balancer.ts';
 import { Spread } from '../../../agent/src/l7/spread.ts';
 import { rule } from '../../support/routes.ts';
 
@@ -44,17 +43,5 @@ describe('spread and balancer', () => {
     let took = 0;
     for (let i = 0; i < 1000; i++) if (s.take(key, 25)) took++;
     expect(Math.abs(took - 250)).toBeLessThanOrEqual(2);
-  });
-
-  it('goes round the endpoints of a backend', () => {
-    const b = new RoundRobin();
-    const eps = [...ep(1), ...ep(2), ...ep(3)];
-    expect([1, 2, 3, 4].map(() => b.pick('k', eps)!.ip)).toEqual([
-      '10.0.0.1',
-      '10.0.0.2',
-      '10.0.0.3',
-      '10.0.0.1',
-    ]);
-    expect(b.pick('k', [])).toBeUndefined();
   });
 });

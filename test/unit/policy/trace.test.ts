@@ -32,6 +32,7 @@ describe('policy trace', () => {
     const t = trace('shop/frontend', 'shop/svc/cart', 80, { method: 'GET', path: '/items' });
     expect(t.verdict).toBe('allow');
     expect(t.stages.map((s) => [s.stage, s.result])).toEqual([
+      ['balancer shop/cart:80', 'info'],
       ['service', 'info'],
       ['enrollment', 'info'],
       ['egress NetworkPolicy → shop/cart', 'allow'],
@@ -43,8 +44,9 @@ describe('policy trace', () => {
       ['AuthorizationPolicy AUDIT', 'info'],
       ['L7', 'allow'],
     ]);
-    expect(t.stages[5]).toMatchObject({ object: 'shop/cart-from-shop', rule: 0 });
-    expect(t.stages[7]).toMatchObject({ object: 'shop/cart-reads', rule: 0 });
+    expect(t.stages[0]?.reason).toMatch(/^no DestinationRule: EWMA/);
+    expect(t.stages[6]).toMatchObject({ object: 'shop/cart-from-shop', rule: 0 });
+    expect(t.stages[8]).toMatchObject({ object: 'shop/cart-reads', rule: 0 });
   });
 
   it('answers POST with a deny at L7', () => {

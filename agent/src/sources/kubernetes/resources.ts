@@ -22,7 +22,8 @@ export type ResourceName =
   | 'grpcRoutes'
   | 'referenceGrants'
   | 'rateLimits'
-  | 'httpFaults';
+  | 'httpFaults'
+  | 'destinationRules';
 
 export function agentResources(kc: KubeConfig, node: string): Record<ResourceName, ResourceSpec> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -100,5 +101,6 @@ export function agentResources(kc: KubeConfig, node: string): Record<ResourceNam
       'HTTPLocalRateLimitPolicy',
     ),
     httpFaults: crd('weft.dev', 'v1alpha1', 'httpfaults', 'HTTPFault'),
+    destinationRules: crd('networking.istio.io', 'v1', 'destinationrules', 'DestinationRule'),
   };
 }

@@ -58,6 +58,7 @@ const POLICY_RESOURCES: readonly ResourceName[] = [
   'referenceGrants',
   'rateLimits',
   'httpFaults',
+  'destinationRules',
 ];
 
 /**

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   AuthorizationPolicy,
   ClusterObjects,
+  DestinationRule,
   HttpFault,
   HttpLocalRateLimitPolicy,
   Namespace,
@@ -52,6 +53,7 @@ export class LastGood {
     referenceGrants: new Map(),
     rateLimits: new Map(),
     httpFaults: new Map(),
+    destinationRules: new Map(),
   };
 
   current(): Snapshot {
@@ -127,6 +129,7 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
   const referenceGrants = new Map<string, ReferenceGrant>();
   const rateLimits = new Map<string, HttpLocalRateLimitPolicy>();
   const httpFaults = new Map<string, HttpFault>();
+  const destinationRules = new Map<string, DestinationRule>();
   // Sorted so that two equal snapshots also iterate alike.
   for (const id of [...chosen.keys()].sort()) {
     const o = chosen.get(id)!;
@@ -142,6 +145,8 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
       rateLimits.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else if (o.kind === 'HTTPFault')
       httpFaults.set(`${o.value.namespace}/${o.value.name}`, o.value);
+    else if (o.kind === 'DestinationRule')
+      destinationRules.set(`${o.value.namespace}/${o.value.name}`, o.value);
     else authorizationPolicies.set(`${o.value.namespace}/${o.value.name}`, o.value);
   }
   return {
@@ -154,6 +159,7 @@ export function toClusterObjects(chosen: ReadonlyMap<string, ParsedObject>): Clu
     referenceGrants,
     rateLimits,
     httpFaults,
+    destinationRules,
   };
 }
 
@@ -167,6 +173,7 @@ function sameObjects(a: ClusterObjects, b: ClusterObjects): boolean {
     isDeepStrictEqual(a.routes, b.routes) &&
     isDeepStrictEqual(a.referenceGrants, b.referenceGrants) &&
     isDeepStrictEqual(a.rateLimits, b.rateLimits) &&
-    isDeepStrictEqual(a.httpFaults, b.httpFaults)
+    isDeepStrictEqual(a.httpFaults, b.httpFaults) &&
+    isDeepStrictEqual(a.destinationRules, b.destinationRules)
   );
 }

@@ -5,6 +5,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import type {
   AuthorizationPolicy,
   ContainerPort,
+  DestinationRule,
   GrpcRoute,
   HttpFault,
   HttpLocalRateLimitPolicy,
@@ -19,6 +20,7 @@ import type {
   Service,
   ServicePort,
 } from '../../state/index.ts';
+import { isDestinationRuleDocument, parseDestinationRule } from '../destination-rules/dr-parse.ts';
 import {
   DNS1123_LABEL_WHAT,
   DNS1123_SUBDOMAIN_WHAT,
@@ -54,7 +56,8 @@ export type ParsedObject =
   | { kind: 'GRPCRoute'; value: GrpcRoute }
   | { kind: 'ReferenceGrant'; value: ReferenceGrant }
   | { kind: 'HTTPLocalRateLimitPolicy'; value: HttpLocalRateLimitPolicy }
-  | { kind: 'HTTPFault'; value: HttpFault };
+  | { kind: 'HTTPFault'; value: HttpFault }
+  | { kind: 'DestinationRule'; value: DestinationRule };
 
 /** An object of a kind this parser leaves to other components (NetworkPolicy, ...). */
 export interface IgnoredObject {
@@ -90,7 +93,8 @@ export function objectId(o: ParsedObject): string {
     o.kind === 'GRPCRoute' ||
     o.kind === 'ReferenceGrant' ||
     o.kind === 'HTTPLocalRateLimitPolicy' ||
-    o.kind === 'HTTPFault'
+    o.kind === 'HTTPFault' ||
+    o.kind === 'DestinationRule'
   ) {
     return `${o.kind} ${o.value.namespace}/${o.value.name}`;
   }
@@ -252,6 +256,13 @@ function readObject(raw: unknown, file: string, doc: number, prefix: string, out
   if (isFaultDocument(raw)) {
     const r = parseHttpFault(file, raw, doc - 1);
     if (r.fault) out.objects.push({ kind: 'HTTPFault', value: r.fault });
+    else if (r.id) out.rejected.push(r.id);
+    out.errors.push(...r.errors);
+    return;
+  }
+  if (isDestinationRuleDocument(raw)) {
+    const r = parseDestinationRule(file, raw, doc - 1);
+    if (r.rule) out.objects.push({ kind: 'DestinationRule', value: r.rule });
     else if (r.id) out.rejected.push(r.id);
     out.errors.push(...r.errors);
     return;
@@ -421,6 +432,13 @@ function readContainerPorts(containers: unknown, r: Reporter): ContainerPort[] {
   return ports;
 }
 
+/** spec.trafficDistribution values Kubernetes knows; weft reads each as "prefer this node". */
+const TRAFFIC_DISTRIBUTIONS: readonly string[] = [
+  'PreferClose',
+  'PreferSameZone',
+  'PreferSameNode',
+];
+
 function readService(raw: Record<string, unknown>, r: Reporter): Service {
   const meta = r.map(raw.metadata, 'metadata', true);
   // Kubernetes holds Service names to RFC 1035 (a letter first): they become DNS names.
@@ -451,11 +469,20 @@ function readService(raw: Record<string, unknown>, r: Reporter): Service {
         `expected an ${ipFamilies[i]} address (spec.ipFamilies[${i}]), found ${ip}`,
       );
   }
+  const td = spec?.trafficDistribution;
+  if (!isAbsent(td) && !TRAFFIC_DISTRIBUTIONS.includes(td as string))
+    r.add(
+      'spec.trafficDistribution',
+      `expected ${TRAFFIC_DISTRIBUTIONS.join(', ')}, found ${describe(td)}`,
+    );
   return {
     namespace,
     name,
     selector,
     ports,
+    ...(typeof td === 'string' && TRAFFIC_DISTRIBUTIONS.includes(td)
+      ? { trafficDistribution: td }
+      : {}),
     ...(clusterIP ? { clusterIP } : {}),
     ...(clusterIPs.length ? { clusterIPs } : {}),
     ...(ipFamilies.length ? { ipFamilies } : {}),

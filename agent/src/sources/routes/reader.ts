@@ -225,27 +225,32 @@ function nestedQuantifier(s: string): boolean {
   return false;
 }
 
-/** metadata.creationTimestamp in ms since the epoch; 0 when absent or unreadable. */
-export function createdAt(v: unknown): number {
-  if (typeof v !== 'string') return 0;
-  const t = Date.parse(v);
-  return Number.isFinite(t) ? t : 0;
+/** What every parser of a namespaced kind reads first: its identity, apiVersion and metadata. */
+export interface ObjectHeader<R> {
+  readonly r: R;
+  /** `Kind namespace/name` when the document names one. */
+  readonly id?: string;
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly meta?: Record<string, unknown>;
 }
 
-/** A namespaced object's head: its reporter (named `Kind ns/name` when it can be), apiVersion checked, name and namespace read. */
-export function readHead(
-  file: string,
+/**
+ * The header of a namespaced object of `kind` (namespace `default` when absent), its
+ * errors in a reporter made by `make` for the object's identity (or `document N`).
+ */
+export function objectHeader<R extends RouteReporter>(
+  make: (object: string) => R,
   doc: Record<string, unknown>,
   index: number,
   kind: string,
   versions: readonly string[],
-): { r: RouteReporter; id?: string; name?: string; namespace?: string } {
-  const meta = isMap(doc.metadata) ? doc.metadata : undefined;
-  const named = typeof meta?.name === 'string' && meta.name !== '';
-  const ns =
-    isAbsent(meta?.namespace) || meta?.namespace === '' ? 'default' : (meta?.namespace as string);
-  const id = named ? `${kind} ${ns}/${meta!.name}` : undefined;
-  const r = new RouteReporter(file, id ?? `document ${index + 1}`);
+): ObjectHeader<R> {
+  const meta0 = isMap(doc.metadata) ? doc.metadata : undefined;
+  const named = typeof meta0?.name === 'string' && meta0.name !== '';
+  const ns0 = isAbsent(meta0?.namespace) || meta0?.namespace === '' ? 'default' : meta0?.namespace;
+  const id = named && typeof ns0 === 'string' ? `${kind} ${ns0}/${meta0!.name}` : undefined;
+  const r = make(id ?? `document ${index + 1}`);
   if (!versions.includes(doc.apiVersion as string))
     r.add(
       'apiVersion',
@@ -264,5 +269,24 @@ export function readHead(
     ...(id ? { id } : {}),
     ...(name ? { name } : {}),
     ...(namespace ? { namespace } : {}),
+    ...(m ? { meta: m } : {}),
   };
+}
+
+/** metadata.creationTimestamp in ms since the epoch; 0 when absent or unreadable. */
+export function createdAt(v: unknown): number {
+  if (typeof v !== 'string') return 0;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? t : 0;
+}
+
+/** objectHeader with the Gateway API's reporter. */
+export function readHead(
+  file: string,
+  doc: Record<string, unknown>,
+  index: number,
+  kind: string,
+  versions: readonly string[],
+): ObjectHeader<RouteReporter> {
+  return objectHeader((o) => new RouteReporter(file, o), doc, index, kind, versions);
 }
