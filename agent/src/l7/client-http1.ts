@@ -5,7 +5,13 @@
 // a handler that throws costs its connection only, and after drain() every response
 // says `Connection: close`. The outbound engine and the inbound authorization side
 // each hold one.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { L7_LIMITS } from './limits.ts';
 
@@ -25,6 +31,8 @@ export interface ClientHttp1Options<T> {
   onFault?(): void;
   /** A connection's first request started (true) or its last in flight finished (false). */
   busy?(conn: Duplex, busy: boolean): void;
+  /** How long a request's header block may take to arrive; default L7_LIMITS.headersMs. */
+  headersMs?: number;
 }
 
 // The HTTP/2 connection preface starts `PRI * HTTP/2.0`; no HTTP/1.1 method is PRI.
@@ -49,7 +57,19 @@ export class ClientHttp1<T> {
 
   constructor(o: ClientHttp1Options<T>) {
     const busy = o.busy;
-    this.server = createServer({ maxHeaderSize: L7_LIMITS.maxHeaderBytes, noDelay: true });
+    const headersMs = o.headersMs ?? L7_LIMITS.headersMs;
+    this.server = createServer({
+      maxHeaderSize: L7_LIMITS.maxHeaderBytes,
+      noDelay: true,
+      // A header block that trickles in is answered 408 and its connection closed. The
+      // request's body is bounded by its owner (a stalled body, the route's timeouts), not here.
+      headersTimeout: headersMs,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(5_000, headersMs),
+    });
+    // Node checks those times only for a server that listens; this one never does, as
+    // connections are handed to it: start its checking as listening would.
+    this.server.emit('listening');
     // A client keeps its connection as long as it would to its server: Node's 6 s keep-alive
     // would close idle connections under an app's pool and race its next request into a reset.
     // The owner's idle timer (L7_LIMITS.clientIdleMs) decides alone, and only for connections
@@ -91,10 +111,11 @@ export class ClientHttp1<T> {
         }
       });
     this.server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
-      const status = e.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const status =
+        e.code === 'HPE_HEADER_OVERFLOW' ? 431 : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       if ((socket as { writable?: boolean }).writable)
         socket.end(
-          `HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
         );
       else socket.destroy();
     });

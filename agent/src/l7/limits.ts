@@ -12,6 +12,8 @@ export const L7_LIMITS = {
   queuedPerEndpoint: 256,
   /** Upstream pools (HTTP/1.1 agents and HTTP/2 sessions) the engine keeps; idle ones go first beyond. */
   pools: 4096,
+  /** A request's header block arriving slower than this is answered 408 (checked every 5 s). */
+  headersMs: 30_000,
   /** A client connection without a byte either way for this long is closed. */
   clientIdleMs: 60_000,
   /** HTTP/1.1 requests of one client connection in flight: reading pauses at this many. */
