@@ -1,0 +1,151 @@
+// The footprint benchmark's report (docs/benchmarks-footprint.md): medians over
+// rounds with their spread (min–max). Pure.
+import type { Variant } from './footprint-box.ts';
+import type { Machine } from './machine.ts';
+import { median } from './stats.ts';
+
+export interface Connects {
+  cps: number;
+  /** CPU time of both agents per connection, µs. */
+  agentUsPerConn: number;
+}
+
+export interface FootprintRound {
+  variant: string;
+  /** The largest agent's RSS peak during the load, MiB. */
+  loadPeakMiB: number;
+  direct: Connects;
+  hbone: Connects;
+  node: Connects;
+  idleOpen: number;
+  /** Per agent, node-1 first, MiB. */
+  rssBeforeIdle: number[];
+  rssHoldingIdle: number[];
+  stalledOpen: number;
+  stalledBytes: number;
+  rssBeforeStalled: number[];
+  rssStalled: number[];
+  rssAfter: number[];
+  errors: string[];
+}
+
+export interface ScaleResult {
+  variant: string;
+  pods: number;
+  enrolled: number;
+  seconds: number;
+  rssMiB: number[];
+  reconcileMs: number[];
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const f0 = (x: number) => (Number.isNaN(x) ? '—' : Math.round(x).toLocaleString('en-US'));
+const f1 = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(1));
+
+/** "median (min–max)" of xs, or the one value. */
+export function spread(xs: number[], fmt: (x: number) => string = f0): string {
+  if (xs.length === 0) return '—';
+  const m = median(xs);
+  if (xs.length === 1) return fmt(m);
+  return `${fmt(m)} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+export function renderFootprint(r: {
+  machine: Machine;
+  cfg: { rounds: number; connectMs: number; idle: number; stalled: number; pods: number };
+  variants: Variant[];
+  idleFresh: Map<string, number[]>;
+  rounds: FootprintRound[];
+  scales: ScaleResult[];
+  seconds: number;
+}): string {
+  const m = r.machine;
+  const out: string[] = [
+    '# Footprint and connection cost',
+    '',
+    `Written by \`make bench-footprint\` (bench/footprint.ts) on ${m.date.slice(0, 10)} in ${Math.round(r.seconds)} s;`,
+    `${m.cores} × ${m.cpu}, Linux ${m.kernel}, Node ${m.node}; 1-minute load average ${m.loadStart.toFixed(2)} at the`,
+    `start, ${m.loadEnd.toFixed(2)} at the end. Each figure is the median of ${r.cfg.rounds} round(s), the range over`,
+    'rounds in parentheses; variants (sandboxes whose agents differ only in the named setting) are up at',
+    'once and their rounds interleave.',
+    '',
+    'A 2-node sandbox with mTLS: the client pod on node-1, one server pod on node-2 (reached over',
+    'HBONE) and one on node-1 (the in-process hand-off), the direct pair outside the mesh. Memory is',
+    "each agent's VmRSS (node-1 / node-2).",
+    '',
+    '## Memory',
+    '',
+    `- **idle**: a few seconds after the agents started and got their certificates, before any traffic.`,
+    "- **under load**: the largest agent's peak during a 2 s bulk transfer over HBONE and the connection tests below.",
+    `- **holding idle connections**: ${r.cfg.idle.toLocaleString('en-US')} connections opened from the client pod (half to`,
+    '  node-2 over HBONE, half to the node-1 server), each one byte there and back, then idle; per',
+    '  connection is the growth of both agents together over the RSS just before.',
+    `- **stalled readers**: ${r.cfg.stalled} connections over HBONE to a server that accepts and never reads,`,
+    '  the client writing until back-pressure stops it; per reader is the growth of both agents.',
+    '',
+    '| variant | idle MiB | under load, peak MiB | before idle conns MiB | holding idle conns MiB | KiB per open connection | holding stalled readers MiB | KiB per stalled reader | after, MiB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const pair = (xs: number[][], i: number) => spread(xs.map((x) => x[i]!));
+  const pairs = (xs: number[][]) => `${pair(xs, 0)} / ${pair(xs, 1)}`;
+  for (const v of r.variants) {
+    const rs = r.rounds.filter((x) => x.variant === v.id);
+    const fresh = r.idleFresh.get(v.id) ?? [Number.NaN, Number.NaN];
+    const perIdle = rs.map(
+      (x) => ((sum(x.rssHoldingIdle) - sum(x.rssBeforeIdle)) * 1024) / Math.max(1, x.idleOpen),
+    );
+    const perStalled = rs.map(
+      (x) => ((sum(x.rssStalled) - sum(x.rssBeforeStalled)) * 1024) / Math.max(1, x.stalledOpen),
+    );
+    out.push(
+      `| ${v.what} | ${f0(fresh[0]!)} / ${f0(fresh[1]!)} | ${spread(rs.map((x) => x.loadPeakMiB))} | ${pairs(rs.map((x) => x.rssBeforeIdle))} | ${pairs(rs.map((x) => x.rssHoldingIdle))} | ${spread(perIdle, f1)} | ${pairs(rs.map((x) => x.rssStalled))} | ${spread(perStalled)} | ${pairs(rs.map((x) => x.rssAfter))} |`,
+    );
+  }
+  out.push(
+    '',
+    `Connections held: ${spread(r.rounds.map((x) => x.idleOpen))} idle, ${spread(r.rounds.map((x) => x.stalledOpen))} stalled; bytes the stalled clients wrote before back-pressure held them: ${spread(
+      r.rounds.map((x) => x.stalledBytes / 1048576 / Math.max(1, x.stalledOpen)),
+      f1,
+    )} MiB per connection (kernel buffers of both ends, both agents, the server's socket).`,
+    '',
+    '## New connections',
+    '',
+    `Connections one after another for ${r.cfg.connectMs} ms from the client pod, each connect, one byte there and`,
+    "back, close (bench/pod-programs.ts). Agent CPU is both agents' cgroup CPU time over the test per connection.",
+    '',
+    '| variant | direct conn/s | HBONE conn/s | vs direct | agents µs CPU / conn | same node conn/s | vs direct | agents µs CPU / conn |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const v of r.variants) {
+    const rs = r.rounds.filter((x) => x.variant === v.id);
+    const ratio = (k: 'hbone' | 'node') => rs.map((x) => x[k].cps / x.direct.cps);
+    out.push(
+      `| ${v.what} | ${spread(rs.map((x) => x.direct.cps))} | ${spread(rs.map((x) => x.hbone.cps))} | ${spread(ratio('hbone'), pct)} | ${spread(rs.map((x) => x.hbone.agentUsPerConn))} | ${spread(rs.map((x) => x.node.cps))} | ${spread(ratio('node'), pct)} | ${spread(rs.map((x) => x.node.agentUsPerConn))} |`,
+    );
+  }
+  if (r.scales.length) {
+    out.push(
+      '',
+      `## ${r.cfg.pods} pods on one node`,
+      '',
+      `One manifest with ${r.cfg.pods} enrolled pods on node-1 written into the sandbox's manifest directory; time until`,
+      "node-1's agent reports every one enrolled with its listeners (the sandbox's controller builds each pod's",
+      "netns and veth first: that is in the time too); then node-1's RSS, and the agent's own reconcile time",
+      "(`weft_reconcile_duration_seconds`) for a change of one pod's labels, three changes.",
+      '',
+      '| variant | enrolled | seconds | node-1 agent RSS MiB | reconcile of one pod change, ms |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const s of r.scales) {
+      const v = r.variants.find((x) => x.id === s.variant)!;
+      out.push(
+        `| ${v.what} | ${s.enrolled} / ${s.pods} | ${s.seconds.toFixed(1)} | ${f0(s.rssMiB[0]!)} | ${spread(s.reconcileMs)} |`,
+      );
+    }
+  }
+  const errors = r.rounds.flatMap((x) => x.errors.map((e) => `${x.variant}: ${e}`));
+  if (errors.length) out.push('', 'Problems:', '', ...errors.map((e) => `- ${e}`));
+  return `${out.join('\n')}\n`;
+}
