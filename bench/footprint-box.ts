@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { adminText, fetchStatus } from '../agent/src/admin/client.ts';
 import type { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { netnsPath } from '../agent/src/sandbox/host.ts';
 import { Sandbox, teardown } from '../agent/src/sandbox/sandbox.ts';
 import { cgroupPids, cgroupUsageUsec, vmRssKiB } from './cpu.ts';
 import { footprintServer } from './footprint-programs.ts';
@@ -138,6 +139,12 @@ export class FootprintBox {
 
   agentPids(): number[] {
     return this.nodes.map((n) => n.agentPid ?? 0);
+  }
+
+  /** Where a helper runs beside node i's agent: its netns, a cgroup of its own. */
+  nodePlacement(i: number): { netnsPath: string; cgroupDir: string } {
+    const n = this.nodes[i]!;
+    return { netnsPath: netnsPath(n.netns), cgroupDir: join(n.cgroupRoot, 'profiler') };
   }
 
   adminSocket(node: number): string {

@@ -5,11 +5,11 @@
 // through the in-process hand-off), and with stalled readers; new connections
 // per second through the mesh against the direct path, with the agents' CPU per
 // connection; then 200 pods enrolled at once on node-1 (time to enrolled, RSS,
-// reconcile of one pod change). With WEFT_FOOTPRINT_PROFILE=1 the agents run
-// under --cpu-prof and the profile of the connection tests is summarised.
+// reconcile of one pod change). With WEFT_FOOTPRINT_PROFILE=1 the agents are
+// profiled (bench/inspector-profile.ts) during connection tests, and the profiles summarised.
 // Writes docs/benchmarks-footprint.md unless WEFT_FOOTPRINT_VARIANTS is set.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchStatus } from '../agent/src/admin/client.ts';
@@ -17,8 +17,10 @@ import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { type CpuProfile, summarise } from './cpu-profile.ts';
 import { FootprintBox, scaleManifests, type Variant } from './footprint-box.ts';
+import { type PeerRound, Peers, peersDir } from './footprint-peers.ts';
 import { holdClient, stallClient } from './footprint-programs.ts';
 import { type FootprintRound, renderFootprint, type ScaleResult } from './footprint-report.ts';
+import { startProfile } from './inspector-profile.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
 import { bulkClient, connectClient } from './pod-programs.ts';
@@ -40,14 +42,6 @@ const cfg = {
   profile: process.env.WEFT_FOOTPRINT_PROFILE === '1',
 };
 
-/** The agent's Node flags, as bin/weft gives them. */
-function agentNodeFlags(): string {
-  const bin = readFileSync(new URL('../bin/weft', import.meta.url), 'utf8');
-  const m = /^\s*defaults="([^"]*)"/m.exec(bin);
-  if (!m) throw new Error('bin/weft: no defaults="…" line for the agent Node flags');
-  return m[1]!;
-}
-
 /** Variants by name; WEFT_FOOTPRINT_VARIANTS picks some (default: the agent as it is). */
 const VARIANTS: Record<string, Variant> = {
   now: { id: 'now', what: "the agent's settings", env: {} },
@@ -63,6 +57,11 @@ const VARIANTS: Record<string, Variant> = {
       WEFT_AGENT_NODE_FLAGS:
         '--initial-old-space-size=128 --external-memory-accounted-in-global-limit',
     },
+  },
+  'no-kernel-relay': {
+    id: 'no-kernel-relay',
+    what: 'no kernel relay (WEFT_KERNEL_RELAY=0: JavaScript joins every socket pair)',
+    env: { WEFT_KERNEL_RELAY: '0' },
   },
   'hwm-1m': {
     id: 'hwm-1m',
@@ -102,8 +101,6 @@ function raiseFdLimit(need: number): void {
   execFileSync('prlimit', [`--pid=${process.pid}`, `--nofile=${hard}:${hard}`]);
 }
 
-const monoUs = () => Number(process.hrtime.bigint() / 1000n);
-
 async function inPod<T extends { error?: string }>(
   box: FootprintBox,
   pod: string,
@@ -136,17 +133,14 @@ async function connects(
   box: FootprintBox,
   client: string,
   server: string,
-  windows: [number, number][],
 ): Promise<{ cps: number; agentUsPerConn: number }> {
   const c0 = box.cpuUsec();
-  const t0 = monoUs();
   const r = await inPod<{ count: number; seconds: number; error?: string }>(
     box,
     client,
     connectClient(box.pod(server).ip, cfg.connectMs),
     cfg.connectMs + 30_000,
   );
-  windows.push([t0, monoUs()]);
   const c1 = box.cpuUsec();
   const used = c1.reduce((a, b) => a + b, 0) - c0.reduce((a, b) => a + b, 0);
   return { cps: r.count / r.seconds, agentUsPerConn: used / r.count };
@@ -174,7 +168,7 @@ async function hold<T>(box: FootprintBox, pod: string, script: string, ms: numbe
   return { report, stop: () => child.kill('SIGKILL') };
 }
 
-async function round(box: FootprintBox, windows: [number, number][]): Promise<FootprintRound> {
+async function round(box: FootprintBox): Promise<FootprintRound> {
   const errors: string[] = [];
   const base = await box.openConnections();
   // Load: a bulk transfer over HBONE and the connection tests, the RSS peak over them.
@@ -183,9 +177,9 @@ async function round(box: FootprintBox, windows: [number, number][]): Promise<Fo
       errors.push(`bulk: ${e.message}`),
     );
     return {
-      direct: await connects(box, 'dclient', 'dremote', []),
-      hbone: await connects(box, 'client', 'remote', windows),
-      node: await connects(box, 'client', 'local', windows),
+      direct: await connects(box, 'dclient', 'dremote'),
+      hbone: await connects(box, 'client', 'remote'),
+      node: await connects(box, 'client', 'local'),
     };
   });
   await box.drainTo(base);
@@ -281,12 +275,32 @@ async function scale(box: FootprintBox): Promise<ScaleResult> {
   };
 }
 
-function profiles(dir: string, windows: [number, number][]): string[] {
-  const out: string[] = [];
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
-    const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
-    const s = summarise(p, windows);
-    if (s.busyUs === 0) continue;
+/** Both agents' CPU profiles while the client opens connections to server; a summary of each. */
+async function profileConnects(
+  box: FootprintBox,
+  what: string,
+  server: string,
+  dir: string,
+): Promise<string[]> {
+  const pids = box.agentPids();
+  const runs = await Promise.all(
+    pids.map((pid, i) => {
+      const at = box.nodePlacement(i);
+      return startProfile(pid, at.netnsPath, at.cgroupDir, join(dir, `stop-${what}-${i}`));
+    }),
+  );
+  const c = await connects(box, 'client', server);
+  const out = [
+    `${what}: ${Math.round(c.cps)} conn/s, both agents ${Math.round(c.agentUsPerConn)} µs CPU per connection`,
+  ];
+  for (const [i, r] of runs.entries()) {
+    const p = (await r.stop()) as CpuProfile;
+    writeFileSync(
+      join(dir, `${what.replace(' ', '-')}-node-${i + 1}.cpuprofile`),
+      JSON.stringify(p),
+    );
+    const s = summarise(p);
+    const f = `node-${i + 1}`;
     out.push(
       `${f}: ${(s.busyUs / 1000).toFixed(0)} ms busy of ${(s.totalUs / 1000).toFixed(0)} ms sampled`,
     );
@@ -309,37 +323,48 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(join(tmpdir(), 'weft-footprint-'));
   cleanup.add('temp dir', () => rmSync(tmp, { recursive: true, force: true }));
   cleanup.add('pod programs', killAllInPods);
-  const profDir = join(tmp, 'prof');
-  mkdirSync(profDir);
+  // The profiles stay after the run, for a closer look (e.g. in Chrome's DevTools).
+  const profDir = join(tmpdir(), 'weft-footprint-profiles');
+  mkdirSync(profDir, { recursive: true });
   const boxes: FootprintBox[] = [];
   const rounds: FootprintRound[] = [];
   const scales: ScaleResult[] = [];
   const idleFresh = new Map<string, number[]>();
-  const windows: [number, number][] = [];
+  const peerRounds: PeerRound[] = [];
+  let peers: Peers | null = null;
+  const prof: string[] = [];
   // The HBONE half of the idle connections are streams of node-2's inbound server.
   const agentArgs = ['--hbone-max-streams', String(cfg.idle + cfg.stalled + 100)];
   const t0 = performance.now();
   try {
     for (const [i, v] of variants.entries()) {
-      const variant = cfg.profile
-        ? {
-            ...v,
-            env: {
-              ...v.env,
-              WEFT_AGENT_NODE_FLAGS: `${v.env.WEFT_AGENT_NODE_FLAGS ?? agentNodeFlags()} --cpu-prof --cpu-prof-dir=${profDir}`,
-            },
-          }
-        : v;
       say(`starting sandbox of ${v.id}…`);
-      boxes.push(await FootprintBox.up(variant, i, tmp, agentArgs, cleanup));
+      boxes.push(await FootprintBox.up(v, i, tmp, agentArgs, cleanup));
     }
     await sleep(3000);
     for (const b of boxes) idleFresh.set(b.variant.id, b.rssMiB());
+    if (!cfg.profile) {
+      mkdirSync(peersDir(tmp));
+      peers = await Peers.start(boxes[0]!, peersDir(tmp));
+    }
     for (let r = 0; r < cfg.rounds; r++) {
       for (let k = 0; k < boxes.length; k++) {
         const b = boxes[(k + r) % boxes.length]!;
         say(`round ${r + 1}/${cfg.rounds}: ${b.variant.id}`);
-        rounds.push(await round(b, windows));
+        rounds.push(await round(b));
+        if (peers && b === boxes[0]) {
+          say(`round ${r + 1}/${cfg.rounds}: peers`);
+          peerRounds.push(await peers.round(b, cfg.connectMs));
+        }
+      }
+    }
+    if (cfg.profile) {
+      for (const [what, server] of [
+        ['HBONE', 'remote'],
+        ['same node', 'local'],
+      ] as const) {
+        say(`profiling the agents during connections (${what})…`);
+        prof.push(...(await profileConnects(boxes[0]!, what, server, profDir)));
       }
     }
     if (cfg.pods > 0) {
@@ -349,8 +374,8 @@ async function main(): Promise<number> {
       }
     }
   } finally {
+    peers?.stop();
     for (const b of boxes) await b.down().catch((e: Error) => say(`sandbox down: ${e.message}`));
-    const prof = cfg.profile ? profiles(profDir, windows) : [];
     for (const e of cleanup.dispose()) say(e.message);
     if (prof.length)
       process.stdout.write(
@@ -365,6 +390,7 @@ async function main(): Promise<number> {
     idleFresh,
     rounds,
     scales,
+    peers: peerRounds,
     seconds: (performance.now() - t0) / 1000,
   });
   process.stdout.write(`\n${doc}\n`);
