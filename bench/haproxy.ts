@@ -28,9 +28,10 @@ export const HAPROXY_PORTS = {
 /** iperf3's server port in the server pods. */
 export const IPERF_PORT = 5201;
 
+// maxconn: two fds a connection and some, within the open-file limit the bench has (20,000 here).
 const GLOBAL = `global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
   ssl-default-bind-options ssl-min-ver TLSv1.3
   ssl-default-server-options ssl-min-ver TLSv1.3
 defaults
@@ -146,7 +147,7 @@ export async function startHaproxy(
     stderr += d;
   });
   // It binds at once; give it a moment, and fail if it left.
-  await sleep(300);
+  await sleep(500);
   if (child.exitCode !== null || child.signalCode !== null) {
     throw new Error(`haproxy ${name} exited at start: ${stderr.trim()}`);
   }
