@@ -53,6 +53,105 @@ export function spread(xs: number[], fmt: (x: number) => string = f0): string {
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
+type Report = Parameters<typeof renderFootprint>[0];
+
+const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+/**
+ * The issue's targets against the first variant's figures: the section docs/benchmarks.md
+ * carries (between marker comments, kept when the matrix rewrites that page).
+ */
+export function targetsSection(r: Report): string {
+  const v = r.variants[0]!;
+  const rs = r.rounds.filter((x) => x.variant === v.id);
+  const m = r.machine;
+  const fresh = r.idleFresh.get(v.id) ?? [Number.NaN];
+  const idle = Math.max(...fresh);
+  const load = median(rs.map((x) => x.loadPeakMiB));
+  const holding = median(rs.map((x) => Math.max(...x.rssHoldingIdle)));
+  const perIdle = median(
+    rs.map(
+      (x) => ((sum(x.rssHoldingIdle) - sum(x.rssBeforeIdle)) * 1024) / Math.max(1, x.idleOpen),
+    ),
+  );
+  const perStalled = median(
+    rs.map(
+      (x) => ((sum(x.rssStalled) - sum(x.rssBeforeStalled)) * 1024) / Math.max(1, x.stalledOpen),
+    ),
+  );
+  const hbone = median(rs.map((x) => x.hbone.cps / x.direct.cps));
+  const node = median(rs.map((x) => x.node.cps / x.direct.cps));
+  const sc = r.scales[0];
+  const rows: string[][] = [
+    ['agent RSS idle ≤ 80 MiB', `${f0(idle)} MiB`, met(idle <= 80)],
+    [
+      'agent RSS under load ≤ 200 MiB (peak of the larger agent)',
+      `${f0(load)} MiB`,
+      met(load <= 200),
+    ],
+    [
+      `agent RSS holding ${r.cfg.idle.toLocaleString('en-US')} open idle connections (half HBONE) ≤ 300 MiB`,
+      `${f0(holding)} MiB (${rs[0]?.idleOpen ?? 0} held)`,
+      met(holding <= 300 && (rs[0]?.idleOpen ?? 0) >= r.cfg.idle),
+    ],
+    ['memory per open idle connection (both agents), stated', `${f1(perIdle)} KiB`, ''],
+    ['memory per stalled reader over HBONE (both agents), stated', `${f0(perStalled)} KiB`, ''],
+  ];
+  if (sc) {
+    rows.push(
+      [
+        `${sc.pods} pods: all enrolled within 5 s of the manifest`,
+        `${sc.enrolled} in ${sc.seconds.toFixed(1)} s`,
+        met(sc.enrolled === sc.pods && sc.seconds <= 5),
+      ],
+      [
+        `${sc.pods} pods: agent RSS ≤ 200 MiB`,
+        `${f0(sc.rssMiB[0]!)} MiB`,
+        met(sc.rssMiB[0]! <= 200),
+      ],
+      [
+        `${sc.pods} pods: reconcile of one pod change ≤ 50 ms`,
+        `${f0(median(sc.reconcileMs))} ms`,
+        met(median(sc.reconcileMs) <= 50),
+      ],
+    );
+  }
+  rows.push(
+    ['new connections/s over HBONE ≥ 40% of direct', pct(hbone), met(hbone >= 0.4)],
+    [
+      'new connections/s same node (in-process hand-off, mTLS sandbox) ≥ 40% of direct',
+      pct(node),
+      met(node >= 0.4),
+    ],
+  );
+  const p = r.peers;
+  if (p.length) {
+    const add = (q: 'p50' | 'p90' | 'p99') =>
+      median(p.map((x) => x.rate.hbone[q] - x.rate.direct[q]));
+    const cpu = median(p.map((x) => Math.max(...x.rate.hbone.vcpuPer1k)));
+    rows.push(
+      [
+        'Istio shape over HBONE: added p90, p99 (ztunnel: +170, +200 µs)',
+        `+${f0(add('p90'))}, +${f0(add('p99'))} µs (p50 +${f0(add('p50'))})`,
+        met(add('p90') <= 170 && add('p99') <= 200),
+      ],
+      ['vCPU per 1,000 requests/s per node proxy, L4 ≤ 0.06', cpu.toFixed(3), met(cpu <= 0.06)],
+    );
+  }
+  return `<!-- footprint bench: begin -->
+## Footprint and connection cost
+
+\`make bench-footprint\` (bench/footprint.ts, all tables in [docs/benchmarks-footprint.md](benchmarks-footprint.md)):
+${m.cores} × ${m.cpu}, Node ${m.node}, ${m.date.slice(0, 10)}; load average ${m.loadStart.toFixed(1)} at the start, ${m.loadEnd.toFixed(1)} at the end;
+medians of ${r.cfg.rounds} rounds, ${v.what}. The L4 plaintext connection rate is the matrix's (above).
+
+| target | measured | |
+| --- | --- | --- |
+${rows.map((x) => `| ${x.join(' | ')} |`).join('\n')}
+<!-- footprint bench: end -->
+`;
+}
+
 export function renderFootprint(r: {
   machine: Machine;
   cfg: { rounds: number; connectMs: number; idle: number; stalled: number; pods: number };
@@ -67,6 +166,7 @@ export function renderFootprint(r: {
   const out: string[] = [
     '# Footprint and connection cost',
     '',
+    targetsSection(r),
     `Written by \`make bench-footprint\` (bench/footprint.ts) on ${m.date.slice(0, 10)} in ${Math.round(r.seconds)} s;`,
     `${m.cores} × ${m.cpu}, Linux ${m.kernel}, Node ${m.node}; 1-minute load average ${m.loadStart.toFixed(2)} at the`,
     `start, ${m.loadEnd.toFixed(2)} at the end. Each figure is the median of ${r.cfg.rounds} round(s), the range over`,

@@ -24,6 +24,7 @@ import { startProfile } from './inspector-profile.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
 import { bulkClient, connectClient } from './pod-programs.ts';
+import { withMarkedSection } from './upgrade-report.ts';
 
 const say = (line: string) => process.stderr.write(`footprint: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -395,7 +396,9 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${doc}\n`);
   if (!cfg.profile) {
     writeFileSync(new URL('../docs/benchmarks-footprint.md', import.meta.url), doc);
-    say('wrote docs/benchmarks-footprint.md');
+    const main = new URL('../docs/benchmarks.md', import.meta.url);
+    writeFileSync(main, withMarkedSection(readFileSync(main, 'utf8'), doc, 'footprint bench'));
+    say('wrote docs/benchmarks-footprint.md and its section of docs/benchmarks.md');
   }
   return 0;
 }

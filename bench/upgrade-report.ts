@@ -59,14 +59,22 @@ open connections: \`WEFT_BENCH_UPGRADE_CONNS\`.
 ${section(f)}`;
 }
 
-/** page with its upgrade section replaced by (or, if it has none, followed by) upgradeMd's. */
-export function withUpgradeSection(page: string, upgradeMd: string): string {
-  const from = upgradeMd.indexOf(BEGIN);
-  const to = upgradeMd.indexOf(END);
+/**
+ * page with its section `name` (between `<!-- NAME: begin -->` and `<!-- NAME: end -->`)
+ * replaced by (or, if it has none, followed by) md's.
+ */
+export function withMarkedSection(page: string, md: string, name: string): string {
+  const [begin, end] = [`<!-- ${name}: begin -->`, `<!-- ${name}: end -->`];
+  const from = md.indexOf(begin);
+  const to = md.indexOf(end);
   if (from < 0 || to < 0) return page;
-  const block = upgradeMd.slice(from, to + END.length);
-  const a = page.indexOf(BEGIN);
-  const b = page.indexOf(END);
-  if (a >= 0 && b > a) return page.slice(0, a) + block + page.slice(b + END.length);
+  const block = md.slice(from, to + end.length);
+  const a = page.indexOf(begin);
+  const b = page.indexOf(end);
+  if (a >= 0 && b > a) return page.slice(0, a) + block + page.slice(b + end.length);
   return `${page.trimEnd()}\n\n${block}\n`;
 }
+
+/** page with its upgrade section replaced by (or, if it has none, followed by) upgradeMd's. */
+export const withUpgradeSection = (page: string, upgradeMd: string): string =>
+  withMarkedSection(page, upgradeMd, 'upgrade bench');
