@@ -2,7 +2,7 @@
 // mTLS, a client on node-1, a server on node-2 (over HBONE) and one on node-1
 // (the in-process hand-off), the direct pair outside the mesh; the agents
 // started with a variant's environment. Reads the agents' memory, CPU and status.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminText, fetchStatus } from '../agent/src/admin/client.ts';
 import type { Cleanup } from '../agent/src/sandbox/cleanup.ts';
@@ -129,6 +129,26 @@ export class FootprintBox {
     return this.nodes.map(
       (n) =>
         cgroupPids(join(n.cgroupRoot, 'agent')).reduce((k, pid) => k + vmRssKiB(pid), 0) / 1024,
+    );
+  }
+
+  /**
+   * Each agent's anonymous memory (smaps_rollup), MiB, node-1 first: its RSS less the pages
+   * mapped from files, of which the node binary's ~55 MiB of code is most (and is shared
+   * with every process that maps the same file).
+   */
+  anonMiB(): number[] {
+    return this.nodes.map((n) =>
+      cgroupPids(join(n.cgroupRoot, 'agent')).reduce((k, pid) => {
+        try {
+          const m = /^Anonymous:\s+(\d+) kB$/m.exec(
+            readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'),
+          );
+          return k + Number(m?.[1] ?? 0) / 1024;
+        } catch {
+          return k;
+        }
+      }, 0),
     );
   }
 
