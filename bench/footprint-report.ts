@@ -57,6 +57,20 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 type Report = Parameters<typeof renderFootprint>[0];
 
+const SETTINGS = `
+## Settings
+
+| variable | what | default |
+| --- | --- | ---: |
+| \`WEFT_BENCH_ROUNDS\` | rounds (each figure is the median) | 3 |
+| \`WEFT_BENCH_CONNECT_MS\` | each connection test, ms | 2000 |
+| \`WEFT_FOOTPRINT_IDLE\` | open idle connections (at most what the open-file limit holds) | 10000 |
+| \`WEFT_FOOTPRINT_STALLED\` | stalled readers | 100 |
+| \`WEFT_FOOTPRINT_PODS\` | pods of the scale test (0: none) | 200 |
+| \`WEFT_FOOTPRINT_VARIANTS\` | variants side by side: now, hwm-1m, v8-defaults, old-heap, no-kernel-relay | now |
+| \`WEFT_FOOTPRINT_PROFILE\` | 1: profile both agents during connection tests and print the summary (no doc written) | |
+`;
+
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 /**
@@ -267,6 +281,7 @@ export function renderFootprint(r: {
         r.cfg.connectMs,
       ),
     );
+  out.push(...SETTINGS.split('\n'));
   const errors = [
     ...r.rounds.flatMap((x) => x.errors.map((e) => `${x.variant}: ${e}`)),
     ...r.peers.flatMap((x) => x.errors.map((e) => `peers: ${e}`)),
@@ -287,7 +302,7 @@ function renderPeers(ps: PeerRound[], weft: FootprintRound[], connectMs: number)
     'side verifying the client certificate and forwarding to the app on its loopback), and `iperf3` (2 s,',
     "one stream) as the kernel's own TCP figure. Rounds interleave with the weft rounds above.",
     '',
-    '| TCP | iperf3 MB/s | vs direct | new conn/s | proxy RSS MiB (both ends) |',
+    "| TCP | iperf3 MB/s | vs direct | new conn/s | proxy RSS MiB (both ends; weft's after each round's idle and stalled connections) |",
     '| --- | --- | --- | --- | --- |',
     `| direct | ${spread(iperf('direct'))} | | ${spread(weft.map((x) => x.direct.cps))} | |`,
     `| weft mTLS (HBONE) | ${spread(iperf('hbone'))} | ${spread(vs('hbone'), pct)} | ${spread(weft.map((x) => x.hbone.cps))} | ${spread(weft.map((x) => sum(x.rssAfter)))} |`,

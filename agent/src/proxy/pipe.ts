@@ -26,9 +26,7 @@ export function streamHighWaterMark(env: Record<string, string | undefined>): nu
   if (raw === undefined || raw === '') return JOIN_HIGH_WATER_MARK;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 16 * 1024 || n > 16 * 1024 * 1024) {
-    throw new Error(
-      `WEFT_STREAM_HIGH_WATER_MARK=${raw}: expected bytes from 16384 to 16777216`,
-    );
+    throw new Error(`WEFT_STREAM_HIGH_WATER_MARK=${raw}: expected bytes from 16384 to 16777216`);
   }
   return n;
 }
