@@ -47,62 +47,39 @@ function pem(dir: string, name: string, f: TlsFiles): string {
   return path;
 }
 
-export function serverConf(dir: string, server: TlsFiles, echo: number, app: number): string {
-  const crt = pem(dir, 'server', server);
-  const bind = `ssl crt ${crt} ca-file ${server.ca} verify required`;
-  return `${GLOBAL}
-frontend tcp_in
-  mode tcp
-  bind :${HAPROXY_PORTS.tcpTls} ${bind}
-  default_backend echo
-backend echo
-  mode tcp
-  server app 127.0.0.1:${echo}
-frontend iperf_in
-  mode tcp
-  bind :${HAPROXY_PORTS.iperfTls} ${bind}
-  default_backend iperf
-backend iperf
-  mode tcp
-  server app 127.0.0.1:${IPERF_PORT}
-frontend http_in
-  mode http
-  bind :${HAPROXY_PORTS.httpTls} ${bind}
-  default_backend app
-backend app
-  mode http
-  http-reuse always
-  server app 127.0.0.1:${app}
+/** One listener and where it forwards: `bind` and `server` are the rest of those lines. */
+function proxy(name: string, mode: 'tcp' | 'http', bind: string, server: string): string {
+  const reuse = mode === 'http' ? '  http-reuse always\n' : '';
+  return `frontend ${name}
+  mode ${mode}
+  bind ${bind}
+  default_backend ${name}_to
+backend ${name}_to
+  mode ${mode}
+${reuse}  server to ${server}
 `;
 }
 
+export function serverConf(dir: string, server: TlsFiles, echo: number, app: number): string {
+  const tls = `ssl crt ${pem(dir, 'server', server)} ca-file ${server.ca} verify required`;
+  const P = HAPROXY_PORTS;
+  return [
+    GLOBAL,
+    proxy('tcp_in', 'tcp', `:${P.tcpTls} ${tls}`, `127.0.0.1:${echo}`),
+    proxy('iperf_in', 'tcp', `:${P.iperfTls} ${tls}`, `127.0.0.1:${IPERF_PORT}`),
+    proxy('http_in', 'http', `:${P.httpTls} ${tls}`, `127.0.0.1:${app}`),
+  ].join('');
+}
+
 export function clientConf(dir: string, client: TlsFiles, serverIp: string): string {
-  const crt = pem(dir, 'client', client);
-  const tls = `ssl crt ${crt} ca-file ${client.ca} verify required verifyhost ${TLS_SERVER_NAME} sni str(${TLS_SERVER_NAME})`;
-  return `${GLOBAL}
-frontend tcp_out
-  mode tcp
-  bind 127.0.0.1:${HAPROXY_PORTS.tcpLocal}
-  default_backend tcp_remote
-backend tcp_remote
-  mode tcp
-  server remote ${serverIp}:${HAPROXY_PORTS.tcpTls} ${tls}
-frontend iperf_out
-  mode tcp
-  bind 127.0.0.1:${HAPROXY_PORTS.iperfLocal}
-  default_backend iperf_remote
-backend iperf_remote
-  mode tcp
-  server remote ${serverIp}:${HAPROXY_PORTS.iperfTls} ${tls}
-frontend http_out
-  mode http
-  bind 127.0.0.1:${HAPROXY_PORTS.httpLocal}
-  default_backend http_remote
-backend http_remote
-  mode http
-  http-reuse always
-  server remote ${serverIp}:${HAPROXY_PORTS.httpTls} ${tls}
-`;
+  const tls = `ssl crt ${pem(dir, 'client', client)} ca-file ${client.ca} verify required verifyhost ${TLS_SERVER_NAME} sni str(${TLS_SERVER_NAME})`;
+  const P = HAPROXY_PORTS;
+  return [
+    GLOBAL,
+    proxy('tcp_out', 'tcp', `127.0.0.1:${P.tcpLocal}`, `${serverIp}:${P.tcpTls} ${tls}`),
+    proxy('iperf_out', 'tcp', `127.0.0.1:${P.iperfLocal}`, `${serverIp}:${P.iperfTls} ${tls}`),
+    proxy('http_out', 'http', `127.0.0.1:${P.httpLocal}`, `${serverIp}:${P.httpTls} ${tls}`),
+  ].join('');
 }
 
 export interface HaProxy {
