@@ -100,8 +100,8 @@ bench: build
 	@node bench/l7.ts
 	@node bench/upgrade.ts
 
-# The agent's memory (idle, under load, 10,000 open connections, stalled readers,
-# 200 pods) and its CPU per new connection: docs/benchmarks-footprint.md.
+# The agent's memory (idle, under load, up to 10,000 open connections, stalled readers,
+# 200 pods), its CPU per new connection, beside HAProxy and iperf3: docs/benchmarks-footprint.md.
 bench-footprint: build
 	@bash scripts/bench-deps.sh
 	@node bench/footprint.ts
