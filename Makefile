@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(BUILD)/bpf -Ibpf/include
 
-.PHONY: all build toolchain deps layout check format test test-unit test-integration test-kernels demo bench fuzz clean
+.PHONY: all build toolchain deps layout check format test test-unit test-integration test-kernels demo bench bench-footprint fuzz clean
 
 all: build
 
@@ -103,6 +103,12 @@ bench: build
 	@node bench/retries.ts
 	@node bench/telemetry-ab.ts
 	@node bench/upgrade.ts
+
+# The agent's memory (idle, under load, up to 10,000 open connections, stalled readers,
+# 200 pods), its CPU per new connection, beside HAProxy and iperf3: docs/benchmarks-footprint.md.
+bench-footprint: build
+	@bash scripts/bench-deps.sh
+	@node bench/footprint.ts
 
 # Every fuzz target with 1,000,000 generated inputs (WEFT_FUZZ_RUNS to change); not in
 # make test, which replays the kept corpus (fuzz/corpus/) instead.

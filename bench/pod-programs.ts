@@ -67,12 +67,12 @@ s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
  * byte to the server and back before it closes (so a connection counts only
  * once it works end to end); prints {count, seconds}.
  */
-export const connectClient = (host: string, ms: number) => `
+export const connectClient = (host: string, ms: number, port = 9000) => `
 import net from 'node:net';
 const t0 = performance.now(); let count = 0;
 const next = () => {
   if (performance.now() - t0 > ${ms}) { console.log(JSON.stringify({ count, seconds: (performance.now() - t0) / 1000 })); return; }
-  const s = net.connect({ host: '${host}', port: 9000, noDelay: true }, () => s.write('x'));
+  const s = net.connect({ host: '${host}', port: ${port}, noDelay: true }, () => s.write('x'));
   s.once('data', () => { count++; s.destroy(); next(); });
   s.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); });
 };

@@ -24,6 +24,7 @@ import {
   type TcpFigures,
 } from './results.ts';
 import { BenchSandbox } from './sandboxes.ts';
+import { withSection } from './sections.ts';
 import { roundOrder } from './stats.ts';
 import { measureTcp } from './tcp-load.ts';
 import { withUpgradeSection } from './upgrade-report.ts';
@@ -167,16 +168,25 @@ async function main(): Promise<number> {
       new URL('../docs/benchmarks.svg', import.meta.url),
       renderChart(results, caption),
     );
-    // The agent upgrade's section (bench/upgrade.ts) stays as it was written.
-    let upgrade = '';
-    try {
-      upgrade = readFileSync(new URL('../docs/benchmarks-upgrade.md', import.meta.url), 'utf8');
-    } catch {
-      // not measured yet
-    }
+    // The agent upgrade's and the footprint's sections (bench/upgrade.ts, bench/footprint.ts)
+    // stay as they were written.
+    const page = (name: string) => {
+      try {
+        return readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
+      } catch {
+        return ''; // not measured yet
+      }
+    };
     writeFileSync(
       new URL('../docs/benchmarks.md', import.meta.url),
-      withUpgradeSection(renderDoc({ machine, cfg, rows: results, seconds }), upgrade),
+      withSection(
+        withUpgradeSection(
+          renderDoc({ machine, cfg, rows: results, seconds }),
+          page('benchmarks-upgrade.md'),
+        ),
+        page('benchmarks-footprint.md'),
+        'footprint',
+      ),
     );
     say('wrote docs/benchmarks.md and docs/benchmarks.svg');
   }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `make bench` needs beyond the build, only where it is missing:
-#   apt: wrk (HTTP load generator), nginx (the mTLS reverse-proxy pair weft is
-#        compared with), openssl (its certificates).
-# nginx's package would start a system nginx on port 80; the benchmark runs its own
+#   apt: wrk (HTTP load generator), nginx and haproxy (the mTLS proxy pairs weft is
+#        compared with), openssl (their certificates), iperf3 (the kernel's direct
+#        TCP figure, make bench-footprint).
+# nginx's and haproxy's packages would start system services; the benchmark runs its own
 # instances inside sandbox pods only, so service starts are refused during the install.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing+=("$2"); }
 need_cmd wrk wrk
 need_cmd nginx nginx
+need_cmd haproxy haproxy
+need_cmd iperf3 iperf3
 need_cmd openssl openssl
 need_cmd nsenter util-linux
 
@@ -24,7 +27,7 @@ say "installing ${missing[*]} (apt)"
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 # A policy-rc.d of our own (only when the host has none) keeps invoke-rc.d from
-# starting the packaged nginx; removed on every exit path.
+# starting the packaged nginx or haproxy; removed on every exit path.
 policy=/usr/sbin/policy-rc.d
 ours=
 cleanup() {

@@ -13,19 +13,30 @@ import type { DirectionStats } from '../telemetry/index.ts';
 /**
  * How much a joined stream buffers before its source pauses. Node's 16 KiB default
  * pauses and resumes the source on every 64 KiB socket read, and keeps HTTP/2 from
- * framing more than one read at a time (docs/performance.md). The cost is bounded:
- * for a connection whose reader stalls, up to this much read ahead on the paused
- * side and this much queued on the writing side, per direction (2 MiB each way),
- * beside the kernel's socket buffers.
+ * framing more than one read at a time (docs/performance.md). 256 KiB carries HBONE's
+ * bulk as fast as 1 MiB did and costs a quarter of it per stalled reader: up to this
+ * much read ahead on the paused side and this much queued on the writing side, per
+ * direction, beside the kernel's socket buffers.
  */
-export const JOIN_HIGH_WATER_MARK = 1024 * 1024;
+export const JOIN_HIGH_WATER_MARK = 256 * 1024;
+
+/** WEFT_STREAM_HIGH_WATER_MARK (bytes) replaces JOIN_HIGH_WATER_MARK, for measuring. */
+export function streamHighWaterMark(env: Record<string, string | undefined>): number {
+  const raw = env.WEFT_STREAM_HIGH_WATER_MARK;
+  if (raw === undefined || raw === '') return JOIN_HIGH_WATER_MARK;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 16 * 1024 || n > 16 * 1024 * 1024) {
+    throw new Error(`WEFT_STREAM_HIGH_WATER_MARK=${raw}: expected bytes from 16384 to 16777216`);
+  }
+  return n;
+}
 
 /**
- * Makes JOIN_HIGH_WATER_MARK the process's default: HTTP/2 streams take no per-stream
- * setting. For the proxy's own process (NodeProxy calls it), not a library's.
+ * Makes the stream high-water mark (above) the process's default: HTTP/2 streams take
+ * no per-stream setting. For the proxy's own process (NodeProxy calls it), not a library's.
  */
-export function tuneStreams(): void {
-  setDefaultHighWaterMark(false, JOIN_HIGH_WATER_MARK);
+export function tuneStreams(bytes = streamHighWaterMark(process.env)): void {
+  setDefaultHighWaterMark(false, bytes);
 }
 
 /**

@@ -5,7 +5,12 @@
 import { Duplex, getDefaultHighWaterMark, setDefaultHighWaterMark } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeProxy } from '../../../agent/src/proxy/index.ts';
-import { BATCH_MIN, JOIN_HIGH_WATER_MARK, join } from '../../../agent/src/proxy/pipe.ts';
+import {
+  BATCH_MIN,
+  JOIN_HIGH_WATER_MARK,
+  join,
+  streamHighWaterMark,
+} from '../../../agent/src/proxy/pipe.ts';
 import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 
 const before = getDefaultHighWaterMark(false);
@@ -55,10 +60,21 @@ describe('join buffering', () => {
     expect(await acceptedBeforePause()).toBe(64 * 1024);
   });
 
-  it('takes a mebibyte before pausing once the node proxy runs', async () => {
+  it('takes 256 KiB before pausing once the node proxy runs', async () => {
     new NodeProxy({ lookup: () => undefined, trustDomain: 'cluster.local' });
     expect(getDefaultHighWaterMark(false)).toBe(JOIN_HIGH_WATER_MARK);
+    expect(JOIN_HIGH_WATER_MARK).toBe(256 * 1024);
     expect(await acceptedBeforePause()).toBe(JOIN_HIGH_WATER_MARK);
+  });
+
+  it('reads WEFT_STREAM_HIGH_WATER_MARK in bytes and names it when it is wrong', () => {
+    expect(streamHighWaterMark({})).toBe(JOIN_HIGH_WATER_MARK);
+    expect(streamHighWaterMark({ WEFT_STREAM_HIGH_WATER_MARK: '1048576' })).toBe(1048576);
+    for (const bad of ['1k', '100', '-1', String(64 * 1024 * 1024)]) {
+      expect(() => streamHighWaterMark({ WEFT_STREAM_HIGH_WATER_MARK: bad })).toThrow(
+        /WEFT_STREAM_HIGH_WATER_MARK=.*expected bytes from 16384/,
+      );
+    }
   });
 
   it('writes the bulk chunks of one loop turn as one writev', async () => {

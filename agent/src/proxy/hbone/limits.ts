@@ -4,8 +4,8 @@
 // connections get a few seconds to finish the handshake, and there are at
 // most so many of them per source address and per agent, so idle connections
 // cannot take the agent's file descriptors or memory. After it, a peer holds
-// connections and streams; a stream whose reader stalls holds up to ~5.5 MiB
-// (its 4 MiB window received, 1 MiB queued to the app: pipe.ts, tls.ts), so
+// connections and streams; a stream whose reader stalls holds up to ~4.25 MiB
+// (its 4 MiB window received, 256 KiB queued to the app: pipe.ts, tls.ts), so
 // streams are bounded per session (SETTINGS_MAX_CONCURRENT_STREAMS, both ends)
 // and per agent, and connections per agent, to keep the worst case within the
 // chart's memory limit (docs/architecture.md, "Identity and mTLS", has the numbers).
