@@ -15,6 +15,11 @@ export const POOL_LIMITS = {
   decayMs: 10_000,
   /** The latency an endpoint never measured is assumed to have (ms) when none of its pool was measured either. */
   defaultRttMs: 30,
+  /**
+   * The latency (ms) a request the endpoint never answered (refused, reset) counts as: a
+   * connection refused in microseconds must not make a dead endpoint the cheapest pick.
+   */
+  unansweredMs: 1_000,
   /** Longest ejection (ms), as Envoy's max_ejection_time. */
   maxEjectionMs: 300_000,
 };

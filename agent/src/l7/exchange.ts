@@ -10,7 +10,7 @@ import {
 } from '../telemetry/index.ts';
 import type { Decision } from './decide.ts';
 import type { EndpointState, PortPool } from './endpoint-pools.ts';
-import { finished, outcomeOf, started } from './outlier.ts';
+import { finished, latencyFor, outcomeOf, started } from './outlier.ts';
 
 /** Whose proxy reports: the client's (source) or the server's (destination) workload. */
 export interface Party {
@@ -96,7 +96,7 @@ export class Exchange {
         pool,
         this.ep,
         outcomeOf(status, status === 0 ? 'upstream_reset' : ''),
-        performance.now() - this.t0,
+        latencyFor(performance.now() - this.t0, status === 0 ? 'upstream_reset' : ''),
         pool.now(),
       );
       this.ep = started(pool, ep);
@@ -125,7 +125,7 @@ export class Exchange {
         this.pool!,
         this.ep,
         outcomeOf(this.status, this.flag),
-        durationMs,
+        latencyFor(durationMs, this.flag),
         this.pool!.now(),
       );
     // Nothing listens: no record is built.

@@ -30,6 +30,15 @@ export function outcomeOf(status: number, flag: string): Outcome {
   return status >= 500 ? Outcome.ServerError : Outcome.Success;
 }
 
+/**
+ * The latency a request counts as in its endpoint's estimate: one the endpoint never
+ * answered (`upstream_reset`: refused, reset) counts as POOL_LIMITS.unansweredMs at least,
+ * so that a dead endpoint failing in microseconds is not the cheapest pick.
+ */
+export function latencyFor(ms: number, flag: string): number {
+  return flag === 'upstream_reset' ? Math.max(ms, POOL_LIMITS.unansweredMs) : ms;
+}
+
 /** One more request or connection to `ep` in flight. */
 export function started(pool: PortPool, ep: Endpoint): EndpointState {
   const s = pool.state(ep);

@@ -7,6 +7,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RETRY_LIMITS } from '../../../agent/src/l7/retry.ts';
 import type { CompiledRule } from '../../../agent/src/tables/routes.ts';
+import type { TrafficPolicies } from '../../../agent/src/tables/traffic-policy.ts';
 import { grpcCall, h2Request, h2Session } from '../../support/h2-client.ts';
 import { KeptAlive } from '../../support/http-client.ts';
 import { type L7Mesh, l7Mesh, PORTS } from '../../support/l7-mesh.ts';
@@ -26,7 +27,11 @@ describePrivileged('L7 engine: retries and injected faults', () => {
   });
   // A pod address where nothing listens: its connections are refused.
   const dead = (port: number) => ({ ip: m.pods.plain!.ip, port: port + 1, pod: 'shop/dead' });
-  const tables = (http: CompiledRule[], h2: CompiledRule[] = []) => {
+  const tables = (
+    http: CompiledRule[],
+    h2: CompiledRule[] = [],
+    trafficPolicies: TrafficPolicies = new Map(),
+  ) => {
     m.setTables(
       {
         [`${m.vip}:80`]: { service: 'shop/echo', endpoints: [m.pods.plain!.ep(PORTS.http)] },
@@ -38,6 +43,7 @@ describePrivileged('L7 engine: retries and injected faults', () => {
           [`${m.vip}:90`, portRoutes('shop/echo', 90, h2, 'grpc')],
         ]),
         inboundProtocol: new Map(),
+        trafficPolicies,
       },
     );
   };
@@ -104,14 +110,23 @@ describePrivileged('L7 engine: retries and injected faults', () => {
   });
 
   it('skips an endpoint that refuses connections for another, without a route retry', async () => {
-    tables([
-      rule({
-        path: '/',
-        backends: [
-          { service: 'shop/two', endpoints: [dead(PORTS.http), m.pods.plain!.ep(PORTS.http)] },
-        ],
-      }),
-    ]);
+    // Round robin sends every other request to the dead endpoint first; the default balancer
+    // learns to avoid it (test/unit/l7/balancer.test.ts). The backend's port is its first
+    // endpoint's: the dead one's.
+    tables(
+      [
+        rule({
+          path: '/',
+          backends: [
+            { service: 'shop/two', endpoints: [dead(PORTS.http), m.pods.plain!.ep(PORTS.http)] },
+          ],
+        }),
+      ],
+      [],
+      new Map([
+        [`shop/two:${PORTS.http + 1}`, { from: 'DestinationRule shop/two', lb: 'ROUND_ROBIN' }],
+      ]),
+    );
     for (let i = 0; i < 10; i++) expect((await client.send(`/two/${i}`)).status).toBe(200);
     const budget = m.engine.retryStatus().budgets.find((b) => b.service.startsWith('shop/two:'));
     expect(budget?.used).toBeGreaterThanOrEqual(5);

@@ -3,7 +3,13 @@ import { OUTLIER_DEFAULTS } from '../../../agent/src/compile/index.ts';
 import { pick } from '../../../agent/src/l7/balancer.ts';
 import { admit } from '../../../agent/src/l7/breaker.ts';
 import { Pools } from '../../../agent/src/l7/endpoint-pools.ts';
-import { finished, Outcome, outcomeOf, started } from '../../../agent/src/l7/outlier.ts';
+import {
+  finished,
+  latencyFor,
+  Outcome,
+  outcomeOf,
+  started,
+} from '../../../agent/src/l7/outlier.ts';
 import type { Endpoint } from '../../../agent/src/state/index.ts';
 import type { CompiledTrafficPolicy } from '../../../agent/src/tables/index.ts';
 
@@ -73,6 +79,22 @@ describe('balancer', () => {
     // The fast ones keep their fresh estimates; the slow one's has decayed below them.
     const picked = Array.from({ length: 30 }, () => r.send(() => 2));
     expect(picked.some((e) => e.ip === '10.0.0.3')).toBe(true);
+  });
+
+  it('keeps the default (EWMA) off an endpoint that refuses at once', () => {
+    const r = rig();
+    const picked = Array.from({ length: 300 }, () => {
+      const ep = pick(r.pool, eps, r.now(), r.pools.random)!;
+      const s = started(r.pool, ep);
+      // Refused in 50 µs, against 2 ms answers from the others.
+      const dead = ep.ip === '10.0.0.3';
+      const ms = dead ? 0.05 : 2;
+      r.tick(ms);
+      const flag = dead ? 'upstream_reset' : '';
+      finished(r.pool, s, outcomeOf(dead ? 503 : 200, flag), latencyFor(ms, flag), r.now());
+      return ep;
+    });
+    expect(share(picked, '10.0.0.3')).toBeLessThan(0.05);
   });
 
   it('sends LEAST_REQUEST to the endpoints with fewer outstanding', () => {
