@@ -15,10 +15,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuthorizationPolicy } from '../agent/src/state/authz-types.ts';
 import { type L7Mesh, l7Mesh } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
 import { processTree } from './cpu.ts';
+import { getOnlyPolicy, run } from './l7-shared.ts';
 import { makeNginxCerts } from './nginx-certs.ts';
 import { appConf, clientProxyConf, serverProxyConf } from './nginx-conf.ts';
 import { findCommand } from './pod-exec.ts';
@@ -42,21 +42,6 @@ interface Figures {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function run(argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => {
-      out += d;
-    });
-    c.stderr.on('data', (d) => {
-      err += d;
-    });
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv[0]}: ${err}`))));
-  });
-}
 
 function procCpuMs(pids: number[]): number {
   let ticks = 0;
@@ -252,30 +237,7 @@ async function main(): Promise<void> {
         ]),
       },
     );
-    const l7Rule: AuthorizationPolicy = {
-      namespace: 'shop',
-      name: 'get-only',
-      apiVersion: 'security.istio.io/v1',
-      action: 'ALLOW',
-      selector: { matchLabels: { app: 'remote2' } },
-      rules: [
-        {
-          to: [
-            {
-              ports: [],
-              notPorts: [],
-              methods: ['GET'],
-              notMethods: [],
-              paths: [],
-              notPaths: [],
-              hosts: [],
-              notHosts: [],
-            },
-          ],
-        },
-      ],
-    };
-    m.setAuthorization([l7Rule]);
+    m.setAuthorization([getOnlyPolicy]);
     const url = async (p: number) => {
       const a = await m!.address(p);
       return `http://${a.host}:${a.port}/`;

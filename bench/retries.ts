@@ -16,6 +16,7 @@ import { RETRY_BUDGET } from '../agent/src/l7/retry-budget.ts';
 import { type L7Mesh, l7Mesh } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
 import { processTree } from './cpu.ts';
+import { run } from './l7-shared.ts';
 import { appConf } from './nginx-conf.ts';
 import { findCommand } from './pod-exec.ts';
 import { parseWrk, wrkArgs } from './wrk.ts';
@@ -33,21 +34,6 @@ const selfCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-
-function run(argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => {
-      out += d;
-    });
-    c.stderr.on('data', (d) => {
-      err += d;
-    });
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv[0]}: ${err}`))));
-  });
-}
 
 async function wrk(url: string, seconds: number, ok2xx: boolean) {
   const w = parseWrk(await run(['wrk', ...wrkArgs({ url, connections: CONNECTIONS, seconds })]));

@@ -16,7 +16,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyPolicy } from '../agent/src/compile/policy.ts';
-import type { AuthorizationPolicy } from '../agent/src/state/authz-types.ts';
 import type { RequestRecord } from '../agent/src/telemetry/index.ts';
 import {
   AccessLogWriter,
@@ -30,6 +29,7 @@ import {
 import { l7Mesh, type MeshTelemetry } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
 import { processTree } from './cpu.ts';
+import { getOnlyPolicy } from './l7-shared.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { appConf } from './nginx-conf.ts';
 import { findCommand } from './pod-exec.ts';
@@ -123,30 +123,7 @@ async function serve(config: Config, tag: number, otlp: string, logFile: string)
       inboundProtocol: new Map(),
     },
   );
-  const getOnly: AuthorizationPolicy = {
-    namespace: 'shop',
-    name: 'get-only',
-    apiVersion: 'security.istio.io/v1',
-    action: 'ALLOW',
-    selector: { matchLabels: { app: 'remote2' } },
-    rules: [
-      {
-        to: [
-          {
-            ports: [],
-            notPorts: [],
-            methods: ['GET'],
-            notMethods: [],
-            paths: [],
-            notPaths: [],
-            hosts: [],
-            notHosts: [],
-          },
-        ],
-      },
-    ],
-  };
-  m.setAuthorization([getOnly]);
+  m.setAuthorization([getOnlyPolicy]);
   process.stdout.write(`${JSON.stringify(await m.address(82))}\n`);
   // An exit on SIGTERM, so `node --cpu-prof` writes its profile.
   process.once('SIGTERM', () => process.exit(0));
