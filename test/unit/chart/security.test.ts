@@ -67,7 +67,13 @@ function grants(role: K8sObject): string[] {
   return out.sort();
 }
 
-describe.each(Object.entries(renderings))('RBAC (%s values)', (_, objs) => {
+describe.each(Object.entries(renderings))('RBAC (%s values)', (which, objs) => {
+  it("grants the observer role only what weft observe --kubernetes reads, in the agents' namespace", () => {
+    const role = find(objs, 'Role', 'weft-observer');
+    expect(grants(role)).toEqual(['get core/pods/proxy', 'list core/pods']);
+    expect(role.metadata.namespace).toBe(which === 'default' ? 'weft-system' : 'mesh-system');
+  });
+
   it('has no wildcard verbs, resources or apiGroups', () => {
     expect(wildcardProblems(objs)).toEqual([]);
   });

@@ -12,6 +12,7 @@ const expected = [
   'DaemonSet/weft-agent',
   'Deployment/weft-issuer',
   'Role/weft-issuer',
+  'Role/weft-observer',
   'RoleBinding/weft-issuer',
   'Service/weft-issuer',
   'ServiceAccount/weft-agent',
