@@ -13,7 +13,7 @@ export const RETRY_BUDGET = {
   windowSeconds: 10,
   /** Retries outstanding at once per (client, Service port) when no DestinationRule sets maxRetries. */
   maxConcurrent: 64,
-  /** Budgets the engine keeps; beyond, the least recently used go (they start afresh). */
+  /** Budgets the engine keeps; beyond, they all start afresh (docs/resilience.md). */
   keys: 16_384,
 };
 
