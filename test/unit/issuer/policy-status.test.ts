@@ -7,6 +7,7 @@ import {
   PolicyStatusWriter,
 } from '../../../agent/src/issuer/kubernetes/policy-status.ts';
 import { FakeApiServer, kubeConfigFor } from '../../support/fake-apiserver.ts';
+import { until } from '../../support/until.ts';
 
 const AV = 'security.weft.dev/v1alpha1';
 const policy = (name: string, action: string) => ({
@@ -19,14 +20,6 @@ const policy = (name: string, action: string) => ({
 function accepted(api: FakeApiServer, name: string): Condition | undefined {
   const o = api.get('AuthorizationPolicy', AV, 'shop', name);
   return o?.status?.conditions?.find((c: Condition) => c.type === 'Accepted');
-}
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 5 s`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('acceptedCondition', () => {
@@ -86,11 +79,11 @@ describe('PolicyStatusWriter', () => {
     api.apply(policy('good', 'ALLOW'));
     api.apply(policy('bad', 'SOMETIMES'));
     await start();
-    await until(() => accepted(api, 'good')?.status === 'True', 'good accepted');
-    await until(() => accepted(api, 'bad')?.status === 'False', 'bad rejected');
+    await until('good accepted', () => accepted(api, 'good')?.status === 'True');
+    await until('bad rejected', () => accepted(api, 'bad')?.status === 'False');
     expect(accepted(api, 'bad')?.message).toMatch(/spec\.action/);
     api.apply(policy('bad', 'DENY'));
-    await until(() => accepted(api, 'bad')?.status === 'True', 'bad fixed');
+    await until('bad fixed', () => accepted(api, 'bad')?.status === 'True');
     expect(accepted(api, 'bad')?.observedGeneration).toBe(2);
     // Its own writes come back as watch events; they must not cause more writes.
     await new Promise((r) => setTimeout(r, 200));

@@ -7,6 +7,7 @@ import {
   RouteStatusWriter,
 } from '../../../agent/src/issuer/kubernetes/route-status.ts';
 import { FakeApiServer, kubeConfigFor } from '../../support/fake-apiserver.ts';
+import { until } from '../../support/until.ts';
 
 const AV = 'gateway.networking.k8s.io/v1';
 const route = (
@@ -32,14 +33,6 @@ const summary = (api: FakeApiServer, name: string) =>
     (p) =>
       `${p.controllerName} ${p.parentRef.name}: ${p.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`).join(' ')}`,
   );
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 5 s`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('RouteStatusWriter', () => {
   let api: FakeApiServer;
@@ -83,8 +76,8 @@ describe('RouteStatusWriter', () => {
     writer = new RouteStatusWriter(kubeConfigFor(api.url), { backoff: { baseMs: 20, maxMs: 100 } });
     await writer.start();
     await until(
-      () => parents(api, 'cross').length === 1 && parents(api, 'bad').length === 1,
       'status written',
+      () => parents(api, 'cross').length === 1 && parents(api, 'bad').length === 1,
     );
     expect(summary(api, 'cross')).toEqual([
       'weft.dev/mesh cart: Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted',
@@ -98,7 +91,7 @@ describe('RouteStatusWriter', () => {
     expect(parents(api, 'bad')[0]!.conditions[0]!.message).toContain(
       'spec.rules[0].backendRefs[0].kind: expected Service',
     );
-    await until(() => parents(api, 'both').length === 2, 'both');
+    await until('both', () => parents(api, 'both').length === 2);
     expect(summary(api, 'both')).toEqual([
       'example.com/gateway edge: Accepted=True/undefined',
       'weft.dev/mesh cart: Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted',
@@ -113,11 +106,11 @@ describe('RouteStatusWriter', () => {
       },
     });
     await until(
-      () => summary(api, 'cross')[0]?.endsWith('ResolvedRefs=True/ResolvedRefs') === true,
       'granted',
+      () => summary(api, 'cross')[0]?.endsWith('ResolvedRefs=True/ResolvedRefs') === true,
     );
     api.apply(route('bad', { name: 'cart', namespace: 'shop' }));
-    await until(() => summary(api, 'bad')[0]?.includes('Accepted=True') === true, 'fixed');
+    await until('fixed', () => summary(api, 'bad')[0]?.includes('Accepted=True') === true);
     expect(parents(api, 'bad')[0]!.conditions[0]!.observedGeneration).toBe(2);
     await new Promise((r) => setTimeout(r, 200));
     await writer.settled();

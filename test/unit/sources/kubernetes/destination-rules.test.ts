@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesSource } from '../../../../agent/src/sources/kubernetes/source.ts';
 import type { Snapshot } from '../../../../agent/src/state/types.ts';
 import { FakeApiServer, kubeConfigFor } from '../../../support/fake-apiserver.ts';
+import { until } from '../../../support/until.ts';
 
 const dr = (name: string, simple: unknown = 'ROUND_ROBIN') => ({
   apiVersion: 'networking.istio.io/v1',
@@ -12,14 +13,6 @@ const dr = (name: string, simple: unknown = 'ROUND_ROBIN') => ({
   metadata: { namespace: 'shop', name },
   spec: { host: 'cart', trafficPolicy: { loadBalancer: { simple } } },
 });
-
-async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('KubernetesSource: DestinationRules', () => {
   let api: FakeApiServer;
@@ -51,7 +44,7 @@ describe('KubernetesSource: DestinationRules', () => {
     const before = snap.destinationRules?.get('shop/cart');
     expect(before).toMatchObject({ service: 'shop/cart', settings: { lb: 'ROUND_ROBIN' } });
     api.apply(dr('cart', 'PASSTHROUGH'));
-    await waitFor(() => src!.errors().length > 0, 'the refusal');
+    await until('the refusal', () => src!.errors().length > 0);
     expect(src!.errors()).toEqual([
       {
         file: 'kubernetes:/apis/networking.istio.io/v1/destinationrules',
@@ -70,6 +63,6 @@ describe('KubernetesSource: DestinationRules', () => {
     expect(snap.destinationRules?.size).toBe(0);
     api.serve('networking.istio.io');
     api.apply(dr('late'));
-    await waitFor(() => src!.current()!.destinationRules!.has('shop/late'), 'the rule');
+    await until('the rule', () => src!.current()!.destinationRules!.has('shop/late'));
   });
 });

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesSource } from '../../../../agent/src/sources/kubernetes/source.ts';
 import type { Snapshot } from '../../../../agent/src/state/types.ts';
 import { FakeApiServer, kubeConfigFor } from '../../../support/fake-apiserver.ts';
+import { until } from '../../../support/until.ts';
 
 const route = (name: string, weight: unknown = 1) => ({
   apiVersion: 'gateway.networking.k8s.io/v1',
@@ -15,14 +16,6 @@ const route = (name: string, weight: unknown = 1) => ({
     rules: [{ backendRefs: [{ name: 'cart', port: 80, weight }] }],
   },
 });
-
-async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('KubernetesSource: Gateway API routes', () => {
   let api: FakeApiServer;
@@ -91,11 +84,11 @@ describe('KubernetesSource: Gateway API routes', () => {
       metadata: { namespace: 'shop', name: 'slow' },
       spec: { delay: { fixedDelay: '50ms', percentage: 5.5 } },
     });
-    await waitFor(() => src!.current()!.httpFaults?.has('shop/slow') === true, 'the HTTPFault');
+    await until('the HTTPFault', () => src!.current()!.httpFaults?.has('shop/slow') === true);
     expect(src!.current()!.httpFaults?.get('shop/slow')?.delay).toEqual({ ms: 50, percent: 5.5 });
     const before = snap.routes!.get('HTTPRoute shop/split');
     api.apply(route('split', 'heavy'));
-    await waitFor(() => src!.errors().length > 0, 'the refusal');
+    await until('the refusal', () => src!.errors().length > 0);
     expect(src!.errors()).toEqual([
       {
         file: 'kubernetes:/apis/gateway.networking.k8s.io/v1/httproutes',
@@ -113,6 +106,6 @@ describe('KubernetesSource: Gateway API routes', () => {
     expect(snap.routes?.size).toBe(0);
     api.serve('gateway.networking.k8s.io');
     api.apply(route('late'));
-    await waitFor(() => src!.current()!.routes!.has('HTTPRoute shop/late'), 'the route');
+    await until('the route', () => src!.current()!.routes!.has('HTTPRoute shop/late'));
   });
 });

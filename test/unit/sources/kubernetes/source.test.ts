@@ -11,6 +11,7 @@ import {
 } from '../../../../agent/src/sources/kubernetes/source.ts';
 import type { ObjectError, Snapshot } from '../../../../agent/src/state/types.ts';
 import { FakeApiServer, kubeConfigFor } from '../../../support/fake-apiserver.ts';
+import { until } from '../../../support/until.ts';
 
 const ns = (name: string, labels: Record<string, string> = {}) => ({
   apiVersion: 'v1',
@@ -53,14 +54,6 @@ const authz = (group: string, namespace: string, name: string, action = 'ALLOW')
     rules: [{ from: [{ source: { namespaces: ['shop'] } }] }],
   },
 });
-
-async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 class Recorder {
   readonly snapshots: Snapshot[] = [];
@@ -233,7 +226,7 @@ describe('KubernetesSource', () => {
     const s = source();
     await s.start();
     // Gone under open watches, as when the server's history is compacted.
-    await waitFor(() => api.watchCount('namespaces') > 0, 'namespaces watched');
+    await until('namespaces watched', () => api.watchCount('namespaces') > 0);
     const rec = new Recorder(s);
     const lists = () =>
       api.requests.filter(
@@ -250,7 +243,7 @@ describe('KubernetesSource', () => {
   it('asks for bookmarks and resumes from the bookmarked resourceVersion', async () => {
     const s = source();
     await s.start();
-    await waitFor(() => api.watchCount('namespaces') > 0, 'namespaces watched');
+    await until('namespaces watched', () => api.watchCount('namespaces') > 0);
     expect(
       api.requests.some((r) => r.includes('watch=true') && r.includes('allowWatchBookmarks=true')),
     ).toBe(true);
@@ -289,15 +282,14 @@ describe('KubernetesSource', () => {
     const s = source();
     await s.start();
     const rec = new Recorder(s);
-    await waitFor(() => api.watchCount('authorizationpolicies') === 2, 'both groups watched');
+    await until('both groups watched', () => api.watchCount('authorizationpolicies') === 2);
     api.unserve('security.istio.io');
     api.compact(); // every watch relists, and the istio list now answers 404
     api.apply(ns('after', { 'weft.dev/mesh': 'enabled' }));
     await rec.until((x) => x.namespaces.has('after'), 'other resources carry on');
     // The relist met the 404 (reported as trouble), and a snapshot built after it still has the policy.
-    await waitFor(
-      () => rec.warnings.some((w) => w.includes('security.istio.io') && w.includes('404')),
-      'the 404 reported',
+    await until('the 404 reported', () =>
+      rec.warnings.some((w) => w.includes('security.istio.io') && w.includes('404')),
     );
     api.apply(ns('later', { 'weft.dev/mesh': 'enabled' }));
     const after = await rec.until((x) => x.namespaces.has('later'), 'a snapshot after the 404');
