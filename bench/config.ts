@@ -28,6 +28,8 @@ export interface BenchConfig {
   httpConnections: number;
   /** Rows to measure (direct is always among them); null: all, and the docs are written. */
   only: RowId[] | null;
+  /** A directory for both agents' CPU profiles during each weft HTTP row (WEFT_BENCH_PROFILE); null: none. */
+  profile: string | null;
 }
 
 export const KNOBS: Record<string, { field: keyof BenchConfig; default: string; what: string }> = {
@@ -53,7 +55,10 @@ function positiveInt(name: string, raw: string): number {
 
 /** Reads the settings; a bad value throws an error naming the variable. */
 export function benchConfig(env: Record<string, string | undefined>): BenchConfig {
-  const cfg = { only: null } as unknown as BenchConfig;
+  const cfg = {
+    only: null,
+    profile: env.WEFT_BENCH_PROFILE?.trim() || null,
+  } as unknown as BenchConfig;
   for (const [name, k] of Object.entries(KNOBS)) {
     (cfg as unknown as Record<string, number>)[k.field] = positiveInt(name, env[name] ?? k.default);
   }

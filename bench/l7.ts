@@ -4,12 +4,12 @@
 //   port with no routes; an outbound route (+ mTLS); the same + an inbound L7 rule.
 //   gRPC unary: direct; through an outbound route (+ mTLS).
 // Small and bounded for a shared machine: wrk -t1 -c8 for SECONDS per row per round.
-// The two weft proxies (the client's outbound side with the L7 engine, the
-// server's HBONE side) run in this process on loopback addresses of its own,
-// built from the agent's code (test/support/l7-mesh.ts); the apps (nginx, a gRPC
-// echo), nginx's pair and the load generators are processes of their own.
-// CPU per 1,000 requests is the proxies' only: this process for weft, the two
-// nginx proxy processes for nginx. Writes docs/benchmarks-l7.md.
+// The two weft proxies (the client's outbound side with the L7 engine in this
+// process, the server's HBONE side in a process of its own, as on two nodes) run
+// on loopback addresses, built from the agent's code (test/support/l7-mesh.ts);
+// the apps (nginx, a gRPC echo), nginx's pair and the load generators are
+// processes of their own. CPU per 1,000 requests is the proxies' only: both
+// weft processes, the two nginx proxy processes. Writes docs/benchmarks-l7.md.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -27,6 +27,9 @@ import { parseWrk, wrkArgs } from './wrk.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_L7_SECONDS ?? 3);
 const ROUNDS = Number(process.env.WEFT_BENCH_L7_ROUNDS ?? 3);
+// The destination node's proxy in a process of its own (the default), as on two nodes, or
+// in this one (WEFT_BENCH_L7_ONE_PROCESS=1: both proxies share one thread).
+const DESTINATION = process.env.WEFT_BENCH_L7_ONE_PROCESS === '1' ? 'in-process' : 'process';
 const CONNECTIONS = 8;
 const GRPC_STREAMS = 8;
 const APP = 18080;
@@ -140,7 +143,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let m: L7Mesh | undefined;
   try {
-    m = await l7Mesh(90, { echo: false });
+    m = await l7Mesh(90, { echo: false, destination: DESTINATION });
     const remote = m.pods.remote!;
     const remote2 = m.pods.remote2!;
     // The apps: nginx's fixed body on every address, a gRPC echo on the remote pod's.
@@ -237,11 +240,13 @@ async function main(): Promise<void> {
         ]),
       },
     );
-    m.setAuthorization([getOnlyPolicy]);
+    await m.setAuthorization([getOnlyPolicy]);
     const url = async (p: number) => {
       const a = await m!.address(p);
       return `http://${a.host}:${a.port}/`;
     };
+    // Both weft proxies: this process and the destination's.
+    const weftCpu = () => selfCpuMs() + procCpuMs(m!.pids);
     const nginxCpu = () => procCpuMs([...processTree(nClient.pid!), ...processTree(nServer.pid!)]);
     const none = () => 0;
     const grpcAddr = await m.address(90);
@@ -262,31 +267,31 @@ async function main(): Promise<void> {
         id: 'l4',
         label: 'HTTP/1.1 weft mTLS L4 (HBONE)',
         base: 'direct',
-        measure: async () => wrk(await url(81), selfCpuMs),
+        measure: async () => wrk(await url(81), weftCpu),
       },
       {
         id: 'declared',
         label: 'HTTP/1.1 weft mTLS, HTTP-declared port, no routes',
         base: 'l4',
-        measure: async () => wrk(await url(83), selfCpuMs),
+        measure: async () => wrk(await url(83), weftCpu),
       },
       {
         id: 'route',
         label: 'HTTP/1.1 weft mTLS + outbound route',
         base: 'nginx',
-        measure: async () => wrk(await url(80), selfCpuMs),
+        measure: async () => wrk(await url(80), weftCpu),
       },
       {
         id: 'route-dr',
         label: 'HTTP/1.1 weft mTLS + outbound route + DestinationRule (limits, outlier detection)',
         base: 'route',
-        measure: async () => wrk(await url(84), selfCpuMs),
+        measure: async () => wrk(await url(84), weftCpu),
       },
       {
         id: 'route-l7',
         label: 'HTTP/1.1 weft mTLS + outbound route + inbound L7 rule',
         base: 'nginx',
-        measure: async () => wrk(await url(82), selfCpuMs),
+        measure: async () => wrk(await url(82), weftCpu),
       },
       {
         id: 'grpc-direct',
@@ -298,7 +303,7 @@ async function main(): Promise<void> {
         id: 'grpc-route',
         label: 'gRPC unary weft mTLS + GRPCRoute',
         base: 'grpc-direct',
-        measure: () => grpcLoad(grpcAddr.host, grpcAddr.port, '/bench.Echo/Say', selfCpuMs),
+        measure: () => grpcLoad(grpcAddr.host, grpcAddr.port, '/bench.Echo/Say', weftCpu),
       },
     ];
     // WEFT_BENCH_L7_ROWS=id,id… measures a subset (their baselines included), e.g. while tuning.
@@ -367,9 +372,10 @@ rounds interleaved, each figure the median. HTTP/1.1: \`wrk -t1 -c${CONNECTIONS}
 body; gRPC: ${GRPC_STREAMS} unary calls at once on one HTTP/2 connection (bench/l7-grpc.ts).
 1-minute load average at the end: ${load} (a busy, shared machine makes every figure noisier).
 
-The weft proxies (the client's node proxy with the L7 engine, the server's HBONE side) run in
-one Node process on loopback addresses, built from the agent's own code without its datapath
-(test/support/l7-mesh.ts); nginx's pair is two processes of one worker each. CPU per 1,000
+The weft proxies (the client's node proxy with the L7 engine, the server's HBONE side) are two
+Node processes${DESTINATION === 'process' ? '' : ' (here: one, WEFT_BENCH_L7_ONE_PROCESS=1)'} on loopback addresses, built from the agent's own code without its
+datapath (test/support/l7-mesh.ts, test/support/l7-destination.ts); nginx's pair is two
+processes of one worker each. CPU per 1,000
 requests counts the proxies only. The \`make bench\` matrix (docs/benchmarks.md) measures the
 sandbox paths between real pods and nodes, its \`l7-route\` row the route + L7 policy path
 through a Service's ClusterIP.

@@ -241,6 +241,12 @@ function knobsTable(cfg: BenchConfig): string {
     'all',
     cfg.only ? cfg.only.join(',') : 'all',
   ]);
+  body.push([
+    '`WEFT_BENCH_PROFILE`',
+    "a directory: both agents' CPU profiles (V8, over the inspector) during each weft HTTP row, and their user and system CPU per row on stderr",
+    'none',
+    cfg.profile ?? 'none',
+  ]);
   return markdownTable({
     head: ['variable', 'what', 'default', 'this run'],
     align: ['l', 'l', 'r', 'r'],
@@ -324,10 +330,15 @@ with the spread of its rounds and a profile breakdown. The matrix above has the 
 between real pods and nodes as its \`l7-route\` row (a Service with an HTTPRoute in front of
 the L7-policy pod, through its ClusterIP; \`WEFT_BENCH_ONLY=l7,l7-route,nginx\` measures it
 alone: 647 requests/s against nginx's 6,289 in a 3-round run, 800 ms CPU per 1,000 requests
-for the whole sandbox (both agents, wrk and the app; 26 on the direct path), where the
-in-process mesh's two proxies spend 258: the agents also keep metrics, the
-access log and flows per request, and run as two processes on the two cores the load
-generator and the apps share; which of these makes the difference is not profiled yet).
+for the whole sandbox (both agents, wrk and the app; 26 on the direct path)).
+With \`WEFT_BENCH_PROFILE\`, each agent's own CPU on that row was 360 µs per request (260 user,
+100 system) on the client's node and 400 (280 + 120) on the server's, against 90 (50 + 40) each on
+the L4 HBONE row of the same run: the L7 engine's JavaScript costs each agent about 220 µs of user
+time per request there, where bench/l7.ts measures about 140 per proxy. Both agents' profiles
+show the same shape as bench/l7.ts's (Node's HTTP client and server machinery and socket writes;
+weft's own functions under 10%); the extra is spread thin: on a 2-core machine running wrk,
+nginx and both agents, every hop is a context switch, and sampled time inside \`writev\` doubles
+(the writer is preempted by the reader it wakes).
 
 Where the route + mTLS + inbound-rule row stands: 0.23–0.35× the nginx mTLS proxy pair (the
 issue asks for 0.6×). Moving the destination onto the engine cut the inbound rule's own cost

@@ -4,13 +4,16 @@
 // interleave the paths and every figure is a median compared with direct from
 // the same run. Prints the tables; writes docs/benchmarks.md and
 // docs/benchmarks.svg. Settings: docs/benchmarks.md ("Settings").
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fetchStatus } from '../agent/src/admin/client.ts';
 import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
+import { netnsPath } from '../agent/src/sandbox/host.ts';
 import { renderChart } from './chart-svg.ts';
 import { benchConfig, type RowId } from './config.ts';
 import { measureHttp } from './http-load.ts';
+import { startProfile } from './inspector-profile.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { PORTS, type RowSpec, type SandboxKey, sandboxesFor, selectRows } from './matrix.ts';
 import { findCommand, killAllInPods } from './pod-exec.ts';
@@ -57,6 +60,51 @@ async function probe(spec: RowSpec, box: BenchSandbox): Promise<string[]> {
   ];
 }
 
+/** Starts both agents' CPU profiles (WEFT_BENCH_PROFILE=dir); the returned call stops them and writes the files. */
+async function profileAgents(
+  box: BenchSandbox,
+  row: string,
+  cfg: ReturnType<typeof benchConfig>,
+): Promise<() => Promise<void>> {
+  const dir = cfg.profile!;
+  mkdirSync(dir, { recursive: true });
+  const nodes = box.sbx.state.nodes;
+  const runs = await Promise.all(
+    nodes.map((n, i) =>
+      startProfile(
+        n.agentPid!,
+        netnsPath(n.netns),
+        join(n.cgroupRoot, 'profiler'),
+        join(dir, `stop-${row}-${i}-${Date.now()}`),
+      ),
+    ),
+  );
+  const usage = () =>
+    nodes.map((n) => {
+      const st = readFileSync(join(n.cgroupRoot, 'agent', 'cpu.stat'), 'utf8');
+      return [/user_usec (\d+)/, /system_usec (\d+)/].map((r) => Number(r.exec(st)?.[1] ?? 0));
+    });
+  const u0 = usage();
+  const counts = async () =>
+    (await Promise.all(nodes.map((n) => fetchStatus(n.adminSocket)))).map(
+      (st) => `out ${st.proxy.outbound.accepted} in ${st.proxy.inbound.accepted}`,
+    );
+  const c0 = await counts();
+  return async () => {
+    const u1 = usage();
+    say(`accepted before: ${c0.join(' / ')}; after: ${(await counts()).join(' / ')}`);
+    const ms = (x: number, y: number) => ((x - y) / 1000).toFixed(0);
+    say(
+      `agents' CPU over the row, user+system ms: ${u1.map((u, i) => `${ms(u[0]!, u0[i]![0]!)}+${ms(u[1]!, u0[i]![1]!)}`).join(' / ')}`,
+    );
+    for (const [i, r] of runs.entries()) {
+      const f = join(dir, `${row}-node-${i + 1}-${Date.now()}.cpuprofile`);
+      writeFileSync(f, JSON.stringify(await r.stop()));
+      say(`profile: ${f}`);
+    }
+  };
+}
+
 async function measureRow(
   spec: RowSpec,
   box: BenchSandbox,
@@ -88,7 +136,10 @@ async function measureRow(
     errors.push(...t.errors, ...(wrong ? [`TCP: ${wrong}`] : []));
   }
   if (spec.http) {
+    const profiling =
+      cfg.profile && spec.proxy === 'agents' ? await profileAgents(box, spec.id, cfg) : null;
     const h = await measureHttp(client, httpUrl(spec, box), box.cgroup, cfg);
+    await profiling?.();
     const n = await through();
     const wrong = check(n, cfg.httpConnections);
     http = wrong ? FAILED_HTTP : h.figures;

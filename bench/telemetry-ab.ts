@@ -123,7 +123,7 @@ async function serve(config: Config, tag: number, otlp: string, logFile: string)
       inboundProtocol: new Map(),
     },
   );
-  m.setAuthorization([getOnlyPolicy]);
+  await m.setAuthorization([getOnlyPolicy]);
   process.stdout.write(`${JSON.stringify(await m.address(82))}\n`);
   // An exit on SIGTERM, so `node --cpu-prof` writes its profile.
   process.once('SIGTERM', () => process.exit(0));

@@ -5,42 +5,48 @@
 // (a pod outside the mesh), HBONE over mutual TLS (mesh pods "on another
 // node", each with its own HBONE server), and the same-node hand-off.
 // The original destination comes from the listener (the datapath's map is
-// not involved); everything after it is the agent's code.
+// not involved); everything after it is the agent's code. The destination
+// node's HBONE servers (l7-destination.ts) run in this process, or with
+// `destination: 'process'` in a process of their own.
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { compileDecisions } from '../../agent/src/compile/decisions.ts';
-import { emptyPolicy } from '../../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../agent/src/identity/keys.ts';
 import { L7Engine } from '../../agent/src/l7/engine.ts';
 import { HbonePool } from '../../agent/src/proxy/hbone/client.ts';
-import { DEFAULT_KEEPALIVE } from '../../agent/src/proxy/hbone/keepalive.ts';
-import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../agent/src/proxy/hbone/limits.ts';
-import { HboneServer } from '../../agent/src/proxy/hbone/server.ts';
 import { handleOutbound, type OutboundContext } from '../../agent/src/proxy/outbound.ts';
 import { SocketPool } from '../../agent/src/proxy/socket-pool.ts';
 import type { ProxyTables } from '../../agent/src/proxy/tables.ts';
 import type { AuthorizationPolicy } from '../../agent/src/state/authz-types.ts';
 import type { Endpoint, ServiceTarget } from '../../agent/src/state/service-endpoints.ts';
-import type { Pod } from '../../agent/src/state/types.ts';
-import { emptyDecisions, type NodeDecisions } from '../../agent/src/tables/decisions.ts';
+import { emptyDecisions } from '../../agent/src/tables/decisions.ts';
 import type { MeshPeer } from '../../agent/src/tables/peers.ts';
-import type { PolicyTables } from '../../agent/src/tables/policy.ts';
 import { emptyRoutes, type RouteTables } from '../../agent/src/tables/routes.ts';
-import { AccessLog } from '../../agent/src/telemetry/access-log.ts';
-import type { ConnectionSinks } from '../../agent/src/telemetry/connection.ts';
 import type { RequestRecord } from '../../agent/src/telemetry/request-record.ts';
 import { DirectionStats } from '../../agent/src/telemetry/stats.ts';
 import { type EchoPod, echoPod } from './echo.ts';
+import {
+  type Destination,
+  type DestinationConfig,
+  type MeshTelemetry,
+  meshPolicy,
+  openDestination,
+  PLAN,
+  podIp,
+  SERVER_ID,
+  sinksOf,
+  type Way,
+} from './l7-destination.ts';
+
+export type { MeshTelemetry, Way } from './l7-destination.ts';
 
 const SELF = '/proc/self/ns/net';
 const CLIENT_ID = 'spiffe://cluster.local/ns/shop/sa/client';
-const SERVER_ID = 'spiffe://cluster.local/ns/shop/sa/server';
 export const PORTS = { http: 8080, h2: 9090, tcp: 7000 };
-
-/** How each echo pod is reached from the client. */
-export type Way = 'plaintext' | 'hbone' | 'local';
 
 export interface MeshPod {
   key: string;
@@ -62,13 +68,12 @@ export interface L7Mesh {
   address(port: number): Promise<{ host: string; port: number }>;
   /** Swaps the tables: the Service table (vip:port → endpoints) and routes. */
   setTables(services: Record<string, ServiceTarget>, routes?: RouteTables): void;
-  /** Swaps the AuthorizationPolicies every pod's inbound side enforces. */
-  setAuthorization(policies: AuthorizationPolicy[]): void;
+  /** Swaps the AuthorizationPolicies every pod's inbound side enforces (resolves once in force). */
+  setAuthorization(policies: AuthorizationPolicy[]): Promise<void>;
+  /** Processes of the mesh besides this one (the destination's, when it has its own). */
+  readonly pids: number[];
   close(): Promise<void>;
 }
-
-/** Telemetry for both sides, as the agent wires it: metrics, the access log, traces. */
-export type MeshTelemetry = Pick<ConnectionSinks, 'observer' | 'requests' | 'tracing'>;
 
 /**
  * With `echo: false` the pods have no echo servers (a benchmark brings its own apps).
@@ -77,7 +82,12 @@ export type MeshTelemetry = Pick<ConnectionSinks, 'observer' | 'requests' | 'tra
  */
 export async function l7Mesh(
   tag: number,
-  o: { echo?: boolean; telemetry?: MeshTelemetry; rand?: () => number } = {},
+  o: {
+    echo?: boolean;
+    telemetry?: MeshTelemetry;
+    rand?: () => number;
+    destination?: 'in-process' | 'process';
+  } = {},
 ): Promise<L7Mesh> {
   const telemetry = o.telemetry;
   const base = `127.${tag}.${(process.pid % 250) + 1}`;
@@ -93,77 +103,30 @@ export async function l7Mesh(
   const srv = await leaf(SERVER_ID);
   const cli = await leaf(CLIENT_ID);
   const sockets = new SocketPool();
-  const clientPod: Pod = {
-    namespace: 'shop',
-    name: 'client',
-    labels: {},
-    annotations: {},
-    serviceAccountName: 'client',
-    nodeName: 'n1',
-    ports: [],
-    podIP: clientIP,
-  };
-  const podOf = (name: string, ip: string, sa: string): Pod => ({
-    ...clientPod,
-    name,
-    labels: { app: name },
-    serviceAccountName: sa,
-    podIP: ip,
-  });
-  let policy: PolicyTables = {
-    ...emptyPolicy,
-    podsByIP: new Map([[clientIP, clientPod]]),
-    pods: new Map([['shop/client', clientPod]]),
-    namespaces: new Map([['shop', { labels: {} }]]),
-  };
-  let decisions: NodeDecisions = emptyDecisions;
+  let policy = meshPolicy(base);
   const pods: Record<string, MeshPod> = {};
   const peers = new Map<string, MeshPeer>();
-  const servers: HboneServer[] = [];
-  const plan: [string, Way][] = [
-    ['plain', 'plaintext'],
-    ['remote', 'hbone'],
-    ['local', 'local'],
-    ['remote2', 'hbone'],
-    ['mirror', 'plaintext'],
-  ];
-  for (let i = 0; i < plan.length; i++) {
-    const [name, way] = plan[i]!;
-    const ip = `${base}.${i + 2}`;
+  for (const [i, [name, way]] of PLAN.entries()) {
+    const ip = podIp(base, i);
     const key = `shop/${name}`;
     const echo =
       o.echo === false
         ? { seen: [], connections: { http: 0, h2: 0 }, close: async () => {} }
         : await echoPod(key, ip, PORTS);
     pods[name] = { key, ip, way, echo, ep: (port) => ({ ip, port, pod: key }) };
-    (policy.pods as Map<string, Pod>).set(key, podOf(name, ip, 'server'));
-    (policy.podsByIP as Map<string, Pod>).set(ip, podOf(name, ip, 'server'));
     if (way === 'plaintext') continue;
     peers.set(ip, { key, ip, node: way === 'local' ? 'n1' : 'n2', identity: SERVER_ID });
-    if (way !== 'hbone') continue;
-    servers.push(
-      await HboneServer.open(
-        {
-          workloadKey: key,
-          netnsPath: SELF,
-          podIP: ip,
-          trustDomain: 'cluster.local',
-          sinks: sinksOf(new DirectionStats(), telemetry),
-          identity: SERVER_ID,
-          pool: sockets,
-          report: () => {},
-          keepalive: DEFAULT_KEEPALIVE,
-          guard: new HboneGuard(DEFAULT_HBONE_LIMITS),
-          spoofed: () => {},
-          policy: () => policy,
-          // The destination decides by lookup in its compiled table, as the agent does.
-          decisions: () => decisions.ingress.get(key),
-        },
-        { keyPem: srv.keyPem, certChainPem: srv.certPem, roots: [ca.certPem] },
-        15008,
-      ),
-    );
   }
+  const dcfg: DestinationConfig = {
+    base,
+    keyPem: srv.keyPem,
+    certPem: srv.certPem,
+    caPem: ca.certPem,
+  };
+  const destination =
+    o.destination === 'process'
+      ? await destinationProcess(dcfg)
+      : { pids: [], ...(await openDestination(dcfg, telemetry)) };
   const ctx = createSecureContext({ key: cli.keyPem, cert: cli.certPem, ca: [ca.certPem] });
   const hbone = new HbonePool(sockets, () => ctx);
   const records: RequestRecord[] = [];
@@ -229,30 +192,44 @@ export async function l7Mesh(
         routes,
       };
     },
-    setAuthorization(policies) {
+    pids: destination.pids,
+    async setAuthorization(policies) {
       policy = { ...policy, authorizationPolicies: policies };
-      decisions = compileDecisions(policy, new Map(), [...policy.pods.keys()]);
-      tables = { ...tables, version: tables.version + 1, policy };
+      const decisions = compileDecisions(policy, new Map(), [...policy.pods.keys()]);
+      tables = { ...tables, version: tables.version + 1, policy, decisions };
+      await destination.setAuthorization(policies);
     },
     async close() {
       for (const l of listeners.values()) l.close();
       engine.close();
       hbone.close();
-      for (const s of servers) s.close();
+      destination.close();
       await Promise.all(Object.values(pods).map((p) => p.echo.close()));
       sockets.close();
     },
   };
 }
 
-/** A connection record's sinks over these counters (no registry; telemetry when given). */
-function sinksOf(stats: DirectionStats, t?: MeshTelemetry): ConnectionSinks {
+/** The destination in a process of its own (l7-destination.ts), driven over IPC. */
+async function destinationProcess(cfg: DestinationConfig): Promise<
+  { pids: number[] } & {
+    [K in keyof Destination]: (...a: Parameters<Destination[K]>) => Promise<void> | void;
+  }
+> {
+  const child = fork(join(import.meta.dirname, 'l7-destination.ts'), [JSON.stringify(cfg)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [first] = (await Promise.race([once(child, 'message'), once(child, 'exit')])) as unknown[];
+  if (first !== 'ready')
+    throw new Error(`the destination process did not start (${String(first)})`);
   return {
-    stats,
-    log: new AccessLog(),
-    observer: t?.observer ?? null,
-    registry: null,
-    requests: t?.requests ?? null,
-    tracing: t?.tracing ?? null,
+    pids: [child.pid!],
+    async setAuthorization(policies) {
+      child.send({ policies });
+      await once(child, 'message');
+    },
+    close() {
+      child.disconnect();
+    },
   };
 }

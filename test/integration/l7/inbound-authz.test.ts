@@ -65,7 +65,7 @@ describePrivileged('L7 engine: inbound HTTP/2 and gRPC authorization per request
         inboundProtocol: new Map(),
       },
     );
-    m.setAuthorization([allowSay]);
+    await m.setAuthorization([allowSay]);
     session = h2Session(await m.address(90));
   }, 30_000);
   afterAll(async () => {
