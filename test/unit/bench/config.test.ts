@@ -11,7 +11,13 @@ describe('bench settings', () => {
       httpSeconds: 5,
       httpConnections: 8,
       only: null,
+      profile: null,
     });
+  });
+
+  it('profiles the agents into the directory asked for', () => {
+    expect(benchConfig({ WEFT_BENCH_PROFILE: ' /tmp/p ' }).profile).toBe('/tmp/p');
+    expect(benchConfig({ WEFT_BENCH_PROFILE: '' }).profile).toBeNull();
   });
 
   it('reads the knobs', () => {
