@@ -94,15 +94,16 @@ demo: build
 # costs them (its section there, bench/telemetry-ab.ts), retries and their budget
 # (docs/benchmarks-retries.md), and the agent
 # upgrade's handover time and stall (docs/benchmarks-upgrade.md and its benchmarks.md section).
+# BENCH_QUICK=1: only the matrix's main rows, one short round, no docs written (53 s once built, on 2 busy cores).
 bench: build
 	@bash scripts/bench-deps.sh
-	@node bench/run.ts
-	@node bench/policy.ts
-	@node bench/hbone-cpu.ts
-	@node bench/l7.ts
-	@node bench/retries.ts
-	@node bench/telemetry-ab.ts
-	@node bench/upgrade.ts
+	@BENCH_QUICK=$(BENCH_QUICK) node bench/run.ts
+	@[ "$(BENCH_QUICK)" = 1 ] || node bench/policy.ts
+	@[ "$(BENCH_QUICK)" = 1 ] || node bench/hbone-cpu.ts
+	@[ "$(BENCH_QUICK)" = 1 ] || node bench/l7.ts
+	@[ "$(BENCH_QUICK)" = 1 ] || node bench/retries.ts
+	@[ "$(BENCH_QUICK)" = 1 ] || node bench/telemetry-ab.ts
+	@[ "$(BENCH_QUICK)" = 1 ] || node bench/upgrade.ts
 
 # The agent's memory (idle, under load, up to 10,000 open connections, stalled readers,
 # 200 pods), its CPU per new connection, beside HAProxy and iperf3: docs/benchmarks-footprint.md.

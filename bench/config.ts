@@ -28,6 +28,8 @@ export interface BenchConfig {
   httpConnections: number;
   /** Rows to measure (direct is always among them); null: all, and the docs are written. */
   only: RowId[] | null;
+  /** BENCH_QUICK=1: the main rows, one short round, docs not written. */
+  quick: boolean;
   /** A directory for both agents' CPU profiles during each weft HTTP row (WEFT_BENCH_PROFILE); null: none. */
   profile: string | null;
 }
@@ -45,6 +47,18 @@ export const KNOBS: Record<string, { field: keyof BenchConfig; default: string; 
   },
 };
 
+/** BENCH_QUICK=1's defaults (a knob set explicitly still wins), and its rows. */
+export const QUICK: { defaults: Record<string, string>; rows: RowId[] } = {
+  defaults: {
+    WEFT_BENCH_ROUNDS: '1',
+    WEFT_BENCH_BULK_MS: '1000',
+    WEFT_BENCH_PINGS: '5000',
+    WEFT_BENCH_CONNECT_MS: '1000',
+    WEFT_BENCH_HTTP_SECONDS: '2',
+  },
+  rows: ['direct', 'l4', 'mtls', 'l7', 'nginx'],
+};
+
 function positiveInt(name: string, raw: string): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) {
@@ -59,8 +73,14 @@ export function benchConfig(env: Record<string, string | undefined>): BenchConfi
     only: null,
     profile: env.WEFT_BENCH_PROFILE?.trim() || null,
   } as unknown as BenchConfig;
+  const quick = env.BENCH_QUICK?.trim();
+  if (quick !== undefined && quick !== '' && quick !== '0' && quick !== '1') {
+    throw new Error(`BENCH_QUICK=${quick}: expected 1 (or 0, or unset)`);
+  }
+  cfg.quick = quick === '1';
   for (const [name, k] of Object.entries(KNOBS)) {
-    (cfg as unknown as Record<string, number>)[k.field] = positiveInt(name, env[name] ?? k.default);
+    const dflt = (cfg.quick ? QUICK.defaults[name] : undefined) ?? k.default;
+    (cfg as unknown as Record<string, number>)[k.field] = positiveInt(name, env[name] ?? dflt);
   }
   const only = env.WEFT_BENCH_ONLY?.trim();
   if (only) {
@@ -71,6 +91,8 @@ export function benchConfig(env: Record<string, string | undefined>): BenchConfi
       }
     }
     cfg.only = [...new Set<RowId>(['direct', ...(ids as RowId[])])];
+  } else if (cfg.quick) {
+    cfg.only = QUICK.rows;
   }
   return cfg;
 }

@@ -1,6 +1,6 @@
 // The benchmark's tables (terminal and Markdown) and docs/benchmarks.md. Pure:
 // everything comes in as data, text goes out.
-import { type BenchConfig, KNOBS } from './config.ts';
+import { type BenchConfig, KNOBS, QUICK } from './config.ts';
 import type { Machine } from './machine.ts';
 import { APP_BODY } from './nginx-conf.ts';
 import type { RowResult } from './results.ts';
@@ -240,6 +240,15 @@ function knobsTable(cfg: BenchConfig): string {
     'comma-separated rows to measure (direct always is): direct, l4, mtls, l7, nginx, splice; docs are then not written',
     'all',
     cfg.only ? cfg.only.join(',') : 'all',
+  ]);
+  body.push([
+    '`BENCH_QUICK`',
+    `1: the main rows (${QUICK.rows.join(', ')}), one round, ${Object.entries(QUICK.defaults)
+      .filter(([k]) => k !== 'WEFT_BENCH_ROUNDS')
+      .map(([k, v]) => `${k.replace('WEFT_BENCH_', '').toLowerCase()} ${v}`)
+      .join(', ')}; docs are not written (\`make bench BENCH_QUICK=1\` runs only this matrix)`,
+    'off',
+    cfg.quick ? '1' : 'off',
   ]);
   body.push([
     '`WEFT_BENCH_PROFILE`',

@@ -212,7 +212,9 @@ async function main(): Promise<number> {
   say(`matrix done in ${Math.round(seconds)} s`);
   process.stdout.write(`\n${renderConsole(results)}\n`);
   if (cfg.only) {
-    say('WEFT_BENCH_ONLY is set: docs/benchmarks.md and docs/benchmarks.svg are left as they are');
+    say(
+      `${cfg.quick ? 'BENCH_QUICK' : 'WEFT_BENCH_ONLY'} is set: docs/benchmarks.md and docs/benchmarks.svg are left as they are`,
+    );
   } else {
     const caption = `${machine.cores} × ${machine.cpu}, Linux ${machine.kernel}, Node ${machine.node}, ${machine.date.slice(0, 10)}; ${cfg.rounds === 1 ? 'one round' : `medians of ${cfg.rounds} rounds`}`;
     writeFileSync(

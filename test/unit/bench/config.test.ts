@@ -12,7 +12,17 @@ describe('bench settings', () => {
       httpConnections: 8,
       only: null,
       profile: null,
+      quick: false,
     });
+  });
+
+  it('BENCH_QUICK=1 measures the main rows once, briefly; an explicit knob still wins', () => {
+    const q = benchConfig({ BENCH_QUICK: '1', WEFT_BENCH_HTTP_SECONDS: '3' });
+    expect(q).toMatchObject({ quick: true, rounds: 1, bulkMs: 1000, httpSeconds: 3 });
+    expect(q.only).toEqual(['direct', 'l4', 'mtls', 'l7', 'nginx']);
+    expect(benchConfig({ BENCH_QUICK: '1', WEFT_BENCH_ONLY: 'l7' }).only).toEqual(['direct', 'l7']);
+    expect(benchConfig({ BENCH_QUICK: '0' }).quick).toBe(false);
+    expect(() => benchConfig({ BENCH_QUICK: 'yes' })).toThrow('BENCH_QUICK=yes');
   });
 
   it('profiles the agents into the directory asked for', () => {
