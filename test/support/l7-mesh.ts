@@ -13,6 +13,7 @@ import { compileDecisions } from '../../agent/src/compile/decisions.ts';
 import { emptyPolicy } from '../../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../agent/src/identity/keys.ts';
+import { peerId } from '../../agent/src/identity/spiffe/spiffe.ts';
 import { L7Engine } from '../../agent/src/l7/engine.ts';
 import { HbonePool } from '../../agent/src/proxy/hbone/client.ts';
 import { DEFAULT_KEEPALIVE } from '../../agent/src/proxy/hbone/keepalive.ts';
@@ -62,7 +63,7 @@ export interface L7Mesh {
   address(port: number): Promise<{ host: string; port: number }>;
   /** Swaps the tables: the Service table (vip:port → endpoints) and routes. */
   setTables(services: Record<string, ServiceTarget>, routes?: RouteTables): void;
-  /** Swaps the AuthorizationPolicies every pod's inbound side enforces. */
+  /** Swaps the AuthorizationPolicies every pod's inbound side enforces (by its compiled decision table). */
   setAuthorization(policies: AuthorizationPolicy[]): void;
   close(): Promise<void>;
 }
@@ -191,6 +192,7 @@ export async function l7Mesh(
     podIP: clientIP,
     podIPs: [clientIP],
     identity: CLIENT_ID,
+    peer: peerId(CLIENT_ID),
     sinks: sinksOf(stats, telemetry),
     lookup: () => ({ ip: vip, port }),
     pools: engine.pools,
@@ -232,7 +234,7 @@ export async function l7Mesh(
     setAuthorization(policies) {
       policy = { ...policy, authorizationPolicies: policies };
       decisions = compileDecisions(policy, new Map(), [...policy.pods.keys()]);
-      tables = { ...tables, version: tables.version + 1, policy };
+      tables = { ...tables, version: tables.version + 1, policy, decisions };
     },
     async close() {
       for (const l of listeners.values()) l.close();

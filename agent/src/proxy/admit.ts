@@ -1,7 +1,8 @@
 // The inbound pipeline: what every connection to an enrolled pod goes through
 // before it reaches the app, whichever way it came (plaintext steered by
 // sk_lookup: inbound.ts; a CONNECT over HBONE: hbone/server.ts; the same-node
-// hand-off: outbound.ts). One sequence, so the three cannot drift apart:
+// hand-off: outbound.ts, and outbound-l7.ts per upstream connection of the L7
+// engine). One sequence, so the three cannot drift apart:
 // does an HTTP rule apply on this port → ingress NetworkPolicy, and
 // AuthorizationPolicy (per request when an HTTP rule applies) → AUDIT matches
 // kept whatever the verdict → refuse, serve HTTP, or dial the app and join.
@@ -25,8 +26,8 @@ export interface InboundConnection {
   readonly policy: PolicyTables;
   /**
    * The destination workload's decision table (compileNode): every connection and request is
-   * a lookup in it. Absent only where a caller hands the pipeline bare policy tables (tests):
-   * then the evaluators decide.
+   * a lookup in it. Every way in passes the one the tables hold; it is absent only when they
+   * hold none for the workload (tests that hand over bare policy tables): then the evaluators decide.
    */
   readonly decisions?: IngressDecisions | undefined;
   /** `namespace/name` of the destination workload. */
