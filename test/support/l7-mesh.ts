@@ -15,6 +15,7 @@ import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/c
 import { generateKeyAndCsr } from '../../agent/src/identity/keys.ts';
 import { peerId } from '../../agent/src/identity/spiffe/spiffe.ts';
 import { L7Engine } from '../../agent/src/l7/engine.ts';
+import { InboundL7 } from '../../agent/src/l7/inbound.ts';
 import { HbonePool } from '../../agent/src/proxy/hbone/client.ts';
 import { DEFAULT_KEEPALIVE } from '../../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../agent/src/proxy/hbone/limits.ts';
@@ -121,6 +122,9 @@ export async function l7Mesh(
   const pods: Record<string, MeshPod> = {};
   const peers = new Map<string, MeshPeer>();
   const servers: HboneServer[] = [];
+  // The destination sides of the two nodes' proxies: n1 (the client's, the hand-off) and n2.
+  const inboundN1 = new InboundL7();
+  const inboundN2 = new InboundL7();
   const plan: [string, Way][] = [
     ['plain', 'plaintext'],
     ['remote', 'hbone'],
@@ -152,6 +156,7 @@ export async function l7Mesh(
           sinks: sinksOf(new DirectionStats(), telemetry),
           identity: SERVER_ID,
           pool: sockets,
+          inboundL7: inboundN2,
           report: () => {},
           keepalive: DEFAULT_KEEPALIVE,
           guard: new HboneGuard(DEFAULT_HBONE_LIMITS),
@@ -201,7 +206,13 @@ export async function l7Mesh(
     l7: engine,
     local: (key) =>
       key === pods.local!.key
-        ? { key, netnsPath: SELF, sinks: sinksOf(localStats), identity: SERVER_ID }
+        ? {
+            key,
+            netnsPath: SELF,
+            sinks: sinksOf(localStats),
+            inboundL7: inboundN1,
+            identity: SERVER_ID,
+          }
         : undefined,
     tables: () => tables,
   });
@@ -241,6 +252,8 @@ export async function l7Mesh(
       engine.close();
       hbone.close();
       for (const s of servers) s.close();
+      inboundN1.close();
+      inboundN2.close();
       await Promise.all(Object.values(pods).map((p) => p.echo.close()));
       sockets.close();
     },

@@ -11,6 +11,7 @@
 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { InboundL7 } from '../l7/index.ts';
 import type { AuthzRequest } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
 import type { Connection } from '../telemetry/index.ts';
@@ -34,6 +35,8 @@ export interface InboundConnection {
   readonly workloadKey: string;
   readonly netnsPath: string;
   readonly pool: SocketPool;
+  /** The node proxy's destination side of the L7 engine: serves a connection read as HTTP. */
+  readonly inboundL7: InboundL7;
   /** The peer: its address, and its SPIFFE ID (parsed once per certificate) when it came over mutual TLS. */
   readonly src: Source;
   /** The app's address and port (the connection's original destination). */
@@ -63,6 +66,7 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
   if (l7) {
     const h = ends.http(audit);
     serveHttp(
+      c.inboundL7,
       {
         netnsPath: c.netnsPath,
         ip: c.ip,

@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
 import type { PeerId } from '../identity/index.ts';
-import type { L7Engine, L7Source, L7View } from '../l7/index.ts';
+import type { InboundL7, L7Engine, L7Source, L7View } from '../l7/index.ts';
 import { type Endpoint, hostPort, type ServiceTarget, sameFamily } from '../state/index.ts';
 import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
@@ -32,10 +32,13 @@ export interface OutboundL7Context {
   readonly pool: SocketPool;
   readonly hbone: HbonePool | null;
   readonly l7?: L7Engine;
-  local(
-    key: string,
-  ):
-    | { readonly key: string; readonly netnsPath: string; readonly sinks: ConnectionSinks }
+  local(key: string):
+    | {
+        readonly key: string;
+        readonly netnsPath: string;
+        readonly sinks: ConnectionSinks;
+        readonly inboundL7: InboundL7;
+      }
     | undefined;
   tables(): ProxyTables;
 }
@@ -114,6 +117,7 @@ function dial(ctx: OutboundL7Context, ep: Endpoint): Duplex {
         workloadKey: local.key,
         netnsPath: local.netnsPath,
         pool: ctx.pool,
+        inboundL7: local.inboundL7,
         src: { ip: srcIP, ...(ctx.identity ? (ctx.peer ?? { identity: ctx.identity }) : {}) },
         ip: ep.ip,
         port: ep.port,

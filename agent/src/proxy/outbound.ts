@@ -11,7 +11,7 @@
 
 import { type ClientHttp2Stream, constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { L7Engine, Pools } from '../l7/index.ts';
+import type { InboundL7, L7Engine, Pools } from '../l7/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
 import { type MeshPeer, vipKey } from '../tables/index.ts';
 import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
@@ -45,6 +45,8 @@ export interface LocalInbound {
   readonly key: string;
   readonly netnsPath: string;
   readonly sinks: ConnectionSinks;
+  /** The node proxy's destination side of the L7 engine. */
+  readonly inboundL7: InboundL7;
   /** Its SPIFFE ID when the node runs with mTLS. */
   readonly identity: string | null;
 }
@@ -160,6 +162,7 @@ function outboundL4(
         workloadKey: local.key,
         netnsPath: local.netnsPath,
         pool: ctx.pool,
+        inboundL7: local.inboundL7,
         src,
         ip: host,
         port,

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { compileDecisions } from '../../../agent/src/compile/decisions.ts';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
 import { peerId } from '../../../agent/src/identity/spiffe/spiffe.ts';
+import { InboundL7 } from '../../../agent/src/l7/inbound.ts';
 import type { L7Engine, L7Source } from '../../../agent/src/l7/index.ts';
 import { type OutboundL7Context, serveOutboundL7 } from '../../../agent/src/proxy/outbound-l7.ts';
 import { SocketPool } from '../../../agent/src/proxy/socket-pool.ts';
@@ -83,7 +84,7 @@ function sourceFor(tables: ProxyTables, local: boolean): L7Source {
     l7: engine,
     local: (key) =>
       local && key === 'shop/web'
-        ? { key, netnsPath: '/nonexistent/netns', sinks: sinks() }
+        ? { key, netnsPath: '/nonexistent/netns', sinks: sinks(), inboundL7: new InboundL7() }
         : undefined,
     tables: () => tables,
   };
