@@ -158,7 +158,7 @@ export class NodeProxy {
     const before = this.tables.policy;
     this.tables = t;
     if (this.opts.revokeOnPolicyChange && t.policy !== before && this.connections.size > 0)
-      this.connections.sweep((c, a) => noLongerAllowed(t.policy, c, a));
+      this.connections.sweep((c, a) => noLongerAllowed(t, c, a));
   }
 
   private clientContext(id: string): SecureContext | undefined {
