@@ -13,6 +13,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { emptyPolicy } from '../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../agent/src/identity/keys.ts';
+import { InboundL7 } from '../agent/src/l7/inbound.ts';
 import { DEFAULT_KEEPALIVE } from '../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../agent/src/proxy/hbone/limits.ts';
 import { HboneServer } from '../agent/src/proxy/hbone/server.ts';
@@ -47,6 +48,7 @@ async function serve(port: number, material: string): Promise<void> {
       trustDomain: 'cluster.local',
       sinks: { stats: new DirectionStats(), log: new AccessLog(), observer: null, registry: null },
       pool: new SocketPool(),
+      inboundL7: new InboundL7(),
       identity: null,
       report: (e) => console.error(e),
       keepalive: DEFAULT_KEEPALIVE,

@@ -5,6 +5,7 @@
 // fuzz/http-front.fuzz.ts and the corpus replay in make test.
 import { Duplex } from 'node:stream';
 import type { PolicyTables } from '../../agent/src/compile/policy.ts';
+import { InboundL7 } from '../../agent/src/l7/inbound.ts';
 import { checkRequest } from '../../agent/src/proxy/authorize.ts';
 import { type HttpTarget, serveHttp } from '../../agent/src/proxy/inbound-http.ts';
 import { parseAuthorizationPolicy } from '../../agent/src/sources/policy/authz-parse.ts';
@@ -85,6 +86,8 @@ function socketLike(d: Duplex): Duplex {
 }
 
 let seq = 0;
+/** The destination side, as one node proxy holds it, shared by every input. */
+const l7 = new InboundL7();
 
 /** Feeds `input` to the front as one client connection, then ends it; resolves when it is done. */
 export function feed(input: Buffer, timeoutMs = 5000): Promise<Outcome> {
@@ -158,7 +161,7 @@ export function feed(input: Buffer, timeoutMs = 5000): Promise<Outcome> {
       open.delete(entry);
       resolve({ answered, forwarded, ...(defect ? { defect } : {}) });
     });
-    serveHttp(target, conn);
+    serveHttp(l7, target, conn);
     conn.push(input);
     // The client ends its side a moment later, so that allowed requests can be answered first.
     setImmediate(() => conn.push(null));

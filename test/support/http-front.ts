@@ -1,12 +1,15 @@
 // The proxy's L7 front (proxy/inbound-http.ts) on loopback, in process: a listener whose
-// connections go to serveHttp as the proxy's inbound sockets do, and an app behind
-// it reached over loopback instead of from a pod's netns. No root needed.
+// connections go to serveHttp as the proxy's inbound sockets do, on a destination side
+// of its own (as one node proxy has), and an app behind it reached over loopback
+// instead of from a pod's netns. No root needed.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { InboundL7 } from '../../agent/src/l7/inbound.ts';
+import type { InboundLimits } from '../../agent/src/l7/inbound-bounds.ts';
 import type { Verdict } from '../../agent/src/proxy/authorize.ts';
 import { serveHttp } from '../../agent/src/proxy/inbound-http.ts';
 import type { RateLimitTable } from '../../agent/src/tables/rate-limits.ts';
@@ -31,7 +34,9 @@ export async function startHttpFront(
   authorize: (req: { method: string; path: string }) => Verdict = () => ALLOW,
   tracing: RequestTracing | null = null,
   rateLimit: RateLimitTable | null = null,
+  limits: Partial<InboundLimits> = {},
 ): Promise<HttpFront> {
+  const l7 = new InboundL7(limits);
   const sockets = new Set<Socket>();
   const app = { accepted: 0, open: 0, sockets };
   const appServer = createHttpServer(handler);
@@ -54,6 +59,7 @@ export async function startHttpFront(
     clients.add(conn);
     conn.on('close', () => clients.delete(conn));
     serveHttp(
+      l7,
       {
         netnsPath: id,
         ip: '127.0.0.1',
@@ -82,6 +88,7 @@ export async function startHttpFront(
     async close() {
       for (const s of [...sockets, ...clients]) s.destroy();
       await Promise.all([close(front), close(appServer)]);
+      l7.close();
     },
   };
 }

@@ -3,8 +3,10 @@
 // agent does. It runs in the mesh's process, or in a process of its own
 // (`node l7-destination.ts`, driven over IPC) so the two node proxies of a
 // benchmark are two processes, as they are on two nodes.
+
 import { compileDecisions } from '../../agent/src/compile/decisions.ts';
 import { emptyPolicy } from '../../agent/src/compile/policy.ts';
+import { InboundL7 } from '../../agent/src/l7/inbound.ts';
 import { DEFAULT_KEEPALIVE } from '../../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../agent/src/proxy/hbone/limits.ts';
 import { HboneServer } from '../../agent/src/proxy/hbone/server.ts';
@@ -101,6 +103,8 @@ export async function openDestination(
   let policy = meshPolicy(cfg.base);
   let decisions: NodeDecisions = emptyDecisions;
   const sockets = new SocketPool();
+  // The destination side of this node's proxy.
+  const inboundL7 = new InboundL7();
   const servers: HboneServer[] = [];
   for (const [i, [name, way]] of PLAN.entries()) {
     if (way !== 'hbone') continue;
@@ -115,6 +119,7 @@ export async function openDestination(
           sinks: sinksOf(new DirectionStats(), telemetry),
           identity: SERVER_ID,
           pool: sockets,
+          inboundL7,
           report: () => {},
           keepalive: DEFAULT_KEEPALIVE,
           guard: new HboneGuard(DEFAULT_HBONE_LIMITS),
@@ -135,6 +140,7 @@ export async function openDestination(
     },
     close() {
       for (const s of servers) s.close();
+      inboundL7.close();
       sockets.close();
     },
   };

@@ -16,7 +16,9 @@ import { createSecureContext } from 'node:tls';
 import { compileDecisions } from '../../agent/src/compile/decisions.ts';
 import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../agent/src/identity/keys.ts';
+import { peerId } from '../../agent/src/identity/spiffe/spiffe.ts';
 import { L7Engine } from '../../agent/src/l7/engine.ts';
+import { InboundL7 } from '../../agent/src/l7/inbound.ts';
 import { HbonePool } from '../../agent/src/proxy/hbone/client.ts';
 import { handleOutbound, type OutboundContext } from '../../agent/src/proxy/outbound.ts';
 import { SocketPool } from '../../agent/src/proxy/socket-pool.ts';
@@ -127,6 +129,8 @@ export async function l7Mesh(
     o.destination === 'process'
       ? await destinationProcess(dcfg)
       : { pids: [], ...(await openDestination(dcfg, telemetry)) };
+  // The destination side of the client's node proxy (the same-node hand-off).
+  const inboundN1 = new InboundL7();
   const ctx = createSecureContext({ key: cli.keyPem, cert: cli.certPem, ca: [ca.certPem] });
   const hbone = new HbonePool(sockets, () => ctx);
   const records: RequestRecord[] = [];
@@ -154,6 +158,7 @@ export async function l7Mesh(
     podIP: clientIP,
     podIPs: [clientIP],
     identity: CLIENT_ID,
+    peer: peerId(CLIENT_ID),
     sinks: sinksOf(stats, telemetry),
     lookup: () => ({ ip: vip, port }),
     pools: engine.pools,
@@ -162,7 +167,13 @@ export async function l7Mesh(
     l7: engine,
     local: (key) =>
       key === pods.local!.key
-        ? { key, netnsPath: SELF, sinks: sinksOf(localStats), identity: SERVER_ID }
+        ? {
+            key,
+            netnsPath: SELF,
+            sinks: sinksOf(localStats),
+            inboundL7: inboundN1,
+            identity: SERVER_ID,
+          }
         : undefined,
     tables: () => tables,
   });
@@ -204,6 +215,7 @@ export async function l7Mesh(
       engine.close();
       hbone.close();
       destination.close();
+      inboundN1.close();
       await Promise.all(Object.values(pods).map((p) => p.echo.close()));
       sockets.close();
     },

@@ -117,6 +117,7 @@ export class Agent {
       identities: this.identities ?? undefined,
       keepalive: this.opts.hboneKeepalive,
       hboneLimits: this.opts.hboneLimits,
+      httpLimits: this.opts.httpLimits,
       log: this.log,
       inherit: this.opts.inherit,
       revokeOnPolicyChange: this.opts.revokeOnPolicyChange ?? false,

@@ -1,7 +1,7 @@
 // What an agent is started with, and the compile settings that follow from it.
 import type { MtlsMode, NodeSettings } from '../compile/index.ts';
 import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../config/index.ts';
-import type { HboneLimits, InheritListener, Keepalive } from '../proxy/index.ts';
+import type { HboneLimits, InboundLimits, InheritListener, Keepalive } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
 import type { AgentLifecycle } from '../telemetry/index.ts';
 
@@ -25,6 +25,8 @@ export interface AgentOptions {
   hboneKeepalive?: Keepalive;
   /** Bounds on HBONE handshakes and streams (default DEFAULT_HBONE_LIMITS). */
   hboneLimits?: HboneLimits;
+  /** The L7 path's bounds per client connection at the destination (default DEFAULT_INBOUND_LIMITS). */
+  httpLimits?: Partial<InboundLimits>;
   log?: (line: string) => void;
   /** Where routine news goes (--log-level debug): each snapshot applied. */
   debug?: (line: string) => void;

@@ -1,6 +1,7 @@
 // What this agent's installed route tables say for a traced HTTP request to a Service
 // (`weft policy trace --live`): the rule the engine's own lookup picks, beside the
 // explanation the trace derives from the snapshot.
+import { serviceHost } from '../config/index.ts';
 import { matchRoute, type PortPoolSnapshot } from '../l7/index.ts';
 import type { TraceStage } from '../policy/index.ts';
 import { type AuthzRequest, type ClusterObjects, clusterIPsOf } from '../state/index.ts';
@@ -28,7 +29,7 @@ export function installedRouteStage(
     };
   const target = q.http.path;
   const i = target.indexOf('?');
-  const host = (q.http.headers.host ?? `${svc.name}.${svc.namespace}.svc.cluster.local`)
+  const host = (q.http.headers.host ?? serviceHost(svc.name, svc.namespace))
     .toLowerCase()
     .replace(/:\d+$/, '');
   const rule = matchRoute(t, client.namespace, {

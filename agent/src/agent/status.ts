@@ -2,7 +2,7 @@
 import { destinationRuleConflicts, type NodeWorkload, routeStatuses } from '../compile/index.ts';
 import type { NodeDatapath } from '../datapath/index.ts';
 import type { IdentityManager } from '../identity/index.ts';
-import { type NodeProxy, rateLimitCounts } from '../proxy/index.ts';
+import type { NodeProxy } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
 import type { Snapshot } from '../state/index.ts';
 import { LAYOUT_VERSION } from '../tables/index.ts';
@@ -51,7 +51,7 @@ export function agentStatus(s: StatusParts): AgentStatus {
     },
     rejected: s.source.errors().map((e) => ({ ...e })),
     routes: s.snapshot ? routeStatuses(s.snapshot) : [],
-    rateLimits: [...rateLimitCounts()].map(([policy, c]) => ({ policy, ...c })),
+    rateLimits: [...s.proxy.inboundL7.limiters.counts()].map(([policy, c]) => ({ policy, ...c })),
     balancers: s.proxy.l7.pools.snapshot().map((b) => ({ ...b, endpoints: [...b.endpoints] })),
     destinationRuleConflicts: s.snapshot
       ? destinationRuleConflicts(s.snapshot).map((c) => c.message)

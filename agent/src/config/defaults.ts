@@ -3,6 +3,17 @@
 /** The SPIFFE trust domain when none is given. */
 export const TRUST_DOMAIN = 'cluster.local';
 
+/**
+ * The cluster's DNS domain (the kubelet's --cluster-domain default): a Service's name is
+ * `name.namespace.svc.<domain>`. The same words as TRUST_DOMAIN, a different setting.
+ */
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+/** A Service's fully qualified name: the Host a client sends, Istio's destination_service. */
+export function serviceHost(name: string, namespace: string): string {
+  return `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`;
+}
+
 /** weft's own namespace: where mesh-wide AuthorizationPolicies, the CA Secret and the issuer live. */
 export const WEFT_NAMESPACE = 'weft-system';
 

@@ -2,9 +2,11 @@
 export {
   ADMIN_SOCKET,
   BPFFS,
+  CLUSTER_DOMAIN,
   HANDOVER_SOCKET,
   PIN_ROOT,
   RUN_ROOT,
+  serviceHost,
   TRUST_DOMAIN,
   WEFT_NAMESPACE,
 } from './defaults.ts';

@@ -2,11 +2,11 @@
 // HTTP is authorized on its own (403 on denial, the connection kept), held to the
 // port's rate limit (429), and sent to the app over the workload's pooled
 // kept-alive connections, its answer passed back. Telemetry reports it as the
-// destination. Bounds: INBOUND_LIMITS (inbound-bounds.ts) and L7_LIMITS.
+// destination. Bounds: the InboundL7's InboundLimits (inbound-bounds.ts) and L7_LIMITS.
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { Exchange } from './exchange.ts';
 import { endToEnd, splitTarget } from './headers.ts';
-import { idleBody, type Turns } from './inbound-bounds.ts';
+import { type InboundLimits, idleBody, type Turns } from './inbound-bounds.ts';
 import type { InboundTarget } from './inbound-target.ts';
 import type { RateLimiters } from './rate-limit.ts';
 import type { Upstreams } from './upstream.ts';
@@ -14,6 +14,7 @@ import type { Upstreams } from './upstream.ts';
 export interface InboundParts {
   readonly upstreams: Upstreams;
   readonly limiters: RateLimiters;
+  readonly limits: InboundLimits;
 }
 
 const TEXT = { 'content-type': 'text/plain' };
@@ -147,7 +148,7 @@ export function handleInbound1(
     } else {
       req.pipe(up);
       req.on('error', () => up.destroy());
-      idleBody(req, up);
+      idleBody(req, up, p.limits.bodyIdleMs);
     }
   };
   turns.acquire(() => {

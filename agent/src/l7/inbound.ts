@@ -3,11 +3,12 @@
 // it) come here from the proxy's inbound pipeline, past their layer 4 checks. The
 // protocol is read from the first bytes; each request is authorized, limited and
 // sent to the app (inbound-h1.ts, inbound-h2.ts) over pools shared by the node's
-// workloads, on the same server plumbing as the outbound engine.
+// workloads, on the same server plumbing as the outbound engine. One per node
+// proxy (proxy/index.ts), with its own bounds, pools, rate limiters and drain.
 import type { Duplex } from 'node:stream';
 import { byPreface, ClientHttp1 } from './client-http1.ts';
 import { ClientSessions } from './client-sessions.ts';
-import { Turns } from './inbound-bounds.ts';
+import { DEFAULT_INBOUND_LIMITS, type InboundLimits, Turns } from './inbound-bounds.ts';
 import { handleInbound1, type InboundParts } from './inbound-h1.ts';
 import { handleInbound2 } from './inbound-h2.ts';
 import type { InboundTarget } from './inbound-target.ts';
@@ -23,6 +24,7 @@ interface Conn {
 export class InboundL7 implements InboundParts {
   readonly upstreams = new Upstreams();
   readonly limiters = new RateLimiters();
+  readonly limits: InboundLimits;
   /** Client connections served now (a handover waits for them). */
   private readonly served = new Set<Duplex>();
   /** Requests whose handling threw (a bug): each cost its connection (HTTP/2: its stream) only. */
@@ -42,6 +44,11 @@ export class InboundL7 implements InboundParts {
     },
   );
 
+  /** `limits`: DEFAULT_INBOUND_LIMITS where not given. */
+  constructor(limits: Partial<InboundLimits> = {}) {
+    this.limits = { ...DEFAULT_INBOUND_LIMITS, ...limits };
+  }
+
   /** Serves one client connection (a socket or an HBONE stream). */
   serve(conn: Duplex, t: InboundTarget): void {
     this.served.add(conn);
@@ -59,7 +66,7 @@ export class InboundL7 implements InboundParts {
         c.setTimeout?.(0);
         this.h2.serve(conn, t);
       },
-      () => this.h1.serve(conn, { t, turns: new Turns(conn) }),
+      () => this.h1.serve(conn, { t, turns: new Turns(conn, this.limits) }),
     );
   }
 

@@ -4,7 +4,7 @@ export type { PortPoolSnapshot } from './endpoint-pools.ts';
 export { Pools } from './endpoint-pools.ts';
 export { L7Engine } from './engine.ts';
 export { InboundL7 } from './inbound.ts';
-export { configureInbound, INBOUND_LIMITS } from './inbound-bounds.ts';
+export { DEFAULT_INBOUND_LIMITS, type InboundLimits } from './inbound-bounds.ts';
 export type { Admission, InboundTarget } from './inbound-target.ts';
 export { pickL4 } from './pick-l4.ts';
 export { Limiter, RATE_LIMIT_LIMITS, RateLimiters } from './rate-limit.ts';

@@ -5,6 +5,7 @@
 // reads the routes from the snapshot and orders and matches them itself: a property test
 // holds it to the route tables' lookup (l7/route-match.ts). Pure; not on the request path.
 
+import { serviceHost } from '../config/index.ts';
 import {
   type ClusterObjects,
   clusterIPsOf,
@@ -311,7 +312,7 @@ export function evaluateRoutes(input: RouteEvalInput): RouteExplanation | { erro
     method: input.request.method.toUpperCase(),
     path: pathOnly,
     headers: input.request.headers,
-    host: (input.request.host ?? `${svc.name}.${svc.namespace}.svc.cluster.local`)
+    host: (input.request.host ?? serviceHost(svc.name, svc.namespace))
       .toLowerCase()
       .replace(/:\d+$/, ''),
   };

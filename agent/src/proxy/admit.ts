@@ -1,7 +1,8 @@
 // The inbound pipeline: what every connection to an enrolled pod goes through
 // before it reaches the app, whichever way it came (plaintext steered by
 // sk_lookup: inbound.ts; a CONNECT over HBONE: hbone/server.ts; the same-node
-// hand-off: outbound.ts). One sequence, so the three cannot drift apart:
+// hand-off: outbound.ts, and outbound-l7.ts per upstream connection of the L7
+// engine). One sequence, so the three cannot drift apart:
 // does an HTTP rule apply on this port → ingress NetworkPolicy, and
 // AuthorizationPolicy (per request when an HTTP rule applies) → AUDIT matches
 // kept whatever the verdict → refuse, serve HTTP, or dial the app and join.
@@ -10,6 +11,7 @@
 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { InboundL7 } from '../l7/index.ts';
 import type { AuthzRequest } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
 import type { Connection } from '../telemetry/index.ts';
@@ -25,14 +27,16 @@ export interface InboundConnection {
   readonly policy: PolicyTables;
   /**
    * The destination workload's decision table (compileNode): every connection and request is
-   * a lookup in it. Absent only where a caller hands the pipeline bare policy tables (tests):
-   * then the evaluators decide.
+   * a lookup in it. Every way in passes the one the tables hold; it is absent only when they
+   * hold none for the workload (tests that hand over bare policy tables): then the evaluators decide.
    */
   readonly decisions?: IngressDecisions | undefined;
   /** `namespace/name` of the destination workload. */
   readonly workloadKey: string;
   readonly netnsPath: string;
   readonly pool: SocketPool;
+  /** The node proxy's destination side of the L7 engine: serves a connection read as HTTP. */
+  readonly inboundL7: InboundL7;
   /** The peer: its address, and its SPIFFE ID (parsed once per certificate) when it came over mutual TLS. */
   readonly src: Source;
   /** The app's address and port (the connection's original destination). */
@@ -62,6 +66,7 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
   if (l7) {
     const h = ends.http(audit);
     serveHttp(
+      c.inboundL7,
       {
         netnsPath: c.netnsPath,
         ip: c.ip,

@@ -15,6 +15,7 @@ import {
   type IngressDecisions,
   type Lists,
   type NamespaceMatcher,
+  type NodeDecisions,
   type PolicyTables,
   type PortDecisions,
   type StringMatcher,
@@ -252,4 +253,20 @@ export function decideEgress(
     policy: d.netpol.selectedBy,
     reason: checkEgress(t, srcKey, dstIp, port).reason,
   };
+}
+
+/**
+ * The egress verdict for a connection the enrolled workload `srcKey` opens: a lookup in its
+ * table. Only a caller that hands the proxy bare policy tables (tests) has none: then the
+ * evaluator decides.
+ */
+export function egressVerdict(
+  d: NodeDecisions,
+  t: PolicyTables,
+  srcKey: string,
+  dstIp: string,
+  port: number,
+): Verdict {
+  const table = d.egress.get(srcKey);
+  return table ? decideEgress(table, t, srcKey, dstIp, port) : checkEgress(t, srcKey, dstIp, port);
 }

@@ -4,7 +4,6 @@
 // closes this process's copies only: a connection waiting in a backlog is the new
 // agent's to accept.
 import type { HbonePool } from './hbone/client.ts';
-import { drainHttp, httpConnections } from './inbound-http.ts';
 import { relaysLive } from './relay.ts';
 
 /** What this process still carries while it drains. */
@@ -32,12 +31,11 @@ export function stopAccepting(workloads: Iterable<Draining>, pool: HbonePool | n
     p.hbone?.drain();
   }
   pool?.drain();
-  drainHttp();
 }
 
 export function drainCounts(
   workloads: Iterable<Draining>,
-  active: { outbound: number; inbound: number },
+  active: { outbound: number; inbound: number; http: number },
 ): DrainCounts {
   let hboneSessions = 0;
   for (const p of workloads) hboneSessions += p.hbone?.openSessions() ?? 0;
@@ -47,7 +45,7 @@ export function drainCounts(
     outbound: active.outbound,
     inbound: active.inbound,
     hboneSessions,
-    http: httpConnections(),
+    http: active.http,
     relayed,
   };
 }

@@ -1,9 +1,10 @@
-// The proxy's part of the destination's L7 path (l7/inbound.ts, one per agent):
-// a connection the inbound pipeline (admit.ts) reads as HTTP is handed over with
-// its record, its decisions (a lookup per request) and how to reach the app from
-// the pod's netns. Bounds: l7's INBOUND_LIMITS (docs/authorization-policy.md).
+// The proxy's part of the destination's L7 path (l7/inbound.ts, one InboundL7 per
+// node proxy): a connection the inbound pipeline (admit.ts) reads as HTTP is handed
+// over with its record, its decisions (a lookup per request) and how to reach the
+// app from the pod's netns. Bounds: the InboundL7's InboundLimits
+// (docs/authorization-policy.md).
 import type { Duplex } from 'node:stream';
-import { configureInbound, InboundL7, type InboundTarget } from '../l7/index.ts';
+import type { InboundL7, InboundTarget } from '../l7/index.ts';
 import { normalizeTarget } from '../policy/index.ts';
 import type { AuthzRequest } from '../state/index.ts';
 import type { RateLimitTable } from '../tables/index.ts';
@@ -27,28 +28,11 @@ export interface HttpTarget {
   dial?(): Duplex;
 }
 
-const inbound = new InboundL7();
-
-/** `weft agent --http-body-timeout` and tests set the destination side's bounds. */
-export const configureHttp = configureInbound;
-
-/** The agent is handing over: each client moves to a new connection after its current request. */
-export function drainHttp(): void {
-  inbound.drain();
-}
-
-/** Client connections the L7 path serves now. */
-export function httpConnections(): number {
-  return inbound.connections();
-}
-
-/** Allowed and rate-limited requests per HTTPLocalRateLimitPolicy since the agent started. */
-export function rateLimitCounts(): Map<string, { allowed: number; limited: number }> {
-  return inbound.limiters.counts();
-}
-
-/** Serves one connection's requests; the duplex is already past its L4 checks (and counted). */
-export function serveHttp(t: HttpTarget, conn: Duplex): void {
+/**
+ * Serves one connection's requests on the node proxy's destination side `l7`; the duplex is
+ * already past its L4 checks (and counted).
+ */
+export function serveHttp(l7: InboundL7, t: HttpTarget, conn: Duplex): void {
   // Requests are logged one by one; the connection itself is counted, not logged.
   t.conn.logEnd = false;
   t.conn.joined(() => conn.destroy());
@@ -59,7 +43,7 @@ export function serveHttp(t: HttpTarget, conn: Duplex): void {
       toClient: s.bytesWritten ?? 0,
     });
   });
-  inbound.serve(conn, targetOf(t));
+  l7.serve(conn, targetOf(t));
 }
 
 function targetOf(t: HttpTarget): InboundTarget {

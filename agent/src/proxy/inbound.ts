@@ -5,6 +5,7 @@
 // (Strict pods never get here: sk_lookup refuses plaintext for them.)
 // Admission is the inbound pipeline's (admit.ts).
 import type { Socket } from 'node:net';
+import type { InboundL7 } from '../l7/index.ts';
 import { hostPort } from '../state/index.ts';
 import type { IngressDecisions, PolicyTables } from '../tables/index.ts';
 import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
@@ -17,6 +18,8 @@ export interface InboundContext {
   readonly netnsPath: string;
   readonly sinks: ConnectionSinks;
   readonly pool: SocketPool;
+  /** The node proxy's destination side of the L7 engine. */
+  readonly inboundL7: InboundL7;
   /** The workload's SPIFFE ID when the node runs with mTLS. */
   readonly identity: string | null;
   policy(): PolicyTables;
@@ -53,6 +56,7 @@ export function handleInbound(ctx: InboundContext, client: Socket): void {
       workloadKey: ctx.key,
       netnsPath: ctx.netnsPath,
       pool: ctx.pool,
+      inboundL7: ctx.inboundL7,
       src: { ip: peerIp },
       ip: host,
       port,

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { type HeldSvid as Svid, tlsContext } from '../identity/index.ts';
 import { peerId, spiffeId } from '../identity/spiffe/index.ts';
-import { L7Engine } from '../l7/index.ts';
+import { InboundL7, type InboundLimits, L7Engine } from '../l7/index.ts';
 import { constants, type NodeWorkload } from '../tables/index.ts';
 import {
   AccessLog,
@@ -37,12 +37,12 @@ import { noLongerAllowed } from './revoke.ts';
 import { SocketPool } from './socket-pool.ts';
 import { emptyTables, type ProxyTables } from './tables.ts';
 
+export type { InboundLimits } from '../l7/index.ts';
 export type { AccessEntry } from '../telemetry/index.ts';
 export { ProxyStats } from '../telemetry/index.ts';
 export type { DrainCounts } from './drain.ts';
 export { type Keepalive, MIN_KEEPALIVE_MS } from './hbone/keepalive.ts';
 export { DEFAULT_HBONE_LIMITS, type HboneLimits } from './hbone/limits.ts';
-export { configureHttp, rateLimitCounts } from './inbound-http.ts';
 export type { InheritListener, ListeningFd } from './listeners.ts';
 export type { OrigLookup } from './outbound.ts';
 export { useKernelRelay } from './relay.ts';
@@ -75,6 +75,8 @@ export interface NodeProxyOptions {
   revokeOnPolicyChange?: boolean;
   /** A span per HTTP request (telemetry/tracing.ts); absent: off. */
   tracing?: RequestTracing | null;
+  /** The destination side's bounds per client connection (default DEFAULT_INBOUND_LIMITS). */
+  httpLimits?: Partial<InboundLimits>;
 }
 
 export interface ProxiedWorkload {
@@ -108,6 +110,8 @@ export class NodeProxy {
   private readonly spoofed: (detail: string) => void;
   /** Per-request routing and balancing for VIP ports read as HTTP. */
   readonly l7: L7Engine;
+  /** The destination side: connections to enrolled pods' ports read as HTTP, request by request. */
+  readonly inboundL7: InboundL7;
   /** Handed-over listeners accept once it opens (acceptInherited). */
   private readonly gate = new ListenGate();
 
@@ -132,6 +136,7 @@ export class NodeProxy {
       ...(opts.requests ? { sink: opts.requests } : {}),
       tracing: opts.tracing ?? null,
     });
+    this.inboundL7 = new InboundL7(opts.httpLimits);
     this.hbone = opts.identities
       ? new HbonePool(this.pool, (id) => this.clientContext(id), this.keepalive)
       : null;
@@ -153,7 +158,7 @@ export class NodeProxy {
     const before = this.tables.policy;
     this.tables = t;
     if (this.opts.revokeOnPolicyChange && t.policy !== before && this.connections.size > 0)
-      this.connections.sweep((c, a) => noLongerAllowed(t.policy, c, a));
+      this.connections.sweep((c, a) => noLongerAllowed(t, c, a));
   }
 
   private clientContext(id: string): SecureContext | undefined {
@@ -180,6 +185,7 @@ export class NodeProxy {
       netnsPath,
       sinks: this.sinks.inbound,
       pool: this.pool,
+      inboundL7: this.inboundL7,
       identity: this.opts.identities ? identity : null,
       policy: () => this.tables.policy,
       decisions: () => this.tables.decisions.ingress.get(w.key),
@@ -249,6 +255,7 @@ export class NodeProxy {
         trustDomain: this.opts.trustDomain,
         sinks: this.sinks.inbound,
         pool: this.pool,
+        inboundL7: this.inboundL7,
         identity: p.identity,
         report: this.report,
         keepalive: this.keepalive,
@@ -327,12 +334,14 @@ export class NodeProxy {
   stopAccepting(): void {
     stopAccepting(this.workloads.values(), this.hbone);
     this.l7.drain();
+    this.inboundL7.drain();
   }
 
   draining(): DrainCounts {
     return drainCounts(this.workloads.values(), {
       outbound: this.stats.outbound.active,
       inbound: this.stats.inbound.active,
+      http: this.inboundL7.connections(),
     });
   }
   // --- end handover
@@ -341,6 +350,7 @@ export class NodeProxy {
     for (const key of [...this.workloads.keys()]) this.remove(key);
     this.hbone?.close();
     this.l7.close();
+    this.inboundL7.close();
     this.pool.close();
   }
 }

@@ -7,11 +7,13 @@
 
 import type { Socket } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
-import type { L7Engine, L7Source, L7View } from '../l7/index.ts';
+import type { PeerId } from '../identity/index.ts';
+import type { InboundL7, L7Engine, L7Source, L7View } from '../l7/index.ts';
 import { type Endpoint, hostPort, type ServiceTarget, sameFamily } from '../state/index.ts';
 import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
-import { checkEgress, denial } from './authorize.ts';
+import { denial } from './authorize.ts';
+import { egressVerdict } from './decide.ts';
 import { dialFromNetns } from './forward.ts';
 import type { HbonePool } from './hbone/client.ts';
 import type { SocketPool } from './socket-pool.ts';
@@ -24,14 +26,19 @@ export interface OutboundL7Context {
   readonly podIP: string;
   readonly podIPs: readonly string[];
   readonly identity: string | null;
+  /** The same, parsed once, as the destination's AuthorizationPolicy reads it on a same-node hand-off. */
+  readonly peer?: PeerId;
   readonly sinks: ConnectionSinks;
   readonly pool: SocketPool;
   readonly hbone: HbonePool | null;
   readonly l7?: L7Engine;
-  local(
-    key: string,
-  ):
-    | { readonly key: string; readonly netnsPath: string; readonly sinks: ConnectionSinks }
+  local(key: string):
+    | {
+        readonly key: string;
+        readonly netnsPath: string;
+        readonly sinks: ConnectionSinks;
+        readonly inboundL7: InboundL7;
+      }
     | undefined;
   tables(): ProxyTables;
 }
@@ -80,7 +87,7 @@ function peerPrincipal(ctx: OutboundL7Context, ep: Endpoint): string | undefined
 /** One upstream connection from the source workload to an endpoint; throws when refused. */
 function dial(ctx: OutboundL7Context, ep: Endpoint): Duplex {
   const tables = ctx.tables();
-  const egress = checkEgress(tables.policy, ctx.workloadKey, ep.ip, ep.port);
+  const egress = egressVerdict(tables.decisions, tables.policy, ctx.workloadKey, ep.ip, ep.port);
   if (!egress.allow) throw new Error(denial(egress));
   const peer = tables.peers.get(ep.ip);
   const srcIP = sameFamily(ctx.podIPs, ep.ip) ?? ctx.podIP;
@@ -106,10 +113,12 @@ function dial(ctx: OutboundL7Context, ep: Endpoint): Duplex {
     admitInbound(
       {
         policy: tables.policy,
+        decisions: tables.decisions.ingress.get(local.key),
         workloadKey: local.key,
         netnsPath: local.netnsPath,
         pool: ctx.pool,
-        src: { ip: srcIP, ...(ctx.identity ? { identity: ctx.identity } : {}) },
+        inboundL7: local.inboundL7,
+        src: { ip: srcIP, ...(ctx.identity ? (ctx.peer ?? { identity: ctx.identity }) : {}) },
         ip: ep.ip,
         port: ep.port,
       },

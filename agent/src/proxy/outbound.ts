@@ -11,15 +11,14 @@
 
 import { type ClientHttp2Stream, constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { PeerId } from '../identity/index.ts';
-import type { L7Engine, Pools } from '../l7/index.ts';
+import type { InboundL7, L7Engine, Pools } from '../l7/index.ts';
 import { hostPort, sameFamily } from '../state/index.ts';
 import { type MeshPeer, vipKey } from '../tables/index.ts';
 import { Connection, type ConnectionSinks } from '../telemetry/index.ts';
 import { admitInbound } from './admit.ts';
-import { checkEgress, denial } from './authorize.ts';
+import { denial } from './authorize.ts';
 import { pickEndpoint } from './balance-l4.ts';
-import { decideEgress } from './decide.ts';
+import { egressVerdict } from './decide.ts';
 import { detectHttp } from './detect.ts';
 import { dialFromNetns } from './forward.ts';
 import { type HbonePool, resetClientStream } from './hbone/client.ts';
@@ -46,6 +45,8 @@ export interface LocalInbound {
   readonly key: string;
   readonly netnsPath: string;
   readonly sinks: ConnectionSinks;
+  /** The node proxy's destination side of the L7 engine. */
+  readonly inboundL7: InboundL7;
   /** Its SPIFFE ID when the node runs with mTLS. */
   readonly identity: string | null;
 }
@@ -59,8 +60,6 @@ export interface OutboundContext extends OutboundL7Context {
   readonly podIPs: readonly string[];
   /** This workload's SPIFFE ID when the node runs with mTLS. */
   readonly identity: string | null;
-  /** The same, parsed once, as the destination's AuthorizationPolicy reads it on a same-node hand-off. */
-  readonly peer?: PeerId;
   readonly sinks: ConnectionSinks;
   readonly lookup: OrigLookup;
   /** The node's balancer state per Service port, shared with the L7 engine. */
@@ -133,10 +132,7 @@ function outboundL4(
     return svc.endpoints.length === 0
       ? refuse(`service ${svc.service} has no endpoints`, 'no_healthy_upstream')
       : refuse(`denied by egress NetworkPolicy: no endpoint of service ${svc.service} is allowed`);
-  const decided = tables.decisions.egress.get(ctx.workloadKey);
-  const egress = decided
-    ? decideEgress(decided, tables.policy, ctx.workloadKey, host, port)
-    : checkEgress(tables.policy, ctx.workloadKey, host, port);
+  const egress = egressVerdict(tables.decisions, tables.policy, ctx.workloadKey, host, port);
   if (!egress.allow) return refuse(denial(egress));
   conn.admission = { workload: ctx.workloadKey, peerIp: host, port, l7: false };
   const local = peer ? ctx.local(peer.key) : undefined;
@@ -166,6 +162,7 @@ function outboundL4(
         workloadKey: local.key,
         netnsPath: local.netnsPath,
         pool: ctx.pool,
+        inboundL7: local.inboundL7,
         src,
         ip: host,
         port,

@@ -5,6 +5,7 @@
 // pods or addresses; each label set is found once and kept, and past the bound
 // new label sets are folded into one `overflow` set (and counted).
 import { Counter, type Registry } from 'prom-client';
+import { serviceHost } from '../config/index.ts';
 import type { PolicyTables } from '../tables/index.ts';
 import type { ByteCounts, Connection, ConnectionObserver } from './connection.ts';
 import { type HistogramSeries, observe, PlainHistogram } from './plain-histogram.ts';
@@ -216,7 +217,7 @@ export class IstioMetrics implements ConnectionObserver, RequestSink {
     const slash = service ? service.indexOf('/') : -1;
     const ns = slash > 0 ? service!.slice(0, slash) : '';
     const name = slash > 0 ? service!.slice(slash + 1) : '';
-    l.destination_service = name ? `${name}.${ns}.svc.cluster.local` : UNKNOWN;
+    l.destination_service = name ? serviceHost(name, ns) : UNKNOWN;
     l.destination_service_name = name || UNKNOWN;
     l.destination_service_namespace = ns || UNKNOWN;
     l.request_protocol = protocol;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { emptyPolicy } from '../../../agent/src/compile/policy.ts';
 import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
+import { InboundL7 } from '../../../agent/src/l7/inbound.ts';
 import { HbonePool } from '../../../agent/src/proxy/hbone/client.ts';
 import { DEFAULT_KEEPALIVE } from '../../../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../../agent/src/proxy/hbone/limits.ts';
@@ -74,6 +75,7 @@ describePrivileged('HBONE pool and the per-session stream bound', () => {
           registry: null,
         },
         pool: sockets,
+        inboundL7: new InboundL7(),
         identity: null,
         report: () => {},
         keepalive: DEFAULT_KEEPALIVE,

@@ -6,10 +6,9 @@ import {
   type Endpoint,
   evaluateNetworkPolicies,
   type NetpolInput,
-  type NetworkPolicy,
-  type Protocol,
-} from '../../../agent/src/policy/netpol-index.ts';
+} from '../../../agent/src/policy/netpol-eval.ts';
 import { parseNetworkPolicy } from '../../../agent/src/sources/policy/netpol-parse.ts';
+import type { NetworkPolicy, Protocol } from '../../../agent/src/state/netpol-types.ts';
 import type { ContainerPort } from '../../../agent/src/state/types.ts';
 
 /** A policy from YAML (apiVersion and kind added); fails the test when it does not parse. */

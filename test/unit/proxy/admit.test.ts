@@ -3,6 +3,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../../agent/src/compile/policy.ts';
+import { InboundL7 } from '../../../agent/src/l7/inbound.ts';
 import { admitInbound, type InboundEnds } from '../../../agent/src/proxy/admit.ts';
 import { SocketPool } from '../../../agent/src/proxy/socket-pool.ts';
 import type { AuthorizationPolicy } from '../../../agent/src/state/authz-types.ts';
@@ -58,6 +59,7 @@ const connection = (policy: ReturnType<typeof tables>) => ({
   workloadKey: 'shop/web',
   netnsPath: '/nonexistent/netns',
   pool: new SocketPool(),
+  inboundL7: new InboundL7(),
   src: { ip: '10.0.1.5' },
   ip: '10.0.0.7',
   port: 8080,

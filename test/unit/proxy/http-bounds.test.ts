@@ -4,18 +4,21 @@
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INBOUND_LIMITS as HTTP_LIMITS } from '../../../agent/src/l7/inbound-bounds.ts';
-import { configureHttp } from '../../../agent/src/proxy/inbound-http.ts';
+import { DEFAULT_INBOUND_LIMITS as HTTP_LIMITS } from '../../../agent/src/l7/inbound-bounds.ts';
 import { type HttpFront, startHttpFront } from '../../support/http-front.ts';
 
 let front: HttpFront | undefined;
 const clients: Socket[] = [];
-const defaults = { ...HTTP_LIMITS };
 afterEach(async () => {
   for (const c of clients) c.destroy();
   await front?.close();
-  configureHttp(defaults);
 });
+
+/** A front whose destination side has these bounds (the rest default). */
+const bounded = (
+  limits: Partial<typeof HTTP_LIMITS>,
+  handler: Parameters<typeof startHttpFront>[0],
+) => startHttpFront(handler, undefined, null, null, limits);
 
 function client(port: number): Socket & { gone: Promise<void> } {
   const s = connect(port, '127.0.0.1');
@@ -68,18 +71,40 @@ describe('L7 path bounds', () => {
   });
 
   it('cuts off a client that pipelines deeper than queuedPerClient without reading', async () => {
-    configureHttp({ appConnsPerClient: 1, queuedPerClient: 4 });
-    front = await startHttpFront(() => {}); // never answers: every turn stays taken
+    // Never answers: every turn stays taken.
+    front = await bounded({ appConnsPerClient: 1, queuedPerClient: 4 }, () => {});
     const s = client(front.port);
     s.write(Array.from({ length: 20 }, () => 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').join(''));
     await s.gone;
     expect(front.app.accepted).toBe(1);
   });
 
+  it('keeps each destination side to its own bounds (one per node proxy)', async () => {
+    // Neither app answers: every turn stays taken.
+    front = await bounded({ appConnsPerClient: 1, queuedPerClient: 4 }, () => {});
+    const beside = await startHttpFront(() => {});
+    try {
+      const pipelined = Array.from({ length: 20 }, () => 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+      const cut = client(front.port);
+      const kept = client(beside.port);
+      let keptGone = false;
+      void kept.gone.then(() => {
+        keptGone = true;
+      });
+      cut.write(pipelined.join(''));
+      kept.write(pipelined.join(''));
+      await cut.gone;
+      await until(() => beside.app.accepted === HTTP_LIMITS.appConnsPerClient);
+      expect(beside.app.accepted).toBe(HTTP_LIMITS.appConnsPerClient);
+      expect(keptGone).toBe(false);
+    } finally {
+      await beside.close();
+    }
+  });
+
   it('drops a request whose body stops coming, with its app connection', async () => {
-    configureHttp({ bodyIdleMs: 500 });
     let got = '';
-    front = await startHttpFront((req) => {
+    front = await bounded({ bodyIdleMs: 500 }, (req) => {
       req.on('data', (d) => {
         got += d;
       });
@@ -95,8 +120,7 @@ describe('L7 path bounds', () => {
   });
 
   it('lets a slow but moving body through', async () => {
-    configureHttp({ bodyIdleMs: 300 });
-    front = await startHttpFront((req, res) => {
+    front = await bounded({ bodyIdleMs: 300 }, (req, res) => {
       let n = 0;
       req.on('data', (d) => {
         n += d.length;

@@ -12,7 +12,7 @@ import {
   WEFT_NAMESPACE,
 } from '../../config/index.ts';
 import { DEFAULT_DRAIN_GRACE_MS } from '../../handover/index.ts';
-import { configureHttp, DEFAULT_HBONE_LIMITS, MIN_KEEPALIVE_MS } from '../../proxy/index.ts';
+import { DEFAULT_HBONE_LIMITS, MIN_KEEPALIVE_MS } from '../../proxy/index.ts';
 import type { SnapshotSource } from '../../sources/index.ts';
 import { createLogger, HealthServer, LOG_LEVELS, type LogLevel } from '../../telemetry/index.ts';
 import { parse, portOption, required, secondsOption, UsageError } from '../args.ts';
@@ -127,7 +127,6 @@ export async function run(args: string[]): Promise<number> {
     );
   const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
   const graceMs = secondsOption('agent', values, 'drain-grace', 0, 86400) ?? DEFAULT_DRAIN_GRACE_MS;
-  if (bodyIdleMs) configureHttp({ bodyIdleMs });
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
   const node = required('agent', values, 'node');
@@ -179,6 +178,7 @@ export async function run(args: string[]): Promise<number> {
       ...(handshakeMs ? { handshakeTimeoutMs: handshakeMs } : {}),
       ...(maxStreams ? { maxStreams: Number(maxStreams) } : {}),
     },
+    ...(bodyIdleMs ? { httpLimits: { bodyIdleMs } } : {}),
     log,
     debug: (l: string) => logger.debug(l),
     issuer: values.issuer

@@ -3,7 +3,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
+import { serviceHost, TRUST_DOMAIN, WEFT_NAMESPACE } from '../../config/index.ts';
 import { IssuerServer, openCaStore } from '../../issuer/index.ts';
 import type { IssuerCluster } from '../../issuer/kubernetes/index.ts';
 import type { loadKubeConfig } from '../../sources/kubernetes/index.ts';
@@ -245,7 +245,7 @@ async function serve(values: Values, lifetime: number, r: Running): Promise<numb
   const metrics = await issuerMetrics(() => store.ca.certPem);
   r.setMetrics(metrics);
   const svc = values['service-name'] as string;
-  const names = [`${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`, `${svc}.${ns}`, svc];
+  const names = [`${svc}.${ns}.svc`, serviceHost(svc, ns), `${svc}.${ns}`, svc];
   const server = new IssuerServer({
     store,
     trustDomain: td,

@@ -7,12 +7,13 @@
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { constants } from '../../tables/index.ts';
 import type { Flow } from '../../telemetry/index.ts';
 
 /** The chart's labels on the agent's pods. */
 export const AGENT_SELECTOR = 'app.kubernetes.io/name=weft,app.kubernetes.io/component=agent';
 /** The agent's metrics port, which also serves /flows. */
-export const AGENT_PORT = 15020;
+export const AGENT_PORT = constants.PORT_METRICS;
 /** Bytes of one answer read at most (an agent keeps at most 5,000 flows / 4 MiB). */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** Agents listed at most: a bound on what one poll costs. */

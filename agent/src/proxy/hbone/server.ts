@@ -12,6 +12,7 @@ import {
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { native } from '../../datapath/index.ts';
+import type { InboundL7 } from '../../l7/index.ts';
 import type { IngressDecisions, PolicyTables } from '../../tables/index.ts';
 import { Connection, type ConnectionSinks } from '../../telemetry/index.ts';
 import { admitInbound } from '../admit.ts';
@@ -43,6 +44,8 @@ export interface HboneServerContext {
   readonly trustDomain: string;
   readonly sinks: ConnectionSinks;
   readonly pool: SocketPool;
+  /** The node proxy's destination side of the L7 engine. */
+  readonly inboundL7: InboundL7;
   /** This pod's SPIFFE ID. */
   readonly identity: string | null;
   /** Where an exception of handleConnect goes (contain.ts). */
@@ -120,6 +123,7 @@ export function handleConnect(
       workloadKey: ctx.workloadKey,
       netnsPath: ctx.netnsPath,
       pool: ctx.pool,
+      inboundL7: ctx.inboundL7,
       src: { ip: front.sourceIp, ...peer },
       ip: front.ip,
       port: front.port,

@@ -41,7 +41,7 @@ import {
 import { isAuthorizationPolicy, parseAuthorizationPolicy } from '../policy/authz-parse.ts';
 import { NETPOL_API_VERSION, parseNetworkPolicy } from '../policy/netpol-parse.ts';
 import { isRateLimitDocument, parseRateLimitPolicy } from '../policy/rate-limit-parse.ts';
-import { Reporter as FieldReporter } from '../policy/report.ts';
+import { Reporter as FieldReporter } from '../report.ts';
 import { isFaultDocument, parseHttpFault } from '../routes/fault-parse.ts';
 import { isGrantDocument, parseReferenceGrant } from '../routes/grant-parse.ts';
 import { isRouteDocument, parseRoute } from '../routes/route-parse.ts';

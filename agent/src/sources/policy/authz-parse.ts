@@ -29,7 +29,7 @@ import {
   LABEL_KEY_WHAT,
   LABEL_VALUE_WHAT,
 } from '../fields.ts';
-import { Reporter as FieldReporter } from './report.ts';
+import { Reporter as FieldReporter } from '../report.ts';
 
 export interface AuthzParseResult {
   /**

@@ -30,7 +30,7 @@ import {
   isPortNumber,
   PORT_NAME_WHAT,
 } from '../fields.ts';
-import type { ReportError } from './report.ts';
+import type { ReportError } from '../report.ts';
 import { parseLabelSelector } from './selector-parse.ts';
 
 export const NETPOL_API_VERSION = 'networking.k8s.io/v1';

@@ -13,7 +13,7 @@ import {
   LABEL_KEY_WHAT,
   LABEL_VALUE_WHAT,
 } from '../fields.ts';
-import type { ReportError } from './report.ts';
+import type { ReportError } from '../report.ts';
 
 /**
  * Reads a selector at `path`, reporting every problem through `err`. Returns undefined when

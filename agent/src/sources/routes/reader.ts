@@ -10,7 +10,7 @@ import {
   isDns1123Subdomain,
   isMap,
 } from '../fields.ts';
-import { Reporter } from '../policy/report.ts';
+import { Reporter } from '../report.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 

@@ -1,6 +1,6 @@
 // The one error reporter every object parser takes.
-import type { ObjectError } from '../../state/index.ts';
-import { describe, isAbsent, isMap } from '../fields.ts';
+import type { ObjectError } from '../state/index.ts';
+import { describe, isAbsent, isMap } from './fields.ts';
 
 /** Receives each problem: the field's full path and an `expected ..., found ...` message. */
 export type ReportError = (field: string, message: string) => void;
