@@ -1,6 +1,7 @@
 // Health and metrics over plain HTTP for the kubelet and Prometheus:
 //   :15021 /healthz/live   200 while the process serves requests
-//          /healthz/ready  200 once the agent has its initial cluster state, else 503
+//          /healthz/ready  200 once the agent has its initial cluster state, else 503;
+//                          503 again once a newer agent takes over (docs/upgrades.md)
 //   :15020 /metrics        the process's metrics (metrics.ts, issuer-metrics/)
 //          /flows?since=N  the agent's flows after sequence number N, as JSON (what
 //                          `weft observe --kubernetes` reads through the API server)
@@ -10,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface HealthSource {
   ready(): boolean;
+  /** A newer agent is taking over from this one: not ready any more, still live. */
+  handingOver?(): boolean;
   /** The Prometheus exposition; rejects when there is nothing to count yet. */
   metrics?(): Promise<string>;
   /** The flows after a sequence number (the agent's flow log), served beside the metrics. */
@@ -32,6 +35,7 @@ function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed\n');
     if (serve.health && path === '/healthz/live') return text(200, 'ok\n');
     if (serve.health && path === '/healthz/ready') {
+      if (src.handingOver?.()) return text(503, 'handing over to a newer agent\n');
       return src.ready() ? text(200, 'ready\n') : text(503, 'initial cluster state not synced\n');
     }
     if (serve.metrics && path === '/flows' && src.flows) {

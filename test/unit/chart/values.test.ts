@@ -47,7 +47,7 @@ describe('command lines', () => {
         '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /etc/weft/ca/root.pem ' +
         '--trust-domain cluster.local --root-namespace weft-system --mtls-default permissive ' +
         '--metrics-port 15020 --health-port 15021 --log-level info ' +
-        '--handover-socket /run/weft/handover.sock --drain-grace 30',
+        '--handover-socket /run/weft/handover.sock --drain-grace 30 --after-handover wait',
     );
   });
 
@@ -68,6 +68,21 @@ describe('command lines', () => {
     ).toBeUndefined();
     // The old agent drains for --drain-grace; the kubelet waits that and 15 s more.
     expect(ds.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
+    // Drained, it stays (idle) until the kubelet's SIGTERM: an exited container would be
+    // restarted, and the old agent would take the node back from the new one.
+    for (const objs of [defaults, custom]) {
+      const args = container(objs, 'DaemonSet', 'weft-agent').args;
+      expect(
+        args.slice(args.indexOf('--after-handover'), args.indexOf('--after-handover') + 2),
+      ).toEqual(['--after-handover', 'wait']);
+    }
+    // The readiness probe asks the path that says 503 once a newer agent takes over.
+    const probe = container(defaults, 'DaemonSet', 'weft-agent') as unknown as {
+      readinessProbe: { httpGet: { path: string } };
+      livenessProbe: { httpGet: { path: string } };
+    };
+    expect(probe.readinessProbe.httpGet.path).toBe('/healthz/ready');
+    expect(probe.livenessProbe.httpGet.path).toBe('/healthz/live');
   });
 
   it('default values: the issuer command line contract, word for word', () => {
