@@ -1,0 +1,87 @@
+// A handover whose drain grace period runs out: an HBONE connection (its state lives in
+// the old agent's JavaScript, so it cannot move) is held open and idle across node-1's
+// agent upgrade with --drain-grace 1. Once the second is over the old agent resets it
+// (never a FIN, which would make a cut-off transfer look complete), and both its log and
+// the new agent's `weft status` say what could not be handed over.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawnInPod } from '../../../agent/src/sandbox/exec.ts';
+import { formatLifecycle } from '../../../agent/src/telemetry/lifecycle.ts';
+import { describePrivileged } from '../../support/privileged.ts';
+import { type TestCluster, testCluster } from '../../support/sandbox.ts';
+import { docs, namespace, pod } from '../../support/shop.ts';
+import { until } from '../../support/until.ts';
+import { echoServer } from '../../support/upgrade-load.ts';
+
+const manifests = docs(
+  namespace('shop', 'weft.dev/mesh: enabled'),
+  pod('shop', 'client', 'node-1'),
+  pod('shop', 'far', 'node-2', { ports: '{containerPort: 8080}' }),
+);
+
+/** One connection, echoed once, then held idle; prints how it ended, and when. */
+const heldClient = (host: string) => `
+import net from 'node:net';
+const s = net.connect({ host: '${host}', port: 8080, allowHalfOpen: true });
+const seen = [];
+s.on('connect', () => s.write('held\\n'));
+s.once('data', () => console.log('ready'));
+s.on('end', () => seen.push('end'));
+s.on('error', (e) => seen.push(e.code ?? e.message));
+s.on('close', () => { console.log(JSON.stringify({ seen, at: Date.now() })); process.exit(0); });
+`;
+
+describePrivileged('hitless agent upgrade: the grace period runs out', () => {
+  let c: TestCluster;
+
+  beforeAll(async () => {
+    c = await testCluster('ug', { 'm.yaml': manifests }, 2, {
+      agentArgs: ['--drain-grace', '1'],
+    });
+    await c.certificates(2);
+    await c.serve('shop/far', echoServer(8080));
+  }, 60_000);
+  afterAll(async () => {
+    await c?.down();
+  });
+
+  it('resets a held HBONE connection when the grace is over, and reports it', async () => {
+    const p = spawnInPod(c.pod('shop/client'), heldClient(c.pod('shop/far').ip));
+    let out = '';
+    p.stdout!.on('data', (d) => {
+      out += d;
+    });
+    try {
+      await until('the held connection to be echoed', () => out.includes('ready'), 20_000);
+      const exited = new Promise((r) => p.once('exit', r));
+      // Resolves once the old agent is gone: the grace period over, it resets what is left.
+      await c.sandbox.restartAgent('node-1');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      const ended = JSON.parse(out.trim().split('\n').pop()!) as { seen: string[]; at: number };
+      const life = (await c.status('node-1')).lifecycle!;
+      process.stderr.write(`grace: ${JSON.stringify({ ended, life })}\n`);
+      // A reset, never a clean end first.
+      expect(ended.seen).toEqual(['ECONNRESET']);
+      // Not before the grace period, counted from the new agent's accepting (just before
+      // it reports serving).
+      expect(ended.at - Date.parse(life.servingAt!)).toBeGreaterThanOrEqual(800);
+      // The new agent's status: the old one finished because the grace period was over,
+      // and what it reset.
+      expect(life.handover).toMatchObject({
+        state: 'done',
+        result: 'grace period over',
+        draining: { outbound: 1 },
+      });
+      expect(formatLifecycle(life)[1]).toMatch(
+        /old agent finished \(grace period over\), reset 1 outbound, 0 inbound/,
+      );
+      // The old agent's log says what it reset.
+      const log = readFileSync(c.sandbox.state.nodes.find((n) => n.name === 'node-1')!.log, 'utf8');
+      expect(log).toMatch(
+        /handover: grace period over; resetting what could not be handed over: 1 outbound and 0 inbound connections/,
+      );
+    } finally {
+      p.kill('SIGKILL');
+    }
+  }, 120_000);
+});
