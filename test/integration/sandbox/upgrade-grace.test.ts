@@ -2,9 +2,12 @@
 // the old agent's JavaScript, so it cannot move) is held open and idle across node-1's
 // agent upgrade with --drain-grace 1. Once the second is over the old agent resets it
 // (never a FIN, which would make a cut-off transfer look complete), and both its log and
-// the new agent's `weft status` say what could not be handed over.
+// the new agent's `weft status` say what could not be handed over. And an agent run with
+// --after-handover wait (as on Kubernetes, where an exit would be restarted) stays, idle,
+// once drained, and exits at once on SIGTERM.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { alive } from '../../../agent/src/sandbox/agent-process.ts';
 import { spawnInPod } from '../../../agent/src/sandbox/exec.ts';
 import { formatLifecycle } from '../../../agent/src/telemetry/lifecycle.ts';
 import { describePrivileged } from '../../support/privileged.ts';
@@ -82,6 +85,40 @@ describePrivileged('hitless agent upgrade: the grace period runs out', () => {
       );
     } finally {
       p.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('with --after-handover wait, a drained agent idles until SIGTERM, then exits at once', async () => {
+    const n2 = c.sandbox.state.nodes.find((n) => n.name === 'node-2')!;
+    n2.agentArgs = [...n2.agentArgs!, '--after-handover', 'wait'];
+    // Generation 2 runs with wait; generation 1 (exit) leaves on its own.
+    await c.sandbox.restartAgent('node-2');
+    const waiting = n2.agentPid!;
+    const next = c.sandbox.restartAgent('node-2');
+    try {
+      // The new agent's status says when the old one is done draining.
+      for (const end = Date.now() + 40_000; ; ) {
+        const l = (await c.status('node-2').catch(() => null))?.lifecycle;
+        if (l?.generation === 3 && l.handover?.state === 'done') break;
+        if (Date.now() > end) throw new Error(`node-2: no finished handover to generation 3`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const log = () => readFileSync(n2.log, 'utf8');
+      await until('the old agent to idle', () => log().includes('idle until SIGTERM'), 10_000);
+      // Drained, it does not exit (a kubelet would restart it, and it would take over again).
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(alive(waiting)).toBe(true);
+      const t0 = performance.now();
+      process.kill(waiting, 'SIGTERM');
+      const r = await next;
+      const ms = performance.now() - t0;
+      process.stderr.write(`wait: exited ${Math.round(ms)} ms after SIGTERM\n`);
+      expect(r.oldPid).toBe(waiting);
+      expect(alive(waiting)).toBe(false);
+      expect(ms).toBeLessThan(2000);
+    } finally {
+      if (alive(waiting)) process.kill(waiting, 'SIGKILL');
+      await next.catch(() => {});
     }
   }, 120_000);
 });
