@@ -1,8 +1,8 @@
 // The running agent's side of a handover, in one process over a real handover socket:
 // from the new agent's hello on, the old agent is not ready (its readiness is 503 and its
 // liveness 200, so the kubelet neither counts it ready nor restarts it); a handover that
-// fails before the new agent accepts makes it ready again. And what --after-handover
-// chooses.
+// fails before the new agent accepts makes it ready again. A probe naming another
+// revision is answered 503 before any hello. And what --after-handover chooses.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -40,9 +40,9 @@ function giver(): Giver & { calls: string[] } {
   };
 }
 
-function status(port: number, path: string): Promise<number> {
+function status(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path }, (res) => {
+    get({ host: '127.0.0.1', port, path, headers }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     }).on('error', reject);
@@ -95,6 +95,26 @@ describe('an agent handing over', () => {
       expect(g.calls).toEqual(['pause', 'resume']);
     } finally {
       server.stop();
+    }
+  });
+});
+
+describe('readiness of two agents sharing the health port', () => {
+  it('answers a probe naming another revision with 503, and its own as before', async () => {
+    const health = await HealthServer.start(
+      { ready: () => true, handingOver: () => false, revision: 'aaa111' },
+      { host: '127.0.0.1', healthPort: 0 },
+    );
+    try {
+      const port = health.ports.health!;
+      // The new pod's probe, reaching the old agent before the new one has said hello.
+      expect(await status(port, '/healthz/ready', { 'x-weft-revision': 'bbb222' })).toBe(503);
+      expect(await status(port, '/healthz/ready', { 'x-weft-revision': 'aaa111' })).toBe(200);
+      // Without the header (people, scripts) readiness is the agent's own.
+      expect(await status(port, '/healthz/ready')).toBe(200);
+      expect(await status(port, '/healthz/live', { 'x-weft-revision': 'bbb222' })).toBe(200);
+    } finally {
+      health.close();
     }
   });
 });

@@ -45,6 +45,8 @@ Options:
   --after-handover WHAT once handed over and drained: exit, or wait (close everything, stay
                         idle, exit 0 at SIGTERM: a kubelet would restart an exited container).
                         Default: wait with --kubernetes, else exit
+  --revision R          this agent's revision (letters, digits, . _ -; at most 64): a readiness
+                        probe whose X-Weft-Revision header names another gets 503 (default none)
   --revoke-on-policy-change
                         reset carried connections that a policy change no longer allows
                         (default off: established connections carry on, as NetworkPolicy has it)
@@ -83,6 +85,7 @@ export async function run(args: string[]): Promise<number> {
     'handover-socket': { type: 'string', default: HANDOVER_SOCKET },
     'drain-grace': { type: 'string' },
     'after-handover': { type: 'string' },
+    revision: { type: 'string' },
     'revoke-on-policy-change': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
@@ -132,6 +135,11 @@ export async function run(args: string[]): Promise<number> {
   const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
   const graceMs = secondsOption('agent', values, 'drain-grace', 0, 86400) ?? DEFAULT_DRAIN_GRACE_MS;
   const after = afterHandoverOption(values['after-handover'], values.kubernetes);
+  const revision = values.revision;
+  if (revision !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(revision))
+    throw new UsageError(
+      `agent: --revision takes letters, digits, '.', '_' and '-' (at most 64), not ${JSON.stringify(revision)}`,
+    );
   if (bodyIdleMs) configureHttp({ bodyIdleMs });
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
@@ -206,6 +214,8 @@ export async function run(args: string[]): Promise<number> {
       ready: () => serving && agent.ready(),
       // From a newer agent's hello on, this one is not ready (both answer the node's port).
       handingOver: () => life.givingOver,
+      // Both agents of an update answer the node's port: a probe for the other gets 503.
+      ...(revision !== undefined ? { revision } : {}),
       metrics: () => agent.metrics!.render(),
       flows: (since) => agent.flowsSince(since),
     },
