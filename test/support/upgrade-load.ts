@@ -39,7 +39,8 @@ export interface LoadResult {
     afterFirstFailureOkMs?: number;
     /** Wall-clock time (ms) the first connection to succeed after a failure was opened. */
     recoveredAt?: number;
-    /** Wall-clock time (ms) the last failed connection was opened. */
+    /** Wall-clock times (ms) the first and the last failed connection were opened. */
+    firstFailureAt?: number;
     lastFailureAt?: number;
     /** The longest a refused (ECONNREFUSED) connection took to fail (ms). */
     slowestRefusalMs?: number;
@@ -123,6 +124,7 @@ const fresh = setInterval(() => {
   s.on('error', (e) => {
     res.fresh.failed++;
     firstFailure ??= t0;
+    res.fresh.firstFailureAt ??= wall;
     res.fresh.lastFailureAt = wall;
     if (e.code === 'ECONNREFUSED')
       res.fresh.slowestRefusalMs = Math.max(res.fresh.slowestRefusalMs ?? 0, Math.round(performance.now() - t0));

@@ -107,8 +107,10 @@ export class Lifecycle {
    */
   async accepted(agent: Agent, log: (l: string) => void): Promise<void> {
     if (!this.takeover) {
+      // A fresh start (after a crash, too) accepts at once: plaintext needs no certificate.
+      // It serves in full once every pod's HBONE side has its certificate.
       agent.nodeProxy.acceptInherited();
-      this.servingAt = new Date().toISOString();
+      void this.servingInFull(agent);
       return;
     }
     const until = performance.now() + HANDOVER_TIMEOUT_MS;
@@ -125,6 +127,13 @@ export class Lifecycle {
     }
     agent.nodeProxy.acceptInherited();
     await this.takeover.accept(adopter(agent), log);
+    this.servingAt = new Date().toISOString();
+  }
+
+  /** Sets servingAt once nothing waits for a certificate (polled: 20 ms, 1 s after 10 s). */
+  private async servingInFull(agent: Agent): Promise<void> {
+    const fast = performance.now() + HANDOVER_TIMEOUT_MS;
+    while (agent.notYetServing().length) await sleep(performance.now() < fast ? 20 : 1000);
     this.servingAt = new Date().toISOString();
   }
 

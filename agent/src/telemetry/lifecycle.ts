@@ -32,7 +32,10 @@ export interface AgentLifecycle {
   /** 1 for the first agent on the node; each agent that starts after one adds 1. */
   generation: number;
   startedAt: string;
-  /** When it began to serve: every listener up (a handover's accepted). */
+  /**
+   * When it began to serve in full: every listener accepting and every pod's HBONE side with
+   * its certificate (after a handover, once accepted; absent while a certificate is missing).
+   */
   servingAt?: string;
   /** The handover this agent took from the previous one, if it took one. */
   handover?: HandoverStatus;
