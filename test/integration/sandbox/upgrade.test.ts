@@ -236,7 +236,7 @@ describePrivileged('hitless agent upgrade', () => {
     // New connections were refused at once while no agent ran (the few in flight at the
     // kill were reset): each refusal well under the 1 s a dropped SYN would wait before its
     // first retransmission. The kernel refuses in microseconds; what the client measures is
-    // mostly its own event loop on a loaded machine (14 to 127 ms seen) ...
+    // mostly its own event loop on a loaded machine (7 to 127 ms seen) ...
     expect(res.fresh.failed).toBeGreaterThan(0);
     for (const e of [...res.fresh.errors, ...res.fresh.lastErrors])
       expect(e).toMatch(/ECONNREFUSED|ECONNRESET/);
