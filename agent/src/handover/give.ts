@@ -93,8 +93,9 @@ export class HandoverServer {
   }
 
   /**
-   * A newer agent has begun to take over (from its hello until this agent is gone, unless
-   * the handover fails first): the node's readiness is that agent's now.
+   * A newer agent has begun to take over (from its connecting, which its hello follows,
+   * until this agent is gone, unless the handover fails first): the node's readiness is
+   * that agent's now.
    */
   get giving(): boolean {
     return this.busy;
