@@ -57,6 +57,7 @@ export function adopter(agent: Agent): (relay: MovedRelay, state: RelayState) =>
 export class Lifecycle {
   readonly generation: number;
   readonly startedAt = new Date().toISOString();
+  private servingAt: string | undefined;
   readonly takeover: Takeover | null;
   private giving: HandoverServer | null = null;
   private handingOver: { to: number; draining: DrainCounts } | undefined;
@@ -93,6 +94,7 @@ export class Lifecycle {
       pid: process.pid,
       generation: this.generation,
       startedAt: this.startedAt,
+      ...(this.servingAt ? { servingAt: this.servingAt } : {}),
       ...(this.takeover ? { handover: this.takeover.status } : {}),
       ...(this.handingOver ? { handingOver: this.handingOver } : {}),
     };
@@ -105,7 +107,10 @@ export class Lifecycle {
    */
   async accepted(agent: Agent, log: (l: string) => void): Promise<void> {
     if (!this.takeover) {
+      // A fresh start (after a crash, too) accepts at once: plaintext needs no certificate.
+      // It serves in full once every pod's HBONE side has its certificate.
       agent.nodeProxy.acceptInherited();
+      void this.servingInFull(agent);
       return;
     }
     const until = performance.now() + HANDOVER_TIMEOUT_MS;
@@ -122,6 +127,14 @@ export class Lifecycle {
     }
     agent.nodeProxy.acceptInherited();
     await this.takeover.accept(adopter(agent), log);
+    this.servingAt = new Date().toISOString();
+  }
+
+  /** Sets servingAt once nothing waits for a certificate (polled: 20 ms, 1 s after 10 s). */
+  private async servingInFull(agent: Agent): Promise<void> {
+    const fast = performance.now() + HANDOVER_TIMEOUT_MS;
+    while (agent.notYetServing().length) await sleep(performance.now() < fast ? 20 : 1000);
+    this.servingAt = new Date().toISOString();
   }
 
   abandon(): void {
@@ -156,6 +169,16 @@ export class Lifecycle {
   /** Whether this agent has handed over (it drains and exits on its own). */
   get handedOver(): boolean {
     return this.handingOver !== undefined;
+  }
+
+  /**
+   * A newer agent has begun to take over: from its hello on, this agent is not ready.
+   * On Kubernetes both agents answer the node's health port (SO_REUSEPORT), so the new
+   * pod's readiness probe may reach this one; ready here would let the kubelet stop this
+   * pod mid-handover. Back to ready if the handover fails before the new agent accepts.
+   */
+  get givingOver(): boolean {
+    return this.giving?.giving ?? false;
   }
 
   close(): void {

@@ -42,6 +42,8 @@ export interface Giver {
 export interface GiveReport {
   to: number;
   moved: number;
+  /** Relayed connections that could not be sent (the new agent went away): reset here. */
+  lost: number;
   drained: DrainCounts;
   reason: 'drained' | 'grace period over';
 }
@@ -56,6 +58,7 @@ export class HandoverServer {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private stopped = false;
+  private lost = 0;
   /** Resolves when this agent has handed over and drained: it should exit then. */
   readonly finished: Promise<GiveReport>;
   private finish!: (r: GiveReport) => void;
@@ -87,6 +90,15 @@ export class HandoverServer {
     s.timer = setInterval(() => s.poll(), 50);
     s.timer.unref();
     return s;
+  }
+
+  /**
+   * A newer agent has begun to take over (from its connecting, which its hello follows,
+   * until this agent is gone, unless the handover fails first): the node's readiness is
+   * that agent's now.
+   */
+  get giving(): boolean {
+    return this.busy;
   }
 
   private poll(): void {
@@ -187,7 +199,7 @@ export class HandoverServer {
           this.log(
             `handover: grace period over; resetting what could not be handed over: ${describe(counts)}`,
           );
-        return { to: pid, moved, drained: counts, reason };
+        return { to: pid, moved, lost: this.lost, drained: counts, reason };
       }
       if (elapsed - lastReport >= DRAIN_REPORT_MS) {
         lastReport = elapsed;
@@ -221,6 +233,7 @@ export class HandoverServer {
         await ch.send({ t: 'relays', relays }, fds);
       } catch (e) {
         // Nobody took them: they end with RST (SO_LINGER 0), as at this agent's exit.
+        this.lost += batch.length;
         throw new Error(`${batch.length} relayed connections lost: ${(e as Error).message}`);
       } finally {
         // The new agent holds its own copies.

@@ -30,6 +30,7 @@ export class Takeover {
       listenersTaken: 0,
       listenersUnused: 0,
       connectionsMoved: 0,
+      connectionsNotMoved: 0,
     };
   }
 
@@ -157,7 +158,11 @@ export class Takeover {
               ba: { ...s.ba, pipeRead: baR!, pipeWrite: baW! },
             };
             if (adopt(relay, s)) this.status.connectionsMoved++;
-            else closeAll([a!, b!, abR!, abW!, baR!, baW!]);
+            else {
+              // Not relayed here (no kernel relay in this agent): closed, so reset.
+              this.status.connectionsNotMoved++;
+              closeAll([a!, b!, abR!, abW!, baR!, baW!]);
+            }
           });
         } else if (m.t === 'draining') {
           this.status.draining = m.counts;

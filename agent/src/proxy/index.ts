@@ -337,6 +337,11 @@ export class NodeProxy {
     this.inboundL7.drain();
   }
 
+  /** Resets every connection still carried (a drain whose grace period ran out). */
+  resetCarried(why: string): number {
+    return this.connections.resetAll(why);
+  }
+
   draining(): DrainCounts {
     return drainCounts(this.workloads.values(), {
       outbound: this.stats.outbound.active,

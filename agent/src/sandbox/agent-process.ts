@@ -82,6 +82,8 @@ export function graceOf(args: string[]): number {
 export interface RestartResult {
   oldPid: number | null;
   pid: number;
+  /** Wall-clock time (ms since the epoch) the new agent's process was spawned. */
+  spawnedAt: number;
   /** From the new agent's start to the old one's exit (ms). */
   handoverMs: number;
 }
@@ -103,6 +105,7 @@ export async function restartAgent(
     await waitGone(oldPid, 5000);
   }
   const started = performance.now();
+  const spawnedAt = Date.now();
   const child = spawnAgent(n, args);
   n.agentPid = child.pid;
   await waitForAgent(n, child.pid, child.exited);
@@ -113,5 +116,10 @@ export async function restartAgent(
         `the old agent of ${n.name} (pid ${oldPid}) is still running ${limit / 1000} s after the new one took over; see ${n.log}`,
       );
   }
-  return { oldPid, pid: child.pid, handoverMs: performance.now() - (opts.kill ? t0 : started) };
+  return {
+    oldPid,
+    pid: child.pid,
+    spawnedAt,
+    handoverMs: performance.now() - (opts.kill ? t0 : started),
+  };
 }

@@ -304,4 +304,11 @@ export class ConnectionRegistry {
     this.revoked += out.length;
     return out.length;
   }
+
+  /** Resets every registered connection (not counted as revoked); returns how many. */
+  resetAll(why: string): number {
+    const all = [...this.byWorkload.values()].flatMap((set) => [...set]);
+    for (const c of all) c.revoke(why);
+    return all.length;
+  }
 }

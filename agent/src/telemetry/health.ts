@@ -1,6 +1,8 @@
 // Health and metrics over plain HTTP for the kubelet and Prometheus:
 //   :15021 /healthz/live   200 while the process serves requests
-//          /healthz/ready  200 once the agent has its initial cluster state, else 503
+//          /healthz/ready  200 once the agent has its initial cluster state, else 503;
+//                          503 again once a newer agent takes over, and to a probe
+//                          for another revision (X-Weft-Revision; docs/upgrades.md)
 //   :15020 /metrics        the process's metrics (metrics.ts, issuer-metrics/)
 //          /flows?since=N  the agent's flows after sequence number N, as JSON (what
 //                          `weft observe --kubernetes` reads through the API server)
@@ -10,6 +12,13 @@ import type { AddressInfo } from 'node:net';
 
 export interface HealthSource {
   ready(): boolean;
+  /**
+   * This agent's revision (--revision). A readiness probe naming another one in
+   * X-Weft-Revision is for the other agent of an update sharing the port: 503.
+   */
+  revision?: string;
+  /** A newer agent is taking over from this one: not ready any more, still live. */
+  handingOver?(): boolean;
   /** The Prometheus exposition; rejects when there is nothing to count yet. */
   metrics?(): Promise<string>;
   /** The flows after a sequence number (the agent's flow log), served beside the metrics. */
@@ -32,6 +41,10 @@ function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed\n');
     if (serve.health && path === '/healthz/live') return text(200, 'ok\n');
     if (serve.health && path === '/healthz/ready') {
+      if (src.handingOver?.()) return text(503, 'handing over to a newer agent\n');
+      const asked = req.headers['x-weft-revision'];
+      if (src.revision !== undefined && typeof asked === 'string' && asked !== src.revision)
+        return text(503, `a probe for revision ${asked}; this agent is ${src.revision}\n`);
       return src.ready() ? text(200, 'ready\n') : text(503, 'initial cluster state not synced\n');
     }
     if (serve.metrics && path === '/flows' && src.flows) {

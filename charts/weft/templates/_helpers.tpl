@@ -18,6 +18,15 @@ app.kubernetes.io/component: {{ .component }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
+{{/*
+The agent's revision: its image and the chart's version, the two things an upgrade changes
+(both already change the pod template, so naming them rolls nothing more). The readiness
+probe sends it and the agent compares (docs/upgrades.md, "Readiness during a handover").
+*/}}
+{{- define "weft.agentRevision" -}}
+{{ printf "%s %s" (include "weft.image" .) .Chart.Version | sha256sum | trunc 16 }}
+{{- end -}}
+
 {{- define "weft.rootNamespace" -}}
 {{ .Values.rootNamespace | default .Release.Namespace }}
 {{- end -}}

@@ -150,6 +150,11 @@ describePrivileged('hitless agent upgrade', () => {
     expect(res.opened).toEqual({ hbone: PER_KIND, 'same-node': PER_KIND, plaintext: PER_KIND });
     expect(res.broken).toEqual({});
     expect(res.mismatched).toBe(0);
+    // Every message each connection sent came back, in order, the last ones included.
+    expect(res.short).toEqual({});
+    expect(res.sent).toBeGreaterThan(0);
+    expect(res.echoed).toBe(res.sent);
+    expect(res.bytesEchoed).toBe(res.bytesSent);
     expect(res.fresh.failed).toBe(0);
     expect(res.fresh.ok).toBeGreaterThan(40);
     expect(res.cleanCloses).toBe(3 * PER_KIND);
@@ -197,12 +202,29 @@ describePrivileged('hitless agent upgrade', () => {
   it('with --kill, fails closed: open connections reset, new ones refused until the new agent', async () => {
     const stop = await startLoad();
     const r = await c.sandbox.restartAgent('node-1', { kill: true });
-    // The new agent answers on its admin socket: it serves.
-    const readyAt = Date.now();
+    // The new agent's own account of its start: the process (startedAt, once Node has
+    // loaded it) and the moment it served in full (servingAt: every listener accepting,
+    // every pod's certificate in).
+    let life = (await c.status('node-1')).lifecycle!;
+    for (const end = Date.now() + 10_000; !life.servingAt && Date.now() < end; ) {
+      await sleep(50);
+      life = (await c.status('node-1')).lifecycle!;
+    }
+    const startedAt = Date.parse(life.startedAt);
+    const servingAt = Date.parse(life.servingAt!);
     await sleep(1500);
     const res = await stop();
     process.stderr.write(
-      `kill: ${JSON.stringify({ r, readyAt, fresh: res.fresh, broken: Object.fromEntries(Object.entries(res.broken).map(([k, v]) => [k, v.length])) })}\n`,
+      `kill: ${JSON.stringify({
+        r,
+        spawnToStartMs: startedAt - r.spawnedAt,
+        startToServingMs: servingAt - startedAt,
+        firstRefusalAfterSpawnMs: res.fresh.firstFailureAt! - r.spawnedAt,
+        recoveredAfterServingMs: res.fresh.recoveredAt! - servingAt,
+        lastFailureAfterServingMs: res.fresh.lastFailureAt! - servingAt,
+        fresh: res.fresh,
+        broken: Object.fromEntries(Object.entries(res.broken).map(([k, v]) => [k, v.length])),
+      })}\n`,
     );
     // Every connection node-1's agent carried ends with a reset, never a clean close.
     for (const kind of ['hbone', 'same-node', 'plaintext']) {
@@ -211,13 +233,23 @@ describePrivileged('hitless agent upgrade', () => {
       expect(b.every((x) => x.endsWith('ECONNRESET'))).toBe(true);
     }
     expect(res.cleanCloses).toBe(0);
-    // New connections were refused at once while no agent ran, and worked again after.
+    // New connections were refused at once while no agent ran (the few in flight at the
+    // kill were reset): each refusal well under the 1 s a dropped SYN would wait before its
+    // first retransmission. The kernel refuses in microseconds; what the client measures is
+    // mostly its own event loop on a loaded machine (7 to 127 ms seen) ...
     expect(res.fresh.failed).toBeGreaterThan(0);
-    expect(res.fresh.errors.every((e) => /ECONNREFUSED|ECONNRESET/.test(e))).toBe(true);
+    for (const e of [...res.fresh.errors, ...res.fresh.lastErrors])
+      expect(e).toMatch(/ECONNREFUSED|ECONNRESET/);
+    expect(res.fresh.slowestRefusalMs).toBeDefined();
+    expect(res.fresh.slowestRefusalMs!).toBeLessThan(500);
+    // ... and succeeded again within 0.5 s of the new agent's start. Measured from when the
+    // agent reports it serves in full: Node alone takes seconds to start on a loaded
+    // machine, so 0.5 s from the process's spawn is out of reach (docs/upgrades.md).
+    // Connections are opened every 50 ms: the first to succeed, and the last to fail, were
+    // opened by then.
     expect(res.fresh.afterFirstFailureOkMs).toBeDefined();
-    // ... and within 0.5 s of the new agent's being ready (the issue's bound; connections
-    // are opened every 50 ms).
-    expect(res.fresh.recoveredAt! - readyAt).toBeLessThanOrEqual(500);
+    expect(res.fresh.recoveredAt! - servingAt).toBeLessThanOrEqual(500);
+    expect(res.fresh.lastFailureAt! - servingAt).toBeLessThanOrEqual(500);
     expect((await c.status('node-1')).lifecycle?.generation).toBe(4);
   }, 120_000);
 

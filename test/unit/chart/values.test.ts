@@ -40,6 +40,8 @@ const container = (objs: K8sObject[], kind: string, name: string) =>
 describe('command lines', () => {
   it('default values: the agent command line contract, word for word', () => {
     const c = container(defaults, 'DaemonSet', 'weft-agent');
+    const revision = c.args[c.args.indexOf('--revision') + 1];
+    expect(revision).toMatch(/^[0-9a-f]{16}$/);
     expect([...c.command, ...c.args].join(' ')).toBe(
       '/app/bin/weft agent --kubernetes --node $(NODE_NAME) --cgroup-root /host/sys/fs/cgroup ' +
         '--host-proc /host/proc --bpffs /sys/fs/bpf/weft ' +
@@ -47,7 +49,7 @@ describe('command lines', () => {
         '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /etc/weft/ca/root.pem ' +
         '--trust-domain cluster.local --root-namespace weft-system --mtls-default permissive ' +
         '--metrics-port 15020 --health-port 15021 --log-level info ' +
-        '--handover-socket /run/weft/handover.sock --drain-grace 30',
+        `--handover-socket /run/weft/handover.sock --drain-grace 30 --after-handover wait --revision ${revision}`,
     );
   });
 
@@ -68,6 +70,36 @@ describe('command lines', () => {
     ).toBeUndefined();
     // The old agent drains for --drain-grace; the kubelet waits that and 15 s more.
     expect(ds.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
+    // Drained, it stays (idle) until the kubelet's SIGTERM: an exited container would be
+    // restarted, and the old agent would take the node back from the new one.
+    for (const objs of [defaults, custom]) {
+      const args = container(objs, 'DaemonSet', 'weft-agent').args;
+      expect(
+        args.slice(args.indexOf('--after-handover'), args.indexOf('--after-handover') + 2),
+      ).toEqual(['--after-handover', 'wait']);
+    }
+    // The readiness probe asks the path that says 503 once a newer agent takes over, and
+    // names this pod's revision, which the agent compares with its own (--revision): an
+    // update's two agents share the port, and the old one must not make the new pod ready.
+    const probe = container(defaults, 'DaemonSet', 'weft-agent') as unknown as {
+      args: string[];
+      readinessProbe: { httpGet: { path: string; httpHeaders: { name: string; value: string }[] } };
+      livenessProbe: { httpGet: { path: string } };
+    };
+    expect(probe.readinessProbe.httpGet.path).toBe('/healthz/ready');
+    expect(probe.readinessProbe.httpGet.httpHeaders).toEqual([
+      { name: 'X-Weft-Revision', value: probe.args[probe.args.indexOf('--revision') + 1] },
+    ]);
+    expect(probe.livenessProbe.httpGet.path).toBe('/healthz/live');
+    // A new image is a new revision; the same values render the same one.
+    const revisionOf = (objs: K8sObject[]) => {
+      const a = container(objs, 'DaemonSet', 'weft-agent').args;
+      return a[a.indexOf('--revision') + 1];
+    };
+    expect(revisionOf(render('weft-system'))).toBe(revisionOf(defaults));
+    expect(revisionOf(render('weft-system', ['--set', 'image.tag=next']))).not.toBe(
+      revisionOf(defaults),
+    );
   });
 
   it('default values: the issuer command line contract, word for word', () => {

@@ -72,4 +72,15 @@ describe('weft CLI', { timeout: 30_000 }, () => {
       );
     }
   });
+
+  it('names a bad --after-handover or --revision before the agent starts anything', () => {
+    let r = weft('agent', '--after-handover', 'linger');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('weft: agent: --after-handover is exit or wait, not linger\n');
+    r = weft('agent', '--revision', 'a b');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      `weft: agent: --revision takes letters, digits, '.', '_' and '-' (at most 64), not "a b"\n`,
+    );
+  });
 });

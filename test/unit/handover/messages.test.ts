@@ -33,6 +33,7 @@ describe('weft status: the agent lifecycle', () => {
         listenersTaken: 5,
         listenersUnused: 0,
         connectionsMoved: 7,
+        connectionsNotMoved: 0,
         draining: counts,
         graceLeftMs: 12_400,
       },
@@ -54,10 +55,34 @@ describe('weft status: the agent lifecycle', () => {
         listenersTaken: 5,
         listenersUnused: 0,
         connectionsMoved: 0,
+        connectionsNotMoved: 0,
         draining: counts,
         result: 'grace period over',
       },
     });
     expect(lines[1]).toMatch(/old agent finished \(grace period over\), reset 3 outbound/);
+  });
+
+  it('says what could not be handed over: unused listeners, relays not moved', () => {
+    const lines = formatLifecycle({
+      pid: 20,
+      generation: 2,
+      startedAt: '2026-01-01T00:01:00.000Z',
+      servingAt: '2026-01-01T00:01:01.200Z',
+      handover: {
+        from,
+        state: 'done',
+        listenersTaken: 5,
+        listenersUnused: 2,
+        connectionsMoved: 7,
+        connectionsNotMoved: 3,
+        draining: { ...counts, outbound: 0, inbound: 0, hboneSessions: 0 },
+        result: 'drained',
+      },
+    });
+    expect(lines).toEqual([
+      'agent: generation 2, pid 20, started 2026-01-01T00:01:00.000Z, serving since 2026-01-01T00:01:01.200Z',
+      '  took over from generation 1 (pid 10): 5 listeners (2 more offered for pods not here, closed), 7 relayed connections moved, 3 could not be relayed here (reset); old agent finished (drained)',
+    ]);
   });
 });

@@ -112,6 +112,20 @@ describe('Connection', () => {
       detail: 'closed: denied',
     });
   });
+
+  it('resetAll resets every carried connection once (a drain past its grace period), not counted as revoked', () => {
+    const { sinks, conn } = rig();
+    const aborted: string[] = [];
+    const a = conn('10.0.0.2:80', 'shop/a');
+    const b = conn('10.0.0.3:80', 'shop/b');
+    for (const c of [a, b]) c.joined(() => aborted.push(c.destination));
+    expect(sinks.registry.resetAll('the drain grace period is over')).toBe(2);
+    expect(aborted).toEqual(['10.0.0.2:80', '10.0.0.3:80']);
+    for (const c of [a, b]) c.end(true, { fromClient: 1, toClient: 0 });
+    expect(sinks.registry.size).toBe(0);
+    expect(sinks.registry.revoked).toBe(0);
+    expect(sinks.registry.resetAll('again')).toBe(0);
+  });
 });
 
 describe('IstioMetrics', () => {

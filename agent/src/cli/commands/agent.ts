@@ -42,6 +42,11 @@ Options:
                         the next (default ${HANDOVER_SOCKET}; a hostPath on Kubernetes)
   --drain-grace S       after handing over, serve what could not move for at most S
                         seconds (default ${DEFAULT_DRAIN_GRACE_MS / 1000}); then it is reset
+  --after-handover WHAT once handed over and drained: exit, or wait (close everything, stay
+                        idle, exit 0 at SIGTERM: a kubelet would restart an exited container).
+                        Default: wait with --kubernetes, else exit
+  --revision R          this agent's revision (letters, digits, . _ -; at most 64): a readiness
+                        probe whose X-Weft-Revision header names another gets 503 (default none)
   --revoke-on-policy-change
                         reset carried connections that a policy change no longer allows
                         (default off: established connections carry on, as NetworkPolicy has it)
@@ -79,6 +84,8 @@ export async function run(args: string[]): Promise<number> {
     'access-log-query-strings': { type: 'boolean', default: false },
     'handover-socket': { type: 'string', default: HANDOVER_SOCKET },
     'drain-grace': { type: 'string' },
+    'after-handover': { type: 'string' },
+    revision: { type: 'string' },
     'revoke-on-policy-change': { type: 'boolean', default: false },
     splice: { type: 'boolean', default: false },
     issuer: { type: 'string' },
@@ -127,6 +134,12 @@ export async function run(args: string[]): Promise<number> {
     );
   const bodyIdleMs = secondsOption('agent', values, 'http-body-timeout', 1, 3600);
   const graceMs = secondsOption('agent', values, 'drain-grace', 0, 86400) ?? DEFAULT_DRAIN_GRACE_MS;
+  const after = afterHandoverOption(values['after-handover'], values.kubernetes);
+  const revision = values.revision;
+  if (revision !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(revision))
+    throw new UsageError(
+      `agent: --revision takes letters, digits, '.', '_' and '-' (at most 64), not ${JSON.stringify(revision)}`,
+    );
   const metricsPort = portOption('agent', values, 'metrics-port');
   const adminTcp = adminTcpOption(values['admin-tcp'], values['no-admin-tcp']);
   const node = required('agent', values, 'node');
@@ -199,6 +212,10 @@ export async function run(args: string[]): Promise<number> {
   const health = await HealthServer.start(
     {
       ready: () => serving && agent.ready(),
+      // From a newer agent's hello on, this one is not ready (both answer the node's port).
+      handingOver: () => life.givingOver,
+      // Both agents of an update answer the node's port: a probe for the other gets 503.
+      ...(revision !== undefined ? { revision } : {}),
       metrics: () => agent.metrics!.render(),
       flows: (since) => agent.flowsSince(since),
     },
@@ -232,16 +249,43 @@ export async function run(args: string[]): Promise<number> {
   if (life.handedOver) {
     const r = await handedOver;
     logger.info(
-      `weft agent: handed over to pid ${r.to}: ${r.moved} relayed connections moved; ${r.reason}`,
+      `weft agent: handed over to pid ${r.to}: ${r.moved} relayed connections moved${r.lost ? `, ${r.lost} lost (reset)` : ''}; ${r.reason}`,
     );
   }
   life.close();
   if (!life.handedOver) admin.close();
+  if (life.handedOver && after === 'wait' && first !== 'signal') {
+    // What the grace period left open is reset, as the exit would reset it; the health
+    // server stays (live 200, ready 503), so the kubelet neither restarts this container
+    // nor counts it ready. The DaemonSet deletes this pod once the new one is ready.
+    agent.nodeProxy.resetCarried('the drain grace period is over');
+    await agent.stop();
+    closeSource();
+    logger.info('weft agent: drained; idle until SIGTERM (--after-handover wait)');
+    await signalled;
+    health.close();
+    process.exit(0);
+  }
   health.close();
   await agent.stop();
   closeSource();
   // Established proxied connections would keep the loop alive; an agent told to stop exits.
   process.exit(0);
+}
+
+/**
+ * --after-handover: exit where whoever starts agents waits for the old one to be gone (a
+ * plain host, `weft sandbox restart`); wait under Kubernetes, where the kubelet restarts
+ * an exited container (restartPolicy Always) and the old image's agent would then take the
+ * node over again from the new one.
+ */
+export function afterHandoverOption(
+  value: string | undefined,
+  kubernetes: boolean,
+): 'exit' | 'wait' {
+  if (value === undefined) return kubernetes ? 'wait' : 'exit';
+  if (value === 'exit' || value === 'wait') return value;
+  throw new UsageError(`agent: --after-handover is exit or wait, not ${value}`);
 }
 
 /** --admin-tcp ADDR, refused with --no-admin-tcp or when ADDR is not host:port. */
