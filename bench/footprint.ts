@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchStatus } from '../agent/src/admin/client.ts';
 import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
-import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { type CpuProfile, summarise } from './cpu-profile.ts';
 import { FootprintBox, scaleManifests, type Variant } from './footprint-box.ts';
 import { type PeerRound, Peers, peersDir } from './footprint-peers.ts';
@@ -23,7 +23,7 @@ import { type FootprintRound, renderFootprint, type ScaleResult } from './footpr
 import { startProfile } from './inspector-profile.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
-import { bulkClient, connectClient } from './pod-programs.ts';
+import { bulkClient } from './pod-programs.ts';
 import { withSection } from './sections.ts';
 
 const say = (line: string) => process.stderr.write(`footprint: ${line}\n`);
@@ -107,17 +107,6 @@ function raiseFdLimit(want: number): number {
   return Math.max(0, Math.min(want, fit));
 }
 
-async function inPod<T extends { error?: string }>(
-  box: FootprintBox,
-  pod: string,
-  script: string,
-  ms: number,
-): Promise<T> {
-  const r = lastJson<T>(await runInPod(box.placement(pod), script, ms));
-  if (r.error) throw new Error(`${pod}: ${r.error}`);
-  return r;
-}
-
 /** Samples the largest agent's RSS every 100 ms while fn runs; returns fn's value and the peak. */
 async function peakRss<T>(box: FootprintBox, fn: () => Promise<T>): Promise<[T, number]> {
   let peak = 0;
@@ -134,23 +123,15 @@ async function peakRss<T>(box: FootprintBox, fn: () => Promise<T>): Promise<[T, 
   }
 }
 
-/** New connections for cfg.connectMs: rate, and the agents' CPU µs per connection. */
-async function connects(
+const connects = (box: FootprintBox, client: string, server: string) =>
+  box.connects(client, server, cfg.connectMs);
+
+const inPod = <T extends { error?: string }>(
   box: FootprintBox,
-  client: string,
-  server: string,
-): Promise<{ cps: number; agentUsPerConn: number }> {
-  const c0 = box.cpuUsec();
-  const r = await inPod<{ count: number; seconds: number; error?: string }>(
-    box,
-    client,
-    connectClient(box.pod(server).ip, cfg.connectMs),
-    cfg.connectMs + 30_000,
-  );
-  const c1 = box.cpuUsec();
-  const used = c1.reduce((a, b) => a + b, 0) - c0.reduce((a, b) => a + b, 0);
-  return { cps: r.count / r.seconds, agentUsPerConn: used / r.count };
-}
+  pod: string,
+  script: string,
+  ms: number,
+) => box.inPod<T>(pod, script, ms);
 
 /** Starts a holding client; resolves with its report once its connections are in place. */
 async function hold<T>(box: FootprintBox, pod: string, script: string, ms: number) {
