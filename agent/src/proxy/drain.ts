@@ -5,7 +5,7 @@
 // agent's to accept.
 import type { HbonePool } from './hbone/client.ts';
 import { drainHttp, httpConnections } from './inbound-http.ts';
-import { relaysLive } from './relay.ts';
+import { relayEverything, relaysLive } from './relay.ts';
 
 /** What this process still carries while it drains. */
 export interface DrainCounts {
@@ -33,6 +33,8 @@ export function stopAccepting(workloads: Iterable<Draining>, pool: HbonePool | n
   }
   pool?.drain();
   drainHttp();
+  // Only relayed connections move to the next agent: short ones too, from now on.
+  relayEverything();
 }
 
 export function drainCounts(

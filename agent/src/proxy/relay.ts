@@ -55,11 +55,50 @@ function available(): boolean {
 }
 
 /**
- * join() for two TCP sockets, moved into the kernel as soon as nothing of it is in flight
- * in Node: upstream connected, no write queued, nothing read and not yet written, neither
- * side ended. Until then (and for good, if that moment never comes) JavaScript carries it.
- * client's bytes count as fromClient; onDone runs once, after both sides are closed.
- * onMoved runs instead of onDone when the connection moves to the agent that takes over.
+ * Bytes a join carries in JavaScript before it tries the kernel relay. Handing a pair to the
+ * relay costs more system calls (two dups, two pipes and their sizes, epoll registrations,
+ * SO_LINGER, then as many again to take it apart) than a short connection's few messages
+ * cost in JavaScript, and it holds four more descriptors per connection. A connection that
+ * carries this much is a bulk one and moves; a short or idle one stays where it is
+ * (docs/performance.md). WEFT_KERNEL_RELAY_AFTER (bytes) sets another value; 0 moves every
+ * pair as soon as it is quiet, as before.
+ */
+export const RELAY_AFTER_BYTES = 64 * 1024;
+
+/** WEFT_KERNEL_RELAY_AFTER, checked: bytes from 0 to 1 GiB. */
+export function relayAfter(env: Record<string, string | undefined>): number {
+  const raw = env.WEFT_KERNEL_RELAY_AFTER;
+  if (raw === undefined || raw === '') return RELAY_AFTER_BYTES;
+  if (!/^\d+$/.test(raw) || Number(raw) > 1 << 30)
+    throw new Error(`WEFT_KERNEL_RELAY_AFTER=${raw}: expected bytes from 0 to 1073741824`);
+  return Number(raw);
+}
+
+let after = relayAfter(process.env);
+/** Joins below the threshold, each with what moves it on at once (a handover does). */
+const waiting = new Set<() => void>();
+
+/** Sets the threshold for joins made from now on (tests, measurements). */
+export function setRelayAfter(bytes: number): void {
+  after = bytes;
+}
+
+/**
+ * From now on every join goes to the kernel relay as soon as it is quiet, whatever it has
+ * carried: the agent is handing over, and only relayed connections move to the next one.
+ */
+export function relayEverything(): void {
+  after = 0;
+  for (const go of [...waiting]) go();
+}
+
+/**
+ * join() for two TCP sockets, moved into the kernel once it has carried RELAY_AFTER_BYTES
+ * and nothing of it is in flight in Node: upstream connected, no write queued, nothing read
+ * and not yet written, neither side ended. Until then (and for good, if that moment never
+ * comes) JavaScript carries it. client's bytes count as fromClient; onDone runs once, after
+ * both sides are closed. onMoved runs instead of onDone when the connection moves to the
+ * agent that takes over.
  */
 export function joinSockets(
   client: Socket,
@@ -73,7 +112,20 @@ export function joinSockets(
    */
   counted?: DirectionStats,
 ): Relayed {
-  const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
+  const relayed = available();
+  const joined = join(
+    client,
+    upstream,
+    stats,
+    resetSocket,
+    resetSocket,
+    relayed
+      ? (reset, counts) => {
+          waiting.delete(go);
+          onDone(reset, counts);
+        }
+      : onDone,
+  );
   // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
   let relayId = 0;
   const handle: Relayed = {
@@ -82,7 +134,7 @@ export function joinSockets(
       else if (relayId > 0) native().relayReset(relayId);
     },
   };
-  if (!available()) return handle;
+  if (!relayed) return handle;
   let tries = 0;
   const attempt = () => {
     if (upstream.connecting) return;
@@ -150,12 +202,28 @@ export function joinSockets(
     upstream.off('data', soon);
     client.off('data', soon);
   };
-  upstream.on('connect', attempt);
-  upstream.on('drain', attempt);
-  client.on('drain', attempt);
-  upstream.on('data', soon);
-  client.on('data', soon);
-  attempt();
+  const go = () => {
+    waiting.delete(go);
+    client.off('data', watch);
+    upstream.off('data', watch);
+    upstream.on('connect', attempt);
+    upstream.on('drain', attempt);
+    client.on('drain', attempt);
+    upstream.on('data', soon);
+    client.on('data', soon);
+    attempt();
+  };
+  // Counted by join's own listeners, which run first.
+  const watch = () => {
+    if (joined.counts.fromClient + joined.counts.toClient >= after) go();
+  };
+  if (after === 0) {
+    go();
+  } else {
+    waiting.add(go);
+    client.on('data', watch);
+    upstream.on('data', watch);
+  }
   return handle;
 }
 

@@ -5,7 +5,13 @@ import { createHash } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import type { Counts } from '../../../agent/src/proxy/pipe.ts';
-import { joinSockets, kernelRelays } from '../../../agent/src/proxy/relay.ts';
+import {
+  joinSockets,
+  kernelRelays,
+  RELAY_AFTER_BYTES,
+  relayEverything,
+  setRelayAfter,
+} from '../../../agent/src/proxy/relay.ts';
 import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 
@@ -28,8 +34,13 @@ async function listen(s: Server): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
-/** A server with `onConn`, and a proxy in front of it that joins with joinSockets. */
-async function rig(onConn: (s: Socket) => void): Promise<Rig> {
+/**
+ * A server with `onConn`, and a proxy in front of it that joins with joinSockets, moving
+ * each join to the kernel after `after` bytes (0: as soon as it is quiet); `relayed`: whether
+ * it must have been the kernel's by its end.
+ */
+async function rig(onConn: (s: Socket) => void, after = 0, relayed = true): Promise<Rig> {
+  setRelayAfter(after);
   const before = kernelRelays();
   const serverPort = await listen(createServer({ allowHalfOpen: true }, onConn));
   const stats = new DirectionStats();
@@ -38,8 +49,8 @@ async function rig(onConn: (s: Socket) => void): Promise<Rig> {
     finish = r;
   });
   // Carried by the kernel, not by join(): else these tests would prove nothing of the relay.
-  const done = over.then(({ relayed, ...rest }) => {
-    expect(relayed).toBe(1);
+  const done = over.then(({ relayed: n, ...rest }) => {
+    expect(n).toBe(relayed ? 1 : 0);
     return rest;
   });
   const proxyPort = await listen(
@@ -160,5 +171,48 @@ describePrivileged('kernel relay', () => {
     expect(sha(await serverGot!)).toBe(sha(big));
     c.destroy();
     expect((await r.done).counts.fromClient).toBe(big.length);
+  });
+
+  it('keeps a short connection in JavaScript, its bytes, end and counts as the relay has them', async () => {
+    const r = await rig((s) => s.pipe(s), RELAY_AFTER_BYTES, false);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    c.write('x');
+    await new Promise((res) => c.once('data', res));
+    c.end();
+    expect((await got).toString()).toBe('x');
+    c.destroy();
+    expect(await r.done).toEqual({ reset: false, counts: { fromClient: 1, toClient: 1 } });
+  });
+
+  it('moves a connection to the kernel once it has carried the threshold', async () => {
+    const r = await rig((s) => s.pipe(s), RELAY_AFTER_BYTES, true);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    const up = pattern(4 * RELAY_AFTER_BYTES, 5);
+    // The first part crosses JavaScript; the rest, after a pause, the kernel.
+    c.write(up.subarray(0, RELAY_AFTER_BYTES + 1));
+    await new Promise((res) => setTimeout(res, 100));
+    c.end(up.subarray(RELAY_AFTER_BYTES + 1));
+    expect(sha(await got)).toBe(sha(up));
+    c.destroy();
+    expect(await r.done).toEqual({
+      reset: false,
+      counts: { fromClient: up.length, toClient: up.length },
+    });
+  });
+
+  it('moves a short connection to the kernel when the agent hands over (relayEverything)', async () => {
+    const r = await rig((s) => s.pipe(s), RELAY_AFTER_BYTES, true);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    c.write('before ');
+    await new Promise((res) => c.once('data', res));
+    relayEverything();
+    await new Promise((res) => setTimeout(res, 50));
+    c.end('after');
+    expect((await got).toString()).toBe('before after');
+    c.destroy();
+    expect((await r.done).counts).toEqual({ fromClient: 12, toClient: 12 });
   });
 });
