@@ -55,15 +55,13 @@ function available(): boolean {
 }
 
 /**
- * Bytes a join carries in JavaScript before it tries the kernel relay. Handing a pair to the
- * relay costs more system calls (two dups, two pipes and their sizes, epoll registrations,
- * SO_LINGER, then as many again to take it apart) than a short connection's few messages
- * cost in JavaScript, and it holds four more descriptors per connection. A connection that
- * carries this much is a bulk one and moves; a short or idle one stays where it is
- * (docs/performance.md). WEFT_KERNEL_RELAY_AFTER (bytes) sets another value; 0 moves every
- * pair as soon as it is quiet, as before.
+ * Bytes a join carries in JavaScript before it tries the kernel relay: none. The hand-off
+ * costs system calls (docs/performance.md counts them), but a short connection's few
+ * messages cost more in Node's streams: deferring it to 64 KiB measured 750 against 697 µs
+ * of the agents' CPU per same-node connection. WEFT_KERNEL_RELAY_AFTER (bytes) defers it,
+ * for measuring; a join below it stays in JavaScript until it has carried that much.
  */
-export const RELAY_AFTER_BYTES = 64 * 1024;
+export const RELAY_AFTER_BYTES = 0;
 
 /** WEFT_KERNEL_RELAY_AFTER, checked: bytes from 0 to 1 GiB. */
 export function relayAfter(env: Record<string, string | undefined>): number {

@@ -2,13 +2,13 @@
 // sockets on loopback: a proxy in this process accepts, dials the server and joins
 // the two; the bytes, ends and resets must come out as join() in pipe.ts makes them.
 import { createHash } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import type { Counts } from '../../../agent/src/proxy/pipe.ts';
 import {
   joinSockets,
   kernelRelays,
-  RELAY_AFTER_BYTES,
   relayEverything,
   setRelayAfter,
 } from '../../../agent/src/proxy/relay.ts';
@@ -22,6 +22,9 @@ interface Rig {
   /** Resolves when the relay is over; every connection here must have been the kernel's. */
   servers: Server[];
 }
+
+/** A threshold for the tests of a deferred hand-off (WEFT_KERNEL_RELAY_AFTER). */
+const AFTER = 64 * 1024;
 
 const open: Server[] = [];
 afterEach(async () => {
@@ -174,7 +177,7 @@ describePrivileged('kernel relay', () => {
   });
 
   it('keeps a short connection in JavaScript, its bytes, end and counts as the relay has them', async () => {
-    const r = await rig((s) => s.pipe(s), RELAY_AFTER_BYTES, false);
+    const r = await rig((s) => s.pipe(s), AFTER, false);
     const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
     const got = collect(c);
     c.write('x');
@@ -186,14 +189,14 @@ describePrivileged('kernel relay', () => {
   });
 
   it('moves a connection to the kernel once it has carried the threshold', async () => {
-    const r = await rig((s) => s.pipe(s), RELAY_AFTER_BYTES, true);
+    const r = await rig((s) => s.pipe(s), AFTER, true);
     const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
     const got = collect(c);
-    const up = pattern(4 * RELAY_AFTER_BYTES, 5);
+    const up = pattern(4 * AFTER, 5);
     // The first part crosses JavaScript; the rest, after a pause, the kernel.
-    c.write(up.subarray(0, RELAY_AFTER_BYTES + 1));
+    c.write(up.subarray(0, AFTER + 1));
     await new Promise((res) => setTimeout(res, 100));
-    c.end(up.subarray(RELAY_AFTER_BYTES + 1));
+    c.end(up.subarray(AFTER + 1));
     expect(sha(await got)).toBe(sha(up));
     c.destroy();
     expect(await r.done).toEqual({
@@ -203,7 +206,7 @@ describePrivileged('kernel relay', () => {
   });
 
   it('moves a short connection to the kernel when the agent hands over (relayEverything)', async () => {
-    const r = await rig((s) => s.pipe(s), RELAY_AFTER_BYTES, true);
+    const r = await rig((s) => s.pipe(s), AFTER, true);
     const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
     const got = collect(c);
     c.write('before ');
@@ -214,5 +217,40 @@ describePrivileged('kernel relay', () => {
     expect((await got).toString()).toBe('before after');
     c.destroy();
     expect((await r.done).counts).toEqual({ fromClient: 12, toClient: 12 });
+  });
+
+  it('holds no pipe for a relayed connection with no bytes in flight', async () => {
+    const pipes = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:');
+        } catch {
+          return false; // closed while listed
+        }
+      }).length;
+    setRelayAfter(0);
+    const serverPort = await listen(createServer((s) => s.pipe(s)));
+    const proxyPort = await listen(
+      createServer({ noDelay: true }, (client) => {
+        const up = connect({ port: serverPort, host: '127.0.0.1' });
+        joinSockets(client, up, null, () => {});
+      }),
+    );
+    const before = pipes();
+    const relayed = kernelRelays();
+    const conns: Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = connect({ port: proxyPort, host: '127.0.0.1' });
+      conns.push(c);
+      await new Promise((res) => c.once('connect', res));
+      // Into the kernel relay once quiet; then one round trip through it.
+      await new Promise((res) => setTimeout(res, 20));
+      c.write('x');
+      await new Promise((res) => c.once('data', res));
+    }
+    expect(kernelRelays() - relayed).toBe(20);
+    // 20 idle connections: at most a few spare pipes between them, not two each.
+    expect(pipes() - before).toBeLessThanOrEqual(4);
+    for (const c of conns) c.destroy();
   });
 });
