@@ -311,7 +311,7 @@ function plaintext(
 ): void {
   let upstream: Socket;
   try {
-    upstream = dialFromNetns(ctx.pool, ctx.netnsPath, host, port);
+    upstream = dialFromNetns(ctx.pool, ctx.netnsPath, host, port, undefined, true);
   } catch (e) {
     conn.refuse((e as Error).message, 'upstream_connect_failure');
     client.resetAndDestroy();

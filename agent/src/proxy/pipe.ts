@@ -135,6 +135,14 @@ function setAbortive(fd: number, on: boolean): void {
   }
 }
 
+/** Sockets made with SO_LINGER {1,0} already (socket-pool.ts): a join need not arm them. */
+const armed = new WeakSet<Socket>();
+
+/** Says that s has SO_LINGER {1,0} from its start. */
+export function bornAbortive(s: Socket): void {
+  armed.add(s);
+}
+
 /**
  * A TCP socket of a join closes with RST unless it ended cleanly both ways: SO_LINGER
  * {1,0} from the start, cleared once it has both read and sent a FIN. So a proxy that
@@ -147,7 +155,9 @@ function resetIfCut(on: On, d: Duplex): void {
     const fd = fdOf(d);
     if (fd >= 0) setAbortive(fd, true);
   };
-  if (fdOf(d) >= 0) arm();
+  if (armed.has(d)) {
+    // made that way
+  } else if (fdOf(d) >= 0) arm();
   else on(d, 'connect', arm);
   let read = false;
   let sent = false;
