@@ -149,7 +149,7 @@ export function bornAbortive(s: Socket): void {
  * dies (even by SIGKILL, when the kernel closes its sockets) resets the app's connection
  * rather than ending it with a FIN that makes a cut-off transfer look complete.
  */
-function resetIfCut(on: On, d: Duplex): void {
+function resetIfCut(on: On, d: Duplex, readAlready = false): void {
   if (!(d instanceof Socket) || 'encrypted' in d) return;
   const arm = () => {
     const fd = fdOf(d);
@@ -159,7 +159,7 @@ function resetIfCut(on: On, d: Duplex): void {
     // made that way
   } else if (fdOf(d) >= 0) arm();
   else on(d, 'connect', arm);
-  let read = false;
+  let read = readAlready;
   let sent = false;
   // Both run before Node closes the socket (it does so after these events' listeners).
   const clean = () => {
@@ -225,6 +225,11 @@ export function join(
   resetClientNow: Reset = resetSocket,
   resetUpstreamNow: Reset = resetSocket,
   onDone?: (resetSeen: boolean, counts: Counts) => void,
+  /**
+   * What crossed from the client before the join: its bytes (counted as fromClient), and
+   * whether its end came too and was passed on already (its 'end' will not come again).
+   */
+  before?: { readonly fromClient: number; readonly clientEnded: boolean },
 ): Joined {
   const resetClient = flushing(resetClientNow);
   const resetUpstream = flushing(resetUpstreamNow);
@@ -235,8 +240,8 @@ export function join(
   };
   let open = 2;
   let resetSeen = false;
-  const ended = { client: false, upstream: false };
-  const counts: Counts = { fromClient: 0, toClient: 0 };
+  const ended = { client: before?.clientEnded ?? false, upstream: false };
+  const counts: Counts = { fromClient: before?.fromClient ?? 0, toClient: 0 };
   const closed = (side: Duplex, other: Duplex, sawEnd: boolean, resetOther: Reset) => {
     if (abrupt(side, sawEnd)) {
       resetSeen = true;
@@ -261,7 +266,7 @@ export function join(
   on(upstream, 'end', () => {
     ended.upstream = true;
   });
-  resetIfCut(on, client);
+  resetIfCut(on, client, ended.client);
   resetIfCut(on, upstream);
   on(client, 'close', () => closed(client, upstream, ended.client, resetUpstream));
   on(upstream, 'close', () => closed(upstream, client, ended.upstream, resetClient));
