@@ -89,7 +89,9 @@ async function profileRow(box: FootprintBox, row: (typeof ROWS)[number], dir: st
   const runs = await Promise.all(
     box.agentPids().map((pid, i) => {
       const at = box.nodePlacement(i);
-      return startProfile(pid, at.netnsPath, at.cgroupDir, join(dir, `stop-${what}-${i}`));
+      const stop = join(dir, `stop-${box.variant.id}-${what}-${i}`);
+      rmSync(stop, { force: true }); // a file left by an earlier run would stop it at once
+      return startProfile(pid, at.netnsPath, at.cgroupDir, stop);
     }),
   );
   const c = await box.connects(client, server, cfg.profileMs);

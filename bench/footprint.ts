@@ -88,10 +88,10 @@ function pickVariants(): Variant[] {
 
 /**
  * Open files node-1's agent needs per idle connection of the mix: an HBONE one is its
- * client socket (streams share sessions); a same-node one is two sockets and, once in
- * the kernel relay, two pipes (four descriptors: native/src/relay.cc).
+ * client socket (streams share sessions); a same-node one is its two sockets (the kernel
+ * relay holds a pipe only while bytes sit in it: native/src/relay.cc).
  */
-const FDS_PER_IDLE = (1 + 6) / 2;
+const FDS_PER_IDLE = (1 + 2) / 2;
 
 /**
  * Raises this process's open-file limit to its hard limit (the agents and pod programs

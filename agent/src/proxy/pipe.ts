@@ -143,6 +143,14 @@ export function bornAbortive(s: Socket): void {
   armed.add(s);
 }
 
+/** SO_LINGER {1,0} on s, unless it has it already (a connected socket: it has an fd). */
+export function armAbortive(s: Socket): void {
+  if (armed.has(s)) return;
+  const fd = fdOf(s);
+  if (fd >= 0) setAbortive(fd, true);
+  armed.add(s);
+}
+
 /**
  * A TCP socket of a join closes with RST unless it ended cleanly both ways: SO_LINGER
  * {1,0} from the start, cleared once it has both read and sent a FIN. So a proxy that

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { type MovedRelay, native } from '../datapath/index.ts';
 import type { DirectionStats } from '../telemetry/index.ts';
-import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
+import { armAbortive, type Counts, fdOf, join, resetSocket } from './pipe.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;
 
@@ -104,6 +104,153 @@ export function joinSockets(
   stats: DirectionStats | null,
   onDone: Done,
   onMoved?: () => void,
+  counted?: DirectionStats,
+): Relayed {
+  if (upstream.connecting && after === 0 && available())
+    return untilConnected(client, upstream, stats, onDone, onMoved, counted);
+  return joinNow(client, upstream, stats, onDone, onMoved, counted);
+}
+
+/** Registers a pair the relay took as `id`; Node lets go of its own fds. */
+function handOver(
+  id: number,
+  client: Socket,
+  upstream: Socket,
+  before: Counts,
+  counters: DirectionStats | null,
+  stats: DirectionStats | null,
+  then: { done: Done; moved: () => void },
+): void {
+  handedOver++;
+  client.pause();
+  upstream.pause();
+  pending.set(id, {
+    stats: counters,
+    done: (ab, ba, reset) => {
+      const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
+      if (stats) {
+        stats.active--;
+        stats.bytesFromClient += counts.fromClient;
+        stats.bytesToClient += counts.toClient;
+        if (reset) stats.reset++;
+      }
+      then.done(reset, counts);
+    },
+    moved: () => {
+      if (stats) stats.active--;
+      then.moved();
+    },
+  });
+  // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
+  client.destroy();
+  upstream.destroy();
+}
+
+/** Neither side ended, closed, nor holding bytes read or to write. */
+function quietPair(a: Socket, b: Socket): boolean {
+  return ![a, b].some(
+    (d) =>
+      d.destroyed ||
+      d.writableEnded ||
+      d.readableEnded ||
+      d.writableLength > 0 ||
+      d.readableLength > 0,
+  );
+}
+
+/**
+ * Until upstream connects nothing can cross, so a few listeners stand in for join(): at the
+ * connect, a pair with nothing in flight goes to the relay without a join ever made (the
+ * usual case: a join's twenty listeners, added and taken off again, cost more than the
+ * connection's hand-off); anything else gets its join then. A side that goes away first
+ * ends it as join() would: the other side reset, nothing carried.
+ */
+function untilConnected(
+  client: Socket,
+  upstream: Socket,
+  stats: DirectionStats | null,
+  onDone: Done,
+  onMoved?: () => void,
+  counted?: DirectionStats,
+): Relayed {
+  let later: Relayed | null = null;
+  let relayId = 0;
+  const ignore = () => {};
+  client.on('error', ignore);
+  upstream.on('error', ignore);
+  const off = () => {
+    upstream.off('connect', connected);
+    client.off('close', clientClosed);
+    upstream.off('close', upstreamClosed);
+  };
+  const gone = (other: Socket) => {
+    off();
+    const done = () => {
+      if (stats) {
+        stats.active--;
+        stats.reset++;
+      }
+      onDone(true, { fromClient: 0, toClient: 0 });
+    };
+    if (other.closed) return done();
+    other.once('close', done);
+    if (!other.destroyed) other.resetAndDestroy();
+  };
+  const clientClosed = () => gone(upstream);
+  const upstreamClosed = () => gone(client);
+  const connected = () => {
+    off();
+    if (quietPair(client, upstream) && fdOf(client) >= 0 && fdOf(upstream) >= 0) {
+      // What join() would have armed: the relay keeps it (native/src/relay.cc).
+      armAbortive(client);
+      armAbortive(upstream);
+      try {
+        relayId = native().relayAdd(fdOf(client), fdOf(upstream));
+      } catch {
+        relayId = 0; // JavaScript keeps it
+      }
+      if (relayId > 0) {
+        handOver(
+          relayId,
+          client,
+          upstream,
+          { fromClient: 0, toClient: 0 },
+          stats ?? counted ?? null,
+          stats,
+          {
+            done: (reset, counts) => {
+              relayId = -1;
+              onDone(reset, counts);
+            },
+            moved: () => {
+              relayId = -1;
+              onMoved?.();
+            },
+          },
+        );
+        return;
+      }
+    }
+    later = joinNow(client, upstream, stats, onDone, onMoved, counted);
+  };
+  upstream.once('connect', connected);
+  client.once('close', clientClosed);
+  upstream.once('close', upstreamClosed);
+  return {
+    abort() {
+      if (later) later.abort();
+      else if (relayId > 0) native().relayReset(relayId);
+      else if (relayId === 0 && !client.destroyed) client.resetAndDestroy();
+    },
+  };
+}
+
+function joinNow(
+  client: Socket,
+  upstream: Socket,
+  stats: DirectionStats | null,
+  onDone: Done,
+  onMoved?: () => void,
   /**
    * The direction's counters when a connection record, not `stats`, keeps them: a handover
    * tells the next agent by them which direction a moved connection is.
@@ -149,36 +296,21 @@ export function joinSockets(
       return; // JavaScript keeps it
     }
     // Synchronous from the check to here: Node reads nothing in between.
-    handedOver++;
     relayId = id;
     joined.detach();
-    client.pause();
-    upstream.pause();
     client.on('error', () => {});
     upstream.on('error', () => {});
     const before = { ...joined.counts };
-    pending.set(id, {
-      stats: stats ?? counted ?? null,
-      done: (ab, ba, reset) => {
+    handOver(id, client, upstream, before, stats ?? counted ?? null, stats, {
+      done: (reset, counts) => {
         relayId = -1;
-        const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
-        if (stats) {
-          stats.active--;
-          stats.bytesFromClient += counts.fromClient;
-          stats.bytesToClient += counts.toClient;
-          if (reset) stats.reset++;
-        }
         onDone(reset, counts);
       },
       moved: () => {
         relayId = -1;
-        if (stats) stats.active--;
         onMoved?.();
       },
     });
-    // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
-    client.destroy();
-    upstream.destroy();
   };
   // After a chunk was passed on, its write has usually finished by the next turn of the
   // loop: a conversation of small messages never drains, so it is tried then too.
