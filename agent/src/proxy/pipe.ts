@@ -199,6 +199,18 @@ export function resetWhileBusy(d: Duplex, on: boolean): void {
 }
 const busy = new WeakSet<Duplex>();
 
+/** Neither side ended, closed, nor holding bytes read and not passed on, or queued to write. */
+export function idle(a: Duplex, b: Duplex): boolean {
+  return ![a, b].some(
+    (d) =>
+      d.destroyed ||
+      d.writableEnded ||
+      d.readableEnded ||
+      d.writableLength > 0 ||
+      d.readableLength > 0,
+  );
+}
+
 /** A join in progress: what crossed so far, whether it is still whole, and a way to let go. */
 export interface Joined {
   readonly counts: Counts;
@@ -282,18 +294,7 @@ export function join(
   forward(on, upstream, client, counts, 'toClient', resetClient);
   return {
     counts,
-    quiet: () =>
-      open === 2 &&
-      !ended.client &&
-      !ended.upstream &&
-      ![client, upstream].some(
-        (d) =>
-          d.destroyed ||
-          d.writableEnded ||
-          d.readableEnded ||
-          d.writableLength > 0 ||
-          d.readableLength > 0,
-      ),
+    quiet: () => open === 2 && !ended.client && !ended.upstream && idle(client, upstream),
     detach() {
       for (const [d, event, fn] of added) d.off(event, fn);
       added.length = 0;

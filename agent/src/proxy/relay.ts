@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { type MovedRelay, native } from '../datapath/index.ts';
 import type { DirectionStats } from '../telemetry/index.ts';
-import { armAbortive, type Counts, fdOf, join, resetSocket } from './pipe.ts';
+import { armAbortive, type Counts, fdOf, idle, join, resetSocket } from './pipe.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;
 
@@ -146,18 +146,6 @@ function handOver(
   upstream.destroy();
 }
 
-/** Neither side ended, closed, nor holding bytes read or to write. */
-function quietPair(a: Socket, b: Socket): boolean {
-  return ![a, b].some(
-    (d) =>
-      d.destroyed ||
-      d.writableEnded ||
-      d.readableEnded ||
-      d.writableLength > 0 ||
-      d.readableLength > 0,
-  );
-}
-
 /**
  * Until upstream connects nothing can cross, so a few listeners stand in for join(): at the
  * connect, a pair with nothing in flight goes to the relay without a join ever made (the
@@ -200,7 +188,7 @@ function untilConnected(
   const upstreamClosed = () => gone(client);
   const connected = () => {
     off();
-    if (quietPair(client, upstream) && fdOf(client) >= 0 && fdOf(upstream) >= 0) {
+    if (idle(client, upstream) && fdOf(client) >= 0 && fdOf(upstream) >= 0) {
       // What join() would have armed: the relay keeps it (native/src/relay.cc).
       armAbortive(client);
       armAbortive(upstream);
