@@ -282,7 +282,9 @@ async function profileConnects(
   const runs = await Promise.all(
     pids.map((pid, i) => {
       const at = box.nodePlacement(i);
-      return startProfile(pid, at.netnsPath, at.cgroupDir, join(dir, `stop-${what}-${i}`));
+      const stop = join(dir, `stop-${what}-${i}`);
+      rmSync(stop, { force: true }); // a file left by an earlier run would stop it at once
+      return startProfile(pid, at.netnsPath, at.cgroupDir, stop);
     }),
   );
   const c = await connects(box, 'client', server);
