@@ -254,18 +254,21 @@ describePrivileged('kernel relay', () => {
     for (const c of conns) c.destroy();
   });
 
-  it('resets the client when upstream refuses, before any join is made', async () => {
+  /**
+   * A client through a proxy to port that joins at once (abort: revoked before upstream
+   * connected): what the client saw, and the join's end.
+   */
+  async function earlyEnd(port: number, abort: boolean) {
     setRelayAfter(0);
-    const closed = await listen(createServer());
-    await new Promise((r) => open.pop()!.close(r)); // nothing listens there now
     let done!: (v: { reset: boolean; counts: Counts }) => void;
     const over = new Promise<{ reset: boolean; counts: Counts }>((r) => {
       done = r;
     });
     const proxyPort = await listen(
       createServer((client) => {
-        const up = connect({ port: closed, host: '127.0.0.1' });
-        joinSockets(client, up, null, (reset, counts) => done({ reset, counts }));
+        const up = connect({ port, host: '127.0.0.1' });
+        const j = joinSockets(client, up, null, (reset, counts) => done({ reset, counts }));
+        if (abort) j.abort();
       }),
     );
     const c = connect({ port: proxyPort, host: '127.0.0.1' });
@@ -273,29 +276,23 @@ describePrivileged('kernel relay', () => {
       c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? ''));
       c.on('end', () => resolve('clean end'));
     });
-    expect(seen).toBe('ECONNRESET');
-    expect(await over).toEqual({ reset: true, counts: { fromClient: 0, toClient: 0 } });
+    return { seen, end: await over };
+  }
+
+  it('resets the client when upstream refuses, before any join is made', async () => {
+    const closed = await listen(createServer());
+    await new Promise((r) => open.pop()!.close(r)); // nothing listens there now
+    expect(await earlyEnd(closed, false)).toEqual({
+      seen: 'ECONNRESET',
+      end: { reset: true, counts: { fromClient: 0, toClient: 0 } },
+    });
   });
 
   it('resets a connection revoked before upstream connected', async () => {
-    setRelayAfter(0);
     const serverPort = await listen(createServer((s) => s.on('error', () => {}).resume()));
-    let done!: (v: { reset: boolean; counts: Counts }) => void;
-    const over = new Promise<{ reset: boolean; counts: Counts }>((r) => {
-      done = r;
+    expect(await earlyEnd(serverPort, true)).toEqual({
+      seen: 'ECONNRESET',
+      end: { reset: true, counts: { fromClient: 0, toClient: 0 } },
     });
-    const proxyPort = await listen(
-      createServer((client) => {
-        const up = connect({ port: serverPort, host: '127.0.0.1' });
-        joinSockets(client, up, null, (reset, counts) => done({ reset, counts })).abort();
-      }),
-    );
-    const c = connect({ port: proxyPort, host: '127.0.0.1' });
-    const seen = await new Promise<string>((resolve) => {
-      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? ''));
-      c.on('end', () => resolve('clean end'));
-    });
-    expect(seen).toBe('ECONNRESET');
-    expect(await over).toEqual({ reset: true, counts: { fromClient: 0, toClient: 0 } });
   });
 });
