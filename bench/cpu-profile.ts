@@ -75,3 +75,58 @@ export function summarise(p: CpuProfile, windows?: readonly [number, number][]):
   }
   return { totalUs: total, busyUs: busy, functions: sorted(fns), areas: sorted(areas) };
 }
+
+/** A share of a profile: a label and the frames it claims ("name file:line", as summarise keys them). */
+export type Rule = readonly [label: string, frame: RegExp];
+
+/**
+ * Busy time by what the process was doing, inclusive: each sample goes to the innermost
+ * frame of its stack that a rule claims (the first rule that matches it), so a rule on
+ * the agent function that dials a socket also takes the Node and native time under it.
+ * A sample no rule claims goes to its leaf's area (areaOf). µs, largest first.
+ */
+export function breakdown(
+  p: CpuProfile,
+  rules: readonly Rule[],
+  windows?: readonly [number, number][],
+): { busyUs: number; parts: [string, number][] } {
+  const inWindow = (t: number) => !windows || windows.some(([a, b]) => t >= a && t <= b);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const claim = new Map<number, string | null>();
+  const own = (id: number): string | null => {
+    const n = byId.get(id)!;
+    const { functionName, url, lineNumber } = n.callFrame;
+    const file = url.replace(/^.*\/agent\/src\//, '').replace(/^file:\/\//, '');
+    const key = `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
+    return rules.find(([, re]) => re.test(key))?.[0] ?? null;
+  };
+  // Memoised per node: the innermost claim on the path from it to the root.
+  const claimOf = (id: number): string | null => {
+    const have = claim.get(id);
+    if (have !== undefined) return have;
+    const mine = own(id);
+    const up = parent.get(id);
+    const c = mine ?? (up === undefined ? null : claimOf(up));
+    claim.set(id, c);
+    return c;
+  };
+  const parts = new Map<string, number>();
+  let busy = 0;
+  let t = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (!inWindow(t)) continue;
+    const w = p.timeDeltas[i + 1] ?? 0;
+    const id = p.samples[i]!;
+    const node = byId.get(id);
+    if (!node) throw new Error(`cpu profile: sample ${i} names node ${id}, not in nodes`);
+    const area = areaOf(node.callFrame.url, node.callFrame.functionName);
+    if (area === 'idle') continue;
+    busy += w;
+    const label = claimOf(id) ?? area;
+    parts.set(label, (parts.get(label) ?? 0) + w);
+  }
+  return { busyUs: busy, parts: sorted(parts) };
+}

@@ -6,12 +6,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminText, fetchStatus } from '../agent/src/admin/client.ts';
 import type { Cleanup } from '../agent/src/sandbox/cleanup.ts';
-import { spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { netnsPath } from '../agent/src/sandbox/host.ts';
 import { Sandbox, teardown } from '../agent/src/sandbox/sandbox.ts';
 import { cgroupPids, cgroupUsageUsec, vmRssKiB } from './cpu.ts';
 import { footprintServer } from './footprint-programs.ts';
 import type { Pod } from './pod-exec.ts';
+import { connectClient } from './pod-programs.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -150,6 +151,30 @@ export class FootprintBox {
         }
       }, 0),
     );
+  }
+
+  /** Runs a pod program to its end; its last JSON line, or an Error naming the pod. */
+  async inPod<T extends { error?: string }>(pod: string, script: string, ms: number): Promise<T> {
+    const r = lastJson<T>(await runInPod(this.placement(pod), script, ms));
+    if (r.error) throw new Error(`${pod}: ${r.error}`);
+    return r;
+  }
+
+  /** New connections from client to server for ms: rate, and both agents' CPU µs per connection. */
+  async connects(
+    client: string,
+    server: string,
+    ms: number,
+  ): Promise<{ cps: number; agentUsPerConn: number }> {
+    const c0 = this.cpuUsec();
+    const r = await this.inPod<{ count: number; seconds: number; error?: string }>(
+      client,
+      connectClient(this.pod(server).ip, ms),
+      ms + 30_000,
+    );
+    const c1 = this.cpuUsec();
+    const used = c1.reduce((a, b) => a + b, 0) - c0.reduce((a, b) => a + b, 0);
+    return { cps: r.count / r.seconds, agentUsPerConn: used / r.count };
   }
 
   /** CPU time of each node's agent so far, µs, node-1 first. */

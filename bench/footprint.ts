@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchStatus } from '../agent/src/admin/client.ts';
 import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
-import { lastJson, runInPod, spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { type CpuProfile, summarise } from './cpu-profile.ts';
 import { FootprintBox, scaleManifests, type Variant } from './footprint-box.ts';
 import { type PeerRound, Peers, peersDir } from './footprint-peers.ts';
@@ -23,7 +23,7 @@ import { type FootprintRound, renderFootprint, type ScaleResult } from './footpr
 import { startProfile } from './inspector-profile.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
-import { bulkClient, connectClient } from './pod-programs.ts';
+import { bulkClient } from './pod-programs.ts';
 import { withSection } from './sections.ts';
 
 const say = (line: string) => process.stderr.write(`footprint: ${line}\n`);
@@ -88,10 +88,10 @@ function pickVariants(): Variant[] {
 
 /**
  * Open files node-1's agent needs per idle connection of the mix: an HBONE one is its
- * client socket (streams share sessions); a same-node one is two sockets and, once in
- * the kernel relay, two pipes (four descriptors: native/src/relay.cc).
+ * client socket (streams share sessions); a same-node one is its two sockets (the kernel
+ * relay holds a pipe only while bytes sit in it: native/src/relay.cc).
  */
-const FDS_PER_IDLE = (1 + 6) / 2;
+const FDS_PER_IDLE = (1 + 2) / 2;
 
 /**
  * Raises this process's open-file limit to its hard limit (the agents and pod programs
@@ -105,17 +105,6 @@ function raiseFdLimit(want: number): number {
   execFileSync('prlimit', [`--pid=${process.pid}`, `--nofile=${hard}:${hard}`]);
   const fit = Math.floor((hard - 2000 - cfg.stalled * 2) / FDS_PER_IDLE / 1000) * 1000;
   return Math.max(0, Math.min(want, fit));
-}
-
-async function inPod<T extends { error?: string }>(
-  box: FootprintBox,
-  pod: string,
-  script: string,
-  ms: number,
-): Promise<T> {
-  const r = lastJson<T>(await runInPod(box.placement(pod), script, ms));
-  if (r.error) throw new Error(`${pod}: ${r.error}`);
-  return r;
 }
 
 /** Samples the largest agent's RSS every 100 ms while fn runs; returns fn's value and the peak. */
@@ -134,23 +123,15 @@ async function peakRss<T>(box: FootprintBox, fn: () => Promise<T>): Promise<[T, 
   }
 }
 
-/** New connections for cfg.connectMs: rate, and the agents' CPU µs per connection. */
-async function connects(
+const connects = (box: FootprintBox, client: string, server: string) =>
+  box.connects(client, server, cfg.connectMs);
+
+const inPod = <T extends { error?: string }>(
   box: FootprintBox,
-  client: string,
-  server: string,
-): Promise<{ cps: number; agentUsPerConn: number }> {
-  const c0 = box.cpuUsec();
-  const r = await inPod<{ count: number; seconds: number; error?: string }>(
-    box,
-    client,
-    connectClient(box.pod(server).ip, cfg.connectMs),
-    cfg.connectMs + 30_000,
-  );
-  const c1 = box.cpuUsec();
-  const used = c1.reduce((a, b) => a + b, 0) - c0.reduce((a, b) => a + b, 0);
-  return { cps: r.count / r.seconds, agentUsPerConn: used / r.count };
-}
+  pod: string,
+  script: string,
+  ms: number,
+) => box.inPod<T>(pod, script, ms);
 
 /** Starts a holding client; resolves with its report once its connections are in place. */
 async function hold<T>(box: FootprintBox, pod: string, script: string, ms: number) {
@@ -301,7 +282,9 @@ async function profileConnects(
   const runs = await Promise.all(
     pids.map((pid, i) => {
       const at = box.nodePlacement(i);
-      return startProfile(pid, at.netnsPath, at.cgroupDir, join(dir, `stop-${what}-${i}`));
+      const stop = join(dir, `stop-${what}-${i}`);
+      rmSync(stop, { force: true }); // a file left by an earlier run would stop it at once
+      return startProfile(pid, at.netnsPath, at.cgroupDir, stop);
     }),
   );
   const c = await connects(box, 'client', server);

@@ -100,6 +100,19 @@ static Napi::Value Lookup(Napi::Env env, int fd, const MapShape& m, const Napi::
   return value;
 }
 
+// Lookup and delete in one syscall (hash and LRU hash maps, Linux 5.14): what a
+// consumed entry needs, at half the calls of a lookup and a delete.
+static Napi::Value Take(Napi::Env env, int fd, const MapShape& m, const Napi::Value& k,
+                        const char* fn) {
+  uint8_t* key = Sized(env, k, fn, m, "key", m.keySize);
+  auto value = Napi::Buffer<uint8_t>::New(env, m.valueBytes);
+  if (bpf_map_lookup_and_delete_elem(fd, key, value.Data()) != 0) {
+    if (errno == ENOENT) return env.Null();
+    WEFT_THROW_ERRNO(env, "bpf_map_lookup_and_delete_elem");
+  }
+  return value;
+}
+
 static void Update(Napi::Env env, int fd, const MapShape& m, const Napi::Value& k,
                    const Napi::Value& v, const Napi::Value& f, const char* fn) {
   uint8_t* key = Sized(env, k, fn, m, "key", m.keySize);
@@ -217,6 +230,7 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
     return DefineClass(env, "MapHandle",
                        {
                            InstanceMethod("lookup", &MapHandle::JsLookup),
+                           InstanceMethod("take", &MapHandle::JsTake),
                            InstanceMethod("update", &MapHandle::JsUpdate),
                            InstanceMethod("delete", &MapHandle::JsDelete),
                            InstanceMethod("nextKey", &MapHandle::JsNextKey),
@@ -247,6 +261,9 @@ class MapHandle : public Napi::ObjectWrap<MapHandle> {
   }
   Napi::Value JsLookup(const Napi::CallbackInfo& info) {
     return Lookup(info.Env(), Live(info.Env(), "lookup"), shape_, info[0], "lookup");
+  }
+  Napi::Value JsTake(const Napi::CallbackInfo& info) {
+    return Take(info.Env(), Live(info.Env(), "take"), shape_, info[0], "take");
   }
   Napi::Value JsUpdate(const Napi::CallbackInfo& info) {
     Update(info.Env(), Live(info.Env(), "update"), shape_, info[0], info[1], info[2], "update");

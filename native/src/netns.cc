@@ -36,6 +36,8 @@ struct SocketSpec {
   bool transparent = false;
   bool v6only = false;
   bool bindNoPort = false;  // IP_BIND_ADDRESS_NO_PORT: take the port at connect()
+  bool noDelay = false;     // TCP_NODELAY (a listener's accepted sockets inherit it)
+  bool abortive = false;    // SO_LINGER {1,0}: closed, it resets (pipe.ts resetIfCut)
 };
 
 struct SocketResult {
@@ -82,6 +84,11 @@ static SocketResult Make(const SocketSpec& s) {
     return fail("IP_TRANSPARENT");
   if (s.bindNoPort && setsockopt(r.fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) != 0)
     return fail("IP_BIND_ADDRESS_NO_PORT");
+  if (s.noDelay && setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    return fail("TCP_NODELAY");
+  linger abortive{1, 0};
+  if (s.abortive && setsockopt(r.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive)) != 0)
+    return fail("SO_LINGER");
   if (s.family == AF_INET6) {
     int v6only = s.v6only ? 1 : 0;
     if (setsockopt(r.fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0)
@@ -143,12 +150,14 @@ static SocketSpec Spec(const Napi::CallbackInfo& info) {
   s.transparent = o.Has("transparent") && o.Get("transparent").ToBoolean();
   s.v6only = o.Has("v6only") && o.Get("v6only").ToBoolean();
   s.bindNoPort = o.Has("bindNoPort") && o.Get("bindNoPort").ToBoolean();
+  s.noDelay = o.Has("noDelay") && o.Get("noDelay").ToBoolean();
+  s.abortive = o.Has("abortive") && o.Get("abortive").ToBoolean();
   if (s.port > 65535) ThrowErrno(env, EINVAL, "port out of range");
   return s;
 }
 
 // netnsSocket(netnsPath, { family: 4|6, type: 'tcp'|'udp', address, port,
-//   backlog, reuseAddr, reusePort, transparent, v6only, bindNoPort }) -> fd
+//   backlog, reuseAddr, reusePort, transparent, v6only, bindNoPort, noDelay, abortive }) -> fd
 static Napi::Value NetnsSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SocketSpec s = Spec(info);

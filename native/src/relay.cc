@@ -7,6 +7,9 @@
 // process resets too); a full pipe stops reading, so a slow
 // reader slows its writer. Completions go back to JS through one
 // thread-safe function: (id, bytes a→b, bytes b→a, reset).
+// A direction holds a pipe only while bytes sit in it: an empty pipe goes back to a
+// small pool of spares, so an idle connection costs its two sockets and nothing more,
+// and a short one creates no pipe of its own.
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -31,6 +35,8 @@ namespace {
 
 constexpr size_t kSpliceMax = 1 << 20;
 constexpr int kPipeSize = 256 * 1024;
+// Empty pipes kept for the next direction that has bytes to move (two fds each).
+constexpr size_t kSparePipes = 64;
 
 struct Dir {
   int from = -1;
@@ -77,42 +83,6 @@ bool SetAbortive(int fd, bool on) {
   return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0;
 }
 
-// Moves what it can in one direction; false on an error that resets the connection.
-bool Pump(Dir& d) {
-  for (;;) {
-    bool progress = false;
-    if (!d.eof && d.inPipe < static_cast<size_t>(kPipeSize)) {
-      ssize_t n = splice(d.from, nullptr, d.pipe[1], nullptr, kSpliceMax,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d.inPipe += static_cast<size_t>(n);
-        progress = true;
-      } else if (n == 0) {
-        d.eof = true;
-        progress = true;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        return false;
-      }
-    }
-    if (d.inPipe > 0) {
-      ssize_t m = splice(d.pipe[0], nullptr, d.to, nullptr, d.inPipe,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (m > 0) {
-        d.inPipe -= static_cast<size_t>(m);
-        d.bytes += static_cast<uint64_t>(m);
-        progress = true;
-      } else if (m < 0 && errno != EAGAIN && errno != EINTR) {
-        return false;
-      }
-    }
-    if (d.eof && d.inPipe == 0 && !d.shut) {
-      shutdown(d.to, SHUT_WR);
-      d.shut = true;
-    }
-    if (!progress) return true;
-  }
-}
-
 class Relay {
  public:
   static Relay& Get() {
@@ -149,21 +119,9 @@ class Relay {
       errno = err;
       WEFT_THROW_ERRNO(env, "dup");
     }
-    for (Dir* d : {&c->ab, &c->ba}) {
-      if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        int err = errno;
-        Free(c);
-        errno = err;
-        WEFT_THROW_ERRNO(env, "pipe2");
-      }
-      // Larger pipes mean fewer wakeups; the default stays if the system says no.
-      fcntl(d->pipe[1], F_SETPIPE_SZ, kPipeSize);
-    }
-    for (int fd : {c->a, c->b}) {
-      int fl = fcntl(fd, F_GETFL);
-      if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-      SetAbortive(fd, true);
-    }
+    // No pipe yet (Pump takes one when bytes move), and nothing to set: both sockets are
+    // libuv's, non-blocking from their start (dup shares that), and pipe.ts armed their
+    // SO_LINGER {1,0} when it joined them.
     c->ab.from = c->a;
     c->ab.to = c->b;
     c->ba.from = c->b;
@@ -193,6 +151,9 @@ class Relay {
     out.reserve(live_.size());
     for (auto& kv : live_) {
       Conn* c = kv.second;
+      // The next agent takes a pipe per direction (the handover sends six fds a connection).
+      for (Dir* d : {&c->ab, &c->ba})
+        if (d->pipe[0] < 0) TakePipe(*d);
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
       out.push_back(Moved{c->id, c->a, c->b, c->ab, c->ba});
@@ -256,6 +217,78 @@ class Relay {
     retired_.push_back(c);
   }
 
+  // Moves what it can in one direction; false on an error that resets the connection.
+  // A pipe is taken only for the move and given back once it is empty again.
+  bool Pump(Dir& d) {
+    bool ok = PumpWithPipe(d);
+    if (d.pipe[0] >= 0 && d.inPipe == 0) GivePipe(d);
+    return ok;
+  }
+
+  bool PumpWithPipe(Dir& d) {
+    for (;;) {
+      bool progress = false;
+      if (!d.eof && d.inPipe < static_cast<size_t>(kPipeSize)) {
+        if (d.pipe[0] < 0 && !TakePipe(d)) return false;
+        ssize_t n = splice(d.from, nullptr, d.pipe[1], nullptr, kSpliceMax,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+          d.inPipe += static_cast<size_t>(n);
+          progress = true;
+        } else if (n == 0) {
+          d.eof = true;
+          progress = true;
+        } else if (errno != EAGAIN && errno != EINTR) {
+          return false;
+        }
+      }
+      if (d.inPipe > 0) {
+        ssize_t m = splice(d.pipe[0], nullptr, d.to, nullptr, d.inPipe,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (m > 0) {
+          d.inPipe -= static_cast<size_t>(m);
+          d.bytes += static_cast<uint64_t>(m);
+          progress = true;
+        } else if (m < 0 && errno != EAGAIN && errno != EINTR) {
+          return false;
+        }
+      }
+      if (d.eof && d.inPipe == 0 && !d.shut) {
+        shutdown(d.to, SHUT_WR);
+        d.shut = true;
+      }
+      if (!progress) return true;
+    }
+  }
+
+  // A spare pipe, or a new one (errno set when none can be made).
+  bool TakePipe(Dir& d) {
+    if (!spare_.empty()) {
+      d.pipe[0] = spare_.back().first;
+      d.pipe[1] = spare_.back().second;
+      spare_.pop_back();
+      return true;
+    }
+    if (pipe2(d.pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+      d.pipe[0] = d.pipe[1] = -1;
+      return false;
+    }
+    // Larger pipes mean fewer wakeups; the default stays if the system says no.
+    fcntl(d.pipe[1], F_SETPIPE_SZ, kPipeSize);
+    return true;
+  }
+
+  // An empty pipe back to the spares (or closed, when there are enough).
+  void GivePipe(Dir& d) {
+    if (spare_.size() < kSparePipes) {
+      spare_.emplace_back(d.pipe[0], d.pipe[1]);
+    } else {
+      close(d.pipe[0]);
+      close(d.pipe[1]);
+    }
+    d.pipe[0] = d.pipe[1] = -1;
+  }
+
  private:
   static void Free(Conn* c) {
     for (Dir* d : {&c->ab, &c->ba}) {
@@ -272,10 +305,13 @@ class Relay {
     live_.erase(c->id);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->a, nullptr);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c->b, nullptr);
-    // A reset stays abortive (RST, as pipe.ts's resetAndDestroy); both directions
-    // ended cleanly: an ordinary close, whose FINs already went out.
-    SetAbortive(c->a, c->reset);
-    SetAbortive(c->b, c->reset);
+    // A reset stays abortive (RST, as pipe.ts's resetAndDestroy), as both sockets are
+    // from their join; both directions ended cleanly: an ordinary close, whose FINs
+    // already went out.
+    if (!c->reset) {
+      SetAbortive(c->a, false);
+      SetAbortive(c->b, false);
+    }
     auto* done = new Done{c->id, static_cast<double>(c->ab.bytes),
                           static_cast<double>(c->ba.bytes), c->reset};
     napi_status s = tsfn_.NonBlockingCall(done, [](Napi::Env env, Napi::Function cb, Done* d) {
@@ -319,6 +355,7 @@ class Relay {
   int epfd_ = -1;
   std::atomic<uint32_t> next_{1};
   std::unordered_map<uint32_t, Conn*> live_;
+  std::vector<std::pair<int, int>> spare_;
   Napi::ThreadSafeFunction tsfn_;
   std::vector<Conn*> retired_;
 };

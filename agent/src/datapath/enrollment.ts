@@ -140,9 +140,8 @@ export class Enrollment {
     k.workload_id = workloadId;
     k.port = port;
     k.family = v6 ? constants.AF_INET6 : constants.AF_INET;
-    const v = this.connOrig.get(k);
+    const v = this.connOrig.take(k);
     if (!v) return undefined;
-    this.connOrig.delete(k);
     return { ip: decodeAddr(v.family as number, v.addr as Buffer), port: v.port as number };
   }
 

@@ -109,6 +109,12 @@ export class BpfMap<K = unknown, V = unknown> {
     return buf === null ? undefined : this.valueCodec.decode(buf);
   }
 
+  /** The value, deleted in the same call (a consumed entry); undefined when there was none. */
+  take(key: K): V | undefined {
+    const buf = this.handle.take(this.key(key));
+    return buf === null ? undefined : this.valueCodec.decode(buf);
+  }
+
   set(key: K, value: V, flags: number = UpdateFlags.ANY): void {
     this.handle.update(this.key(key), this.valueCodec.encode(value), flags);
   }

@@ -67,6 +67,10 @@ export interface NetnsSocketOptions {
   v6only?: boolean;
   /** IP_BIND_ADDRESS_NO_PORT: bind the address now, pick the port at connect(). */
   bindNoPort?: boolean;
+  /** TCP_NODELAY from the start (a listener's accepted sockets inherit it). */
+  noDelay?: boolean;
+  /** SO_LINGER {1,0} from the start: closed, the socket resets its peer. */
+  abortive?: boolean;
 }
 
 /** One direction of a relayed connection as the relay holds it (relayExport, relayImport). */
@@ -111,6 +115,8 @@ export interface NativeMapHandle {
   /** Bytes of one value as passed (per possible CPU for per-CPU maps). */
   readonly valueSize: number;
   lookup(key: Buffer): Buffer | null;
+  /** Lookup and delete in one call (hash maps): the value that was there, or null. */
+  take(key: Buffer): Buffer | null;
   update(key: Buffer, value: Buffer, flags: number): void;
   delete(key: Buffer): boolean;
   nextKey(key: Buffer | null): Buffer | null;

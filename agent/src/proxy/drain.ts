@@ -4,7 +4,7 @@
 // closes this process's copies only: a connection waiting in a backlog is the new
 // agent's to accept.
 import type { HbonePool } from './hbone/client.ts';
-import { relaysLive } from './relay.ts';
+import { relayEverything, relaysLive } from './relay.ts';
 
 /** What this process still carries while it drains. */
 export interface DrainCounts {
@@ -31,6 +31,8 @@ export function stopAccepting(workloads: Iterable<Draining>, pool: HbonePool | n
     p.hbone?.drain();
   }
   pool?.drain();
+  // Only relayed connections move to the next agent: short ones too, from now on.
+  relayEverything();
 }
 
 export function drainCounts(

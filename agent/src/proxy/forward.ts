@@ -3,6 +3,7 @@
 // hooks leave it alone. Sockets come from a pool: see socket-pool.ts.
 import { Socket } from 'node:net';
 import { native } from '../datapath/index.ts';
+import { bornAbortive } from './pipe.ts';
 import type { SocketPool } from './socket-pool.ts';
 
 /** The source address the inbound side speaks to the app from; sk_lookup never steers it. */
@@ -19,13 +20,20 @@ export const INBOUND_SOURCE6 = '::1';
  * at its original address through here, from the loopback source of that
  * address's family.
  */
-export function dialApp(pool: SocketPool, netnsPath: string, host: string, port: number): Socket {
+export function dialApp(
+  pool: SocketPool,
+  netnsPath: string,
+  host: string,
+  port: number,
+  joined = false,
+): Socket {
   return dialFromNetns(
     pool,
     netnsPath,
     host,
     port,
     host.includes(':') ? INBOUND_SOURCE6 : INBOUND_SOURCE,
+    joined,
   );
 }
 
@@ -35,12 +43,15 @@ export function dialFromNetns(
   host: string,
   port: number,
   bindAddress?: string,
+  /** For a join (pipe.ts): the socket comes with SO_LINGER {1,0} already armed. */
+  joined = false,
 ): Socket {
-  const fd = pool.take(netnsPath, host.includes(':') ? 6 : 4, bindAddress);
+  // TCP_NODELAY comes with the pool's socket.
+  const fd = pool.take(netnsPath, host.includes(':') ? 6 : 4, bindAddress, joined);
   let s: Socket | undefined;
   try {
     s = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
-    s.setNoDelay(true);
+    if (joined) bornAbortive(s);
     return s.connect(port, host);
   } catch (e) {
     // Whoever owns the fd by now closes it: the Socket once made, else us.

@@ -53,7 +53,9 @@ async function serveFd(
   onConnection: (s: Socket) => void,
   gate?: ListenGate,
 ): Promise<Server> {
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+  // A listener made here has TCP_NODELAY, which its accepted sockets inherit: no system
+  // call per connection. One handed over by an older agent may not: Node sets it on each.
+  const server = createServer({ allowHalfOpen: true, noDelay: gate !== undefined }, onConnection);
   if (gate) {
     gate.when(() => {
       const ignore = () => {}; // a socket that was listening already: nothing to report
@@ -102,6 +104,7 @@ export class WorkloadListeners {
         backlog: 1024,
         reuseAddr: true,
         v6only: family === 6,
+        noDelay: true,
       });
     try {
       this.servers.push(

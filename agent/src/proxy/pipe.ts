@@ -135,21 +135,39 @@ function setAbortive(fd: number, on: boolean): void {
   }
 }
 
+/** Sockets made with SO_LINGER {1,0} already (socket-pool.ts): a join need not arm them. */
+const armed = new WeakSet<Socket>();
+
+/** Says that s has SO_LINGER {1,0} from its start. */
+export function bornAbortive(s: Socket): void {
+  armed.add(s);
+}
+
+/** SO_LINGER {1,0} on s, unless it has it already (a connected socket: it has an fd). */
+export function armAbortive(s: Socket): void {
+  if (armed.has(s)) return;
+  const fd = fdOf(s);
+  if (fd >= 0) setAbortive(fd, true);
+  armed.add(s);
+}
+
 /**
  * A TCP socket of a join closes with RST unless it ended cleanly both ways: SO_LINGER
  * {1,0} from the start, cleared once it has both read and sent a FIN. So a proxy that
  * dies (even by SIGKILL, when the kernel closes its sockets) resets the app's connection
  * rather than ending it with a FIN that makes a cut-off transfer look complete.
  */
-function resetIfCut(on: On, d: Duplex): void {
+function resetIfCut(on: On, d: Duplex, readAlready = false): void {
   if (!(d instanceof Socket) || 'encrypted' in d) return;
   const arm = () => {
     const fd = fdOf(d);
     if (fd >= 0) setAbortive(fd, true);
   };
-  if (fdOf(d) >= 0) arm();
+  if (armed.has(d)) {
+    // made that way
+  } else if (fdOf(d) >= 0) arm();
   else on(d, 'connect', arm);
-  let read = false;
+  let read = readAlready;
   let sent = false;
   // Both run before Node closes the socket (it does so after these events' listeners).
   const clean = () => {
@@ -180,6 +198,18 @@ export function resetWhileBusy(d: Duplex, on: boolean): void {
   else busy.delete(d);
 }
 const busy = new WeakSet<Duplex>();
+
+/** Neither side ended, closed, nor holding bytes read and not passed on, or queued to write. */
+export function idle(a: Duplex, b: Duplex): boolean {
+  return ![a, b].some(
+    (d) =>
+      d.destroyed ||
+      d.writableEnded ||
+      d.readableEnded ||
+      d.writableLength > 0 ||
+      d.readableLength > 0,
+  );
+}
 
 /** A join in progress: what crossed so far, whether it is still whole, and a way to let go. */
 export interface Joined {
@@ -215,6 +245,11 @@ export function join(
   resetClientNow: Reset = resetSocket,
   resetUpstreamNow: Reset = resetSocket,
   onDone?: (resetSeen: boolean, counts: Counts) => void,
+  /**
+   * What crossed from the client before the join: its bytes (counted as fromClient), and
+   * whether its end came too and was passed on already (its 'end' will not come again).
+   */
+  before?: { readonly fromClient: number; readonly clientEnded: boolean },
 ): Joined {
   const resetClient = flushing(resetClientNow);
   const resetUpstream = flushing(resetUpstreamNow);
@@ -225,8 +260,8 @@ export function join(
   };
   let open = 2;
   let resetSeen = false;
-  const ended = { client: false, upstream: false };
-  const counts: Counts = { fromClient: 0, toClient: 0 };
+  const ended = { client: before?.clientEnded ?? false, upstream: false };
+  const counts: Counts = { fromClient: before?.fromClient ?? 0, toClient: 0 };
   const closed = (side: Duplex, other: Duplex, sawEnd: boolean, resetOther: Reset) => {
     if (abrupt(side, sawEnd)) {
       resetSeen = true;
@@ -251,7 +286,7 @@ export function join(
   on(upstream, 'end', () => {
     ended.upstream = true;
   });
-  resetIfCut(on, client);
+  resetIfCut(on, client, ended.client);
   resetIfCut(on, upstream);
   on(client, 'close', () => closed(client, upstream, ended.client, resetUpstream));
   on(upstream, 'close', () => closed(upstream, client, ended.upstream, resetClient));
@@ -259,18 +294,7 @@ export function join(
   forward(on, upstream, client, counts, 'toClient', resetClient);
   return {
     counts,
-    quiet: () =>
-      open === 2 &&
-      !ended.client &&
-      !ended.upstream &&
-      ![client, upstream].some(
-        (d) =>
-          d.destroyed ||
-          d.writableEnded ||
-          d.readableEnded ||
-          d.writableLength > 0 ||
-          d.readableLength > 0,
-      ),
+    quiet: () => open === 2 && !ended.client && !ended.upstream && idle(client, upstream),
     detach() {
       for (const [d, event, fn] of added) d.off(event, fn);
       added.length = 0;

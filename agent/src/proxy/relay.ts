@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { type MovedRelay, native } from '../datapath/index.ts';
 import type { DirectionStats } from '../telemetry/index.ts';
-import { type Counts, fdOf, join, resetSocket } from './pipe.ts';
+import { armAbortive, type Counts, fdOf, idle, join, resetSocket } from './pipe.ts';
 
 type Done = (resetSeen: boolean, counts: Counts) => void;
 
@@ -55,13 +55,185 @@ function available(): boolean {
 }
 
 /**
- * join() for two TCP sockets, moved into the kernel as soon as nothing of it is in flight
- * in Node: upstream connected, no write queued, nothing read and not yet written, neither
- * side ended. Until then (and for good, if that moment never comes) JavaScript carries it.
- * client's bytes count as fromClient; onDone runs once, after both sides are closed.
- * onMoved runs instead of onDone when the connection moves to the agent that takes over.
+ * Bytes a join carries in JavaScript before it tries the kernel relay: none. The hand-off
+ * costs system calls (docs/performance.md counts them), but a short connection's few
+ * messages cost more in Node's streams: deferring it to 64 KiB measured 750 against 697 µs
+ * of the agents' CPU per same-node connection. WEFT_KERNEL_RELAY_AFTER (bytes) defers it,
+ * for measuring; a join below it stays in JavaScript until it has carried that much.
+ */
+export const RELAY_AFTER_BYTES = 0;
+
+/** WEFT_KERNEL_RELAY_AFTER, checked: bytes from 0 to 1 GiB. */
+export function relayAfter(env: Record<string, string | undefined>): number {
+  const raw = env.WEFT_KERNEL_RELAY_AFTER;
+  if (raw === undefined || raw === '') return RELAY_AFTER_BYTES;
+  if (!/^\d+$/.test(raw) || Number(raw) > 1 << 30)
+    throw new Error(`WEFT_KERNEL_RELAY_AFTER=${raw}: expected bytes from 0 to 1073741824`);
+  return Number(raw);
+}
+
+let after = relayAfter(process.env);
+/** Joins below the threshold, each with what moves it on at once (a handover does). */
+const waiting = new Set<() => void>();
+
+/** Sets the threshold for joins made from now on (tests, measurements). */
+export function setRelayAfter(bytes: number): void {
+  after = bytes;
+}
+
+/**
+ * From now on every join goes to the kernel relay as soon as it is quiet, whatever it has
+ * carried: the agent is handing over, and only relayed connections move to the next one.
+ */
+export function relayEverything(): void {
+  after = 0;
+  for (const go of [...waiting]) go();
+}
+
+/**
+ * join() for two TCP sockets, moved into the kernel once it has carried RELAY_AFTER_BYTES
+ * and nothing of it is in flight in Node: upstream connected, no write queued, nothing read
+ * and not yet written, neither side ended. Until then (and for good, if that moment never
+ * comes) JavaScript carries it. client's bytes count as fromClient; onDone runs once, after
+ * both sides are closed. onMoved runs instead of onDone when the connection moves to the
+ * agent that takes over.
  */
 export function joinSockets(
+  client: Socket,
+  upstream: Socket,
+  stats: DirectionStats | null,
+  onDone: Done,
+  onMoved?: () => void,
+  counted?: DirectionStats,
+): Relayed {
+  if (upstream.connecting && after === 0 && available())
+    return untilConnected(client, upstream, stats, onDone, onMoved, counted);
+  return joinNow(client, upstream, stats, onDone, onMoved, counted);
+}
+
+/** Registers a pair the relay took as `id`; Node lets go of its own fds. */
+function handOver(
+  id: number,
+  client: Socket,
+  upstream: Socket,
+  before: Counts,
+  counters: DirectionStats | null,
+  stats: DirectionStats | null,
+  then: { done: Done; moved: () => void },
+): void {
+  handedOver++;
+  client.pause();
+  upstream.pause();
+  pending.set(id, {
+    stats: counters,
+    done: (ab, ba, reset) => {
+      const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
+      if (stats) {
+        stats.active--;
+        stats.bytesFromClient += counts.fromClient;
+        stats.bytesToClient += counts.toClient;
+        if (reset) stats.reset++;
+      }
+      then.done(reset, counts);
+    },
+    moved: () => {
+      if (stats) stats.active--;
+      then.moved();
+    },
+  });
+  // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
+  client.destroy();
+  upstream.destroy();
+}
+
+/**
+ * Until upstream connects nothing can cross, so a few listeners stand in for join(): at the
+ * connect, a pair with nothing in flight goes to the relay without a join ever made (the
+ * usual case: a join's twenty listeners, added and taken off again, cost more than the
+ * connection's hand-off); anything else gets its join then. A side that goes away first
+ * ends it as join() would: the other side reset, nothing carried.
+ */
+function untilConnected(
+  client: Socket,
+  upstream: Socket,
+  stats: DirectionStats | null,
+  onDone: Done,
+  onMoved?: () => void,
+  counted?: DirectionStats,
+): Relayed {
+  let later: Relayed | null = null;
+  let relayId = 0;
+  const ignore = () => {};
+  client.on('error', ignore);
+  upstream.on('error', ignore);
+  const off = () => {
+    upstream.off('connect', connected);
+    client.off('close', clientClosed);
+    upstream.off('close', upstreamClosed);
+  };
+  const gone = (other: Socket) => {
+    off();
+    const done = () => {
+      if (stats) {
+        stats.active--;
+        stats.reset++;
+      }
+      onDone(true, { fromClient: 0, toClient: 0 });
+    };
+    if (other.closed) return done();
+    other.once('close', done);
+    if (!other.destroyed) other.resetAndDestroy();
+  };
+  const clientClosed = () => gone(upstream);
+  const upstreamClosed = () => gone(client);
+  const connected = () => {
+    off();
+    if (idle(client, upstream) && fdOf(client) >= 0 && fdOf(upstream) >= 0) {
+      // What join() would have armed: the relay keeps it (native/src/relay.cc).
+      armAbortive(client);
+      armAbortive(upstream);
+      try {
+        relayId = native().relayAdd(fdOf(client), fdOf(upstream));
+      } catch {
+        relayId = 0; // JavaScript keeps it
+      }
+      if (relayId > 0) {
+        handOver(
+          relayId,
+          client,
+          upstream,
+          { fromClient: 0, toClient: 0 },
+          stats ?? counted ?? null,
+          stats,
+          {
+            done: (reset, counts) => {
+              relayId = -1;
+              onDone(reset, counts);
+            },
+            moved: () => {
+              relayId = -1;
+              onMoved?.();
+            },
+          },
+        );
+        return;
+      }
+    }
+    later = joinNow(client, upstream, stats, onDone, onMoved, counted);
+  };
+  upstream.once('connect', connected);
+  client.once('close', clientClosed);
+  upstream.once('close', upstreamClosed);
+  return {
+    abort() {
+      if (later) later.abort();
+      else if (relayId > 0) native().relayReset(relayId);
+      else if (relayId === 0 && !client.destroyed) client.resetAndDestroy();
+    },
+  };
+}
+
+function joinNow(
   client: Socket,
   upstream: Socket,
   stats: DirectionStats | null,
@@ -73,7 +245,20 @@ export function joinSockets(
    */
   counted?: DirectionStats,
 ): Relayed {
-  const joined = join(client, upstream, stats, resetSocket, resetSocket, onDone);
+  const relayed = available();
+  const joined = join(
+    client,
+    upstream,
+    stats,
+    resetSocket,
+    resetSocket,
+    relayed
+      ? (reset, counts) => {
+          waiting.delete(go);
+          onDone(reset, counts);
+        }
+      : onDone,
+  );
   // Resets the connection wherever it is carried: in JavaScript, or in the kernel relay.
   let relayId = 0;
   const handle: Relayed = {
@@ -82,7 +267,7 @@ export function joinSockets(
       else if (relayId > 0) native().relayReset(relayId);
     },
   };
-  if (!available()) return handle;
+  if (!relayed) return handle;
   let tries = 0;
   const attempt = () => {
     if (upstream.connecting) return;
@@ -99,36 +284,21 @@ export function joinSockets(
       return; // JavaScript keeps it
     }
     // Synchronous from the check to here: Node reads nothing in between.
-    handedOver++;
     relayId = id;
     joined.detach();
-    client.pause();
-    upstream.pause();
     client.on('error', () => {});
     upstream.on('error', () => {});
     const before = { ...joined.counts };
-    pending.set(id, {
-      stats: stats ?? counted ?? null,
-      done: (ab, ba, reset) => {
+    handOver(id, client, upstream, before, stats ?? counted ?? null, stats, {
+      done: (reset, counts) => {
         relayId = -1;
-        const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
-        if (stats) {
-          stats.active--;
-          stats.bytesFromClient += counts.fromClient;
-          stats.bytesToClient += counts.toClient;
-          if (reset) stats.reset++;
-        }
         onDone(reset, counts);
       },
       moved: () => {
         relayId = -1;
-        if (stats) stats.active--;
         onMoved?.();
       },
     });
-    // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
-    client.destroy();
-    upstream.destroy();
   };
   // After a chunk was passed on, its write has usually finished by the next turn of the
   // loop: a conversation of small messages never drains, so it is tried then too.
@@ -150,12 +320,28 @@ export function joinSockets(
     upstream.off('data', soon);
     client.off('data', soon);
   };
-  upstream.on('connect', attempt);
-  upstream.on('drain', attempt);
-  client.on('drain', attempt);
-  upstream.on('data', soon);
-  client.on('data', soon);
-  attempt();
+  const go = () => {
+    waiting.delete(go);
+    client.off('data', watch);
+    upstream.off('data', watch);
+    upstream.on('connect', attempt);
+    upstream.on('drain', attempt);
+    client.on('drain', attempt);
+    upstream.on('data', soon);
+    client.on('data', soon);
+    attempt();
+  };
+  // Counted by join's own listeners, which run first.
+  const watch = () => {
+    if (joined.counts.fromClient + joined.counts.toClient >= after) go();
+  };
+  if (after === 0) {
+    go();
+  } else {
+    waiting.add(go);
+    client.on('data', watch);
+    upstream.on('data', watch);
+  }
   return handle;
 }
 

@@ -12,14 +12,19 @@ export class SocketPool {
   private readonly low = new Set<string>();
   private refillQueued = false;
 
-  /** An unconnected TCP socket in netns (bound to bindAddress, port chosen at connect). */
-  take(netns: string, family: 4 | 6, bindAddress?: string): number {
-    const key = `${netns}|${family}|${bindAddress ?? ''}`;
+  /**
+   * An unconnected TCP socket in netns (bound to bindAddress, port chosen at connect), with
+   * TCP_NODELAY set, and SO_LINGER {1,0} when `abortive` (a socket a join will own: it
+   * would arm it at once). Set here, by the thread that makes a batch, they cost the
+   * connection no system call.
+   */
+  take(netns: string, family: 4 | 6, bindAddress?: string, abortive = false): number {
+    const key = `${netns}|${family}|${bindAddress ?? ''}|${abortive ? 'a' : ''}`;
     let list = this.spares.get(key);
     if (!list || list.length === 0) {
       const opts: NetnsSocketOptions = bindAddress
-        ? { family, address: bindAddress, port: 0, bindNoPort: true }
-        : { family };
+        ? { family, address: bindAddress, port: 0, bindNoPort: true, noDelay: true, abortive }
+        : { family, noDelay: true, abortive };
       this.specs.set(key, { netns, opts });
       list = native().netnsSockets(netns, opts, BATCH);
       this.spares.set(key, list);

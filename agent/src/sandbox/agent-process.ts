@@ -17,6 +17,12 @@ export const AGENT_START_TIMEOUT_MS = 30_000;
 
 export const alive = (pid: number | null): boolean => pid !== null && existsSync(`/proc/${pid}`);
 
+/**
+ * The weft command the sandbox runs: this checkout's, or WEFT_SANDBOX_AGENT_BIN (another
+ * checkout's bin/weft, built: the benchmarks compare two trees' agents in one run).
+ */
+const agentBin = () => process.env.WEFT_SANDBOX_AGENT_BIN || `${repoRoot}bin/weft`;
+
 /** Starts the agent with the node's recorded arguments; returns its pid at once. */
 export function spawnAgent(
   n: NodeState,
@@ -24,7 +30,7 @@ export function spawnAgent(
 ): { pid: number; exited: () => number | null } {
   const script = `echo $$ > '${join(n.cgroupRoot, 'agent')}/cgroup.procs' && exec nsenter --net='${netnsPath(n.netns)}' "$@"`;
   const logFd = openSync(n.log, 'a');
-  const child = spawn('sh', ['-c', script, 'sh', `${repoRoot}bin/weft`, ...args], {
+  const child = spawn('sh', ['-c', script, 'sh', agentBin(), ...args], {
     stdio: ['ignore', logFd, logFd],
     detached: true,
     env: { ...process.env, WEFT_NODE: process.execPath },

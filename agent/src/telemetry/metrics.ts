@@ -56,11 +56,21 @@ export class AgentMetrics {
       tables: opts.tables,
       ...(opts.cluster ? { cluster: opts.cluster } : {}),
     });
+    // Allowed connections are counted in plain numbers and added when scraped: prom-client
+    // hashes a child's labels on every increment, once or twice per connection otherwise.
+    const allowed = { outbound: 0, inbound: 0 };
     this.verdicts = new Counter({
       name: 'weft_policy_verdicts_total',
       help: 'Connections the proxy decided, by direction, verdict, deciding stage and policy (denials name them).',
       labelNames: ['direction', 'verdict', 'stage', 'policy'],
       registers,
+      collect() {
+        for (const direction of ['outbound', 'inbound'] as const) {
+          if (allowed[direction] === 0) continue;
+          this.inc({ direction, verdict: 'allow', stage: '', policy: '' }, allowed[direction]);
+          allowed[direction] = 0;
+        }
+      },
     });
     this.kernelDenials = new Counter({
       name: 'weft_kernel_denials_total',
@@ -75,25 +85,10 @@ export class AgentMetrics {
       registers,
     });
     const istio = this.istio;
-    // Per connection: label sets found once, not hashed on every increment.
-    const allowed = {
-      outbound: this.verdicts.labels({
-        direction: 'outbound',
-        verdict: 'allow',
-        stage: '',
-        policy: '',
-      }),
-      inbound: this.verdicts.labels({
-        direction: 'inbound',
-        verdict: 'allow',
-        stage: '',
-        policy: '',
-      }),
-    };
     this.tcp = {
       opened: (c: Connection) => {
         istio.opened(c);
-        if (c.flag === '') allowed[c.direction].inc();
+        if (c.flag === '') allowed[c.direction]++;
       },
       closed: (c: Connection, counts: ByteCounts) => {
         istio.closed(c, counts);

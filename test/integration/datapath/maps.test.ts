@@ -47,6 +47,18 @@ describePrivileged('typed maps', () => {
     }
   });
 
+  it('takes an entry: its value, gone from the map in the same call', () => {
+    const m = obj.map<bigint, Decoded>('enrolled');
+    try {
+      m.set(7n, { id: 7, flags: 0 });
+      expect(m.take(7n)).toEqual({ id: 7, flags: 0 });
+      expect(m.get(7n)).toBeUndefined();
+      expect(m.take(7n)).toBeUndefined();
+    } finally {
+      m.close();
+    }
+  });
+
   it('round-trips struct keys with addresses and network-order ports', () => {
     const m = obj.map<Decoded, Decoded>('conn_orig');
     try {

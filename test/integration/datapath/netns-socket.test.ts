@@ -1,6 +1,6 @@
 // Sockets made inside another network namespace: Node listens on them and a
 // process inside that namespace reaches them, while the host's loopback does not.
-import { connect, type Server } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server, Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   connectInNetns,
@@ -90,5 +90,28 @@ describePrivileged('sockets in another netns', () => {
     expect(() => netnsSocket(ns.path, { address: '127.0.0.1', port })).toThrow(
       expect.objectContaining({ code: 'EADDRINUSE', message: expect.stringContaining('bind') }),
     );
+  });
+
+  it('makes a socket that resets its peer when closed (abortive), and one that ends it', async () => {
+    const closing = async (abortive: boolean) => {
+      const seen = new Promise<string>((resolve) => {
+        const probe = createServer((s) => {
+          s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+          s.on('end', () => resolve('end'));
+          s.resume();
+        });
+        probe.listen(0, '127.0.0.1', () => {
+          // Made in this process's own netns, to reach the probe on its loopback.
+          const fd = native().netnsSockets('/proc/self/ns/net', { noDelay: true, abortive }, 1)[0]!;
+          const s = new Socket({ fd, readable: true, writable: true });
+          const p = (probe.address() as AddressInfo).port;
+          s.connect(p, '127.0.0.1', () => setTimeout(() => s.destroy(), 20));
+          s.on('close', () => setTimeout(() => probe.close(), 50));
+        });
+      });
+      return seen;
+    };
+    expect(await closing(true)).toBe('ECONNRESET');
+    expect(await closing(false)).toBe('end');
   });
 });

@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { native } from '../../../agent/src/datapath/native.ts';
-import { adoptRelay, exportRelays, joinSockets } from '../../../agent/src/proxy/relay.ts';
+import {
+  adoptRelay,
+  exportRelays,
+  joinSockets,
+  relayEverything,
+} from '../../../agent/src/proxy/relay.ts';
 import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 
@@ -132,6 +137,9 @@ describePrivileged('fd passing (SCM_RIGHTS) and relay moves', () => {
       c.write(`message ${i}\n`);
       await sleep(5);
     }
+    // A short connection reaches the relay when a handover starts (drain.ts).
+    relayEverything();
+    await sleep(20);
     const moved = exportRelays();
     expect(moved).toHaveLength(1);
     expect(moved[0]!.stats).toBe(counters);
@@ -173,6 +181,8 @@ describePrivileged('fd passing (SCM_RIGHTS) and relay moves', () => {
       }
     };
     await say(20);
+    relayEverything();
+    await sleep(20);
     // Out of this relay (as the old agent does), and sent through a handover socket.
     const moved = exportRelays();
     expect(moved).toHaveLength(1);

@@ -2,10 +2,16 @@
 // sockets on loopback: a proxy in this process accepts, dials the server and joins
 // the two; the bytes, ends and resets must come out as join() in pipe.ts makes them.
 import { createHash } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import type { Counts } from '../../../agent/src/proxy/pipe.ts';
-import { joinSockets, kernelRelays } from '../../../agent/src/proxy/relay.ts';
+import {
+  joinSockets,
+  kernelRelays,
+  relayEverything,
+  setRelayAfter,
+} from '../../../agent/src/proxy/relay.ts';
 import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 
@@ -16,6 +22,9 @@ interface Rig {
   /** Resolves when the relay is over; every connection here must have been the kernel's. */
   servers: Server[];
 }
+
+/** A threshold for the tests of a deferred hand-off (WEFT_KERNEL_RELAY_AFTER). */
+const AFTER = 64 * 1024;
 
 const open: Server[] = [];
 afterEach(async () => {
@@ -28,8 +37,13 @@ async function listen(s: Server): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
-/** A server with `onConn`, and a proxy in front of it that joins with joinSockets. */
-async function rig(onConn: (s: Socket) => void): Promise<Rig> {
+/**
+ * A server with `onConn`, and a proxy in front of it that joins with joinSockets, moving
+ * each join to the kernel after `after` bytes (0: as soon as it is quiet); `relayed`: whether
+ * it must have been the kernel's by its end.
+ */
+async function rig(onConn: (s: Socket) => void, after = 0, relayed = true): Promise<Rig> {
+  setRelayAfter(after);
   const before = kernelRelays();
   const serverPort = await listen(createServer({ allowHalfOpen: true }, onConn));
   const stats = new DirectionStats();
@@ -38,8 +52,8 @@ async function rig(onConn: (s: Socket) => void): Promise<Rig> {
     finish = r;
   });
   // Carried by the kernel, not by join(): else these tests would prove nothing of the relay.
-  const done = over.then(({ relayed, ...rest }) => {
-    expect(relayed).toBe(1);
+  const done = over.then(({ relayed: n, ...rest }) => {
+    expect(n).toBe(relayed ? 1 : 0);
     return rest;
   });
   const proxyPort = await listen(
@@ -160,5 +174,125 @@ describePrivileged('kernel relay', () => {
     expect(sha(await serverGot!)).toBe(sha(big));
     c.destroy();
     expect((await r.done).counts.fromClient).toBe(big.length);
+  });
+
+  it('keeps a short connection in JavaScript, its bytes, end and counts as the relay has them', async () => {
+    const r = await rig((s) => s.pipe(s), AFTER, false);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    c.write('x');
+    await new Promise((res) => c.once('data', res));
+    c.end();
+    expect((await got).toString()).toBe('x');
+    c.destroy();
+    expect(await r.done).toEqual({ reset: false, counts: { fromClient: 1, toClient: 1 } });
+  });
+
+  it('moves a connection to the kernel once it has carried the threshold', async () => {
+    const r = await rig((s) => s.pipe(s), AFTER, true);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    const up = pattern(4 * AFTER, 5);
+    // The first part crosses JavaScript; the rest, after a pause, the kernel.
+    c.write(up.subarray(0, AFTER + 1));
+    await new Promise((res) => setTimeout(res, 100));
+    c.end(up.subarray(AFTER + 1));
+    expect(sha(await got)).toBe(sha(up));
+    c.destroy();
+    expect(await r.done).toEqual({
+      reset: false,
+      counts: { fromClient: up.length, toClient: up.length },
+    });
+  });
+
+  it('moves a short connection to the kernel when the agent hands over (relayEverything)', async () => {
+    const r = await rig((s) => s.pipe(s), AFTER, true);
+    const c = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    c.write('before ');
+    await new Promise((res) => c.once('data', res));
+    relayEverything();
+    await new Promise((res) => setTimeout(res, 50));
+    c.end('after');
+    expect((await got).toString()).toBe('before after');
+    c.destroy();
+    expect((await r.done).counts).toEqual({ fromClient: 12, toClient: 12 });
+  });
+
+  it('holds no pipe for a relayed connection with no bytes in flight', async () => {
+    const pipes = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:');
+        } catch {
+          return false; // closed while listed
+        }
+      }).length;
+    setRelayAfter(0);
+    const serverPort = await listen(createServer((s) => s.pipe(s)));
+    const proxyPort = await listen(
+      createServer({ noDelay: true }, (client) => {
+        const up = connect({ port: serverPort, host: '127.0.0.1' });
+        joinSockets(client, up, null, () => {});
+      }),
+    );
+    const before = pipes();
+    const relayed = kernelRelays();
+    const conns: Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = connect({ port: proxyPort, host: '127.0.0.1' });
+      conns.push(c);
+      await new Promise((res) => c.once('connect', res));
+      // Into the kernel relay once quiet; then one round trip through it.
+      await new Promise((res) => setTimeout(res, 20));
+      c.write('x');
+      await new Promise((res) => c.once('data', res));
+    }
+    expect(kernelRelays() - relayed).toBe(20);
+    // 20 idle connections: at most a few spare pipes between them, not two each.
+    expect(pipes() - before).toBeLessThanOrEqual(4);
+    for (const c of conns) c.destroy();
+  });
+
+  /**
+   * A client through a proxy to port that joins at once (abort: revoked before upstream
+   * connected): what the client saw, and the join's end.
+   */
+  async function earlyEnd(port: number, abort: boolean) {
+    setRelayAfter(0);
+    let done!: (v: { reset: boolean; counts: Counts }) => void;
+    const over = new Promise<{ reset: boolean; counts: Counts }>((r) => {
+      done = r;
+    });
+    const proxyPort = await listen(
+      createServer((client) => {
+        const up = connect({ port, host: '127.0.0.1' });
+        const j = joinSockets(client, up, null, (reset, counts) => done({ reset, counts }));
+        if (abort) j.abort();
+      }),
+    );
+    const c = connect({ port: proxyPort, host: '127.0.0.1' });
+    const seen = await new Promise<string>((resolve) => {
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? ''));
+      c.on('end', () => resolve('clean end'));
+    });
+    return { seen, end: await over };
+  }
+
+  it('resets the client when upstream refuses, before any join is made', async () => {
+    const closed = await listen(createServer());
+    await new Promise((r) => open.pop()!.close(r)); // nothing listens there now
+    expect(await earlyEnd(closed, false)).toEqual({
+      seen: 'ECONNRESET',
+      end: { reset: true, counts: { fromClient: 0, toClient: 0 } },
+    });
+  });
+
+  it('resets a connection revoked before upstream connected', async () => {
+    const serverPort = await listen(createServer((s) => s.on('error', () => {}).resume()));
+    expect(await earlyEnd(serverPort, true)).toEqual({
+      seen: 'ECONNRESET',
+      end: { reset: true, counts: { fromClient: 0, toClient: 0 } },
+    });
   });
 });

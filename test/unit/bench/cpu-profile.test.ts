@@ -1,7 +1,7 @@
 // The CPU profile summary the footprint benchmark prints: self time per function and
 // per area, idle left out of the busy share, windows respected.
 import { describe, expect, it } from 'vitest';
-import { areaOf, type CpuProfile, summarise } from '../../../bench/cpu-profile.ts';
+import { areaOf, breakdown, type CpuProfile, summarise } from '../../../bench/cpu-profile.ts';
 
 const frame = (functionName: string, url = '', lineNumber = 0) => ({
   functionName,
@@ -63,5 +63,44 @@ describe('cpu profile summary', () => {
 
   it('names a sample whose node is missing', () => {
     expect(() => summarise({ ...profile, samples: [9] })).toThrow(/sample 0 names node 9/);
+  });
+
+  it('breaks busy time down by the innermost frame a rule claims, the rest by area', () => {
+    // root → outbound (agent) → dial (agent) → connect (native); root → (gc); root → idle.
+    const p: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 5, 6] },
+        {
+          id: 2,
+          callFrame: frame('handle', 'file:///r/agent/src/proxy/outbound.ts', 9),
+          children: [3],
+        },
+        {
+          id: 3,
+          callFrame: frame('dial', 'file:///r/agent/src/proxy/forward.ts', 3),
+          children: [4],
+        },
+        { id: 4, callFrame: frame('connect') },
+        { id: 5, callFrame: frame('(garbage collector)') },
+        { id: 6, callFrame: frame('(idle)') },
+      ],
+      startTime: 0,
+      endTime: 600,
+      samples: [4, 4, 2, 5, 6, 6],
+      timeDeltas: [0, 100, 100, 100, 100, 100],
+    };
+    const b = breakdown(p, [
+      ['route', /proxy\/outbound\.ts/],
+      ['dial', /proxy\/forward\.ts/],
+    ]);
+    expect(b.busyUs).toBe(400);
+    // connect runs under dial (innermost claim), handle's own time is route's.
+    expect(new Map(b.parts)).toEqual(
+      new Map([
+        ['dial', 200],
+        ['route', 100],
+        ['gc', 100],
+      ]),
+    );
   });
 });

@@ -89,8 +89,8 @@ export class HbonePool {
         : `https://${t.dstIp}:${constants.PORT_HBONE}`,
       () => {
         const fd = this.pool.take(t.srcNetns, t.dstIp.includes(':') ? 6 : 4);
+        // TCP_NODELAY comes with the pool's socket.
         const raw = new Socket({ fd, readable: true, writable: true });
-        raw.setNoDelay(true);
         raw.connect(constants.PORT_HBONE, t.dstIp);
         return {
           socket: raw,
