@@ -92,7 +92,7 @@ function prepare(
   let delayMs = 0;
   let abort: FaultAbort | undefined;
   if (rule) {
-    ex.route = `${rule.route} rule ${rule.rule}`;
+    ex.routeRule = rule;
     const redir = requestFilters(rule.filters, headers, rw, rule.match);
     if (redir) {
       const to = redirect(redir, rule.match, {

@@ -119,9 +119,6 @@ export function handleInbound1(
         ex.done(status, 'upstream_reset');
       });
     });
-    const busy = t.busy;
-    // A dying agent resets the app's connection while this request is on it.
-    if (busy) up.once('socket', (s) => busy(s, true));
     up.on('error', (e: NodeJS.ErrnoException) => {
       // A kept-alive connection the app closed as we reused it: once more on a fresh one.
       if (retry && up.reusedSocket && e.code === 'ECONNRESET' && !res.headersSent)

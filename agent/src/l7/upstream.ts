@@ -17,6 +17,8 @@ export interface Dialer {
   dial(ep: Endpoint): Duplex;
   /** A pooled connection went idle in the pool (the inbound side clears its reset-on-exit). */
   idle?(s: Duplex): void;
+  /** A connection was dialed or taken from the pool for a request (the inbound side arms it). */
+  busy?(s: Duplex): void;
 }
 
 type Sock = Duplex & {
@@ -83,6 +85,7 @@ export class Upstreams {
         timeout: L7_LIMITS.upstreamIdleMs,
       });
       const pool: H1Pool = { agent, queued: 0, policy };
+      const busy = src.busy;
       // Async form: a refused dial becomes the request's error, not a throw.
       agent.createConnection = ((_o: unknown, cb: (e: Error | null, s?: Duplex) => void) => {
         let s: Duplex;
@@ -94,11 +97,25 @@ export class Upstreams {
         }
         const ms = pool.policy?.connectTimeoutMs;
         if (ms) connectTimeout(s, ms);
+        busy?.(s);
         cb(null, s);
         return undefined;
       }) as never;
+      // Told from the agent's own hooks, not a listener per request: a connection handed
+      // straight to a queued request stays busy (the agent's 'free' handler, which runs
+      // first, gave it one; a pooled one has no request left).
       const idle = src.idle;
-      if (idle) agent.on('free', (s: Duplex) => idle(s));
+      if (idle)
+        agent.on('free', (s: Duplex & { _httpMessage?: unknown }) => {
+          if (s._httpMessage === null && !s.destroyed) idle(s);
+        });
+      if (busy) {
+        const reuse = agent.reuseSocket.bind(agent);
+        agent.reuseSocket = (s, req) => {
+          busy(s);
+          reuse(s, req);
+        };
+      }
       const keep = agent.keepSocketAlive.bind(agent);
       agent.keepSocketAlive = (socket) => {
         const max = pool.policy?.maxRequestsPerConnection;
