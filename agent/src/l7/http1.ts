@@ -300,7 +300,6 @@ function forward(
     const mine = attempt;
     const pool = e.upstreams.http1(src, ep, d.pool?.policy);
     if (!pool) return fail(503, 'overflow');
-    pool.queued++;
     const r = request({
       method: ex.method,
       path: target,
@@ -309,15 +308,19 @@ function forward(
       setHost: false,
     });
     up = r;
-    // Waiting ends with a connection, or with the request (a refused dial gives none).
-    let waiting = true;
-    const served = () => {
-      if (!waiting) return;
-      waiting = false;
-      pool.queued--;
-    };
-    r.once('socket', served);
-    r.once('close', served);
+    // A pooled connection was free and the agent handed it over at once: nothing waits.
+    if (!r.reusedSocket) {
+      pool.queued++;
+      // Waiting ends with a connection, or with the request (a refused dial gives none).
+      let waiting = true;
+      const served = () => {
+        if (!waiting) return;
+        waiting = false;
+        pool.queued--;
+      };
+      r.once('socket', served);
+      r.once('close', served);
+    }
     if (perTry > 0) {
       clearTimeout(tryTimer);
       tryTimer = setTimeout(() => {
