@@ -49,14 +49,35 @@ export function byPreface(conn: Duplex, h2: () => void, h1: () => void): void {
   });
 }
 
+/** A connection's context and its requests in flight, found once per request. */
+interface ConnState<T> {
+  readonly conn: Duplex;
+  readonly ctx: T;
+  inFlight: number;
+  readonly busy: ((conn: Duplex, busy: boolean) => void) | undefined;
+}
+
+const STATE = Symbol('connection state');
+type Tracked = ServerResponse & { [STATE]?: ConnState<unknown> };
+
+/** A response closed: one function for every response, its connection read off it. */
+function responseClosed(this: Tracked): void {
+  const st = this[STATE];
+  if (st === undefined) return;
+  const left = --st.inFlight;
+  if (left === L7_LIMITS.pipelined - 1) st.conn.resume();
+  if (left === 0 && !st.conn.destroyed) st.busy?.(st.conn, false);
+}
+
 export class ClientHttp1<T> {
   private readonly server: Server;
-  private readonly contexts = new WeakMap<object, T>();
-  private readonly inFlight = new WeakMap<object, number>();
+  private readonly states = new WeakMap<object, ConnState<T>>();
+  private readonly busy: ((conn: Duplex, busy: boolean) => void) | undefined;
   private draining = false;
 
   constructor(o: ClientHttp1Options<T>) {
     const busy = o.busy;
+    this.busy = busy;
     const headersMs = o.headersMs ?? L7_LIMITS.headersMs;
     this.server = createServer({
       maxHeaderSize: L7_LIMITS.maxHeaderBytes,
@@ -78,21 +99,16 @@ export class ClientHttp1<T> {
     this.server.on('timeout', () => {});
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const conn = req.socket;
-      const ctx = this.contexts.get(conn);
-      if (ctx === undefined) return void res.destroy();
-      const n = (this.inFlight.get(conn) ?? 0) + 1;
-      this.inFlight.set(conn, n);
+      const st = this.states.get(conn);
+      if (st === undefined) return void res.destroy();
+      const n = ++st.inFlight;
       if (n === 1) busy?.(conn, true);
       if (n >= L7_LIMITS.pipelined) conn.pause();
       if (this.draining) res.shouldKeepAlive = false;
-      res.once('close', () => {
-        const left = (this.inFlight.get(conn) ?? 1) - 1;
-        this.inFlight.set(conn, left);
-        if (left === L7_LIMITS.pipelined - 1) conn.resume();
-        if (left === 0 && !conn.destroyed) busy?.(conn, false);
-      });
+      (res as Tracked)[STATE] = st;
+      res.once('close', responseClosed);
       try {
-        o.onRequest(ctx, req, res);
+        o.onRequest(st.ctx, req, res);
       } catch {
         o.onFault?.();
         conn.destroy();
@@ -101,10 +117,10 @@ export class ClientHttp1<T> {
     const up = o.onUpgrade;
     if (up)
       this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        const ctx = this.contexts.get(socket);
-        if (ctx === undefined) return void socket.destroy();
+        const st = this.states.get(socket);
+        if (st === undefined) return void socket.destroy();
         try {
-          up(ctx, req, socket, head);
+          up(st.ctx, req, socket, head);
         } catch {
           o.onFault?.();
           socket.destroy();
@@ -123,14 +139,14 @@ export class ClientHttp1<T> {
 
   /** Serves a connection (its first bytes unshifted back, if read) with `ctx`. */
   serve(conn: Duplex, ctx: T): void {
-    this.contexts.set(conn, ctx);
+    this.states.set(conn, { conn, ctx, inFlight: 0, busy: this.busy });
     this.server.emit('connection', conn);
     conn.resume();
   }
 
   /** Requests of `conn` not yet answered in full (pipelined ones included). */
   pending(conn: Duplex): number {
-    return this.inFlight.get(conn) ?? 0;
+    return this.states.get(conn)?.inFlight ?? 0;
   }
 
   /** Every response from now on says `Connection: close`: clients move at a request boundary. */

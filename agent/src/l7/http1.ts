@@ -14,6 +14,7 @@ import { abortStatus, faultAbort, faultDelay } from './faults.ts';
 import { type Headers, redirect, requestFilters, responseFilters } from './filters.ts';
 import { endToEnd, hostOnly, splitTarget } from './headers.ts';
 import type { EngineParts } from './parts.ts';
+import { passBody } from './pass-body.ts';
 import { backoffMs, maxRetriesFor, RetryBody, RetryState } from './retry.ts';
 import type { RouteRequest } from './route-match.ts';
 import type { L7Source, L7View } from './source.ts';
@@ -92,7 +93,7 @@ function prepare(
   let delayMs = 0;
   let abort: FaultAbort | undefined;
   if (rule) {
-    ex.route = `${rule.route} rule ${rule.rule}`;
+    ex.routeRule = rule;
     const redir = requestFilters(rule.filters, headers, rw, rule.match);
     if (redir) {
       const to = redirect(redir, rule.match, {
@@ -218,9 +219,11 @@ function forward(
       ex.done(499, 'downstream_reset');
     }
   });
-  req.on('data', (c: Buffer) => {
-    ex.requestBytes += c.length;
-  });
+  // A request without a body (by its framing) has no bytes to count: no listener for them.
+  if (!bodyless)
+    req.on('data', (c: Buffer) => {
+      ex.requestBytes += c.length;
+    });
   const body = rs?.body;
   if (body) {
     // Kept for a resend while it fits, and written to whichever attempt is current.
@@ -297,7 +300,6 @@ function forward(
     const mine = attempt;
     const pool = e.upstreams.http1(src, ep, d.pool?.policy);
     if (!pool) return fail(503, 'overflow');
-    pool.queued++;
     const r = request({
       method: ex.method,
       path: target,
@@ -306,15 +308,19 @@ function forward(
       setHost: false,
     });
     up = r;
-    // Waiting ends with a connection, or with the request (a refused dial gives none).
-    let waiting = true;
-    const served = () => {
-      if (!waiting) return;
-      waiting = false;
-      pool.queued--;
-    };
-    r.once('socket', served);
-    r.once('close', served);
+    // A pooled connection was free and the agent handed it over at once: nothing waits.
+    if (!r.reusedSocket) {
+      pool.queued++;
+      // Waiting ends with a connection, or with the request (a refused dial gives none).
+      let waiting = true;
+      const served = () => {
+        if (!waiting) return;
+        waiting = false;
+        pool.queued--;
+      };
+      r.once('socket', served);
+      r.once('close', served);
+    }
     if (perTry > 0) {
       clearTimeout(tryTimer);
       tryTimer = setTimeout(() => {
@@ -343,11 +349,7 @@ function forward(
       }
       ex.status = status;
       res.writeHead(status, rh as never);
-      ur.on('data', (c: Buffer) => {
-        ex.responseBytes += c.length;
-        if (!res.write(c)) ur.pause();
-      });
-      res.on('drain', () => ur.resume());
+      passBody(ur, res, ex);
       ur.once('end', () => {
         finished = true;
         clearTimeout(timer);
@@ -487,11 +489,7 @@ function sendHttp2(
     ex.status = status;
     res.writeHead(status, h as never);
     // Node emits 'response' a tick late: the body is read from here on, never before.
-    up.on('data', (c: Buffer) => {
-      ex.responseBytes += c.length;
-      if (!res.write(c)) up.pause();
-    });
-    res.on('drain', () => up.resume());
+    passBody(up, res, ex);
   });
   up.on('trailers', (t) => res.addTrailers(endToEnd(t) as never));
   up.once('end', () => {

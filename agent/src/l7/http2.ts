@@ -52,7 +52,7 @@ export function handleHttp2(
   if (ex.traceparent) out.traceparent = ex.traceparent;
   const rw = { path, host: undefined as string | undefined };
   if (rule) {
-    ex.route = `${rule.route} rule ${rule.rule}`;
+    ex.routeRule = rule;
     const redir = requestFilters(rule.filters, out as never, rw, rule.match);
     if (redir) {
       const to = redirect(redir, rule.match, {

@@ -8,6 +8,7 @@ import { Exchange } from './exchange.ts';
 import { endToEnd, splitTarget } from './headers.ts';
 import { type InboundLimits, idleBody, type Turns } from './inbound-bounds.ts';
 import type { InboundTarget } from './inbound-target.ts';
+import { passBody } from './pass-body.ts';
 import type { RateLimiters } from './rate-limit.ts';
 import type { Upstreams } from './upstream.ts';
 
@@ -102,11 +103,7 @@ export function handleInbound1(
       const status = ur.statusCode ?? 502;
       ex.status = status;
       res.writeHead(status, out as never);
-      ur.on('data', (c: Buffer) => {
-        ex.responseBytes += c.length;
-        if (!res.write(c)) ur.pause();
-      });
-      res.on('drain', () => ur.resume());
+      passBody(ur, res, ex);
       ur.once('end', () => {
         if (ur.rawTrailers.length > 0) res.addTrailers(ur.trailers as never);
         res.end();
@@ -119,9 +116,6 @@ export function handleInbound1(
         ex.done(status, 'upstream_reset');
       });
     });
-    const busy = t.busy;
-    // A dying agent resets the app's connection while this request is on it.
-    if (busy) up.once('socket', (s) => busy(s, true));
     up.on('error', (e: NodeJS.ErrnoException) => {
       // A kept-alive connection the app closed as we reused it: once more on a fresh one.
       if (retry && up.reusedSocket && e.code === 'ECONNRESET' && !res.headersSent)

@@ -17,6 +17,8 @@ export interface Dialer {
   dial(ep: Endpoint): Duplex;
   /** A pooled connection went idle in the pool (the inbound side clears its reset-on-exit). */
   idle?(s: Duplex): void;
+  /** A connection was dialed or taken from the pool for a request (the inbound side arms it). */
+  busy?(s: Duplex): void;
 }
 
 type Sock = Duplex & {
@@ -46,6 +48,8 @@ interface H1Pool {
   agent: Agent;
   /** Requests handed to the agent and not yet given a connection. */
   queued: number;
+  /** How long a pooled connection may sit idle (ms): DestinationRule idleTimeout, or the default. */
+  idleMs: number;
   /** The DestinationRule's connectionPool in force for it (read at each use). */
   policy: CompiledTrafficPolicy | undefined;
 }
@@ -80,9 +84,15 @@ export class Upstreams {
         keepAlive: true,
         maxSockets: L7_LIMITS.connectionsPerEndpoint,
         maxFreeSockets: L7_LIMITS.idlePerEndpoint,
-        timeout: L7_LIMITS.upstreamIdleMs,
       });
-      const pool: H1Pool = { agent, queued: 0, policy };
+      // No policy yet: the one asked for is applied below, as to a pool that had another.
+      const pool: H1Pool = {
+        agent,
+        queued: 0,
+        idleMs: L7_LIMITS.upstreamIdleMs,
+        policy: undefined,
+      };
+      const busy = src.busy;
       // Async form: a refused dial becomes the request's error, not a throw.
       agent.createConnection = ((_o: unknown, cb: (e: Error | null, s?: Duplex) => void) => {
         let s: Duplex;
@@ -94,11 +104,32 @@ export class Upstreams {
         }
         const ms = pool.policy?.connectTimeoutMs;
         if (ms) connectTimeout(s, ms);
+        busy?.(s);
         cb(null, s);
         return undefined;
       }) as never;
+      // Told from the agent's own hooks, not a listener per request: a connection handed
+      // straight to a queued request stays busy (the agent's 'free' handler, which runs
+      // first, gave it one; a pooled one has no request left).
       const idle = src.idle;
-      if (idle) agent.on('free', (s: Duplex) => idle(s));
+      if (idle)
+        agent.on('free', (s: Duplex & { _httpMessage?: unknown }) => {
+          if (s._httpMessage === null && !s.destroyed) idle(s);
+        });
+      if (busy) {
+        const reuse = agent.reuseSocket.bind(agent);
+        agent.reuseSocket = (s, req) => {
+          busy(s);
+          reuse(s, req);
+        };
+      }
+      // The idle timer is the agent's `timeout` option, set only while the agent keeps a
+      // connection (it arms the timer then, shortened by the server's Keep-Alive hint). With
+      // the option set all along, Node would also clear the timer at each response's end and
+      // arm it again when pooled: two timer moves and a listener per request. Armed once, it
+      // runs on through later requests as before (activity pushes it back; the agent closes
+      // a connection on it only while pooled).
+      const options = (agent as unknown as { options: { timeout?: number } }).options;
       const keep = agent.keepSocketAlive.bind(agent);
       agent.keepSocketAlive = (socket) => {
         const max = pool.policy?.maxRequestsPerConnection;
@@ -107,7 +138,12 @@ export class Upstreams {
           carried.set(socket, n);
           if (n >= max) return false;
         }
-        return keep(socket);
+        options.timeout = pool.idleMs;
+        try {
+          return keep(socket);
+        } finally {
+          options.timeout = undefined;
+        }
       };
       p = pool;
       this.h1.set(key, p);
@@ -118,8 +154,7 @@ export class Upstreams {
         policy?.maxConnections || L7_LIMITS.connectionsPerEndpoint,
         L7_LIMITS.connectionsPerEndpoint,
       );
-      (p.agent as unknown as { options: { timeout: number } }).options.timeout =
-        policy?.idleTimeoutMs ?? L7_LIMITS.upstreamIdleMs;
+      p.idleMs = policy?.idleTimeoutMs ?? L7_LIMITS.upstreamIdleMs;
     }
     if (p.queued >= L7_LIMITS.queuedPerEndpoint) return undefined;
     return p;

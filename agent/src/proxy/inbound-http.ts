@@ -76,7 +76,9 @@ function targetOf(t: HttpTarget): InboundTarget {
     upstream: {
       workloadKey: t.netnsPath,
       dial: t.dial?.bind(t) ?? (() => dialApp(t.pool, t.netnsPath, t.ip, t.port)),
+      // A dying agent resets the app's connection while a request is on it.
       idle: (s) => resetWhileBusy(s, false),
+      busy: (s) => resetWhileBusy(s, true),
     },
     busy: resetWhileBusy,
     sink: c.sinks.requests ?? noRequestSink,

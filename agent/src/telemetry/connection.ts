@@ -230,7 +230,8 @@ export class Connection {
     counts: ByteCounts,
     detail: string | undefined,
   ): Parameters<AccessLog['add']>[0] {
-    return {
+    // Filled field by field, in the entry's order: an L7 connection makes one per request.
+    const e: Parameters<AccessLog['add']>[0] = {
       time: this.start,
       direction: this.direction,
       via: this.via,
@@ -241,10 +242,11 @@ export class Connection {
       bytesFromClient: counts.fromClient,
       bytesToClient: counts.toClient,
       result,
-      ...(detail !== undefined ? { detail } : {}),
-      ...(this.audit !== undefined ? { audit: this.audit } : {}),
-      ...(this.flag ? { responseFlags: this.flag } : {}),
     };
+    if (detail !== undefined) e.detail = detail;
+    if (this.audit !== undefined) e.audit = this.audit;
+    if (this.flag) e.responseFlags = this.flag;
+    return e;
   }
 }
 

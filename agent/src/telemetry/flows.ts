@@ -78,16 +78,28 @@ export class FlowLog implements ConnectionObserver {
     });
   }
 
+  /** The last destination split (an L7 connection logs each request with the same one). */
+  private dest = { text: '', ip: '', port: 0 };
+
+  private split(destination: string): { ip: string; port: number } {
+    const d = this.dest;
+    if (d.text === destination) return d;
+    const [ip = '', port = '0'] = splitHostPort(destination);
+    this.dest = { text: destination, ip, port: Number(port) };
+    return this.dest;
+  }
+
   fromProxy(e: AccessEntry): void {
-    const [ip = '', port = '0'] = splitHostPort(e.destination);
+    const { ip, port } = this.split(e.destination);
+    const where = whereOf(e.direction, e.via);
     if (e.audit) {
       this.push({
         event: 'end',
         source: e.sourceAddress ? this.name(e.sourceAddress) : (e.source ?? 'unknown'),
         destination: e.destinationWorkload ?? this.name(ip),
-        port: Number(port),
+        port,
         verdict: 'audit',
-        where: `proxy ${e.direction} (${e.via})`,
+        where,
         identity: e.source,
         reason: `audited by ${e.audit}`,
       });
@@ -96,9 +108,9 @@ export class FlowLog implements ConnectionObserver {
       event: 'end',
       source: e.sourceAddress ? this.name(e.sourceAddress) : (e.source ?? 'unknown'),
       destination: e.destinationWorkload ?? this.name(ip),
-      port: Number(port),
+      port,
       verdict: e.result === 'refused' ? 'deny' : 'allow',
-      where: `proxy ${e.direction} (${e.via})`,
+      where,
       identity: e.source,
       reason: e.detail ?? (e.result === 'reset' ? 'carried, ended by a reset' : 'carried'),
     });
@@ -108,14 +120,14 @@ export class FlowLog implements ConnectionObserver {
   opened(c: Connection): void {
     // A refusal is told opened and closed at once: its one flow is the refusal.
     if (c.closed) return;
-    const [ip = '', port = '0'] = splitHostPort(c.destination);
+    const { ip, port } = this.split(c.destination);
     this.push({
       event: 'open',
       source: c.sourceAddress ? this.name(c.sourceAddress) : (c.source ?? 'unknown'),
       destination: c.destinationWorkload ?? this.name(ip),
-      port: Number(port),
+      port,
       verdict: 'allow',
-      where: `proxy ${c.direction} (${c.via})`,
+      where: whereOf(c.direction, c.via),
       identity: c.source,
       reason: 'opened',
     });
@@ -135,6 +147,24 @@ export class FlowLog implements ConnectionObserver {
   get bytes(): number {
     return this.ring.bytes;
   }
+}
+
+const WHERE: Record<AccessEntry['direction'], Record<AccessEntry['via'], string>> = {
+  outbound: {
+    hbone: 'proxy outbound (hbone)',
+    local: 'proxy outbound (local)',
+    plaintext: 'proxy outbound (plaintext)',
+  },
+  inbound: {
+    hbone: 'proxy inbound (hbone)',
+    local: 'proxy inbound (local)',
+    plaintext: 'proxy inbound (plaintext)',
+  },
+};
+
+/** `proxy <direction> (<via>)`, written out once rather than per flow. */
+function whereOf(direction: AccessEntry['direction'], via: AccessEntry['via']): string {
+  return WHERE[direction]?.[via] ?? `proxy ${direction} (${via})`;
 }
 
 function splitHostPort(s: string): [string, string] {
