@@ -203,7 +203,7 @@ export function renderFootprint(r: {
     '',
     '## Memory',
     '',
-    `- **idle**: a few seconds after the agents started and got their certificates, before any traffic.`,
+    `- **idle**: 22 s after the agents started and got their certificates (two of their quiet checks, which give memory back), before any traffic.`,
     "- **under load**: the largest agent's peak during a 2 s bulk transfer over HBONE and the connection tests below.",
     `- **holding idle connections**: ${r.cfg.idle.toLocaleString('en-US')} connections opened from the client pod (half to`,
     '  node-2 over HBONE, half to the node-1 server), each one byte there and back, then idle; per',

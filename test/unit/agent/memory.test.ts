@@ -1,0 +1,84 @@
+// Memory handed back when the agent is quiet: the decision, the timer, and the
+// addon's malloc_trim against real freed memory.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { RELEASE, releaseDecision, startMemoryReturn } from '../../../agent/src/agent/memory.ts';
+import { native } from '../../../agent/src/datapath/index.ts';
+import { until } from '../../support/until.ts';
+
+const MiB = 1024 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('releaseDecision', () => {
+  const quiet = { busy: 0.01, rss: 200 * MiB, heapUsed: 60 * MiB };
+
+  it('does nothing while the event loop is busy', () => {
+    expect(releaseDecision({ ...quiet, busy: RELEASE.quietBusy }, { rss: 0, heapUsed: 0 })).toEqual(
+      { collect: false, trim: false },
+    );
+  });
+
+  it('collects and trims on the first quiet check', () => {
+    expect(releaseDecision(quiet, { rss: 0, heapUsed: 0 })).toEqual({ collect: true, trim: true });
+  });
+
+  it('does nothing when the agent has not grown since the last release', () => {
+    const last = { rss: quiet.rss - RELEASE.minGrowth + 1, heapUsed: 20 * MiB };
+    expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: false });
+  });
+
+  it('trims without a collection when the heap holds little garbage', () => {
+    const last = { rss: quiet.rss - RELEASE.minGrowth, heapUsed: quiet.heapUsed - MiB };
+    expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: true });
+  });
+
+  it('collects when the heap grew by the threshold since the last collection', () => {
+    const last = { rss: 100 * MiB, heapUsed: quiet.heapUsed - RELEASE.minGarbage };
+    expect(releaseDecision(quiet, last)).toEqual({ collect: true, trim: true });
+  });
+});
+
+describe('startMemoryReturn', () => {
+  it('releases once when quiet, and again only after the process grew', async () => {
+    let trims = 0;
+    const m = startMemoryReturn(() => {
+      trims++;
+      return true;
+    }, 50);
+    try {
+      await until('the first release', () => trims === 1);
+      expect(m.counts.collections).toBe(1);
+      await sleep(300);
+      expect(trims).toBe(1);
+      // 32 MiB written (resident) and kept: the process grew, the next quiet check releases.
+      const held = Buffer.alloc(32 * MiB, 1);
+      await until('a release after growth', () => trims === 2);
+      expect(held.length).toBe(32 * MiB);
+    } finally {
+      m.close();
+    }
+  });
+});
+
+describe('native mallocTrim', () => {
+  it('gives freed, fragmented C heap memory back to the kernel', async () => {
+    const rss = () => process.memoryUsage.rss();
+    // 64 MiB in 16 KiB backing stores (malloc, below its mmap threshold), every 16th kept:
+    // the freed pages lie between live ones, where glibc does not return them by itself.
+    let bufs: Buffer[] | null = [];
+    for (let i = 0; i < 4096; i++) bufs.push(Buffer.allocUnsafeSlow(16 * 1024).fill(i));
+    const kept = bufs.filter((_, i) => i % 16 === 0);
+    bufs = null;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    gc();
+    await sleep(200);
+    const before = rss();
+    expect(typeof native().mallocTrim()).toBe('boolean');
+    const after = rss();
+    expect(kept.length).toBe(256);
+    expect(before - after).toBeGreaterThan(16 * MiB);
+  });
+});
