@@ -79,6 +79,11 @@ const VARIANTS: Record<string, Variant> = {
     what: 'no kernel relay (WEFT_KERNEL_RELAY=0: JavaScript joins every socket pair)',
     env: { WEFT_KERNEL_RELAY: '0' },
   },
+  sources: {
+    id: 'sources',
+    what: 'the agent run from its TypeScript sources, not the bundle (WEFT_AGENT_SOURCES=1)',
+    env: { WEFT_AGENT_SOURCES: '1' },
+  },
   'no-memory-return': {
     id: 'no-memory-return',
     what: 'no memory given back when quiet (WEFT_MEMORY_RETURN=0)',
@@ -308,7 +313,7 @@ async function memoryOnly(boxes: FootprintBox[]): Promise<void> {
     }
   }
   for (const b of boxes) {
-    for (const n of [cfg.pods >> 1, cfg.pods]) {
+    for (const n of cfg.pods > 0 ? [cfg.pods >> 1, cfg.pods] : []) {
       const s = await enrollPods(b, n);
       await sleep(QUIET_MS);
       await read(b, `${n} pods (enrolled in ${s.toFixed(1)} s)`);
