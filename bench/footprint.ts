@@ -307,9 +307,10 @@ async function memoryOnly(boxes: FootprintBox[]): Promise<void> {
   for (const b of boxes) await read(b, 'idle');
   for (let r = 0; r < cfg.rounds; r++) {
     for (const b of boxes) {
-      const errors = (await round(b)).errors;
+      const { errors, loadPeakMiB } = await round(b);
       await sleep(QUIET_MS);
-      await read(b, `after round ${r + 1}${errors.length ? ` (${errors.join('; ')})` : ''}`);
+      const what = `after round ${r + 1} (peak under load ${loadPeakMiB.toFixed(0)} MiB)`;
+      await read(b, `${what}${errors.length ? ` (${errors.join('; ')})` : ''}`);
     }
   }
   for (const b of boxes) {
