@@ -5,21 +5,13 @@
 // memory of its own, so the bench reads RSS first.
 import { mkdirSync } from 'node:fs';
 import { spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { inspectorClient } from './inspector-profile.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs in the netns: collects garbage twice, prints process.memoryUsage() of the agent. */
 const driver = `
-let list;
-for (let i = 0; i < 100 && !list; i++) {
-  try { list = await (await fetch('http://127.0.0.1:9229/json/list')).json(); } catch { await new Promise((r) => setTimeout(r, 100)); }
-}
-if (!list) { console.log(JSON.stringify({ error: 'no inspector on 127.0.0.1:9229' })); process.exit(0); }
-const ws = new WebSocket(list[0].webSocketDebuggerUrl);
-let id = 0; const waiting = new Map();
-const send = (method, params = {}) => new Promise((r) => { waiting.set(++id, r); ws.send(JSON.stringify({ id, method, params })); });
-ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.id && waiting.has(m.id)) { waiting.get(m.id)(m.result); waiting.delete(m.id); } };
-await new Promise((r) => { ws.onopen = r; });
+${inspectorClient}
 await send('HeapProfiler.collectGarbage');
 await send('HeapProfiler.collectGarbage');
 const r = await send('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });

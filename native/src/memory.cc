@@ -3,7 +3,11 @@
 // connections) in its arenas, fragmented, and returns only a free top of the
 // main heap on its own: after a burst of connections the agent stays as large
 // as at its peak. malloc_trim(0) releases every free page of every arena.
-//   mallocTrim() -> bool  whether any memory was released (false off glibc)
+//   mallocTrim() -> Promise<bool>  whether any memory was released (false off glibc)
+// It runs on libuv's thread pool: with 300 MiB freed in 16 KiB pieces it takes a
+// quarter of a second (an madvise per free run), which the event loop must not wait
+// for. glibc locks one arena at a time while trimming it, so an allocation meanwhile
+// waits at most for that arena's share.
 #include <napi.h>
 
 #if defined(__GLIBC__)
@@ -14,12 +18,31 @@
 
 namespace weft {
 
-static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+class TrimWorker : public Napi::AsyncWorker {
+ public:
+  explicit TrimWorker(Napi::Env env)
+      : Napi::AsyncWorker(env, "weft:mallocTrim"), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
 #if defined(__GLIBC__)
-  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
-#else
-  return Napi::Boolean::New(info.Env(), false);
+    released_ = malloc_trim(0) == 1;
 #endif
+  }
+
+  void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), released_)); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool released_ = false;
+};
+
+static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  auto* w = new TrimWorker(info.Env());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 void InitMemory(Napi::Env env, Napi::Object exports) {

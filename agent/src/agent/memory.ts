@@ -4,7 +4,8 @@
 // glibc's arenas, which keep what TLS, HTTP/2 and socket buffers freed (the kernel gets
 // back only a free top of the main heap). When the event loop has been nearly idle for
 // a whole check interval, and the agent has grown since it last gave memory back, it
-// runs one full collection (when the heap holds garbage worth it) and malloc_trim(0).
+// runs one full collection (when the heap holds garbage worth it) and malloc_trim(0),
+// the latter on the thread pool (it can take a quarter of a second).
 // Under load nothing happens: a check costs one ELU reading and one RSS reading.
 // docs/performance.md, "Memory given back when quiet", has the figures.
 import { performance } from 'node:perf_hooks';
@@ -70,14 +71,15 @@ export interface MemoryReturn {
   close(): void;
 }
 
-/** Checks every RELEASE.checkMs; `trim` is malloc_trim (native addon). */
+/** Checks every RELEASE.checkMs; `trim` is malloc_trim, off the event loop (native addon). */
 export function startMemoryReturn(
-  trim: () => boolean,
+  trim: () => Promise<boolean>,
   checkMs: number = RELEASE.checkMs,
 ): MemoryReturn {
   const gc = fullCollection();
   const last: ReleaseMark = { rss: 0, heapUsed: 0 };
   const counts = { collections: 0, trims: 0 };
+  let trimming = false;
   let elu = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
@@ -90,10 +92,15 @@ export function startMemoryReturn(
       counts.collections++;
       last.heapUsed = process.memoryUsage().heapUsed;
     }
-    if (d.trim) {
-      trim();
-      counts.trims++;
-      last.rss = process.memoryUsage.rss();
+    if (d.trim && !trimming) {
+      trimming = true;
+      void trim()
+        .catch(() => false)
+        .then(() => {
+          trimming = false;
+          counts.trims++;
+          last.rss = process.memoryUsage.rss();
+        });
     }
   }, checkMs);
   timer.unref();
