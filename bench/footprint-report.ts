@@ -260,7 +260,7 @@ export function renderFootprint(r: {
       '',
       `One manifest with ${r.cfg.pods} enrolled pods on node-1 written into the sandbox's manifest directory; time until`,
       "node-1's agent reports every one enrolled with its listeners (the sandbox's controller builds each pod's",
-      "netns and veth first: that is in the time too); then node-1's RSS, and the agent's own reconcile time",
+      "netns and veth first: that is in the time too); then node-1's RSS 22 s later (its quiet checks ran), and the agent's own reconcile time",
       "(`weft_reconcile_duration_seconds`) for a change of one pod's labels, three changes.",
       '',
       '| variant | enrolled | seconds from the manifest | of which the sandbox building pods | node-1 agent RSS MiB | reconcile of one pod change, ms |',

@@ -344,7 +344,8 @@ async function scale(box: FootprintBox): Promise<ScaleResult> {
   }
   const built = mtime() === m0 ? Number.NaN : (mtime() - wall0) / 1000;
   const seconds = (performance.now() - t0) / 1000;
-  await sleep(1000);
+  // Steady state: the agent has had its quiet checks since enrolling (memory.ts).
+  await sleep(QUIET_MS);
   const rss = box.rssMiB();
   const changes: number[] = [];
   for (let i = 0; i < 3; i++) {
