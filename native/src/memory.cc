@@ -4,6 +4,7 @@
 // main heap on its own: after a burst of connections the agent stays as large
 // as at its peak. malloc_trim(0) releases every free page of every arena.
 //   mallocTrim() -> Promise<bool>  whether any memory was released (false off glibc)
+//   mallocFreeBytes() -> number    bytes in the arenas' free chunks (0 off glibc)
 // It runs on libuv's thread pool: with 300 MiB freed in 16 KiB pieces it takes a
 // quarter of a second (an madvise per free run), which the event loop must not wait
 // for. glibc locks one arena at a time while trimming it, so an allocation meanwhile
@@ -38,6 +39,17 @@ class TrimWorker : public Napi::AsyncWorker {
   bool released_ = false;
 };
 
+// Bytes in free chunks of every arena (mallinfo2's fordblks, glibc 2.33 and later; 0
+// elsewhere). Trimmed chunks stay free, so this grows when the process frees more, not
+// when a trim returns pages: the agent trims when it grew since the last trim.
+static Napi::Value MallocFreeBytes(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  return Napi::Number::New(info.Env(), static_cast<double>(mallinfo2().fordblks));
+#else
+  return Napi::Number::New(info.Env(), 0);
+#endif
+}
+
 static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   auto* w = new TrimWorker(info.Env());
   Napi::Promise p = w->Promise();
@@ -47,6 +59,7 @@ static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
 
 void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
+  exports.Set("mallocFreeBytes", Napi::Function::New(env, MallocFreeBytes, "mallocFreeBytes"));
 }
 
 }  // namespace weft

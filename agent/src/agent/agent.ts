@@ -135,7 +135,10 @@ export class Agent {
     this.started = true;
     // Memory back to the kernel when quiet (memory.ts); WEFT_MEMORY_RETURN=0 keeps it, for measuring.
     if (process.env.WEFT_MEMORY_RETURN !== '0')
-      this.memoryReturn = startMemoryReturn(() => native().mallocTrim());
+      this.memoryReturn = startMemoryReturn(
+        () => native().mallocTrim(),
+        () => native().mallocFreeBytes(),
+      );
   }
 
   /** Started, and the source has its initial state (every initial list, on Kubernetes). */

@@ -3,7 +3,7 @@
 // heap flags (bin/weft) let grow to 128 MiB of garbage before a full collection, and
 // glibc's arenas, which keep what TLS, HTTP/2 and socket buffers freed (the kernel gets
 // back only a free top of the main heap). When the event loop has been nearly idle for
-// a whole check interval, and the agent has grown since it last gave memory back, it
+// a whole check interval, and the agent has grown (or freed) since it last gave memory back, it
 // runs one full collection (when the heap holds garbage worth it) and malloc_trim(0),
 // the latter on the thread pool (it can take a quarter of a second).
 // Under load nothing happens: a check costs one ELU reading and one RSS reading.
@@ -17,6 +17,8 @@ export interface MemoryReading {
   busy: number;
   rss: number;
   heapUsed: number;
+  /** Bytes in the C allocator's free chunks (trimmed ones too). */
+  mallocFree: number;
 }
 
 export interface ReleaseMark {
@@ -24,13 +26,15 @@ export interface ReleaseMark {
   rss: number;
   /** V8 heap in use right after the last full collection (0: none yet). */
   heapUsed: number;
+  /** The allocator's free bytes right after the last trim. */
+  mallocFree: number;
 }
 
 export const RELEASE = {
   checkMs: 10_000,
   /** Below this share of busy event loop, the agent counts as quiet. */
   quietBusy: 0.05,
-  /** Growth of RSS since the last release that is worth a release. */
+  /** Growth of RSS, or of the allocator's free bytes, since the last release that is worth one. */
   minGrowth: 8 * 1024 * 1024,
   /** Growth of the V8 heap since the last full collection that is worth one. */
   minGarbage: 8 * 1024 * 1024,
@@ -42,7 +46,11 @@ export function releaseDecision(
   last: ReleaseMark,
 ): { collect: boolean; trim: boolean } {
   if (r.busy >= RELEASE.quietBusy) return { collect: false, trim: false };
-  if (last.rss > 0 && r.rss - last.rss < RELEASE.minGrowth) return { collect: false, trim: false };
+  // Grown since the last release, or freed since: connections that were open at the last
+  // trim and closed since leave their memory free in the allocator, RSS unchanged.
+  const grew = r.rss - last.rss >= RELEASE.minGrowth;
+  const freed = r.mallocFree - last.mallocFree >= RELEASE.minGrowth;
+  if (last.rss > 0 && !grew && !freed) return { collect: false, trim: false };
   return {
     collect: last.heapUsed === 0 || r.heapUsed - last.heapUsed >= RELEASE.minGarbage,
     trim: true,
@@ -74,10 +82,11 @@ export interface MemoryReturn {
 /** Checks every RELEASE.checkMs; `trim` is malloc_trim, off the event loop (native addon). */
 export function startMemoryReturn(
   trim: () => Promise<boolean>,
+  mallocFree: () => number,
   checkMs: number = RELEASE.checkMs,
 ): MemoryReturn {
   const gc = fullCollection();
-  const last: ReleaseMark = { rss: 0, heapUsed: 0 };
+  const last: ReleaseMark = { rss: 0, heapUsed: 0, mallocFree: 0 };
   const counts = { collections: 0, trims: 0 };
   let trimming = false;
   let elu = performance.eventLoopUtilization();
@@ -86,7 +95,10 @@ export function startMemoryReturn(
     const busy = performance.eventLoopUtilization(now, elu).utilization;
     elu = now;
     const m = process.memoryUsage();
-    const d = releaseDecision({ busy, rss: m.rss, heapUsed: m.heapUsed }, last);
+    const d = releaseDecision(
+      { busy, rss: m.rss, heapUsed: m.heapUsed, mallocFree: mallocFree() },
+      last,
+    );
     if (d.collect && gc) {
       gc();
       counts.collections++;
@@ -100,6 +112,7 @@ export function startMemoryReturn(
           trimming = false;
           counts.trims++;
           last.rss = process.memoryUsage.rss();
+          last.mallocFree = mallocFree();
         });
     }
   }, checkMs);

@@ -178,6 +178,8 @@ export interface Native {
   kernelEnumValue(enumName: string, value: string): number | null;
   /** malloc_trim(0) on the thread pool: the C allocator's free pages back to the kernel; whether any were. */
   mallocTrim(): Promise<boolean>;
+  /** Bytes in the C allocator's free chunks (mallinfo2 fordblks; trimmed ones included). */
+  mallocFreeBytes(): number;
 }
 
 /** An Error from the addon: errno and code always, libbpf's words where it had any. */

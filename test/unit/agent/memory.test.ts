@@ -11,30 +11,50 @@ const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('releaseDecision', () => {
-  const quiet = { busy: 0.01, rss: 200 * MiB, heapUsed: 60 * MiB };
+  const quiet = { busy: 0.01, rss: 200 * MiB, heapUsed: 60 * MiB, mallocFree: 50 * MiB };
+  const never = { rss: 0, heapUsed: 0, mallocFree: 0 };
 
   it('does nothing while the event loop is busy', () => {
-    expect(releaseDecision({ ...quiet, busy: RELEASE.quietBusy }, { rss: 0, heapUsed: 0 })).toEqual(
-      { collect: false, trim: false },
-    );
+    expect(releaseDecision({ ...quiet, busy: RELEASE.quietBusy }, never)).toEqual({
+      collect: false,
+      trim: false,
+    });
   });
 
   it('collects and trims on the first quiet check', () => {
-    expect(releaseDecision(quiet, { rss: 0, heapUsed: 0 })).toEqual({ collect: true, trim: true });
+    expect(releaseDecision(quiet, never)).toEqual({ collect: true, trim: true });
   });
 
   it('does nothing when the agent has not grown since the last release', () => {
-    const last = { rss: quiet.rss - RELEASE.minGrowth + 1, heapUsed: 20 * MiB };
+    const last = {
+      rss: quiet.rss - RELEASE.minGrowth + 1,
+      heapUsed: 20 * MiB,
+      mallocFree: quiet.mallocFree - RELEASE.minGrowth + 1,
+    };
     expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: false });
   });
 
+  it('trims when the allocator holds more free memory than after the last trim, RSS unchanged', () => {
+    // A trim while connections were open; they closed since: free in the allocator, still resident.
+    const last = {
+      rss: quiet.rss,
+      heapUsed: quiet.heapUsed,
+      mallocFree: quiet.mallocFree - RELEASE.minGrowth,
+    };
+    expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: true });
+  });
+
   it('trims without a collection when the heap holds little garbage', () => {
-    const last = { rss: quiet.rss - RELEASE.minGrowth, heapUsed: quiet.heapUsed - MiB };
+    const last = {
+      rss: quiet.rss - RELEASE.minGrowth,
+      heapUsed: quiet.heapUsed - MiB,
+      mallocFree: 0,
+    };
     expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: true });
   });
 
   it('collects when the heap grew by the threshold since the last collection', () => {
-    const last = { rss: 100 * MiB, heapUsed: quiet.heapUsed - RELEASE.minGarbage };
+    const last = { rss: 100 * MiB, heapUsed: quiet.heapUsed - RELEASE.minGarbage, mallocFree: 0 };
     expect(releaseDecision(quiet, last)).toEqual({ collect: true, trim: true });
   });
 });
@@ -42,10 +62,14 @@ describe('releaseDecision', () => {
 describe('startMemoryReturn', () => {
   it('releases once when quiet, and again only after the process grew', async () => {
     let trims = 0;
-    const m = startMemoryReturn(() => {
-      trims++;
-      return Promise.resolve(true);
-    }, 50);
+    const m = startMemoryReturn(
+      () => {
+        trims++;
+        return Promise.resolve(true);
+      },
+      () => 0,
+      50,
+    );
     try {
       await until('the first release', () => trims === 1);
       expect(m.counts.collections).toBe(1);
@@ -76,8 +100,11 @@ describe('native mallocTrim', () => {
     gc();
     await sleep(200);
     const before = rss();
+    // The freed pieces are free chunks, before the trim and after it.
+    expect(native().mallocFreeBytes()).toBeGreaterThan(32 * MiB);
     expect(await native().mallocTrim()).toBe(true);
     const after = rss();
+    expect(native().mallocFreeBytes()).toBeGreaterThan(32 * MiB);
     expect(kept.length).toBe(256);
     expect(before - after).toBeGreaterThan(16 * MiB);
   });
