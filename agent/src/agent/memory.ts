@@ -31,7 +31,7 @@ export interface ReleaseMark {
 }
 
 export const RELEASE = {
-  checkMs: 10_000,
+  checkMs: 5_000,
   /** Below this share of busy event loop, the agent counts as quiet. */
   quietBusy: 0.05,
   /** Growth of RSS, or of the allocator's free bytes, since the last release that is worth one. */
