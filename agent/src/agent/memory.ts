@@ -17,6 +17,8 @@ export interface MemoryReading {
   busy: number;
   rss: number;
   heapUsed: number;
+  /** Memory V8 objects hold outside its heap: Buffers' backing stores, freed only by a collection. */
+  external: number;
   /** Bytes in the C allocator's free chunks (trimmed ones too). */
   mallocFree: number;
 }
@@ -26,6 +28,8 @@ export interface ReleaseMark {
   rss: number;
   /** V8 heap in use right after the last full collection (0: none yet). */
   heapUsed: number;
+  /** External memory right after the last full collection. */
+  external: number;
   /** The allocator's free bytes right after the last trim. */
   mallocFree: number;
 }
@@ -36,7 +40,7 @@ export const RELEASE = {
   quietBusy: 0.05,
   /** Growth of RSS, or of the allocator's free bytes, since the last release that is worth one. */
   minGrowth: 8 * 1024 * 1024,
-  /** Growth of the V8 heap since the last full collection that is worth one. */
+  /** Growth of the V8 heap and its external memory since the last full collection that is worth one. */
   minGarbage: 8 * 1024 * 1024,
 } as const;
 
@@ -48,13 +52,14 @@ export function releaseDecision(
   if (r.busy >= RELEASE.quietBusy) return { collect: false, trim: false };
   // Grown since the last release, or freed since: connections that were open at the last
   // trim and closed since leave their memory free in the allocator, RSS unchanged.
+  // Or holding Buffers no one uses: their backing stores (malloc) wait for a collection, and
+  // the heap flags let V8 put that off for long; the RSS does not grow meanwhile.
   const grew = r.rss - last.rss >= RELEASE.minGrowth;
   const freed = r.mallocFree - last.mallocFree >= RELEASE.minGrowth;
-  if (last.rss > 0 && !grew && !freed) return { collect: false, trim: false };
-  return {
-    collect: last.heapUsed === 0 || r.heapUsed - last.heapUsed >= RELEASE.minGarbage,
-    trim: true,
-  };
+  const garbage = r.heapUsed - last.heapUsed + (r.external - last.external);
+  const collect = last.heapUsed === 0 || garbage >= RELEASE.minGarbage;
+  if (last.rss > 0 && !grew && !freed && !collect) return { collect: false, trim: false };
+  return { collect, trim: true };
 }
 
 /**
@@ -86,7 +91,7 @@ export function startMemoryReturn(
   checkMs: number = RELEASE.checkMs,
 ): MemoryReturn {
   const gc = fullCollection();
-  const last: ReleaseMark = { rss: 0, heapUsed: 0, mallocFree: 0 };
+  const last: ReleaseMark = { rss: 0, heapUsed: 0, external: 0, mallocFree: 0 };
   const counts = { collections: 0, trims: 0 };
   let trimming = false;
   let elu = performance.eventLoopUtilization();
@@ -96,13 +101,15 @@ export function startMemoryReturn(
     elu = now;
     const m = process.memoryUsage();
     const d = releaseDecision(
-      { busy, rss: m.rss, heapUsed: m.heapUsed, mallocFree: mallocFree() },
+      { busy, rss: m.rss, heapUsed: m.heapUsed, external: m.external, mallocFree: mallocFree() },
       last,
     );
     if (d.collect && gc) {
       gc();
       counts.collections++;
-      last.heapUsed = process.memoryUsage().heapUsed;
+      const after = process.memoryUsage();
+      last.heapUsed = after.heapUsed;
+      last.external = after.external;
     }
     if (d.trim && !trimming) {
       trimming = true;

@@ -11,8 +11,14 @@ const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('releaseDecision', () => {
-  const quiet = { busy: 0.01, rss: 200 * MiB, heapUsed: 60 * MiB, mallocFree: 50 * MiB };
-  const never = { rss: 0, heapUsed: 0, mallocFree: 0 };
+  const quiet = {
+    busy: 0.01,
+    rss: 200 * MiB,
+    heapUsed: 60 * MiB,
+    external: 10 * MiB,
+    mallocFree: 50 * MiB,
+  };
+  const never = { rss: 0, heapUsed: 0, external: 0, mallocFree: 0 };
 
   it('does nothing while the event loop is busy', () => {
     expect(releaseDecision({ ...quiet, busy: RELEASE.quietBusy }, never)).toEqual({
@@ -28,7 +34,8 @@ describe('releaseDecision', () => {
   it('does nothing when the agent has not grown since the last release', () => {
     const last = {
       rss: quiet.rss - RELEASE.minGrowth + 1,
-      heapUsed: 20 * MiB,
+      heapUsed: quiet.heapUsed,
+      external: quiet.external,
       mallocFree: quiet.mallocFree - RELEASE.minGrowth + 1,
     };
     expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: false });
@@ -36,25 +43,22 @@ describe('releaseDecision', () => {
 
   it('trims when the allocator holds more free memory than after the last trim, RSS unchanged', () => {
     // A trim while connections were open; they closed since: free in the allocator, still resident.
-    const last = {
-      rss: quiet.rss,
-      heapUsed: quiet.heapUsed,
-      mallocFree: quiet.mallocFree - RELEASE.minGrowth,
-    };
+    const last = { ...quiet, mallocFree: quiet.mallocFree - RELEASE.minGrowth };
     expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: true });
   });
 
   it('trims without a collection when the heap holds little garbage', () => {
-    const last = {
-      rss: quiet.rss - RELEASE.minGrowth,
-      heapUsed: quiet.heapUsed - MiB,
-      mallocFree: 0,
-    };
+    const last = { ...quiet, rss: quiet.rss - RELEASE.minGrowth, heapUsed: quiet.heapUsed - MiB };
     expect(releaseDecision(quiet, last)).toEqual({ collect: false, trim: true });
   });
 
   it('collects when the heap grew by the threshold since the last collection', () => {
-    const last = { rss: 100 * MiB, heapUsed: quiet.heapUsed - RELEASE.minGarbage, mallocFree: 0 };
+    const last = { ...quiet, heapUsed: quiet.heapUsed - RELEASE.minGarbage };
+    expect(releaseDecision(quiet, last)).toEqual({ collect: true, trim: true });
+  });
+
+  it('collects when Buffers wait for a collection, the RSS and the allocator unchanged', () => {
+    const last = { ...quiet, external: quiet.external - RELEASE.minGarbage };
     expect(releaseDecision(quiet, last)).toEqual({ collect: true, trim: true });
   });
 });
