@@ -12,6 +12,9 @@ TEST_BPF_SRC := $(wildcard test/fixtures/bpf/*.bpf.c)
 TEST_BPF_OBJ := $(patsubst test/fixtures/bpf/%.bpf.c,$(BUILD)/test-bpf/%.bpf.o,$(TEST_BPF_SRC))
 NATIVE := $(BUILD)/native/Release/weft_native.node
 NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/CMakeLists.txt
+# The agent's bundle (scripts/bundle-agent.ts); its folders too, so a deleted file renews it.
+BUNDLE := $(BUILD)/agent/bundle/main.mjs
+AGENT_SRC := $(shell find agent/src -name '*.ts' -o -type d)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(BUILD)/bpf -Ibpf/include
@@ -31,7 +34,7 @@ node_modules/.installed: package.json package-lock.json | toolchain
 deps: toolchain node_modules/.installed
 
 # Under sudo, what the build wrote goes back to the user (scripts/own.sh).
-build: deps $(BPF_OBJ) $(TEST_BPF_OBJ) $(NATIVE)
+build: deps $(BPF_OBJ) $(TEST_BPF_OBJ) $(NATIVE) $(BUNDLE)
 	@bash scripts/own.sh
 
 # The kernel's own BTF, so CO-RE programs compile against the running kernel.
@@ -56,6 +59,10 @@ $(NATIVE): $(NATIVE_SRC) node_modules/.installed
 	@echo "  NAPI  $@"
 	@npx cmake-js compile --directory native --out $(CURDIR)/$(BUILD)/native \
 		--log-level error >$(BUILD)/native-build.log 2>&1 || { cat $(BUILD)/native-build.log; exit 1; }
+
+$(BUNDLE): $(AGENT_SRC) scripts/bundle-agent.ts package.json node_modules/.installed
+	@echo "  JS    $@"
+	@node scripts/bundle-agent.ts
 
 check: deps
 	@npx biome check .

@@ -67,8 +67,10 @@ const SETTINGS = `
 | \`WEFT_FOOTPRINT_IDLE\` | open idle connections (at most what the open-file limit holds) | 10000 |
 | \`WEFT_FOOTPRINT_STALLED\` | stalled readers | 100 |
 | \`WEFT_FOOTPRINT_PODS\` | pods of the scale test (0: none) | 200 |
-| \`WEFT_FOOTPRINT_VARIANTS\` | variants side by side: now, hwm-1m, v8-defaults, old-heap, no-kernel-relay | now |
+| \`WEFT_FOOTPRINT_VARIANTS\` | variants side by side: now, sources, no-memory-return, hwm-1m, v8-defaults, old-heap, no-kernel-relay | now |
 | \`WEFT_FOOTPRINT_PROFILE\` | 1: profile both agents during connection tests and print the summary (no doc written) | |
+| \`WEFT_FOOTPRINT_ONLY\` | memory: only the agents' memory, idle, after \`WEFT_BENCH_ROUNDS\` rounds (default 0) and with the pods in two steps; printed, no doc written | |
+| \`WEFT_FOOTPRINT_HEAP\` | 1 (with ONLY=memory): node-1's heap after a full collection too, through its inspector | |
 `;
 
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
@@ -203,7 +205,7 @@ export function renderFootprint(r: {
     '',
     '## Memory',
     '',
-    `- **idle**: a few seconds after the agents started and got their certificates, before any traffic.`,
+    `- **idle**: 22 s after the agents started and got their certificates (two of their quiet checks, which give memory back), before any traffic.`,
     "- **under load**: the largest agent's peak during a 2 s bulk transfer over HBONE and the connection tests below.",
     `- **holding idle connections**: ${r.cfg.idle.toLocaleString('en-US')} connections opened from the client pod (half to`,
     '  node-2 over HBONE, half to the node-1 server), each one byte there and back, then idle; per',
@@ -260,7 +262,7 @@ export function renderFootprint(r: {
       '',
       `One manifest with ${r.cfg.pods} enrolled pods on node-1 written into the sandbox's manifest directory; time until`,
       "node-1's agent reports every one enrolled with its listeners (the sandbox's controller builds each pod's",
-      "netns and veth first: that is in the time too); then node-1's RSS, and the agent's own reconcile time",
+      "netns and veth first: that is in the time too); then node-1's RSS 22 s later (its quiet checks ran), and the agent's own reconcile time",
       "(`weft_reconcile_duration_seconds`) for a change of one pod's labels, three changes.",
       '',
       '| variant | enrolled | seconds from the manifest | of which the sandbox building pods | node-1 agent RSS MiB | reconcile of one pod change, ms |',

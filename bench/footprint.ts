@@ -7,7 +7,10 @@
 // connection; then (first variant) 200 pods enrolled at once on node-1 (time to enrolled, RSS,
 // reconcile of one pod change). With WEFT_FOOTPRINT_PROFILE=1 the agents are
 // profiled (bench/inspector-profile.ts) during connection tests, and the profiles summarised.
-// Writes docs/benchmarks-footprint.md (not when profiling).
+// Writes docs/benchmarks-footprint.md (not when profiling). WEFT_FOOTPRINT_ONLY=memory
+// measures only memory: the agents idle, after WEFT_BENCH_ROUNDS rounds (0: none, then
+// no traffic at all), and with the pods enrolled in steps; no peers, about a minute
+// without rounds; it prints the readings and writes no docs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +23,7 @@ import { FootprintBox, scaleManifests, type Variant } from './footprint-box.ts';
 import { type PeerRound, Peers, peersDir } from './footprint-peers.ts';
 import { holdClient, stallClient } from './footprint-programs.ts';
 import { type FootprintRound, renderFootprint, type ScaleResult } from './footprint-report.ts';
+import { agentMemory } from './inspector-memory.ts';
 import { startProfile } from './inspector-profile.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
@@ -35,14 +39,24 @@ const num = (name: string, def: number) => {
 };
 
 let idleNote = '';
+const memoryOnlyRun = onlyMemory(process.env.WEFT_FOOTPRINT_ONLY);
 const cfg = {
-  rounds: num('WEFT_BENCH_ROUNDS', 3),
+  rounds: num('WEFT_BENCH_ROUNDS', memoryOnlyRun ? 0 : 3),
   connectMs: num('WEFT_BENCH_CONNECT_MS', 2000),
   idle: num('WEFT_FOOTPRINT_IDLE', 10_000),
   stalled: num('WEFT_FOOTPRINT_STALLED', 100),
   pods: num('WEFT_FOOTPRINT_PODS', 200),
   profile: process.env.WEFT_FOOTPRINT_PROFILE === '1',
+  memoryOnly: memoryOnlyRun,
+  /** With memoryOnly: read each agent's heap after a full collection too (its inspector). */
+  heap: process.env.WEFT_FOOTPRINT_HEAP === '1',
 };
+
+function onlyMemory(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '') return false;
+  if (raw === 'memory') return true;
+  throw new Error(`WEFT_FOOTPRINT_ONLY=${raw}: expected 'memory'`);
+}
 
 /** Variants by name; WEFT_FOOTPRINT_VARIANTS picks some (default: the agent as it is). */
 const VARIANTS: Record<string, Variant> = {
@@ -65,6 +79,16 @@ const VARIANTS: Record<string, Variant> = {
     what: 'no kernel relay (WEFT_KERNEL_RELAY=0: JavaScript joins every socket pair)',
     env: { WEFT_KERNEL_RELAY: '0' },
   },
+  sources: {
+    id: 'sources',
+    what: 'the agent run from its TypeScript sources, not the bundle (WEFT_AGENT_SOURCES=1)',
+    env: { WEFT_AGENT_SOURCES: '1' },
+  },
+  'no-memory-return': {
+    id: 'no-memory-return',
+    what: 'no memory given back when quiet (WEFT_MEMORY_RETURN=0)',
+    env: { WEFT_MEMORY_RETURN: '0' },
+  },
   'hwm-1m': {
     id: 'hwm-1m',
     what: 'the former 1 MiB stream high-water mark',
@@ -85,6 +109,12 @@ function pickVariants(): Variant[] {
     return v;
   });
 }
+
+/**
+ * How long the agents are left alone before an idle reading: two of their quiet checks
+ * (agent/src/agent/memory.ts), so memory given back when quiet shows in it.
+ */
+const QUIET_MS = 22_000;
 
 /**
  * Open files node-1's agent needs per idle connection of the mix: an HBONE one is its
@@ -221,6 +251,58 @@ async function round(box: FootprintBox): Promise<FootprintRound> {
   };
 }
 
+/** Writes count pods on node-1 into the manifests; resolves when all are enrolled with listeners. */
+async function enrollPods(box: FootprintBox, count: number): Promise<number> {
+  writeFileSync(join(box.manifests, 'scale.yaml'), scaleManifests(count));
+  const t0 = performance.now();
+  let n = -1;
+  while (n !== count && performance.now() - t0 < 180_000) {
+    await sleep(250);
+    n = (await fetchStatus(box.adminSocket(0))).workloads.filter(
+      (w) => w.key.startsWith('scale/') && w.enrolled && w.listeners.length > 0,
+    ).length;
+  }
+  if (n !== count) throw new Error(`${count} pods: ${n} enrolled after 180 s`);
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * The memory-only run: each variant's fresh agents idle, after cfg.rounds rounds of traffic,
+ * then with the pods enrolled on node-1 in two steps; RSS, anonymous memory and (WEFT_FOOTPRINT_HEAP=1) the heap after a
+ * full collection. One line per reading on stdout.
+ */
+async function memoryOnly(boxes: FootprintBox[]): Promise<void> {
+  const mib = (b: number) => (b / 1048576).toFixed(1);
+  const read = async (b: FootprintBox, what: string) => {
+    const f = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
+    const [rss, anon] = [f(b.rssMiB()), f(b.anonMiB())];
+    let heap = '';
+    if (cfg.heap) {
+      const m = await agentMemory(b.agentPids()[0]!, b.nodePlacement(0));
+      heap = `; node-1 after a full collection: heap used ${mib(m.heapUsed)}, external ${mib(m.external)} (array buffers ${mib(m.arrayBuffers)})`;
+    }
+    process.stdout.write(
+      `${b.variant.id}: ${what}: RSS ${rss} MiB, anonymous ${anon} (node-1 / node-2)${heap}\n`,
+    );
+  };
+  for (const b of boxes) await read(b, 'idle');
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const b of boxes) {
+      const { errors, loadPeakMiB } = await round(b);
+      await sleep(QUIET_MS);
+      const what = `after round ${r + 1} (peak under load ${loadPeakMiB.toFixed(0)} MiB)`;
+      await read(b, `${what}${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    }
+  }
+  for (const b of boxes) {
+    for (const n of cfg.pods > 0 ? [cfg.pods >> 1, cfg.pods] : []) {
+      const s = await enrollPods(b, n);
+      await sleep(QUIET_MS);
+      await read(b, `${n} pods (enrolled in ${s.toFixed(1)} s)`);
+    }
+  }
+}
+
 /** 200 pods on node-1 at once: time to all enrolled with listeners, RSS, reconcile of one change. */
 async function scale(box: FootprintBox): Promise<ScaleResult> {
   const file = join(box.manifests, 'scale.yaml');
@@ -243,7 +325,8 @@ async function scale(box: FootprintBox): Promise<ScaleResult> {
   }
   const built = mtime() === m0 ? Number.NaN : (mtime() - wall0) / 1000;
   const seconds = (performance.now() - t0) / 1000;
-  await sleep(1000);
+  // Steady state: the agent has had its quiet checks since enrolling (memory.ts).
+  await sleep(QUIET_MS);
   const rss = box.rssMiB();
   const changes: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -347,10 +430,14 @@ async function main(): Promise<number> {
       say(`starting sandbox of ${v.id}…`);
       boxes.push(await FootprintBox.up(v, i, tmp, agentArgs, cleanup));
     }
-    await sleep(3000);
+    await sleep(QUIET_MS);
     for (const b of boxes) {
       idleFresh.set(b.variant.id, b.rssMiB());
       idleAnon.set(b.variant.id, b.anonMiB());
+    }
+    if (cfg.memoryOnly) {
+      await memoryOnly(boxes);
+      return 0;
     }
     if (!cfg.profile) {
       mkdirSync(peersDir(tmp));

@@ -10,9 +10,11 @@ import { spawnInPod } from '../agent/src/sandbox/exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs in the netns: starts the profiler, prints "started", stops once stopFile exists and prints the profile. */
-const driver = (stopFile: string) => `
-import { existsSync } from 'node:fs';
+/**
+ * The start of a program that runs in the agent's netns: connects to the inspector SIGUSR1
+ * opened and defines send(method, params), which resolves with the method's result.
+ */
+export const inspectorClient = `
 let list;
 for (let i = 0; i < 100 && !list; i++) {
   try { list = await (await fetch('http://127.0.0.1:9229/json/list')).json(); } catch { await new Promise((r) => setTimeout(r, 100)); }
@@ -23,6 +25,12 @@ let id = 0; const waiting = new Map();
 const send = (method, params = {}) => new Promise((r) => { waiting.set(++id, r); ws.send(JSON.stringify({ id, method, params })); });
 ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.id && waiting.has(m.id)) { waiting.get(m.id)(m.result); waiting.delete(m.id); } };
 await new Promise((r) => { ws.onopen = r; });
+`;
+
+/** Runs in the netns: starts the profiler, prints "started", stops once stopFile exists and prints the profile. */
+const driver = (stopFile: string) => `
+import { existsSync } from 'node:fs';
+${inspectorClient}
 await send('Profiler.enable');
 await send('Profiler.setSamplingInterval', { interval: 200 });
 await send('Profiler.start');

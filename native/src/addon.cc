@@ -19,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRelay(env, exports);
   InitProbe(env, exports);
   InitFdPass(env, exports);
+  InitMemory(env, exports);
   return exports;
 }
 

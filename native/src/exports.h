@@ -11,4 +11,5 @@ void InitBtf(Napi::Env env, Napi::Object exports);
 void InitRelay(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 void InitFdPass(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
 }  // namespace weft

@@ -11,7 +11,7 @@ import {
   type NodeWorkload,
   type PolicyTables,
 } from '../compile/index.ts';
-import { NodeDatapath } from '../datapath/index.ts';
+import { NodeDatapath, native } from '../datapath/index.ts';
 import type { IdentityManager } from '../identity/index.ts';
 import type { Trace } from '../policy/index.ts';
 import { NodeProxy, useKernelRelay } from '../proxy/index.ts';
@@ -35,6 +35,7 @@ import { startIdentities, wantedIdentities } from './certificates.ts';
 import { IdAllocator } from './ids.ts';
 import { KernelEvents } from './kernel-events.ts';
 import { liveTrace, type TraceQuery } from './live-trace.ts';
+import { type MemoryReturn, startMemoryReturn } from './memory.ts';
 import { type AgentOptions, nodeSettings, trustDomainOf } from './options.ts';
 import { openSource, startSource } from './source.ts';
 import { agentStatus } from './status.ts';
@@ -61,6 +62,7 @@ export class Agent {
   private snapshotVersion = 0;
   private snapshot: Snapshot | null = null;
   private queue: Promise<void> = Promise.resolve();
+  private memoryReturn: MemoryReturn | null = null;
   private readonly log: (line: string) => void;
 
   constructor(opts: AgentOptions) {
@@ -132,6 +134,12 @@ export class Agent {
     const first = await startSource(this.source, this.log, (s) => this.enqueue(s));
     await this.enqueue(first);
     this.started = true;
+    // Memory back to the kernel when quiet (memory.ts); WEFT_MEMORY_RETURN=0 keeps it, for measuring.
+    if (process.env.WEFT_MEMORY_RETURN !== '0')
+      this.memoryReturn = startMemoryReturn(
+        () => native().mallocTrim(),
+        () => native().mallocFreeBytes(),
+      );
   }
 
   /** Started, and the source has its initial state (every initial list, on Kubernetes). */
@@ -260,6 +268,7 @@ export class Agent {
 
   /** Stops listening and lets go of the datapath; pins stay, so enrolled pods fail closed until the next start. */
   async stop(): Promise<void> {
+    this.memoryReturn?.close();
     this.identities?.close();
     this.source?.close();
     this.events?.close();

@@ -182,6 +182,10 @@ export interface Native {
   probeHelper(progType: string, helperId: number): boolean;
   /** An enum constant's value in the kernel's BTF; null when the kernel lacks it. */
   kernelEnumValue(enumName: string, value: string): number | null;
+  /** malloc_trim(0) on the thread pool: the C allocator's free pages back to the kernel; whether any were. */
+  mallocTrim(): Promise<boolean>;
+  /** Bytes in the C allocator's free chunks (mallinfo2 fordblks; trimmed ones included). */
+  mallocFreeBytes(): number;
 }
 
 /** An Error from the addon: errno and code always, libbpf's words where it had any. */

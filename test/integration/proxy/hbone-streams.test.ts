@@ -16,6 +16,7 @@ import { HbonePool } from '../../../agent/src/proxy/hbone/client.ts';
 import { DEFAULT_KEEPALIVE } from '../../../agent/src/proxy/hbone/keepalive.ts';
 import { DEFAULT_HBONE_LIMITS, HboneGuard } from '../../../agent/src/proxy/hbone/limits.ts';
 import { HboneServer } from '../../../agent/src/proxy/hbone/server.ts';
+import type { TlsMaterial } from '../../../agent/src/proxy/hbone/tls.ts';
 import { SocketPool } from '../../../agent/src/proxy/socket-pool.ts';
 import type { Pod } from '../../../agent/src/state/types.ts';
 import { AccessLog } from '../../../agent/src/telemetry/access-log.ts';
@@ -30,6 +31,7 @@ const PER_SESSION = 2;
 
 describePrivileged('HBONE pool and the per-session stream bound', () => {
   let hbone: HboneServer;
+  let material: TlsMaterial;
   let app: Server;
   let appPort: number;
   let pool: HbonePool;
@@ -45,6 +47,7 @@ describePrivileged('HBONE pool and the per-session stream bound', () => {
       return { keyPem, certPem: (await ca.signSvid(csrPem, id)).certPem };
     };
     const srv = await leaf(SERVER_ID);
+    material = { keyPem: srv.keyPem, certChainPem: srv.certPem, roots: [ca.certPem] };
     const cli = await leaf(CLIENT_ID);
     app = createServer((s) => {
       s.on('error', () => {});
@@ -83,7 +86,7 @@ describePrivileged('HBONE pool and the per-session stream bound', () => {
         spoofed: () => {},
         policy: () => ({ ...emptyPolicy, podsByIP: new Map([[HOST, client]]) }),
       },
-      { keyPem: srv.keyPem, certChainPem: srv.certPem, roots: [ca.certPem] },
+      material,
       15008,
     );
     const ctx = createSecureContext({ key: cli.keyPem, cert: cli.certPem, ca: [ca.certPem] });
@@ -95,6 +98,12 @@ describePrivileged('HBONE pool and the per-session stream bound', () => {
     for (const s of held) s.destroy();
     await new Promise((r) => app?.close(r));
     sockets.close();
+  });
+
+  it('builds a TLS context again only for new material', () => {
+    const m = material;
+    expect(hbone.update({ ...m })).toBe(false);
+    expect(hbone.update({ ...m, roots: [...m.roots] })).toBe(true);
   });
 
   it('opens a fresh session when one is full, so every stream is answered', async () => {

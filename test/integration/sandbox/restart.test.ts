@@ -64,10 +64,10 @@ describePrivileged('agent restart and sandbox down', () => {
       workloadId: 1,
     });
     expect(s.proxy.outbound.accepted).toBe(1); // Started through bin/weft, as a node starts it: one process (each step execs), Node's
-    // heap flags on its command line.
+    // heap flags on its command line, the bundle make build wrote (or the sources, newer).
     const pid = c.sandbox.state.nodes.find((n) => n.name === 'node-1')!.agentPid;
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const main = argv.findIndex((a) => a.endsWith('/main.ts'));
+    const main = argv.findIndex((a) => /\/(cli\/main\.ts|bundle\/main\.mjs)$/.test(a));
     expect(argv.slice(main + 1, main + 2)).toEqual(['agent']);
     expect(argv.slice(1, main)).toContain('--external-memory-accounted-in-global-limit');
   });

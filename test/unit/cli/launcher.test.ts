@@ -1,7 +1,16 @@
-// bin/weft picks the Node to run and, for the agent only, the heap flags
+// bin/weft picks the Node to run and, for the agent only, the heap flags and the bundle
 // (docs/performance.md). A stand-in "node" records how it was called.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,10 +44,11 @@ function fakeNode(
   };
 }
 
-function run(node: string, args: string[], env: Record<string, string> = {}) {
-  const base: NodeJS.ProcessEnv = { ...process.env, WEFT_NODE: node };
+/** Runs bin/weft (or another copy of it); the agent from its sources unless env says otherwise. */
+function run(node: string, args: string[], env: Record<string, string> = {}, launcher = bin) {
+  const base: NodeJS.ProcessEnv = { ...process.env, WEFT_NODE: node, WEFT_AGENT_SOURCES: '1' };
   delete base.WEFT_AGENT_NODE_FLAGS;
-  return spawnSync(bin, args, { encoding: 'utf8', env: { ...base, ...env } });
+  return spawnSync(launcher, args, { encoding: 'utf8', env: { ...base, ...env } });
 }
 
 describe('bin/weft', () => {
@@ -114,5 +124,84 @@ describe('bin/weft', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: weft agent/);
+  });
+
+  it('starts the real agent command from the bundle make build wrote', () => {
+    const bundle = new URL('../../../build/agent/bundle/main.mjs', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [bundle, 'agent', '--help'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^Usage: weft agent/);
+    const v = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8' });
+    const fromSources = run(process.execPath, ['--version']);
+    expect(v.stdout).toBe(fromSources.stdout);
+  });
+});
+
+describe('bin/weft agent: the bundle, or the sources when it is older', () => {
+  // A tree of the repository's shape: bin/weft, agent/src, package.json, the bundle.
+  const root = join(dir, 'tree');
+  const launcher = join(root, 'bin/weft');
+  const source = join(root, 'agent/src/cli/main.ts');
+  const bundle = join(root, 'build/agent/bundle/main.mjs');
+  for (const f of [source, bundle, join(root, 'package.json')]) {
+    mkdirSync(join(f, '..'), { recursive: true });
+    writeFileSync(f, '');
+  }
+  mkdirSync(join(root, 'bin'));
+  copyFileSync(bin, launcher);
+  const age = (path: string, secondsAgo: number) => {
+    const t = Date.now() / 1000 - secondsAgo;
+    utimesSync(path, t, t);
+  };
+  const agentRun = (env: Record<string, string> = {}) => {
+    const n = fakeNode(`tree-${Object.keys(env).join('-') || 'plain'}-${Math.random()}`, 0);
+    const r = run(n.path, ['agent', '--node', 'a'], { WEFT_AGENT_SOURCES: '', ...env }, launcher);
+    return { stderr: r.stderr, main: n.calls()[0]![2]! };
+  };
+  const fresh = () => {
+    for (const d of ['agent/src/cli', 'agent/src', 'agent', 'package.json'])
+      age(join(root, d), 100);
+    age(source, 100);
+    age(bundle, 10);
+  };
+
+  it('runs the bundle while it is newer than every source', () => {
+    fresh();
+    const r = agentRun();
+    expect(r.main).toBe(`${root}/bin/../build/agent/bundle/main.mjs`);
+    expect(r.stderr).toBe('');
+  });
+
+  it('runs the sources, and says so, once a source file is newer', () => {
+    fresh();
+    age(source, 1);
+    const r = agentRun();
+    expect(r.main).toBe(`${root}/bin/../agent/src/cli/main.ts`);
+    expect(r.stderr).toMatch(
+      /^weft: build\/agent\/bundle is older than agent\/src; running the sources/,
+    );
+  });
+
+  it('runs the sources once a source file was deleted (its folder is newer)', () => {
+    fresh();
+    age(join(root, 'agent/src/cli'), 1);
+    expect(agentRun().main).toMatch(/agent\/src\/cli\/main\.ts$/);
+  });
+
+  it('runs the sources when WEFT_AGENT_SOURCES=1, and when there is no bundle', () => {
+    fresh();
+    expect(agentRun({ WEFT_AGENT_SOURCES: '1' }).main).toMatch(/main\.ts$/);
+    rmSync(bundle);
+    const r = agentRun();
+    expect(r.main).toMatch(/main\.ts$/);
+    expect(r.stderr).toBe('');
+    writeFileSync(bundle, '');
+  });
+
+  it('runs other commands from the sources', () => {
+    fresh();
+    const n = fakeNode('tree-status', 0);
+    run(n.path, ['status'], { WEFT_AGENT_SOURCES: '' }, launcher);
+    expect(n.calls()[0]![0]).toBe(`${root}/bin/../agent/src/cli/main.ts`);
   });
 });

@@ -177,10 +177,14 @@ export class HboneServer {
   private readonly sessions = new Set<Http2Session>();
   private draining = false;
 
-  private constructor(front: Server, server: Http2SecureServer, fd: number) {
+  /** What the TLS context was last built from. */
+  private material: TlsMaterial;
+
+  private constructor(front: Server, server: Http2SecureServer, fd: number, material: TlsMaterial) {
     this.front = front;
     this.server = server;
     this.fd = fd;
+    this.material = material;
     server.on('session', (s: Http2Session) => {
       // A handshake that began before the drain ends in a session no one should use.
       if (this.draining) s.close();
@@ -266,7 +270,7 @@ export class HboneServer {
     if (gate) {
       // A handed-over socket: accepted from once the agent serves in full.
       gate.when(() => front.listen({ fd, backlog: 4096 }));
-      return new HboneServer(front, server, fd);
+      return new HboneServer(front, server, fd, material);
     }
     await new Promise<void>((resolve, reject) => {
       front.once('error', reject);
@@ -275,12 +279,26 @@ export class HboneServer {
         resolve();
       });
     });
-    return new HboneServer(front, server, fd);
+    return new HboneServer(front, server, fd, material);
   }
 
-  /** New certificate or trust bundle: new handshakes use it, established sessions carry on. */
-  update(material: TlsMaterial): void {
+  /**
+   * New certificate or trust bundle: new handshakes use it, established sessions carry on.
+   * The same material again (every server is asked when any identity renews) builds no new
+   * TLS context (~44 KiB each); returns whether it did. The identity manager replaces the
+   * bundle's array only when the bundle changes, so the array is compared.
+   */
+  update(material: TlsMaterial): boolean {
+    const m = this.material;
+    if (
+      m.keyPem === material.keyPem &&
+      m.certChainPem === material.certChainPem &&
+      m.roots === material.roots
+    )
+      return false;
     this.server.setSecureContext(serverOptions(material));
+    this.material = material;
+    return true;
   }
 
   close(): void {
