@@ -22,10 +22,10 @@ import {
   AgentMetrics,
   accessLogDestination,
   observers,
-  ProxyStats,
   requestSinks,
   startTracing,
 } from '../agent/src/telemetry/index.ts';
+import { bindBareNode } from '../test/support/bare-node.ts';
 import { l7Mesh, type MeshTelemetry } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
 import { processTree } from './cpu.ts';
@@ -60,20 +60,7 @@ async function telemetryOf(
   if (config === 'off') return { observer: null };
   const metrics = new AgentMetrics({ node: 'bench', tables: () => emptyPolicy });
   // weft's own families read a status document when scraped: a node's, without workloads.
-  const stats = new ProxyStats();
-  metrics.bind({
-    ready: () => true,
-    status: () => ({
-      node: 'bench',
-      layoutVersion: 1,
-      snapshotVersion: 1,
-      workloads: [],
-      proxy: { outbound: stats.outbound, inbound: stats.inbound },
-      mtls: true,
-      identities: [],
-      rejected: [],
-    }),
-  });
+  bindBareNode(metrics, 'bench');
   // A Prometheus scrape every few seconds, as a real one would.
   setInterval(() => void metrics.render(), SCRAPE_MS).unref();
   if (config === 'metrics') return { observer: metrics.tcp, requests: metrics.requests };

@@ -5,7 +5,8 @@ import { emptyPolicy } from '../../../agent/src/tables/policy.ts';
 import { AccessLog } from '../../../agent/src/telemetry/access-log.ts';
 import { Connection } from '../../../agent/src/telemetry/connection.ts';
 import { AgentMetrics } from '../../../agent/src/telemetry/metrics.ts';
-import { DirectionStats, ProxyStats } from '../../../agent/src/telemetry/stats.ts';
+import { DirectionStats } from '../../../agent/src/telemetry/stats.ts';
+import { bindBareNode } from '../../support/bare-node.ts';
 
 const allowed = (text: string, direction: string) =>
   Number(
@@ -18,21 +19,8 @@ const allowed = (text: string, direction: string) =>
 describe('policy verdict metrics', () => {
   it('counts allowed connections per direction across scrapes, and refused ones apart', async () => {
     const metrics = new AgentMetrics({ node: 'n', tables: () => emptyPolicy, runtime: false });
-    const stats = new ProxyStats();
     // weft's own families read a status document when scraped: a node's, without workloads.
-    metrics.bind({
-      ready: () => true,
-      status: () => ({
-        node: 'n',
-        layoutVersion: 1,
-        snapshotVersion: 1,
-        workloads: [],
-        proxy: { outbound: stats.outbound, inbound: stats.inbound },
-        mtls: true,
-        identities: [],
-        rejected: [],
-      }),
-    });
+    bindBareNode(metrics, 'n');
     const sinks = {
       stats: new DirectionStats(),
       log: new AccessLog(),
