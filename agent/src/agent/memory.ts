@@ -6,7 +6,7 @@
 // a whole check interval, and the agent has grown (or freed) since it last gave memory back, it
 // runs one full collection (when the heap holds garbage worth it) and malloc_trim(0),
 // the latter on the thread pool (it can take a quarter of a second).
-// Under load nothing happens: a check costs one ELU reading and one RSS reading.
+// Under load nothing happens: a check costs one ELU reading.
 // docs/performance.md, "Memory given back when quiet", has the figures.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -99,6 +99,8 @@ export function startMemoryReturn(
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, elu).utilization;
     elu = now;
+    // Under load no reading is taken: mallinfo2 walks the allocator's free lists.
+    if (busy >= RELEASE.quietBusy) return;
     const m = process.memoryUsage();
     const d = releaseDecision(
       { busy, rss: m.rss, heapUsed: m.heapUsed, external: m.external, mallocFree: mallocFree() },
