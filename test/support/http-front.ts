@@ -23,6 +23,9 @@ export interface HttpFront {
   readonly port: number;
   /** Connections the app accepted, and how many are open now. */
   readonly app: { accepted: number; open: number; sockets: Set<Socket> };
+  /** The front's destination side, and its end of each client connection. */
+  readonly l7: InboundL7;
+  readonly clients: ReadonlySet<Socket>;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,8 @@ export async function startHttpFront(
   return {
     port: (front.address() as AddressInfo).port,
     app,
+    l7,
+    clients,
     async close() {
       for (const s of [...sockets, ...clients]) s.destroy();
       await Promise.all([close(front), close(appServer)]);

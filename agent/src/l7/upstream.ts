@@ -15,7 +15,7 @@ import { L7_LIMITS } from './limits.ts';
 export interface Dialer {
   readonly workloadKey: string;
   dial(ep: Endpoint): Duplex;
-  /** A pooled connection went idle in the pool (the inbound side clears its reset-on-exit). */
+  /** A pooled connection went idle in the pool (the inbound side: a close now ends it cleanly). */
   idle?(s: Duplex): void;
   /** A connection was dialed or taken from the pool for a request (the inbound side arms it). */
   busy?(s: Duplex): void;

@@ -185,19 +185,38 @@ function resetIfCut(on: On, d: Duplex, readAlready = false): void {
 }
 
 /**
- * For a socket the L7 path serves or dials, which no join owns: SO_LINGER {1,0} while a
- * request is in flight on it (on), cleared between requests (off), so a dying agent resets
- * a request or response it cut off but a kept-alive connection closed idle ends cleanly.
+ * For a socket the L7 path serves or dials, which no join owns: marked busy (on) while a
+ * request is in flight on it, idle (off) between requests, so a dying agent resets a
+ * request or response it cut off but a kept-alive connection closed idle ends cleanly.
+ * SO_LINGER {1,0} stays on from the first mark (or the socket's birth) to the end; a close
+ * made while the socket is idle and unerrored (an idle timeout, a pool trimmed, the peer's
+ * own end, a graceful exit) clears it first. So the marks cost no system call: one at most
+ * per connection, not two per request. A SIGKILLed agent resets idle ones too.
  */
 export function resetWhileBusy(d: Duplex, on: boolean): void {
   if (!(d instanceof Socket) || 'encrypted' in d) return;
-  const fd = fdOf(d);
-  if (fd >= 0) setAbortive(fd, on);
-  else if (on) d.once('connect', () => resetWhileBusy(d, busy.has(d)));
   if (on) busy.add(d);
   else busy.delete(d);
+  if (watched.has(d)) return;
+  watched.add(d);
+  if (!armed.has(d)) {
+    const fd = fdOf(d);
+    if (fd >= 0) setAbortive(fd, true);
+    else d.once('connect', () => setAbortive(fdOf(d), true));
+    armed.add(d);
+  }
+  const destroy = d.destroy;
+  d.destroy = function (this: Socket, err?: Error) {
+    if (err === undefined && this.errored === null && !busy.has(this)) {
+      const fd = fdOf(this);
+      if (fd >= 0) setAbortive(fd, false);
+    }
+    return destroy.call(this, err);
+  };
 }
 const busy = new WeakSet<Duplex>();
+/** Sockets resetWhileBusy has armed and whose close it watches. */
+const watched = new WeakSet<Socket>();
 
 /** Neither side ended, closed, nor holding bytes read and not passed on, or queued to write. */
 export function idle(a: Duplex, b: Duplex): boolean {
