@@ -190,6 +190,7 @@ export class Agent {
       datapath: this.datapath,
       snapshot: this.snapshot,
       lifecycle: this.opts.lifecycle,
+      memory: this.memoryReturn?.counts ?? null,
     });
   }
 

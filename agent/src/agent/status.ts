@@ -6,7 +6,7 @@ import type { NodeProxy } from '../proxy/index.ts';
 import type { SnapshotSource } from '../sources/index.ts';
 import type { Snapshot } from '../state/index.ts';
 import { LAYOUT_VERSION } from '../tables/index.ts';
-import type { AgentLifecycle, AgentStatus } from '../telemetry/index.ts';
+import type { AgentLifecycle, AgentStatus, MemoryReleases } from '../telemetry/index.ts';
 
 export interface StatusParts {
   node: string;
@@ -19,6 +19,8 @@ export interface StatusParts {
   datapath: NodeDatapath | undefined;
   snapshot: Snapshot | null;
   lifecycle?: (() => AgentLifecycle) | undefined;
+  /** The counts of memory given back when quiet; null when off (WEFT_MEMORY_RETURN=0). */
+  memory?: Readonly<MemoryReleases> | null;
 }
 
 export function agentStatus(s: StatusParts): AgentStatus {
@@ -59,5 +61,6 @@ export function agentStatus(s: StatusParts): AgentStatus {
     datapathEventsSuppressed: s.datapath?.suppressedEvents() ?? 0,
     retries: s.proxy.l7.retryStatus(),
     ...(s.lifecycle ? { lifecycle: s.lifecycle() } : {}),
+    ...(s.memory ? { memory: { ...s.memory } } : {}),
   };
 }

@@ -23,6 +23,11 @@ export { AgentMetrics } from './metrics.ts';
 export type { RequestRecord, RequestSink } from './request-record.ts';
 export { noRequestSink } from './request-record.ts';
 export { type DirectionStats, HboneCounters, ProxyStats } from './stats.ts';
-export { type AgentStatus, formatStatus, type RetryStatus } from './status.ts';
+export {
+  type AgentStatus,
+  formatStatus,
+  type MemoryReleases,
+  type RetryStatus,
+} from './status.ts';
 export type { RequestSpan, RequestTracing } from './tracing.ts';
 export { startTracing } from './tracing.ts';

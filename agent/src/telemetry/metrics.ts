@@ -268,6 +268,16 @@ export class AgentMetrics {
       },
     );
     counter(
+      'weft_memory_releases_total',
+      'Memory the agent gave back once quiet (agent/memory.ts): full collections of its heap, and malloc_trim calls returning freed memory to the kernel.',
+      ['kind'],
+      (set, s) => {
+        if (!s.memory) return;
+        set({ kind: 'collection' }, s.memory.collections);
+        set({ kind: 'trim' }, s.memory.trims);
+      },
+    );
+    counter(
       'weft_connections_revoked_total',
       'Carried connections reset because a policy change no longer allowed them (--revoke-on-policy-change).',
       ['node'],

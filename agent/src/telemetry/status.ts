@@ -86,6 +86,15 @@ export interface AgentStatus {
   balancers?: BalancerStatus[];
   /** DestinationRules left out because another one for the same host is in force. */
   destinationRuleConflicts?: string[];
+  /** Memory given back when quiet (agent/memory.ts), since start; absent when off. */
+  memory?: MemoryReleases;
+}
+
+export interface MemoryReleases {
+  /** Full collections of V8's heap. */
+  collections: number;
+  /** malloc_trim calls that handed the allocator's free memory back to the kernel. */
+  trims: number;
 }
 
 function pad(rows: string[][]): string {
@@ -123,6 +132,9 @@ export function formatStatus(s: AgentStatus): string {
     '',
     `proxy outbound: ${o.accepted} accepted, ${o.active} active, ${o.failed} failed, ${o.reset} reset${o.errors ? `, ${o.errors} internal errors` : ''}`,
     `proxy inbound:  ${i.accepted} accepted, ${i.active} active, ${i.failed} failed, ${i.reset} reset${i.errors ? `, ${i.errors} internal errors` : ''}`,
+    s.memory
+      ? `memory given back when quiet: ${s.memory.collections} full collections, ${s.memory.trims} trims`
+      : 'memory given back when quiet: off (WEFT_MEMORY_RETURN=0)',
   ];
   if (s.mtls) {
     lines.push('', s.identities.length ? 'IDENTITY / SERIAL / EXPIRES' : 'no identities yet');

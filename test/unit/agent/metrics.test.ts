@@ -60,6 +60,7 @@ const status: AgentStatus = {
     counts: { retried: 9, budget_exhausted: 3, overflow: 1, body_too_large: 2 },
     budgets: [],
   },
+  memory: { collections: 4, trims: 6 },
 };
 
 /** The node's exposition from its metrics, as /metrics serves it. */
@@ -114,6 +115,13 @@ describe('renderMetrics', async () => {
     expect(lines).toContain('weft_rejected_objects{node="node-1"} 1');
     expect(lines).toContain('weft_snapshot_version{node="node-1"} 42');
     expect(lines).toContain('weft_agent_ready{node="node-1"} 1');
+    expect(lines).toContain('weft_memory_releases_total{kind="collection"} 4');
+    expect(lines).toContain('weft_memory_releases_total{kind="trim"} 6');
+  });
+
+  it('has no memory release samples when memory return is off', async () => {
+    const off = await renderMetrics({ ...status, memory: undefined }, true);
+    expect(off.split('\n').filter((l) => l.startsWith('weft_memory_releases_total'))).toEqual([]);
   });
 
   it('gives seconds to expiry for issued certificates only, with label values escaped', () => {
