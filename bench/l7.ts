@@ -21,7 +21,7 @@ import { getOnlyPolicy, run } from './l7-shared.ts';
 import { startLocalNginx } from './nginx.ts';
 import { makeNginxCerts } from './nginx-certs.ts';
 import { appConf, clientProxyConf, serverProxyConf } from './nginx-conf.ts';
-import { benchRun, killAtCleanup, spawnOwned } from './teardown.ts';
+import { benchCleanup, benchTempDir, killAtCleanup, spawnOwned } from './teardown.ts';
 import { withTelemetrySection } from './telemetry-report.ts';
 import { parseWrk, wrkArgs } from './wrk.ts';
 
@@ -128,7 +128,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   // nginx, the gRPC app, wrk and the load runs are children the cleanup kills,
   // also on a signal; the destination's process too (it also exits when this one goes).
-  const { cleanup, dir } = benchRun('weft-bench-l7-');
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-l7-');
   let m: L7Mesh | undefined;
   try {
     m = await l7Mesh(90, { echo: false, destination: DESTINATION });

@@ -16,7 +16,7 @@ import { portRoutes, rule } from '../test/support/routes.ts';
 import { run } from './l7-shared.ts';
 import { startLocalNginx } from './nginx.ts';
 import { appConf } from './nginx-conf.ts';
-import { benchRun } from './teardown.ts';
+import { benchCleanup, benchTempDir } from './teardown.ts';
 import { parseWrk, wrkArgs } from './wrk.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_RETRY_SECONDS ?? 3);
@@ -40,7 +40,8 @@ async function wrk(url: string, seconds: number, ok2xx: boolean) {
 
 async function main(): Promise<void> {
   // nginx and wrk are children the cleanup kills, also on a signal.
-  const { cleanup, dir } = benchRun('weft-bench-retry-');
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-retry-');
   let m: L7Mesh | undefined;
   const down = createServer((_req, res) => {
     reached++;

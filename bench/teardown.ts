@@ -13,12 +13,6 @@ import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { processTree } from './cpu.ts';
 import { findCommand } from './pod-exec.ts';
 
-export interface BenchRun {
-  cleanup: Cleanup;
-  /** The run's temp dir, removed by the cleanup after the children are gone. */
-  dir: string;
-}
-
 const owned = new Set<ChildProcess>();
 
 /** Kills every child spawnOwned started that still runs, with its descendants. */
@@ -36,11 +30,11 @@ export function killOwned(): void {
 }
 
 /**
- * Starts a bench run's undo list and temp dir. Steps added later run first,
- * then the children are killed, then the temp dir goes. `cleanup.dispose()`
- * at the run's end (in a finally) runs them and removes the handlers.
+ * A bench run's undo list: steps added later run first, the children spawnOwned
+ * started are killed last. `cleanup.dispose()` at the run's end (in a finally)
+ * runs it and removes the handlers.
  */
-export function benchRun(prefix: string): BenchRun {
+export function benchCleanup(): Cleanup {
   const cleanup = new Cleanup();
   const onHangup = () => {
     cleanup.run();
@@ -48,10 +42,18 @@ export function benchRun(prefix: string): BenchRun {
   };
   process.once('SIGHUP', onHangup);
   cleanup.add('SIGHUP handler', () => process.off('SIGHUP', onHangup));
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  cleanup.add(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   cleanup.add('children', killOwned);
-  return { cleanup, dir };
+  return cleanup;
+}
+
+/** A temp dir the cleanup removes, once the children that write in it are gone. */
+export function benchTempDir(cleanup: Cleanup, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanup.add(`temp dir ${dir}`, () => {
+    killOwned();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
 }
 
 /** Kills `pids` at cleanup: processes of the run that another helper started (a fork). */

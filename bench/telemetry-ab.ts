@@ -30,7 +30,7 @@ import { getOnlyPolicy } from './l7-shared.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { startLocalNginx } from './nginx.ts';
 import { appConf } from './nginx-conf.ts';
-import { benchRun, spawnOwned } from './teardown.ts';
+import { benchCleanup, benchTempDir, spawnOwned } from './teardown.ts';
 import {
   CONFIGS,
   type Config,
@@ -196,7 +196,8 @@ async function hookMicros(config: Config, base: Config, otlp: string, dir: strin
 async function main(): Promise<void> {
   const machine = describeMachine();
   // nginx, the proxies and wrk are children the cleanup kills, also on a signal.
-  const { cleanup, dir } = benchRun('weft-bench-telemetry-');
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-telemetry-');
   // The OTLP receiver: takes the spans and forgets them.
   const receiver = createServer((req, res) => {
     req.resume();

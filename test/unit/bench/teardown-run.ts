@@ -7,11 +7,12 @@
 import { processTree } from '../../../bench/cpu.ts';
 import { startLocalNginx } from '../../../bench/nginx.ts';
 import { appConf } from '../../../bench/nginx-conf.ts';
-import { benchRun, killAtCleanup, spawnOwned } from '../../../bench/teardown.ts';
+import { benchCleanup, benchTempDir, killAtCleanup, spawnOwned } from '../../../bench/teardown.ts';
 import { l7Mesh } from '../../support/l7-mesh.ts';
 
 const [tag, port] = process.argv.slice(2).map(Number);
-const { cleanup, dir } = benchRun('weft-bench-teardown-');
+const cleanup = benchCleanup();
+const dir = benchTempDir(cleanup, 'weft-bench-teardown-');
 const m = await l7Mesh(tag!, { echo: false, destination: 'process' });
 killAtCleanup(cleanup, 'destination process', m.pids);
 const nginx = await startLocalNginx(dir, 'app', (d) => appConf({ dir: d }, port!, '127.0.0.1'));
