@@ -2,8 +2,9 @@
 // no forked destination, no temp dir (bench/teardown.ts), and its children die
 // even when the run itself is SIGKILLed. A real run in small (teardown-run.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,24 +36,18 @@ async function until(what: string, ok: () => boolean, ms: number): Promise<void>
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 let run: ChildProcess | undefined;
 let started: Started | undefined;
 
 async function start(): Promise<{ run: ChildProcess; started: Started }> {
+  // A port that is free now, for nginx.
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as AddressInfo).port;
+  probe.close();
   run = spawn(
     process.execPath,
-    [join(import.meta.dirname, 'teardown-run.ts'), '98', String(await freePort())],
+    [join(import.meta.dirname, 'teardown-run.ts'), '98', String(port)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = new Promise<never>((_, reject) =>
