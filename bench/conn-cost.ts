@@ -7,17 +7,17 @@
 // the connections (cpu-profile.ts breakdown). Prints; writes no page.
 //   node bench/conn-cost.ts   (WEFT_BENCH_ROUNDS, WEFT_BENCH_CONNECT_MS, WEFT_CONN_VARIANTS,
 //                              WEFT_CONN_PROFILE, WEFT_CONN_PROFILE_MS)
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { breakdown, type CpuProfile, type Rule, summarise } from './cpu-profile.ts';
 import { FootprintBox, type Variant } from './footprint-box.ts';
 import { startProfile } from './inspector-profile.ts';
 import { currentLoad } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
 import { median } from './stats.ts';
+import { benchCleanup, benchTempDir, spawnOwned } from './teardown.ts';
 
 const say = (line: string) => process.stderr.write(`conn-cost: ${line}\n`);
 const num = (name: string, def: number) => {
@@ -130,9 +130,8 @@ async function profileRow(box: FootprintBox, row: (typeof ROWS)[number], dir: st
 async function perfRow(box: FootprintBox, row: (typeof ROWS)[number], dir: string) {
   const [what, client, server] = row;
   const data = join(dir, `${box.variant.id}-${what}.perf.data`);
-  const rec = spawn(
-    'perf',
-    ['record', '-F', '4000', '-g', '-o', data, '-p', box.agentPids().join(',')],
+  const rec = spawnOwned(
+    ['perf', 'record', '-F', '4000', '-g', '-o', data, '-p', box.agentPids().join(',')],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   await new Promise((r) => setTimeout(r, 500));
@@ -184,7 +183,7 @@ async function straceRow(box: FootprintBox, row: (typeof ROWS)[number], dir: str
   const out = join(dir, `${box.variant.id}-${what}.strace`);
   const args = ['-c', '-f', '-o', out];
   for (const pid of box.agentPids()) args.push('-p', String(pid));
-  const tr = spawn('strace', args, { stdio: 'ignore' });
+  const tr = spawnOwned(['strace', ...args], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
   const c = await box.connects(client, server, cfg.profileMs);
   tr.kill('SIGINT');
@@ -210,9 +209,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('bench/conn-cost.ts needs root (it builds sandboxes)');
   const vs = variants();
-  const cleanup = new Cleanup();
-  const tmp = mkdtempSync(join(tmpdir(), 'weft-conn-cost-'));
-  cleanup.add('temp dir', () => rmSync(tmp, { recursive: true, force: true }));
+  const cleanup = benchCleanup();
+  const tmp = benchTempDir(cleanup, 'weft-conn-cost-');
   cleanup.add('pod programs', killAllInPods);
   const profDir = join(tmpdir(), 'weft-conn-profiles');
   mkdirSync(profDir, { recursive: true });

@@ -12,11 +12,10 @@
 // no traffic at all), and with the pods enrolled in steps; no peers, about a minute
 // without rounds; it prints the readings and writes no docs.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchStatus } from '../agent/src/admin/client.ts';
-import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { type CpuProfile, summarise } from './cpu-profile.ts';
 import { FootprintBox, scaleManifests, type Variant } from './footprint-box.ts';
@@ -29,6 +28,7 @@ import { currentLoad, describeMachine } from './machine.ts';
 import { killAllInPods } from './pod-exec.ts';
 import { bulkClient } from './pod-programs.ts';
 import { withSection } from './sections.ts';
+import { benchCleanup, benchTempDir } from './teardown.ts';
 
 const say = (line: string) => process.stderr.write(`footprint: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -407,9 +407,8 @@ async function main(): Promise<number> {
       ? `${asked.toLocaleString('en-US')} were asked for; the open-file limit of this machine (hard limit ${readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\d+\s+(\S+)/m)?.[1]}) holds ${cfg.idle.toLocaleString('en-US')} for node-1's agent at ${FDS_PER_IDLE} descriptors a connection of the mix.`
       : '';
   const machine = describeMachine();
-  const cleanup = new Cleanup();
-  const tmp = mkdtempSync(join(tmpdir(), 'weft-footprint-'));
-  cleanup.add('temp dir', () => rmSync(tmp, { recursive: true, force: true }));
+  const cleanup = benchCleanup();
+  const tmp = benchTempDir(cleanup, 'weft-footprint-');
   cleanup.add('pod programs', killAllInPods);
   // The profiles stay after the run, for a closer look (e.g. in Chrome's DevTools).
   const profDir = join(tmpdir(), 'weft-footprint-profiles');

@@ -8,17 +8,17 @@
 // cpuUsage. This isolates the proxy's user-space stack, which the matrix
 // (bench/run.ts) measures only together with everything else on the path.
 // Writes docs/benchmarks-hbone.md.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca.ts';
 import { generateKeyAndCsr } from '../agent/src/identity/keys.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { median, ratio } from './stats.ts';
+import { benchCleanup, benchTempDir, spawnOwned } from './teardown.ts';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const BULK_MS = Number(process.env.WEFT_BENCH_BULK_MS ?? 3000);
@@ -57,7 +57,7 @@ function freePort(): Promise<number> {
 
 /** Starts a bench/hbone-pair.ts role; resolves once it printed its first line. */
 async function start(flags: readonly string[], args: string[], stock: boolean) {
-  const child = spawn(process.execPath, [...flags, pair, ...args], {
+  const child = spawnOwned([process.execPath, ...flags, pair, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, WEFT_BENCH_STOCK: stock ? '1' : '0' },
   });
@@ -98,7 +98,7 @@ async function measure(v: (typeof VARIANTS)[number], dir: string): Promise<Sampl
     procs.push(server);
     const client = await start(v.flags, ['client', `${clientPort}`, `${serverPort}`, dir], v.stock);
     procs.push(client);
-    const send = spawn(process.execPath, [pair, 'send', `${clientPort}`, `${BULK_MS}`], {
+    const send = spawnOwned([process.execPath, pair, 'send', `${clientPort}`, `${BULK_MS}`], {
       stdio: 'inherit',
     });
     const [code] = await once(send, 'exit');
@@ -121,7 +121,9 @@ async function measure(v: (typeof VARIANTS)[number], dir: string): Promise<Sampl
 
 async function main(): Promise<void> {
   const machine = describeMachine();
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-hbone-'));
+  // The proxy pair and the sender are children the cleanup kills, also on a signal.
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-hbone-');
   try {
     const root = await generateRootCA({ trustDomain: 'cluster.local' });
     const ca = await CertificateAuthority.load(root);
@@ -188,7 +190,7 @@ ${row('Node stock settings', stock, '')}
     process.stdout.write(doc);
     writeFileSync(new URL('../docs/benchmarks-hbone.md', import.meta.url), doc);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const e of cleanup.dispose()) process.stderr.write(`${e.message}\n`);
   }
 }
 

@@ -5,7 +5,6 @@
 // with the agent's heap flags; its RSS before and after is the cost of what
 // its bounds let through. Prints one JSON line.
 //   node bench/hbone-memory.ts [STREAMS=510] [PER=1]
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
@@ -23,6 +22,7 @@ import { SocketPool } from '../agent/src/proxy/socket-pool.ts';
 import type { Pod } from '../agent/src/state/types.ts';
 import { AccessLog } from '../agent/src/telemetry/access-log.ts';
 import { DirectionStats } from '../agent/src/telemetry/stats.ts';
+import { benchCleanup, spawnOwned } from './teardown.ts';
 
 const HEAP_FLAGS = ['--initial-old-space-size=128', '--external-memory-accounted-in-global-limit'];
 const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/client';
@@ -95,13 +95,21 @@ async function main(): Promise<void> {
   const appPort = (app.address() as AddressInfo).port;
   const port = await freePort();
   const material = { keyPem: srv.keyPem, certChainPem: srv.certPem, roots: [ca.certPem] };
-  const child = spawn(
-    process.execPath,
-    [...HEAP_FLAGS, import.meta.filename, 'serve', String(port), JSON.stringify(material)],
+  // The server is a child the cleanup kills, also on a signal or a throw.
+  const cleanup = benchCleanup();
+  const child = spawnOwned(
+    [
+      process.execPath,
+      ...HEAP_FLAGS,
+      import.meta.filename,
+      'serve',
+      String(port),
+      JSON.stringify(material),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const rss: number[] = [];
-  child.stdout.on('data', (d) => {
+  child.stdout!.on('data', (d) => {
     for (const l of String(d).trim().split('\n')) rss.push(JSON.parse(l).rss);
   });
   while (rss.length === 0) await new Promise((r) => setTimeout(r, 50));
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
   await Promise.all(all);
   // Settle: the windows fill, the app's queues fill.
   await new Promise((r) => setTimeout(r, 8000));
-  child.stdin.write('\n');
+  child.stdin!.write('\n');
   while (rss.length < 2) await new Promise((r) => setTimeout(r, 50));
   const mib = (n: number) => Math.round(n / 1048576);
   console.log(
@@ -187,7 +195,7 @@ async function main(): Promise<void> {
       perAdmittedStreamMiB: Number(((rss[1]! - rss[0]!) / 1048576 / admitted).toFixed(2)),
     }),
   );
-  child.kill('SIGKILL');
+  cleanup.dispose();
   process.exit(0);
 }
 

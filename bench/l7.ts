@@ -10,18 +10,18 @@
 // the apps (nginx, a gRPC echo), nginx's pair and the load generators are
 // processes of their own. CPU per 1,000 requests is the proxies' only: both
 // weft processes, the two nginx proxy processes. Writes docs/benchmarks-l7.md.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type L7Mesh, l7Mesh } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
 import { processTree } from './cpu.ts';
 import { getOnlyPolicy, run } from './l7-shared.ts';
+import { startLocalNginx } from './nginx.ts';
 import { makeNginxCerts } from './nginx-certs.ts';
 import { appConf, clientProxyConf, serverProxyConf } from './nginx-conf.ts';
-import { findCommand } from './pod-exec.ts';
+import { benchCleanup, benchTempDir, killAtCleanup, spawnOwned } from './teardown.ts';
 import { withTelemetrySection } from './telemetry-report.ts';
 import { parseWrk, wrkArgs } from './wrk.ts';
 
@@ -75,24 +75,11 @@ async function started(child: ChildProcess, what: string): Promise<void> {
 }
 
 function spawnReady(argv: string[]): ChildProcess {
-  const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawnOwned(argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   c.stdout?.on('data', (d) => {
     if (String(d).includes('ready')) (c as ChildProcess & { ready?: boolean }).ready = true;
   });
   return c;
-}
-
-function nginx(dir: string, name: string, conf: (d: string) => string): ChildProcess {
-  const d = join(dir, name);
-  mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'nginx.conf'), conf(d));
-  return spawn(
-    findCommand('nginx') ?? 'nginx',
-    ['-p', d, '-c', join(d, 'nginx.conf'), '-e', join(d, 'error.log')],
-    {
-      stdio: 'ignore',
-    },
-  );
 }
 
 async function wrk(url: string, cpu: () => number): Promise<Figures> {
@@ -139,15 +126,18 @@ const NOTES = '## Where the time goes';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-l7-'));
-  const children: ChildProcess[] = [];
+  // nginx, the gRPC app, wrk and the load runs are children the cleanup kills,
+  // also on a signal; the destination's process too (it also exits when this one goes).
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-l7-');
   let m: L7Mesh | undefined;
   try {
     m = await l7Mesh(90, { echo: false, destination: DESTINATION });
+    killAtCleanup(cleanup, 'destination process', m.pids);
     const remote = m.pods.remote!;
     const remote2 = m.pods.remote2!;
     // The apps: nginx's fixed body on every address, a gRPC echo on the remote pod's.
-    children.push(nginx(dir, 'app', (d) => appConf({ dir: d }, APP)));
+    await startLocalNginx(dir, 'app', (d) => appConf({ dir: d }, APP));
     const grpcApp = spawnReady([
       process.execPath,
       join(import.meta.dirname, 'l7-grpc.ts'),
@@ -155,18 +145,19 @@ async function main(): Promise<void> {
       remote.ip,
       String(GRPC_APP),
     ]);
-    children.push(grpcApp);
     mkdirSync(join(dir, 'certs'));
     const certs = makeNginxCerts(join(dir, 'certs'));
-    const nServer = nginx(dir, 'server', (d) =>
-      serverProxyConf({ dir: d }, NGINX_TLS, APP, certs.server),
-    );
-    const nClient = nginx(dir, 'client', (d) =>
-      clientProxyConf({ dir: d }, NGINX_LOCAL, `${remote.ip}:${NGINX_TLS}`, certs.client),
-    );
-    children.push(nServer, nClient);
+    const nServer = (
+      await startLocalNginx(dir, 'server', (d) =>
+        serverProxyConf({ dir: d }, NGINX_TLS, APP, certs.server),
+      )
+    ).child;
+    const nClient = (
+      await startLocalNginx(dir, 'client', (d) =>
+        clientProxyConf({ dir: d }, NGINX_LOCAL, `${remote.ip}:${NGINX_TLS}`, certs.client),
+      )
+    ).child;
     await started(grpcApp, 'gRPC app');
-    await sleep(500);
     const be = (ip: string, port: number, name: string) => ({
       service: `shop/${name}`,
       endpoints: [{ ip, port, pod: `shop/${name}` }],
@@ -404,17 +395,8 @@ the route row is what configuring them costs (target: at least 0.95×).
     if (!only) writeFileSync(page, withTelemetrySection(md + notes, was));
     process.stdout.write(md);
   } finally {
-    for (const c of children) {
-      for (const pid of c.pid ? processTree(c.pid) : []) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }
     await m?.close();
-    rmSync(dir, { recursive: true, force: true });
+    for (const e of cleanup.dispose()) process.stderr.write(`${e.message}\n`);
   }
 }
 

@@ -44,11 +44,12 @@ ${http}
 `;
 }
 
-export function appConf(f: NginxFiles, port: number): string {
+/** The app on `port` of every address, or of `host` only. */
+export function appConf(f: NginxFiles, port: number, host?: string): string {
   return wrap(
     f,
     `  server {
-    listen ${port};
+    listen ${host ? `${host}:` : ''}${port};
     default_type text/plain;
     location / { return 200 ${JSON.stringify(APP_BODY)}; }
   }`,

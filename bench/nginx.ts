@@ -1,9 +1,11 @@
-// Starting and stopping the nginx instances inside pods.
+// Starting and stopping the nginx instances, inside pods or on this host's
+// loopback addresses (the L7 benches).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processTree, vmRssKiB } from './cpu.ts';
 import { findCommand, type Pod, spawnInPod } from './pod-exec.ts';
+import { spawnOwned } from './teardown.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,18 +21,41 @@ export interface Nginx {
  * Starts nginx with `conf(dir)` in the pod; resolves once it has written its
  * pid file, which nginx does after binding its listeners.
  */
-export async function startNginx(
+export function startNginx(
   pod: Pod,
   root: string,
   name: string,
   conf: (dir: string) => string,
+): Promise<Nginx> {
+  return started(root, name, conf, (argv) => spawnInPod(pod, argv));
+}
+
+/**
+ * Starts nginx with `conf(dir)` in this host's network namespace, as a child
+ * the bench run's cleanup stops (bench/teardown.ts); resolves as startNginx does.
+ */
+export function startLocalNginx(
+  root: string,
+  name: string,
+  conf: (dir: string) => string,
+): Promise<Nginx> {
+  return started(root, name, conf, (argv) =>
+    spawnOwned(argv, { stdio: ['ignore', 'ignore', 'pipe'] }),
+  );
+}
+
+async function started(
+  root: string,
+  name: string,
+  conf: (dir: string) => string,
+  spawnIt: (argv: string[]) => ChildProcess,
 ): Promise<Nginx> {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(confPath, conf(dir));
   const errorLog = join(dir, 'error.log');
-  const child = spawnInPod(pod, [
+  const child = spawnIt([
     findCommand('nginx') ?? 'nginx',
     '-p',
     dir,

@@ -10,6 +10,7 @@ import type { Decoded } from '../agent/src/datapath/codec.ts';
 import { encodeAddr } from '../agent/src/datapath/codec.ts';
 import { BpfMap, mapSpec } from '../agent/src/datapath/map.ts';
 import { cgroupId } from '../agent/src/datapath/system.ts';
+import type { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { type PodPlacement, spawnInPod } from '../agent/src/sandbox/exec.ts';
 import { Sandbox, teardown } from '../agent/src/sandbox/sandbox.ts';
 import { constants } from '../agent/src/tables/layout.ts';
@@ -67,9 +68,14 @@ function countFor(map: BpfMap<Decoded, Decoded>, id: number): number {
   return n;
 }
 
-export async function policyBench(): Promise<PolicyBench> {
+/** The sandbox up; `cleanup` takes it down also when the run is interrupted. */
+export async function policyBench(cleanup: Cleanup): Promise<PolicyBench> {
   teardown(NAME);
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-policy-'));
+  cleanup.add(`sandbox ${NAME}`, () => {
+    teardown(NAME);
+    rmSync(dir, { recursive: true, force: true });
+  });
   writeFileSync(join(dir, 'cluster.yaml'), manifests);
   const sandbox = await Sandbox.up({ name: NAME, nodes: 2, manifests: dir });
   const children: ChildProcess[] = [];

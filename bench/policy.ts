@@ -15,6 +15,7 @@ import { measureAgentSide } from './policy-agent.ts';
 import { type ChangeSample, measureChanges, variants } from './policy-change.ts';
 import { manyPolicies, measureRate, type RateResult } from './policy-rate.ts';
 import { policyBench, stats } from './policy-sandbox.ts';
+import { benchCleanup } from './teardown.ts';
 
 const PODS = Number(process.env.WEFT_BENCH_POLICY_PODS ?? 5000);
 const POLICIES = Number(process.env.WEFT_BENCH_POLICIES ?? 500);
@@ -171,7 +172,8 @@ const blocker =
 if (blocker) {
   sandboxPart = `Not measured in this run: the sandbox benchmarks need root and BPF (${blocker}).\n`;
 } else {
-  const b = await policyBench();
+  const cleanup = benchCleanup();
+  const b = await policyBench(cleanup);
   let np: ChangeSample[];
   let authz: ChangeSample[];
   let agent: ReturnType<typeof measureAgentSide>;
@@ -200,6 +202,7 @@ if (blocker) {
     process.stdout.write(`rate: ${JSON.stringify(rate)}\n`);
   } finally {
     await b.close();
+    cleanup.dispose();
   }
   const none = stats(rate.none).median;
   const withP = stats(rate.withPolicies).median;

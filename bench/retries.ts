@@ -7,18 +7,16 @@
 // The weft proxies run in this process (test/support/l7-mesh.ts, mutual TLS between the
 // client's node proxy and the server's HBONE side); nginx answers (i), a counting Node
 // server (ii). wrk -t1 -c8. Writes docs/benchmarks-retries.md.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RETRY_BUDGET } from '../agent/src/l7/retry-budget.ts';
 import { type L7Mesh, l7Mesh } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
-import { processTree } from './cpu.ts';
 import { run } from './l7-shared.ts';
+import { startLocalNginx } from './nginx.ts';
 import { appConf } from './nginx-conf.ts';
-import { findCommand } from './pod-exec.ts';
+import { benchCleanup, benchTempDir } from './teardown.ts';
 import { parseWrk, wrkArgs } from './wrk.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_RETRY_SECONDS ?? 3);
@@ -28,7 +26,6 @@ const CONNECTIONS = 8;
 const APP = 18180;
 const DOWN = 18190;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const selfCpuMs = () => {
   const u = process.cpuUsage();
@@ -42,8 +39,9 @@ async function wrk(url: string, seconds: number, ok2xx: boolean) {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-retry-'));
-  let nginx: ChildProcess | undefined;
+  // nginx and wrk are children the cleanup kills, also on a signal.
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-retry-');
   let m: L7Mesh | undefined;
   const down = createServer((_req, res) => {
     reached++;
@@ -54,16 +52,8 @@ async function main(): Promise<void> {
   try {
     m = await l7Mesh(92, { echo: false });
     const remote = m.pods.remote!;
-    const d = join(dir, 'app');
-    mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, 'nginx.conf'), appConf({ dir: d }, APP));
-    nginx = spawn(
-      findCommand('nginx') ?? 'nginx',
-      ['-p', d, '-c', join(d, 'nginx.conf'), '-e', join(d, 'error.log')],
-      { stdio: 'ignore' },
-    );
-    down.listen(DOWN, remote.ip);
-    await sleep(500);
+    await startLocalNginx(dir, 'app', (d) => appConf({ dir: d }, APP));
+    await new Promise<void>((r) => down.listen(DOWN, remote.ip, r));
     const app = { service: 'shop/app', endpoints: [{ ip: remote.ip, port: APP, pod: remote.key }] };
     const outage = {
       service: 'shop/down',
@@ -164,16 +154,9 @@ up to that reserve: ${RETRY_BUDGET.minPerSecond} / (requests per second), under 
     writeFileSync(join(import.meta.dirname, '..', 'docs', 'benchmarks-retries.md'), md);
     process.stdout.write(md);
   } finally {
-    for (const pid of nginx?.pid ? processTree(nginx.pid) : []) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
     down.close();
     await m?.close();
-    rmSync(dir, { recursive: true, force: true });
+    for (const e of cleanup.dispose()) process.stderr.write(`${e.message}\n`);
   }
 }
 

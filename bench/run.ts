@@ -4,11 +4,9 @@
 // interleave the paths and every figure is a median compared with direct from
 // the same run. Prints the tables; writes docs/benchmarks.md and
 // docs/benchmarks.svg. Settings: docs/benchmarks.md ("Settings").
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchStatus } from '../agent/src/admin/client.ts';
-import { Cleanup } from '../agent/src/sandbox/cleanup.ts';
 import { netnsPath } from '../agent/src/sandbox/host.ts';
 import { renderChart } from './chart-svg.ts';
 import { benchConfig, type RowId } from './config.ts';
@@ -30,6 +28,7 @@ import { BenchSandbox } from './sandboxes.ts';
 import { withSection } from './sections.ts';
 import { roundOrder } from './stats.ts';
 import { measureTcp } from './tcp-load.ts';
+import { benchCleanup, benchTempDir } from './teardown.ts';
 import { withUpgradeSection } from './upgrade-report.ts';
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -168,9 +167,8 @@ async function main(): Promise<number> {
   }
   const rows = selectRows(cfg.only);
   const machine = describeMachine();
-  const cleanup = new Cleanup();
-  const tmp = mkdtempSync(join(tmpdir(), 'weft-bench-'));
-  cleanup.add('temp dir', () => rmSync(tmp, { recursive: true, force: true }));
+  const cleanup = benchCleanup();
+  const tmp = benchTempDir(cleanup, 'weft-bench-');
   const boxes = new Map<SandboxKey, BenchSandbox>();
   cleanup.add('pod programs', killAllInPods);
   const samples = new Map<RowId, RowSample[]>(rows.map((r) => [r.id, []]));

@@ -9,11 +9,9 @@
 // the "What telemetry costs" section of docs/benchmarks-l7.md.
 //   node bench/telemetry-ab.ts                 (WEFT_BENCH_TELEMETRY_ROUNDS, _SECONDS)
 //   node bench/telemetry-ab.ts serve CONFIG TAG APP_PORT OTLP_URL LOG_FILE   (one proxy)
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyPolicy } from '../agent/src/compile/policy.ts';
 import type { RequestRecord } from '../agent/src/telemetry/index.ts';
@@ -28,11 +26,11 @@ import {
 import { bindBareNode } from '../test/support/bare-node.ts';
 import { l7Mesh, type MeshTelemetry } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
-import { processTree } from './cpu.ts';
 import { getOnlyPolicy } from './l7-shared.ts';
 import { currentLoad, describeMachine } from './machine.ts';
+import { startLocalNginx } from './nginx.ts';
 import { appConf } from './nginx-conf.ts';
-import { findCommand } from './pod-exec.ts';
+import { benchCleanup, benchTempDir, spawnOwned } from './teardown.ts';
 import {
   CONFIGS,
   type Config,
@@ -124,11 +122,11 @@ function cpuMs(pid: number): number {
 
 function wrk(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn('wrk', wrkArgs({ url, connections: 8, seconds: SECONDS }), {
+    const c = spawnOwned(['wrk', ...wrkArgs({ url, connections: 8, seconds: SECONDS })], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    c.stdout.on('data', (d) => {
+    c.stdout!.on('data', (d) => {
       out += d;
     });
     c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}`))));
@@ -197,8 +195,9 @@ async function hookMicros(config: Config, base: Config, otlp: string, dir: strin
 
 async function main(): Promise<void> {
   const machine = describeMachine();
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-telemetry-'));
-  const children: ChildProcess[] = [];
+  // nginx, the proxies and wrk are children the cleanup kills, also on a signal.
+  const cleanup = benchCleanup();
+  const dir = benchTempDir(cleanup, 'weft-bench-telemetry-');
   // The OTLP receiver: takes the spans and forgets them.
   const receiver = createServer((req, res) => {
     req.resume();
@@ -207,18 +206,12 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   try {
-    writeFileSync(join(dir, 'nginx.conf'), appConf({ dir }, APP));
-    const nginx = spawn(
-      findCommand('nginx') ?? 'nginx',
-      ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
-      { stdio: 'ignore' },
-    );
-    children.push(nginx);
+    await startLocalNginx(dir, 'app', (d) => appConf({ dir: d }, APP));
     const proxies = new Map<Config, { pid: number; url: string }>();
     for (const [i, config] of CONFIGS.entries()) {
-      const child = spawn(
-        process.execPath,
+      const child = spawnOwned(
         [
+          process.execPath,
           import.meta.filename,
           'serve',
           config,
@@ -228,7 +221,6 @@ async function main(): Promise<void> {
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
-      children.push(child);
       const addr = await new Promise<{ host: string; port: number }>((resolve, reject) => {
         let out = '';
         child.stdout!.on('data', (d) => {
@@ -267,15 +259,8 @@ async function main(): Promise<void> {
     const missed = rowResults(figures).filter((r) => !r.met);
     if (missed.length) process.stderr.write(`missed: ${missed.map((r) => r.label).join('; ')}\n`);
   } finally {
-    for (const c of children)
-      for (const pid of c.pid ? processTree(c.pid) : [])
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
     receiver.close();
-    rmSync(dir, { recursive: true, force: true });
+    for (const e of cleanup.dispose()) process.stderr.write(`${e.message}\n`);
   }
 }
 

@@ -6,13 +6,15 @@
 // stall an open connection sees meanwhile (a message each every 100 ms, echoed).
 // Writes docs/benchmarks-upgrade.md and the "Agent upgrade" section of
 // docs/benchmarks.md (bench/upgrade-report.ts).
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnInPod } from '../agent/src/sandbox/exec.ts';
+import { teardown } from '../agent/src/sandbox/sandbox.ts';
 import { type TestCluster, testCluster } from '../test/support/sandbox.ts';
 import { docs, namespace, pod } from '../test/support/shop.ts';
 import { echoServer, type LoadResult, loadClient } from '../test/support/upgrade-load.ts';
 import { currentLoad, describeMachine } from './machine.ts';
+import { benchCleanup } from './teardown.ts';
 import { type UpgradeFigures, upgradeMarkdown, withUpgradeSection } from './upgrade-report.ts';
 
 const CONNS = Number(process.env.WEFT_BENCH_UPGRADE_CONNS ?? 1000);
@@ -59,9 +61,14 @@ async function withLoad(c: TestCluster): Promise<{ ms: number; res: LoadResult }
 
 async function main(): Promise<void> {
   const machine = describeMachine();
+  // The sandbox (agents, pod programs, netns, cgroups, pins) goes also on a signal;
+  // testCluster names it by letter and pid.
+  const cleanup = benchCleanup();
+  cleanup.add('sandbox', () => teardown(`bu${process.pid}`));
   const c = await testCluster('bu', { 'm.yaml': manifests }, 2, {
     agentArgs: ['--drain-grace', '30'],
   });
+  cleanup.add('manifests', () => rmSync(c.manifests, { recursive: true, force: true }));
   const figures: UpgradeFigures = {
     machine,
     conns: CONNS,
@@ -96,6 +103,7 @@ async function main(): Promise<void> {
     if (keep)
       for (const n of c.sandbox.state.nodes) cpSync(n.log, join(keep, `upgrade-${n.name}.log`));
     await c.down();
+    cleanup.dispose();
   }
   machine.loadEnd = currentLoad();
   const d = join(import.meta.dirname, '..', 'docs');

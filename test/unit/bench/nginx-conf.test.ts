@@ -21,6 +21,11 @@ describe('nginx configurations', () => {
     expect(c).toContain(`return 200 "${APP_BODY}";`);
   });
 
+  it('app: every address by default, one when given', () => {
+    expect(appConf({ dir: '/t/app' }, 8080)).toContain('listen 8080;');
+    expect(appConf({ dir: '/t/app' }, 8080, '127.0.0.1')).toContain('listen 127.0.0.1:8080;');
+  });
+
   it('client side: plain HTTP on loopback, mutual TLS 1.3 upstream with the server verified', () => {
     const c = clientProxyConf({ dir: '/t/c' }, 8081, '10.244.2.4:8443', tls);
     expect(c).toContain('listen 127.0.0.1:8081;');
