@@ -1,6 +1,6 @@
 // What a bench run starts, undone when it ends, throws or is interrupted: the
 // sandbox's undo list (agent/src/sandbox/cleanup.ts: reverse order, on exit,
-// SIGINT and SIGTERM), here also on SIGHUP, with the run's temp dir and every
+// SIGINT, SIGTERM and SIGHUP), with the run's temp dir and every
 // child it spawns (its whole process tree, since nginx workers outlive a killed
 // master). Node cannot set a child's parent-death signal, so children start
 // under `setpriv --pdeathsig TERM` (util-linux): if this process is SIGKILLed
@@ -36,12 +36,6 @@ export function killOwned(): void {
  */
 export function benchCleanup(): Cleanup {
   const cleanup = new Cleanup();
-  const onHangup = () => {
-    cleanup.run();
-    process.kill(process.pid, 'SIGHUP');
-  };
-  process.once('SIGHUP', onHangup);
-  cleanup.add('SIGHUP handler', () => process.off('SIGHUP', onHangup));
   cleanup.add('children', killOwned);
   return cleanup;
 }

@@ -13,6 +13,8 @@ export class Cleanup {
   constructor() {
     process.once('SIGINT', this.onSignal);
     process.once('SIGTERM', this.onSignal);
+    // A closed terminal or session (ssh dropped, tmux killed) too.
+    process.once('SIGHUP', this.onSignal);
     process.once('exit', this.onExit);
   }
 
@@ -43,6 +45,7 @@ export class Cleanup {
     const errors = this.run();
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
+    process.off('SIGHUP', this.onSignal);
     process.off('exit', this.onExit);
     return errors;
   }
