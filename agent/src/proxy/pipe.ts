@@ -76,6 +76,8 @@ function forward(
   counts: Counts,
   key: keyof Counts,
   resetTo: Reset,
+  /** `from` had its 'end' before the join (see join()): passed on at once. */
+  endedBefore: boolean,
 ): void {
   // A socket hands over one chunk per read: nothing to batch, and a socket pair
   // with nothing queued may move to the kernel relay (relay.ts).
@@ -95,14 +97,16 @@ function forward(
     if (!to.write(chunk)) from.pause();
   });
   on(to, 'drain', () => from.resume());
-  on(from, 'end', () => {
+  const ended = () => {
     // A reset arriving as an end must stay a reset on the other side.
     if (wasReset(from)) {
       if (!to.destroyed) resetTo(to);
     } else {
       to.end();
     }
-  });
+  };
+  on(from, 'end', ended);
+  if (endedBefore) ended();
 }
 
 /** Whether a side went away without a clean end in both directions. */
@@ -279,7 +283,16 @@ export function join(
   };
   let open = 2;
   let resetSeen = false;
-  const ended = { client: before?.clientEnded ?? false, upstream: false };
+  // A socket or HTTP/2 stream emits 'end' at its EOF by itself, read or not, when nothing is
+  // buffered (Node's onStreamRead): a FIN or END_STREAM that came before any byte and before
+  // the join (while the app or upstream was still connecting) has had its only 'end' already.
+  // It is passed on here, or the other side never ends.
+  const clientEndedBefore = !before?.clientEnded && client.readableEnded;
+  const upstreamEndedBefore = upstream.readableEnded;
+  const ended = {
+    client: (before?.clientEnded ?? false) || clientEndedBefore,
+    upstream: upstreamEndedBefore,
+  };
   const counts: Counts = { fromClient: before?.fromClient ?? 0, toClient: 0 };
   const closed = (side: Duplex, other: Duplex, sawEnd: boolean, resetOther: Reset) => {
     if (abrupt(side, sawEnd)) {
@@ -306,11 +319,11 @@ export function join(
     ended.upstream = true;
   });
   resetIfCut(on, client, ended.client);
-  resetIfCut(on, upstream);
+  resetIfCut(on, upstream, ended.upstream);
   on(client, 'close', () => closed(client, upstream, ended.client, resetUpstream));
   on(upstream, 'close', () => closed(upstream, client, ended.upstream, resetClient));
-  forward(on, client, upstream, counts, 'fromClient', resetUpstream);
-  forward(on, upstream, client, counts, 'toClient', resetClient);
+  forward(on, client, upstream, counts, 'fromClient', resetUpstream, clientEndedBefore);
+  forward(on, upstream, client, counts, 'toClient', resetClient, upstreamEndedBefore);
   return {
     counts,
     quiet: () => open === 2 && !ended.client && !ended.upstream && idle(client, upstream),

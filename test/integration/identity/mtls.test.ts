@@ -2,7 +2,8 @@
 // on the node link and never plaintext; the server side knows the client's
 // SPIFFE ID; bad certificates, requests and plaintext on 15008 are refused;
 // the issuer gives a node only its own pods' identities; strict mode refuses
-// plaintext from outside the mesh, permissive admits it.
+// plaintext from outside the mesh, permissive admits it; a client's end before
+// any byte reaches the app on every path (HBONE, same node, plaintext).
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +48,11 @@ spec: {nodeName: node-2, serviceAccountName: server, containers: [{name: s, port
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: near, namespace: shop}
+spec: {nodeName: node-1, serviceAccountName: near, containers: [{name: n, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: plain, namespace: outside}
 spec: {nodeName: node-1, containers: [{name: p}]}
 `;
@@ -59,9 +65,9 @@ describePrivileged('mTLS between nodes', () => {
   let serverIP: string;
   let roots: string[];
   let ca: CertificateAuthority;
-  const transfer = async (from: string, payload: number) =>
+  const transfer = async (from: string, payload: number, host = serverIP) =>
     lastJson<TransferResult>(
-      await runInPod(c.pod(from), transferClient(serverIP, 8080, payload), 30_000),
+      await runInPod(c.pod(from), transferClient(host, 8080, payload), 30_000),
     );
   const admin = (node: string, path: string) =>
     adminGet<unknown>(c.sandbox.state.nodes.find((n) => n.name === node)!.adminSocket, path);
@@ -69,7 +75,8 @@ describePrivileged('mTLS between nodes', () => {
   beforeAll(async () => {
     c = await testCluster('m', { 'ns.yaml': ns('permissive'), 'pods.yaml': pods });
     serverIP = c.pod('shop/server').ip;
-    await c.serve('shop/server', sinkServer(8080));
+    for (const p of ['shop/server', 'shop/near', 'outside/plain'])
+      await c.serve(p, sinkServer(8080));
     const dir = c.sandbox.caDir;
     roots = [readFileSync(join(dir, 'roots.pem'), 'utf8')];
     ca = await CertificateAuthority.load({
@@ -82,7 +89,7 @@ describePrivileged('mTLS between nodes', () => {
         ...(await c.status('node-1')).identities,
         ...(await c.status('node-2')).identities,
       ];
-      if (ids.filter((x) => x.serial !== null).length >= 2) break;
+      if (ids.filter((x) => x.serial !== null).length >= 3) break;
       await new Promise((r) => setTimeout(r, 50));
     }
   }, 60_000);
@@ -136,6 +143,25 @@ describePrivileged('mTLS between nodes', () => {
     expect(bytes.includes(Buffer.from([0x17, 0x03, 0x03]))).toBe(true);
     // The TLS went to the HBONE port.
     expect(bytes.includes(Buffer.from([0x3a, 0xa0]))).toBe(true); // 15008
+  });
+
+  it('carries an end that comes before any byte, and the answer after it, on every path', async () => {
+    // The client's FIN (over HBONE, its END_STREAM) often comes while the proxy still dials
+    // the app, and Node emits its 'end' unread: the join passes it on (pipe.ts). The sink
+    // answers once it has read it. Over HBONE, handed off on the same node, plaintext from
+    // outside the mesh, and plaintext to a pod outside it; a race, so several times each.
+    const paths = [
+      ['shop/client', serverIP],
+      ['shop/client', c.pod('shop/near').ip],
+      ['outside/plain', serverIP],
+      ['shop/client', c.pod('outside/plain').ip],
+    ] as const;
+    for (const [from, host] of paths) {
+      const r = lastJson<{ answered: number; failed?: string }>(
+        await runInPod(c.pod(from), endFirstClient(host, 8080, 20), 30_000),
+      );
+      expect({ from, host, ...r }).toEqual({ from, host, answered: 20 });
+    }
   });
 
   it('carries resets through the tunnel both ways', async () => {
@@ -290,6 +316,29 @@ function markerClient(host: string, marker: string): string {
     )
     .replace(/^for \(let i = 0; i < data\.length.*$/m, '');
 }
+
+/**
+ * `n` connections one after another, each half-closed before any byte; stops at the first
+ * that gets no answer (the sink's, for no bytes) and an end within a second.
+ */
+const endFirstClient = (host: string, port: number, n: number) => `
+import net from 'node:net';
+let answered = 0;
+for (let i = 0; i < ${n}; i++) {
+  const r = await new Promise((resolve) => {
+    const s = net.connect({ host: ${JSON.stringify(host)}, port: ${port}, allowHalfOpen: true });
+    let reply = '';
+    const t = setTimeout(() => { s.destroy(); resolve('TIMEOUT'); }, 1000);
+    s.on('connect', () => s.end());
+    s.on('data', (d) => { reply += d; });
+    s.on('end', () => { clearTimeout(t); s.destroy(); resolve(JSON.parse(reply).bytes === 0 ? 'ok' : reply); });
+    s.on('error', (e) => { clearTimeout(t); resolve(e.code); });
+  });
+  if (r !== 'ok') { console.log(JSON.stringify({ answered, failed: r })); process.exit(0); }
+  answered++;
+}
+console.log(JSON.stringify({ answered }));
+`;
 
 /** Resets every connection after its first bytes, and reports a client's reset. */
 const resetServer = (port: number) => `

@@ -219,6 +219,35 @@ describePrivileged('kernel relay', () => {
     expect((await r.done).counts).toEqual({ fromClient: 12, toClient: 12 });
   });
 
+  it('passes on an end that came before any byte and before upstream connected', async () => {
+    // Node emits the client's 'end' at its FIN though nothing reads it: the proxy dials
+    // only then, so the join finds the end already past; the server answers once it has it.
+    setRelayAfter(0);
+    const serverPort = await listen(
+      createServer({ allowHalfOpen: true }, (s) => {
+        s.on('end', () => s.end('bye')).resume();
+      }),
+    );
+    let done!: (v: { reset: boolean; counts: Counts }) => void;
+    const over = new Promise<{ reset: boolean; counts: Counts }>((r) => {
+      done = r;
+    });
+    const proxyPort = await listen(
+      createServer({ allowHalfOpen: true }, (client) => {
+        client.once('end', () => {
+          const up = connect({ port: serverPort, host: '127.0.0.1', allowHalfOpen: true });
+          joinSockets(client, up, null, (reset, counts) => done({ reset, counts }));
+        });
+      }),
+    );
+    const c = connect({ port: proxyPort, host: '127.0.0.1', allowHalfOpen: true });
+    const got = collect(c);
+    c.end();
+    expect((await got).toString()).toBe('bye');
+    c.destroy();
+    expect(await over).toEqual({ reset: false, counts: { fromClient: 0, toClient: 3 } });
+  });
+
   it('holds no pipe for a relayed connection with no bytes in flight', async () => {
     const pipes = () =>
       readdirSync('/proc/self/fd').filter((fd) => {
