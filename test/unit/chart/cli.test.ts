@@ -29,3 +29,16 @@ it.concurrent('the check fails on a flag the CLI does not know', async () => {
     run(`${repo}bin/weft`, ['issuer', '--kubernetes', '--no-such-flag', 'x', '--help']),
   ).rejects.toMatchObject({ stderr: expect.stringContaining("Unknown option '--no-such-flag'") });
 });
+
+it.concurrent("the agent's exec readiness probe is a command the CLI accepts", async () => {
+  const pod = find(objs, 'DaemonSet', 'weft-agent') as unknown as {
+    spec: {
+      template: { spec: { containers: { readinessProbe: { exec: { command: string[] } } }[] } };
+    };
+  };
+  const [cmd, ...args] = pod.spec.template.spec.containers[0]!.readinessProbe.exec.command;
+  expect(cmd).toBe('/app/bin/weft');
+  const r = await run(`${repo}bin/weft`, [...args, '--help'], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toMatch(/^Usage: weft probe /);
+});
