@@ -96,7 +96,7 @@ export class HealthServer {
         const s = createServer(handler(src, { health: true, metrics: false }));
         h.servers.push(s);
         h.removeSocket = await opts.socket.listen(s, opts.socket.path).catch((e: Error) => {
-          throw new Error(`health socket ${opts.socket!.path}: ${e.message}`);
+          throw new Error(`health socket: ${e.message}`);
         });
       }
       if (opts.healthPort !== undefined && opts.healthPort === opts.metricsPort) {

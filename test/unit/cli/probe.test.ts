@@ -130,6 +130,12 @@ describe('weft probe ready during an update that keeps the revision', { timeout:
         stdout: '',
         stderr: 'weft probe: not ready: handing over to a newer agent\n',
       });
+      // Still live: the kubelet does not restart the old agent while it drains.
+      expect(await weft(['probe', 'live', '--socket', join(oldPod, 'health.sock')])).toEqual({
+        code: 0,
+        stdout: 'ok\n',
+        stderr: '',
+      });
     } finally {
       old.close();
       fresh.close();

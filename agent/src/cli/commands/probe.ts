@@ -3,7 +3,7 @@
 // it reaches this container's agent only, never the other agent sharing the node's :15021
 // (docs/upgrades.md). Exit 0 on 200, else 1 with one line the kubelet shows in the event.
 
-import { lstatSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { request } from 'node:http';
 import { HEALTH_SOCKET } from '../../config/index.ts';
 import { parse, secondsOption, UsageError } from '../args.ts';
@@ -17,7 +17,8 @@ update the node's :15021 is answered by the old agent as well as the new one, an
 old one's 200 must not make the new pod ready.
 
 Exits 0 when the agent answers 200; else 1, with one line saying why (no socket yet:
-the agent has not started; not ready: the agent's own reason; no answer in time).
+the agent has not started; not ready: the agent's own reason; no answer in time);
+2 for a usage error.
 
 Options:
   --socket PATH   the agent's --health-socket (default ${HEALTH_SOCKET})
@@ -42,7 +43,7 @@ export function probe(
 ): Promise<ProbeResult> {
   // A socket file is what an agent leaves; anything else is a wrong --socket.
   try {
-    if (!lstatSync(socket).isSocket())
+    if (!statSync(socket).isSocket())
       return Promise.resolve({
         ok: false,
         line: `${socket} is not a socket (give the agent's --health-socket)`,
