@@ -92,9 +92,9 @@ describe('command lines', () => {
       volumeMounts: { name: string; mountPath: string }[];
     };
     const socket = probe.args[probe.args.indexOf('--health-socket') + 1]!;
+    // weft-probe: `weft probe` in C, no Node process every 5 s (native/probe/weft-probe.c).
     expect(probe.readinessProbe.exec.command).toEqual([
-      '/app/bin/weft',
-      'probe',
+      '/app/build/bin/weft-probe',
       'ready',
       '--socket',
       socket,
