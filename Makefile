@@ -14,6 +14,8 @@ NATIVE := $(BUILD)/native/Release/weft_native.node
 NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/CMakeLists.txt
 # The agent's bundle (scripts/bundle-agent.ts); its folders too, so a deleted file renews it.
 BUNDLE := $(BUILD)/agent/bundle/main.mjs
+# The readiness probe the chart execs (native/probe/weft-probe.c): no Node process per probe.
+PROBE := $(BUILD)/bin/weft-probe
 AGENT_SRC := $(shell find agent/src -name '*.ts' -o -type d)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -34,7 +36,7 @@ node_modules/.installed: package.json package-lock.json | toolchain
 deps: toolchain node_modules/.installed
 
 # Under sudo, what the build wrote goes back to the user (scripts/own.sh).
-build: deps $(BPF_OBJ) $(TEST_BPF_OBJ) $(NATIVE) $(BUNDLE)
+build: deps $(BPF_OBJ) $(TEST_BPF_OBJ) $(NATIVE) $(BUNDLE) $(PROBE)
 	@bash scripts/own.sh
 
 # The kernel's own BTF, so CO-RE programs compile against the running kernel.
@@ -59,6 +61,11 @@ $(NATIVE): $(NATIVE_SRC) node_modules/.installed
 	@echo "  NAPI  $@"
 	@npx cmake-js compile --directory native --out $(CURDIR)/$(BUILD)/native \
 		--log-level error >$(BUILD)/native-build.log 2>&1 || { cat $(BUILD)/native-build.log; exit 1; }
+
+$(PROBE): native/probe/weft-probe.c | toolchain
+	@mkdir -p $(@D)
+	@echo "  CC    $@"
+	@clang -O2 -Wall -Wextra -Werror -o $@ $<
 
 $(BUNDLE): $(AGENT_SRC) scripts/bundle-agent.ts package.json node_modules/.installed
 	@echo "  JS    $@"

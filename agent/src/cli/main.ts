@@ -45,6 +45,10 @@ export const commands: Record<string, Command> = {
     summary: 'policy trace: explain, stage by stage, why a connection is allowed or denied',
     run: load(() => import('./commands/policy.ts')),
   },
+  probe: {
+    summary: "Ask this container's agent whether it is ready or live (the exec readiness probe)",
+    run: load(() => import('./commands/probe.ts')),
+  },
   sandbox: {
     summary: 'A cluster on this host: up, down, status, exec',
     run: load(() => import('./commands/sandbox.ts')),

@@ -30,3 +30,11 @@ export const BPFFS = '/sys/fs/bpf';
 export const PIN_ROOT = `${BPFFS}/weft`;
 /** Where a running agent waits for the next one to take over (docs/upgrades.md). */
 export const HANDOVER_SOCKET = `${RUN_ROOT}/handover.sock`;
+
+/**
+ * Where an agent under Kubernetes serves /healthz/* on a unix socket for its pod's exec
+ * readiness probe (`weft probe ready`). In the chart /tmp is the pod's own emptyDir: not the
+ * host's, not the other agent's of an update, so the probe reaches only its own container's
+ * agent (docs/upgrades.md).
+ */
+export const HEALTH_SOCKET = '/tmp/weft-health.sock';

@@ -4,6 +4,7 @@ export {
   BPFFS,
   CLUSTER_DOMAIN,
   HANDOVER_SOCKET,
+  HEALTH_SOCKET,
   PIN_ROOT,
   RUN_ROOT,
   serviceHost,

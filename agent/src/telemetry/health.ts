@@ -3,6 +3,9 @@
 //          /healthz/ready  200 once the agent has its initial cluster state, else 503;
 //                          503 again once a newer agent takes over, and to a probe
 //                          for another revision (X-Weft-Revision; docs/upgrades.md)
+//   unix socket            /healthz/live and /healthz/ready only, for the pod's exec
+//                          readiness probe (`weft probe ready`): container-local, so
+//                          never answered by the other agent of an update
 //   :15020 /metrics        the process's metrics (metrics.ts, issuer-metrics/)
 //          /flows?since=N  the agent's flows after sequence number N, as JSON (what
 //                          `weft observe --kubernetes` reads through the API server)
@@ -29,6 +32,12 @@ export interface HealthOptions {
   host?: string;
   healthPort?: number;
   metricsPort?: number;
+  /**
+   * Also serve /healthz/* on this unix socket. listen puts the server there (mode 0600,
+   * replacing a stale file) and returns what removes it again: admin's listenUnix, which
+   * this room may not import.
+   */
+  socket?: { path: string; listen(server: Server, path: string): Promise<() => void> };
 }
 
 function handler(src: HealthSource, serve: { health: boolean; metrics: boolean }) {
@@ -77,11 +86,19 @@ async function listen(server: Server, host: string, port: number): Promise<numbe
 export class HealthServer {
   private readonly servers: Server[] = [];
   readonly ports: { health?: number; metrics?: number } = {};
+  private removeSocket: (() => void) | undefined;
 
   static async start(src: HealthSource, opts: HealthOptions): Promise<HealthServer> {
     const h = new HealthServer();
     const host = opts.host ?? '0.0.0.0';
     try {
+      if (opts.socket) {
+        const s = createServer(handler(src, { health: true, metrics: false }));
+        h.servers.push(s);
+        h.removeSocket = await opts.socket.listen(s, opts.socket.path).catch((e: Error) => {
+          throw new Error(`health socket: ${e.message}`);
+        });
+      }
       if (opts.healthPort !== undefined && opts.healthPort === opts.metricsPort) {
         const s = createServer(handler(src, { health: true, metrics: true }));
         h.servers.push(s);
@@ -105,7 +122,10 @@ export class HealthServer {
     return h;
   }
 
+  /** Stops listening; the socket file goes too, unless a newer agent has put its own there. */
   close(): void {
     for (const s of this.servers) s.close();
+    this.removeSocket?.();
+    this.removeSocket = undefined;
   }
 }

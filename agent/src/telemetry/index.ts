@@ -14,7 +14,7 @@ export {
 } from './connection.ts';
 export { observers, requestSinks } from './fan-out.ts';
 export { type Flow, FlowLog } from './flows.ts';
-export { HealthServer } from './health.ts';
+export { HealthServer, type HealthSource } from './health.ts';
 export type { IssuerMetrics } from './issuer-metrics/index.ts';
 export type { AgentLifecycle, HandoverStatus } from './lifecycle.ts';
 export type { Logger, LogLevel } from './logger.ts';

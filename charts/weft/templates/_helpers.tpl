@@ -20,8 +20,9 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 The agent's revision: its image and the chart's version, the two things an upgrade changes
-(both already change the pod template, so naming them rolls nothing more). The readiness
-probe sends it and the agent compares (docs/upgrades.md, "Readiness during a handover").
+(both already change the pod template, so naming them rolls nothing more). The agent answers
+503 to a probe of the node's port that names another (X-Weft-Revision): the httpGet readiness
+probe of earlier charts sends it, so a rollback to one stays safe (docs/upgrades.md).
 */}}
 {{- define "weft.agentRevision" -}}
 {{ printf "%s %s" (include "weft.image" .) .Chart.Version | sha256sum | trunc 16 }}

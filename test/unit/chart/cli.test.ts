@@ -1,5 +1,6 @@
 // The command lines the chart renders are ones `weft` accepts: each is parsed by the CLI
-// with --help appended (the parser refuses an unknown flag before --help prints).
+// with --help appended (the parser refuses an unknown flag before --help prints); the
+// readiness probe's is one build/bin/weft-probe accepts.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
@@ -28,4 +29,26 @@ it.concurrent('the check fails on a flag the CLI does not know', async () => {
   await expect(
     run(`${repo}bin/weft`, ['issuer', '--kubernetes', '--no-such-flag', 'x', '--help']),
   ).rejects.toMatchObject({ stderr: expect.stringContaining("Unknown option '--no-such-flag'") });
+});
+
+it.concurrent("the agent's exec readiness probe is a command weft-probe accepts", async () => {
+  const pod = find(objs, 'DaemonSet', 'weft-agent') as unknown as {
+    spec: {
+      template: { spec: { containers: { readinessProbe: { exec: { command: string[] } } }[] } };
+    };
+  };
+  const [cmd, what, ...options] = pod.spec.template.spec.containers[0]!.readinessProbe.exec.command;
+  // The image has the build at /app/build (Containerfile); here, the repository's.
+  expect(cmd).toBe('/app/build/bin/weft-probe');
+  expect(what).toBe('ready');
+  // Its options, on a socket where no agent listens: the probe's own verdict, not a usage error.
+  const at = options.indexOf('--socket');
+  options[at + 1] = `${repo}build/no-agent-here.sock`;
+  const r = await run(`${repo}build/bin/weft-probe`, [what!, ...options], {
+    encoding: 'utf8',
+  }).catch((e: { code: number; stderr: string }) => e);
+  expect(r).toMatchObject({
+    code: 1,
+    stderr: `weft-probe: agent not started: no socket at ${repo}build/no-agent-here.sock\n`,
+  });
 });

@@ -48,7 +48,8 @@ describe('command lines', () => {
         '--issuer https://weft-issuer.weft-system.svc:15012 ' +
         '--issuer-token-file /var/run/secrets/weft/token --issuer-ca-file /etc/weft/ca/root.pem ' +
         '--trust-domain cluster.local --root-namespace weft-system --mtls-default permissive ' +
-        '--metrics-port 15020 --health-port 15021 --log-level info ' +
+        '--metrics-port 15020 --health-port 15021 --health-socket /tmp/weft-health.sock ' +
+        '--log-level info ' +
         `--handover-socket /run/weft/handover.sock --drain-grace 30 --after-handover wait --revision ${revision}`,
     );
   });
@@ -78,19 +79,36 @@ describe('command lines', () => {
         args.slice(args.indexOf('--after-handover'), args.indexOf('--after-handover') + 2),
       ).toEqual(['--after-handover', 'wait']);
     }
-    // The readiness probe asks the path that says 503 once a newer agent takes over, and
-    // names this pod's revision, which the agent compares with its own (--revision): an
-    // update's two agents share the port, and the old one must not make the new pod ready.
-    const probe = container(defaults, 'DaemonSet', 'weft-agent') as unknown as {
+    // An update's two agents share the node's port, and the old one must not make the new
+    // pod ready: the readiness probe asks, over the socket the agent serves in the pod's own
+    // /tmp (an emptyDir, neither a hostPath nor the other pod's), the agent of its container
+    // only, on the path that says 503 until a handover is accepted and once a newer agent
+    // takes over. Liveness stays on the port.
+    const pod = workload(defaults, 'DaemonSet', 'weft-agent').spec.template.spec;
+    const probe = pod.containers[0] as unknown as {
       args: string[];
-      readinessProbe: { httpGet: { path: string; httpHeaders: { name: string; value: string }[] } };
-      livenessProbe: { httpGet: { path: string } };
+      readinessProbe: { exec: { command: string[] }; timeoutSeconds: number };
+      livenessProbe: { httpGet: { path: string; port: number } };
+      volumeMounts: { name: string; mountPath: string }[];
     };
-    expect(probe.readinessProbe.httpGet.path).toBe('/healthz/ready');
-    expect(probe.readinessProbe.httpGet.httpHeaders).toEqual([
-      { name: 'X-Weft-Revision', value: probe.args[probe.args.indexOf('--revision') + 1] },
+    const socket = probe.args[probe.args.indexOf('--health-socket') + 1]!;
+    // weft-probe: `weft probe` in C, no Node process every 5 s (native/probe/weft-probe.c).
+    expect(probe.readinessProbe.exec.command).toEqual([
+      '/app/build/bin/weft-probe',
+      'ready',
+      '--socket',
+      socket,
     ]);
-    expect(probe.livenessProbe.httpGet.path).toBe('/healthz/live');
+    expect(probe.readinessProbe.timeoutSeconds).toBeGreaterThan(1);
+    const mount = probe.volumeMounts.find((m) => socket.startsWith(`${m.mountPath}/`))!;
+    expect(mount.mountPath).toBe('/tmp');
+    const volume = pod.volumes.find((v) => v.name === mount.name) as {
+      emptyDir?: unknown;
+      hostPath?: unknown;
+    };
+    expect(volume.emptyDir).toBeDefined();
+    expect(volume.hostPath).toBeUndefined();
+    expect(probe.livenessProbe.httpGet).toEqual({ path: '/healthz/live', port: 15021 });
     // A new image is a new revision; the same values render the same one.
     const revisionOf = (objs: K8sObject[]) => {
       const a = container(objs, 'DaemonSet', 'weft-agent').args;

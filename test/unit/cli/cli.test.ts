@@ -82,5 +82,10 @@ describe('weft CLI', { timeout: 30_000 }, () => {
     expect(r.stderr).toBe(
       `weft: agent: --revision takes letters, digits, '.', '_' and '-' (at most 64), not "a b"\n`,
     );
+    r = weft('agent', '--health-socket', 'health.sock');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'weft: agent: --health-socket takes an absolute path, not "health.sock"\n',
+    );
   });
 });

@@ -1,5 +1,5 @@
-// bin/weft picks the Node to run and, for the agent only, the heap flags and the bundle
-// (docs/performance.md). A stand-in "node" records how it was called.
+// bin/weft picks the Node to run and, for the agent only, the heap flags; for the agent and
+// the readiness probe, the bundle (docs/performance.md). A stand-in "node" records how it was called.
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -131,6 +131,8 @@ describe('bin/weft', () => {
     const r = spawnSync(process.execPath, [bundle, 'agent', '--help'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^Usage: weft agent/);
+    const p = spawnSync(process.execPath, [bundle, 'probe', '--help'], { encoding: 'utf8' });
+    expect(p.stdout).toMatch(/^Usage: weft probe/);
     const v = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8' });
     const fromSources = run(process.execPath, ['--version']);
     expect(v.stdout).toBe(fromSources.stdout);
@@ -196,6 +198,14 @@ describe('bin/weft agent: the bundle, or the sources when it is older', () => {
     expect(r.main).toMatch(/main\.ts$/);
     expect(r.stderr).toBe('');
     writeFileSync(bundle, '');
+  });
+
+  it('runs the readiness probe from the bundle too, without the heap flags', () => {
+    // The kubelet runs it every few seconds: no type stripper to load each time.
+    fresh();
+    const n = fakeNode('tree-probe', 0);
+    run(n.path, ['probe', 'ready'], { WEFT_AGENT_SOURCES: '' }, launcher);
+    expect(n.calls()[0]).toEqual([`${root}/bin/../build/agent/bundle/main.mjs`, 'probe', 'ready']);
   });
 
   it('runs other commands from the sources', () => {

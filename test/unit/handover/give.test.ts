@@ -2,13 +2,14 @@
 // from the new agent's hello on, the old agent is not ready (its readiness is 503 and its
 // liveness 200, so the kubelet neither counts it ready nor restarts it); a handover that
 // fails before the new agent accepts makes it ready again. A probe naming another
-// revision is answered 503 before any hello. And what --after-handover chooses.
+// revision is answered 503 before any hello. And what --after-handover and
+// --health-socket choose.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { afterHandoverOption } from '../../../agent/src/cli/commands/agent.ts';
+import { afterHandoverOption, healthSocketOption } from '../../../agent/src/cli/commands/agent.ts';
 import { type Giver, HandoverServer, Takeover } from '../../../agent/src/handover/index.ts';
 import { HealthServer } from '../../../agent/src/telemetry/health.ts';
 import { ProxyStats } from '../../../agent/src/telemetry/index.ts';
@@ -130,6 +131,20 @@ describe('--after-handover', () => {
   it('refuses anything else, naming it', () => {
     expect(() => afterHandoverOption('linger', true)).toThrow(
       /--after-handover is exit or wait, not linger/,
+    );
+  });
+});
+
+describe('--health-socket', () => {
+  it("is on under Kubernetes (the pod's own /tmp), off elsewhere (agents of a host share /tmp)", () => {
+    expect(healthSocketOption(undefined, true)).toBe('/tmp/weft-health.sock');
+    expect(healthSocketOption(undefined, false)).toBeUndefined();
+    expect(healthSocketOption('/run/x/health.sock', false)).toBe('/run/x/health.sock');
+  });
+
+  it('refuses a relative path, naming it', () => {
+    expect(() => healthSocketOption('health.sock', true)).toThrow(
+      /--health-socket takes an absolute path, not "health.sock"/,
     );
   });
 });

@@ -2,11 +2,12 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AdminServer, parseHostPort } from '../../admin/index.ts';
+import { AdminServer, listenUnix, parseHostPort } from '../../admin/index.ts';
 import { nativeKernelProbe, requireKernelFeatures } from '../../check/index.ts';
 import {
   ADMIN_SOCKET,
   HANDOVER_SOCKET,
+  HEALTH_SOCKET,
   PIN_ROOT,
   TRUST_DOMAIN,
   WEFT_NAMESPACE,
@@ -62,6 +63,10 @@ Options:
   --hbone-max-streams N open inbound HBONE streams the agent holds, all pods together (default 128)
   --http-body-timeout S on the L7 path, drop a request whose body sends nothing for S seconds (default 15)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
+  --health-socket PATH  the same on a unix socket, mode 0600, for an exec readiness probe
+                        (weft probe ready): in a container-local directory it reaches only
+                        this agent, never the other agent of an update sharing the node's
+                        port. Default ${HEALTH_SOCKET} with --kubernetes, else none
   --metrics-port PORT   Prometheus /metrics, and /flows (JSON) for weft observe --kubernetes
   --log-level LEVEL     debug, info, warn or error (default info)
 
@@ -99,6 +104,7 @@ export async function run(args: string[]): Promise<number> {
     'hbone-max-streams': { type: 'string' },
     'http-body-timeout': { type: 'string' },
     'health-port': { type: 'string' },
+    'health-socket': { type: 'string' },
     'metrics-port': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     kubernetes: { type: 'boolean', default: false },
@@ -119,6 +125,7 @@ export async function run(args: string[]): Promise<number> {
     );
   const logger = createLogger({ name: 'agent', level: values['log-level'] as LogLevel });
   const healthPort = portOption('agent', values, 'health-port');
+  const healthSocket = healthSocketOption(values['health-socket'], values.kubernetes);
   const keepaliveMs = secondsOption(
     'agent',
     values,
@@ -209,6 +216,7 @@ export async function run(args: string[]): Promise<number> {
   // Ready only once it serves every listener: during an update the kubelet stops the old pod
   // when the new one is ready, and by then the old one must have handed over.
   let serving = false;
+  if (healthSocket) mkdirSync(dirname(healthSocket), { recursive: true, mode: 0o700 });
   const health = await HealthServer.start(
     {
       ready: () => serving && agent.ready(),
@@ -219,8 +227,14 @@ export async function run(args: string[]): Promise<number> {
       metrics: () => agent.metrics!.render(),
       flows: (since) => agent.flowsSince(since),
     },
-    { healthPort, metricsPort },
+    {
+      healthPort,
+      metricsPort,
+      ...(healthSocket ? { socket: { path: healthSocket, listen: listenUnix } } : {}),
+    },
   );
+  // Whatever ends the process, the probe then finds no socket rather than a stale one.
+  process.once('exit', () => health.close());
   try {
     await agent.start();
   } catch (e) {
@@ -286,6 +300,22 @@ export function afterHandoverOption(
   if (value === undefined) return kubernetes ? 'wait' : 'exit';
   if (value === 'exit' || value === 'wait') return value;
   throw new UsageError(`agent: --after-handover is exit or wait, not ${value}`);
+}
+
+/**
+ * --health-socket: under Kubernetes on by default (the chart's /tmp is the pod's own
+ * emptyDir); elsewhere off, since agents of one host share /tmp (the sandbox runs several).
+ */
+export function healthSocketOption(
+  value: string | undefined,
+  kubernetes: boolean,
+): string | undefined {
+  if (value === undefined) return kubernetes ? HEALTH_SOCKET : undefined;
+  if (!value.startsWith('/'))
+    throw new UsageError(
+      `agent: --health-socket takes an absolute path, not ${JSON.stringify(value)}`,
+    );
+  return value;
 }
 
 /** --admin-tcp ADDR, refused with --no-admin-tcp or when ADDR is not host:port. */
