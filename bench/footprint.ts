@@ -13,7 +13,7 @@
 // without rounds; it prints the readings and writes no docs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchStatus } from '../agent/src/admin/client.ts';
 import { spawnInPod } from '../agent/src/sandbox/exec.ts';
@@ -88,6 +88,11 @@ const VARIANTS: Record<string, Variant> = {
     id: 'no-memory-return',
     what: 'no memory given back when quiet (WEFT_MEMORY_RETURN=0)',
     env: { WEFT_MEMORY_RETURN: '0' },
+  },
+  'glibc-arenas': {
+    id: 'glibc-arenas',
+    what: "glibc's default malloc arenas (8 per core) instead of the agent's 2 (MALLOC_ARENA_MAX)",
+    env: { MALLOC_ARENA_MAX: String(8 * availableParallelism()) },
   },
   'hwm-1m': {
     id: 'hwm-1m',

@@ -48,6 +48,7 @@ function fakeNode(
 function run(node: string, args: string[], env: Record<string, string> = {}, launcher = bin) {
   const base: NodeJS.ProcessEnv = { ...process.env, WEFT_NODE: node, WEFT_AGENT_SOURCES: '1' };
   delete base.WEFT_AGENT_NODE_FLAGS;
+  delete base.MALLOC_ARENA_MAX;
   return spawnSync(launcher, args, { encoding: 'utf8', env: { ...base, ...env } });
 }
 
@@ -111,6 +112,26 @@ describe('bin/weft', () => {
     const [withFlags, without] = n.calls();
     expect(withFlags!.slice(0, 2)).toEqual(['--max-semi-space-size=32', '--trace-gc']);
     expect(without![0]).toMatch(/main\.ts$/);
+  });
+
+  it('holds glibc to two malloc arenas for the agent only, unless MALLOC_ARENA_MAX is set', () => {
+    // A stand-in node that logs MALLOC_ARENA_MAX as it got it, then its command.
+    const path = join(dir, 'arenas');
+    const log = join(dir, 'arenas.log');
+    writeFileSync(
+      path,
+      `#!/bin/sh\n[ "$1" = --version ] && { echo v24.22.3; exit 0; }\nfor a; do [ "$a" = -e ] && exit 0; done\nfor a; do last=$a; done\necho "\${MALLOC_ARENA_MAX-unset} $last" >> '${log}'\n`,
+    );
+    chmodSync(path, 0o755);
+    writeFileSync(log, '');
+    run(path, ['agent']);
+    run(path, ['agent'], { MALLOC_ARENA_MAX: '8' });
+    run(path, ['status']);
+    expect(readFileSync(log, 'utf8').split('\n').filter(Boolean)).toEqual([
+      '2 agent',
+      '8 agent',
+      'unset status',
+    ]);
   });
 
   it('gives other commands no flags', () => {
