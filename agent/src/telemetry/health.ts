@@ -4,7 +4,7 @@
 //                          503 again once a newer agent takes over, and to a probe
 //                          for another revision (X-Weft-Revision; docs/upgrades.md)
 //   unix socket            /healthz/live and /healthz/ready only, for the pod's exec
-//                          readiness probe (`weft probe ready`): container-local, so
+//                          readiness probe (`weft-probe ready`): container-local, so
 //                          never answered by the other agent of an update
 //   :15020 /metrics        the process's metrics (metrics.ts, issuer-metrics/)
 //          /flows?since=N  the agent's flows after sequence number N, as JSON (what

@@ -64,7 +64,7 @@ Options:
   --http-body-timeout S on the L7 path, drop a request whose body sends nothing for S seconds (default 15)
   --health-port PORT    /healthz/live and /healthz/ready (ready once the cluster state is in)
   --health-socket PATH  the same on a unix socket, mode 0600, for an exec readiness probe
-                        (weft probe ready): in a container-local directory it reaches only
+                        (weft-probe ready): in a container-local directory it reaches only
                         this agent, never the other agent of an update sharing the node's
                         port. Default ${HEALTH_SOCKET} with --kubernetes, else none
   --metrics-port PORT   Prometheus /metrics, and /flows (JSON) for weft observe --kubernetes
