@@ -84,7 +84,7 @@ export function admitInbound(c: InboundConnection, ends: InboundEnds): void {
   }
   let app: Socket;
   try {
-    app = dialApp(c.pool, c.netnsPath, c.ip, c.port, true);
+    app = dialApp(c.pool, c.netnsPath, c.ip, c.port);
   } catch (e) {
     return ends.refuse((e as Error).message, 503, audit);
   }

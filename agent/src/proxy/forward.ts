@@ -18,22 +18,17 @@ export const INBOUND_SOURCE6 = '::1';
 /**
  * Every inbound path (plaintext, HBONE, same-node hand-off, L7) reaches the app
  * at its original address through here, from the loopback source of that
- * address's family.
+ * address's family, with SO_LINGER {1,0} from its birth: a join (pipe.ts) or the L7
+ * path (resetWhileBusy) would arm it at once.
  */
-export function dialApp(
-  pool: SocketPool,
-  netnsPath: string,
-  host: string,
-  port: number,
-  joined = false,
-): Socket {
+export function dialApp(pool: SocketPool, netnsPath: string, host: string, port: number): Socket {
   return dialFromNetns(
     pool,
     netnsPath,
     host,
     port,
     host.includes(':') ? INBOUND_SOURCE6 : INBOUND_SOURCE,
-    joined,
+    true,
   );
 }
 

@@ -75,8 +75,8 @@ function targetOf(t: HttpTarget): InboundTarget {
     rateLimit: t.rateLimit ?? null,
     upstream: {
       workloadKey: t.netnsPath,
-      // Made with SO_LINGER {1,0} (as a join's are): resetWhileBusy need not arm it.
-      dial: t.dial?.bind(t) ?? (() => dialApp(t.pool, t.netnsPath, t.ip, t.port, true)),
+      // Made with SO_LINGER {1,0}: resetWhileBusy need not arm it.
+      dial: t.dial?.bind(t) ?? (() => dialApp(t.pool, t.netnsPath, t.ip, t.port)),
       // A dying agent resets the app's connection while a request is on it.
       idle: (s) => resetWhileBusy(s, false),
       busy: (s) => resetWhileBusy(s, true),

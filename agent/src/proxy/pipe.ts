@@ -203,12 +203,8 @@ export function resetWhileBusy(d: Duplex, on: boolean): void {
   else busy.delete(d);
   if (watched.has(d)) return;
   watched.add(d);
-  if (!armed.has(d)) {
-    const fd = fdOf(d);
-    if (fd >= 0) setAbortive(fd, true);
-    else d.once('connect', () => setAbortive(fdOf(d), true));
-    armed.add(d);
-  }
+  if (fdOf(d) >= 0) armAbortive(d);
+  else d.once('connect', () => armAbortive(d));
   const destroy = d.destroy;
   d.destroy = function (this: Socket, err?: Error) {
     if (err === undefined && this.errored === null && !busy.has(this)) {

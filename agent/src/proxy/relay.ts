@@ -106,26 +106,36 @@ export function joinSockets(
   onMoved?: () => void,
   counted?: DirectionStats,
 ): Relayed {
-  if (upstream.connecting && after === 0 && available())
-    return untilConnected(client, upstream, stats, onDone, onMoved, counted);
-  return joinNow(client, upstream, stats, onDone, onMoved, counted);
+  const p: Pair = { client, upstream, stats, onDone, onMoved, counted };
+  if (upstream.connecting && after === 0 && available()) return untilConnected(p);
+  return joinNow(p);
 }
 
-/** Registers a pair the relay took as `id`; Node lets go of its own fds. */
-function handOver(
-  id: number,
-  client: Socket,
-  upstream: Socket,
-  before: Counts,
-  counters: DirectionStats | null,
-  stats: DirectionStats | null,
-  then: { done: Done; moved: () => void },
-): void {
+/** A pair joinSockets carries, and whom it tells. */
+interface Pair {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  readonly stats: DirectionStats | null;
+  readonly onDone: Done;
+  readonly onMoved?: (() => void) | undefined;
+  /**
+   * The direction's counters when a connection record, not `stats`, keeps them: a handover
+   * tells the next agent by them which direction a moved connection is.
+   */
+  readonly counted?: DirectionStats | undefined;
+}
+
+/**
+ * Registers a pair the relay took as `id`, `before` carried already; Node lets go of its
+ * own fds. `gone` runs when the relay has ended the pair or handed it to the next agent.
+ */
+function handOver(id: number, p: Pair, before: Counts, gone: () => void): void {
+  const { client, upstream, stats } = p;
   handedOver++;
   client.pause();
   upstream.pause();
   pending.set(id, {
-    stats: counters,
+    stats: stats ?? p.counted ?? null,
     done: (ab, ba, reset) => {
       const counts = { fromClient: before.fromClient + ab, toClient: before.toClient + ba };
       if (stats) {
@@ -134,11 +144,13 @@ function handOver(
         stats.bytesToClient += counts.toClient;
         if (reset) stats.reset++;
       }
-      then.done(reset, counts);
+      gone();
+      p.onDone(reset, counts);
     },
     moved: () => {
       if (stats) stats.active--;
-      then.moved();
+      gone();
+      p.onMoved?.();
     },
   });
   // The relay holds copies of the fds: Node lets go of its own (a close, not a shutdown).
@@ -153,14 +165,8 @@ function handOver(
  * connection's hand-off); anything else gets its join then. A side that goes away first
  * ends it as join() would: the other side reset, nothing carried.
  */
-function untilConnected(
-  client: Socket,
-  upstream: Socket,
-  stats: DirectionStats | null,
-  onDone: Done,
-  onMoved?: () => void,
-  counted?: DirectionStats,
-): Relayed {
+function untilConnected(p: Pair): Relayed {
+  const { client, upstream, stats } = p;
   let later: Relayed | null = null;
   let relayId = 0;
   const ignore = () => {};
@@ -178,7 +184,7 @@ function untilConnected(
         stats.active--;
         stats.reset++;
       }
-      onDone(true, { fromClient: 0, toClient: 0 });
+      p.onDone(true, { fromClient: 0, toClient: 0 });
     };
     if (other.closed) return done();
     other.once('close', done);
@@ -198,28 +204,13 @@ function untilConnected(
         relayId = 0; // JavaScript keeps it
       }
       if (relayId > 0) {
-        handOver(
-          relayId,
-          client,
-          upstream,
-          { fromClient: 0, toClient: 0 },
-          stats ?? counted ?? null,
-          stats,
-          {
-            done: (reset, counts) => {
-              relayId = -1;
-              onDone(reset, counts);
-            },
-            moved: () => {
-              relayId = -1;
-              onMoved?.();
-            },
-          },
-        );
+        handOver(relayId, p, { fromClient: 0, toClient: 0 }, () => {
+          relayId = -1;
+        });
         return;
       }
     }
-    later = joinNow(client, upstream, stats, onDone, onMoved, counted);
+    later = joinNow(p);
   };
   upstream.once('connect', connected);
   client.once('close', clientClosed);
@@ -233,18 +224,8 @@ function untilConnected(
   };
 }
 
-function joinNow(
-  client: Socket,
-  upstream: Socket,
-  stats: DirectionStats | null,
-  onDone: Done,
-  onMoved?: () => void,
-  /**
-   * The direction's counters when a connection record, not `stats`, keeps them: a handover
-   * tells the next agent by them which direction a moved connection is.
-   */
-  counted?: DirectionStats,
-): Relayed {
+function joinNow(p: Pair): Relayed {
+  const { client, upstream, stats, onDone } = p;
   const relayed = available();
   const joined = join(
     client,
@@ -288,16 +269,8 @@ function joinNow(
     joined.detach();
     client.on('error', () => {});
     upstream.on('error', () => {});
-    const before = { ...joined.counts };
-    handOver(id, client, upstream, before, stats ?? counted ?? null, stats, {
-      done: (reset, counts) => {
-        relayId = -1;
-        onDone(reset, counts);
-      },
-      moved: () => {
-        relayId = -1;
-        onMoved?.();
-      },
+    handOver(id, p, { ...joined.counts }, () => {
+      relayId = -1;
     });
   };
   // After a chunk was passed on, its write has usually finished by the next turn of the
