@@ -21,8 +21,16 @@ import type { RequestTracing } from '../../agent/src/telemetry/tracing.ts';
 export interface HttpFront {
   /** The front's port on 127.0.0.1. */
   readonly port: number;
-  /** Connections the app accepted, and how many are open now. */
-  readonly app: { accepted: number; open: number; sockets: Set<Socket> };
+  /**
+   * Connections the app accepted, and how many are open now; refuse(true) sends new
+   * dials to a port nobody listens on (the app is down) until refuse(false).
+   */
+  readonly app: {
+    accepted: number;
+    open: number;
+    sockets: Set<Socket>;
+    refuse(on: boolean): void;
+  };
   /** The front's destination side, and its end of each client connection. */
   readonly l7: InboundL7;
   readonly clients: ReadonlySet<Socket>;
@@ -41,7 +49,15 @@ export async function startHttpFront(
 ): Promise<HttpFront> {
   const l7 = new InboundL7(limits);
   const sockets = new Set<Socket>();
-  const app = { accepted: 0, open: 0, sockets };
+  let refusing = false;
+  const app = {
+    accepted: 0,
+    open: 0,
+    sockets,
+    refuse: (on: boolean) => {
+      refusing = on;
+    },
+  };
   const appServer = createHttpServer(handler);
   appServer.on('connection', (s: Socket) => {
     app.accepted++;
@@ -54,6 +70,10 @@ export async function startHttpFront(
   });
   await listen(appServer);
   const appPort = (appServer.address() as AddressInfo).port;
+  const down = createServer();
+  await listen(down);
+  const downPort = (down.address() as AddressInfo).port;
+  await close(down);
   const stats = new DirectionStats();
   const log = new AccessLog(16);
   const id = `front-${process.pid}-${++fronts}`;
@@ -79,7 +99,7 @@ export async function startHttpFront(
         ),
         authorize,
         rateLimit,
-        dial: () => connect(appPort, '127.0.0.1'),
+        dial: () => connect(refusing ? downPort : appPort, '127.0.0.1'),
       },
       conn,
     );

@@ -1,18 +1,14 @@
 // The destination side's bounds per client connection (docs/authorization-policy.md):
-// how many of its requests are at the app at once, how many wait for such a turn,
-// and how long a request body may stall. Each InboundL7 (one per node proxy) holds
+// its requests reach the app one at a time over its own app connection (app-line.ts);
+// how many wait for that turn, and how long a request body may stall. Each InboundL7 (one per node proxy) holds
 // its own; `weft agent --http-body-timeout` sets bodyIdleMs.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export interface InboundLimits {
   /**
-   * Requests of one client connection at the app at once, so pipelined requests cannot
-   * open an app connection each (the rest wait their turn, in order).
-   */
-  readonly appConnsPerClient: number;
-  /**
-   * Requests of one client connection waiting for such a turn; a client pipelining deeper
+   * Requests of one client connection waiting for their turn at the app (one is there at
+   * a time, over the connection's own app connection); a client pipelining deeper
    * is cut off (reading pauses long before, at L7_LIMITS.pipelined).
    */
   readonly queuedPerClient: number;
@@ -24,14 +20,13 @@ export interface InboundLimits {
 }
 
 export const DEFAULT_INBOUND_LIMITS: InboundLimits = Object.freeze({
-  appConnsPerClient: 4,
   queuedPerClient: 1024,
   bodyIdleMs: 15_000,
 });
 
-/** Turns at the app for one client connection: at most appConnsPerClient at once. */
+/** Turns at the app for one client connection: one request at a time, the rest in order. */
 export class Turns {
-  private active = 0;
+  private active = false;
   private readonly waiting: (() => void)[] = [];
   private readonly conn: Duplex;
   private readonly limits: InboundLimits;
@@ -42,8 +37,8 @@ export class Turns {
   }
 
   acquire(go: () => void): void {
-    if (this.active < this.limits.appConnsPerClient) {
-      this.active++;
+    if (!this.active) {
+      this.active = true;
       go();
       return;
     }
@@ -57,7 +52,7 @@ export class Turns {
   release(): void {
     const next = this.waiting.shift();
     if (next) next();
-    else this.active--;
+    else this.active = false;
   }
 }
 

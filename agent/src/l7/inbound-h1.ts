@@ -4,6 +4,7 @@
 // kept-alive connections, its answer passed back. Telemetry reports it as the
 // destination. Bounds: the InboundL7's InboundLimits (inbound-bounds.ts) and L7_LIMITS.
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AppLine } from './app-line.ts';
 import { Exchange } from './exchange.ts';
 import { endToEnd, splitTarget } from './headers.ts';
 import { type InboundLimits, idleBody, type Turns } from './inbound-bounds.ts';
@@ -34,6 +35,7 @@ export function handleInbound1(
   p: InboundParts,
   t: InboundTarget,
   turns: Turns,
+  line: AppLine,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
@@ -88,12 +90,7 @@ export function handleInbound1(
     turns.release();
   };
   const send = (retry: boolean) => {
-    const pool = p.upstreams.http1(t.upstream, t.app);
-    if (!pool) {
-      done();
-      return answer(503, 'overflow', 'upstream queue full\n');
-    }
-    const up = request({ method, path: target, headers: headers as never, agent: pool.agent });
+    const up = request({ method, path: target, headers: headers as never, agent: line as never });
     up.on('response', (ur) => {
       // The client went away while the app answered: nothing to pass the answer to.
       if (res.destroyed || res.writableEnded) return void up.destroy();

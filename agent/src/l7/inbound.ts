@@ -6,6 +6,7 @@
 // workloads, on the same server plumbing as the outbound engine. One per node
 // proxy (proxy/index.ts), with its own bounds, pools, rate limiters and drain.
 import type { Duplex } from 'node:stream';
+import { AppLine } from './app-line.ts';
 import { byPreface, ClientHttp1 } from './client-http1.ts';
 import { ClientSessions } from './client-sessions.ts';
 import { DEFAULT_INBOUND_LIMITS, type InboundLimits, Turns } from './inbound-bounds.ts';
@@ -19,6 +20,7 @@ import { Upstreams } from './upstream.ts';
 interface Conn {
   readonly t: InboundTarget;
   readonly turns: Turns;
+  readonly line: AppLine;
 }
 
 export class InboundL7 implements InboundParts {
@@ -27,10 +29,12 @@ export class InboundL7 implements InboundParts {
   readonly limits: InboundLimits;
   /** Client connections served now (a handover waits for them). */
   private readonly served = new Set<Duplex>();
+  /** The app connections of the HTTP/1.1 ones, one each. */
+  private readonly lines = new Set<AppLine>();
   /** Requests whose handling threw (a bug): each cost its connection (HTTP/2: its stream) only. */
   errors = 0;
   private readonly h1 = new ClientHttp1<Conn>({
-    onRequest: (c, req, res) => handleInbound1(this, c.t, c.turns, req, res),
+    onRequest: (c, req, res) => handleInbound1(this, c.t, c.turns, c.line, req, res),
     onFault: () => {
       this.errors++;
     },
@@ -66,7 +70,15 @@ export class InboundL7 implements InboundParts {
         c.setTimeout?.(0);
         this.h2.serve(conn, t);
       },
-      () => this.h1.serve(conn, { t, turns: new Turns(conn, this.limits) }),
+      () => {
+        const line = new AppLine(t.upstream, t.app);
+        this.lines.add(line);
+        conn.once('close', () => {
+          this.lines.delete(line);
+          line.close();
+        });
+        this.h1.serve(conn, { t, turns: new Turns(conn, this.limits), line });
+      },
     );
   }
 
@@ -81,7 +93,10 @@ export class InboundL7 implements InboundParts {
     this.h2.drain();
   }
 
+  /** The app connections go: idle ones with a FIN, those with a request on them reset. */
   close(): void {
+    for (const line of this.lines) line.close();
+    this.lines.clear();
     this.upstreams.close();
   }
 }

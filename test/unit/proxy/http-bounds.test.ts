@@ -1,10 +1,13 @@
 // The L7 path's bounds and framing, on the real front (proxy/inbound-http.ts) over loopback:
-// pipelined requests share a few app connections, a stalled body is dropped, and a
-// body's transfer codings reach the app as the client sent them.
+// each client connection has one app connection of its own (pipelined requests take it in
+// turn), a stalled body is dropped, and a body's transfer codings reach the app as the
+// client sent them.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_INBOUND_LIMITS as HTTP_LIMITS } from '../../../agent/src/l7/inbound-bounds.ts';
+import type { DEFAULT_INBOUND_LIMITS as HTTP_LIMITS } from '../../../agent/src/l7/inbound-bounds.ts';
 import { type HttpFront, startHttpFront } from '../../support/http-front.ts';
 
 let front: HttpFront | undefined;
@@ -48,7 +51,7 @@ const until = async (pred: () => boolean) => {
 };
 
 describe('L7 path bounds', () => {
-  it('opens at most appConnsPerClient app connections for 200 pipelined GETs, answering all in order', async () => {
+  it('sends 200 pipelined GETs over one app connection, one at a time, answering all in order', async () => {
     let open = 0;
     let most = 0;
     front = await startHttpFront((req, res) => {
@@ -66,13 +69,13 @@ describe('L7 path bounds', () => {
     const text = await readUntil(s, (t) => t.includes(`r${n - 1}\n`));
     const bodies = [...text.matchAll(/\r\n\r\n(r\d+)\n/g)].map((m) => m[1]);
     expect(bodies).toEqual(Array.from({ length: n }, (_, i) => `r${i}`));
-    expect(front.app.accepted).toBeLessThanOrEqual(HTTP_LIMITS.appConnsPerClient);
-    expect(most).toBeLessThanOrEqual(HTTP_LIMITS.appConnsPerClient);
+    expect(front.app.accepted).toBe(1);
+    expect(most).toBe(1);
   });
 
   it('cuts off a client that pipelines deeper than queuedPerClient without reading', async () => {
     // Never answers: every turn stays taken.
-    front = await bounded({ appConnsPerClient: 1, queuedPerClient: 4 }, () => {});
+    front = await bounded({ queuedPerClient: 4 }, () => {});
     const s = client(front.port);
     s.write(Array.from({ length: 20 }, () => 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').join(''));
     await s.gone;
@@ -81,7 +84,7 @@ describe('L7 path bounds', () => {
 
   it('keeps each destination side to its own bounds (one per node proxy)', async () => {
     // Neither app answers: every turn stays taken.
-    front = await bounded({ appConnsPerClient: 1, queuedPerClient: 4 }, () => {});
+    front = await bounded({ queuedPerClient: 4 }, () => {});
     const beside = await startHttpFront(() => {});
     try {
       const pipelined = Array.from({ length: 20 }, () => 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -94,8 +97,8 @@ describe('L7 path bounds', () => {
       cut.write(pipelined.join(''));
       kept.write(pipelined.join(''));
       await cut.gone;
-      await until(() => beside.app.accepted === HTTP_LIMITS.appConnsPerClient);
-      expect(beside.app.accepted).toBe(HTTP_LIMITS.appConnsPerClient);
+      await until(() => beside.app.accepted === 1);
+      expect(beside.app.accepted).toBe(1);
       expect(keptGone).toBe(false);
     } finally {
       await beside.close();
@@ -134,6 +137,92 @@ describe('L7 path bounds', () => {
       s.write('x');
     }
     expect(await readUntil(s, (t) => t.includes('got 5'))).toContain('got 5');
+  });
+});
+
+describe('L7 path app connections', () => {
+  const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+  const answered = (s: Socket, n: number) =>
+    readUntil(s, (t) => (t.match(/ from \d+\n/g) ?? []).length >= n);
+  /** An app that says which of its connections carried each request. */
+  const byConnection = () => {
+    const ids = new WeakMap<object, number>();
+    let next = 0;
+    return (req: IncomingMessage, res: ServerResponse) => {
+      let id = ids.get(req.socket);
+      if (id === undefined) {
+        id = ++next;
+        ids.set(req.socket, id);
+      }
+      res.end(`${req.url} from ${id}\n`);
+    };
+  };
+
+  it('keeps each client connection on an app connection of its own, kept alive across its requests', async () => {
+    front = await startHttpFront(byConnection());
+    const a = client(front.port);
+    const b = client(front.port);
+    let ta = '';
+    let tb = '';
+    for (let i = 0; i < 5; i++) {
+      const wa = answered(a, 1);
+      a.write(get(`/a${i}`));
+      ta += await wa;
+      const wb = answered(b, 1);
+      b.write(get(`/b${i}`));
+      tb += await wb;
+    }
+    const from = (t: string) => new Set([...t.matchAll(/ from (\d+)\n/g)].map((m) => m[1]));
+    // Five requests each, two app connections: never one client's request on the other's.
+    expect(front.app.accepted).toBe(2);
+    expect(from(ta).size).toBe(1);
+    expect(from(tb).size).toBe(1);
+    expect([...from(ta)][0]).not.toBe([...from(tb)][0]);
+  });
+
+  it('closes the app connection with its client connection', async () => {
+    front = await startHttpFront(byConnection());
+    const s = client(front.port);
+    s.write(get('/x'));
+    await answered(s, 1);
+    expect(front.app.open).toBe(1);
+    s.end();
+    await s.gone;
+    const f = front;
+    await until(() => f.app.open === 0);
+    expect(front.app.open).toBe(0);
+  });
+
+  it('dials the app anew after it closed the connection, and answers every request', async () => {
+    let n = 0;
+    front = await startHttpFront((req, res) => {
+      // Every other answer closes its connection.
+      if (++n % 2 === 1) res.setHeader('connection', 'close');
+      res.end(`${req.url} from ${n}\n`);
+    });
+    const s = client(front.port);
+    let text = '';
+    for (let i = 0; i < 4; i++) {
+      const w = answered(s, 1);
+      s.write(get(`/${i}`));
+      text += await w;
+    }
+    expect(text.match(/200 OK/g)?.length).toBe(4);
+    // Answers 1 and 3 closed theirs: 1 | 2, 3 | 4.
+    expect(front.app.accepted).toBe(3);
+  });
+
+  it('answers 502 when the app refuses, and serves the next request once it listens', async () => {
+    front = await startHttpFront(byConnection());
+    const f = front;
+    const s = client(f.port);
+    const w = readUntil(s, (t) => t.includes('502'));
+    f.app.refuse(true);
+    s.write(get('/down'));
+    expect(await w).toContain('HTTP/1.1 502');
+    f.app.refuse(false);
+    s.write(get('/up'));
+    expect(await answered(s, 1)).toContain('/up from 1');
   });
 });
 

@@ -2,7 +2,7 @@
 // resetWhileBusy), on the real front over loopback with the native addon's
 // SO_LINGER: a connection closed between requests ends with a FIN, one closed
 // with a request or response on it is reset, so a cut-off answer never looks
-// complete. Both the app's pooled connection and the client's.
+// complete. Both the app connection and the client connection.
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HttpFront, startHttpFront } from '../../support/http-front.ts';
@@ -53,7 +53,7 @@ const one = <T>(set: ReadonlySet<T>): T => {
 };
 
 describe('L7 path connection ends', () => {
-  it('ends an idle pooled app connection with a FIN when its pool closes', async () => {
+  it('ends an idle app connection with a FIN when the destination side closes', async () => {
     front = await startHttpFront((_req, res) => res.end('done'));
     await asked(front.port, 'done');
     const app = ending(one(front.app.sockets));
@@ -61,7 +61,7 @@ describe('L7 path connection ends', () => {
     expect(await app).toBe('end');
   });
 
-  it('resets the app connection when its pool closes mid-response', async () => {
+  it('resets the app connection when the destination side closes mid-response', async () => {
     front = await startHttpFront((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('part');
