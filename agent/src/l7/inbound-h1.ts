@@ -1,7 +1,7 @@
 // HTTP/1.1 at the destination: each request of a connection to a port read as
 // HTTP is authorized on its own (403 on denial, the connection kept), held to the
-// port's rate limit (429), and sent to the app over the workload's pooled
-// kept-alive connections, its answer passed back. Telemetry reports it as the
+// port's rate limit (429), and sent to the app over the client connection's own
+// kept-alive app connection (app-line.ts), its answer passed back. Telemetry reports it as the
 // destination. Bounds: the InboundL7's InboundLimits (inbound-bounds.ts) and L7_LIMITS.
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AppLine } from './app-line.ts';

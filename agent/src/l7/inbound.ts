@@ -2,8 +2,9 @@
 // port read as HTTP (an AuthorizationPolicy with HTTP rules, or a rate limit, on
 // it) come here from the proxy's inbound pipeline, past their layer 4 checks. The
 // protocol is read from the first bytes; each request is authorized, limited and
-// sent to the app (inbound-h1.ts, inbound-h2.ts) over pools shared by the node's
-// workloads, on the same server plumbing as the outbound engine. One per node
+// sent to the app (inbound-h1.ts, inbound-h2.ts): HTTP/1.1 over an app connection
+// of the client connection's own, HTTP/2 over sessions pooled per pod and port; on
+// the same server plumbing as the outbound engine. One per node
 // proxy (proxy/index.ts), with its own bounds, pools, rate limiters and drain.
 import type { Duplex } from 'node:stream';
 import { AppLine } from './app-line.ts';
