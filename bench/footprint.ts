@@ -205,7 +205,9 @@ async function round(box: FootprintBox): Promise<FootprintRound> {
     };
   });
   await box.drainTo(base);
-  await sleep(1000);
+  // What the load left is given back once the agents are quiet (memory.ts): the growth per
+  // idle connection is measured from there, not from the load's leftovers.
+  await sleep(QUIET_MS);
   const before = box.rssMiB();
   // Open idle connections, half over HBONE, half through the same-node hand-off.
   const half = cfg.idle >> 1;
@@ -219,6 +221,9 @@ async function round(box: FootprintBox): Promise<FootprintRound> {
     300_000,
   );
   await sleep(2000);
+  const holdingFirst = box.rssMiB();
+  // An agent holding idle connections is quiet: read it as it settles, too.
+  await sleep(QUIET_MS - 2000);
   const holding = box.rssMiB();
   h.stop();
   if (h.report.failed)
@@ -247,6 +252,7 @@ async function round(box: FootprintBox): Promise<FootprintRound> {
     idleOpen: h.report.open,
     rssBeforeIdle: before,
     rssHoldingIdle: holding,
+    rssHoldingIdleFirst: holdingFirst,
     stalledOpen: s.report.open,
     stalledBytes: s.report.bytes,
     rssBeforeStalled: beforeStall,

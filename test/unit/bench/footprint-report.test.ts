@@ -14,6 +14,7 @@ const round = (variant: string, k: number): FootprintRound => ({
   idleOpen: 1000,
   rssBeforeIdle: [60, 60],
   rssHoldingIdle: [70, 70],
+  rssHoldingIdleFirst: [75, 72],
   stalledOpen: 10,
   stalledBytes: 10 * 1048576,
   rssBeforeStalled: [60, 60],
