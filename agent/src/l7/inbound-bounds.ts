@@ -1,7 +1,7 @@
 // The destination side's bounds per client connection (docs/authorization-policy.md):
 // its requests reach the app one at a time over its own app connection (app-line.ts);
-// how many wait for that turn, and how long a request body may stall. Each InboundL7 (one per node proxy) holds
-// its own; `weft agent --http-body-timeout` sets bodyIdleMs.
+// how many wait for that turn, and how long a request body may stall. Each InboundL7
+// (one per node proxy) holds its own; `weft agent --http-body-timeout` sets bodyIdleMs.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
