@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../agent/src/identity/keys.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { median, ratio } from './stats.ts';

@@ -10,7 +10,7 @@ import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { emptyPolicy } from '../agent/src/compile/policy.ts';
-import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../agent/src/identity/keys.ts';
 import { InboundL7 } from '../agent/src/l7/inbound.ts';
 import { DEFAULT_KEEPALIVE } from '../agent/src/proxy/hbone/keepalive.ts';

@@ -14,7 +14,7 @@ import { type AddressInfo, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { compileDecisions } from '../../agent/src/compile/decisions.ts';
-import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../agent/src/identity/keys.ts';
 import { peerId } from '../../agent/src/identity/spiffe/spiffe.ts';
 import { L7Engine } from '../../agent/src/l7/engine.ts';

@@ -1,13 +1,5 @@
-// Workload identity: SPIFFE IDs, X.509-SVIDs, and the CA that signs them.
-export {
-  type CaFiles,
-  type CaOptions,
-  CertificateAuthority,
-  generateIntermediateCA,
-  generateRootCA,
-  type SignOptions,
-  type Svid,
-} from './ca.ts';
+// Workload identity: SPIFFE IDs and X.509-SVIDs. The CA that signs them is ca/, a part
+// that loads alone, so the agent does not carry the issuer's X.509 library.
 export { CaClient } from './caclient.ts';
 export { generateKeyAndCsr } from './keys.ts';
 export { IdentityManager, type Svid as HeldSvid, tlsContext } from './manager.ts';
@@ -22,4 +14,3 @@ export {
   trustDomainId,
   type WorkloadId,
 } from './spiffe/spiffe.ts';
-export { type SvidVerification, verifySvid } from './verify.ts';

@@ -1,7 +1,14 @@
 // Key pairs, PEM encoding of private keys, and the CSR a workload's key comes with.
-import { createPrivateKey, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair as generateNodeKeyPair,
+  KeyObject,
+  type webcrypto,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+import { csrDer, derToPem } from './csr.ts';
 import { parseSpiffeUri } from './spiffe/spiffe.ts';
-import { pem, x509 } from './x509.ts';
 
 const P256: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 
@@ -12,8 +19,7 @@ export function generateKeyPair(): Promise<webcrypto.CryptoKeyPair> {
 
 /** PKCS#8 PEM of a private key. */
 export async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
-  const der = await crypto.subtle.exportKey('pkcs8', key);
-  return `${x509.PemConverter.encode(der, 'PRIVATE KEY').trimEnd()}\n`;
+  return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 /** `P-256`, `P-384`, ... for an EC key; `rsa`, `ed25519`, ... otherwise. */
@@ -70,20 +76,20 @@ export async function importSigningKey(pem: string): Promise<SigningKey> {
   return { key, object, algorithm: { name: 'ECDSA', hash: alg.hash } };
 }
 
+const newEcKey = promisify(generateNodeKeyPair);
+
 /**
  * A new ECDSA P-256 key and a CSR for it. The CSR names `spiffeId` as its URI SAN; the CA
- * ignores what a CSR asks for, but it says what the key is meant for.
+ * ignores what a CSR asks for, but it says what the key is meant for. Built with Node's
+ * crypto and csr.ts, not @peculiar/x509: the agent calls this, and csr.ts says why.
  */
 export async function generateKeyAndCsr(
   spiffeId: string,
 ): Promise<{ keyPem: string; csrPem: string }> {
   parseSpiffeUri(spiffeId);
-  const keys = await generateKeyPair();
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: 'O=SPIFFE',
-    keys,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],
-  });
-  return { keyPem: await privateKeyPem(keys.privateKey), csrPem: pem(csr) };
+  const { privateKey, publicKey } = await newEcKey('ec', { namedCurve: 'P-256' });
+  return {
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    csrPem: derToPem(csrDer(spiffeId, privateKey, publicKey), 'CERTIFICATE REQUEST'),
+  };
 }

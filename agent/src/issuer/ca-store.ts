@@ -6,7 +6,7 @@
 // old root); the issuer re-reads it for every bundle it serves.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CertificateAuthority, generateRootCA } from '../identity/index.ts';
+import { CertificateAuthority, generateRootCA } from '../identity/ca/index.ts';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectInNetns } from '../../../agent/src/datapath/netns.ts';
-import { CertificateAuthority } from '../../../agent/src/identity/ca.ts';
+import { CertificateAuthority } from '../../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { DEFAULT_HBONE_LIMITS } from '../../../agent/src/proxy/hbone/limits.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';

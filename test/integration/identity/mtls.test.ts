@@ -9,10 +9,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminGet } from '../../../agent/src/admin/client.ts';
-import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca/ca.ts';
+import { x509 } from '../../../agent/src/identity/ca/x509.ts';
 import { CaClient, type IssuerError } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
-import { x509 } from '../../../agent/src/identity/x509.ts';
 import { lastJson, runInPod } from '../../../agent/src/sandbox/exec.ts';
 import { describePrivileged } from '../../support/privileged.ts';
 import {

@@ -4,7 +4,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { lastJson, runInPod, spawnInPod } from '../../../agent/src/sandbox/exec.ts';
 import { benchServer } from '../../../bench/pod-programs.ts';

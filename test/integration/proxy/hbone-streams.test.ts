@@ -9,7 +9,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { createSecureContext } from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { emptyPolicy } from '../../../agent/src/compile/policy.ts';
-import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { InboundL7 } from '../../../agent/src/l7/inbound.ts';
 import { HbonePool } from '../../../agent/src/proxy/hbone/client.ts';

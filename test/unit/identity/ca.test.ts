@@ -5,9 +5,9 @@ import {
   CertificateAuthority,
   generateIntermediateCA,
   generateRootCA,
-} from '../../../agent/src/identity/ca.ts';
+} from '../../../agent/src/identity/ca/ca.ts';
+import { x509 } from '../../../agent/src/identity/ca/x509.ts';
 import { generateKeyAndCsr, privateKeyPem } from '../../../agent/src/identity/keys.ts';
-import { x509 } from '../../../agent/src/identity/x509.ts';
 
 const TD = 'cluster.local';
 const ID = 'spiffe://cluster.local/ns/default/sa/web';

@@ -7,7 +7,7 @@ import {
   CertificateAuthority,
   generateIntermediateCA,
   generateRootCA,
-} from '../../../agent/src/identity/ca.ts';
+} from '../../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { spiffeId } from '../../../agent/src/identity/spiffe/spiffe.ts';
 

@@ -5,14 +5,14 @@ import {
   generateIntermediateCA,
   generateRootCA,
   type Svid,
-} from '../../../agent/src/identity/ca.ts';
+} from '../../../agent/src/identity/ca/ca.ts';
+import { verifySvid } from '../../../agent/src/identity/ca/verify.ts';
+import { x509 } from '../../../agent/src/identity/ca/x509.ts';
 import {
   generateKeyAndCsr,
   generateKeyPair,
   importSigningKey,
 } from '../../../agent/src/identity/keys.ts';
-import { verifySvid } from '../../../agent/src/identity/verify.ts';
-import { x509 } from '../../../agent/src/identity/x509.ts';
 
 const TD = 'cluster.local';
 const ID = 'spiffe://cluster.local/ns/default/sa/web';

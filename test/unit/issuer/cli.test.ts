@@ -13,9 +13,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifySvid } from '../../../agent/src/identity/ca/verify.ts';
 import { CaClient } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
-import { verifySvid } from '../../../agent/src/identity/verify.ts';
 import { until } from '../../support/until.ts';
 
 const bin = new URL('../../../bin/weft', import.meta.url).pathname;

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifySvid } from '../../../agent/src/identity/ca/verify.ts';
 import { CaClient, IssuerError } from '../../../agent/src/identity/caclient.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
-import { verifySvid } from '../../../agent/src/identity/verify.ts';
 import { FakeApiServer, writeKubeconfig } from '../../support/fake-apiserver.ts';
 
 const bin = new URL('../../../bin/weft', import.meta.url).pathname;
@@ -157,7 +157,7 @@ describe('weft issuer --kubernetes', () => {
   });
 
   it('an agent that does not trust the root cannot talk to it', async () => {
-    const other = (await import('../../../agent/src/identity/ca.ts')).generateRootCA;
+    const other = (await import('../../../agent/src/identity/ca/ca.ts')).generateRootCA;
     const foreign = (await other({ trustDomain: 'cluster.local' })).certPem;
     const c = new CaClient({
       address: `https://127.0.0.1:${port}`,

@@ -2,7 +2,7 @@
 // built again only when the certificate or the trust bundle changed, and the
 // bundle is never joined or copied to find out.
 import { describe, expect, it } from 'vitest';
-import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import type { Svid } from '../../../agent/src/identity/manager.ts';
 import { NodeProxy } from '../../../agent/src/proxy/index.ts';

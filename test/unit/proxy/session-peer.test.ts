@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca.ts';
+import { CertificateAuthority, generateRootCA } from '../../../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../../../agent/src/identity/keys.ts';
 import { serverOptions, sessionPeer } from '../../../agent/src/proxy/hbone/tls.ts';
 

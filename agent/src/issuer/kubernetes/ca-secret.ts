@@ -4,7 +4,7 @@
 // unless the Secret is provided (existing: true, e.g. by cert-manager). The
 // roots are published in a ConfigMap that agents mount to verify the issuer.
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { CertificateAuthority, generateRootCA } from '../../identity/index.ts';
+import { CertificateAuthority, generateRootCA } from '../../identity/ca/index.ts';
 import { statusOf } from '../../sources/kubernetes/index.ts';
 import { type CaStore, splitPem } from '../ca-store.ts';
 

@@ -6,8 +6,8 @@ import {
   privateKeyPem,
   type SigningKey,
   spkiKind,
-} from './keys.ts';
-import { parseSpiffeUri, trustDomainId } from './spiffe/spiffe.ts';
+} from '../keys.ts';
+import { parseSpiffeUri, trustDomainId } from '../spiffe/spiffe.ts';
 import { pem, uriSans, x509 } from './x509.ts';
 
 export interface CaFiles {

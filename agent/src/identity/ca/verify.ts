@@ -1,7 +1,7 @@
 // X.509-SVID path validation, synchronous, with a specific reason on failure. TLS handshakes
 // use node:tls; this is for the issuer and for tests, which want to know why.
 import { X509Certificate as NodeCertificate } from 'node:crypto';
-import { parseSpiffeUri } from './spiffe/spiffe.ts';
+import { parseSpiffeUri } from '../spiffe/spiffe.ts';
 import { SAN_OID, uriSans, x509 } from './x509.ts';
 
 export type SvidVerification =
