@@ -5,6 +5,7 @@
 //   probeHelper(progType, helperId) -> bool  the helper is callable from that type
 //   kernelEnumValue(enum, value) -> number | null  from the kernel's own BTF
 //     (/sys/kernel/btf/vmlinux): which helpers, attach types and link types it knows.
+//   releaseKernelBtf()   gives back the parsed kernel BTF (about 5 MiB), once the probes are done
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <napi.h>
@@ -74,7 +75,7 @@ static Napi::Value KernelEnumValue(const Napi::CallbackInfo& info) {
     struct btf* b = btf__load_vmlinux_btf();
     int err = libbpf_get_error(b);
     if (err) ThrowErrno(env, -err, "btf__load_vmlinux_btf", capture.text());
-    vmlinux = b;  // kept: the kernel's BTF does not change under a running process
+    vmlinux = b;  // kept until releaseKernelBtf: one parse serves a whole check
   }
   int id = btf__find_by_name_kind(vmlinux, enumName.c_str(), BTF_KIND_ENUM);
   if (id < 0) return env.Null();
@@ -86,11 +87,18 @@ static Napi::Value KernelEnumValue(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
+static Napi::Value ReleaseKernelBtf(const Napi::CallbackInfo& info) {
+  btf__free(vmlinux);
+  vmlinux = nullptr;
+  return info.Env().Undefined();
+}
+
 void InitProbe(Napi::Env env, Napi::Object exports) {
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
   exports.Set("probeHelper", Napi::Function::New(env, ProbeHelper));
   exports.Set("kernelEnumValue", Napi::Function::New(env, KernelEnumValue));
+  exports.Set("releaseKernelBtf", Napi::Function::New(env, ReleaseKernelBtf));
 }
 
 }  // namespace weft

@@ -21,14 +21,19 @@ import { effectiveCapabilities, memlockFromLimits } from './caps.ts';
 import type { KernelProbe } from './features.ts';
 import type { HostProbe, LoadProbe, PinnedMaps } from './types.ts';
 
-/** The running kernel's answers, through libbpf's probes and the kernel's own BTF. */
-export function nativeKernelProbe(): KernelProbe {
+/**
+ * The running kernel's answers, through libbpf's probes and the kernel's own BTF. release()
+ * gives back the parsed BTF (about 5 MiB) that enum answers keep between calls: a process
+ * that lives on after its checks, the agent, calls it.
+ */
+export function nativeKernelProbe(): KernelProbe & { release(): void } {
   const n = native();
   return {
     progType: (name) => n.probeProgType(name),
     mapType: (name) => n.probeMapType(name),
     enumValue: (e, v) => n.kernelEnumValue(e, v),
     helper: (prog, id) => n.probeHelper(prog, id),
+    release: () => n.releaseKernelBtf(),
   };
 }
 

@@ -182,6 +182,8 @@ export interface Native {
   probeHelper(progType: string, helperId: number): boolean;
   /** An enum constant's value in the kernel's BTF; null when the kernel lacks it. */
   kernelEnumValue(enumName: string, value: string): number | null;
+  /** Frees the kernel BTF kernelEnumValue parsed and kept (about 5 MiB); the next call parses it again. */
+  releaseKernelBtf(): void;
   /** malloc_trim(0) on the thread pool: the C allocator's free pages back to the kernel; whether any were. */
   mallocTrim(): Promise<boolean>;
   /** Bytes in the C allocator's free chunks (mallinfo2 fordblks; trimmed ones included). */

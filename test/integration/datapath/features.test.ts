@@ -1,5 +1,6 @@
 // The feature probes against the running kernel: everything weft needs is
 // found, and a need this kernel does not have is reported by name.
+import { spawnSync } from 'node:child_process';
 import { expect, it } from 'vitest';
 import {
   FEATURES,
@@ -49,5 +50,31 @@ describePrivileged('kernel feature probes', () => {
     expect(() => n.probeProgType('no_such_type')).toThrow(
       /libbpf knows no program type 'no_such_type'/,
     );
+  });
+
+  it('gives the parsed kernel BTF back when released, and parses it again when asked', () => {
+    // In a process of its own: the resident memory it reads is its own, not other tests'.
+    const hostTs = new URL('../../../agent/src/check/host.ts', import.meta.url).pathname;
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { nativeKernelProbe } from ${JSON.stringify(hostTs)};
+      const anonKiB = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+      const k = nativeKernelProbe();
+      const first = k.enumValue('bpf_func_id', 'BPF_FUNC_map_lookup_elem');
+      const held = anonKiB();
+      k.release();
+      const released = anonKiB();
+      k.release(); // twice is harmless
+      const again = k.enumValue('bpf_func_id', 'BPF_FUNC_map_lookup_elem');
+      console.log(JSON.stringify({ first, again, freedKiB: held - released }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { first: number; again: number; freedKiB: number };
+    expect(out.first).toBe(1);
+    expect(out.again).toBe(1);
+    // The kernel's BTF is about 5 MiB on the kernels weft runs on.
+    expect(out.freedKiB).toBeGreaterThan(3 * 1024);
   });
 });

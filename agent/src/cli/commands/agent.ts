@@ -171,7 +171,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const tokenFile = values.issuer ? required('agent', values, 'issuer-token-file') : undefined;
   // No fallback: every probed feature is on the enforcement path (check/features.ts).
-  requireKernelFeatures(nativeKernelProbe());
+  const kernel = nativeKernelProbe();
+  try {
+    requireKernelFeatures(kernel);
+  } finally {
+    kernel.release();
+  }
   // Loaded once the flags are known good: a usage error answers without the whole agent.
   const { Agent, Lifecycle } = await import('../../agent/index.ts');
   // A running agent on this node hands its listening sockets over (docs/upgrades.md).
