@@ -9,8 +9,39 @@
 // so paths made from import.meta.url (the addon, package.json) resolve the same from both.
 // Dynamic imports become chunks of their own and load only when asked for (the Kubernetes
 // client, OpenTelemetry), as they do from the sources.
+//
+// node:http is taken through require, not Node's ESM face of it. That face reads every
+// export once, and three of them (WebSocket, CloseEvent, MessageEvent) are getters that load
+// Node's bundled undici with its web streams: 2.4 MiB of heap and about 13 MiB of an idle
+// agent's RSS for classes it never uses (docs/performance.md). The bundle's node:http is a
+// module that requires the real one and exports its plain (non-getter) properties by name,
+// so a getter imported by name is a build error, not a silent copy of its first value.
 import { rmSync } from 'node:fs';
-import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import { build, type Plugin } from 'esbuild';
+
+const HTTP_NS = 'weft-http-through-require';
+const plainHttpExports = Object.entries(
+  Object.getOwnPropertyDescriptors(createRequire(import.meta.url)('node:http')),
+)
+  .filter(([name, d]) => !d.get && /^[A-Za-z]\w*$/.test(name))
+  .map(([name]) => name);
+
+const httpThroughRequire: Plugin = {
+  name: 'node-http-through-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http$/ }, () => ({ path: 'node:http', namespace: HTTP_NS }));
+    b.onLoad({ filter: /.*/, namespace: HTTP_NS }, () => ({
+      loader: 'js',
+      contents: [
+        "import { createRequire } from 'node:module';",
+        "const http = createRequire(import.meta.url)('node:http');",
+        'export default http;',
+        `export const { ${plainHttpExports.join(', ')} } = http;`,
+      ].join('\n'),
+    }));
+  },
+};
 
 const out = new URL('../build/agent/bundle/', import.meta.url).pathname;
 rmSync(out, { recursive: true, force: true });
@@ -26,4 +57,5 @@ await build({
   packages: 'external',
   sourcemap: 'linked',
   logLevel: 'warning',
+  plugins: [httpThroughRequire],
 });
