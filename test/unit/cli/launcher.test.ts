@@ -6,6 +6,7 @@ import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   utimesSync,
@@ -157,6 +158,53 @@ describe('bin/weft', () => {
     const v = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8' });
     const fromSources = run(process.execPath, ['--version']);
     expect(v.stdout).toBe(fromSources.stdout);
+  });
+});
+
+describe('the bundle the agent runs', () => {
+  const dir = new URL('../../../build/agent/bundle/', import.meta.url).pathname;
+  // esbuild heads each source's part of a chunk with a comment naming the file.
+  const agentChunk = readdirSync(dir).find(
+    (f) =>
+      f.endsWith('.mjs') &&
+      readFileSync(join(dir, f), 'utf8').includes('\n// agent/src/agent/agent.ts\n'),
+  );
+
+  it("imports no X.509 library: the CA's lives in identity/ca/, which the agent never loads", () => {
+    expect(agentChunk).toBeDefined();
+    const packages = new Set<string>();
+    const seen = new Set<string>();
+    const todo = [agentChunk!];
+    while (todo.length > 0) {
+      const f = todo.pop()!;
+      if (seen.has(f)) continue;
+      seen.add(f);
+      // Static imports only: dynamic ones load when asked for (the Kubernetes client, OpenTelemetry).
+      for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/^import\b[^;]*?"([^"]+)";/gms)) {
+        if (m[1]!.startsWith('./')) todo.push(m[1]!.slice(2));
+        else packages.add(m[1]!);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(3);
+    expect(packages).toContain('prom-client');
+    expect([...packages].filter((p) => /peculiar|asn1|reflect-metadata|tsyringe/.test(p))).toEqual(
+      [],
+    );
+  });
+
+  it("loads without Node's undici: node:http comes through require, not its ESM face", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `await import(${JSON.stringify(join(dir, agentChunk!))});
+         console.log(JSON.stringify(process.moduleLoadList.filter((m) => /undici|webstreams/.test(m))));`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([]);
   });
 });
 
