@@ -69,7 +69,7 @@ const SETTINGS = `
 | \`WEFT_FOOTPRINT_IDLE\` | open idle connections (at most what the open-file limit holds) | 10000 |
 | \`WEFT_FOOTPRINT_STALLED\` | stalled readers | 100 |
 | \`WEFT_FOOTPRINT_PODS\` | pods of the scale test (0: none) | 200 |
-| \`WEFT_FOOTPRINT_VARIANTS\` | variants side by side: now, sources, no-memory-return, glibc-arenas, hwm-1m, v8-defaults, old-heap, no-kernel-relay | now |
+| \`WEFT_FOOTPRINT_VARIANTS\` | variants side by side: now, sources, no-memory-return, glibc-arenas, hwm-1m, v8-defaults, old-heap, semi-4, no-kernel-relay | now |
 | \`WEFT_FOOTPRINT_PROFILE\` | 1: profile both agents during connection tests and print the summary (no doc written) | |
 | \`WEFT_FOOTPRINT_ONLY\` | memory: only the agents' memory, idle, after \`WEFT_BENCH_ROUNDS\` rounds (default 0) and with the pods in two steps; printed, no doc written | |
 | \`WEFT_FOOTPRINT_HEAP\` | 1 (with ONLY=memory): node-1's heap after a full collection too, through its inspector | |

@@ -68,7 +68,7 @@ const VARIANTS: Record<string, Variant> = {
   },
   'old-heap': {
     id: 'old-heap',
-    what: 'the former heap flags (--initial-old-space-size=128)',
+    what: "the former heap flags (V8's own young generation, up to tens of MiB)",
     env: {
       WEFT_AGENT_NODE_FLAGS:
         '--initial-old-space-size=128 --external-memory-accounted-in-global-limit',
@@ -93,6 +93,14 @@ const VARIANTS: Record<string, Variant> = {
     id: 'glibc-arenas',
     what: "glibc's default malloc arenas (8 per core) instead of the agent's 2 (MALLOC_ARENA_MAX)",
     env: { MALLOC_ARENA_MAX: String(8 * availableParallelism()) },
+  },
+  'semi-4': {
+    id: 'semi-4',
+    what: 'semi-spaces of up to 4 MiB instead of the 2 MiB of the agent (--max-semi-space-size=4)',
+    env: {
+      WEFT_AGENT_NODE_FLAGS:
+        '--initial-old-space-size=128 --external-memory-accounted-in-global-limit --max-semi-space-size=4',
+    },
   },
   'hwm-1m': {
     id: 'hwm-1m',

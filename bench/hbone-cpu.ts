@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CertificateAuthority, generateRootCA } from '../agent/src/identity/ca/ca.ts';
 import { generateKeyAndCsr } from '../agent/src/identity/keys.ts';
+import { agentNodeFlags } from './agent-flags.ts';
 import { currentLoad, describeMachine } from './machine.ts';
 import { median, ratio } from './stats.ts';
 import { benchCleanup, benchTempDir, spawnOwned } from './teardown.ts';
@@ -23,14 +24,6 @@ import { benchCleanup, benchTempDir, spawnOwned } from './teardown.ts';
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const BULK_MS = Number(process.env.WEFT_BENCH_BULK_MS ?? 3000);
 const pair = new URL('./hbone-pair.ts', import.meta.url).pathname;
-
-/** The agent's Node flags, as bin/weft gives them. */
-function agentNodeFlags(): string[] {
-  const bin = readFileSync(new URL('../bin/weft', import.meta.url), 'utf8');
-  const m = /^\s*defaults="([^"]*)"/m.exec(bin);
-  if (!m) throw new Error('bin/weft: no defaults="…" line for the agent Node flags');
-  return m[1]!.split(/\s+/).filter(Boolean);
-}
 
 const VARIANTS = [
   { id: 'agent', what: "the agent's settings", flags: agentNodeFlags(), stock: false },

@@ -22,9 +22,9 @@ import { SocketPool } from '../agent/src/proxy/socket-pool.ts';
 import type { Pod } from '../agent/src/state/types.ts';
 import { AccessLog } from '../agent/src/telemetry/access-log.ts';
 import { DirectionStats } from '../agent/src/telemetry/stats.ts';
+import { agentNodeFlags } from './agent-flags.ts';
 import { benchCleanup, spawnOwned } from './teardown.ts';
 
-const HEAP_FLAGS = ['--initial-old-space-size=128', '--external-memory-accounted-in-global-limit'];
 const CLIENT_ID = 'spiffe://cluster.local/ns/bench/sa/client';
 const client: Pod = {
   namespace: 'bench',
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const child = spawnOwned(
     [
       process.execPath,
-      ...HEAP_FLAGS,
+      ...agentNodeFlags(),
       import.meta.filename,
       'serve',
       String(port),

@@ -17,7 +17,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const bin = new URL('../../../bin/weft', import.meta.url).pathname;
-const DEFAULTS = ['--initial-old-space-size=128', '--external-memory-accounted-in-global-limit'];
+const DEFAULTS = [
+  '--initial-old-space-size=128',
+  '--external-memory-accounted-in-global-limit',
+  '--max-semi-space-size=2',
+];
 const dir = mkdtempSync(join(tmpdir(), 'weft-launcher-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -77,9 +81,9 @@ describe('bin/weft', () => {
     const n = fakeNode('accepts', 0);
     expect(run(n.path, ['agent', '--node', 'a']).status).toBe(0);
     const [argv] = n.calls();
-    expect(argv!.slice(0, 2)).toEqual(DEFAULTS);
-    expect(argv![2]).toMatch(/agent\/src\/cli\/main\.ts$/);
-    expect(argv!.slice(3)).toEqual(['agent', '--node', 'a']);
+    expect(argv!.slice(0, DEFAULTS.length)).toEqual(DEFAULTS);
+    expect(argv![DEFAULTS.length]).toMatch(/agent\/src\/cli\/main\.ts$/);
+    expect(argv!.slice(DEFAULTS.length + 1)).toEqual(['agent', '--node', 'a']);
   });
 
   it('runs the agent with V8 defaults on a Node that rejects them (Node 22), and says so', () => {
@@ -227,7 +231,7 @@ describe('bin/weft agent: the bundle, or the sources when it is older', () => {
   const agentRun = (env: Record<string, string> = {}) => {
     const n = fakeNode(`tree-${Object.keys(env).join('-') || 'plain'}-${Math.random()}`, 0);
     const r = run(n.path, ['agent', '--node', 'a'], { WEFT_AGENT_SOURCES: '', ...env }, launcher);
-    return { stderr: r.stderr, main: n.calls()[0]![2]! };
+    return { stderr: r.stderr, main: n.calls()[0]![DEFAULTS.length]! };
   };
   const fresh = () => {
     for (const d of ['agent/src/cli', 'agent/src', 'agent', 'package.json'])
