@@ -12,8 +12,8 @@
 //
 // node:http is taken through require, not Node's ESM face of it. That face reads every
 // export once, and three of them (WebSocket, CloseEvent, MessageEvent) are getters that load
-// Node's bundled undici with its web streams: 2.4 MiB of heap and about 13 MiB of an idle
-// agent's RSS for classes it never uses (docs/performance.md). The bundle's node:http is a
+// Node's bundled undici with its web streams, for classes the agent never uses: 3.4 MiB of
+// an idle agent's RSS, 13 MiB in an empty Node (docs/performance.md). The bundle's node:http is a
 // module that requires the real one and exports its plain (non-getter) properties by name,
 // so a getter imported by name is a build error, not a silent copy of its first value.
 import { rmSync } from 'node:fs';
