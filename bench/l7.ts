@@ -10,12 +10,15 @@
 // the apps (nginx, a gRPC echo), nginx's pair and the load generators are
 // processes of their own. CPU per 1,000 requests is the proxies' only: both
 // weft processes, the two nginx proxy processes. Writes docs/benchmarks-l7.md.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { type L7Mesh, l7Mesh } from '../test/support/l7-mesh.ts';
 import { portRoutes, rule } from '../test/support/routes.ts';
+import { agentNodeFlags } from './agent-flags.ts';
 import { processTree } from './cpu.ts';
 import { getOnlyPolicy, run } from './l7-shared.ts';
 import { startLocalNginx } from './nginx.ts';
@@ -365,7 +368,8 @@ body; gRPC: ${GRPC_STREAMS} unary calls at once on one HTTP/2 connection (bench/
 
 The weft proxies (the client's node proxy with the L7 engine, the server's HBONE side) are two
 Node processes${DESTINATION === 'process' ? '' : ' (here: one, WEFT_BENCH_L7_ONE_PROCESS=1)'} on loopback addresses, built from the agent's own code without its
-datapath (test/support/l7-mesh.ts, test/support/l7-destination.ts); nginx's pair is two
+datapath (test/support/l7-mesh.ts, test/support/l7-destination.ts) and run with the agent's
+Node flags (bin/weft); nginx's pair is two
 processes of one worker each. CPU per 1,000
 requests counts the proxies only. The \`make bench\` matrix (docs/benchmarks.md) measures the
 sandbox paths between real pods and nodes, its \`l7-route\` row the route + L7 policy path
@@ -400,5 +404,19 @@ the route row is what configuring them costs (target: at least 0.95×).
   }
 }
 
-await main();
-process.exit(0);
+// The weft proxies run with the agent's Node flags, as bin/weft starts the agent: this
+// process holds the client's proxy, and its fork, which inherits them, the destination.
+// Without them, this process runs itself again with them and passes signals on.
+// WEFT_BENCH_L7_NODE_FLAGS sets others, for measuring ('' for Node's defaults).
+const flags =
+  process.env.WEFT_BENCH_L7_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? agentNodeFlags();
+if (flags.every((f) => process.execArgv.includes(f))) {
+  await main();
+  process.exit(0);
+}
+const self = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], {
+  stdio: 'inherit',
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => self.kill(sig));
+const [code, signal] = (await once(self, 'exit')) as [number | null, NodeJS.Signals | null];
+process.exit(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
