@@ -10,6 +10,8 @@
 // the apps (nginx, a gRPC echo), nginx's pair and the load generators are
 // processes of their own. CPU per 1,000 requests is the proxies' only: both
 // weft processes, the two nginx proxy processes. Writes docs/benchmarks-l7.md.
+// Knobs: WEFT_BENCH_L7_SECONDS, _ROUNDS, _ROWS (a subset, page not written), _ONE_PROCESS,
+// _NODE_FLAGS (the weft processes' Node flags; default the agent's, from bin/weft).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
