@@ -12,7 +12,7 @@
 // weft processes, the two nginx proxy processes. Writes docs/benchmarks-l7.md.
 // Knobs: WEFT_BENCH_L7_SECONDS, _ROUNDS, _ROWS (a subset, page not written), _ONE_PROCESS,
 // _NODE_FLAGS (the weft processes' Node flags; default the agent's, from bin/weft).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -416,9 +416,13 @@ if (flags.every((f) => process.execArgv.includes(f))) {
   await main();
   process.exit(0);
 }
-const self = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], {
-  stdio: 'inherit',
-});
+// spawnOwned: the run dies with this process even if it is killed outright.
+const self = spawnOwned(
+  [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
+  {
+    stdio: 'inherit',
+  },
+);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => self.kill(sig));
 const [code, signal] = (await once(self, 'exit')) as [number | null, NodeJS.Signals | null];
 process.exit(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
